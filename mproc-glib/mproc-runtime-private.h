@@ -1,0 +1,63 @@
+/* mproc-runtime-private.h: process-wide state of mproc-glib
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "mproc-process.h"
+
+G_BEGIN_DECLS
+
+/* The environment variable through which a re-executed program learns that
+ * it is a child: "spawn:<fd>:<lifeline fd>:<parent pid>" or
+ * "forkserver:<fd>:<lifeline fd>:<parent pid>". */
+#define MPROC_BOOTSTRAP_ENV "MPROC_BOOTSTRAP"
+
+gboolean         mproc_runtime_is_initialized   (void);
+char            *mproc_runtime_next_name        (GType            type);
+char            *mproc_runtime_dup_identity     (void);
+gboolean         mproc_runtime_lookup_target    (const char      *name,
+                                                 MprocTargetFunc *func,
+                                                 gpointer        *user_data);
+
+void             mproc_runtime_add_child        (MprocProcess    *process);
+void             mproc_runtime_remove_child     (MprocProcess    *process);
+
+/* The read end of the pipe whose write end only this process holds: a child
+ * is killed when it reads end-of-file (see mproc_runtime_hold_lifeline()). */
+int              mproc_runtime_get_lifeline_fd  (GError         **error);
+char           **mproc_runtime_dup_self_argv    (GError         **error);
+
+/* Child side. */
+void             mproc_runtime_enter_child      (MprocProcess    *self,
+                                                 const char      *identity,
+                                                 const char      *parent_name,
+                                                 GPid             parent_pid);
+void             mproc_runtime_hold_lifeline    (int              lifeline_fd,
+                                                 GPid             parent_pid);
+void             mproc_runtime_warn_if_threaded (void);
+
+/* Fork server (mproc-forkserver.c). */
+gboolean         mproc_forkserver_start_child   (GVariant        *message,
+                                                 GArray          *fds,
+                                                 GPid            *pid,
+                                                 GError         **error);
+void             mproc_forkserver_stop          (void);
+void             mproc_forkserver_forget        (void);
+GPid             mproc_forkserver_get_pid       (void);
+G_NORETURN void  mproc_forkserver_main          (int              control_fd,
+                                                 int              lifeline_fd,
+                                                 GPid             parent_pid);
+
+/* Re-executes the program as a child (mproc-spawn.c). @child_fd becomes fd 3
+ * of the new process and the lifeline fd 4. */
+gboolean         mproc_spawn_self               (const char      *mode,
+                                                 int              child_fd,
+                                                 GPid            *pid,
+                                                 GError         **error);
+G_NORETURN void  mproc_spawn_child_main         (int              fd,
+                                                 int              lifeline_fd,
+                                                 GPid             parent_pid);
+
+G_END_DECLS

@@ -1,0 +1,50 @@
+/* mproc-shareable-private.h: how a shared object crosses to another process
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "mproc-shareable.h"
+
+G_BEGIN_DECLS
+
+/*
+ * A class that implements MprocShareable describes an instance as a handle
+ * (a GVariant of its choosing) plus file descriptors, and rebuilds an
+ * instance from them in the other process. File descriptors are referred to
+ * from the handle by their index in the shared @fds array ("h" values, as in
+ * D-Bus), so one start message can carry many objects.
+ *
+ * Under the fork start method nothing is serialised: the child inherits the
+ * objects' memory and fds.
+ */
+struct _MprocShareableInterface
+{
+  GTypeInterface parent_iface;
+
+  /* Returns a (floating or full) handle; appends dup()ed fds to @fds. */
+  GVariant       *(*serialize)   (MprocShareable *self,
+                                  GArray         *fds,
+                                  GError        **error);
+
+  /* Class-level: builds a new instance from @handle. The fds it keeps are
+   * taken out of @fds (their slots set to -1); the rest are closed by the
+   * caller. */
+  MprocShareable *(*deserialize) (GVariant       *handle,
+                                  GArray         *fds,
+                                  GError        **error);
+};
+
+GVariant       *mproc_shareable_serialize   (MprocShareable *self,
+                                             GArray         *fds,
+                                             GError        **error);
+MprocShareable *mproc_shareable_deserialize (GVariant       *description,
+                                             GArray         *fds,
+                                             GError        **error);
+int             mproc_shareable_steal_fd    (GArray         *fds,
+                                             GVariant       *handle_value,
+                                             GError        **error);
+GType           mproc_type_from_name        (const char     *type_name);
+
+G_END_DECLS

@@ -1,0 +1,55 @@
+/* mproc-wire-private.h: message framing and GVariant encoding
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Every message that crosses a process boundary over a stream socket is one
+ * frame: a 16-byte header (magic, number of fds, payload size) sent together
+ * with its file descriptors (SCM_RIGHTS), then the payload. A payload that
+ * carries a value is the serialised form of a "v" GVariant, so the type
+ * travels with the value, and the receiver rebuilds it from untrusted bytes
+ * and refuses anything not in normal form: nothing received is executed.
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define MPROC_WIRE_MAX_FDS 253   /* SCM_MAX_FD */
+
+GBytes   *mproc_wire_encode (GVariant     *value);
+GVariant *mproc_wire_decode (GBytes       *bytes,
+                             GError      **error);
+
+gboolean  mproc_wire_send   (int           fd,
+                             GBytes       *payload,
+                             const int    *fds,
+                             guint         n_fds,
+                             GCancellable *cancellable,
+                             GError      **error);
+GBytes   *mproc_wire_recv   (int           fd,
+                             GArray       *fds_out,
+                             gsize         max_size,
+                             GCancellable *cancellable,
+                             GError      **error);
+
+gboolean  mproc_wire_send_value (int           fd,
+                                 GVariant     *value,
+                                 const int    *fds,
+                                 guint         n_fds,
+                                 GCancellable *cancellable,
+                                 GError      **error);
+GVariant *mproc_wire_recv_value (int           fd,
+                                 GArray       *fds_out,
+                                 gsize         max_size,
+                                 GCancellable *cancellable,
+                                 GError      **error);
+
+gboolean  mproc_fd_wait         (int           fd,
+                                 short         events,
+                                 gint64        deadline_usec,
+                                 GCancellable *cancellable,
+                                 GError      **error);
+
+G_END_DECLS

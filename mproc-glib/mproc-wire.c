@@ -1,0 +1,373 @@
+/* mproc-wire.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "mproc-error.h"
+#include "mproc-fd-private.h"
+#include "mproc-i18n-private.h"
+#include "mproc-wire-private.h"
+
+#define WIRE_MAGIC 0x4d505243u  /* "MPRC" */
+
+typedef struct
+{
+  guint32 magic;
+  guint32 n_fds;
+  guint64 size;
+} WireHeader;
+
+G_STATIC_ASSERT (sizeof (WireHeader) == 16);
+
+GBytes *
+mproc_wire_encode (GVariant *value)
+{
+  g_autoptr(GVariant) boxed = NULL;
+
+  g_assert (value != NULL);
+
+  boxed = g_variant_ref_sink (g_variant_new_variant (value));
+  return g_variant_get_data_as_bytes (boxed);
+}
+
+GVariant *
+mproc_wire_decode (GBytes  *bytes,
+                   GError **error)
+{
+  g_autoptr(GVariant) boxed = NULL;
+
+  boxed = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_VARIANT, bytes, FALSE));
+
+  /* Normal form also rules out the out-of-range offsets and wrong sizes that
+   * GVariant would otherwise silently replace with default values. */
+  if (!g_variant_is_normal_form (boxed))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Received a malformed message"));
+      return NULL;
+    }
+
+  return g_variant_get_variant (boxed);
+}
+
+/* Waits until @fd has @events or @deadline_usec (monotonic, -1 = never) has
+ * passed, or @cancellable fires. EINTR is retried with the remaining time. */
+gboolean
+mproc_fd_wait (int           fd,
+               short         events,
+               gint64        deadline_usec,
+               GCancellable *cancellable,
+               GError      **error)
+{
+  GPollFD pfds[2] = { { fd, events, 0 }, { -1, G_IO_IN, 0 } };
+  guint n = 1;
+
+  if (g_cancellable_make_pollfd (cancellable, &pfds[1]))
+    n = 2;
+
+  for (;;)
+    {
+      int timeout_ms = -1;
+      int r;
+
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        break;
+
+      if (deadline_usec >= 0)
+        {
+          gint64 remaining = deadline_usec - g_get_monotonic_time ();
+
+          if (remaining <= 0)
+            remaining = 0;
+          timeout_ms = (int) MIN ((remaining + 999) / 1000, G_MAXINT);
+        }
+
+      r = g_poll (pfds, n, timeout_ms);
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        {
+          int errsv = errno;
+          g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                       _("Failed to wait for a file descriptor: %s"), g_strerror (errsv));
+          break;
+        }
+      if (pfds[0].revents != 0)
+        {
+          if (n == 2)
+            g_cancellable_release_fd (cancellable);
+          return TRUE;
+        }
+      if (g_cancellable_set_error_if_cancelled (cancellable, error))
+        break;
+      if (r == 0 && deadline_usec >= 0 && g_get_monotonic_time () >= deadline_usec)
+        {
+          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT,
+                               _("Timed out"));
+          break;
+        }
+    }
+
+  if (n == 2)
+    g_cancellable_release_fd (cancellable);
+  return FALSE;
+}
+
+static gboolean
+set_io_error (GError    **error,
+              int         errsv,
+              const char *what)
+{
+  if (errsv == EPIPE || errsv == ECONNRESET)
+    g_set_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN,
+                 _("The other end of the connection is gone"));
+  else
+    g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                 "%s: %s", what, g_strerror (errsv));
+  return FALSE;
+}
+
+static gboolean
+send_all (int           fd,
+          const guint8 *data,
+          gsize         size,
+          const int    *fds,
+          guint         n_fds,
+          GCancellable *cancellable,
+          GError      **error)
+{
+  gsize done = 0;
+
+  while (done < size)
+    {
+      struct iovec iov = { (guint8 *) data + done, size - done };
+      struct msghdr msg = { 0 };
+      union {
+        char buf[CMSG_SPACE (sizeof (int) * MPROC_WIRE_MAX_FDS)];
+        struct cmsghdr align;
+      } control;
+      ssize_t r;
+
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+
+      if (done == 0 && n_fds > 0)
+        {
+          struct cmsghdr *cmsg;
+
+          memset (&control, 0, sizeof control);
+          msg.msg_control = control.buf;
+          msg.msg_controllen = CMSG_SPACE (sizeof (int) * n_fds);
+          cmsg = CMSG_FIRSTHDR (&msg);
+          cmsg->cmsg_level = SOL_SOCKET;
+          cmsg->cmsg_type = SCM_RIGHTS;
+          cmsg->cmsg_len = CMSG_LEN (sizeof (int) * n_fds);
+          memcpy (CMSG_DATA (cmsg), fds, sizeof (int) * n_fds);
+        }
+
+      r = sendmsg (fd, &msg, MSG_NOSIGNAL);
+      if (r < 0)
+        {
+          int errsv = errno;
+
+          if (errsv == EINTR)
+            continue;
+          if (errsv == EAGAIN)
+            {
+              if (!mproc_fd_wait (fd, G_IO_OUT, -1, cancellable, error))
+                return FALSE;
+              continue;
+            }
+          return set_io_error (error, errsv, _("Failed to send a message"));
+        }
+      done += r;
+    }
+
+  return TRUE;
+}
+
+gboolean
+mproc_wire_send (int           fd,
+                 GBytes       *payload,
+                 const int    *fds,
+                 guint         n_fds,
+                 GCancellable *cancellable,
+                 GError      **error)
+{
+  WireHeader header = { WIRE_MAGIC, n_fds, 0 };
+  gsize size = 0;
+  const guint8 *data = g_bytes_get_data (payload, &size);
+
+  g_assert (n_fds <= MPROC_WIRE_MAX_FDS);
+
+  header.size = size;
+  if (!send_all (fd, (const guint8 *) &header, sizeof header, fds, n_fds, cancellable, error))
+    return FALSE;
+  return size == 0 || send_all (fd, data, size, NULL, 0, cancellable, error);
+}
+
+/* Reads exactly @size bytes; the fds that arrive with them are appended to
+ * @fds_out (or closed when it is NULL). */
+static gboolean
+recv_all (int           fd,
+          guint8       *data,
+          gsize         size,
+          GArray       *fds_out,
+          gboolean     *eof_at_start,
+          GCancellable *cancellable,
+          GError      **error)
+{
+  gsize done = 0;
+
+  while (done < size)
+    {
+      struct iovec iov = { data + done, size - done };
+      struct msghdr msg = { 0 };
+      union {
+        char buf[CMSG_SPACE (sizeof (int) * MPROC_WIRE_MAX_FDS)];
+        struct cmsghdr align;
+      } control;
+      struct cmsghdr *cmsg;
+      ssize_t r;
+
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control.buf;
+      msg.msg_controllen = sizeof control.buf;
+
+      r = recvmsg (fd, &msg, MSG_CMSG_CLOEXEC);
+      if (r < 0)
+        {
+          int errsv = errno;
+
+          if (errsv == EINTR)
+            continue;
+          if (errsv == EAGAIN)
+            {
+              if (!mproc_fd_wait (fd, G_IO_IN, -1, cancellable, error))
+                return FALSE;
+              continue;
+            }
+          return set_io_error (error, errsv, _("Failed to receive a message"));
+        }
+
+      for (cmsg = CMSG_FIRSTHDR (&msg); cmsg != NULL; cmsg = CMSG_NXTHDR (&msg, cmsg))
+        {
+          if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS)
+            {
+              guint n = (cmsg->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+              const int *received = (const int *) CMSG_DATA (cmsg);
+
+              for (guint i = 0; i < n; i++)
+                {
+                  int rfd = received[i];
+
+                  if (fds_out != NULL)
+                    g_array_append_val (fds_out, rfd);
+                  else
+                    close (rfd);
+                }
+            }
+        }
+
+      if (msg.msg_flags & MSG_CTRUNC)
+        {
+          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                               _("Received a message with too many file descriptors"));
+          return FALSE;
+        }
+
+      if (r == 0)
+        {
+          if (eof_at_start != NULL)
+            *eof_at_start = (done == 0);
+          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_BROKEN,
+                               done == 0 ? _("The other end of the connection is closed")
+                                         : _("The connection was closed in the middle of a message"));
+          return FALSE;
+        }
+      done += r;
+    }
+
+  return TRUE;
+}
+
+GBytes *
+mproc_wire_recv (int           fd,
+                 GArray       *fds_out,
+                 gsize         max_size,
+                 GCancellable *cancellable,
+                 GError      **error)
+{
+  WireHeader header;
+  g_autoptr(GArray) fds = mproc_fd_array_new ();
+  guint8 *data;
+
+  if (!recv_all (fd, (guint8 *) &header, sizeof header, fds, NULL, cancellable, error))
+    return NULL;
+
+  if (header.magic != WIRE_MAGIC || header.n_fds != fds->len || header.size > max_size)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Received a malformed message"));
+      return NULL;
+    }
+
+  data = g_try_malloc (MAX (header.size, 1));
+  if (data == NULL)
+    {
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Not enough memory for a message of %" G_GUINT64_FORMAT " bytes"),
+                   header.size);
+      return NULL;
+    }
+
+  if (!recv_all (fd, data, header.size, NULL, NULL, cancellable, error))
+    {
+      g_free (data);
+      return NULL;
+    }
+
+  if (fds_out != NULL)
+    {
+      g_array_append_vals (fds_out, fds->data, fds->len);
+      /* the fds now belong to fds_out */
+      g_array_set_clear_func (fds, NULL);
+    }
+
+  return g_bytes_new_take (data, header.size);
+}
+
+gboolean
+mproc_wire_send_value (int           fd,
+                       GVariant     *value,
+                       const int    *fds,
+                       guint         n_fds,
+                       GCancellable *cancellable,
+                       GError      **error)
+{
+  g_autoptr(GBytes) bytes = mproc_wire_encode (value);
+
+  return mproc_wire_send (fd, bytes, fds, n_fds, cancellable, error);
+}
+
+GVariant *
+mproc_wire_recv_value (int           fd,
+                       GArray       *fds_out,
+                       gsize         max_size,
+                       GCancellable *cancellable,
+                       GError      **error)
+{
+  g_autoptr(GBytes) bytes = mproc_wire_recv (fd, fds_out, max_size, cancellable, error);
+
+  if (bytes == NULL)
+    return NULL;
+  return mproc_wire_decode (bytes, error);
+}

@@ -1,0 +1,21 @@
+/* mproc.h: the one header of mproc-glib
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+#include <glib-object.h>
+#include <gio/gio.h>
+
+#define MPROC_INSIDE
+# include "mproc-version.h"
+# include "mproc-version-macros.h"
+# include "mproc-enum-types.h"
+# include "mproc-error.h"
+# include "mproc-shareable.h"
+# include "mproc-context.h"
+# include "mproc-process.h"
+# include "mproc-main.h"
+#undef MPROC_INSIDE
