@@ -161,6 +161,18 @@ mproc_forkserver_get_pid (void)
   return ret;
 }
 
+int
+mproc_forkserver_get_fd (void)
+{
+  int ret;
+
+  g_mutex_lock (&server_lock);
+  ret = server_fd;
+  g_mutex_unlock (&server_lock);
+
+  return ret;
+}
+
 /* Server side. */
 void
 mproc_forkserver_main (int  control_fd,

@@ -31,7 +31,7 @@ typedef struct
 
 /* All of it is guarded by runtime_lock. */
 static GMutex        runtime_lock;
-static gboolean      initialized;
+static gint          initialized;      /* atomic */
 static GHashTable   *targets;
 static guint         child_counter;
 static char         *identity;           /* "" in the main process, "1:2" in Process-1:2 */
@@ -83,9 +83,7 @@ mproc_init (int    *argc,
   g_auto(GStrv) parts = NULL;
   gint64 fd, lifeline, parent_pid;
 
-  g_mutex_lock (&runtime_lock);
-  initialized = TRUE;
-  g_mutex_unlock (&runtime_lock);
+  g_atomic_int_set (&initialized, TRUE);
 
   bootstrap = g_getenv (MPROC_BOOTSTRAP_ENV);
   if (bootstrap == NULL)
@@ -116,13 +114,7 @@ mproc_init (int    *argc,
 gboolean
 mproc_runtime_is_initialized (void)
 {
-  gboolean ret;
-
-  g_mutex_lock (&runtime_lock);
-  ret = initialized;
-  g_mutex_unlock (&runtime_lock);
-
-  return ret;
+  return g_atomic_int_get (&initialized);
 }
 
 /**
@@ -346,13 +338,23 @@ mproc_shutdown (void)
 MprocProcess *
 mproc_current_process (void)
 {
+  MprocProcess *main_process = NULL;
   MprocProcess *ret;
 
   g_mutex_lock (&runtime_lock);
-  if (current_process == NULL)
-    current_process = mproc_process_new_for_pid ("MainProcess", getpid ());
   ret = current_process;
   g_mutex_unlock (&runtime_lock);
+  if (ret != NULL)
+    return ret;
+
+  /* Built outside the lock: constructing a process takes it. */
+  main_process = mproc_process_new_for_pid ("MainProcess", getpid ());
+  g_mutex_lock (&runtime_lock);
+  if (current_process == NULL)
+    current_process = g_steal_pointer (&main_process);
+  ret = current_process;
+  g_mutex_unlock (&runtime_lock);
+  g_clear_object (&main_process);
 
   return ret;
 }
@@ -486,9 +488,13 @@ mproc_runtime_enter_child (MprocProcess *self,
       close (null_fd);
     }
 
-  g_mutex_lock (&runtime_lock);
-  parent_process = mproc_process_new_for_pid (parent_name, parent_pid);
-  g_mutex_unlock (&runtime_lock);
+  {
+    MprocProcess *parent = mproc_process_new_for_pid (parent_name, parent_pid);
+
+    g_mutex_lock (&runtime_lock);
+    parent_process = parent;
+    g_mutex_unlock (&runtime_lock);
+  }
 }
 
 /* Forking a process with several threads copies only the calling thread; any
@@ -528,6 +534,18 @@ mproc_runtime_warn_if_threaded (void)
     g_warning ("This process is multi-threaded, use of the fork start method "
                "may lead to deadlocks in the child; call mproc_init() at the "
                "top of main() to use the forkserver start method instead");
+}
+
+gboolean
+mproc_runtime_is_own_fd (int fd)
+{
+  gboolean ret;
+
+  g_mutex_lock (&runtime_lock);
+  ret = fd >= 0 && (fd == lifeline_fds[0] || fd == lifeline_fds[1] || fd == child_lifeline_fd);
+  g_mutex_unlock (&runtime_lock);
+
+  return ret || (fd >= 0 && fd == mproc_forkserver_get_fd ());
 }
 
 char **

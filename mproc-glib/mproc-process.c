@@ -1600,21 +1600,29 @@ typedef struct
   GSource *cancel_source;
 } JoinData;
 
+/* The sources hold the task, which holds this: the callbacks drop the
+ * sources before returning the task, or nothing would ever be freed. */
+static void
+join_data_clear_sources (JoinData *join)
+{
+  if (join->fd_source != NULL)
+    {
+      g_source_destroy (join->fd_source);
+      g_clear_pointer (&join->fd_source, g_source_unref);
+    }
+  if (join->cancel_source != NULL)
+    {
+      g_source_destroy (join->cancel_source);
+      g_clear_pointer (&join->cancel_source, g_source_unref);
+    }
+}
+
 static void
 join_data_free (gpointer data)
 {
   JoinData *join = data;
 
-  if (join->fd_source != NULL)
-    {
-      g_source_destroy (join->fd_source);
-      g_source_unref (join->fd_source);
-    }
-  if (join->cancel_source != NULL)
-    {
-      g_source_destroy (join->cancel_source);
-      g_source_unref (join->cancel_source);
-    }
+  join_data_clear_sources (join);
   mproc_clear_fd (&join->pidfd);
   g_free (join);
 }
@@ -1631,8 +1639,7 @@ join_fd_cb (gint         fd,
   if (!mproc_process_try_reap (g_task_get_source_object (task)))
     return G_SOURCE_CONTINUE;
 
-  if (join->cancel_source != NULL)
-    g_source_destroy (join->cancel_source);
+  join_data_clear_sources (join);
   g_task_return_boolean (task, TRUE);
   return G_SOURCE_REMOVE;
 }
@@ -1646,7 +1653,7 @@ join_cancelled_cb (GCancellable *cancellable,
 
   /* Both sources run in the task's context, so there is no race: the first
    * to fire returns the task and silences the other. */
-  g_source_destroy (join->fd_source);
+  join_data_clear_sources (join);
   g_task_return_error_if_cancelled (task);
   return G_SOURCE_REMOVE;
 }

@@ -28,6 +28,8 @@ void             mproc_runtime_remove_child     (MprocProcess    *process);
  * is killed when it reads end-of-file (see mproc_runtime_hold_lifeline()). */
 int              mproc_runtime_get_lifeline_fd  (GError         **error);
 char           **mproc_runtime_dup_self_argv    (GError         **error);
+/* For the tests' leak checks: fds the runtime keeps for the process's life. */
+gboolean         mproc_runtime_is_own_fd        (int              fd);
 
 /* Child side. */
 void             mproc_runtime_enter_child      (MprocProcess    *self,
@@ -46,6 +48,7 @@ gboolean         mproc_forkserver_start_child   (GVariant        *message,
 void             mproc_forkserver_stop          (void);
 void             mproc_forkserver_forget        (void);
 GPid             mproc_forkserver_get_pid       (void);
+int              mproc_forkserver_get_fd        (void);
 G_NORETURN void  mproc_forkserver_main          (int              control_fd,
                                                  int              lifeline_fd,
                                                  GPid             parent_pid);

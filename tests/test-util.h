@@ -1,0 +1,138 @@
+/* test-util.h: what every mproc-glib test checks after itself
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <dirent.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The fork server is a child of the test process that lives across tests,
+ * and the runtime keeps a few fds for the life of the process. */
+GPid     mproc_forkserver_get_pid (void);
+gboolean mproc_runtime_is_own_fd  (int fd);
+
+/* Open fds of this process, as a sorted string "0 1 2 5 …". */
+static inline char *
+test_list_fds (void)
+{
+  g_autoptr(GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
+  GString *out = g_string_new (NULL);
+  DIR *dir = opendir ("/proc/self/fd");
+  struct dirent *entry;
+  int self_fd = dirfd (dir);
+
+  while ((entry = readdir (dir)) != NULL)
+    {
+      int fd = atoi (entry->d_name);
+
+      if (entry->d_name[0] == '.' || fd == self_fd || mproc_runtime_is_own_fd (fd))
+        continue;
+      g_array_append_val (fds, fd);
+    }
+  closedir (dir);
+
+  for (guint i = 0; i < fds->len; i++)
+    for (guint j = i + 1; j < fds->len; j++)
+      if (g_array_index (fds, int, j) < g_array_index (fds, int, i))
+        {
+          int tmp = g_array_index (fds, int, i);
+          g_array_index (fds, int, i) = g_array_index (fds, int, j);
+          g_array_index (fds, int, j) = tmp;
+        }
+  for (guint i = 0; i < fds->len; i++)
+    g_string_append_printf (out, "%s%d", i ? " " : "", g_array_index (fds, int, i));
+
+  return g_string_free (out, FALSE);
+}
+
+/* Children of this process other than the fork server. */
+static inline guint
+test_count_children (void)
+{
+  guint n = 0;
+  DIR *dir = opendir ("/proc/self/task");
+  struct dirent *entry;
+  GPid server = mproc_forkserver_get_pid ();
+
+  while ((entry = readdir (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *contents = NULL;
+      g_auto(GStrv) pids = NULL;
+
+      if (entry->d_name[0] == '.')
+        continue;
+      path = g_strdup_printf ("/proc/self/task/%s/children", entry->d_name);
+      if (!g_file_get_contents (path, &contents, NULL, NULL))
+        continue;
+      pids = g_strsplit (g_strstrip (contents), " ", 0);
+      for (guint i = 0; pids[i] != NULL; i++)
+        if (pids[i][0] != '\0' && atoi (pids[i]) != server)
+          n++;
+    }
+  closedir (dir);
+
+  return n;
+}
+
+typedef struct
+{
+  char *fds;
+} TestLeakCheck;
+
+static void
+test_warm_up_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(gboolean *) user_data = TRUE;
+}
+
+/* GLib creates some things once, on first use, and keeps them (the default
+ * main context and its wake-up fd, GTask's class): create them before the
+ * first leak check. */
+static inline void
+test_warm_up (void)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, NULL, test_warm_up_cb, NULL);
+  gboolean done = FALSE;
+
+  g_clear_object (&task);
+  task = g_task_new (NULL, NULL, test_warm_up_cb, &done);
+  g_task_return_boolean (task, TRUE);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static inline void
+test_leak_check_begin (TestLeakCheck *check)
+{
+  check->fds = test_list_fds ();
+}
+
+/* Dispatches what is pending (::exited watches hold their process), then
+ * asserts that no fd and no child process is left. */
+static inline void
+test_leak_check_end (TestLeakCheck *check)
+{
+  g_autofree char *after = NULL;
+
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  after = test_list_fds ();
+  if (g_strcmp0 (after, check->fds) != 0)
+    {
+      g_autofree char *ls = g_strdup_printf ("ls -l /proc/%d/fd >&2", (int) getpid ());
+      g_assert_true (system (ls) >= 0);
+    }
+  g_assert_cmpstr (after, ==, check->fds);
+  g_assert_cmpuint (test_count_children (), ==, 0);
+  g_free (check->fds);
+}
+
+G_END_DECLS
