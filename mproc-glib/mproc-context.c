@@ -146,7 +146,9 @@ mproc_context_new (MprocStartMethod start_method)
  * Returns the context that processes use unless told otherwise: forkserver
  * when the program called mproc_init() (safe with threads, as in every GTK
  * application), fork otherwise (with a warning the first time it forks a
- * multi-threaded process).
+ * multi-threaded process). The environment variable `MPROC_START_METHOD`
+ * (`fork`, `spawn` or `forkserver`) overrides the choice, to run a program
+ * under each method without changing it.
  *
  * Returns: (transfer none): the default context
  *
@@ -155,16 +157,21 @@ mproc_context_new (MprocStartMethod start_method)
 MprocContext *
 mproc_context_get_default (void)
 {
-  static MprocContext *defaults[2];
-  guint which = mproc_runtime_is_initialized () ? 1 : 0;
+  static MprocContext *defaults[3];
+  const char *forced = g_getenv ("MPROC_START_METHOD");
+  MprocStartMethod which;
+
+  if (g_strcmp0 (forced, "fork") == 0)
+    which = MPROC_START_METHOD_FORK;
+  else if (g_strcmp0 (forced, "spawn") == 0)
+    which = MPROC_START_METHOD_SPAWN;
+  else if (g_strcmp0 (forced, "forkserver") == 0)
+    which = MPROC_START_METHOD_FORKSERVER;
+  else
+    which = mproc_runtime_is_initialized () ? MPROC_START_METHOD_FORKSERVER : MPROC_START_METHOD_FORK;
 
   if (g_once_init_enter (&defaults[which]))
-    {
-      MprocContext *context;
-
-      context = mproc_context_new (which ? MPROC_START_METHOD_FORKSERVER : MPROC_START_METHOD_FORK);
-      g_once_init_leave (&defaults[which], context);
-    }
+    g_once_init_leave (&defaults[which], mproc_context_new (which));
 
   return defaults[which];
 }

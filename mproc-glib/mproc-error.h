@@ -33,6 +33,16 @@ G_BEGIN_DECLS
  * @MPROC_ERROR_BROKEN: the peer (a fork server, a manager, a pipe's other end) is gone
  * @MPROC_ERROR_TIMED_OUT: the operation did not complete in the given time
  * @MPROC_ERROR_STILL_RUNNING: the process has not exited yet
+ * @MPROC_ERROR_CLOSED: the object was closed
+ * @MPROC_ERROR_FULL: a bounded queue is full (Python's `queue.Full`)
+ * @MPROC_ERROR_EMPTY: a queue is empty (Python's `queue.Empty`)
+ * @MPROC_ERROR_OWNER_DIED: the process holding a lock died; the lock now
+ *   belongs to the caller, and what it protects may be inconsistent
+ * @MPROC_ERROR_NOT_OWNER: releasing a lock the caller does not hold
+ * @MPROC_ERROR_TOO_MANY_RELEASES: a bounded semaphore released above its
+ *   initial value, or task_done() called more times than items were put
+ * @MPROC_ERROR_BROKEN_BARRIER: the barrier was aborted or a participant
+ *   timed out or died
  *
  * Error codes in the %MPROC_ERROR domain. Cancellation is always reported as
  * %G_IO_ERROR_CANCELLED.
@@ -48,6 +58,13 @@ typedef enum
   MPROC_ERROR_BROKEN,
   MPROC_ERROR_TIMED_OUT,
   MPROC_ERROR_STILL_RUNNING,
+  MPROC_ERROR_CLOSED,
+  MPROC_ERROR_FULL,
+  MPROC_ERROR_EMPTY,
+  MPROC_ERROR_OWNER_DIED,
+  MPROC_ERROR_NOT_OWNER,
+  MPROC_ERROR_TOO_MANY_RELEASES,
+  MPROC_ERROR_BROKEN_BARRIER,
 } MprocError;
 
 MPROC_AVAILABLE_IN_1_0

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -534,6 +535,28 @@ mproc_runtime_warn_if_threaded (void)
     g_warning ("This process is multi-threaded, use of the fork start method "
                "may lead to deadlocks in the child; call mproc_init() at the "
                "top of main() to use the forkserver start method instead");
+}
+
+static guint fork_generation;   /* atomic */
+
+static void
+fork_generation_child (void)
+{
+  g_atomic_int_inc (&fork_generation);
+}
+
+guint
+mproc_runtime_get_fork_generation (void)
+{
+  static gsize registered = 0;
+
+  if (g_once_init_enter (&registered))
+    {
+      pthread_atfork (NULL, NULL, fork_generation_child);
+      g_once_init_leave (&registered, 1);
+    }
+
+  return g_atomic_int_get (&fork_generation);
 }
 
 gboolean

@@ -38,5 +38,8 @@ MprocProcess *mproc_process_new_for_pid         (const char    *name,
  * it without touching the real process (it is a sibling now). */
 void          mproc_process_forget              (MprocProcess  *self);
 gboolean      mproc_process_try_reap            (MprocProcess  *self);
+/* The pidfd of a started, not closed child (readable once it has exited),
+ * or -1: what mproc_connection_wait() polls for a process. Owned by @self. */
+int           mproc_process_get_pidfd           (MprocProcess  *self);
 
 G_END_DECLS

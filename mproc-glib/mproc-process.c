@@ -1752,6 +1752,18 @@ mproc_process_join_finish (MprocProcess  *self,
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+int
+mproc_process_get_pidfd (MprocProcess *self)
+{
+  int ret;
+
+  g_mutex_lock (&PRIV (self)->lock);
+  ret = PRIV (self)->pidfd;
+  g_mutex_unlock (&PRIV (self)->lock);
+
+  return ret;
+}
+
 /* --- Signals ----------------------------------------------------------- */
 
 static void

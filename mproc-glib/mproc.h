@@ -18,4 +18,6 @@
 # include "mproc-context.h"
 # include "mproc-process.h"
 # include "mproc-main.h"
+/* message passing (#4) */
+/* synchronisation (#5) */
 #undef MPROC_INSIDE
