@@ -39,6 +39,8 @@ static char         *identity;           /* "" in the main process, "1:2" in Pro
 static GPtrArray    *children;           /* started, not yet reaped */
 static MprocProcess *current_process;
 static MprocProcess *parent_process;
+static char         *parent_process_name;   /* in a child, until parent_process is made */
+static GPid          parent_process_pid;
 static int           lifeline_fds[2] = { -1, -1 };
 static int           child_lifeline_fd = -1;
 static gboolean      atexit_registered;
@@ -313,7 +315,16 @@ mproc_active_children (void)
 void
 mproc_shutdown (void)
 {
-  g_autoptr(GPtrArray) snapshot = dup_children ();
+  g_autoptr(GPtrArray) snapshot = NULL;
+  gboolean idle;
+
+  g_mutex_lock (&runtime_lock);
+  idle = children == NULL || children->len == 0;
+  g_mutex_unlock (&runtime_lock);
+  if (idle && mproc_forkserver_get_pid () == 0)
+    return;
+
+  snapshot = dup_children ();
 
   for (guint i = 0; i < snapshot->len; i++)
     if (mproc_process_get_daemon (snapshot->pdata[i]))
@@ -373,11 +384,23 @@ mproc_current_process (void)
 MprocProcess *
 mproc_parent_process (void)
 {
+  MprocProcess *parent = NULL;
   MprocProcess *ret;
 
   g_mutex_lock (&runtime_lock);
   ret = parent_process;
   g_mutex_unlock (&runtime_lock);
+  if (ret != NULL || parent_process_pid == 0)
+    return ret;
+
+  /* Made on demand: a child that never asks starts faster. */
+  parent = mproc_process_new_for_pid (parent_process_name, parent_process_pid);
+  g_mutex_lock (&runtime_lock);
+  if (parent_process == NULL)
+    parent_process = g_steal_pointer (&parent);
+  ret = parent_process;
+  g_mutex_unlock (&runtime_lock);
+  g_clear_object (&parent);
 
   return ret;
 }
@@ -472,6 +495,9 @@ mproc_runtime_enter_child (MprocProcess *self,
   g_clear_object (&current_process);
   current_process = g_object_ref (self);
   g_clear_object (&parent_process);
+  g_free (parent_process_name);
+  parent_process_name = g_strdup (parent_name);
+  parent_process_pid = parent_pid;
   mproc_clear_fd (&lifeline_fds[0]);
   mproc_clear_fd (&lifeline_fds[1]);
   g_mutex_unlock (&runtime_lock);
@@ -489,13 +515,6 @@ mproc_runtime_enter_child (MprocProcess *self,
       close (null_fd);
     }
 
-  {
-    MprocProcess *parent = mproc_process_new_for_pid (parent_name, parent_pid);
-
-    g_mutex_lock (&runtime_lock);
-    parent_process = parent;
-    g_mutex_unlock (&runtime_lock);
-  }
 }
 
 /* Forking a process with several threads copies only the calling thread; any
@@ -568,7 +587,7 @@ mproc_runtime_is_own_fd (int fd)
   ret = fd >= 0 && (fd == lifeline_fds[0] || fd == lifeline_fds[1] || fd == child_lifeline_fd);
   g_mutex_unlock (&runtime_lock);
 
-  return ret || (fd >= 0 && fd == mproc_forkserver_get_fd ());
+  return ret || mproc_forkserver_is_own_fd (fd);
 }
 
 char **

@@ -20,7 +20,7 @@ typedef enum
 } ProcessState;
 
 /* Builds the start message of @self for spawn and forkserver: "a{sv}" plus
- * the fds of its shared objects, appended to @fds. */
+ * the fds of its shared objects, appended to @fds. Returns a full reference. */
 GVariant     *mproc_process_build_start_message (MprocProcess  *self,
                                                  GArray        *fds,
                                                  GError       **error);

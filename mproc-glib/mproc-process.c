@@ -167,9 +167,15 @@ mproc_process_constructed (GObject *object)
   if (priv->context == NULL)
     priv->context = g_object_ref (mproc_context_get_default ());
 
+  /* An object that describes an existing process (the current one, its
+   * parent, or the one a child rebuilds from its start message) is never
+   * started: it takes no child number and watches no context, which keeps
+   * a child's start-up free of main-context creation. */
   if (g_private_get (&describing_existing) == NULL)
     {
       char *name = mproc_runtime_next_name (G_OBJECT_TYPE (self));
+
+      priv->main_context = g_main_context_ref_thread_default ();
 
       priv->identity = mproc_runtime_dup_identity ();
       if (priv->name == NULL)
@@ -430,7 +436,6 @@ mproc_process_init (MprocProcess *self)
   g_mutex_init (&priv->lock);
   priv->pidfd = -1;
   priv->objects = g_ptr_array_new_with_free_func (g_object_unref);
-  priv->main_context = g_main_context_ref_thread_default ();
 }
 
 /**
@@ -1154,7 +1159,7 @@ mproc_process_build_start_message (MprocProcess  *self,
   g_variant_builder_add (&builder, "{sv}", "objects", g_variant_builder_end (&descs));
   g_variant_builder_add (&builder, "{sv}", "properties", g_variant_builder_end (&props));
 
-  return g_variant_builder_end (&builder);
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
 }
 
 MprocProcess *
@@ -1257,9 +1262,11 @@ mproc_process_new_from_start_message (GVariant  *message,
   ADD_PROP ("daemon", G_TYPE_BOOLEAN, g_value_set_boolean, daemon);
 #undef ADD_PROP
 
+  g_private_set (&describing_existing, GINT_TO_POINTER (1));
   self = MPROC_PROCESS (g_object_new_with_properties (type, names->len,
                                                       (const char **) names->pdata,
                                                       (const GValue *) values->data));
+  g_private_set (&describing_existing, NULL);
   g_type_class_unref (klass);
 
   /* The objects handed with add_object() come first; the rest were
@@ -1268,7 +1275,6 @@ mproc_process_new_from_start_message (GVariant  *message,
   for (guint i = 0; i < n_objects; i++)
     g_ptr_array_add (PRIV (self)->objects, g_object_ref (objects->pdata[i]));
 
-  g_free (PRIV (self)->identity);
   PRIV (self)->identity = g_strdup (identity);
   PRIV (self)->state = PROCESS_STATE_SELF;
   PRIV (self)->pid = getpid ();
@@ -1375,7 +1381,7 @@ start_spawn (MprocProcess  *self,
              GPid          *pid,
              GError       **error)
 {
-  MprocFd parent_end G_GNUC_UNUSED = -1;
+  int parent_end = -1;
   int sv[2];
 
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -1482,7 +1488,6 @@ mproc_process_start (MprocProcess  *self,
       message = mproc_process_build_start_message (self, fds, error);
       if (message == NULL)
         return FALSE;
-      g_variant_ref_sink (message);
     }
 
   switch (method)

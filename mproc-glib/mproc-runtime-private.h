@@ -55,6 +55,8 @@ void             mproc_forkserver_stop          (void);
 void             mproc_forkserver_forget        (void);
 GPid             mproc_forkserver_get_pid       (void);
 int              mproc_forkserver_get_fd        (void);
+gboolean         mproc_forkserver_is_own_fd     (int              fd);
+GPid             mproc_forkserver_sync_spare    (void);
 G_NORETURN void  mproc_forkserver_main          (int              control_fd,
                                                  int              lifeline_fd,
                                                  GPid             parent_pid);

@@ -1,0 +1,60 @@
+#!/usr/bin/python3
+"""Prints bench/run's table from three JSON-lines files: ours, Python, raw."""
+
+import json
+import sys
+
+LOWER_IS_BETTER = {'ns', 'us', 'ms'}
+
+
+def load(path):
+    rows = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith('{'):
+                rec = json.loads(line)
+                rows[rec['metric']] = rec
+    return rows
+
+
+def fmt(x):
+    if x is None:
+        return '-'
+    if abs(x) >= 1e6:
+        return f'{x / 1e6:.3g} M'
+    if abs(x) >= 1e4:
+        return f'{x / 1e3:.3g} k'
+    return f'{x:.3g}'
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def main():
+    ours, py, raw = (load(p) for p in sys.argv[1:4])
+    header = ('metric', 'unit', 'ours', 'Python', 'raw', 'ours/Python', 'ours/raw', 'vs Python')
+    rows = []
+    for metric, rec in ours.items():
+        o = rec['value']
+        p = py.get(metric, {}).get('value')
+        r = raw.get('raw_' + metric, {}).get('value')
+        better = ratio(p, o) if rec['unit'] in LOWER_IS_BETTER else ratio(o, p)
+        rows.append((metric, rec['unit'], fmt(o), fmt(p), fmt(r),
+                     fmt(ratio(o, p)), fmt(ratio(o, r)),
+                     '-' if better is None else f'{better:.3g}x better'))
+    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
+    print('| ' + ' | '.join(h.ljust(w) for h, w in zip(header, widths)) + ' |')
+    print('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
+    for row in rows:
+        print('| ' + ' | '.join(str(c).ljust(w) for c, w in zip(row, widths)) + ' |')
+    print()
+    print('Medians of the repetitions; ours/Python and ours/raw are value ratios '
+          '(for ms/us/ns lower is better, for rates higher is better).')
+
+
+if __name__ == '__main__':
+    main()
