@@ -169,8 +169,8 @@ mproc_shm_new_from_fd (int      fd,
       mproc_clear_fd (&fd);
       g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                    _("Shared memory received from another process is too small: "
-                     "%" G_GUINT64_FORMAT " bytes, expected at least %" G_GSIZE_FORMAT),
-                   (guint64) st.st_size, expected_size);
+                     "%llu bytes, expected at least %llu"),
+                   (unsigned long long) st.st_size, (unsigned long long) expected_size);
       return NULL;
     }
 

@@ -324,8 +324,8 @@ mproc_wire_recv (int           fd,
   if (data == NULL)
     {
       g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
-                   _("Not enough memory for a message of %" G_GUINT64_FORMAT " bytes"),
-                   header.size);
+                   _("Not enough memory for a message of %llu bytes"),
+                   (unsigned long long) header.size);
       return NULL;
     }
 

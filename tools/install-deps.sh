@@ -1,0 +1,25 @@
+#!/bin/bash
+# Installs what mproc-glib needs to build and test on Debian 12, as root.
+# Idempotent, and quiet when everything is already there.
+set -euo pipefail
+
+packages=(
+  gcc pkg-config meson ninja-build
+  libglib2.0-dev libglib2.0-bin gettext
+  gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
+  python3-gi
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
