@@ -447,7 +447,9 @@ void
 mproc_runtime_hold_lifeline (int  lifeline_fd,
                              GPid parent_pid)
 {
-  char path[64];
+  char path[32] = "/proc/self/fd/";
+  char digits[12];
+  int n = 0, len = strlen (path);
   int fd;
 
   /* A fork()ed child inherits the write end: holding it would keep the pipe
@@ -458,7 +460,13 @@ mproc_runtime_hold_lifeline (int  lifeline_fd,
       lifeline_fds[1] = -1;
     }
 
-  snprintf (path, sizeof path, "/proc/self/fd/%d", lifeline_fd);
+  /* no snprintf: its locale and FILE set-up would fault in pages */
+  do
+    digits[n++] = '0' + lifeline_fd % 10;
+  while ((lifeline_fd /= 10) > 0 && n < (int) sizeof digits);
+  while (n > 0)
+    path[len++] = digits[--n];
+  path[len] = '\0';
   fd = open (path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd >= 0)
     {
