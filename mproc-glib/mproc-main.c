@@ -159,12 +159,34 @@ mproc_register_target (const char      *name,
   g_mutex_unlock (&runtime_lock);
 }
 
+/* The targets of the library's own processes (pool workers, manager
+ * servers): known in every process, registered or not. */
+typedef struct
+{
+  const char      *name;
+  MprocTargetFunc  func;
+} BuiltinTarget;
+
+static const BuiltinTarget builtin_targets[] = {
+  /* pools (#7) */
+  /* managers (#6) */
+  { NULL, NULL }
+};
+
 gboolean
 mproc_runtime_lookup_target (const char      *name,
                              MprocTargetFunc *func,
                              gpointer        *user_data)
 {
   Target *target = NULL;
+
+  for (guint i = 0; builtin_targets[i].name != NULL; i++)
+    if (g_str_equal (builtin_targets[i].name, name))
+      {
+        *func = builtin_targets[i].func;
+        *user_data = NULL;
+        return TRUE;
+      }
 
   g_mutex_lock (&runtime_lock);
   if (targets != NULL)
