@@ -19,5 +19,7 @@
 # include "mproc-process.h"
 # include "mproc-main.h"
 /* message passing (#4) */
+/* managers (#6) */
+/* pools (#7) */
 /* synchronisation (#5) */
 #undef MPROC_INSIDE
