@@ -19,6 +19,10 @@
 # include "mproc-process.h"
 # include "mproc-main.h"
 /* message passing (#4) */
+# include "mproc-queue.h"
+# include "mproc-joinable-queue.h"
+# include "mproc-simple-queue.h"
+# include "mproc-connection.h"
 /* managers (#6) */
 /* pools (#7) */
 /* synchronisation (#5) */

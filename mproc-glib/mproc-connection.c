@@ -1,0 +1,1146 @@
+/* mproc-connection.c: the two ends of a pipe between processes
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include <glib-unix.h>
+
+#include "mproc-connection.h"
+#include "mproc-error.h"
+#include "mproc-fd-private.h"
+#include "mproc-i18n-private.h"
+#include "mproc-process-private.h"
+#include "mproc-queue-private.h"
+#include "mproc-shareable-private.h"
+#include "mproc-wire-private.h"
+
+/**
+ * MprocConnection:
+ *
+ * One end of a pipe made by mproc_pipe_new(), like Python's
+ * `multiprocessing.connection.Connection`. Values (#GVariant) and byte
+ * messages (#GBytes) go through a ring in shared memory per direction,
+ * with a brief spin before sleeping, so a round trip between two busy
+ * processes costs no system call; a Unix socket pair beside the rings
+ * carries file descriptors (mproc_connection_send_with_fds()) and tells
+ * each end when the other is gone.
+ *
+ * When every copy of the other end is closed (mproc_connection_close(),
+ * the last reference, or the exit of the processes that had it), a
+ * receive that finds nothing left fails with %MPROC_ERROR_BROKEN (Python's
+ * `EOFError`) instead of waiting forever. A send only notices a vanished
+ * peer once the ring is full.
+ *
+ * Pass an end to a child with mproc_process_add_object(). As in Python, one
+ * end should be used by one process at a time in each direction; it stays
+ * consistent (each direction has locks) if more do.
+ *
+ * ## Thread safety
+ *
+ * Every method may be called from any thread; async methods complete in
+ * the caller's thread-default main context. A pending async operation keeps
+ * its end open until it completes: cancel it before relying on the close.
+ *
+ * Since: 1.0
+ */
+
+#define PIPE_CAPACITY (256 * 1024)
+
+struct _MprocConnection
+{
+  GObject    parent_instance;
+  MprocShm  *shm;
+  int        event_fd;
+  int        sock;
+  MprocRing *in_ring;    /* NULL if not readable */
+  MprocRing *out_ring;   /* NULL if not writable */
+  guint      end;
+  gboolean   duplex;
+  gboolean   closed;
+};
+
+static void mproc_connection_shareable_init (MprocShareableInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MprocConnection, mproc_connection, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE,
+                                                      mproc_connection_shareable_init))
+
+static void
+connection_release (MprocConnection *self)
+{
+  g_clear_pointer (&self->in_ring, mproc_ring_free);
+  g_clear_pointer (&self->out_ring, mproc_ring_free);
+  g_clear_pointer (&self->shm, mproc_shm_unref);
+  mproc_clear_fd (&self->event_fd);
+  mproc_clear_fd (&self->sock);
+}
+
+static void
+mproc_connection_finalize (GObject *object)
+{
+  connection_release (MPROC_CONNECTION (object));
+  G_OBJECT_CLASS (mproc_connection_parent_class)->finalize (object);
+}
+
+static void
+mproc_connection_class_init (MprocConnectionClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mproc_connection_finalize;
+}
+
+static void
+mproc_connection_init (MprocConnection *self)
+{
+  self->event_fd = -1;
+  self->sock = -1;
+}
+
+/* Ring 0 carries end 0 → end 1 (duplex) or writer → reader (simplex);
+ * ring 1 carries end 1 → end 0. In a simplex pipe end 0 reads. */
+static gboolean
+connection_attach (MprocConnection  *self,
+                   GError          **error)
+{
+  gsize second = mproc_ring_shm_size (PIPE_CAPACITY);
+
+  if (self->duplex)
+    {
+      self->out_ring = mproc_ring_new (self->shm, self->end == 0 ? 0 : second, self->event_fd, error);
+      if (self->out_ring == NULL)
+        return FALSE;
+      self->in_ring = mproc_ring_new (self->shm, self->end == 0 ? second : 0, self->event_fd, error);
+      return self->in_ring != NULL;
+    }
+  if (self->end == 0)
+    self->in_ring = mproc_ring_new (self->shm, 0, self->event_fd, error);
+  else
+    self->out_ring = mproc_ring_new (self->shm, 0, self->event_fd, error);
+  return self->in_ring != NULL || self->out_ring != NULL;
+}
+
+static GVariant *
+mproc_connection_serialize (MprocShareable *shareable,
+                            GArray         *fds,
+                            GError        **error)
+{
+  MprocConnection *self = MPROC_CONNECTION (shareable);
+  int dups[3] = { -1, -1, -1 };
+  int src[3];
+
+  if (self->closed)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_CLOSED, _("The connection is closed"));
+      return NULL;
+    }
+  src[0] = mproc_shm_get_fd (self->shm);
+  src[1] = self->event_fd;
+  src[2] = self->sock;
+  for (guint i = 0; i < 3; i++)
+    {
+      dups[i] = fcntl (src[i], F_DUPFD_CLOEXEC, 3);
+      if (dups[i] < 0)
+        {
+          int errsv = errno;
+
+          for (guint j = 0; j < i; j++)
+            mproc_clear_fd (&dups[j]);
+          g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                       _("Failed to duplicate a file descriptor: %s"), g_strerror (errsv));
+          return NULL;
+        }
+    }
+  g_array_append_vals (fds, dups, 3);
+  return g_variant_new ("(hhhub)", fds->len - 3, fds->len - 2, fds->len - 1,
+                        self->end, self->duplex);
+}
+
+static MprocShareable *
+mproc_connection_deserialize (GVariant *handle,
+                              GArray   *fds,
+                              GError  **error)
+{
+  g_autoptr(MprocConnection) self = NULL;
+  GVariant *h[3] = { NULL, };
+  MprocShareable *ret = NULL;
+  int shm_fd;
+
+  if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("(hhhub)")))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Received a malformed shared object"));
+      return NULL;
+    }
+
+  self = g_object_new (MPROC_TYPE_CONNECTION, NULL);
+  for (guint i = 0; i < 3; i++)
+    h[i] = g_variant_get_child_value (handle, i);
+  g_variant_get_child (handle, 3, "u", &self->end);
+  g_variant_get_child (handle, 4, "b", &self->duplex);
+  if (self->end > 1)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Received a malformed shared object"));
+      goto out;
+    }
+
+  shm_fd = mproc_shareable_steal_fd (fds, h[0], error);
+  if (shm_fd < 0)
+    goto out;
+  self->shm = mproc_shm_new_from_fd (shm_fd, mproc_ring_shm_size (PIPE_CAPACITY) * (self->duplex ? 2 : 1),
+                                     error);
+  if (self->shm == NULL)
+    goto out;
+  self->event_fd = mproc_shareable_steal_fd (fds, h[1], error);
+  if (self->event_fd < 0)
+    goto out;
+  self->sock = mproc_shareable_steal_fd (fds, h[2], error);
+  if (self->sock < 0)
+    goto out;
+  if (!connection_attach (self, error))
+    goto out;
+
+  ret = MPROC_SHAREABLE (g_steal_pointer (&self));
+
+out:
+  for (guint i = 0; i < 3; i++)
+    g_clear_pointer (&h[i], g_variant_unref);
+  return ret;
+}
+
+static void
+mproc_connection_shareable_init (MprocShareableInterface *iface)
+{
+  iface->serialize = mproc_connection_serialize;
+  iface->deserialize = mproc_connection_deserialize;
+}
+
+/**
+ * mproc_pipe_new:
+ * @duplex: %TRUE for a two-way pipe; %FALSE for a one-way pipe where
+ *   @conn1 can only receive and @conn2 only send (Python's `Pipe(False)`)
+ * @conn1: (out) (transfer full): the first end
+ * @conn2: (out) (transfer full): the second end
+ * @error: return location for a #GError
+ *
+ * Creates a pipe: two connected #MprocConnection ends, like Python's
+ * `multiprocessing.Pipe()`. Give one end to a child process and keep the
+ * other; close the end you gave away in the parent, so that the child's exit
+ * is seen as end-of-file.
+ *
+ * Returns: %TRUE on success, else %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_pipe_new (gboolean           duplex,
+                MprocConnection  **conn1,
+                MprocConnection  **conn2,
+                GError           **error)
+{
+  g_autoptr(MprocConnection) a = NULL;
+  g_autoptr(MprocConnection) b = NULL;
+  g_autoptr(MprocShm) shm = NULL;
+  gsize ring_size = mproc_ring_shm_size (PIPE_CAPACITY);
+  int sv[2];
+  int event_fd;
+
+  g_return_val_if_fail (conn1 != NULL && conn2 != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  shm = mproc_shm_new (ring_size * (duplex ? 2 : 1), "mproc-pipe", error);
+  if (shm == NULL)
+    return FALSE;
+  mproc_ring_init_shared (shm, 0, PIPE_CAPACITY, 0, 0);
+  if (duplex)
+    mproc_ring_init_shared (shm, ring_size, PIPE_CAPACITY, 0, 0);
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Failed to create a socket pair: %s"), g_strerror (errsv));
+      return FALSE;
+    }
+  event_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (event_fd < 0)
+    {
+      int errsv = errno;
+
+      close (sv[0]);
+      close (sv[1]);
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Failed to create event file descriptor: %s"), g_strerror (errsv));
+      return FALSE;
+    }
+
+  a = g_object_new (MPROC_TYPE_CONNECTION, NULL);
+  b = g_object_new (MPROC_TYPE_CONNECTION, NULL);
+  a->shm = mproc_shm_ref (shm);
+  b->shm = mproc_shm_ref (shm);
+  a->sock = sv[0];
+  b->sock = sv[1];
+  a->event_fd = event_fd;
+  b->event_fd = fcntl (event_fd, F_DUPFD_CLOEXEC, 3);
+  a->end = 0;
+  b->end = 1;
+  a->duplex = b->duplex = duplex;
+  if (b->event_fd < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Failed to duplicate a file descriptor: %s"), g_strerror (errsv));
+      return FALSE;
+    }
+  if (!connection_attach (a, error) || !connection_attach (b, error))
+    return FALSE;
+
+  *conn1 = g_steal_pointer (&a);
+  *conn2 = g_steal_pointer (&b);
+  return TRUE;
+}
+
+/**
+ * mproc_connection_get_readable:
+ * @self: a #MprocConnection
+ *
+ * Returns: whether this end can receive
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_connection_get_readable (MprocConnection *self)
+{
+  g_return_val_if_fail (MPROC_IS_CONNECTION (self), FALSE);
+  return self->in_ring != NULL;
+}
+
+/**
+ * mproc_connection_get_writable:
+ * @self: a #MprocConnection
+ *
+ * Returns: whether this end can send
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_connection_get_writable (MprocConnection *self)
+{
+  g_return_val_if_fail (MPROC_IS_CONNECTION (self), FALSE);
+  return self->out_ring != NULL;
+}
+
+static MprocRing *
+check_ring (MprocConnection  *self,
+            gboolean          out,
+            GError          **error)
+{
+  MprocRing *ring = out ? self->out_ring : self->in_ring;
+
+  if (self->closed)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_CLOSED, _("The connection is closed"));
+      return NULL;
+    }
+  if (ring == NULL)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                           out ? _("The connection is read-only") : _("The connection is write-only"));
+      return NULL;
+    }
+  return ring;
+}
+
+/**
+ * mproc_connection_send_with_fds:
+ * @self: a #MprocConnection
+ * @value: the value to send; a floating reference is sunk
+ * @fd_list: (nullable): file descriptors to send along, or %NULL
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Sends @value, and with it duplicates of the fds in @fd_list (they travel
+ * over the connection's socket, in order with the values). Waits only
+ * while the ring of this direction is full; blocks the calling thread then.
+ *
+ * Returns: %TRUE once sent; %FALSE with @error set (%MPROC_ERROR_BROKEN if
+ *   the other end is gone while the ring is full, %MPROC_ERROR_CLOSED,
+ *   %G_IO_ERROR_CANCELLED)
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_connection_send_with_fds (MprocConnection  *self,
+                                GVariant         *value,
+                                GUnixFDList      *fd_list,
+                                GCancellable     *cancellable,
+                                GError          **error)
+{
+  g_autoptr(GVariant) sunk = NULL;
+  MprocRing *ring;
+  const int *fds = NULL;
+  int n_fds = 0;
+
+  g_return_val_if_fail (MPROC_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+  g_return_val_if_fail (fd_list == NULL || G_IS_UNIX_FD_LIST (fd_list), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  sunk = g_variant_ref_sink (value);
+  ring = check_ring (self, TRUE, error);
+  if (ring == NULL)
+    return FALSE;
+  if (fd_list != NULL)
+    fds = g_unix_fd_list_peek_fds (fd_list, &n_fds);
+  if (n_fds > MPROC_WIRE_MAX_FDS)
+    {
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Too many file descriptors in one message (at most %d)"), MPROC_WIRE_MAX_FDS);
+      return FALSE;
+    }
+  return mproc_ring_put (ring, sunk, NULL, self->sock, fds, n_fds, -1, cancellable, error);
+}
+
+/**
+ * mproc_connection_send:
+ * @self: a #MprocConnection
+ * @value: the value to send; a floating reference is sunk
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Sends @value (of any type) to the other end. See
+ * mproc_connection_send_with_fds().
+ *
+ * Returns: %TRUE once sent, else %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_connection_send (MprocConnection  *self,
+                       GVariant         *value,
+                       GCancellable     *cancellable,
+                       GError          **error)
+{
+  return mproc_connection_send_with_fds (self, value, NULL, cancellable, error);
+}
+
+/**
+ * mproc_connection_send_async:
+ * @self: a #MprocConnection
+ * @value: the value to send; a floating reference is sunk
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when sent or failed
+ * @user_data: data for @callback
+ *
+ * Sends @value without blocking the calling thread.
+ *
+ * Since: 1.0
+ */
+void
+mproc_connection_send_async (MprocConnection     *self,
+                             GVariant            *value,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GVariant) sunk = NULL;
+  g_autoptr(GError) error = NULL;
+  MprocRing *ring;
+
+  g_return_if_fail (MPROC_IS_CONNECTION (self));
+  g_return_if_fail (value != NULL);
+
+  sunk = g_variant_ref_sink (value);
+  ring = check_ring (self, TRUE, &error);
+  if (ring == NULL)
+    {
+      g_task_report_error (self, callback, user_data, mproc_connection_send_async, g_steal_pointer (&error));
+      return;
+    }
+  mproc_ring_put_async (ring, self, sunk, NULL, self->sock, NULL, 0, -1, cancellable, callback, user_data);
+}
+
+/**
+ * mproc_connection_send_finish:
+ * @self: a #MprocConnection
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if sent, else %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_connection_send_finish (MprocConnection  *self,
+                              GAsyncResult     *result,
+                              GError          **error)
+{
+  g_return_val_if_fail (MPROC_IS_CONNECTION (self), FALSE);
+  return mproc_ring_put_finish (result, error);
+}
+
+/**
+ * mproc_connection_send_bytes:
+ * @self: a #MprocConnection
+ * @bytes: the data
+ * @offset: where the message starts in @bytes
+ * @size: how many bytes to send, or -1 for the rest of @bytes
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Sends a byte message, received whole by mproc_connection_recv_bytes()
+ * (Python's `send_bytes()`).
+ *
+ * Returns: %TRUE once sent, else %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_connection_send_bytes (MprocConnection  *self,
+                             GBytes           *bytes,
+                             gsize             offset,
+                             gssize            size,
+                             GCancellable     *cancellable,
+                             GError          **error)
+{
+  g_autoptr(GBytes) slice = NULL;
+  MprocRing *ring;
+  gsize total;
+
+  g_return_val_if_fail (MPROC_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (bytes != NULL, FALSE);
+  total = g_bytes_get_size (bytes);
+  g_return_val_if_fail (offset <= total, FALSE);
+  g_return_val_if_fail (size < 0 || (gsize) size <= total - offset, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  ring = check_ring (self, TRUE, error);
+  if (ring == NULL)
+    return FALSE;
+  if (offset == 0 && (size < 0 || (gsize) size == total))
+    slice = g_bytes_ref (bytes);
+  else
+    slice = g_bytes_new_from_bytes (bytes, offset, size < 0 ? total - offset : (gsize) size);
+  return mproc_ring_put (ring, NULL, slice, self->sock, NULL, 0, -1, cancellable, error);
+}
+
+/**
+ * mproc_connection_recv_bytes:
+ * @self: a #MprocConnection
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Receives the next message as bytes (Python's `recv_bytes()`). Blocks the
+ * calling thread until one arrives.
+ *
+ * Returns: (transfer full): the message, or %NULL with @error set:
+ *   %MPROC_ERROR_BROKEN when the other end is closed and nothing is left
+ *
+ * Since: 1.0
+ */
+GBytes *
+mproc_connection_recv_bytes (MprocConnection  *self,
+                             GCancellable     *cancellable,
+                             GError          **error)
+{
+  MprocRing *ring;
+
+  g_return_val_if_fail (MPROC_IS_CONNECTION (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  ring = check_ring (self, FALSE, error);
+  if (ring == NULL)
+    return NULL;
+  return mproc_ring_get (ring, self->sock, NULL, -1, cancellable, error);
+}
+
+/**
+ * mproc_connection_recv_with_fds:
+ * @self: a #MprocConnection
+ * @out_fd_list: (out) (optional) (transfer full) (nullable): where to store
+ *   the file descriptors that came with the value, or %NULL to close them
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Receives the next value and the fds sent with it. Blocks the calling
+ * thread until one arrives.
+ *
+ * Returns: (transfer full): the value, or %NULL with @error set:
+ *   %MPROC_ERROR_BROKEN when the other end is closed and nothing is left,
+ *   %MPROC_ERROR_INVALID_MESSAGE when the bytes are not a valid value
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_connection_recv_with_fds (MprocConnection  *self,
+                                GUnixFDList     **out_fd_list,
+                                GCancellable     *cancellable,
+                                GError          **error)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GArray) fds = NULL;
+  GVariant *value;
+  MprocRing *ring;
+
+  g_return_val_if_fail (MPROC_IS_CONNECTION (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (out_fd_list != NULL)
+    *out_fd_list = NULL;
+  ring = check_ring (self, FALSE, error);
+  if (ring == NULL)
+    return NULL;
+  fds = mproc_fd_array_new ();
+  bytes = mproc_ring_get (ring, self->sock, fds, -1, cancellable, error);
+  if (bytes == NULL)
+    return NULL;
+  value = mproc_wire_decode (bytes, error);
+  if (value != NULL && out_fd_list != NULL)
+    {
+      *out_fd_list = g_unix_fd_list_new_from_array ((const int *) fds->data, fds->len);
+      for (guint i = 0; i < fds->len; i++)
+        g_array_index (fds, int, i) = -1;   /* now owned by the list */
+    }
+  return value;
+}
+
+/**
+ * mproc_connection_recv:
+ * @self: a #MprocConnection
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Receives the next value (Python's `recv()`); fds sent with it are closed.
+ * Blocks the calling thread until one arrives.
+ *
+ * Returns: (transfer full): the value, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_connection_recv (MprocConnection  *self,
+                       GCancellable     *cancellable,
+                       GError          **error)
+{
+  return mproc_connection_recv_with_fds (self, NULL, cancellable, error);
+}
+
+/**
+ * mproc_connection_recv_async:
+ * @self: a #MprocConnection
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when a value arrives
+ *   or the receive fails
+ * @user_data: data for @callback
+ *
+ * Receives the next value without blocking the calling thread and without a
+ * thread; call mproc_connection_recv_finish() from @callback.
+ *
+ * Since: 1.0
+ */
+void
+mproc_connection_recv_async (MprocConnection     *self,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  mproc_connection_recv_bytes_async (self, cancellable, callback, user_data);
+}
+
+/**
+ * mproc_connection_recv_finish:
+ * @self: a #MprocConnection
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the value, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_connection_recv_finish (MprocConnection  *self,
+                              GAsyncResult     *result,
+                              GError          **error)
+{
+  g_autoptr(GBytes) bytes = mproc_connection_recv_bytes_finish (self, result, error);
+
+  return bytes != NULL ? mproc_wire_decode (bytes, error) : NULL;
+}
+
+/**
+ * mproc_connection_recv_bytes_async:
+ * @self: a #MprocConnection
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when a message
+ *   arrives or the receive fails
+ * @user_data: data for @callback
+ *
+ * Receives the next message as bytes without blocking the calling thread.
+ *
+ * Since: 1.0
+ */
+void
+mproc_connection_recv_bytes_async (MprocConnection     *self,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  g_autoptr(GError) error = NULL;
+  MprocRing *ring;
+
+  g_return_if_fail (MPROC_IS_CONNECTION (self));
+
+  ring = check_ring (self, FALSE, &error);
+  if (ring == NULL)
+    {
+      g_task_report_error (self, callback, user_data, mproc_ring_get_async, g_steal_pointer (&error));
+      return;
+    }
+  mproc_ring_get_async (ring, self, self->sock, FALSE, -1, cancellable, callback, user_data);
+}
+
+/**
+ * mproc_connection_recv_bytes_finish:
+ * @self: a #MprocConnection
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the message, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GBytes *
+mproc_connection_recv_bytes_finish (MprocConnection  *self,
+                                    GAsyncResult     *result,
+                                    GError          **error)
+{
+  g_return_val_if_fail (MPROC_IS_CONNECTION (self), NULL);
+  return mproc_ring_get_finish (result, NULL, error);
+}
+
+/**
+ * mproc_connection_poll:
+ * @self: a #MprocConnection
+ * @timeout_usec: how long to wait in microseconds, -1 forever, 0 not at all
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Waits until there is something to receive, or the other end is gone (a
+ * receive would then fail at once), like Python's `poll()`.
+ *
+ * Returns: %TRUE when a receive would not block; %FALSE with @error set:
+ *   %MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, %MPROC_ERROR_CLOSED
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_connection_poll (MprocConnection  *self,
+                       gint64            timeout_usec,
+                       GCancellable     *cancellable,
+                       GError          **error)
+{
+  MprocRing *ring;
+
+  g_return_val_if_fail (MPROC_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  ring = check_ring (self, FALSE, error);
+  if (ring == NULL)
+    return FALSE;
+  return mproc_ring_poll (ring, self->sock, timeout_usec, cancellable, error);
+}
+
+/**
+ * mproc_connection_poll_async:
+ * @self: a #MprocConnection
+ * @timeout_usec: how long to wait in microseconds, -1 forever
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when a receive would
+ *   not block, or the wait failed
+ * @user_data: data for @callback
+ *
+ * Waits like mproc_connection_poll() without blocking the calling thread.
+ *
+ * Since: 1.0
+ */
+void
+mproc_connection_poll_async (MprocConnection     *self,
+                             gint64               timeout_usec,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GError) error = NULL;
+  MprocRing *ring;
+
+  g_return_if_fail (MPROC_IS_CONNECTION (self));
+
+  ring = check_ring (self, FALSE, &error);
+  if (ring == NULL)
+    {
+      g_task_report_error (self, callback, user_data, mproc_connection_poll_async, g_steal_pointer (&error));
+      return;
+    }
+  mproc_ring_poll_async (ring, self, self->sock, timeout_usec, cancellable, callback, user_data);
+}
+
+/**
+ * mproc_connection_poll_finish:
+ * @self: a #MprocConnection
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE when a receive would not block, else %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_connection_poll_finish (MprocConnection  *self,
+                              GAsyncResult     *result,
+                              GError          **error)
+{
+  g_return_val_if_fail (MPROC_IS_CONNECTION (self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * mproc_connection_close:
+ * @self: a #MprocConnection
+ *
+ * Closes this process's copy of the end: later calls fail with
+ * %MPROC_ERROR_CLOSED, and once every copy of this end is closed, the other
+ * end's receives report end-of-file (%MPROC_ERROR_BROKEN).
+ *
+ * Since: 1.0
+ */
+void
+mproc_connection_close (MprocConnection *self)
+{
+  g_return_if_fail (MPROC_IS_CONNECTION (self));
+
+  self->closed = TRUE;
+  mproc_clear_fd (&self->sock);
+}
+
+/**
+ * mproc_connection_is_closed:
+ * @self: a #MprocConnection
+ *
+ * Returns: whether mproc_connection_close() was called
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_connection_is_closed (MprocConnection *self)
+{
+  g_return_val_if_fail (MPROC_IS_CONNECTION (self), TRUE);
+  return self->closed;
+}
+
+/* --- wait() ---------------------------------------------------------------- */
+
+typedef struct
+{
+  GTask        *task;        /* owned while not completed */
+  GPtrArray    *objects;
+  GCancellable *inner;
+  gulong        cancelled_id;
+  GCancellable *outer;
+  GSource      *timeout;
+  GPtrArray    *sources;     /* pidfd sources */
+  guint         n_pending;
+  gboolean      timed_out;
+} WaitAll;
+
+static MprocRing *
+object_ring (GObject *object,
+             int     *sock)
+{
+  *sock = -1;
+  if (MPROC_IS_CONNECTION (object))
+    {
+      *sock = MPROC_CONNECTION (object)->sock;
+      return MPROC_CONNECTION (object)->closed ? NULL : MPROC_CONNECTION (object)->in_ring;
+    }
+  if (MPROC_IS_QUEUE (object))
+    return mproc_queue_get_ring (MPROC_QUEUE (object), NULL);
+  if (MPROC_IS_SIMPLE_QUEUE (object))
+    return mproc_simple_queue_get_ring (MPROC_SIMPLE_QUEUE (object));
+  return NULL;
+}
+
+static gboolean
+object_is_ready (GObject *object)
+{
+  MprocRing *ring;
+  int sock;
+
+  if (MPROC_IS_PROCESS (object))
+    {
+      int pidfd = mproc_process_get_pidfd (MPROC_PROCESS (object));
+      struct pollfd pfd = { pidfd, POLLIN, 0 };
+
+      return pidfd < 0 || (poll (&pfd, 1, 0) == 1);
+    }
+  ring = object_ring (object, &sock);
+  if (ring == NULL)
+    return TRUE;   /* closed: a receive would not block */
+  return mproc_ring_has_data (ring) || mproc_ring_sock_hup (sock);
+}
+
+static void
+wait_all_unref (WaitAll *wa)
+{
+  if (--wa->n_pending > 0)
+    return;
+  g_clear_object (&wa->task);
+  g_ptr_array_unref (wa->objects);
+  if (wa->outer != NULL)
+    g_cancellable_disconnect (wa->outer, wa->cancelled_id);
+  g_clear_object (&wa->outer);
+  g_clear_object (&wa->inner);
+  if (wa->timeout != NULL)
+    g_source_destroy (wa->timeout);
+  g_clear_pointer (&wa->timeout, g_source_unref);
+  for (guint i = 0; i < wa->sources->len; i++)
+    g_source_destroy (wa->sources->pdata[i]);
+  g_ptr_array_unref (wa->sources);
+  g_free (wa);
+}
+
+static void
+wait_all_complete (WaitAll *wa)
+{
+  g_autoptr(GPtrArray) ready = NULL;
+  GTask *task = g_steal_pointer (&wa->task);
+
+  if (task == NULL)
+    return;
+  g_cancellable_cancel (wa->inner);
+  for (guint i = 0; i < wa->sources->len; i++)
+    g_source_destroy (wa->sources->pdata[i]);
+  if (wa->timeout != NULL)
+    g_source_destroy (wa->timeout);
+
+  if (g_cancellable_is_cancelled (wa->outer))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Operation was cancelled"));
+      g_object_unref (task);
+      return;
+    }
+  ready = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < wa->objects->len; i++)
+    if (object_is_ready (wa->objects->pdata[i]))
+      g_ptr_array_add (ready, g_object_ref (wa->objects->pdata[i]));
+  g_task_return_pointer (task, g_steal_pointer (&ready), (GDestroyNotify) g_ptr_array_unref);
+  g_object_unref (task);
+}
+
+static void
+wait_all_poll_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  WaitAll *wa = user_data;
+  g_autoptr(GError) error = NULL;
+
+  mproc_ring_poll_finish (result, &error);
+  wait_all_complete (wa);
+  wait_all_unref (wa);
+}
+
+static gboolean
+wait_all_source_cb (gpointer user_data)
+{
+  wait_all_complete (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+wait_all_fd_cb (int          fd,
+                GIOCondition condition,
+                gpointer     user_data)
+{
+  wait_all_complete (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+wait_all_cancelled_cb (GCancellable *cancellable,
+                       WaitAll      *wa)
+{
+  g_cancellable_cancel (wa->inner);
+}
+
+/**
+ * mproc_connection_wait_async:
+ * @objects: (array length=n_objects): connections, queues, simple queues
+ *   and processes to watch
+ * @n_objects: the number of @objects
+ * @timeout_usec: how long to wait in microseconds, -1 forever
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when one object is
+ *   ready, or the wait times out or is cancelled
+ * @user_data: data for @callback
+ *
+ * Waits like mproc_connection_wait() from the caller's thread-default main
+ * context, without blocking it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_connection_wait_async (GObject             **objects,
+                             guint                 n_objects,
+                             gint64                timeout_usec,
+                             GCancellable         *cancellable,
+                             GAsyncReadyCallback   callback,
+                             gpointer              user_data)
+{
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  WaitAll *wa;
+
+  g_return_if_fail (objects != NULL || n_objects == 0);
+
+  wa = g_new0 (WaitAll, 1);
+  wa->task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (wa->task, mproc_connection_wait_async);
+  wa->objects = g_ptr_array_new_with_free_func (g_object_unref);
+  wa->sources = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
+  wa->inner = g_cancellable_new ();
+  wa->n_pending = 1;   /* ours, until set-up is over */
+  if (cancellable != NULL)
+    {
+      wa->outer = g_object_ref (cancellable);
+      wa->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (wait_all_cancelled_cb), wa, NULL);
+    }
+
+  for (guint i = 0; i < n_objects; i++)
+    {
+      GObject *object = objects[i];
+      MprocRing *ring;
+      int sock;
+
+      g_return_if_fail (G_IS_OBJECT (object));
+      g_ptr_array_add (wa->objects, g_object_ref (object));
+
+      if (MPROC_IS_PROCESS (object))
+        {
+          int pidfd = mproc_process_get_pidfd (MPROC_PROCESS (object));
+          GSource *source;
+
+          if (pidfd < 0)
+            source = g_idle_source_new ();
+          else
+            source = g_unix_fd_source_new (pidfd, G_IO_IN);
+          if (pidfd < 0)
+            g_source_set_callback (source, wait_all_source_cb, wa, NULL);
+          else
+            g_source_set_callback (source, G_SOURCE_FUNC (wait_all_fd_cb), wa, NULL);
+          g_source_attach (source, context);
+          g_ptr_array_add (wa->sources, source);
+          continue;
+        }
+
+      ring = object_ring (object, &sock);
+      if (ring == NULL)
+        {
+          GSource *source = g_idle_source_new ();
+
+          g_source_set_callback (source, wait_all_source_cb, wa, NULL);
+          g_source_attach (source, context);
+          g_ptr_array_add (wa->sources, source);
+          continue;
+        }
+      wa->n_pending++;
+      mproc_ring_poll_async (ring, object, sock, -1, wa->inner, wait_all_poll_cb, wa);
+    }
+
+  if (timeout_usec >= 0)
+    {
+      wa->timeout = g_timeout_source_new ((guint) MIN ((timeout_usec + 999) / 1000, G_MAXUINT));
+      g_source_set_callback (wa->timeout, wait_all_source_cb, wa, NULL);
+      g_source_attach (wa->timeout, context);
+    }
+  wait_all_unref (wa);
+}
+
+/**
+ * mproc_connection_wait_finish:
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer container) (element-type GObject): the ready objects
+ *   (empty after a timeout), or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GPtrArray *
+mproc_connection_wait_finish (GAsyncResult  *result,
+                              GError       **error)
+{
+  g_return_val_if_fail (G_IS_TASK (result), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+store_result_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/**
+ * mproc_connection_wait:
+ * @objects: (array length=n_objects): connections, queues, simple queues
+ *   and processes to watch
+ * @n_objects: the number of @objects
+ * @timeout_usec: how long to wait in microseconds, -1 forever
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Waits until at least one of @objects is ready, like Python's
+ * `multiprocessing.connection.wait()`: a connection or queue has something
+ * to receive (or a connection's other end is gone), a process has exited.
+ * Blocks the calling thread.
+ *
+ * Returns: (transfer container) (element-type GObject): the objects that
+ *   are ready, empty if the timeout passed first; %NULL with @error set if
+ *   cancelled
+ *
+ * Since: 1.0
+ */
+GPtrArray *
+mproc_connection_wait (GObject      **objects,
+                       guint          n_objects,
+                       gint64         timeout_usec,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  GPtrArray *ret;
+
+  g_return_val_if_fail (objects != NULL || n_objects == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  g_main_context_push_thread_default (context);
+  mproc_connection_wait_async (objects, n_objects, timeout_usec, cancellable, store_result_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  ret = mproc_connection_wait_finish (result, error);
+  g_clear_object (&result);
+  /* let the cancelled waits finish, so nothing refers to this context */
+  while (g_main_context_pending (context))
+    g_main_context_iteration (context, FALSE);
+  g_main_context_pop_thread_default (context);
+  return ret;
+}

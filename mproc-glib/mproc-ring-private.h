@@ -1,0 +1,168 @@
+/* mproc-ring-private.h: the shared-memory message ring of queues and pipes
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A ring is a byte ring in shared memory (power-of-two capacity) with a
+ * header: producers hold the write lock while they append records, and
+ * consumers hold the read lock while they take them, so the ring itself is
+ * single-producer single-consumer and needs no per-message system call.
+ * Both locks are words holding the holder's pid: a process killed while it
+ * holds one is detected (its pidfd is readable, or it no longer exists)
+ * by whoever waits for the lock longer than a moment, and the lock is
+ * taken over.
+ *
+ * Records are 8-byte aligned: an 8-byte header (payload length, kind and
+ * number of fds) and the payload.  A message that fits where the head is
+ * goes in one SINGLE record, written in place (g_variant_store() straight
+ * into the ring).  A larger one is streamed: FIRST (total size, writer
+ * generation, then data), MORE…, LAST, written as space frees up; the
+ * writer keeps the write lock and the reader the read lock for the whole
+ * message, so two large messages never interleave and never deadlock.
+ *
+ * Publication is the release store of `head` after a record is complete:
+ * a producer killed in the middle of a record leaves nothing visible.  A
+ * producer killed in the middle of a stream leaves a partial message that
+ * its reader drops (it sees the next FIRST/SINGLE, or finds the write lock
+ * free or held by a dead process); chunks whose reader died are skipped by
+ * the next reader.
+ *
+ * Nothing read from shared memory is trusted: positions and lengths are
+ * checked against the capacity read once at attach time; a record that
+ * does not make sense makes the reader drop everything visible and report
+ * %MPROC_ERROR_INVALID_MESSAGE, and the ring stays usable.
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mproc-shm-private.h"
+#include "mproc-waitable-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct _MprocRing MprocRing;
+
+typedef enum
+{
+  MPROC_RING_JOINABLE = 1 << 0,
+} MprocRingFlags;
+
+/* Size of the part of shared memory a ring of @capacity bytes needs. */
+gsize      mproc_ring_shm_size      (gsize          capacity);
+/* Initialises a ring in fresh (zeroed) shared memory at @offset. */
+void       mproc_ring_init_shared   (MprocShm      *shm,
+                                     gsize          offset,
+                                     gsize          capacity,
+                                     guint          maxsize,
+                                     MprocRingFlags flags);
+/* Attaches to the ring at @offset of @shm; @event_fd is dup()ed. Validates
+ * everything it reads. */
+MprocRing *mproc_ring_new           (MprocShm      *shm,
+                                     gsize          offset,
+                                     int            event_fd,
+                                     GError       **error);
+void       mproc_ring_free          (MprocRing     *ring);
+
+guint      mproc_ring_get_maxsize   (MprocRing     *ring);
+gsize      mproc_ring_get_capacity  (MprocRing     *ring);
+gboolean   mproc_ring_is_joinable   (MprocRing     *ring);
+guint      mproc_ring_get_qsize     (MprocRing     *ring);
+gboolean   mproc_ring_is_full       (MprocRing     *ring);
+gboolean   mproc_ring_has_data      (MprocRing     *ring);
+MprocWaitPoint *mproc_ring_get_data_wait_point (MprocRing *ring);
+
+/* Sync operations.  @timeout_usec: -1 forever, 0 = do not wait (then
+ * FULL / EMPTY instead of TIMED_OUT).  The timeout applies until a
+ * streamed message has started to move; after that only cancellation and
+ * a dead peer end the call.  @sock >= 0: a connection's socket, which
+ * carries fds and whose hang-up means the peer is gone. */
+gboolean   mproc_ring_put           (MprocRing     *ring,
+                                     GVariant      *value,
+                                     GBytes        *bytes,
+                                     int            sock,
+                                     const int     *fds,
+                                     guint          n_fds,
+                                     gint64         timeout_usec,
+                                     GCancellable  *cancellable,
+                                     GError       **error);
+GBytes    *mproc_ring_get           (MprocRing     *ring,
+                                     int            sock,
+                                     GArray        *fds_out,
+                                     gint64         timeout_usec,
+                                     GCancellable  *cancellable,
+                                     GError       **error);
+/* Waits until the ring has data (or, with @sock, the peer hung up). */
+gboolean   mproc_ring_poll          (MprocRing     *ring,
+                                     int            sock,
+                                     gint64         timeout_usec,
+                                     GCancellable  *cancellable,
+                                     GError       **error);
+
+/* Async forms: @source_object is the GTask's source. */
+void       mproc_ring_put_async     (MprocRing          *ring,
+                                     gpointer            source_object,
+                                     GVariant           *value,
+                                     GBytes             *bytes,
+                                     int                 sock,
+                                     const int          *fds,
+                                     guint               n_fds,
+                                     gint64              timeout_usec,
+                                     GCancellable       *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer            user_data);
+gboolean   mproc_ring_put_finish    (GAsyncResult       *result,
+                                     GError            **error);
+void       mproc_ring_get_async     (MprocRing          *ring,
+                                     gpointer            source_object,
+                                     int                 sock,
+                                     gboolean            want_fds,
+                                     gint64              timeout_usec,
+                                     GCancellable       *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer            user_data);
+GBytes    *mproc_ring_get_finish    (GAsyncResult       *result,
+                                     GArray             *fds_out,
+                                     GError            **error);
+void       mproc_ring_poll_async    (MprocRing          *ring,
+                                     gpointer            source_object,
+                                     int                 sock,
+                                     gint64              timeout_usec,
+                                     GCancellable       *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer            user_data);
+gboolean   mproc_ring_poll_finish   (GAsyncResult       *result,
+                                     GError            **error);
+
+/* JoinableQueue accounting. */
+gboolean   mproc_ring_task_done     (MprocRing     *ring,
+                                     GError       **error);
+gboolean   mproc_ring_join          (MprocRing     *ring,
+                                     gint64         timeout_usec,
+                                     GCancellable  *cancellable,
+                                     GError       **error);
+void       mproc_ring_join_async    (MprocRing          *ring,
+                                     gpointer            source_object,
+                                     gint64              timeout_usec,
+                                     GCancellable       *cancellable,
+                                     GAsyncReadyCallback callback,
+                                     gpointer            user_data);
+gboolean   mproc_ring_join_finish   (GAsyncResult       *result,
+                                     GError            **error);
+
+/* A GSource that dispatches while the ring has data (level-triggered).
+ * @callback is a GSourceFunc called with @user_data. */
+GSource   *mproc_ring_source_new    (MprocRing     *ring,
+                                     GObject       *owner);
+
+/* Whether the socket of a connection has hung up (peer gone). */
+gboolean   mproc_ring_sock_hup      (int            sock);
+
+/* Tests: appends @size raw bytes as one record, bypassing the encoder, or
+ * overwrites the header of the next record to read with garbage. */
+void       mproc_ring_inject_raw    (MprocRing     *ring,
+                                     const void    *data,
+                                     gsize          size);
+void       mproc_ring_corrupt_next  (MprocRing     *ring);
+
+G_END_DECLS

@@ -1,0 +1,1798 @@
+/* mproc-ring.c: the shared-memory message ring of queues and pipes
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * See mproc-ring-private.h for the design.  Memory ordering: the holder of
+ * the write lock is the only writer of head, n_put and pending; the holder
+ * of the read lock the only writer of tail and n_got.  Record bytes are
+ * published by the release store of head and consumed after an acquire
+ * load of it; space is handed back by the release store of tail.
+ */
+
+#include "config.h"
+
+#ifndef _GNU_SOURCE
+# define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mproc-error.h"
+#include "mproc-fd-private.h"
+#include "mproc-futex-private.h"
+#include "mproc-i18n-private.h"
+#include "mproc-ring-private.h"
+#include "mproc-runtime-private.h"
+#include "mproc-wire-private.h"
+
+#define RING_MAGIC      0x474e4952u   /* "RING" */
+#define RING_VERSION    1u
+#define HEADER_SIZE     512           /* RingShared, rounded up */
+#define REC_HDR         8
+#define FIRST_HDR       16            /* total (8), generation (4), reserved (4) */
+#define LOCK_CONTENDED  0x80000000u
+#define LOCK_PID_MASK   0x7fffffffu
+/* A holder seen for this long is checked for life, at most this often. */
+#define DEAD_CHECK_USEC (50 * 1000)
+/* Sliced waits re-check locks, streams and hang-ups this often. */
+#define SLICE_USEC      (100 * 1000)
+/* Messages at most this fraction of the ring are never streamed: at the
+ * wrap they skip to the start (a PAD record) instead. */
+#define SMALL_DIVISOR   8
+
+enum
+{
+  KIND_SINGLE = 0x51,
+  KIND_FIRST  = 0x52,
+  KIND_MORE   = 0x53,
+  KIND_LAST   = 0x54,
+  KIND_PAD    = 0x55,
+};
+
+typedef struct
+{
+  guint32 magic;
+  guint32 version;
+  guint64 capacity;
+  guint32 maxsize;
+  guint32 flags;
+  guint8  _pad0[64 - 24];
+
+  /* producer side */
+  guint32 wlock;
+  guint32 wgen;
+  guint64 head;
+  guint64 n_put;
+  guint64 pending;         /* joinable: head a commit is about to publish */
+  guint8  _pad1[64 - 32];
+
+  /* consumer side */
+  guint32 rlock;
+  guint32 rgen;
+  guint64 tail;
+  guint64 n_got;
+  guint8  _pad2[64 - 24];
+
+  guint32 unfinished;      /* joinable: put and not task_done() */
+  guint32 _pad3;
+  guint8  _pad4[64 - 8];
+
+  MprocWaitShared wait_data;
+  guint8  _pad5[64 - 16];
+  MprocWaitShared wait_space;
+  guint8  _pad6[64 - 16];
+  MprocWaitShared wait_done;
+} RingShared;
+
+G_STATIC_ASSERT (sizeof (RingShared) <= HEADER_SIZE);
+
+struct _MprocRing
+{
+  MprocShm       *shm;
+  RingShared     *sh;
+  guint8         *data;
+  guint64         capacity;   /* read once, validated */
+  guint64         mask;
+  guint32         maxsize;
+  gboolean        joinable;
+  int             event_fd;
+  GMutex          mutex;      /* rebuilding the wait points after fork */
+  guint           generation;
+  guint32         pid;
+  MprocWaitPoint *wp_data;
+  MprocWaitPoint *wp_space;
+  MprocWaitPoint *wp_done;
+};
+
+#define ALIGN8(x) (((x) + 7) & ~(guint64) 7)
+#define REC_SIZE(len) (REC_HDR + ALIGN8 ((guint64) (len)))
+
+/* ------------------------------------------------------------------------ */
+/* Set-up                                                                   */
+
+gsize
+mproc_ring_shm_size (gsize capacity)
+{
+  return HEADER_SIZE + capacity;
+}
+
+void
+mproc_ring_init_shared (MprocShm      *shm,
+                        gsize          offset,
+                        gsize          capacity,
+                        guint          maxsize,
+                        MprocRingFlags flags)
+{
+  RingShared *sh = (RingShared *) ((guint8 *) mproc_shm_get_data (shm) + offset);
+
+  g_assert (capacity >= 4096 && (capacity & (capacity - 1)) == 0);
+  g_assert (offset + mproc_ring_shm_size (capacity) <= mproc_shm_get_size (shm));
+
+  sh->magic = RING_MAGIC;
+  sh->version = RING_VERSION;
+  sh->capacity = capacity;
+  sh->maxsize = maxsize;
+  sh->flags = flags;
+}
+
+static gboolean
+make_wait_points (MprocRing  *ring,
+                  GError    **error)
+{
+  MprocWaitPoint *wps[3] = { NULL, };
+  MprocWaitShared *shared[3] = { &ring->sh->wait_data, &ring->sh->wait_space, &ring->sh->wait_done };
+
+  for (guint i = 0; i < 3; i++)
+    {
+      int fd = fcntl (ring->event_fd, F_DUPFD_CLOEXEC, 3);
+
+      if (fd < 0)
+        {
+          int errsv = errno;
+
+          g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                       _("Failed to duplicate a file descriptor: %s"), g_strerror (errsv));
+        }
+      else
+        wps[i] = mproc_wait_point_new (shared[i], fd, error);
+
+      if (wps[i] == NULL)
+        {
+          for (guint j = 0; j < i; j++)
+            mproc_wait_point_free (wps[j]);
+          return FALSE;
+        }
+    }
+
+  /* Inherited handles only close their fds. */
+  mproc_wait_point_free (ring->wp_data);
+  mproc_wait_point_free (ring->wp_space);
+  mproc_wait_point_free (ring->wp_done);
+  ring->wp_data = wps[0];
+  ring->wp_space = wps[1];
+  ring->wp_done = wps[2];
+  ring->pid = (guint32) getpid ();
+  return TRUE;
+}
+
+MprocRing *
+mproc_ring_new (MprocShm  *shm,
+                gsize      offset,
+                int        event_fd,
+                GError   **error)
+{
+  MprocRing *ring;
+  RingShared *sh;
+  guint64 capacity;
+
+  if (offset + HEADER_SIZE > mproc_shm_get_size (shm))
+    goto invalid;
+
+  sh = (RingShared *) ((guint8 *) mproc_shm_get_data (shm) + offset);
+  capacity = __atomic_load_n (&sh->capacity, __ATOMIC_ACQUIRE);
+  if (sh->magic != RING_MAGIC || sh->version != RING_VERSION ||
+      capacity < 4096 || (capacity & (capacity - 1)) != 0 ||
+      capacity > mproc_shm_get_size (shm) - offset - HEADER_SIZE)
+    goto invalid;
+
+  ring = g_new0 (MprocRing, 1);
+  ring->shm = mproc_shm_ref (shm);
+  ring->sh = sh;
+  ring->data = (guint8 *) sh + HEADER_SIZE;
+  ring->capacity = capacity;
+  ring->mask = capacity - 1;
+  ring->maxsize = sh->maxsize;
+  ring->joinable = (sh->flags & MPROC_RING_JOINABLE) != 0;
+  g_mutex_init (&ring->mutex);
+  ring->event_fd = fcntl (event_fd, F_DUPFD_CLOEXEC, 3);
+  ring->generation = mproc_runtime_get_fork_generation ();
+
+  if (ring->event_fd < 0 || !make_wait_points (ring, error))
+    {
+      if (ring->event_fd < 0)
+        {
+          int errsv = errno;
+
+          g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                       _("Failed to duplicate a file descriptor: %s"), g_strerror (errsv));
+        }
+      mproc_ring_free (ring);
+      return NULL;
+    }
+
+  return ring;
+
+invalid:
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("Received shared memory that does not hold a message ring"));
+  return NULL;
+}
+
+void
+mproc_ring_free (MprocRing *ring)
+{
+  if (ring == NULL)
+    return;
+
+  mproc_wait_point_free (ring->wp_data);
+  mproc_wait_point_free (ring->wp_space);
+  mproc_wait_point_free (ring->wp_done);
+  mproc_clear_fd (&ring->event_fd);
+  g_clear_pointer (&ring->shm, mproc_shm_unref);
+  g_mutex_clear (&ring->mutex);
+  g_free (ring);
+}
+
+/* A handle inherited through fork() has inert wait points and the
+ * parent's pid: make our own, once, on first use. */
+static inline void
+ring_ensure (MprocRing *ring)
+{
+  guint generation = mproc_runtime_get_fork_generation ();
+
+  if (G_LIKELY ((guint) g_atomic_int_get (&ring->generation) == generation))
+    return;
+
+  g_mutex_lock (&ring->mutex);
+  if (ring->generation != generation)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!make_wait_points (ring, &error))
+        g_error ("Cannot rebuild a message ring after fork: %s", error->message);
+      g_atomic_int_set (&ring->generation, generation);
+    }
+  g_mutex_unlock (&ring->mutex);
+}
+
+guint
+mproc_ring_get_maxsize (MprocRing *ring)
+{
+  return ring->maxsize;
+}
+
+gsize
+mproc_ring_get_capacity (MprocRing *ring)
+{
+  return ring->capacity;
+}
+
+gboolean
+mproc_ring_is_joinable (MprocRing *ring)
+{
+  return ring->joinable;
+}
+
+MprocWaitPoint *
+mproc_ring_get_data_wait_point (MprocRing *ring)
+{
+  ring_ensure (ring);
+  return ring->wp_data;
+}
+
+guint
+mproc_ring_get_qsize (MprocRing *ring)
+{
+  guint64 got = __atomic_load_n (&ring->sh->n_got, __ATOMIC_ACQUIRE);
+  guint64 put = __atomic_load_n (&ring->sh->n_put, __ATOMIC_ACQUIRE);
+
+  return put > got ? (guint) MIN (put - got, G_MAXUINT) : 0;
+}
+
+gboolean
+mproc_ring_has_data (MprocRing *ring)
+{
+  return __atomic_load_n (&ring->sh->head, __ATOMIC_ACQUIRE) !=
+         __atomic_load_n (&ring->sh->tail, __ATOMIC_ACQUIRE);
+}
+
+gboolean
+mproc_ring_is_full (MprocRing *ring)
+{
+  guint64 head = __atomic_load_n (&ring->sh->head, __ATOMIC_ACQUIRE);
+  guint64 tail = __atomic_load_n (&ring->sh->tail, __ATOMIC_ACQUIRE);
+
+  if (ring->maxsize > 0 && mproc_ring_get_qsize (ring) >= ring->maxsize)
+    return TRUE;
+  return head - tail + 64 > ring->capacity;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Locks that survive their holder                                          */
+
+typedef struct
+{
+  guint32 owner;       /* holder last seen */
+  gint64  since;       /* when first seen */
+  gint64  last_check;
+} LockWatch;
+
+/* Whether @pid is gone (a zombie counts as gone: it holds nothing). */
+static gboolean
+pid_is_dead (guint32 pid)
+{
+  struct pollfd pfd;
+  int fd;
+  int r;
+
+  if (pid == 0)
+    return TRUE;
+  if (pid == (guint32) getpid ())
+    return FALSE;   /* another thread of ours */
+
+  fd = (int) syscall (SYS_pidfd_open, (pid_t) pid, 0);
+  if (fd < 0)
+    return errno == ESRCH;
+
+  pfd.fd = fd;
+  pfd.events = POLLIN;
+  pfd.revents = 0;
+  r = poll (&pfd, 1, 0);
+  close (fd);
+  return r == 1;
+}
+
+/* Throttled: TRUE only once @owner has been seen holding for a while and
+ * turns out to be dead. */
+static gboolean
+watch_owner_dead (LockWatch *watch,
+                  guint32    owner)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (owner != watch->owner)
+    {
+      watch->owner = owner;
+      watch->since = now;
+      watch->last_check = now;
+      return FALSE;
+    }
+  if (now - watch->last_check < DEAD_CHECK_USEC)
+    return FALSE;
+  watch->last_check = now;
+  return pid_is_dead (owner & LOCK_PID_MASK);
+}
+
+static void
+ring_recover_wlock (MprocRing *ring)
+{
+  RingShared *sh = ring->sh;
+  guint64 pending = __atomic_load_n (&sh->pending, __ATOMIC_ACQUIRE);
+
+  /* The dead producer had counted a task whose record it never published. */
+  if (pending != 0 && __atomic_load_n (&sh->head, __ATOMIC_ACQUIRE) != pending)
+    {
+      guint32 old = __atomic_load_n (&sh->unfinished, __ATOMIC_ACQUIRE);
+
+      while (old > 0 && !__atomic_compare_exchange_n (&sh->unfinished, &old, old - 1, FALSE,
+                                                      __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+        ;
+      if (old == 1)
+        mproc_wait_point_wake (ring->wp_done, G_MAXINT);
+    }
+  __atomic_store_n (&sh->pending, 0, __ATOMIC_RELEASE);
+}
+
+/* Tries to take @lock; marks it contended on failure, and takes it over
+ * from a dead holder. */
+static gboolean
+ring_trylock (MprocRing *ring,
+              guint32   *lock,
+              guint32   *gen,
+              LockWatch *watch,
+              gboolean   is_write)
+{
+  guint32 me = ring->pid;
+  guint32 old = 0;
+
+  if (G_LIKELY (__atomic_compare_exchange_n (lock, &old, me, FALSE,
+                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+    goto taken;
+
+  for (;;)
+    {
+      if (old == 0)
+        {
+          if (__atomic_compare_exchange_n (lock, &old, me | LOCK_CONTENDED, FALSE,
+                                           __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            goto taken;
+          continue;
+        }
+      if ((old & LOCK_CONTENDED) == 0 &&
+          !__atomic_compare_exchange_n (lock, &old, old | LOCK_CONTENDED, FALSE,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        continue;
+      break;
+    }
+
+  if (!watch_owner_dead (watch, old & LOCK_PID_MASK))
+    return FALSE;
+
+  /* The holder died holding it: take it over. */
+  if (!__atomic_compare_exchange_n (lock, &old, me | LOCK_CONTENDED, FALSE,
+                                    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    return FALSE;
+  if (is_write && ring->joinable)
+    ring_recover_wlock (ring);
+
+taken:
+  __atomic_store_n (gen, *gen + 1, __ATOMIC_RELEASE);
+  return TRUE;
+}
+
+static void
+ring_unlock (guint32        *lock,
+             MprocWaitPoint *wp)
+{
+  guint32 old = __atomic_exchange_n (lock, 0, __ATOMIC_RELEASE);
+
+  if (old & LOCK_CONTENDED)
+    mproc_wait_point_wake (wp, G_MAXINT);
+}
+
+gboolean
+mproc_ring_sock_hup (int sock)
+{
+  struct pollfd pfd = { sock, POLLRDHUP, 0 };
+
+  if (sock < 0)
+    return FALSE;
+  while (poll (&pfd, 1, 0) < 0 && errno == EINTR)
+    ;
+  return (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)) != 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writing                                                                  */
+
+typedef struct
+{
+  MprocRing    *ring;
+  GVariant     *boxed;      /* "v" to store in place, or NULL */
+  GBytes       *bytes;      /* the message bytes (serialised lazily for boxed) */
+  const guint8 *data;
+  gsize         size;
+  int           sock;
+  gboolean      own_sock;
+  int          *fds;
+  guint         n_fds;
+
+  gboolean      holding;
+  gboolean      started;    /* a stream is under way */
+  gboolean      full;       /* last failure: no room (not lock contention) */
+  gboolean      hup;
+  gsize         done;
+  LockWatch     watch;
+} PutOp;
+
+static void
+put_op_free (PutOp *op)
+{
+  if (op->own_sock)
+    mproc_clear_fd (&op->sock);
+  g_clear_pointer (&op->boxed, g_variant_unref);
+  g_clear_pointer (&op->bytes, g_bytes_unref);
+  if (op->fds != NULL)
+    {
+      for (guint i = 0; i < op->n_fds; i++)
+        mproc_clear_fd (&op->fds[i]);
+      g_free (op->fds);
+    }
+  g_free (op);
+}
+
+static PutOp *
+put_op_new (MprocRing *ring,
+            GVariant  *value,
+            GBytes    *bytes,
+            int        sock,
+            const int *fds,
+            guint      n_fds)
+{
+  PutOp *op = g_new0 (PutOp, 1);
+
+  op->ring = ring;
+  op->sock = sock;
+  if (value != NULL)
+    {
+      op->boxed = g_variant_ref_sink (g_variant_new_variant (value));
+      op->size = g_variant_get_size (op->boxed);
+    }
+  else
+    {
+      op->bytes = g_bytes_ref (bytes);
+      op->data = g_bytes_get_data (bytes, &op->size);
+    }
+  if (n_fds > 0)
+    {
+      /* dup()ed now: the caller may close its fds once the call returns */
+      op->fds = g_new (int, n_fds);
+      op->n_fds = n_fds;
+      for (guint i = 0; i < n_fds; i++)
+        op->fds[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 3);
+    }
+  return op;
+}
+
+static void
+put_op_ensure_data (PutOp *op)
+{
+  if (op->data == NULL && op->boxed != NULL)
+    {
+      op->bytes = g_variant_get_data_as_bytes (op->boxed);
+      op->data = g_bytes_get_data (op->bytes, NULL);
+    }
+}
+
+static inline void
+write_header (guint8  *at,
+              guint32  len,
+              guint32  kind,
+              guint32  n_fds)
+{
+  guint32 hdr[2] = { len, kind | (n_fds << 16) };
+
+  memcpy (at, hdr, sizeof hdr);
+}
+
+static void
+commit (MprocRing *ring,
+        guint64    new_head,
+        gboolean   counts)
+{
+  RingShared *sh = ring->sh;
+
+  if (counts)
+    {
+      if (ring->joinable)
+        {
+          __atomic_store_n (&sh->pending, new_head, __ATOMIC_RELAXED);
+          __atomic_add_fetch (&sh->unfinished, 1, __ATOMIC_SEQ_CST);
+        }
+      __atomic_store_n (&sh->n_put, sh->n_put + 1, __ATOMIC_RELEASE);
+    }
+  __atomic_store_n (&sh->head, new_head, __ATOMIC_RELEASE);
+  if (counts && ring->joinable)
+    __atomic_store_n (&sh->pending, 0, __ATOMIC_RELEASE);
+  mproc_wait_point_wake (ring->wp_data, G_MAXINT);
+}
+
+static gboolean
+send_fds (PutOp   *op,
+          GError **error)
+{
+  g_autoptr(GBytes) empty = NULL;
+
+  if (op->n_fds == 0)
+    return TRUE;
+  if (op->sock < 0)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                           _("File descriptors can only be sent over a connection"));
+      return FALSE;
+    }
+  for (guint i = 0; i < op->n_fds; i++)
+    if (op->fds[i] < 0)
+      {
+        g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                             _("Invalid file descriptor to send"));
+        return FALSE;
+      }
+  empty = g_bytes_new_static ("", 0);
+  return mproc_wire_send (op->sock, empty, op->fds, op->n_fds, NULL, error);
+}
+
+static void
+put_op_release (PutOp *op)
+{
+  if (op->holding)
+    {
+      op->holding = FALSE;
+      ring_unlock (&op->ring->sh->wlock, op->ring->wp_space);
+    }
+}
+
+/* MprocWaitCheck of writers: makes as much progress as it can. */
+static gboolean
+put_step (gpointer  user_data,
+          GError  **error)
+{
+  PutOp *op = user_data;
+  MprocRing *ring = op->ring;
+  RingShared *sh = ring->sh;
+  guint64 cap = ring->capacity;
+
+  op->full = FALSE;
+  if (!op->holding)
+    {
+      if (!ring_trylock (ring, &sh->wlock, &sh->wgen, &op->watch, TRUE))
+        return FALSE;
+      op->holding = TRUE;
+    }
+
+  for (;;)
+    {
+      guint64 head = __atomic_load_n (&sh->head, __ATOMIC_RELAXED);
+      guint64 tail = __atomic_load_n (&sh->tail, __ATOMIC_ACQUIRE);
+      guint64 used = head - tail;
+      guint64 off, room, contig;
+
+      if (used > cap || (used & 7) != 0)
+        {
+          put_op_release (op);
+          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                               _("The shared memory of the queue is corrupt"));
+          return FALSE;
+        }
+      off = head & ring->mask;
+      room = cap - used;
+      contig = MIN (room, cap - off);
+
+      if (!op->started)
+        {
+          guint64 need = REC_SIZE (op->size);
+
+          if (ring->maxsize > 0 && mproc_ring_get_qsize (ring) >= ring->maxsize)
+            goto no_room_release;
+
+          if (need <= contig)
+            {
+              guint8 *at = ring->data + off;
+
+              if (!send_fds (op, error))
+                {
+                  put_op_release (op);
+                  return FALSE;
+                }
+              write_header (at, (guint32) op->size, KIND_SINGLE, op->n_fds);
+              if (op->boxed != NULL && op->data == NULL)
+                g_variant_store (op->boxed, at + REC_HDR);
+              else if (op->size > 0)
+                memcpy (at + REC_HDR, op->data, op->size);
+              commit (ring, head + need, TRUE);
+              put_op_release (op);
+              return TRUE;
+            }
+
+          if (contig < room && (need <= cap / SMALL_DIVISOR || contig < REC_HDR + FIRST_HDR + 64))
+            {
+              /* skip to the start of the ring */
+              write_header (ring->data + off, (guint32) (contig - REC_HDR), KIND_PAD, 0);
+              commit (ring, head + contig, FALSE);
+              continue;
+            }
+          if (need <= cap / SMALL_DIVISOR || contig < REC_HDR + FIRST_HDR + 64)
+            goto no_room_release;
+
+          /* stream it */
+          {
+            guint8 *at = ring->data + off;
+            guint64 chunk = MIN (op->size, contig - REC_HDR - FIRST_HDR);
+            guint64 total = op->size;
+            guint32 gen = sh->wgen;
+
+            put_op_ensure_data (op);
+            if (!send_fds (op, error))
+              {
+                put_op_release (op);
+                return FALSE;
+              }
+            chunk &= ~(guint64) 7;
+            write_header (at, (guint32) (FIRST_HDR + chunk), KIND_FIRST, op->n_fds);
+            memcpy (at + REC_HDR, &total, 8);
+            memcpy (at + REC_HDR + 8, &gen, 4);
+            memset (at + REC_HDR + 12, 0, 4);
+            memcpy (at + REC_HDR + FIRST_HDR, op->data, chunk);
+            op->done = chunk;
+            op->started = TRUE;
+            commit (ring, head + REC_SIZE (FIRST_HDR + chunk), TRUE);
+            continue;
+          }
+        }
+      else
+        {
+          guint64 left = op->size - op->done;
+          guint64 chunk;
+          guint8 *at = ring->data + off;
+
+          if (contig < REC_HDR + 8 && left > 0)
+            {
+              if (contig < room)
+                {
+                  write_header (at, (guint32) (contig - REC_HDR), KIND_PAD, 0);
+                  commit (ring, head + contig, FALSE);
+                  continue;
+                }
+              op->full = TRUE;
+              return FALSE;   /* keep the lock: wait for room */
+            }
+          if (contig < REC_HDR)
+            {
+              op->full = TRUE;
+              return FALSE;
+            }
+          chunk = MIN (left, contig - REC_HDR);
+          if (chunk < left)
+            chunk &= ~(guint64) 7;
+          write_header (at, (guint32) chunk, chunk == left ? KIND_LAST : KIND_MORE, 0);
+          memcpy (at + REC_HDR, op->data + op->done, chunk);
+          op->done += chunk;
+          commit (ring, head + REC_SIZE (chunk), FALSE);
+          if (op->done == op->size)
+            {
+              op->started = FALSE;
+              put_op_release (op);
+              return TRUE;
+            }
+          continue;
+        }
+    }
+
+no_room_release:
+  op->full = TRUE;
+  put_op_release (op);
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reading                                                                  */
+
+typedef struct
+{
+  MprocRing *ring;
+  int        sock;
+  gboolean   own_sock;
+  GArray    *fds;         /* received fds, or NULL to close them */
+  gboolean   peek;        /* poll(): only wait for data or hang-up */
+
+  gboolean   holding;
+  gboolean   in_stream;
+  gboolean   hup;
+  guint8    *buf;
+  guint64    total;
+  guint64    received;
+  guint32    stream_gen;
+  GBytes    *result;
+  LockWatch  watch;
+  LockWatch  writer_watch;
+} GetOp;
+
+static void
+get_op_drop_partial (GetOp *op)
+{
+  MprocRing *ring = op->ring;
+
+  if (!op->in_stream)
+    return;
+  op->in_stream = FALSE;
+  g_clear_pointer (&op->buf, g_free);
+  if (op->fds != NULL)
+    mproc_fd_array_close_all (op->fds);
+
+  /* That message will never be task_done() by anyone. */
+  if (ring->joinable)
+    {
+      guint32 old = __atomic_load_n (&ring->sh->unfinished, __ATOMIC_ACQUIRE);
+
+      while (old > 0 && !__atomic_compare_exchange_n (&ring->sh->unfinished, &old, old - 1, FALSE,
+                                                      __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+        ;
+      if (old == 1)
+        mproc_wait_point_wake (ring->wp_done, G_MAXINT);
+    }
+}
+
+static void
+get_op_release (GetOp *op)
+{
+  if (op->holding)
+    {
+      op->holding = FALSE;
+      ring_unlock (&op->ring->sh->rlock, op->ring->wp_data);
+    }
+}
+
+static void
+get_op_free (GetOp *op)
+{
+  get_op_drop_partial (op);
+  get_op_release (op);
+  g_clear_pointer (&op->result, g_bytes_unref);
+  if (op->fds != NULL)
+    g_array_unref (op->fds);
+  if (op->own_sock)
+    mproc_clear_fd (&op->sock);
+  g_free (op);
+}
+
+static void
+advance_tail (MprocRing *ring,
+              guint64    tail)
+{
+  __atomic_store_n (&ring->sh->tail, tail, __ATOMIC_RELEASE);
+  mproc_wait_point_wake (ring->wp_space, G_MAXINT);
+}
+
+/* Moves the fds of @from to the end of @to (which owns them afterwards). */
+static void
+move_fds (GArray *from,
+          GArray *to)
+{
+  g_array_append_vals (to, from->data, from->len);
+  for (guint i = 0; i < from->len; i++)
+    g_array_index (from, int, i) = -1;
+  g_array_set_size (from, 0);
+}
+
+static gboolean
+receive_fds (GetOp    *op,
+             guint     n_fds,
+             GError  **error)
+{
+  g_autoptr(GArray) fds = NULL;
+  g_autoptr(GBytes) payload = NULL;
+
+  if (n_fds == 0)
+    return TRUE;
+  if (op->sock < 0)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Received a malformed message"));
+      return FALSE;
+    }
+  fds = mproc_fd_array_new ();
+  payload = mproc_wire_recv (op->sock, fds, 0, NULL, error);
+  if (payload == NULL)
+    return FALSE;
+  if (fds->len != n_fds)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Received a message with the wrong number of file descriptors"));
+      return FALSE;
+    }
+  if (op->fds != NULL)
+    move_fds (fds, op->fds);
+  return TRUE;
+}
+
+static gboolean
+get_fail (GetOp    *op,
+          GError  **error,
+          GError   *local_error)
+{
+  get_op_drop_partial (op);
+  get_op_release (op);
+  g_propagate_error (error, local_error);
+  return FALSE;
+}
+
+static gboolean
+get_corrupt (GetOp    *op,
+             guint64   head,
+             GError  **error)
+{
+  /* Drop everything visible: we cannot find the next record boundary. */
+  advance_tail (op->ring, head);
+  return get_fail (op, error,
+                   g_error_new_literal (MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                                        _("Received a malformed message")));
+}
+
+/* Whether the writer of the stream we are reading is gone for good. */
+static gboolean
+stream_writer_gone (GetOp *op)
+{
+  RingShared *sh = op->ring->sh;
+  guint32 owner = __atomic_load_n (&sh->wlock, __ATOMIC_ACQUIRE);
+
+  if (owner == 0)
+    return TRUE;
+  if (__atomic_load_n (&sh->wgen, __ATOMIC_ACQUIRE) != op->stream_gen)
+    return FALSE;   /* another producer: its next record ends our stream */
+  return watch_owner_dead (&op->writer_watch, owner & LOCK_PID_MASK);
+}
+
+/* MprocWaitCheck of readers. */
+static gboolean
+get_step (gpointer  user_data,
+          GError  **error)
+{
+  GetOp *op = user_data;
+  MprocRing *ring = op->ring;
+  RingShared *sh = ring->sh;
+  guint64 cap = ring->capacity;
+
+  if (op->peek)
+    {
+      if (mproc_ring_has_data (ring))
+        return TRUE;
+      if (op->sock >= 0 && op->hup)
+        return TRUE;
+      return FALSE;
+    }
+
+  if (!op->holding)
+    {
+      if (!ring_trylock (ring, &sh->rlock, &sh->rgen, &op->watch, FALSE))
+        return FALSE;
+      op->holding = TRUE;
+    }
+
+  for (;;)
+    {
+      guint64 head = __atomic_load_n (&sh->head, __ATOMIC_ACQUIRE);
+      guint64 tail = __atomic_load_n (&sh->tail, __ATOMIC_RELAXED);
+      guint64 avail = head - tail;
+      guint64 off, rec;
+      guint32 hdr[2];
+      guint32 len, kind, n_fds;
+      const guint8 *at;
+
+      if (avail == 0)
+        {
+          if (op->in_stream)
+            {
+              if (!stream_writer_gone (op))
+                return FALSE;   /* keep the lock: the rest is coming */
+              get_op_drop_partial (op);
+            }
+          get_op_release (op);
+          return FALSE;
+        }
+
+      if (avail > cap || (avail & 7) != 0)
+        return get_corrupt (op, head, error);
+
+      off = tail & ring->mask;
+      at = ring->data + off;
+      /* read once: the peer may scribble concurrently */
+      memcpy (hdr, at, sizeof hdr);
+      __atomic_signal_fence (__ATOMIC_SEQ_CST);
+      len = hdr[0];
+      kind = hdr[1] & 0xff;
+      n_fds = hdr[1] >> 16;
+      rec = REC_SIZE (len);
+      if (rec > avail || off + rec > cap || n_fds > MPROC_WIRE_MAX_FDS)
+        return get_corrupt (op, head, error);
+
+      switch (kind)
+        {
+        case KIND_PAD:
+          advance_tail (ring, tail + rec);
+          continue;
+
+        case KIND_SINGLE:
+          {
+            guint8 *copy;
+            GError *local_error = NULL;
+
+            get_op_drop_partial (op);
+            copy = g_try_malloc (MAX (len, 1));
+            if (copy == NULL)
+              {
+                advance_tail (ring, tail + rec);
+                return get_fail (op, error,
+                                 g_error_new (MPROC_ERROR, MPROC_ERROR_FAILED,
+                                              _("Not enough memory for a message of %u bytes"), len));
+              }
+            memcpy (copy, at + REC_HDR, len);
+            __atomic_store_n (&sh->n_got, sh->n_got + 1, __ATOMIC_RELEASE);
+            advance_tail (ring, tail + rec);
+            if (!receive_fds (op, n_fds, &local_error))
+              {
+                g_free (copy);
+                return get_fail (op, error, local_error);
+              }
+            get_op_release (op);
+            op->result = g_bytes_new_take (copy, len);
+            return TRUE;
+          }
+
+        case KIND_FIRST:
+          {
+            guint64 total;
+            guint32 gen;
+            GError *local_error = NULL;
+
+            get_op_drop_partial (op);
+            if (len < FIRST_HDR)
+              return get_corrupt (op, head, error);
+            memcpy (&total, at + REC_HDR, 8);
+            memcpy (&gen, at + REC_HDR + 8, 4);
+            __atomic_store_n (&sh->n_got, sh->n_got + 1, __ATOMIC_RELEASE);
+            if (total < len - FIRST_HDR || total > G_MAXSSIZE)
+              return get_corrupt (op, head, error);
+            op->buf = g_try_malloc (MAX (total, 1));
+            if (op->buf == NULL)
+              {
+                advance_tail (ring, tail + rec);
+                /* the rest arrives as orphans and is skipped */
+                return get_fail (op, error,
+                                 g_error_new (MPROC_ERROR, MPROC_ERROR_FAILED,
+                                              _("Not enough memory for a message of %" G_GUINT64_FORMAT " bytes"),
+                                              total));
+              }
+            op->in_stream = TRUE;
+            op->total = total;
+            op->received = len - FIRST_HDR;
+            op->stream_gen = gen;
+            memset (&op->writer_watch, 0, sizeof op->writer_watch);
+            memcpy (op->buf, at + REC_HDR + FIRST_HDR, op->received);
+            advance_tail (ring, tail + rec);
+            if (!receive_fds (op, n_fds, &local_error))
+              return get_fail (op, error, local_error);
+            continue;
+          }
+
+        case KIND_MORE:
+        case KIND_LAST:
+          if (!op->in_stream)
+            {
+              /* its reader died, or it failed: skip */
+              advance_tail (ring, tail + rec);
+              continue;
+            }
+          if (len > op->total - op->received ||
+              (kind == KIND_LAST && op->received + len != op->total))
+            return get_corrupt (op, head, error);
+          memcpy (op->buf + op->received, at + REC_HDR, len);
+          op->received += len;
+          advance_tail (ring, tail + rec);
+          if (kind == KIND_LAST)
+            {
+              op->result = g_bytes_new_take (g_steal_pointer (&op->buf), op->total);
+              op->in_stream = FALSE;
+              get_op_release (op);
+              return TRUE;
+            }
+          continue;
+
+        default:
+          return get_corrupt (op, head, error);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Driving the steps: sync                                                  */
+
+typedef enum { OP_PUT, OP_GET, OP_POLL, OP_JOIN } OpKind;
+
+static gboolean
+op_in_progress (OpKind   kind,
+                gpointer op)
+{
+  if (kind == OP_PUT)
+    return ((PutOp *) op)->started;
+  if (kind == OP_GET)
+    return ((GetOp *) op)->in_stream;
+  return FALSE;
+}
+
+static void
+set_would_block (OpKind   kind,
+                 GError **error)
+{
+  switch (kind)
+    {
+    case OP_PUT:
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FULL, _("The queue is full"));
+      break;
+    case OP_GET:
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_EMPTY, _("The queue is empty"));
+      break;
+    case OP_POLL:
+    case OP_JOIN:
+    default:
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT, _("Timed out"));
+      break;
+    }
+}
+
+static void
+set_broken (GError **error)
+{
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_BROKEN,
+                       _("The other end of the connection is closed"));
+}
+
+static void
+op_abandon (OpKind   kind,
+            gpointer op)
+{
+  if (kind == OP_PUT)
+    {
+      ((PutOp *) op)->started = FALSE;
+      put_op_release (op);
+    }
+  else if (kind == OP_GET)
+    {
+      get_op_drop_partial (op);
+      get_op_release (op);
+    }
+}
+
+static MprocWaitPoint *
+op_wait_point (MprocRing *ring,
+               OpKind     kind)
+{
+  switch (kind)
+    {
+    case OP_PUT: return ring->wp_space;
+    case OP_JOIN: return ring->wp_done;
+    case OP_GET:
+    case OP_POLL:
+    default: return ring->wp_data;
+    }
+}
+
+static gboolean join_step (gpointer user_data, GError **error);
+
+static MprocWaitCheck
+op_check (OpKind kind)
+{
+  switch (kind)
+    {
+    case OP_PUT: return put_step;
+    case OP_JOIN: return join_step;
+    case OP_GET:
+    case OP_POLL:
+    default: return get_step;
+    }
+}
+
+static int
+op_sock (OpKind   kind,
+         gpointer op)
+{
+  if (kind == OP_PUT)
+    return ((PutOp *) op)->sock;
+  if (kind == OP_GET || kind == OP_POLL)
+    return ((GetOp *) op)->sock;
+  return -1;
+}
+
+/* After a slice timed out: TRUE to go on waiting, FALSE with @error set. */
+static gboolean
+op_after_slice (MprocRing *ring,
+                OpKind     kind,
+                gpointer   op,
+                gint64     deadline,
+                gboolean   nowait,
+                GError   **error)
+{
+  int sock = op_sock (kind, op);
+
+  if (sock >= 0 && mproc_ring_sock_hup (sock))
+    {
+      if (kind == OP_GET || kind == OP_POLL)
+        {
+          GError *local_error = NULL;
+
+          /* what was sent before the peer closed is still ours */
+          ((GetOp *) op)->hup = TRUE;
+          if (op_check (kind) (op, &local_error))
+            return TRUE;
+          if (local_error != NULL)
+            {
+              g_propagate_error (error, local_error);
+              return FALSE;
+            }
+          if (kind == OP_POLL)
+            return TRUE;
+        }
+      op_abandon (kind, op);
+      set_broken (error);
+      return FALSE;
+    }
+
+  if (op_in_progress (kind, op))
+    return TRUE;
+
+  if (nowait || (deadline >= 0 && g_get_monotonic_time () >= deadline))
+    {
+      op_abandon (kind, op);
+      if (nowait)
+        set_would_block (kind, error);
+      else
+        g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT, _("Timed out"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Waits are cut in slices so that what no wake-up announces (a lock
+ * holder or a stream writer that died, a connection's peer hanging up) is
+ * noticed: short ones when it matters, else one second. */
+static gint64
+op_slice (MprocRing *ring,
+          OpKind     kind,
+          gpointer   op,
+          gint64     deadline)
+{
+  gint64 slice = SLICE_USEC * 10;
+
+  if (op_sock (kind, op) >= 0 || op_in_progress (kind, op) ||
+      (kind == OP_PUT && ((PutOp *) op)->watch.owner != 0) ||
+      ((kind == OP_GET || kind == OP_POLL) && ((GetOp *) op)->watch.owner != 0))
+    slice = SLICE_USEC;
+
+  if (!op_in_progress (kind, op) && deadline >= 0)
+    slice = CLAMP (deadline - g_get_monotonic_time (), 0, SLICE_USEC);
+  return slice;
+}
+
+/* Returns TRUE when done; "done" for OP_POLL with hup set too. */
+static gboolean
+op_run_sync (MprocRing    *ring,
+             OpKind        kind,
+             gpointer      op,
+             gint64        timeout_usec,
+             GCancellable *cancellable,
+             GError      **error)
+{
+  MprocWaitCheck check = op_check (kind);
+  gint64 deadline;
+  GError *local_error = NULL;
+
+  ring_ensure (ring);
+
+  /* fast path: no wait machinery at all */
+  if (check (op, &local_error))
+    return TRUE;
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+
+  deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
+
+  for (;;)
+    {
+      if (timeout_usec != 0 || op_in_progress (kind, op))
+        {
+          gint64 slice = op_slice (ring, kind, op, deadline);
+
+          if (mproc_wait_point_wait (op_wait_point (ring, kind), check, op, slice,
+                                     cancellable, &local_error))
+            return TRUE;
+          if (!g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
+            {
+              op_abandon (kind, op);
+              g_propagate_error (error, local_error);
+              return FALSE;
+            }
+          g_clear_error (&local_error);
+        }
+      if (!op_after_slice (ring, kind, op, deadline, timeout_usec == 0, error))
+        return FALSE;
+      if (kind == OP_POLL && ((GetOp *) op)->hup)
+        return TRUE;
+      if (kind == OP_GET && ((GetOp *) op)->result != NULL)
+        return TRUE;
+    }
+}
+
+gboolean
+mproc_ring_put (MprocRing     *ring,
+                GVariant      *value,
+                GBytes        *bytes,
+                int            sock,
+                const int     *fds,
+                guint          n_fds,
+                gint64         timeout_usec,
+                GCancellable  *cancellable,
+                GError       **error)
+{
+  PutOp *op = put_op_new (ring, value, bytes, sock, fds, n_fds);
+  gboolean ret;
+
+  ret = op_run_sync (ring, OP_PUT, op, timeout_usec, cancellable, error);
+  put_op_free (op);
+  return ret;
+}
+
+static GetOp *
+get_op_new (MprocRing *ring,
+            int        sock,
+            gboolean   want_fds)
+{
+  GetOp *op = g_new0 (GetOp, 1);
+
+  op->ring = ring;
+  op->sock = sock;
+  if (want_fds)
+    op->fds = mproc_fd_array_new ();
+  return op;
+}
+
+GBytes *
+mproc_ring_get (MprocRing     *ring,
+                int            sock,
+                GArray        *fds_out,
+                gint64         timeout_usec,
+                GCancellable  *cancellable,
+                GError       **error)
+{
+  GetOp *op = get_op_new (ring, sock, fds_out != NULL);
+  GBytes *ret = NULL;
+
+  if (op_run_sync (ring, OP_GET, op, timeout_usec, cancellable, error))
+    {
+      ret = g_steal_pointer (&op->result);
+      if (fds_out != NULL)
+        move_fds (op->fds, fds_out);
+    }
+  get_op_free (op);
+  return ret;
+}
+
+gboolean
+mproc_ring_poll (MprocRing     *ring,
+                 int            sock,
+                 gint64         timeout_usec,
+                 GCancellable  *cancellable,
+                 GError       **error)
+{
+  GetOp *op = get_op_new (ring, sock, FALSE);
+  gboolean ret;
+
+  op->peek = TRUE;
+  ret = op_run_sync (ring, OP_POLL, op, timeout_usec, cancellable, error);
+  get_op_free (op);
+  return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Driving the steps: async                                                 */
+
+typedef struct
+{
+  MprocRing *ring;
+  OpKind     kind;
+  gpointer   op;
+  gint64     deadline;
+  gboolean   nowait;
+} AsyncOp;
+
+static void
+async_op_free (gpointer data)
+{
+  AsyncOp *a = data;
+
+  if (a->kind == OP_PUT)
+    put_op_free (a->op);
+  else if (a->kind == OP_JOIN)
+    g_free (a->op);
+  else
+    get_op_free (a->op);
+  g_free (a);
+}
+
+static void async_arm (GTask *task);
+
+static void
+async_done_cb (gpointer  user_data,
+               gboolean  success,
+               GError   *error)
+{
+  g_autoptr(GTask) task = user_data;
+  AsyncOp *a = g_task_get_task_data (task);
+  GError *local_error = NULL;
+
+  if (success)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (!g_error_matches (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
+    {
+      op_abandon (a->kind, a->op);
+      g_task_return_error (task, g_error_copy (error));
+      return;
+    }
+  if (!op_after_slice (a->ring, a->kind, a->op, a->deadline, a->nowait, &local_error))
+    {
+      g_task_return_error (task, local_error);
+      return;
+    }
+  if ((a->kind == OP_POLL && ((GetOp *) a->op)->hup) ||
+      (a->kind == OP_GET && ((GetOp *) a->op)->result != NULL))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  async_arm (g_steal_pointer (&task));
+}
+
+/* Takes the task's reference. */
+static void
+async_arm (GTask *task)
+{
+  AsyncOp *a = g_task_get_task_data (task);
+  gint64 slice = a->nowait && !op_in_progress (a->kind, a->op)
+                 ? 0 : op_slice (a->ring, a->kind, a->op, a->deadline);
+
+  /* a slice of 0 would never run the check: 1 µs does, once */
+  mproc_wait_point_wait_async (op_wait_point (a->ring, a->kind), op_check (a->kind), a->op,
+                               MAX (slice, 1), g_task_get_cancellable (task),
+                               async_done_cb, task);
+}
+
+static void
+async_start (MprocRing          *ring,
+             gpointer            source_object,
+             OpKind              kind,
+             gpointer            op,
+             gint64              timeout_usec,
+             GCancellable       *cancellable,
+             GAsyncReadyCallback callback,
+             gpointer            user_data,
+             gpointer            tag)
+{
+  g_autoptr(GTask) task = g_task_new (source_object, cancellable, callback, user_data);
+  AsyncOp *a = g_new0 (AsyncOp, 1);
+
+  /* An async operation keeps its own copy of a connection's socket, so that
+   * closing the connection meanwhile cannot make it use a reused fd. */
+  if (kind == OP_PUT && ((PutOp *) op)->sock >= 0)
+    {
+      ((PutOp *) op)->sock = fcntl (((PutOp *) op)->sock, F_DUPFD_CLOEXEC, 3);
+      ((PutOp *) op)->own_sock = TRUE;
+    }
+  else if ((kind == OP_GET || kind == OP_POLL) && ((GetOp *) op)->sock >= 0)
+    {
+      ((GetOp *) op)->sock = fcntl (((GetOp *) op)->sock, F_DUPFD_CLOEXEC, 3);
+      ((GetOp *) op)->own_sock = TRUE;
+    }
+  ring_ensure (ring);
+  g_task_set_source_tag (task, tag);
+  a->ring = ring;
+  a->kind = kind;
+  a->op = op;
+  a->nowait = timeout_usec == 0;
+  a->deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
+  g_task_set_task_data (task, a, async_op_free);
+  async_arm (g_steal_pointer (&task));
+}
+
+void
+mproc_ring_put_async (MprocRing          *ring,
+                      gpointer            source_object,
+                      GVariant           *value,
+                      GBytes             *bytes,
+                      int                 sock,
+                      const int          *fds,
+                      guint               n_fds,
+                      gint64              timeout_usec,
+                      GCancellable       *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer            user_data)
+{
+  async_start (ring, source_object, OP_PUT, put_op_new (ring, value, bytes, sock, fds, n_fds),
+               timeout_usec, cancellable, callback, user_data, mproc_ring_put_async);
+}
+
+gboolean
+mproc_ring_put_finish (GAsyncResult  *result,
+                       GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+mproc_ring_get_async (MprocRing          *ring,
+                      gpointer            source_object,
+                      int                 sock,
+                      gboolean            want_fds,
+                      gint64              timeout_usec,
+                      GCancellable       *cancellable,
+                      GAsyncReadyCallback callback,
+                      gpointer            user_data)
+{
+  async_start (ring, source_object, OP_GET, get_op_new (ring, sock, want_fds),
+               timeout_usec, cancellable, callback, user_data, mproc_ring_get_async);
+}
+
+GBytes *
+mproc_ring_get_finish (GAsyncResult  *result,
+                       GArray        *fds_out,
+                       GError       **error)
+{
+  AsyncOp *a = g_task_get_task_data (G_TASK (result));
+  GetOp *op;
+
+  if (!g_task_propagate_boolean (G_TASK (result), error) || a == NULL)
+    return NULL;
+  op = a->op;
+  if (fds_out != NULL && op->fds != NULL)
+    move_fds (op->fds, fds_out);
+  return g_steal_pointer (&op->result);
+}
+
+void
+mproc_ring_poll_async (MprocRing          *ring,
+                       gpointer            source_object,
+                       int                 sock,
+                       gint64              timeout_usec,
+                       GCancellable       *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer            user_data)
+{
+  GetOp *op = get_op_new (ring, sock, FALSE);
+
+  op->peek = TRUE;
+  async_start (ring, source_object, OP_POLL, op, timeout_usec, cancellable, callback, user_data,
+               mproc_ring_poll_async);
+}
+
+gboolean
+mproc_ring_poll_finish (GAsyncResult  *result,
+                        GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* JoinableQueue                                                            */
+
+typedef struct
+{
+  MprocRing *ring;
+} JoinOp;
+
+static gboolean
+join_step (gpointer  user_data,
+           GError  **error)
+{
+  JoinOp *op = user_data;
+
+  return __atomic_load_n (&op->ring->sh->unfinished, __ATOMIC_ACQUIRE) == 0;
+}
+
+gboolean
+mproc_ring_task_done (MprocRing  *ring,
+                      GError    **error)
+{
+  guint32 old = __atomic_load_n (&ring->sh->unfinished, __ATOMIC_ACQUIRE);
+
+  ring_ensure (ring);
+  do
+    {
+      if (old == 0)
+        {
+          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TOO_MANY_RELEASES,
+                               _("task_done() called more times than there were items"));
+          return FALSE;
+        }
+    }
+  while (!__atomic_compare_exchange_n (&ring->sh->unfinished, &old, old - 1, FALSE,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE));
+
+  if (old == 1)
+    mproc_wait_point_wake (ring->wp_done, G_MAXINT);
+  return TRUE;
+}
+
+gboolean
+mproc_ring_join (MprocRing     *ring,
+                 gint64         timeout_usec,
+                 GCancellable  *cancellable,
+                 GError       **error)
+{
+  JoinOp op = { ring };
+
+  ring_ensure (ring);
+  return mproc_wait_point_wait (ring->wp_done, join_step, &op, timeout_usec, cancellable, error);
+}
+
+void
+mproc_ring_join_async (MprocRing          *ring,
+                       gpointer            source_object,
+                       gint64              timeout_usec,
+                       GCancellable       *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer            user_data)
+{
+  JoinOp *op = g_new0 (JoinOp, 1);
+
+  op->ring = ring;
+  async_start (ring, source_object, OP_JOIN, op, timeout_usec, cancellable, callback, user_data,
+               mproc_ring_join_async);
+}
+
+gboolean
+mproc_ring_join_finish (GAsyncResult  *result,
+                        GError       **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A GSource for "readable"                                                 */
+
+typedef struct
+{
+  GSource       source;
+  MprocRing    *ring;
+  GObject      *owner;
+  GCancellable *cancellable;   /* of the pending wait, NULL when none */
+  gboolean      ready;
+} RingSource;
+
+typedef struct
+{
+  GSource *source;   /* a ref */
+  gboolean cancelled;
+} SourceWait;
+
+static gboolean
+source_check_cb (gpointer  user_data,
+                 GError  **error)
+{
+  SourceWait *w = user_data;
+
+  if (g_atomic_int_get (&w->cancelled))
+    return FALSE;
+  return mproc_ring_has_data (((RingSource *) w->source)->ring);
+}
+
+static void
+source_done_cb (gpointer  user_data,
+                gboolean  success,
+                GError   *error)
+{
+  SourceWait *w = user_data;
+  RingSource *rs = (RingSource *) w->source;
+
+  if (success && !g_source_is_destroyed (w->source))
+    {
+      rs->ready = TRUE;
+      g_source_set_ready_time (w->source, 0);
+    }
+  else if (!g_source_is_destroyed (w->source) &&
+           g_error_matches (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
+    {
+      rs->ready = FALSE;   /* re-armed by prepare() */
+    }
+  if (!g_source_is_destroyed (w->source))
+    g_clear_object (&rs->cancellable);
+  g_source_unref (w->source);
+  g_free (w);
+}
+
+static void
+ring_source_arm (RingSource *rs)
+{
+  GMainContext *context = g_source_get_context (&rs->source);
+  SourceWait *w;
+
+  if (rs->cancellable != NULL || rs->ready || context == NULL)
+    return;
+
+  w = g_new0 (SourceWait, 1);
+  w->source = g_source_ref (&rs->source);
+  rs->cancellable = g_cancellable_new ();
+  g_main_context_push_thread_default (context);
+  mproc_wait_point_wait_async (rs->ring->wp_data, source_check_cb, w, -1, rs->cancellable,
+                               source_done_cb, w);
+  g_main_context_pop_thread_default (context);
+}
+
+static gboolean
+ring_source_prepare (GSource *source,
+                     gint    *timeout)
+{
+  RingSource *rs = (RingSource *) source;
+
+  *timeout = -1;
+  if (mproc_ring_has_data (rs->ring))
+    return TRUE;
+  rs->ready = FALSE;
+  ring_source_arm (rs);
+  return FALSE;
+}
+
+static gboolean
+ring_source_dispatch (GSource     *source,
+                      GSourceFunc  callback,
+                      gpointer     user_data)
+{
+  RingSource *rs = (RingSource *) source;
+
+  g_source_set_ready_time (source, -1);
+  rs->ready = FALSE;
+  if (callback == NULL)
+    return G_SOURCE_REMOVE;
+  return callback (user_data);
+}
+
+static void
+ring_source_dispose (GSource *source)
+{
+  RingSource *rs = (RingSource *) source;
+
+  if (rs->cancellable != NULL)
+    g_cancellable_cancel (rs->cancellable);
+}
+
+static void
+ring_source_finalize (GSource *source)
+{
+  RingSource *rs = (RingSource *) source;
+
+  g_clear_object (&rs->cancellable);
+  g_clear_object (&rs->owner);
+}
+
+static GSourceFuncs ring_source_funcs = {
+  ring_source_prepare,
+  NULL,
+  ring_source_dispatch,
+  ring_source_finalize,
+  NULL, NULL,
+};
+
+GSource *
+mproc_ring_source_new (MprocRing *ring,
+                       GObject   *owner)
+{
+  GSource *source = g_source_new (&ring_source_funcs, sizeof (RingSource));
+  RingSource *rs = (RingSource *) source;
+
+  ring_ensure (ring);
+  rs->ring = ring;
+  rs->owner = g_object_ref (owner);   /* keeps @ring alive */
+  g_source_set_dispose_function (source, ring_source_dispose);
+  g_source_set_static_name (source, "[mproc] queue readable");
+  return source;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tests                                                                    */
+
+void
+mproc_ring_inject_raw (MprocRing  *ring,
+                       const void *data,
+                       gsize       size)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (data, size);
+
+  g_assert_true (mproc_ring_put (ring, NULL, bytes, -1, NULL, 0, -1, NULL, NULL));
+}
+
+void
+mproc_ring_corrupt_next (MprocRing *ring)
+{
+  guint64 tail = __atomic_load_n (&ring->sh->tail, __ATOMIC_ACQUIRE);
+  guint32 garbage[2] = { 0x7ffffff0u, 0x99 };
+
+  memcpy (ring->data + (tail & ring->mask), garbage, sizeof garbage);
+}

@@ -1,0 +1,294 @@
+/* mproc-simple-queue.c: the minimal message queue
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "mproc-error.h"
+#include "mproc-queue-private.h"
+#include "mproc-shareable-private.h"
+#include "mproc-simple-queue.h"
+#include "mproc-wire-private.h"
+
+/**
+ * MprocSimpleQueue:
+ *
+ * The minimal queue, like Python's `multiprocessing.SimpleQueue`: put, get,
+ * empty and close, with no size limit in messages and no timeouts. It uses
+ * the same shared ring as #MprocQueue (default capacity), so a put waits
+ * only while the ring is full, and a message of any size goes through.
+ *
+ * ## Thread safety
+ *
+ * Every method may be called from any thread of any process that has the
+ * queue.
+ *
+ * Since: 1.0
+ */
+
+struct _MprocSimpleQueue
+{
+  GObject         parent_instance;
+  MprocQueueStore store;
+  gboolean        closed;
+};
+
+static void mproc_simple_queue_shareable_init (MprocShareableInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MprocSimpleQueue, mproc_simple_queue, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE,
+                                                      mproc_simple_queue_shareable_init))
+
+static GVariant *
+mproc_simple_queue_serialize (MprocShareable *shareable,
+                              GArray         *fds,
+                              GError        **error)
+{
+  return mproc_queue_store_serialize (&MPROC_SIMPLE_QUEUE (shareable)->store, fds, error);
+}
+
+static MprocShareable *
+mproc_simple_queue_deserialize (GVariant *handle,
+                                GArray   *fds,
+                                GError  **error)
+{
+  MprocSimpleQueue *self = g_object_new (MPROC_TYPE_SIMPLE_QUEUE, NULL);
+
+  if (!mproc_queue_store_init_handle (&self->store, handle, fds, error))
+    {
+      g_object_unref (self);
+      return NULL;
+    }
+  return MPROC_SHAREABLE (self);
+}
+
+static void
+mproc_simple_queue_shareable_init (MprocShareableInterface *iface)
+{
+  iface->serialize = mproc_simple_queue_serialize;
+  iface->deserialize = mproc_simple_queue_deserialize;
+}
+
+static void
+mproc_simple_queue_finalize (GObject *object)
+{
+  mproc_queue_store_clear (&MPROC_SIMPLE_QUEUE (object)->store);
+  G_OBJECT_CLASS (mproc_simple_queue_parent_class)->finalize (object);
+}
+
+static void
+mproc_simple_queue_class_init (MprocSimpleQueueClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mproc_simple_queue_finalize;
+}
+
+static void
+mproc_simple_queue_init (MprocSimpleQueue *self)
+{
+  self->store.event_fd = -1;
+}
+
+static MprocRing *
+get_ring (MprocSimpleQueue  *self,
+          GError           **error)
+{
+  if (self->closed || self->store.ring == NULL)
+    {
+      mproc_queue_set_error_closed (error);
+      return NULL;
+    }
+  return self->store.ring;
+}
+
+/**
+ * mproc_simple_queue_new:
+ * @error: return location for a #GError
+ *
+ * Creates a simple queue.
+ *
+ * Returns: (transfer full): a new queue, or %NULL with @error set if the
+ *   shared memory cannot be created
+ *
+ * Since: 1.0
+ */
+MprocSimpleQueue *
+mproc_simple_queue_new (GError **error)
+{
+  MprocSimpleQueue *self;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  self = g_object_new (MPROC_TYPE_SIMPLE_QUEUE, NULL);
+  if (!mproc_queue_store_init (&self->store, 0, MPROC_QUEUE_DEFAULT_CAPACITY, 0, error))
+    {
+      g_object_unref (self);
+      return NULL;
+    }
+  return self;
+}
+
+/**
+ * mproc_simple_queue_put:
+ * @self: a #MprocSimpleQueue
+ * @value: the message; a floating reference is sunk
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Appends @value, waiting only while the ring is full. Blocks the calling
+ * thread in that case.
+ *
+ * Returns: %TRUE once @value is in the queue, else %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_simple_queue_put (MprocSimpleQueue  *self,
+                        GVariant          *value,
+                        GCancellable      *cancellable,
+                        GError           **error)
+{
+  g_autoptr(GVariant) sunk = NULL;
+  MprocRing *ring;
+
+  g_return_val_if_fail (MPROC_IS_SIMPLE_QUEUE (self), FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  sunk = g_variant_ref_sink (value);
+  ring = get_ring (self, error);
+  if (ring == NULL)
+    return FALSE;
+  return mproc_ring_put (ring, sunk, NULL, -1, NULL, 0, -1, cancellable, error);
+}
+
+/**
+ * mproc_simple_queue_get:
+ * @self: a #MprocSimpleQueue
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Takes the oldest message, waiting for one. Blocks the calling thread.
+ *
+ * Returns: (transfer full): the message, or %NULL with @error set
+ *   (%MPROC_ERROR_INVALID_MESSAGE for a malformed message, which is dropped)
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_simple_queue_get (MprocSimpleQueue  *self,
+                        GCancellable      *cancellable,
+                        GError           **error)
+{
+  g_autoptr(GBytes) bytes = NULL;
+  MprocRing *ring;
+
+  g_return_val_if_fail (MPROC_IS_SIMPLE_QUEUE (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  ring = get_ring (self, error);
+  if (ring == NULL)
+    return NULL;
+  bytes = mproc_ring_get (ring, -1, NULL, -1, cancellable, error);
+  return bytes != NULL ? mproc_wire_decode (bytes, error) : NULL;
+}
+
+/**
+ * mproc_simple_queue_get_async:
+ * @self: a #MprocSimpleQueue
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async) (closure user_data): called when a message
+ *   arrives or the get fails
+ * @user_data: data for @callback
+ *
+ * Takes the oldest message without blocking, from the caller's
+ * thread-default main context. Call mproc_simple_queue_get_finish() from
+ * @callback.
+ *
+ * Since: 1.0
+ */
+void
+mproc_simple_queue_get_async (MprocSimpleQueue    *self,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GError) error = NULL;
+  MprocRing *ring;
+
+  g_return_if_fail (MPROC_IS_SIMPLE_QUEUE (self));
+
+  ring = get_ring (self, &error);
+  if (ring == NULL)
+    {
+      g_task_report_error (self, callback, user_data, mproc_ring_get_async, g_steal_pointer (&error));
+      return;
+    }
+  mproc_ring_get_async (ring, self, -1, FALSE, -1, cancellable, callback, user_data);
+}
+
+/**
+ * mproc_simple_queue_get_finish:
+ * @self: a #MprocSimpleQueue
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the message, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_simple_queue_get_finish (MprocSimpleQueue  *self,
+                               GAsyncResult      *result,
+                               GError           **error)
+{
+  g_autoptr(GBytes) bytes = NULL;
+
+  g_return_val_if_fail (MPROC_IS_SIMPLE_QUEUE (self), NULL);
+  g_return_val_if_fail (G_IS_TASK (result), NULL);
+
+  bytes = mproc_ring_get_finish (result, NULL, error);
+  return bytes != NULL ? mproc_wire_decode (bytes, error) : NULL;
+}
+
+/**
+ * mproc_simple_queue_is_empty:
+ * @self: a #MprocSimpleQueue
+ *
+ * Returns: whether the queue holds no message (approximate)
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_simple_queue_is_empty (MprocSimpleQueue *self)
+{
+  MprocRing *ring;
+
+  g_return_val_if_fail (MPROC_IS_SIMPLE_QUEUE (self), TRUE);
+
+  ring = get_ring (self, NULL);
+  return ring == NULL || mproc_ring_get_qsize (ring) == 0;
+}
+
+/**
+ * mproc_simple_queue_close:
+ * @self: a #MprocSimpleQueue
+ *
+ * Says this process will not use the queue any more: later calls fail with
+ * %MPROC_ERROR_CLOSED. Other processes are not affected.
+ *
+ * Since: 1.0
+ */
+void
+mproc_simple_queue_close (MprocSimpleQueue *self)
+{
+  g_return_if_fail (MPROC_IS_SIMPLE_QUEUE (self));
+
+  self->closed = TRUE;
+}
+
+MprocRing *
+mproc_simple_queue_get_ring (MprocSimpleQueue *self)
+{
+  return get_ring (self, NULL);
+}
