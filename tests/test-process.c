@@ -561,30 +561,45 @@ test_join_async_other_context (void)
   test_leak_check_end (&check);
 }
 
-static void
-test_parent_death (gconstpointer data)
+/* Starts a "parent-of-sleeper" process and returns it with the pid of the
+ * grandchild it started. */
+static MprocProcess *
+start_parent_of_sleeper (gconstpointer  data,
+                         gboolean       return_at_once,
+                         gboolean       daemon,
+                         GPid          *grandchild)
 {
-  TestLeakCheck check;
   g_autoptr(TestChannel) mine = NULL;
   g_autoptr(TestChannel) theirs = NULL;
-  g_autoptr(MprocProcess) process = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) error = NULL;
-  GPid grandchild;
-
-  g_test_summary ("When a parent is killed with SIGKILL, its children exit too");
-  test_leak_check_begin (&check);
+  MprocProcess *process;
 
   test_channel_new_pair (&mine, &theirs);
-  /* a non-daemon grandchild: it must die all the same */
-  process = new_process (data, "parent-of-sleeper", g_variant_new ("(bb)", FALSE, FALSE));
+  process = new_process (data, "parent-of-sleeper", g_variant_new ("(bb)", return_at_once, daemon));
   mproc_process_add_object (process, MPROC_SHAREABLE (theirs));
   g_assert_true (mproc_process_start (process, NULL));
 
   reply = test_channel_recv (mine, 20 * G_USEC_PER_SEC, &error);
   g_assert_no_error (error);
-  grandchild = g_variant_get_int32 (reply);
-  g_assert_cmpint (grandchild, >, 0);
+  *grandchild = g_variant_get_int32 (reply);
+  g_assert_cmpint (*grandchild, >, 0);
+
+  return process;
+}
+
+static void
+test_parent_death (gconstpointer data)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocProcess) process = NULL;
+  GPid grandchild;
+
+  g_test_summary ("When a parent is killed with SIGKILL, its children exit too");
+  test_leak_check_begin (&check);
+
+  /* a non-daemon grandchild: it must die all the same */
+  process = start_parent_of_sleeper (data, FALSE, FALSE, &grandchild);
   g_assert_false (wait_pid_gone (grandchild, 0));
 
   mproc_process_kill (process);
@@ -593,8 +608,6 @@ test_parent_death (gconstpointer data)
   g_assert_true (wait_pid_gone (grandchild, 10 * G_USEC_PER_SEC));
 
   g_clear_object (&process);
-  g_clear_object (&theirs);
-  g_clear_object (&mine);
   test_leak_check_end (&check);
 }
 
@@ -602,32 +615,18 @@ static void
 test_daemon (gconstpointer data)
 {
   TestLeakCheck check;
-  g_autoptr(TestChannel) mine = NULL;
-  g_autoptr(TestChannel) theirs = NULL;
   g_autoptr(MprocProcess) process = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GError) error = NULL;
   GPid grandchild;
 
   g_test_summary ("A daemon child is terminated when its parent's target returns");
   test_leak_check_begin (&check);
 
-  test_channel_new_pair (&mine, &theirs);
-  process = new_process (data, "parent-of-sleeper", g_variant_new ("(bb)", TRUE, TRUE));
-  mproc_process_add_object (process, MPROC_SHAREABLE (theirs));
-  g_assert_true (mproc_process_start (process, NULL));
-
-  reply = test_channel_recv (mine, 20 * G_USEC_PER_SEC, &error);
-  g_assert_no_error (error);
-  grandchild = g_variant_get_int32 (reply);
-
+  process = start_parent_of_sleeper (data, TRUE, TRUE, &grandchild);
   join_ok (process);
   g_assert_cmpint (mproc_process_get_exit_code (process), ==, 0);
   g_assert_true (wait_pid_gone (grandchild, 10 * G_USEC_PER_SEC));
 
   g_clear_object (&process);
-  g_clear_object (&theirs);
-  g_clear_object (&mine);
   test_leak_check_end (&check);
 }
 
