@@ -43,6 +43,8 @@ G_BEGIN_DECLS
  *   initial value, or task_done() called more times than items were put
  * @MPROC_ERROR_BROKEN_BARRIER: the barrier was aborted or a participant
  *   timed out or died
+ * @MPROC_ERROR_WORKER_DIED: a pool worker died (killed, crashed or exited)
+ *   while it ran the task
  *
  * Error codes in the %MPROC_ERROR domain. Cancellation is always reported as
  * %G_IO_ERROR_CANCELLED.
@@ -65,6 +67,7 @@ typedef enum
   MPROC_ERROR_NOT_OWNER,
   MPROC_ERROR_TOO_MANY_RELEASES,
   MPROC_ERROR_BROKEN_BARRIER,
+  MPROC_ERROR_WORKER_DIED,
 } MprocError;
 
 MPROC_AVAILABLE_IN_1_0

@@ -21,6 +21,7 @@
 #include "mproc-i18n-private.h"
 #include "mproc-main.h"
 #include "mproc-process-private.h"
+#include "mproc-pool-private.h"   /* pools (#7): the worker target */
 #include "mproc-runtime-private.h"
 
 typedef struct
@@ -169,6 +170,7 @@ typedef struct
 
 static const BuiltinTarget builtin_targets[] = {
   /* pools (#7) */
+  { MPROC_POOL_WORKER_TARGET, mproc_pool_worker_main },
   /* managers (#6) */
   { NULL, NULL }
 };

@@ -25,5 +25,6 @@
 # include "mproc-connection.h"
 /* managers (#6) */
 /* pools (#7) */
+# include "mproc-pool.h"
 /* synchronisation (#5) */
 #undef MPROC_INSIDE
