@@ -2445,10 +2445,36 @@ join_check_cb (MprocPool *self)
   tasks = g_steal_pointer (&self->join_tasks);
   for (GList *l = tasks; l != NULL; l = l->next)
     {
+      /* drops its cancellation source, which holds the task */
+      g_task_set_task_data (l->data, NULL, NULL);
       g_task_return_boolean (l->data, TRUE);
       g_object_unref (l->data);
     }
   g_list_free (tasks);
+}
+
+static void
+join_cancel_source_free (gpointer data)
+{
+  g_source_destroy (data);
+  g_source_unref (data);
+}
+
+static gboolean
+join_cancelled_cb (GCancellable *cancellable,
+                   gpointer      data)
+{
+  GTask *task = data;
+  MprocPool *self = g_task_get_source_object (task);
+  GList *link = g_list_find (self->join_tasks, task);
+
+  if (link != NULL)
+    {
+      self->join_tasks = g_list_delete_link (self->join_tasks, link);
+      g_task_return_error_if_cancelled (task);
+      g_object_unref (task);
+    }
+  return G_SOURCE_REMOVE;
 }
 
 /**
@@ -2476,6 +2502,13 @@ mproc_pool_join_async (MprocPool           *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_pool_join_async);
+  if (cancellable != NULL)
+    {
+      GSource *source = g_cancellable_source_new (cancellable);
+
+      g_task_attach_source (task, source, (GSourceFunc) (void (*) (void)) join_cancelled_cb);
+      g_task_set_task_data (task, source, join_cancel_source_free);
+    }
   self->join_tasks = g_list_append (self->join_tasks, task);
   pool_schedule_notify (self);
 }

@@ -970,6 +970,39 @@ test_join_async (void)
 }
 
 static void
+test_join_async_cancel (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocPool) pool = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) slow = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  g_test_summary ("A pending join_async() is cancelled; the pool still finishes its work and joins");
+  test_leak_check_begin (&check);
+  pool = new_pool (GINT_TO_POINTER (MPROC_START_METHOD_FORKSERVER), 1, NULL, NULL, 0);
+  mproc_pool_apply_async (pool, "slow", g_variant_new ("(xis)", (gint64) 7, 300, ""), -1, NULL,
+                          store_result, &slow);
+  mproc_pool_close (pool);
+  mproc_pool_join_async (pool, cancellable, store_result, &result);
+  g_cancellable_cancel (cancellable);
+  wait_result (&result);
+  g_assert_false (mproc_pool_join_finish (pool, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (slow);
+
+  wait_result (&slow);
+  value = mproc_pool_apply_finish (pool, slow, NULL);
+  g_assert_nonnull (value);
+  g_assert_true (mproc_pool_join (pool, 20 * G_USEC_PER_SEC, NULL, NULL));
+  g_clear_object (&slow);
+  g_clear_object (&pool);
+  test_leak_check_end (&check);
+}
+
+static void
 add_method_test (const char *name, GTestDataFunc func)
 {
   for (guint m = 0; m < G_N_ELEMENTS (method_names); m++)
@@ -1025,6 +1058,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/pool/sync/no-iteration", test_sync_no_iteration);
   g_test_add_func ("/mproc/pool/timeout", test_timeout);
   g_test_add_func ("/mproc/pool/join-async", test_join_async);
+  g_test_add_func ("/mproc/pool/join-async/cancel", test_join_async_cancel);
   g_test_add_func ("/mproc/pool/dispose-busy", test_dispose_busy);
 
   return g_test_run ();
