@@ -317,6 +317,12 @@ mproc_forkserver_is_own_fd (int fd)
 
 static gpointer robust_head;
 static size_t   robust_len;
+/* glibc's cached tid of the server's thread (struct pthread's tid, just
+ * before robust_prev and robust_head), or NULL if not found where expected.
+ * A clone()d child must have its own there: glibc writes it into robust
+ * and error-checking mutexes (a stale one makes every spare the "owner" of
+ * the others' locks, and the kernel's owner-died handling misses them). */
+static pid_t   *glibc_tid;
 
 /* A forked child maps the library's code and copies the heap pages it
  * touches one fault at a time (a fork copies no page table entries for
@@ -398,7 +404,12 @@ announce_spare (int  control_fd,
       return;
     }
 
-  child = syscall (SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
+  /* CLONE_CHILD_SETTID: the kernel stores the child's tid in glibc's
+   * cached copy, as glibc's own fork() does. */
+  if (glibc_tid != NULL)
+    child = syscall (SYS_clone, CLONE_PARENT | CLONE_CHILD_SETTID | SIGCHLD, NULL, NULL, glibc_tid, 0);
+  else
+    child = syscall (SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0);
   if (child == 0)
     {
       close (control_fd);
@@ -425,6 +436,13 @@ mproc_forkserver_main (int  control_fd,
   mproc_runtime_hold_lifeline (lifeline_fd, parent_pid);
   mproc_runtime_warn_if_threaded ();
   syscall (SYS_get_robust_list, 0, &robust_head, &robust_len);
+  if (robust_head != NULL)
+    {
+      pid_t *tid = (pid_t *) (gpointer) ((char *) robust_head - sizeof (gpointer) - 2 * sizeof (pid_t));
+
+      if (*tid == (pid_t) syscall (SYS_gettid))
+        glibc_tid = tid;
+    }
 
   for (;;)
     {

@@ -98,6 +98,19 @@ mproc_type_from_name (const char *type_name)
   if (g_module_symbol (self_module, symbol->str, (gpointer *) &get_type) && get_type != NULL)
     return get_type ();
 
+  /* An uppercase run kept whole: MprocRLock -> mproc_rlock */
+  g_string_truncate (symbol, 0);
+  for (const char *p = type_name; *p != '\0'; p++)
+    {
+      if (g_ascii_isupper (*p) && p != type_name && g_ascii_islower (p[-1]))
+        g_string_append_c (symbol, '_');
+      g_string_append_c (symbol, g_ascii_tolower (*p));
+    }
+  g_string_append (symbol, "_get_type");
+
+  if (g_module_symbol (self_module, symbol->str, (gpointer *) &get_type) && get_type != NULL)
+    return get_type ();
+
   return G_TYPE_INVALID;
 }
 

@@ -27,4 +27,11 @@
 /* pools (#7) */
 # include "mproc-pool.h"
 /* synchronisation (#5) */
+# include "mproc-event.h"
+# include "mproc-lock.h"
+# include "mproc-rlock.h"
+# include "mproc-semaphore.h"
+# include "mproc-condition.h"
+# include "mproc-barrier.h"
+# include "mproc-value.h"
 #undef MPROC_INSIDE

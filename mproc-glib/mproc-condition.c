@@ -1,0 +1,688 @@
+/* mproc-condition.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Waiters take a slot in shared memory (state, pid, ticket) while they hold
+ * the condition's lock; notify(n), also under the lock, marks the n oldest
+ * live waiting slots as signalled and wakes the wait point; each waiter's
+ * check looks at its own slot only.  So notify(n) wakes exactly n waiters
+ * (no later waiter can steal a wake-up), a waiter that times out or is
+ * cancelled takes its slot back under the lock (no wake-up is lost on it),
+ * and a waiter that was killed is recognised by notify (its pid is gone)
+ * and skipped.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "mproc-condition.h"
+#include "mproc-error.h"
+#include "mproc-i18n-private.h"
+#include "mproc-lock.h"
+#include "mproc-rlock.h"
+#include "mproc-shareable-private.h"
+#include "mproc-sync-private.h"
+
+/**
+ * MprocCondition:
+ *
+ * A condition variable shared between processes: Python's
+ * `multiprocessing.Condition`.
+ *
+ * It is bound to a lock, a [class@Mproc.RLock] of its own by default or the
+ * [class@Mproc.Lock] or [class@Mproc.RLock] given at construction. Hold the
+ * lock (with [method@Mproc.Condition.acquire]) to wait or notify:
+ * [method@Mproc.Condition.wait] releases it, sleeps until notified and
+ * takes it back.
+ *
+ * ```c
+ * mproc_condition_acquire (cond, -1, NULL, NULL);
+ * while (!ready)
+ *   mproc_condition_wait (cond, -1, NULL, NULL);
+ * mproc_condition_release (cond, NULL);
+ * ```
+ *
+ * [method@Mproc.Condition.notify] wakes exactly the number of waiters
+ * asked for (fewer if fewer wait): a waiter that arrives later cannot steal
+ * the wake-up, and a waiter that was killed does not absorb one. A notify
+ * is not remembered: nobody waiting, nobody woken. At most 256 threads may
+ * wait on one condition at a time.
+ *
+ * ## Thread safety
+ *
+ * All methods may be called from any thread.
+ *
+ * Since: 1.0
+ */
+
+#define MAX_WAITERS 256
+
+enum { SLOT_FREE, SLOT_WAITING, SLOT_SIGNALLED };
+
+typedef struct
+{
+  guint32 state;
+  gint32  pid;
+  guint64 ticket;
+} CondSlot;
+
+typedef struct
+{
+  guint64  next_ticket;
+  CondSlot slots[MAX_WAITERS];
+} CondShared;
+
+struct _MprocCondition
+{
+  GObject     parent_instance;
+  MprocSync  *sync;
+  CondShared *shared;
+  GObject    *lock;        /* MprocLock or MprocRLock */
+  MprocSync  *lock_sync;
+};
+
+static void mproc_condition_shareable_init (MprocShareableInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MprocCondition, mproc_condition, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_condition_shareable_init))
+
+static void
+mproc_condition_finalize (GObject *object)
+{
+  MprocCondition *self = MPROC_CONDITION (object);
+
+  g_clear_pointer (&self->sync, mproc_sync_free);
+  g_clear_object (&self->lock);
+  G_OBJECT_CLASS (mproc_condition_parent_class)->finalize (object);
+}
+
+static void
+mproc_condition_class_init (MprocConditionClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mproc_condition_finalize;
+}
+
+static void
+mproc_condition_init (MprocCondition *self)
+{
+}
+
+static MprocCondition *
+condition_new_take (MprocSync *sync,
+                    GObject   *lock)
+{
+  MprocCondition *self = g_object_new (MPROC_TYPE_CONDITION, NULL);
+
+  self->sync = sync;
+  self->shared = mproc_sync_get_state (sync);
+  self->lock = lock;
+  if (MPROC_IS_LOCK (lock))
+    self->lock_sync = mproc_lock_get_sync (MPROC_LOCK (lock));
+  else
+    self->lock_sync = mproc_rlock_get_sync (MPROC_RLOCK (lock));
+  return self;
+}
+
+static GVariant *
+mproc_condition_serialize (MprocShareable  *shareable,
+                           GArray          *fds,
+                           GError         **error)
+{
+  MprocCondition *self = MPROC_CONDITION (shareable);
+  g_autoptr(GVariant) sync = NULL;
+  GVariant *lock;
+
+  sync = mproc_sync_serialize (self->sync, fds, error);
+  if (sync == NULL)
+    return NULL;
+  lock = mproc_shareable_serialize (MPROC_SHAREABLE (self->lock), fds, error);
+  if (lock == NULL)
+    return NULL;
+  return g_variant_new ("(@(hh)@(sv))", g_steal_pointer (&sync), lock);
+}
+
+static MprocShareable *
+mproc_condition_deserialize (GVariant  *handle,
+                             GArray    *fds,
+                             GError   **error)
+{
+  g_autoptr(GVariant) sync_h = NULL;
+  g_autoptr(GVariant) lock_h = NULL;
+  MprocShareable *lock;
+  MprocSync *sync;
+
+  if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("((hh)(sv))")))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Received a malformed synchronisation object"));
+      return NULL;
+    }
+  sync_h = g_variant_get_child_value (handle, 0);
+  lock_h = g_variant_get_child_value (handle, 1);
+
+  lock = mproc_shareable_deserialize (lock_h, fds, error);
+  if (lock == NULL)
+    return NULL;
+  if (!MPROC_IS_LOCK (lock) && !MPROC_IS_RLOCK (lock))
+    {
+      g_object_unref (lock);
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Received a malformed synchronisation object"));
+      return NULL;
+    }
+  sync = mproc_sync_new_from_handle (sync_h, fds, sizeof (CondShared), error);
+  if (sync == NULL)
+    {
+      g_object_unref (lock);
+      return NULL;
+    }
+  return MPROC_SHAREABLE (condition_new_take (sync, G_OBJECT (lock)));
+}
+
+static void
+mproc_condition_shareable_init (MprocShareableInterface *iface)
+{
+  iface->serialize = mproc_condition_serialize;
+  iface->deserialize = mproc_condition_deserialize;
+}
+
+/**
+ * mproc_condition_new:
+ * @lock: (nullable): a [class@Mproc.Lock] or [class@Mproc.RLock] to use,
+ *   or %NULL for a new [class@Mproc.RLock]
+ * @error: return location for a #GError
+ *
+ * Creates a condition variable in shared memory.
+ *
+ * Returns: (transfer full): a new `MprocCondition`, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+MprocCondition *
+mproc_condition_new (GObject  *lock,
+                     GError  **error)
+{
+  MprocSync *sync;
+
+  g_return_val_if_fail (lock == NULL || MPROC_IS_LOCK (lock) || MPROC_IS_RLOCK (lock), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (lock != NULL)
+    g_object_ref (lock);
+  else
+    {
+      lock = G_OBJECT (mproc_rlock_new (error));
+      if (lock == NULL)
+        return NULL;
+    }
+
+  sync = mproc_sync_new (sizeof (CondShared), "mproc-condition", error);
+  if (sync == NULL)
+    {
+      g_object_unref (lock);
+      return NULL;
+    }
+  return condition_new_take (sync, lock);
+}
+
+/**
+ * mproc_condition_get_lock:
+ * @self: a `MprocCondition`
+ *
+ * Returns: (transfer none): the [class@Mproc.Lock] or [class@Mproc.RLock]
+ *   of @self
+ *
+ * Since: 1.0
+ */
+GObject *
+mproc_condition_get_lock (MprocCondition *self)
+{
+  g_return_val_if_fail (MPROC_IS_CONDITION (self), NULL);
+
+  return self->lock;
+}
+
+/**
+ * mproc_condition_acquire:
+ * @self: a `MprocCondition`
+ * @timeout_usec: how long to wait in microseconds, or -1 to wait forever
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Acquires the lock of @self; see [method@Mproc.Lock.acquire].
+ *
+ * Returns: %TRUE when acquired; %FALSE with @error set otherwise (on
+ *   %MPROC_ERROR_OWNER_DIED the lock is held)
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_condition_acquire (MprocCondition  *self,
+                         gint64           timeout_usec,
+                         GCancellable    *cancellable,
+                         GError         **error)
+{
+  g_return_val_if_fail (MPROC_IS_CONDITION (self), FALSE);
+
+  return mproc_mutex_acquire (self->lock_sync, timeout_usec, cancellable, error);
+}
+
+/**
+ * mproc_condition_release:
+ * @self: a `MprocCondition`
+ * @error: return location for a #GError
+ *
+ * Releases the lock of @self; see [method@Mproc.Lock.release].
+ *
+ * Returns: %TRUE, or %FALSE with %MPROC_ERROR_NOT_OWNER
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_condition_release (MprocCondition  *self,
+                         GError         **error)
+{
+  g_return_val_if_fail (MPROC_IS_CONDITION (self), FALSE);
+
+  return mproc_mutex_release (self->lock_sync, error);
+}
+
+static gboolean
+pid_is_gone (gint32 pid)
+{
+  return kill (pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Under the lock. Returns the slot index, or -1 with @error set. */
+static int
+slot_take (MprocCondition  *self,
+           GError         **error)
+{
+  CondShared *shared = self->shared;
+  gint32 pid = getpid ();
+
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < MAX_WAITERS; i++)
+      {
+        CondSlot *slot = &shared->slots[i];
+
+        /* Second pass: take back the slots of dead waiters. */
+        if (slot->state == SLOT_FREE || (pass == 1 && pid_is_gone (slot->pid)))
+          {
+            slot->pid = pid;
+            slot->ticket = shared->next_ticket++;
+            g_atomic_int_set (&slot->state, SLOT_WAITING);
+            return i;
+          }
+      }
+
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+               _("Too many waiters on a condition (at most %d)"), MAX_WAITERS);
+  return -1;
+}
+
+/* Under the lock: TRUE when the slot was signalled; frees it. */
+static gboolean
+slot_give_back (MprocCondition *self,
+                int             index)
+{
+  CondSlot *slot = &self->shared->slots[index];
+  gboolean signalled = g_atomic_int_get (&slot->state) == SLOT_SIGNALLED;
+
+  g_atomic_int_set (&slot->state, SLOT_FREE);
+  return signalled;
+}
+
+static gboolean
+slot_check (gpointer   user_data,
+            GError   **error)
+{
+  return g_atomic_int_get ((guint32 *) user_data) == SLOT_SIGNALLED;
+}
+
+/* Common start of wait and wait_async: under the lock. */
+static int
+wait_begin (MprocCondition  *self,
+            guint           *saved_count,
+            GError         **error)
+{
+  int index;
+
+  if (!mproc_mutex_is_owned (self->lock_sync))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER,
+                           _("Cannot wait on a condition whose lock the calling thread does not hold"));
+      return -1;
+    }
+  index = slot_take (self, error);
+  if (index < 0)
+    return -1;
+  if (!mproc_mutex_release_all (self->lock_sync, saved_count, error))
+    {
+      slot_give_back (self, index);
+      return -1;
+    }
+  return index;
+}
+
+/* Common end: the lock is held again. Folds the outcome of the wait
+ * (@wait_error, may be NULL) and the slot state into the result. */
+static gboolean
+wait_end (MprocCondition  *self,
+          int              index,
+          guint            saved_count,
+          GError          *wait_error,
+          GError         **error)
+{
+  mproc_mutex_restore_count (self->lock_sync, saved_count);
+
+  /* Signalled wins over a timeout or a cancellation that came at the same
+   * time: the wake-up was given to us and must not be lost. */
+  if (slot_give_back (self, index))
+    return TRUE;
+  if (wait_error != NULL && !g_error_matches (wait_error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
+    g_propagate_error (error, g_error_copy (wait_error));
+  return FALSE;
+}
+
+/**
+ * mproc_condition_wait:
+ * @self: a `MprocCondition`
+ * @timeout_usec: how long to wait in microseconds, or -1 to wait forever
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Releases the lock of @self (every level of an [class@Mproc.RLock]),
+ * blocks the calling thread until notified, @timeout_usec passes or
+ * @cancellable is cancelled, then takes the lock back. The calling thread
+ * must hold the lock. Never call it from a thread that runs a main loop:
+ * use [method@Mproc.Condition.wait_async] there.
+ *
+ * Returns: %TRUE when notified; %FALSE when the wait timed out (@error not
+ *   set, as Python's `wait()` returns `False`) or failed (@error set:
+ *   %G_IO_ERROR_CANCELLED, %MPROC_ERROR_NOT_OWNER). The lock is held again
+ *   in every case but %MPROC_ERROR_NOT_OWNER.
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_condition_wait (MprocCondition  *self,
+                      gint64           timeout_usec,
+                      GCancellable    *cancellable,
+                      GError         **error)
+{
+  g_autoptr(GError) wait_error = NULL;
+  guint saved_count = 0;
+  int index;
+
+  g_return_val_if_fail (MPROC_IS_CONDITION (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  index = wait_begin (self, &saved_count, error);
+  if (index < 0)
+    return FALSE;
+
+  mproc_wait_point_wait (mproc_sync_get_wait_point (self->sync), slot_check,
+                         &self->shared->slots[index].state, timeout_usec, cancellable,
+                         &wait_error);
+
+  /* Python takes the lock back whatever happened; so do we, and a holder
+   * that died meanwhile leaves it to us (OWNER_DIED) all the same. */
+  mproc_mutex_acquire (self->lock_sync, -1, NULL, NULL);
+  return wait_end (self, index, saved_count, wait_error, error);
+}
+
+typedef struct
+{
+  int     index;
+  guint   saved_count;
+  GError *wait_error;
+} WaitData;
+
+static void
+wait_data_free (gpointer data)
+{
+  WaitData *wd = data;
+
+  g_clear_error (&wd->wait_error);
+  g_free (wd);
+}
+
+static void
+wait_reacquired_cb (GObject      *source_object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  GTask *task = user_data;
+  MprocCondition *self = g_task_get_source_object (task);
+  WaitData *wd = g_task_get_task_data (task);
+  GError *error = NULL;
+  gboolean notified;
+
+  g_task_propagate_boolean (G_TASK (result), NULL);   /* held, even on OWNER_DIED */
+  notified = wait_end (self, wd->index, wd->saved_count, wd->wait_error, &error);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, notified);
+  g_object_unref (task);
+}
+
+static void
+wait_done (gpointer  user_data,
+           gboolean  success,
+           GError   *error)
+{
+  GTask *task = user_data;
+  MprocCondition *self = g_task_get_source_object (task);
+  WaitData *wd = g_task_get_task_data (task);
+
+  if (error != NULL)
+    wd->wait_error = g_error_copy (error);
+  mproc_mutex_acquire_async (self->lock_sync, NULL, mproc_condition_wait_async, -1, NULL,
+                             wait_reacquired_cb, task);
+}
+
+/**
+ * mproc_condition_wait_async:
+ * @self: a `MprocCondition`
+ * @timeout_usec: how long to wait in microseconds, or -1 to wait forever
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when notified (with
+ *   the lock held again), on timeout or cancellation
+ * @user_data: data for @callback
+ *
+ * Like [method@Mproc.Condition.wait], without blocking the calling thread
+ * and without any helper thread: the lock is released at once, and taken
+ * back asynchronously before @callback runs in the caller's thread-default
+ * main context (whose thread then holds it). The calling thread must hold
+ * the lock and iterate that context. Call
+ * [method@Mproc.Condition.wait_finish] from @callback.
+ *
+ * Since: 1.0
+ */
+void
+mproc_condition_wait_async (MprocCondition      *self,
+                            gint64               timeout_usec,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  GTask *task;
+  WaitData *wd;
+  GError *error = NULL;
+
+  g_return_if_fail (MPROC_IS_CONDITION (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mproc_condition_wait_async);
+  g_task_set_check_cancellable (task, FALSE);
+  wd = g_new0 (WaitData, 1);
+  g_task_set_task_data (task, wd, wait_data_free);
+
+  wd->index = wait_begin (self, &wd->saved_count, &error);
+  if (wd->index < 0)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+
+  mproc_wait_point_wait_async (mproc_sync_get_wait_point (self->sync), slot_check,
+                               &self->shared->slots[wd->index].state, timeout_usec,
+                               cancellable, wait_done, task);
+}
+
+/**
+ * mproc_condition_wait_finish:
+ * @self: a `MprocCondition`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Mproc.Condition.wait_async].
+ *
+ * Returns: as [method@Mproc.Condition.wait]
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_condition_wait_finish (MprocCondition  *self,
+                             GAsyncResult    *result,
+                             GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_condition_wait_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * mproc_condition_wait_for:
+ * @self: a `MprocCondition`
+ * @predicate: (scope call) (closure user_data): the condition to wait for
+ * @user_data: data for @predicate
+ * @timeout_usec: how long to wait in microseconds in total, or -1 to wait
+ *   forever
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Waits until @predicate returns %TRUE, as Python's `wait_for()`:
+ * @predicate is evaluated first, then after every wake-up, with the lock
+ * held. The calling thread must hold the lock.
+ *
+ * Returns: the last value of @predicate (%FALSE on timeout, @error not
+ *   set), or %FALSE with @error set (%G_IO_ERROR_CANCELLED,
+ *   %MPROC_ERROR_NOT_OWNER)
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_condition_wait_for (MprocCondition           *self,
+                          MprocConditionPredicate   predicate,
+                          gpointer                  user_data,
+                          gint64                    timeout_usec,
+                          GCancellable             *cancellable,
+                          GError                  **error)
+{
+  gint64 deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
+  gboolean result;
+
+  g_return_val_if_fail (MPROC_IS_CONDITION (self), FALSE);
+  g_return_val_if_fail (predicate != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  while (!(result = predicate (user_data)))
+    {
+      GError *local_error = NULL;
+      gint64 remaining = -1;
+
+      if (deadline >= 0)
+        {
+          remaining = deadline - g_get_monotonic_time ();
+          if (remaining <= 0)
+            break;
+        }
+      if (!mproc_condition_wait (self, remaining, cancellable, &local_error) && local_error != NULL)
+        {
+          g_propagate_error (error, local_error);
+          return FALSE;
+        }
+    }
+
+  return result;
+}
+
+/**
+ * mproc_condition_notify:
+ * @self: a `MprocCondition`
+ * @n: how many waiters to wake
+ *
+ * Wakes the @n longest-waiting threads (fewer if fewer wait), in any
+ * process. The calling thread must hold the lock.
+ *
+ * Returns: how many waiters were woken
+ *
+ * Since: 1.0
+ */
+guint
+mproc_condition_notify (MprocCondition *self,
+                        guint           n)
+{
+  CondShared *shared;
+  guint woken = 0;
+
+  g_return_val_if_fail (MPROC_IS_CONDITION (self), 0);
+  g_return_val_if_fail (mproc_mutex_is_owned (self->lock_sync), 0);
+
+  shared = self->shared;
+  while (woken < n)
+    {
+      CondSlot *oldest = NULL;
+
+      for (int i = 0; i < MAX_WAITERS; i++)
+        {
+          CondSlot *slot = &shared->slots[i];
+
+          if (slot->state == SLOT_WAITING && (oldest == NULL || slot->ticket < oldest->ticket))
+            oldest = slot;
+        }
+      if (oldest == NULL)
+        break;
+
+      if (pid_is_gone (oldest->pid))
+        {
+          g_atomic_int_set (&oldest->state, SLOT_FREE);   /* killed while waiting */
+          continue;
+        }
+      g_atomic_int_set (&oldest->state, SLOT_SIGNALLED);
+      woken++;
+    }
+
+  /* Every waiter re-checks its own slot: a targeted futex wake could reach
+   * the wrong one. */
+  if (woken > 0)
+    mproc_sync_wake (self->sync, G_MAXINT);
+  return woken;
+}
+
+/**
+ * mproc_condition_notify_all:
+ * @self: a `MprocCondition`
+ *
+ * Wakes every waiter, in every process. The calling thread must hold the
+ * lock.
+ *
+ * Returns: how many waiters were woken
+ *
+ * Since: 1.0
+ */
+guint
+mproc_condition_notify_all (MprocCondition *self)
+{
+  return mproc_condition_notify (self, G_MAXUINT);
+}

@@ -1,0 +1,331 @@
+/* mproc-lock.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "mproc-error.h"
+#include "mproc-lock.h"
+#include "mproc-shareable-private.h"
+#include "mproc-sync-private.h"
+
+/**
+ * MprocLock:
+ *
+ * A lock shared between processes: Python's `multiprocessing.Lock`, made
+ * robust.
+ *
+ * Hand it to a child with [method@Mproc.Process.add_object]; every copy
+ * refers to the same lock. Only the thread that acquired it may release it.
+ *
+ * ```c
+ * g_autoptr(GError) error = NULL;
+ *
+ * if (!mproc_lock_acquire (lock, -1, NULL, &error) &&
+ *     !g_error_matches (error, MPROC_ERROR, MPROC_ERROR_OWNER_DIED))
+ *   return FALSE;
+ * ... critical section ...
+ * mproc_lock_release (lock, NULL);
+ * ```
+ *
+ * In C, `MPROC_LOCK_AUTO_LOCK (lock, locker);` holds it until the end of
+ * the scope, as `G_MUTEX_AUTO_LOCK` does.
+ *
+ * ## Robustness
+ *
+ * If the holder dies (even by SIGKILL), the next acquirer gets the lock
+ * together with %MPROC_ERROR_OWNER_DIED (Python would deadlock): what the
+ * lock protects may be half-updated. Threads blocked in
+ * [method@Mproc.Lock.acquire] are woken by the kernel (robust futex list);
+ * async and cancellable waiters watch the holder thread's pidfd.
+ *
+ * ## Thread safety
+ *
+ * All methods may be called from any thread; ownership is per thread.
+ *
+ * Since: 1.0
+ */
+struct _MprocLock
+{
+  GObject          parent_instance;
+  MprocSync       *sync;
+  /* Cached for the fast paths (the mapping never moves). */
+  pthread_mutex_t *mutex;
+  guint32         *n_fd_waiters;
+};
+
+/* The type check of the fast paths: the type is final, so an exact match
+ * is enough, and it avoids a call to mproc_lock_get_type(). */
+static GType lock_type;
+#define CHECK_SELF(self) \
+  ((self) != NULL && ((GTypeInstance *) (self))->g_class != NULL && \
+   ((GTypeInstance *) (self))->g_class->g_type == lock_type)
+
+static void mproc_lock_shareable_init (MprocShareableInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MprocLock, mproc_lock, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_lock_shareable_init))
+
+static void
+mproc_lock_finalize (GObject *object)
+{
+  MprocLock *self = MPROC_LOCK (object);
+
+  /* A lock held by this thread must leave glibc's robust list before its
+   * memory is unmapped. */
+  if (self->sync != NULL && mproc_mutex_is_owned (self->sync))
+    while (mproc_mutex_release (self->sync, NULL) && mproc_mutex_is_owned (self->sync))
+      ;
+  g_clear_pointer (&self->sync, mproc_sync_free);
+  G_OBJECT_CLASS (mproc_lock_parent_class)->finalize (object);
+}
+
+static void
+mproc_lock_class_init (MprocLockClass *klass)
+{
+  lock_type = G_TYPE_FROM_CLASS (klass);
+  G_OBJECT_CLASS (klass)->finalize = mproc_lock_finalize;
+}
+
+static void
+mproc_lock_init (MprocLock *self)
+{
+}
+
+static GVariant *
+mproc_lock_serialize (MprocShareable  *shareable,
+                      GArray          *fds,
+                      GError         **error)
+{
+  return mproc_sync_serialize (MPROC_LOCK (shareable)->sync, fds, error);
+}
+
+static MprocShareable *
+mproc_lock_deserialize (GVariant  *handle,
+                        GArray    *fds,
+                        GError   **error)
+{
+  MprocSync *sync = mproc_sync_new_from_handle (handle, fds, sizeof (MprocMutexShared), error);
+  MprocLock *self;
+
+  if (sync == NULL)
+    return NULL;
+  self = g_object_new (MPROC_TYPE_LOCK, NULL);
+  self->sync = sync;
+  self->mutex = &((MprocMutexShared *) mproc_sync_get_state (sync))->mutex;
+  self->n_fd_waiters = &mproc_sync_get_wait_shared (sync)->n_fd_waiters;
+  return MPROC_SHAREABLE (self);
+}
+
+static void
+mproc_lock_shareable_init (MprocShareableInterface *iface)
+{
+  iface->serialize = mproc_lock_serialize;
+  iface->deserialize = mproc_lock_deserialize;
+}
+
+/**
+ * mproc_lock_new:
+ * @error: return location for a #GError
+ *
+ * Creates an unlocked lock in shared memory.
+ *
+ * Returns: (transfer full): a new `MprocLock`, or %NULL with @error set
+ *   (shared memory could not be created)
+ *
+ * Since: 1.0
+ */
+MprocLock *
+mproc_lock_new (GError **error)
+{
+  MprocSync *sync;
+  MprocLock *self;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  sync = mproc_sync_new (sizeof (MprocMutexShared), "mproc-lock", error);
+  if (sync == NULL)
+    return NULL;
+  mproc_mutex_shared_init (mproc_sync_get_state (sync), FALSE);
+
+  self = g_object_new (MPROC_TYPE_LOCK, NULL);
+  self->sync = sync;
+  self->mutex = &((MprocMutexShared *) mproc_sync_get_state (sync))->mutex;
+  self->n_fd_waiters = &mproc_sync_get_wait_shared (sync)->n_fd_waiters;
+  return self;
+}
+
+/**
+ * mproc_lock_acquire:
+ * @self: a `MprocLock`
+ * @timeout_usec: how long to wait in microseconds, or -1 to wait forever
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Acquires @self for the calling thread, blocking it until the lock is
+ * free, @timeout_usec passes or @cancellable is cancelled. Never call it
+ * from a thread that runs a main loop: use
+ * [method@Mproc.Lock.acquire_async] there.
+ *
+ * Acquiring a lock that the calling thread already holds waits (it is not
+ * recursive; see [class@Mproc.RLock]).
+ *
+ * Returns: %TRUE when the lock was acquired. %FALSE with @error set
+ *   otherwise: %MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, or
+ *   %MPROC_ERROR_OWNER_DIED, in which case **the lock is held** by the
+ *   caller, who must release it, and its previous holder died holding it
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_lock_acquire (MprocLock     *self,
+                    gint64         timeout_usec,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  g_return_val_if_fail (CHECK_SELF (self), FALSE);
+
+  if (G_LIKELY (timeout_usec < 0 && cancellable == NULL))
+    {
+      int r = pthread_mutex_lock (self->mutex);
+
+      if (G_LIKELY (r == 0))
+        return TRUE;
+      return mproc_mutex_result (self->sync, r, error);
+    }
+
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  return mproc_mutex_acquire (self->sync, timeout_usec, cancellable, error);
+}
+
+/**
+ * mproc_lock_try_acquire:
+ * @self: a `MprocLock`
+ * @error: return location for a #GError
+ *
+ * Acquires @self if it is free, without waiting; the same as
+ * [method@Mproc.Lock.acquire] with a timeout of 0.
+ *
+ * Returns: %TRUE when acquired; %FALSE with %MPROC_ERROR_TIMED_OUT when it
+ *   is held, or with %MPROC_ERROR_OWNER_DIED (then it is held by the
+ *   caller)
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_lock_try_acquire (MprocLock  *self,
+                        GError    **error)
+{
+  g_return_val_if_fail (MPROC_IS_LOCK (self), FALSE);
+
+  return mproc_mutex_try_acquire (self->sync, error);
+}
+
+/**
+ * mproc_lock_acquire_async:
+ * @self: a `MprocLock`
+ * @timeout_usec: how long to wait in microseconds, or -1 to wait forever
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the lock is
+ *   acquired, the wait times out or is cancelled
+ * @user_data: data for @callback
+ *
+ * Acquires @self without blocking the calling thread and without any
+ * helper thread. @callback runs in the caller's thread-default main
+ * context; call [method@Mproc.Lock.acquire_finish] from it. The lock then
+ * belongs to the thread that iterates that context.
+ *
+ * Since: 1.0
+ */
+void
+mproc_lock_acquire_async (MprocLock           *self,
+                          gint64               timeout_usec,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_LOCK (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_mutex_acquire_async (self->sync, G_OBJECT (self), mproc_lock_acquire_async,
+                             timeout_usec, cancellable, callback, user_data);
+}
+
+/**
+ * mproc_lock_acquire_finish:
+ * @self: a `MprocLock`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Mproc.Lock.acquire_async].
+ *
+ * Returns: as [method@Mproc.Lock.acquire]; on %MPROC_ERROR_OWNER_DIED the
+ *   lock is held
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_lock_acquire_finish (MprocLock     *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_lock_acquire_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * mproc_lock_release:
+ * @self: a `MprocLock`
+ * @error: return location for a #GError
+ *
+ * Releases @self, waking one waiter in any process.
+ *
+ * Returns: %TRUE, or %FALSE with %MPROC_ERROR_NOT_OWNER when the calling
+ *   thread does not hold the lock (Python raises here too)
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_lock_release (MprocLock  *self,
+                    GError    **error)
+{
+  g_return_val_if_fail (CHECK_SELF (self), FALSE);
+
+  if (G_LIKELY (pthread_mutex_unlock (self->mutex) == 0))
+    {
+      /* Blocking waiters sleep in the kernel (glibc wakes them); async and
+       * cancellable ones are counted here and need the wait point. */
+      if (G_UNLIKELY (g_atomic_int_get (self->n_fd_waiters) != 0))
+        mproc_sync_wake (self->sync, G_MAXINT);
+      return TRUE;
+    }
+  return mproc_mutex_release (self->sync, error);   /* reports NOT_OWNER */
+}
+
+/**
+ * mproc_lock_is_owned:
+ * @self: a `MprocLock`
+ *
+ * Tells whether the calling thread holds @self.
+ *
+ * Returns: %TRUE when the calling thread holds the lock
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_lock_is_owned (MprocLock *self)
+{
+  g_return_val_if_fail (MPROC_IS_LOCK (self), FALSE);
+
+  return mproc_mutex_is_owned (self->sync);
+}
+
+/* For MprocCondition. */
+MprocSync *
+mproc_lock_get_sync (MprocLock *self)
+{
+  return self->sync;
+}

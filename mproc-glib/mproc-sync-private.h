@@ -1,0 +1,138 @@
+/* mproc-sync-private.h: what the synchronisation primitives share
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Every primitive of issue #5 (lock, rlock, event, semaphore, condition,
+ * barrier, value) keeps its state in one MprocShm of its own:
+ *
+ *   offset 0   MprocWaitShared (the wait point's shared part)
+ *   offset 64  the primitive's state (its own cache line(s))
+ *
+ * and travels to another process as "(hh)": the memfd and the wait point's
+ * eventfd, followed by whatever the class adds.  MprocSync is the
+ * per-process handle on that: the mapping and a wait point, which is rebuilt
+ * lazily in a child that inherited the object through fork() (the
+ * inherited wait point is inert there, see mproc-waitable-private.h).
+ *
+ * The robust mutex (MprocLock, MprocRLock) is a process-shared robust
+ * pthread_mutex_t in that state: glibc keeps it on the holding thread's
+ * robust list, so when the holder dies the kernel marks it OWNER_DIED and
+ * wakes one thread blocked on it.  Async (and cancellable) waiters are not
+ * blocked in the kernel: they wait on the wait point and additionally watch
+ * the holder thread's pidfd (PIDFD_THREAD), whose readability is raised
+ * after the kernel has processed the robust list; the watch then wakes the
+ * wait point and the waiters' checks find the lock OWNER_DIED.
+ */
+
+#pragma once
+
+#include <pthread.h>
+
+#include <gio/gio.h>
+
+#include "mproc-shm-private.h"
+#include "mproc-waitable-private.h"
+
+G_BEGIN_DECLS
+
+#define MPROC_SYNC_STATE_OFFSET 64
+
+typedef struct _MprocSync MprocSync;
+
+MprocSync      *mproc_sync_new             (gsize          state_size,
+                                            const char    *debug_name,
+                                            GError       **error);
+MprocSync      *mproc_sync_new_from_handle (GVariant      *handle,
+                                            GArray        *fds,
+                                            gsize          state_size,
+                                            GError       **error);
+GVariant       *mproc_sync_serialize       (MprocSync     *sync,
+                                            GArray        *fds,
+                                            GError       **error);
+void            mproc_sync_free            (MprocSync     *sync);
+MprocWaitPoint *mproc_sync_get_wait_point  (MprocSync     *sync);
+gpointer        mproc_sync_get_state       (MprocSync     *sync);
+MprocWaitShared *mproc_sync_get_wait_shared (MprocSync    *sync);
+void            mproc_sync_wake            (MprocSync     *sync,
+                                            int            n);
+
+/* Blocks on an async operation by running it in a private main context
+ * (the sync pattern of gsubprocess.c): used by the blocking calls that must
+ * also watch fds (pidfds, the cancellable).  Between begin() and end()
+ * start the async call with mproc_sync_block_cb and the block as data. */
+typedef struct
+{
+  GMainContext *context;
+  GAsyncResult *result;
+} MprocSyncBlock;
+
+void            mproc_sync_block_begin     (MprocSyncBlock      *block);
+void            mproc_sync_block_cb        (GObject             *source_object,
+                                            GAsyncResult        *result,
+                                            gpointer             user_data);
+GAsyncResult   *mproc_sync_block_end       (MprocSyncBlock      *block);
+
+/* A GSource that fires once, when any of a set of threads/processes has
+ * exited (pidfds).  Re-targeting to the same set is free. */
+typedef struct _MprocDeathWatch MprocDeathWatch;
+typedef void (*MprocDeathFunc) (gpointer user_data, int pid);
+
+MprocDeathWatch *mproc_death_watch_new     (GMainContext   *context,
+                                            MprocDeathFunc  func,
+                                            gpointer        user_data);
+/* Returns FALSE when one of @pids is already gone (then nothing is
+ * watched); @is_thread selects PIDFD_THREAD (falls back to the process
+ * when the kernel lacks it and the id is a process). */
+gboolean         mproc_death_watch_set     (MprocDeathWatch *watch,
+                                            const int       *pids,
+                                            guint            n_pids,
+                                            gboolean         is_thread);
+void             mproc_death_watch_free    (MprocDeathWatch *watch);
+
+/* The robust mutex of MprocLock and MprocRLock. */
+typedef struct
+{
+  pthread_mutex_t mutex;
+  guint32         recursive;
+  guint32         _pad;
+} MprocMutexShared;
+
+void      mproc_mutex_shared_init    (MprocMutexShared *shared,
+                                      gboolean          recursive);
+gboolean  mproc_mutex_acquire        (MprocSync        *sync,
+                                      gint64            timeout_usec,
+                                      GCancellable     *cancellable,
+                                      GError          **error);
+gboolean  mproc_mutex_try_acquire    (MprocSync        *sync,
+                                      GError          **error);
+gboolean  mproc_mutex_release        (MprocSync        *sync,
+                                      GError          **error);
+void      mproc_mutex_acquire_async  (MprocSync        *sync,
+                                      GObject          *source_object,
+                                      gpointer          source_tag,
+                                      gint64            timeout_usec,
+                                      GCancellable     *cancellable,
+                                      GAsyncReadyCallback callback,
+                                      gpointer          user_data);
+gboolean  mproc_mutex_is_owned       (MprocSync        *sync);
+/* The slow half of a pthread result (EOWNERDEAD, EBUSY, ETIMEDOUT, …). */
+gboolean  mproc_mutex_result         (MprocSync        *sync,
+                                      int               r,
+                                      GError          **error);
+/* For MprocCondition: release every level of recursion, and take them back. */
+gboolean  mproc_mutex_release_all    (MprocSync        *sync,
+                                      guint            *saved_count,
+                                      GError          **error);
+void      mproc_mutex_restore_count  (MprocSync        *sync,
+                                      guint             saved_count);
+
+/* The MprocSync of a lock, for MprocCondition and MprocValue. */
+struct _MprocLock;
+struct _MprocRLock;
+MprocSync *mproc_lock_get_sync  (struct _MprocLock  *self);
+MprocSync *mproc_rlock_get_sync (struct _MprocRLock *self);
+
+/* Ids of the calling thread and process, cached (fork-aware). */
+int       mproc_sync_self_tid        (void);
+
+G_END_DECLS

@@ -1,0 +1,427 @@
+/* mproc-value.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "mproc-error.h"
+#include "mproc-i18n-private.h"
+#include "mproc-shareable-private.h"
+#include "mproc-sync-private.h"
+#include "mproc-value.h"
+
+/**
+ * MprocValue:
+ *
+ * A typed scalar in shared memory: Python's `multiprocessing.Value`.
+ *
+ * Every copy of a value (in every process it was handed to) reads and
+ * writes the same memory. Reads and writes are atomic (never torn), but a
+ * read-modify-write such as `set_int (v, get_int (v) + 1)` is not: use
+ * [method@Mproc.Value.add] or [method@Mproc.Value.compare_and_swap], or
+ * hold the value's lock ([method@Mproc.Value.get_lock], made when
+ * @with_lock is %TRUE, as Python's `lock=True`) around the sequence.
+ *
+ * Integers and booleans are read and written with the `_int` and
+ * `_boolean` accessors, floats and doubles with the `_double` ones.
+ *
+ * ## Thread safety
+ *
+ * All methods may be called from any thread.
+ *
+ * Since: 1.0
+ */
+
+typedef struct
+{
+  guint32 value_type;
+  guint32 _pad;
+  gint64  bits;
+} ValueShared;
+
+struct _MprocValue
+{
+  GObject      parent_instance;
+  MprocSync   *sync;
+  ValueShared *shared;
+  MprocValueType value_type;
+  MprocRLock  *lock;
+};
+
+static void mproc_value_shareable_init (MprocShareableInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MprocValue, mproc_value, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_value_shareable_init))
+
+static void
+mproc_value_finalize (GObject *object)
+{
+  MprocValue *self = MPROC_VALUE (object);
+
+  g_clear_pointer (&self->sync, mproc_sync_free);
+  g_clear_object (&self->lock);
+  G_OBJECT_CLASS (mproc_value_parent_class)->finalize (object);
+}
+
+static void
+mproc_value_class_init (MprocValueClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mproc_value_finalize;
+}
+
+static void
+mproc_value_init (MprocValue *self)
+{
+}
+
+static MprocValue *
+value_new_take (MprocSync      *sync,
+                MprocValueType  value_type,
+                MprocRLock     *lock)
+{
+  MprocValue *self = g_object_new (MPROC_TYPE_VALUE, NULL);
+
+  self->sync = sync;
+  self->shared = mproc_sync_get_state (sync);
+  self->value_type = value_type;
+  self->lock = lock;
+  return self;
+}
+
+static GVariant *
+mproc_value_serialize (MprocShareable  *shareable,
+                       GArray          *fds,
+                       GError         **error)
+{
+  MprocValue *self = MPROC_VALUE (shareable);
+  g_autoptr(GVariant) sync = NULL;
+  GVariant *lock = NULL;
+
+  sync = mproc_sync_serialize (self->sync, fds, error);
+  if (sync == NULL)
+    return NULL;
+  if (self->lock != NULL)
+    {
+      lock = mproc_shareable_serialize (MPROC_SHAREABLE (self->lock), fds, error);
+      if (lock == NULL)
+        return NULL;
+    }
+  return g_variant_new ("(@(hh)u@m(sv))", g_steal_pointer (&sync), (guint32) self->value_type,
+                        g_variant_new_maybe (G_VARIANT_TYPE ("(sv)"), lock));
+}
+
+static MprocShareable *
+mproc_value_deserialize (GVariant  *handle,
+                         GArray    *fds,
+                         GError   **error)
+{
+  g_autoptr(GVariant) sync_h = NULL;
+  g_autoptr(GVariant) lock_h = NULL;
+  MprocShareable *lock = NULL;
+  MprocSync *sync;
+  guint32 value_type;
+
+  if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("((hh)um(sv))")))
+    goto malformed;
+  g_variant_get (handle, "(@(hh)u@m(sv))", &sync_h, &value_type, &lock_h);
+  if (value_type > MPROC_VALUE_TYPE_DOUBLE)
+    goto malformed;
+
+  if (g_variant_n_children (lock_h) > 0)
+    {
+      g_autoptr(GVariant) inner = g_variant_get_child_value (lock_h, 0);
+
+      lock = mproc_shareable_deserialize (inner, fds, error);
+      if (lock == NULL)
+        return NULL;
+      if (!MPROC_IS_RLOCK (lock))
+        {
+          g_object_unref (lock);
+          goto malformed;
+        }
+    }
+  sync = mproc_sync_new_from_handle (sync_h, fds, sizeof (ValueShared), error);
+  if (sync == NULL)
+    {
+      g_clear_object (&lock);
+      return NULL;
+    }
+  return MPROC_SHAREABLE (value_new_take (sync, value_type, (MprocRLock *) lock));
+
+malformed:
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("Received a malformed shared value"));
+  return NULL;
+}
+
+static void
+mproc_value_shareable_init (MprocShareableInterface *iface)
+{
+  iface->serialize = mproc_value_serialize;
+  iface->deserialize = mproc_value_deserialize;
+}
+
+/**
+ * mproc_value_new:
+ * @value_type: the type of the value
+ * @with_lock: whether to make a [class@Mproc.RLock] to go with it
+ * @error: return location for a #GError
+ *
+ * Creates a value in shared memory, 0 (or %FALSE, or 0.0).
+ *
+ * Returns: (transfer full): a new `MprocValue`, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+MprocValue *
+mproc_value_new (MprocValueType   value_type,
+                 gboolean         with_lock,
+                 GError         **error)
+{
+  MprocRLock *lock = NULL;
+  MprocSync *sync;
+
+  g_return_val_if_fail (value_type <= MPROC_VALUE_TYPE_DOUBLE, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (with_lock)
+    {
+      lock = mproc_rlock_new (error);
+      if (lock == NULL)
+        return NULL;
+    }
+  sync = mproc_sync_new (sizeof (ValueShared), "mproc-value", error);
+  if (sync == NULL)
+    {
+      g_clear_object (&lock);
+      return NULL;
+    }
+  ((ValueShared *) mproc_sync_get_state (sync))->value_type = value_type;
+  return value_new_take (sync, value_type, lock);
+}
+
+/**
+ * mproc_value_get_value_type:
+ * @self: a `MprocValue`
+ *
+ * Returns: the type of @self
+ *
+ * Since: 1.0
+ */
+MprocValueType
+mproc_value_get_value_type (MprocValue *self)
+{
+  g_return_val_if_fail (MPROC_IS_VALUE (self), MPROC_VALUE_TYPE_INT64);
+
+  return self->value_type;
+}
+
+/**
+ * mproc_value_get_lock:
+ * @self: a `MprocValue`
+ *
+ * Returns: (transfer none) (nullable): the lock made with @self, or %NULL
+ *   if it was made without one
+ *
+ * Since: 1.0
+ */
+MprocRLock *
+mproc_value_get_lock (MprocValue *self)
+{
+  g_return_val_if_fail (MPROC_IS_VALUE (self), NULL);
+
+  return self->lock;
+}
+
+static inline gboolean
+is_integer (MprocValue *self)
+{
+  return self->value_type <= MPROC_VALUE_TYPE_INT64;
+}
+
+static inline gint64
+normalise (MprocValueType type,
+           gint64         value)
+{
+  switch (type)
+    {
+    case MPROC_VALUE_TYPE_BOOLEAN:
+      return value != 0;
+    case MPROC_VALUE_TYPE_INT32:
+      return (gint32) value;
+    case MPROC_VALUE_TYPE_INT64:
+    case MPROC_VALUE_TYPE_FLOAT:
+    case MPROC_VALUE_TYPE_DOUBLE:
+    default:
+      return value;
+    }
+}
+
+/**
+ * mproc_value_get_int:
+ * @self: a `MprocValue` of an integer or boolean type
+ *
+ * Returns: the value
+ *
+ * Since: 1.0
+ */
+gint64
+mproc_value_get_int (MprocValue *self)
+{
+  g_return_val_if_fail (MPROC_IS_VALUE (self), 0);
+  g_return_val_if_fail (is_integer (self), 0);
+
+  return __atomic_load_n (&self->shared->bits, __ATOMIC_RELAXED);
+}
+
+/**
+ * mproc_value_set_int:
+ * @self: a `MprocValue` of an integer or boolean type
+ * @value: the new value, truncated to the type of @self
+ *
+ * Stores @value.
+ *
+ * Since: 1.0
+ */
+void
+mproc_value_set_int (MprocValue *self,
+                     gint64      value)
+{
+  g_return_if_fail (MPROC_IS_VALUE (self));
+  g_return_if_fail (is_integer (self));
+
+  __atomic_store_n (&self->shared->bits, normalise (self->value_type, value), __ATOMIC_RELAXED);
+}
+
+/**
+ * mproc_value_get_double:
+ * @self: a `MprocValue` of type float or double
+ *
+ * Returns: the value
+ *
+ * Since: 1.0
+ */
+gdouble
+mproc_value_get_double (MprocValue *self)
+{
+  gint64 bits;
+  gdouble value;
+
+  g_return_val_if_fail (MPROC_IS_VALUE (self), 0.0);
+  g_return_val_if_fail (!is_integer (self), 0.0);
+
+  bits = __atomic_load_n (&self->shared->bits, __ATOMIC_RELAXED);
+  memcpy (&value, &bits, sizeof value);
+  return value;
+}
+
+/**
+ * mproc_value_set_double:
+ * @self: a `MprocValue` of type float or double
+ * @value: the new value (rounded to single precision for a float)
+ *
+ * Stores @value.
+ *
+ * Since: 1.0
+ */
+void
+mproc_value_set_double (MprocValue *self,
+                        gdouble     value)
+{
+  gint64 bits;
+
+  g_return_if_fail (MPROC_IS_VALUE (self));
+  g_return_if_fail (!is_integer (self));
+
+  if (self->value_type == MPROC_VALUE_TYPE_FLOAT)
+    value = (gfloat) value;
+  memcpy (&bits, &value, sizeof bits);
+  __atomic_store_n (&self->shared->bits, bits, __ATOMIC_RELAXED);
+}
+
+/**
+ * mproc_value_get_boolean:
+ * @self: a `MprocValue` of an integer or boolean type
+ *
+ * Returns: whether the value is non-zero
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_value_get_boolean (MprocValue *self)
+{
+  return mproc_value_get_int (self) != 0;
+}
+
+/**
+ * mproc_value_set_boolean:
+ * @self: a `MprocValue` of an integer or boolean type
+ * @value: the new value
+ *
+ * Stores @value (1 or 0).
+ *
+ * Since: 1.0
+ */
+void
+mproc_value_set_boolean (MprocValue *self,
+                         gboolean    value)
+{
+  mproc_value_set_int (self, value ? 1 : 0);
+}
+
+/**
+ * mproc_value_add:
+ * @self: a `MprocValue` of an integer type
+ * @delta: what to add
+ *
+ * Adds @delta atomically (wrapping around on overflow).
+ *
+ * Returns: the new value
+ *
+ * Since: 1.0
+ */
+gint64
+mproc_value_add (MprocValue *self,
+                 gint64      delta)
+{
+  gint64 old;
+  gint64 new;
+
+  g_return_val_if_fail (MPROC_IS_VALUE (self), 0);
+  g_return_val_if_fail (is_integer (self), 0);
+
+  old = __atomic_load_n (&self->shared->bits, __ATOMIC_RELAXED);
+  do
+    new = normalise (self->value_type, (gint64) ((guint64) old + (guint64) delta));
+  while (!__atomic_compare_exchange_n (&self->shared->bits, &old, new, TRUE,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+  return new;
+}
+
+/**
+ * mproc_value_compare_and_swap:
+ * @self: a `MprocValue` of an integer type
+ * @old_value: the expected value
+ * @new_value: the value to store
+ *
+ * Stores @new_value if the value is @old_value, atomically.
+ *
+ * Returns: %TRUE when @new_value was stored
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_value_compare_and_swap (MprocValue *self,
+                              gint64      old_value,
+                              gint64      new_value)
+{
+  g_return_val_if_fail (MPROC_IS_VALUE (self), FALSE);
+  g_return_val_if_fail (is_integer (self), FALSE);
+
+  return __atomic_compare_exchange_n (&self->shared->bits, &old_value,
+                                      normalise (self->value_type, new_value), FALSE,
+                                      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}

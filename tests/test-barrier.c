@@ -1,0 +1,166 @@
+/* test-barrier.c: MprocBarrier, with real processes
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <signal.h>
+
+#include "test-sync-util.h"
+
+/* objects: barrier, indices (an int64 value, one bit per index seen);
+ * args: "b" sleep for ever after arriving (to be killed) */
+static int
+target_wait (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  MprocBarrier *barrier = mproc_process_get_object (process, 0);
+  MprocValue *seen = mproc_process_get_object (process, 1);
+  g_autoptr(GError) error = NULL;
+  gint index;
+
+  index = mproc_barrier_wait (barrier, 20 * G_USEC_PER_SEC, NULL, &error);
+  if (index < 0)
+    return g_error_matches (error, MPROC_ERROR, MPROC_ERROR_BROKEN_BARRIER) ? 7 : 1;
+  mproc_value_add (seen, (gint64) 1 << index);
+  return 0;
+}
+
+static void
+test_trip (gconstpointer method)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocBarrier) barrier = NULL;
+  g_autoptr(MprocValue) seen = NULL;
+  g_autoptr(GError) error = NULL;
+  MprocProcess *procs[2];
+  gint index;
+
+  g_test_summary ("Three parties (two processes and the parent) trip the barrier twice, "
+                  "with distinct arrival indices");
+  test_leak_check_begin (&check);
+
+  barrier = mproc_barrier_new (3, NULL);
+  seen = mproc_value_new (MPROC_VALUE_TYPE_INT64, FALSE, NULL);
+  g_assert_cmpuint (mproc_barrier_get_parties (barrier), ==, 3);
+  for (int round = 0; round < 2; round++)
+    {
+      mproc_value_set_int (seen, 0);
+      for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+        procs[i] = sync_start (method, "wait", NULL, barrier, seen, NULL);
+      index = mproc_barrier_wait (barrier, 20 * G_USEC_PER_SEC, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (index, >=, 0);
+      g_assert_cmpint (index, <, 3);
+      for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+        {
+          sync_join (procs[i], 0);
+          g_object_unref (procs[i]);
+        }
+      g_assert_cmpint (mproc_value_get_int (seen) | ((gint64) 1 << index), ==, 7);
+    }
+  g_assert_false (mproc_barrier_is_broken (barrier));
+
+  g_clear_object (&barrier);
+  g_clear_object (&seen);
+  test_leak_check_end (&check);
+}
+
+static void
+test_participant_killed (gconstpointer method)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocBarrier) barrier = NULL;
+  g_autoptr(MprocValue) seen = NULL;
+  g_autoptr(MprocProcess) victim = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  gint64 start;
+
+  g_test_summary ("A participant killed while waiting breaks the barrier: the others get "
+                  "BROKEN_BARRIER at once instead of hanging");
+  test_leak_check_begin (&check);
+
+  barrier = mproc_barrier_new (3, NULL);
+  seen = mproc_value_new (MPROC_VALUE_TYPE_INT64, FALSE, NULL);
+  victim = sync_start (method, "wait", NULL, barrier, seen, NULL);
+  while (mproc_barrier_get_n_waiting (barrier) < 1)
+    g_usleep (1000);
+
+  mproc_barrier_wait_async (barrier, -1, NULL, sync_store_result, &result);
+  for (int i = 0; i < 5; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_null (result);
+
+  start = g_get_monotonic_time ();
+  mproc_process_kill (victim);
+  sync_iterate_until (&result);
+  g_assert_cmpint (mproc_barrier_wait_finish (barrier, result, &error), ==, -1);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN_BARRIER);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_true (mproc_barrier_is_broken (barrier));
+  sync_join (victim, -SIGKILL);
+
+  g_clear_object (&result);
+  g_clear_object (&victim);
+  g_clear_object (&barrier);
+  g_clear_object (&seen);
+  test_leak_check_end (&check);
+}
+
+static void
+test_timeout_abort_reset (void)
+{
+  g_autoptr(MprocBarrier) barrier = mproc_barrier_new (2, NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  GThread *canceller;
+  gint64 start;
+
+  g_test_summary ("A timed-out or cancelled wait fails and breaks the barrier; abort breaks it; "
+                  "reset makes it usable");
+
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (mproc_barrier_wait (barrier, 100 * 1000, NULL, &error), ==, -1);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 100 * 1000);
+  g_clear_error (&error);
+  g_assert_true (mproc_barrier_is_broken (barrier));
+  g_assert_cmpint (mproc_barrier_wait (barrier, -1, NULL, &error), ==, -1);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN_BARRIER);
+  g_clear_error (&error);
+
+  mproc_barrier_reset (barrier);
+  g_assert_false (mproc_barrier_is_broken (barrier));
+  canceller = sync_cancel_later (cancellable, 50);
+  g_assert_cmpint (mproc_barrier_wait (barrier, -1, cancellable, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_thread_join (canceller);
+  g_assert_true (mproc_barrier_is_broken (barrier));
+
+  mproc_barrier_reset (barrier);
+  mproc_barrier_abort (barrier);
+  g_assert_cmpint (mproc_barrier_wait (barrier, -1, NULL, &error), ==, -1);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN_BARRIER);
+  g_clear_error (&error);
+
+  /* One party: trips at once. */
+  {
+    g_autoptr(MprocBarrier) one = mproc_barrier_new (1, NULL);
+
+    g_assert_cmpint (mproc_barrier_wait (one, -1, NULL, &error), ==, 0);
+    g_assert_no_error (error);
+  }
+}
+
+int
+main (int argc, char *argv[])
+{
+  mproc_register_target ("wait", target_wait, NULL, NULL);
+  sync_test_init (&argc, &argv);
+
+  sync_add_method_test ("/mproc/barrier", "trip", test_trip);
+  sync_add_method_test ("/mproc/barrier", "participant-killed", test_participant_killed);
+  g_test_add_func ("/mproc/barrier/timeout-abort-reset", test_timeout_abort_reset);
+
+  return g_test_run ();
+}

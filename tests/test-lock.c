@@ -1,0 +1,479 @@
+/* test-lock.c: MprocLock and MprocRLock, with real processes
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <signal.h>
+
+#include "test-sync-util.h"
+
+/* --- Targets ----------------------------------------------------------- */
+
+/* objects: lock, counter; args: "i" the number of increments */
+static int
+target_increment (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  MprocLock *lock = mproc_process_get_object (process, 0);
+  MprocValue *counter = mproc_process_get_object (process, 1);
+  int n = g_variant_get_int32 (args);
+
+  for (int i = 0; i < n; i++)
+    {
+      MPROC_LOCK_AUTO_LOCK (lock, locker);
+      gint64 v = mproc_value_get_int (counter);
+
+      /* Widen the race window: without mutual exclusion increments are lost. */
+      if (i % 64 == 0)
+        g_thread_yield ();
+      mproc_value_set_int (counter, v + 1);
+    }
+  return 0;
+}
+
+/* objects: lock, event; takes the lock, sets the event, then either
+ * sleeps for ever (args TRUE) or releases after 200 ms and exits. */
+static int
+target_hold (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  MprocLock *lock = mproc_process_get_object (process, 0);
+  MprocEvent *held = mproc_process_get_object (process, 1);
+
+  if (!mproc_lock_acquire (lock, -1, NULL, NULL))
+    return 3;
+  mproc_event_set (held);
+  if (g_variant_get_boolean (args))
+    for (;;)
+      pause ();
+  g_usleep (200 * 1000);
+  return mproc_lock_release (lock, NULL) ? 0 : 4;
+}
+
+/* Same, for an rlock taken twice. */
+static int
+target_hold_rlock (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  MprocRLock *lock = mproc_process_get_object (process, 0);
+  MprocEvent *held = mproc_process_get_object (process, 1);
+
+  if (!mproc_rlock_acquire (lock, -1, NULL, NULL) || !mproc_rlock_acquire (lock, -1, NULL, NULL))
+    return 3;
+  mproc_event_set (held);
+  for (;;)
+    pause ();
+  return 0;
+}
+
+static MprocProcess *
+start_holder (gconstpointer method, MprocLock *lock, gboolean forever)
+{
+  g_autoptr(MprocEvent) held = mproc_event_new (NULL);
+  MprocProcess *process = sync_start (method, "hold", g_variant_new_boolean (forever), lock, held, NULL);
+
+  g_assert_true (mproc_event_wait (held, 20 * G_USEC_PER_SEC, NULL, NULL));
+  return process;
+}
+
+/* --- Tests ------------------------------------------------------------- */
+
+static void
+test_mutual_exclusion (gconstpointer method)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocLock) lock = NULL;
+  g_autoptr(MprocValue) counter = NULL;
+  MprocProcess *procs[4];
+  const int n = 5000;
+
+  g_test_summary ("4 processes × 5000 locked increments of a shared value give exactly 20000");
+  test_leak_check_begin (&check);
+
+  lock = mproc_lock_new (NULL);
+  counter = mproc_value_new (MPROC_VALUE_TYPE_INT32, FALSE, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+    procs[i] = sync_start (method, "increment", g_variant_new_int32 (n), lock, counter, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+    {
+      sync_join (procs[i], 0);
+      g_object_unref (procs[i]);
+    }
+  g_assert_cmpint (mproc_value_get_int (counter), ==, G_N_ELEMENTS (procs) * n);
+
+  g_clear_object (&lock);
+  g_clear_object (&counter);
+  test_leak_check_end (&check);
+}
+
+static void
+assert_owner_died_then_usable (MprocLock *lock, GError *error)
+{
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_OWNER_DIED);
+  g_assert_true (mproc_lock_is_owned (lock));
+  g_assert_true (mproc_lock_release (lock, NULL));
+  g_assert_true (mproc_lock_acquire (lock, 0, NULL, NULL));
+  g_assert_true (mproc_lock_release (lock, NULL));
+}
+
+static void
+test_owner_killed (gconstpointer method)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocLock) lock = NULL;
+  g_autoptr(MprocProcess) holder = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A holder killed with SIGKILL: the next acquirer gets OWNER_DIED and a usable lock");
+  test_leak_check_begin (&check);
+
+  lock = mproc_lock_new (NULL);
+  holder = start_holder (method, lock, TRUE);
+  g_assert_false (mproc_lock_acquire (lock, 0, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  mproc_process_kill (holder);
+  sync_join (holder, -SIGKILL);
+  g_assert_false (mproc_lock_acquire (lock, -1, NULL, &error));
+  assert_owner_died_then_usable (lock, error);
+
+  g_clear_object (&holder);
+  g_clear_object (&lock);
+  test_leak_check_end (&check);
+}
+
+typedef struct
+{
+  MprocLock *lock;
+  GCancellable *cancellable;
+  GError *error;
+  gboolean ok;
+} BlockedAcquire;
+
+static gpointer
+blocked_acquire_thread (gpointer data)
+{
+  BlockedAcquire *ba = data;
+
+  ba->ok = mproc_lock_acquire (ba->lock, 20 * G_USEC_PER_SEC, ba->cancellable, &ba->error);
+  if (ba->ok || g_error_matches (ba->error, MPROC_ERROR, MPROC_ERROR_OWNER_DIED))
+    mproc_lock_release (ba->lock, NULL);
+  return NULL;
+}
+
+static void
+test_owner_killed_blocked (gconstpointer data)
+{
+  TestLeakCheck check;
+  gconstpointer method = GINT_TO_POINTER (MPROC_START_METHOD_FORKSERVER);
+  gboolean with_cancellable = GPOINTER_TO_INT (data);
+  g_autoptr(MprocLock) lock = NULL;
+  g_autoptr(MprocProcess) holder = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  BlockedAcquire ba = { 0, };
+  GThread *thread;
+  gint64 start;
+
+  g_test_summary ("A thread blocked on a lock learns of its holder's SIGKILL at once, "
+                  "in the kernel (no cancellable) or through the holder's pidfd");
+  test_leak_check_begin (&check);
+
+  lock = mproc_lock_new (NULL);
+  holder = start_holder (method, lock, TRUE);
+  ba.lock = lock;
+  ba.cancellable = with_cancellable ? cancellable : NULL;
+  thread = g_thread_new ("acquirer", blocked_acquire_thread, &ba);
+  g_usleep (100 * 1000);
+
+  start = g_get_monotonic_time ();
+  mproc_process_kill (holder);
+  g_thread_join (thread);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  g_assert_false (ba.ok);
+  g_assert_error (ba.error, MPROC_ERROR, MPROC_ERROR_OWNER_DIED);
+  g_clear_error (&ba.error);
+  sync_join (holder, -SIGKILL);
+  g_assert_true (mproc_lock_try_acquire (lock, NULL));
+  g_assert_true (mproc_lock_release (lock, NULL));
+
+  g_clear_object (&holder);
+  g_clear_object (&lock);
+  test_leak_check_end (&check);
+}
+
+static void
+test_owner_killed_async (gconstpointer method)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocLock) lock = NULL;
+  g_autoptr(MprocProcess) holder = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A pending acquire_async learns of its holder's SIGKILL through the pidfd");
+  test_leak_check_begin (&check);
+
+  lock = mproc_lock_new (NULL);
+  holder = start_holder (method, lock, TRUE);
+  mproc_lock_acquire_async (lock, 20 * G_USEC_PER_SEC, NULL, sync_store_result, &result);
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_null (result);
+
+  mproc_process_kill (holder);
+  sync_iterate_until (&result);
+  g_assert_false (mproc_lock_acquire_finish (lock, result, &error));
+  assert_owner_died_then_usable (lock, error);
+  sync_join (holder, -SIGKILL);
+
+  g_clear_object (&result);
+  g_clear_object (&holder);
+  g_clear_object (&lock);
+  test_leak_check_end (&check);
+}
+
+static void
+test_timeouts (void)
+{
+  TestLeakCheck check;
+  gconstpointer method = GINT_TO_POINTER (MPROC_START_METHOD_FORKSERVER);
+  g_autoptr(MprocLock) lock = NULL;
+  g_autoptr(MprocProcess) holder = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  g_test_summary ("try_acquire, and acquire with a timeout (blocking, cancellable, async) time out");
+  test_leak_check_begin (&check);
+
+  lock = mproc_lock_new (NULL);
+  holder = start_holder (method, lock, TRUE);
+
+  g_assert_false (mproc_lock_try_acquire (lock, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  start = g_get_monotonic_time ();
+  g_assert_false (mproc_lock_acquire (lock, 100 * 1000, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 100 * 1000);
+  g_clear_error (&error);
+
+  start = g_get_monotonic_time ();
+  g_assert_false (mproc_lock_acquire (lock, 100 * 1000, cancellable, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 100 * 1000);
+  g_clear_error (&error);
+
+  start = g_get_monotonic_time ();
+  mproc_lock_acquire_async (lock, 100 * 1000, NULL, sync_store_result, &result);
+  sync_iterate_until (&result);
+  g_assert_false (mproc_lock_acquire_finish (lock, result, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 100 * 1000);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  mproc_process_kill (holder);
+  sync_join (holder, -SIGKILL);
+  g_clear_object (&holder);
+  g_clear_object (&lock);
+  test_leak_check_end (&check);
+}
+
+static void
+test_cancel (void)
+{
+  TestLeakCheck check;
+  gconstpointer method = GINT_TO_POINTER (MPROC_START_METHOD_FORKSERVER);
+  g_autoptr(MprocLock) lock = NULL;
+  g_autoptr(MprocProcess) holder = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GCancellable) cancellable2 = g_cancellable_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  GThread *canceller;
+
+  g_test_summary ("A blocked acquire and a pending acquire_async return CANCELLED; the lock stays usable");
+  test_leak_check_begin (&check);
+
+  lock = mproc_lock_new (NULL);
+  holder = start_holder (method, lock, FALSE);
+
+  canceller = sync_cancel_later (cancellable, 50);
+  g_assert_false (mproc_lock_acquire (lock, -1, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_thread_join (canceller);
+
+  mproc_lock_acquire_async (lock, -1, cancellable2, sync_store_result, &result);
+  g_main_context_iteration (NULL, FALSE);
+  g_cancellable_cancel (cancellable2);
+  sync_iterate_until (&result);
+  g_assert_false (mproc_lock_acquire_finish (lock, result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  /* The holder releases after 200 ms and exits. */
+  g_assert_true (mproc_lock_acquire (lock, 20 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (mproc_lock_release (lock, NULL));
+  sync_join (holder, 0);
+
+  g_clear_object (&holder);
+  g_clear_object (&lock);
+  test_leak_check_end (&check);
+}
+
+static gboolean
+tick_cb (gpointer user_data)
+{
+  (*(guint *) user_data)++;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+test_async_main_loop (gconstpointer method)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocLock) lock = NULL;
+  g_autoptr(MprocProcess) holder = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  guint ticks = 0;
+  guint tick_id;
+
+  g_test_summary ("acquire_async completes in a running main loop when another process releases, "
+                  "while other sources keep running");
+  test_leak_check_begin (&check);
+
+  lock = mproc_lock_new (NULL);
+  holder = start_holder (method, lock, FALSE);
+  tick_id = g_timeout_add (10, tick_cb, &ticks);
+  mproc_lock_acquire_async (lock, -1, NULL, sync_store_result, &result);
+  sync_iterate_until (&result);
+  g_source_remove (tick_id);
+  g_assert_true (mproc_lock_acquire_finish (lock, result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (ticks, >, 3);
+  g_assert_true (mproc_lock_is_owned (lock));
+  g_assert_true (mproc_lock_release (lock, NULL));
+  sync_join (holder, 0);
+
+  g_clear_object (&result);
+  g_clear_object (&holder);
+  g_clear_object (&lock);
+  test_leak_check_end (&check);
+}
+
+static gpointer
+release_in_thread (gpointer data)
+{
+  GError *error = NULL;
+
+  g_assert_false (mproc_lock_release (data, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER);
+  g_error_free (error);
+  return NULL;
+}
+
+static void
+test_release_not_owner (void)
+{
+  g_autoptr(MprocLock) lock = mproc_lock_new (NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("Releasing a free lock, or one held by another thread, is NOT_OWNER");
+  g_assert_false (mproc_lock_release (lock, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER);
+  g_assert_true (mproc_lock_acquire (lock, -1, NULL, NULL));
+  g_thread_join (g_thread_new ("releaser", release_in_thread, lock));
+  g_assert_true (mproc_lock_is_owned (lock));
+  g_assert_true (mproc_lock_release (lock, NULL));
+  g_assert_false (mproc_lock_is_owned (lock));
+}
+
+static void
+test_scoped (void)
+{
+  g_autoptr(MprocLock) lock = mproc_lock_new (NULL);
+
+  g_test_summary ("MPROC_LOCK_AUTO_LOCK holds the lock until the end of the scope");
+  {
+    MPROC_LOCK_AUTO_LOCK (lock, locker);
+    g_assert_true (mproc_lock_is_owned (lock));
+  }
+  g_assert_false (mproc_lock_is_owned (lock));
+}
+
+static void
+test_rlock (void)
+{
+  g_autoptr(MprocRLock) lock = mproc_rlock_new (NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("An RLock counts recursion per thread and is free after as many releases");
+  g_assert_true (mproc_rlock_acquire (lock, -1, NULL, NULL));
+  g_assert_true (mproc_rlock_acquire (lock, 0, NULL, NULL));
+  g_assert_true (mproc_rlock_try_acquire (lock, NULL));
+  g_assert_true (mproc_rlock_release (lock, NULL));
+  g_assert_true (mproc_rlock_release (lock, NULL));
+  g_assert_true (mproc_rlock_is_owned (lock));
+  g_assert_true (mproc_rlock_release (lock, NULL));
+  g_assert_false (mproc_rlock_is_owned (lock));
+  g_assert_false (mproc_rlock_release (lock, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER);
+}
+
+static void
+test_rlock_owner_killed (gconstpointer method)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocRLock) lock = NULL;
+  g_autoptr(MprocEvent) held = NULL;
+  g_autoptr(MprocProcess) holder = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("An RLock held twice by a killed process is OWNER_DIED, held once by the next acquirer");
+  test_leak_check_begin (&check);
+
+  lock = mproc_rlock_new (NULL);
+  held = mproc_event_new (NULL);
+  holder = sync_start (method, "hold-rlock", NULL, lock, held, NULL);
+  g_assert_true (mproc_event_wait (held, 20 * G_USEC_PER_SEC, NULL, NULL));
+  mproc_process_kill (holder);
+  sync_join (holder, -SIGKILL);
+  g_assert_false (mproc_rlock_acquire (lock, -1, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_OWNER_DIED);
+  g_assert_true (mproc_rlock_release (lock, NULL));
+  g_assert_false (mproc_rlock_is_owned (lock));
+
+  g_clear_object (&holder);
+  g_clear_object (&held);
+  g_clear_object (&lock);
+  test_leak_check_end (&check);
+}
+
+int
+main (int argc, char *argv[])
+{
+  mproc_register_target ("increment", target_increment, NULL, NULL);
+  mproc_register_target ("hold", target_hold, NULL, NULL);
+  mproc_register_target ("hold-rlock", target_hold_rlock, NULL, NULL);
+  sync_test_init (&argc, &argv);
+
+  sync_add_method_test ("/mproc/lock", "mutual-exclusion", test_mutual_exclusion);
+  sync_add_method_test ("/mproc/lock", "owner-killed", test_owner_killed);
+  sync_add_method_test ("/mproc/lock", "owner-killed/async", test_owner_killed_async);
+  sync_add_method_test ("/mproc/lock", "acquire-async/main-loop", test_async_main_loop);
+  g_test_add_data_func ("/mproc/lock/owner-killed/blocked", GINT_TO_POINTER (FALSE), test_owner_killed_blocked);
+  g_test_add_data_func ("/mproc/lock/owner-killed/blocked-cancellable", GINT_TO_POINTER (TRUE), test_owner_killed_blocked);
+  g_test_add_func ("/mproc/lock/timeouts", test_timeouts);
+  g_test_add_func ("/mproc/lock/cancel", test_cancel);
+  g_test_add_func ("/mproc/lock/release-not-owner", test_release_not_owner);
+  g_test_add_func ("/mproc/lock/scoped", test_scoped);
+  g_test_add_func ("/mproc/rlock/recursion", test_rlock);
+  sync_add_method_test ("/mproc/rlock", "owner-killed", test_rlock_owner_killed);
+
+  return g_test_run ();
+}

@@ -1,0 +1,151 @@
+/* test-sync-util.h: helpers of the synchronisation tests (#5)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <stdarg.h>
+#include <unistd.h>
+
+#include <mproc.h>
+
+#include "test-util.h"
+
+static const char *sync_method_names[] = { "fork", "spawn", "forkserver" };
+
+/* Starts @target under the start method of index @method with @args and
+ * the shared objects given (NULL-terminated). */
+static inline MprocProcess *
+sync_start (gconstpointer  method,
+            const char    *target,
+            GVariant      *args,
+            ...)
+{
+  g_autoptr(MprocContext) context = mproc_context_new (GPOINTER_TO_INT (method));
+  g_autoptr(GError) error = NULL;
+  MprocProcess *process = mproc_process_new_with_context (context, target, args);
+  va_list ap;
+  gpointer object;
+
+  va_start (ap, args);
+  while ((object = va_arg (ap, gpointer)) != NULL)
+    mproc_process_add_object (process, MPROC_SHAREABLE (object));
+  va_end (ap);
+
+  g_assert_true (mproc_process_start (process, &error));
+  g_assert_no_error (error);
+  return process;
+}
+
+static inline void
+sync_join (MprocProcess *process,
+           int           expected_code)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mproc_process_join (process, 30 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mproc_process_get_exit_code (process), ==, expected_code);
+}
+
+static inline void
+sync_add_method_test (const char    *prefix,
+                      const char    *name,
+                      GTestDataFunc  func)
+{
+  for (guint m = 0; m < G_N_ELEMENTS (sync_method_names); m++)
+    {
+      g_autofree char *path = g_strdup_printf ("%s/%s/%s", prefix, name, sync_method_names[m]);
+
+      g_test_add_data_func (path, GINT_TO_POINTER (m), func);
+    }
+}
+
+/* The warm-up of test-process.c: GLib's once-only fds and threads, and the
+ * once-only fork warning. */
+static inline void
+sync_test_init (int *argc, char ***argv)
+{
+  mproc_init (argc, argv);
+  g_test_init (argc, argv, NULL);
+  if (!g_test_subprocess ())
+    {
+      g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
+      g_autoptr(MprocProcess) process = mproc_process_new_with_context (context, NULL, NULL);
+
+      test_warm_up ();
+      g_test_expect_message ("Mproc", G_LOG_LEVEL_WARNING, "*multi-threaded*");
+      g_assert_true (mproc_process_start (process, NULL));
+      g_test_assert_expected_messages ();
+      g_assert_true (mproc_process_join (process, -1, NULL, NULL));
+    }
+}
+
+static inline void
+sync_store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static inline void
+sync_iterate_until (GAsyncResult **result)
+{
+  while (*result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* Waits (polling, test only) until @value reaches @expected. */
+static inline void
+sync_wait_value (MprocValue *value,
+                 gint64      expected)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (mproc_value_get_int (value) != expected)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+    }
+}
+
+static inline guint
+sync_count_threads (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  guint n = 0;
+
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+typedef struct
+{
+  GCancellable *cancellable;
+  guint         msec;
+} SyncCancelLater;
+
+static inline gpointer
+sync_cancel_thread (gpointer data)
+{
+  SyncCancelLater *cl = data;
+
+  g_usleep (cl->msec * 1000);
+  g_cancellable_cancel (cl->cancellable);
+  g_object_unref (cl->cancellable);
+  g_free (cl);
+  return NULL;
+}
+
+/* Cancels @cancellable from another thread after @msec; join the thread. */
+static inline GThread *
+sync_cancel_later (GCancellable *cancellable,
+                   guint         msec)
+{
+  SyncCancelLater *cl = g_new0 (SyncCancelLater, 1);
+
+  cl->cancellable = g_object_ref (cancellable);
+  cl->msec = msec;
+  return g_thread_new ("canceller", sync_cancel_thread, cl);
+}
