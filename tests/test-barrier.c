@@ -85,14 +85,14 @@ test_participant_killed (gconstpointer method)
   while (mproc_barrier_get_n_waiting (barrier) < 1)
     g_usleep (1000);
 
-  mproc_barrier_wait_async (barrier, -1, NULL, sync_store_result, &result);
+  mproc_barrier_wait_async (barrier, -1, NULL, test_store_result, &result);
   for (int i = 0; i < 5; i++)
     g_main_context_iteration (NULL, FALSE);
   g_assert_null (result);
 
   start = g_get_monotonic_time ();
   mproc_process_kill (victim);
-  sync_iterate_until (&result);
+  test_wait_result (&result);
   g_assert_cmpint (mproc_barrier_wait_finish (barrier, result, &error), ==, -1);
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN_BARRIER);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
@@ -156,10 +156,10 @@ int
 main (int argc, char *argv[])
 {
   mproc_register_target ("wait", target_wait, NULL, NULL);
-  sync_test_init (&argc, &argv);
+  test_init (&argc, &argv);
 
-  sync_add_method_test ("/mproc/barrier", "trip", test_trip);
-  sync_add_method_test ("/mproc/barrier", "participant-killed", test_participant_killed);
+  test_add_method_test ("/mproc/barrier", "trip", test_trip);
+  test_add_method_test ("/mproc/barrier", "participant-killed", test_participant_killed);
   g_test_add_func ("/mproc/barrier/timeout-abort-reset", test_timeout_abort_reset);
 
   return g_test_run ();

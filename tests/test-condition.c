@@ -163,9 +163,9 @@ test_timeout_cancel (void)
   g_thread_join (canceller);
   g_assert_true (mproc_rlock_is_owned (MPROC_RLOCK (lock)));
 
-  mproc_condition_wait_async (cond, 50 * 1000, NULL, sync_store_result, &result);
+  mproc_condition_wait_async (cond, 50 * 1000, NULL, test_store_result, &result);
   g_assert_false (mproc_rlock_is_owned (MPROC_RLOCK (lock)));
-  sync_iterate_until (&result);
+  test_wait_result (&result);
   g_assert_false (mproc_condition_wait_finish (cond, result, &error));
   g_assert_no_error (error);
   g_assert_true (mproc_rlock_is_owned (MPROC_RLOCK (lock)));
@@ -208,8 +208,8 @@ test_async_main_loop (gconstpointer method)
   while (!mproc_value_get_boolean (flag))
     {
       g_clear_object (&result);
-      mproc_condition_wait_async (cond, -1, NULL, sync_store_result, &result);
-      sync_iterate_until (&result);
+      mproc_condition_wait_async (cond, -1, NULL, test_store_result, &result);
+      test_wait_result (&result);
       g_assert_true (mproc_condition_wait_finish (cond, result, &error));
       g_assert_no_error (error);
     }
@@ -267,11 +267,11 @@ main (int argc, char *argv[])
 {
   mproc_register_target ("wait", target_wait, NULL, NULL);
   mproc_register_target ("notify-later", target_notify_later, NULL, NULL);
-  sync_test_init (&argc, &argv);
+  test_init (&argc, &argv);
 
-  sync_add_method_test ("/mproc/condition", "notify-n", test_notify_n);
-  sync_add_method_test ("/mproc/condition", "waiter-killed", test_waiter_killed);
-  sync_add_method_test ("/mproc/condition", "wait-async/main-loop", test_async_main_loop);
+  test_add_method_test ("/mproc/condition", "notify-n", test_notify_n);
+  test_add_method_test ("/mproc/condition", "waiter-killed", test_waiter_killed);
+  test_add_method_test ("/mproc/condition", "wait-async/main-loop", test_async_main_loop);
   g_test_add_func ("/mproc/condition/timeout-cancel", test_timeout_cancel);
   g_test_add_func ("/mproc/condition/wait-for", test_wait_for);
 

@@ -84,8 +84,8 @@ test_timeout (void)
   g_assert_no_error (error);
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 100 * 1000);
 
-  mproc_event_wait_async (event, 100 * 1000, NULL, sync_store_result, &result);
-  sync_iterate_until (&result);
+  mproc_event_wait_async (event, 100 * 1000, NULL, test_store_result, &result);
+  test_wait_result (&result);
   g_assert_false (mproc_event_wait_finish (event, result, &error));
   g_assert_no_error (error);
 
@@ -113,10 +113,10 @@ test_cancel (void)
   g_clear_error (&error);
   g_thread_join (canceller);
 
-  mproc_event_wait_async (event, -1, cancellable2, sync_store_result, &result);
+  mproc_event_wait_async (event, -1, cancellable2, test_store_result, &result);
   g_main_context_iteration (NULL, FALSE);
   g_cancellable_cancel (cancellable2);
-  sync_iterate_until (&result);
+  test_wait_result (&result);
   g_assert_false (mproc_event_wait_finish (event, result, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
@@ -182,7 +182,7 @@ test_other_context (void)
   g_test_summary ("wait_async completes in the thread-default context of the caller only");
 
   g_main_context_push_thread_default (context);
-  mproc_event_wait_async (event, -1, NULL, sync_store_result, &result);
+  mproc_event_wait_async (event, -1, NULL, test_store_result, &result);
   g_main_context_pop_thread_default (context);
   mproc_event_set (event);
   for (guint i = 0; i < 10; i++)
@@ -198,10 +198,10 @@ main (int argc, char *argv[])
 {
   mproc_register_target ("wait", target_wait, NULL, NULL);
   mproc_register_target ("set-later", target_set_later, NULL, NULL);
-  sync_test_init (&argc, &argv);
+  test_init (&argc, &argv);
 
-  sync_add_method_test ("/mproc/event", "set-wakes-all", test_set_wakes_all);
-  sync_add_method_test ("/mproc/event", "wait-async/many", test_async_many);
+  test_add_method_test ("/mproc/event", "set-wakes-all", test_set_wakes_all);
+  test_add_method_test ("/mproc/event", "wait-async/many", test_async_many);
   g_test_add_func ("/mproc/event/timeout", test_timeout);
   g_test_add_func ("/mproc/event/cancel", test_cancel);
   g_test_add_func ("/mproc/event/wait-async/other-context", test_other_context);

@@ -213,13 +213,13 @@ test_owner_killed_async (gconstpointer method)
 
   lock = mproc_lock_new (NULL);
   holder = start_holder (method, lock, TRUE);
-  mproc_lock_acquire_async (lock, 20 * G_USEC_PER_SEC, NULL, sync_store_result, &result);
+  mproc_lock_acquire_async (lock, 20 * G_USEC_PER_SEC, NULL, test_store_result, &result);
   for (int i = 0; i < 10; i++)
     g_main_context_iteration (NULL, FALSE);
   g_assert_null (result);
 
   mproc_process_kill (holder);
-  sync_iterate_until (&result);
+  test_wait_result (&result);
   g_assert_false (mproc_lock_acquire_finish (lock, result, &error));
   assert_owner_died_then_usable (lock, error);
   sync_join (holder, -SIGKILL);
@@ -265,8 +265,8 @@ test_timeouts (void)
   g_clear_error (&error);
 
   start = g_get_monotonic_time ();
-  mproc_lock_acquire_async (lock, 100 * 1000, NULL, sync_store_result, &result);
-  sync_iterate_until (&result);
+  mproc_lock_acquire_async (lock, 100 * 1000, NULL, test_store_result, &result);
+  test_wait_result (&result);
   g_assert_false (mproc_lock_acquire_finish (lock, result, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 100 * 1000);
@@ -305,10 +305,10 @@ test_cancel (void)
   g_clear_error (&error);
   g_thread_join (canceller);
 
-  mproc_lock_acquire_async (lock, -1, cancellable2, sync_store_result, &result);
+  mproc_lock_acquire_async (lock, -1, cancellable2, test_store_result, &result);
   g_main_context_iteration (NULL, FALSE);
   g_cancellable_cancel (cancellable2);
-  sync_iterate_until (&result);
+  test_wait_result (&result);
   g_assert_false (mproc_lock_acquire_finish (lock, result, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
@@ -350,8 +350,8 @@ test_async_main_loop (gconstpointer method)
   lock = mproc_lock_new (NULL);
   holder = start_holder (method, lock, FALSE);
   tick_id = g_timeout_add (10, tick_cb, &ticks);
-  mproc_lock_acquire_async (lock, -1, NULL, sync_store_result, &result);
-  sync_iterate_until (&result);
+  mproc_lock_acquire_async (lock, -1, NULL, test_store_result, &result);
+  test_wait_result (&result);
   g_source_remove (tick_id);
   g_assert_true (mproc_lock_acquire_finish (lock, result, &error));
   g_assert_no_error (error);
@@ -460,12 +460,12 @@ main (int argc, char *argv[])
   mproc_register_target ("increment", target_increment, NULL, NULL);
   mproc_register_target ("hold", target_hold, NULL, NULL);
   mproc_register_target ("hold-rlock", target_hold_rlock, NULL, NULL);
-  sync_test_init (&argc, &argv);
+  test_init (&argc, &argv);
 
-  sync_add_method_test ("/mproc/lock", "mutual-exclusion", test_mutual_exclusion);
-  sync_add_method_test ("/mproc/lock", "owner-killed", test_owner_killed);
-  sync_add_method_test ("/mproc/lock", "owner-killed/async", test_owner_killed_async);
-  sync_add_method_test ("/mproc/lock", "acquire-async/main-loop", test_async_main_loop);
+  test_add_method_test ("/mproc/lock", "mutual-exclusion", test_mutual_exclusion);
+  test_add_method_test ("/mproc/lock", "owner-killed", test_owner_killed);
+  test_add_method_test ("/mproc/lock", "owner-killed/async", test_owner_killed_async);
+  test_add_method_test ("/mproc/lock", "acquire-async/main-loop", test_async_main_loop);
   g_test_add_data_func ("/mproc/lock/owner-killed/blocked", GINT_TO_POINTER (FALSE), test_owner_killed_blocked);
   g_test_add_data_func ("/mproc/lock/owner-killed/blocked-cancellable", GINT_TO_POINTER (TRUE), test_owner_killed_blocked);
   g_test_add_func ("/mproc/lock/timeouts", test_timeouts);
@@ -473,7 +473,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/lock/release-not-owner", test_release_not_owner);
   g_test_add_func ("/mproc/lock/scoped", test_scoped);
   g_test_add_func ("/mproc/rlock/recursion", test_rlock);
-  sync_add_method_test ("/mproc/rlock", "owner-killed", test_rlock_owner_killed);
+  test_add_method_test ("/mproc/rlock", "owner-killed", test_rlock_owner_killed);
 
   return g_test_run ();
 }

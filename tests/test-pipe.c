@@ -13,7 +13,6 @@
 
 #include "test-util.h"
 
-static const char *method_names[] = { "fork", "spawn", "forkserver" };
 
 /* Echoes values (with their fds) until "__stop__", then bytes until an
  * empty message. */
@@ -78,11 +77,6 @@ join_ok (MprocProcess *process, int code)
   g_assert_cmpint (mproc_process_get_exit_code (process), ==, code);
 }
 
-static void
-store_result (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
 
 static void
 test_echo (gconstpointer data)
@@ -137,13 +131,13 @@ test_echo (gconstpointer data)
   g_clear_object (&fds_back);
 
   /* async round trip */
-  mproc_connection_send_async (a, g_variant_new_string ("async"), NULL, store_result, &result);
+  mproc_connection_send_async (a, g_variant_new_string ("async"), NULL, test_store_result, &result);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
   g_assert_true (mproc_connection_send_finish (a, result, &error));
   g_clear_object (&result);
   g_assert_true (mproc_connection_poll (a, 10 * G_USEC_PER_SEC, NULL, &error));
-  mproc_connection_recv_async (a, NULL, store_result, &result);
+  mproc_connection_recv_async (a, NULL, test_store_result, &result);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
   v = mproc_connection_recv_finish (a, result, &error);
@@ -168,7 +162,7 @@ test_echo (gconstpointer data)
   g_clear_pointer (&got, g_bytes_unref);
 
   g_assert_true (mproc_connection_send_bytes (a, big, 0, 0, NULL, &error));
-  mproc_connection_recv_bytes_async (a, NULL, store_result, &result);
+  mproc_connection_recv_bytes_async (a, NULL, test_store_result, &result);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
   got = mproc_connection_recv_bytes_finish (a, result, &error);
@@ -259,7 +253,7 @@ test_cancel (void)
 
   g_test_summary ("A pending recv_async is cancelled; the connection stays usable");
   g_assert_true (mproc_pipe_new (TRUE, &a, &b, NULL));
-  mproc_connection_recv_async (a, cancellable, store_result, &result);
+  mproc_connection_recv_async (a, cancellable, test_store_result, &result);
   g_main_context_iteration (NULL, FALSE);
   g_cancellable_cancel (cancellable);
   while (result == NULL)
@@ -288,25 +282,12 @@ main (int argc, char *argv[])
   mproc_register_target ("echo", target_echo, NULL, NULL);
   mproc_register_target ("send-and-exit", target_send_and_exit, NULL, NULL);
   g_type_ensure (MPROC_TYPE_CONNECTION);
-  mproc_init (&argc, &argv);
+  test_init (&argc, &argv);
 
-  g_test_init (&argc, &argv, NULL);
-  if (!g_test_subprocess ())
+  for (guint m = 0; m < G_N_ELEMENTS (test_method_names); m++)
     {
-      g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
-      g_autoptr(MprocProcess) process = mproc_process_new_with_context (context, NULL, NULL);
-
-      test_warm_up ();
-      g_test_expect_message ("Mproc", G_LOG_LEVEL_WARNING, "*multi-threaded*");
-      g_assert_true (mproc_process_start (process, NULL));
-      g_test_assert_expected_messages ();
-      g_assert_true (mproc_process_join (process, -1, NULL, NULL));
-    }
-
-  for (guint m = 0; m < G_N_ELEMENTS (method_names); m++)
-    {
-      g_autofree char *p1 = g_strdup_printf ("/mproc/pipe/echo/%s", method_names[m]);
-      g_autofree char *p2 = g_strdup_printf ("/mproc/pipe/eof-wait/%s", method_names[m]);
+      g_autofree char *p1 = g_strdup_printf ("/mproc/pipe/echo/%s", test_method_names[m]);
+      g_autofree char *p2 = g_strdup_printf ("/mproc/pipe/eof-wait/%s", test_method_names[m]);
 
       g_test_add_data_func (p1, GINT_TO_POINTER (m), test_echo);
       g_test_add_data_func (p2, GINT_TO_POINTER (m), test_eof_and_wait);

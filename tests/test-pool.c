@@ -15,7 +15,6 @@
 
 #include "test-util.h"
 
-static const char *method_names[] = { "fork", "spawn", "forkserver" };
 
 #define TEST_ERROR (g_quark_from_static_string ("test-pool-error-quark"))
 
@@ -178,18 +177,7 @@ assert_doubles (GVariant *result, gint64 n)
     }
 }
 
-static void
-store_result (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
 
-static void
-wait_result (GAsyncResult **result)
-{
-  while (*result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-}
 
 static char *
 tmp_path (const char *what)
@@ -416,13 +404,13 @@ test_apply_async_many (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (results); i++)
     mproc_pool_apply_async (pool, i % 2 ? "double" : "double-chunk", g_variant_new_int64 (i), -1, NULL,
-                            store_result, &results[i]);
+                            test_store_result, &results[i]);
   for (guint i = 0; i < G_N_ELEMENTS (results); i++)
     {
       g_autoptr(GVariant) value = NULL;
       g_autoptr(GError) error = NULL;
 
-      wait_result (&results[i]);
+      test_wait_result (&results[i]);
       value = mproc_pool_apply_finish (pool, results[i], &error);
       g_assert_no_error (error);
       g_assert_cmpint (g_variant_get_int64 (value), ==, 2 * i);
@@ -713,8 +701,8 @@ test_target_dies (gconstpointer method)
     g_autoptr(GAsyncResult) result = NULL;
     g_autoptr(GError) error = NULL;
 
-    mproc_pool_map_async (pool, "exit", range (10), 1, -1, NULL, NULL, NULL, NULL, store_result, &result);
-    wait_result (&result);
+    mproc_pool_map_async (pool, "exit", range (10), 1, -1, NULL, NULL, NULL, NULL, test_store_result, &result);
+    test_wait_result (&result);
     g_assert_null (mproc_pool_map_finish (pool, result, &error));
     g_assert_error (error, MPROC_ERROR, MPROC_ERROR_WORKER_DIED);
   }
@@ -780,7 +768,7 @@ test_cancel_mid_map (void)
   t0 = g_get_monotonic_time ();
   mproc_pool_map_async (pool, "slow", g_variant_builder_end (&builder), 1, -1, cancellable,
                         progress_cb, &s, NULL, quit_with_result, &s);
-  mproc_pool_apply_async (pool, "double", g_variant_new_int64 (5), -1, NULL, store_result, &other);
+  mproc_pool_apply_async (pool, "double", g_variant_new_int64 (5), -1, NULL, test_store_result, &other);
   while (s.result == NULL)
     g_main_context_iteration (NULL, TRUE);
   g_assert_null (mproc_pool_map_finish (pool, s.result, &error));
@@ -789,7 +777,7 @@ test_cancel_mid_map (void)
   g_assert_cmpint (g_get_monotonic_time () - t0, <, G_USEC_PER_SEC);
   g_clear_error (&error);
 
-  wait_result (&other);
+  test_wait_result (&other);
   value = mproc_pool_apply_finish (pool, other, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_variant_get_int64 (value), ==, 10);
@@ -817,10 +805,10 @@ test_terminate_pending (gconstpointer method)
   for (gint64 i = 0; i < 20; i++)
     g_variant_builder_add (&builder, "(xis)", i, 5000, "");
   mproc_pool_map_async (pool, "slow", g_variant_builder_end (&builder), 1, -1, NULL,
-                        NULL, NULL, NULL, store_result, &result);
+                        NULL, NULL, NULL, test_store_result, &result);
   g_main_context_iteration (NULL, FALSE);
   mproc_pool_terminate (pool);
-  wait_result (&result);
+  test_wait_result (&result);
   g_assert_null (mproc_pool_map_finish (pool, result, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_CLOSED);
   g_clear_error (&error);
@@ -961,8 +949,8 @@ test_join_async (void)
   pool = new_pool (GINT_TO_POINTER (MPROC_START_METHOD_FORKSERVER), 2, NULL, NULL, 0);
   g_variant_unref (mproc_pool_map (pool, "double", range (10), 0, -1, NULL, NULL));
   mproc_pool_close (pool);
-  mproc_pool_join_async (pool, NULL, store_result, &result);
-  wait_result (&result);
+  mproc_pool_join_async (pool, NULL, test_store_result, &result);
+  test_wait_result (&result);
   g_assert_true (mproc_pool_join_finish (pool, result, NULL));
   g_assert_cmpuint (mproc_pool_get_n_workers (pool), ==, 0);
   g_clear_object (&pool);
@@ -984,16 +972,16 @@ test_join_async_cancel (void)
   test_leak_check_begin (&check);
   pool = new_pool (GINT_TO_POINTER (MPROC_START_METHOD_FORKSERVER), 1, NULL, NULL, 0);
   mproc_pool_apply_async (pool, "slow", g_variant_new ("(xis)", (gint64) 7, 300, ""), -1, NULL,
-                          store_result, &slow);
+                          test_store_result, &slow);
   mproc_pool_close (pool);
-  mproc_pool_join_async (pool, cancellable, store_result, &result);
+  mproc_pool_join_async (pool, cancellable, test_store_result, &result);
   g_cancellable_cancel (cancellable);
-  wait_result (&result);
+  test_wait_result (&result);
   g_assert_false (mproc_pool_join_finish (pool, result, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_null (slow);
 
-  wait_result (&slow);
+  test_wait_result (&slow);
   value = mproc_pool_apply_finish (pool, slow, NULL);
   g_assert_nonnull (value);
   g_assert_true (mproc_pool_join (pool, 20 * G_USEC_PER_SEC, NULL, NULL));
@@ -1002,16 +990,6 @@ test_join_async_cancel (void)
   test_leak_check_end (&check);
 }
 
-static void
-add_method_test (const char *name, GTestDataFunc func)
-{
-  for (guint m = 0; m < G_N_ELEMENTS (method_names); m++)
-    {
-      g_autofree char *path = g_strdup_printf ("/mproc/pool/%s/%s", name, method_names[m]);
-
-      g_test_add_data_func (path, GINT_TO_POINTER (m), func);
-    }
-}
 
 int
 main (int argc, char *argv[])
@@ -1025,30 +1003,15 @@ main (int argc, char *argv[])
   mproc_register_task ("segv", task_die, (gpointer) "segv", NULL);
   mproc_register_task ("exit", task_die, (gpointer) "exit", NULL);
   mproc_register_task ("init-log", task_init_log, NULL, NULL);
-  mproc_init (&argc, &argv);
+  test_init (&argc, &argv);
 
-  g_test_init (&argc, &argv, NULL);
-  if (!g_test_subprocess ())
-    {
-      g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
-      g_autoptr(MprocProcess) process = mproc_process_new_with_context (context, NULL, NULL);
-
-      /* GTask's class starts GLib's pool-spawner thread, so from here on the
-       * test program is multi-threaded: take the once-only fork warning. */
-      test_warm_up ();
-      g_test_expect_message ("Mproc", G_LOG_LEVEL_WARNING, "*multi-threaded*");
-      g_assert_true (mproc_process_start (process, NULL));
-      g_test_assert_expected_messages ();
-      g_assert_true (mproc_process_join (process, -1, NULL, NULL));
-    }
-
-  add_method_test ("map/order", test_map_order);
-  add_method_test ("initializer", test_initializer);
-  add_method_test ("maxtasksperchild", test_maxtasksperchild);
-  add_method_test ("target-errors", test_target_errors);
-  add_method_test ("worker-killed", test_worker_killed);
-  add_method_test ("target-dies", test_target_dies);
-  add_method_test ("terminate-pending", test_terminate_pending);
+  test_add_method_test ("/mproc/pool", "map/order", test_map_order);
+  test_add_method_test ("/mproc/pool", "initializer", test_initializer);
+  test_add_method_test ("/mproc/pool", "maxtasksperchild", test_maxtasksperchild);
+  test_add_method_test ("/mproc/pool", "target-errors", test_target_errors);
+  test_add_method_test ("/mproc/pool", "worker-killed", test_worker_killed);
+  test_add_method_test ("/mproc/pool", "target-dies", test_target_dies);
+  test_add_method_test ("/mproc/pool", "terminate-pending", test_terminate_pending);
   g_test_add_func ("/mproc/pool/map/chunksize", test_map_chunksize);
   g_test_add_func ("/mproc/pool/imap", test_imap);
   g_test_add_func ("/mproc/pool/imap/signals", test_imap_signals);

@@ -14,7 +14,6 @@
 #include "test-channel.h"
 #include "test-util.h"
 
-static const char *method_names[] = { "fork", "spawn", "forkserver" };
 
 /* --- A subclass with state --------------------------------------------- */
 
@@ -923,16 +922,6 @@ test_forkserver_restart (void)
   test_leak_check_end (&check);
 }
 
-static void
-add_method_test (const char *name, GTestDataFunc func)
-{
-  for (guint m = 0; m < G_N_ELEMENTS (method_names); m++)
-    {
-      g_autofree char *path = g_strdup_printf ("/mproc/process/%s/%s", name, method_names[m]);
-
-      g_test_add_data_func (path, GINT_TO_POINTER (m), func);
-    }
-}
 
 int
 main (int argc, char *argv[])
@@ -947,32 +936,17 @@ main (int argc, char *argv[])
   /* TestChannel is deliberately not ensured: the child finds it through its
    * exported test_channel_get_type() (the program is linked -rdynamic). */
   g_type_ensure (TEST_TYPE_WORKER);
-  mproc_init (&argc, &argv);
+  test_init (&argc, &argv);
 
-  g_test_init (&argc, &argv, NULL);
-  if (!g_test_subprocess ())
-    {
-      g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
-      g_autoptr(MprocProcess) process = mproc_process_new_with_context (context, NULL, NULL);
-
-      /* GTask's class starts GLib's pool-spawner thread, so from here on the
-       * test program is multi-threaded: take the once-only fork warning. */
-      test_warm_up ();
-      g_test_expect_message ("Mproc", G_LOG_LEVEL_WARNING, "*multi-threaded*");
-      g_assert_true (mproc_process_start (process, NULL));
-      g_test_assert_expected_messages ();
-      g_assert_true (mproc_process_join (process, -1, NULL, NULL));
-    }
-
-  add_method_test ("send-value", test_send_value);
-  add_method_test ("exit-codes", test_exit_codes);
-  add_method_test ("kill-terminate", test_kill_terminate);
-  add_method_test ("join-timeout", test_join_timeout);
-  add_method_test ("join-async", test_join_async);
-  add_method_test ("parent-death", test_parent_death);
-  add_method_test ("daemon", test_daemon);
-  add_method_test ("non-daemon-joined", test_non_daemon_joined);
-  add_method_test ("subclass", test_subclass);
+  test_add_method_test ("/mproc/process", "send-value", test_send_value);
+  test_add_method_test ("/mproc/process", "exit-codes", test_exit_codes);
+  test_add_method_test ("/mproc/process", "kill-terminate", test_kill_terminate);
+  test_add_method_test ("/mproc/process", "join-timeout", test_join_timeout);
+  test_add_method_test ("/mproc/process", "join-async", test_join_async);
+  test_add_method_test ("/mproc/process", "parent-death", test_parent_death);
+  test_add_method_test ("/mproc/process", "daemon", test_daemon);
+  test_add_method_test ("/mproc/process", "non-daemon-joined", test_non_daemon_joined);
+  test_add_method_test ("/mproc/process", "subclass", test_subclass);
   g_test_add_func ("/mproc/process/join-async/cancel", test_join_async_cancel);
   g_test_add_func ("/mproc/process/join-async/other-context", test_join_async_other_context);
   g_test_add_func ("/mproc/process/names", test_names);

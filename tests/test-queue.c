@@ -12,7 +12,6 @@
 #include "mproc-queue-private.h"
 #include "test-util.h"
 
-static const char *method_names[] = { "fork", "spawn", "forkserver" };
 
 /* --- Targets ----------------------------------------------------------- */
 
@@ -163,11 +162,6 @@ queue_new (guint maxsize, gsize capacity)
   return queue;
 }
 
-static void
-store_result (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
 
 static GVariant *
 all_types (void)
@@ -472,7 +466,7 @@ test_consumer_killed (void)
   payload = g_malloc0 (size);
   mproc_queue_put_async (queue, g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, payload, size,
                                                          TRUE, g_free, payload),
-                         -1, NULL, store_result, &result);
+                         -1, NULL, test_store_result, &result);
   while (!has_one (queue))
     g_main_context_iteration (NULL, TRUE);
   g_assert_true (mproc_process_start (victim, NULL));
@@ -523,7 +517,7 @@ test_joinable (gconstpointer data)
   g_clear_error (&error);
 
   g_assert_true (mproc_process_start (process, NULL));
-  mproc_joinable_queue_join_async (queue, 20 * G_USEC_PER_SEC, NULL, store_result, &result);
+  mproc_joinable_queue_join_async (queue, 20 * G_USEC_PER_SEC, NULL, test_store_result, &result);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
   g_assert_true (mproc_joinable_queue_join_finish (queue, result, &error));
@@ -653,7 +647,7 @@ test_cancel (void)
   g_clear_error (&error);
   g_thread_join (g_steal_pointer (&thread));
 
-  mproc_queue_get_async (queue, -1, cancellable2, store_result, &result);
+  mproc_queue_get_async (queue, -1, cancellable2, test_store_result, &result);
   g_main_context_iteration (NULL, FALSE);
   g_cancellable_cancel (cancellable2);
   while (result == NULL)
@@ -848,16 +842,6 @@ test_huge (void)
   test_leak_check_end (&check);
 }
 
-static void
-add_method_test (const char *name, GTestDataFunc func)
-{
-  for (guint m = 0; m < G_N_ELEMENTS (method_names); m++)
-    {
-      g_autofree char *path = g_strdup_printf ("/mproc/queue/%s/%s", name, method_names[m]);
-
-      g_test_add_data_func (path, GINT_TO_POINTER (m), func);
-    }
-}
 
 int
 main (int argc, char *argv[])
@@ -871,27 +855,12 @@ main (int argc, char *argv[])
   g_type_ensure (MPROC_TYPE_QUEUE);
   g_type_ensure (MPROC_TYPE_JOINABLE_QUEUE);
   g_type_ensure (MPROC_TYPE_SIMPLE_QUEUE);
-  mproc_init (&argc, &argv);
+  test_init (&argc, &argv);
 
-  g_test_init (&argc, &argv, NULL);
-  if (!g_test_subprocess ())
-    {
-      g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
-      g_autoptr(MprocProcess) process = mproc_process_new_with_context (context, NULL, NULL);
-
-      /* GTask's class starts GLib's pool-spawner thread, so from here on the
-       * test program is multi-threaded: take the once-only fork warning. */
-      test_warm_up ();
-      g_test_expect_message ("Mproc", G_LOG_LEVEL_WARNING, "*multi-threaded*");
-      g_assert_true (mproc_process_start (process, NULL));
-      g_test_assert_expected_messages ();
-      g_assert_true (mproc_process_join (process, -1, NULL, NULL));
-    }
-
-  add_method_test ("round-trip", test_round_trip);
-  add_method_test ("many-to-many", test_many_to_many);
-  add_method_test ("simple", test_simple);
-  add_method_test ("joinable", test_joinable);
+  test_add_method_test ("/mproc/queue", "round-trip", test_round_trip);
+  test_add_method_test ("/mproc/queue", "many-to-many", test_many_to_many);
+  test_add_method_test ("/mproc/queue", "simple", test_simple);
+  test_add_method_test ("/mproc/queue", "joinable", test_joinable);
   g_test_add_data_func ("/mproc/queue/ordering/fork", GINT_TO_POINTER (MPROC_START_METHOD_FORK), test_ordering);
   g_test_add_data_func ("/mproc/queue/large/forkserver", GINT_TO_POINTER (MPROC_START_METHOD_FORKSERVER), test_large);
   g_test_add_data_func ("/mproc/queue/main-loop/fork", GINT_TO_POINTER (MPROC_START_METHOD_FORK), test_main_loop);

@@ -106,8 +106,8 @@ test_timeout_cancel (void)
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 100 * 1000);
   g_clear_error (&error);
 
-  mproc_semaphore_acquire_async (sem, 50 * 1000, NULL, sync_store_result, &result);
-  sync_iterate_until (&result);
+  mproc_semaphore_acquire_async (sem, 50 * 1000, NULL, test_store_result, &result);
+  test_wait_result (&result);
   g_assert_false (mproc_semaphore_acquire_finish (sem, result, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
   g_clear_error (&error);
@@ -119,20 +119,20 @@ test_timeout_cancel (void)
   g_clear_error (&error);
   g_thread_join (canceller);
 
-  mproc_semaphore_acquire_async (sem, -1, cancellable2, sync_store_result, &result);
+  mproc_semaphore_acquire_async (sem, -1, cancellable2, test_store_result, &result);
   g_main_context_iteration (NULL, FALSE);
   g_cancellable_cancel (cancellable2);
-  sync_iterate_until (&result);
+  test_wait_result (&result);
   g_assert_false (mproc_semaphore_acquire_finish (sem, result, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
   g_clear_object (&result);
 
   /* A release completes a pending async acquire. */
-  mproc_semaphore_acquire_async (sem, -1, NULL, sync_store_result, &result);
+  mproc_semaphore_acquire_async (sem, -1, NULL, test_store_result, &result);
   g_main_context_iteration (NULL, FALSE);
   g_assert_true (mproc_semaphore_release (sem, NULL));
-  sync_iterate_until (&result);
+  test_wait_result (&result);
   g_assert_true (mproc_semaphore_acquire_finish (sem, result, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (mproc_semaphore_get_value (sem), ==, 0);
@@ -142,9 +142,9 @@ int
 main (int argc, char *argv[])
 {
   mproc_register_target ("limited", target_limited, NULL, NULL);
-  sync_test_init (&argc, &argv);
+  test_init (&argc, &argv);
 
-  sync_add_method_test ("/mproc/semaphore", "limit", test_limit);
+  test_add_method_test ("/mproc/semaphore", "limit", test_limit);
   g_test_add_func ("/mproc/semaphore/bounded", test_bounded);
   g_test_add_func ("/mproc/semaphore/timeout-cancel", test_timeout_cancel);
 

@@ -12,8 +12,6 @@
 
 #include "test-util.h"
 
-static const char *sync_method_names[] = { "fork", "spawn", "forkserver" };
-
 /* Starts @target under the start method of index @method with @args and
  * the shared objects given (NULL-terminated). */
 static inline MprocProcess *
@@ -49,51 +47,9 @@ sync_join (MprocProcess *process,
   g_assert_cmpint (mproc_process_get_exit_code (process), ==, expected_code);
 }
 
-static inline void
-sync_add_method_test (const char    *prefix,
-                      const char    *name,
-                      GTestDataFunc  func)
-{
-  for (guint m = 0; m < G_N_ELEMENTS (sync_method_names); m++)
-    {
-      g_autofree char *path = g_strdup_printf ("%s/%s/%s", prefix, name, sync_method_names[m]);
 
-      g_test_add_data_func (path, GINT_TO_POINTER (m), func);
-    }
-}
 
-/* The warm-up of test-process.c: GLib's once-only fds and threads, and the
- * once-only fork warning. */
-static inline void
-sync_test_init (int *argc, char ***argv)
-{
-  mproc_init (argc, argv);
-  g_test_init (argc, argv, NULL);
-  if (!g_test_subprocess ())
-    {
-      g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
-      g_autoptr(MprocProcess) process = mproc_process_new_with_context (context, NULL, NULL);
 
-      test_warm_up ();
-      g_test_expect_message ("Mproc", G_LOG_LEVEL_WARNING, "*multi-threaded*");
-      g_assert_true (mproc_process_start (process, NULL));
-      g_test_assert_expected_messages ();
-      g_assert_true (mproc_process_join (process, -1, NULL, NULL));
-    }
-}
-
-static inline void
-sync_store_result (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static inline void
-sync_iterate_until (GAsyncResult **result)
-{
-  while (*result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-}
 
 /* Waits (polling, test only) until @value reaches @expected. */
 static inline void

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <mproc.h>
 
 G_BEGIN_DECLS
 
@@ -140,6 +141,63 @@ test_leak_check_end (TestLeakCheck *check)
   g_assert_cmpstr (after, ==, check->fds);
   g_assert_cmpuint (test_count_children (), ==, 0);
   g_free (check->fds);
+}
+
+/* The start methods, by index: a test added with test_add_method_test()
+ * gets GINT_TO_POINTER (MprocStartMethod) as its data. */
+static const char *test_method_names[] = { "fork", "spawn", "forkserver" };
+
+/* Adds PREFIX/NAME/fork, …/spawn and …/forkserver. */
+static inline void
+test_add_method_test (const char    *prefix,
+                      const char    *name,
+                      GTestDataFunc  func)
+{
+  for (guint m = 0; m < G_N_ELEMENTS (test_method_names); m++)
+    {
+      g_autofree char *path = g_strdup_printf ("%s/%s/%s", prefix, name, test_method_names[m]);
+
+      g_test_add_data_func (path, GINT_TO_POINTER (m), func);
+    }
+}
+
+/* mproc_init() (register targets first), g_test_init() and, in the test
+ * process itself, the warm-up: GTask's class starts GLib's pool-spawner
+ * thread, so from there on a test program is multi-threaded; take the
+ * once-only fork warning here, where it is expected. */
+static inline void
+test_init (int    *argc,
+           char ***argv)
+{
+  mproc_init (argc, argv);
+  g_test_init (argc, argv, NULL);
+  if (!g_test_subprocess ())
+    {
+      g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
+      g_autoptr(MprocProcess) process = mproc_process_new_with_context (context, NULL, NULL);
+
+      test_warm_up ();
+      g_test_expect_message ("Mproc", G_LOG_LEVEL_WARNING, "*multi-threaded*");
+      g_assert_true (mproc_process_start (process, NULL));
+      g_test_assert_expected_messages ();
+      g_assert_true (mproc_process_join (process, -1, NULL, NULL));
+    }
+}
+
+/* A GAsyncReadyCallback that keeps the result in a GAsyncResult *. */
+static inline void
+test_store_result (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static inline void
+test_wait_result (GAsyncResult **result)
+{
+  while (*result == NULL)
+    g_main_context_iteration (NULL, TRUE);
 }
 
 G_END_DECLS

@@ -85,9 +85,9 @@ int
 main (int argc, char *argv[])
 {
   mproc_register_target ("add", target_add, NULL, NULL);
-  sync_test_init (&argc, &argv);
+  test_init (&argc, &argv);
 
-  sync_add_method_test ("/mproc/value", "shared", test_shared);
+  test_add_method_test ("/mproc/value", "shared", test_shared);
   g_test_add_func ("/mproc/value/types", test_types);
 
   return g_test_run ();
