@@ -45,6 +45,9 @@ G_BEGIN_DECLS
  *   timed out or died
  * @MPROC_ERROR_WORKER_DIED: a pool worker died (killed, crashed or exited)
  *   while it ran the task
+ * @MPROC_ERROR_NOT_FOUND: a manager's object has no such key, attribute,
+ *   item or published name
+ * @MPROC_ERROR_ACCESS_DENIED: a manager refused the connection
  *
  * Error codes in the %MPROC_ERROR domain. Cancellation is always reported as
  * %G_IO_ERROR_CANCELLED.
@@ -68,6 +71,8 @@ typedef enum
   MPROC_ERROR_TOO_MANY_RELEASES,
   MPROC_ERROR_BROKEN_BARRIER,
   MPROC_ERROR_WORKER_DIED,
+  MPROC_ERROR_NOT_FOUND,
+  MPROC_ERROR_ACCESS_DENIED,
 } MprocError;
 
 MPROC_AVAILABLE_IN_1_0

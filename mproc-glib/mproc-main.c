@@ -22,6 +22,7 @@
 #include "mproc-main.h"
 #include "mproc-process-private.h"
 #include "mproc-pool-private.h"   /* pools (#7): the worker target */
+#include "mproc-manager-private.h"   /* managers (#6): the server target */
 #include "mproc-runtime-private.h"
 
 typedef struct
@@ -172,6 +173,7 @@ static const BuiltinTarget builtin_targets[] = {
   /* pools (#7) */
   { MPROC_POOL_WORKER_TARGET, mproc_pool_worker_main },
   /* managers (#6) */
+  { MPROC_MANAGER_SERVER_TARGET, mproc_manager_server_main },
   { NULL, NULL }
 };
 

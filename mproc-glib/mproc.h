@@ -24,6 +24,10 @@
 # include "mproc-simple-queue.h"
 # include "mproc-connection.h"
 /* managers (#6) */
+# include "mproc-manager.h"
+# include "mproc-dict.h"
+# include "mproc-list.h"
+# include "mproc-namespace.h"
 /* pools (#7) */
 # include "mproc-pool.h"
 /* synchronisation (#5) */

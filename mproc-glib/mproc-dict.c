@@ -1,0 +1,1408 @@
+/* mproc-dict.c: a dictionary held by a manager's server
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "mproc-dict.h"
+#include "mproc-error.h"
+#include "mproc-i18n-private.h"
+#include "mproc-manager-private.h"
+#include "mproc-shareable-private.h"
+
+/**
+ * MprocDict:
+ *
+ * A dictionary that lives in a manager's server process, like the proxy
+ * Python's `Manager().dict()` returns: keys and values are #GVariant values,
+ * every process that has the dictionary sees the same contents, and each
+ * operation is atomic.
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr(MprocDict) dict = mproc_dict_new (manager, NULL, NULL, &error);
+ *
+ * mproc_dict_set (dict, g_variant_new_int32 (1), g_variant_new_int32 (2), NULL, &error);
+ * value = mproc_dict_get (dict, g_variant_new_int32 (1), NULL, &error);
+ * ]|
+ *
+ * Keys are compared by type and value: `1` as an `int32` and `1` as an
+ * `int64` are different keys. Snapshots (mproc_dict_keys(),
+ * mproc_dict_items()…) list the keys in insertion order. Writes that cannot
+ * fail (mproc_dict_set(), mproc_dict_update(), mproc_dict_clear()) are
+ * pipelined; reads wait for the server's answer.
+ *
+ * Hand a dictionary to a child with mproc_process_add_object(); under any
+ * start method the child's dictionary is the same one. The server keeps the
+ * dictionary while a process holds it (or for the manager's life, if it has
+ * a name): hand it to a child before dropping your own reference.
+ *
+ * After mproc_dict_watch(), the #MprocDict::changed signal tells which key
+ * changed, whoever changed it.
+ *
+ * ## Thread safety
+ *
+ * Every method may be called from any thread; async methods complete in the
+ * thread-default main context of the caller, and #MprocDict::changed is
+ * emitted in the one of mproc_dict_watch()'s caller.
+ *
+ * Since: 1.0
+ */
+
+struct _MprocDict
+{
+  GObject        parent_instance;
+  MprocProxyCore core;
+};
+
+enum {
+  SIGNAL_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void mproc_dict_shareable_init (MprocShareableInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MprocDict, mproc_dict, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_dict_shareable_init))
+
+static void
+mproc_dict_finalize (GObject *object)
+{
+  MprocDict *self = MPROC_DICT (object);
+
+  mproc_proxy_core_clear (&self->core);
+  G_OBJECT_CLASS (mproc_dict_parent_class)->finalize (object);
+}
+
+static void
+mproc_dict_class_init (MprocDictClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mproc_dict_finalize;
+
+  /**
+   * MprocDict::changed:
+   * @self: the `MprocDict`
+   * @key: (nullable): the key that was set or removed, or %NULL when many
+   *   keys changed at once (mproc_dict_clear())
+   *
+   * Emitted after mproc_dict_watch() when any process changes a key. It
+   * runs in the thread-default main context of mproc_dict_watch()'s
+   * caller, after the change, possibly after later changes too: read the
+   * value again to know it.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_CHANGED] =
+    g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_VARIANT);
+}
+
+static void
+mproc_dict_init (MprocDict *self)
+{
+}
+
+static GVariant *
+mproc_dict_serialize (MprocShareable *shareable,
+                      GArray         *fds,
+                      GError        **error)
+{
+  return mproc_proxy_core_serialize (&MPROC_DICT (shareable)->core);
+}
+
+static MprocShareable *
+mproc_dict_deserialize (GVariant *handle,
+                        GArray   *fds,
+                        GError  **error)
+{
+  MprocDict *self = g_object_new (MPROC_TYPE_DICT, NULL);
+
+  if (!mproc_proxy_core_deserialize (&self->core, MPROC_MANAGER_KIND_DICT, handle, error))
+    {
+      g_object_unref (self);
+      return NULL;
+    }
+  return MPROC_SHAREABLE (self);
+}
+
+static void
+mproc_dict_shareable_init (MprocShareableInterface *iface)
+{
+  iface->serialize = mproc_dict_serialize;
+  iface->deserialize = mproc_dict_deserialize;
+}
+
+/**
+ * mproc_dict_new:
+ * @manager: a started or connected `MprocManager`
+ * @name: (nullable): a name under which any client of @manager finds the
+ *   same dictionary, or %NULL for a new anonymous one
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Creates a dictionary in @manager's server, or, with a @name, gets the one
+ * of that name (creating it the first time). A named dictionary lives as
+ * long as the server.
+ *
+ * Returns: (transfer full): the dictionary, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+MprocDict *
+mproc_dict_new (MprocManager  *manager,
+                const char    *name,
+                GCancellable  *cancellable,
+                GError       **error)
+{
+  g_autoptr(MprocDict) self = NULL;
+
+  g_return_val_if_fail (MPROC_IS_MANAGER (manager), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  self = g_object_new (MPROC_TYPE_DICT, NULL);
+  if (!mproc_proxy_core_init_new (&self->core, manager, MPROC_MANAGER_KIND_DICT, name,
+                                  cancellable, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+/**
+ * mproc_dict_get_manager:
+ * @self: a `MprocDict`
+ *
+ * Gets the manager whose server holds @self.
+ *
+ * Returns: (transfer none): the manager
+ *
+ * Since: 1.0
+ */
+MprocManager *
+mproc_dict_get_manager (MprocDict *self)
+{
+  g_return_val_if_fail (MPROC_IS_DICT (self), NULL);
+
+  return self->core.manager;
+}
+
+static void
+dict_event (GObject  *proxy,
+            guint     kind,
+            GVariant *payload)
+{
+  g_autoptr(GVariant) maybe = NULL;
+  g_autoptr(GVariant) key = NULL;
+
+  if (kind == MANAGER_EVENT_LOST)
+    {
+      g_signal_emit (proxy, signals[SIGNAL_CHANGED], 0, NULL);
+      return;
+    }
+  if (kind != MANAGER_EVENT_CHANGED || !g_variant_is_of_type (payload, G_VARIANT_TYPE ("mv")))
+    return;
+  maybe = g_variant_get_maybe (payload);
+  if (maybe != NULL)
+    key = g_variant_get_variant (maybe);
+  g_signal_emit (proxy, signals[SIGNAL_CHANGED], 0, key);
+}
+
+/**
+ * mproc_dict_watch:
+ * @self: a `MprocDict`
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Starts emitting #MprocDict::changed for every change made to the
+ * dictionary by any process, in the thread-default main context of the
+ * caller. Until then a proxy costs nothing when others change it.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_dict_watch (MprocDict     *self,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  g_autoptr(GVariant) snapshot = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return mproc_proxy_watch (&self->core, G_OBJECT (self), dict_event, &snapshot, cancellable, error);
+}
+
+/**
+ * mproc_dict_unwatch:
+ * @self: a `MprocDict`
+ *
+ * Stops what mproc_dict_watch() started.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_unwatch (MprocDict *self)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+
+  mproc_proxy_unwatch (&self->core);
+}
+
+static gboolean
+dict_pairs_valid (GVariant *pairs)
+{
+  const GVariantType *element;
+
+  if (pairs == NULL || !g_variant_is_of_type (pairs, G_VARIANT_TYPE_ARRAY))
+    return FALSE;
+  element = g_variant_type_element (g_variant_get_type (pairs));
+  return g_variant_type_is_dict_entry (element) ||
+         (g_variant_type_is_tuple (element) && g_variant_type_n_items (element) == 2);
+}
+
+/* Any array of pairs -> "a(vv)" (floating, or owned for an "a(vv)" input;
+ * @pairs is sunk). */
+static GVariant *
+dict_pairs_to_avv (GVariant *pairs)
+{
+  g_autoptr(GVariant) sunk = g_variant_ref_sink (pairs);
+  GVariantBuilder builder;
+  GVariantIter iter;
+  GVariant *pair;
+
+  if (g_variant_is_of_type (sunk, G_VARIANT_TYPE ("a(vv)")))
+    return g_steal_pointer (&sunk);
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(vv)"));
+  g_variant_iter_init (&iter, sunk);
+  while ((pair = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr(GVariant) key = g_variant_get_child_value (pair, 0);
+      g_autoptr(GVariant) value = g_variant_get_child_value (pair, 1);
+
+      if (g_variant_is_of_type (key, G_VARIANT_TYPE_VARIANT))
+        {
+          GVariant *inner = g_variant_get_variant (key);
+
+          g_variant_unref (key);
+          key = inner;
+        }
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+        {
+          GVariant *inner = g_variant_get_variant (value);
+
+          g_variant_unref (value);
+          value = inner;
+        }
+      g_variant_builder_add (&builder, "(vv)", key, value);
+      g_variant_unref (pair);
+    }
+  return g_variant_builder_end (&builder);
+}
+
+/**
+ * mproc_dict_set:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @value: the value; a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Sets @key to @value, like `d[key] = value`.
+ *
+ * The request is pipelined: it returns once the request is on its way, and
+ * every later call of this process sees its effect. It fails only if the
+ * server is known to be gone.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_dict_set (MprocDict     *self,
+                GVariant      *key,
+                GVariant      *value,
+                GCancellable  *cancellable,
+                GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), FALSE);
+  g_return_val_if_fail (key != NULL, FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_SET, g_variant_new ("(vv)", key, value), NULL, cancellable, error))
+    return FALSE;
+  return TRUE;
+}
+
+/**
+ * mproc_dict_set_async:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @value: the value; a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_set(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_set_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_set_async (MprocDict           *self,
+                      GVariant            *key,
+                      GVariant            *value,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (key != NULL);
+  g_return_if_fail (value != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_set_async, DICT_OP_SET, g_variant_new ("(vv)", key, value), FALSE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_set_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_set_async().
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_dict_set_finish (MprocDict     *self,
+                       GAsyncResult  *result,
+                       GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_set_async, error);
+  if (reply == NULL)
+    return FALSE;
+  return TRUE;
+}
+
+/**
+ * mproc_dict_get:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Gets the value of @key, like `d[key]`. Fails with
+ * %MPROC_ERROR_NOT_FOUND if @dict has no such key.
+ *
+ * Returns: (transfer full): the value of @key, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_get (MprocDict     *self,
+                GVariant      *key,
+                GCancellable  *cancellable,
+                GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_GET, g_variant_new ("(vmv)", key, NULL), &reply, cancellable, error))
+    return NULL;
+  return mproc_proxy_reply_unbox (reply, error);
+}
+
+/**
+ * mproc_dict_get_async:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_get(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_get_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_get_async (MprocDict           *self,
+                      GVariant            *key,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (key != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_get_async, DICT_OP_GET, g_variant_new ("(vmv)", key, NULL), TRUE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_get_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_get_async().
+ *
+ * Returns: (transfer full): the value of @key, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_get_finish (MprocDict     *self,
+                       GAsyncResult  *result,
+                       GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_get_async, error);
+  if (reply == NULL)
+    return NULL;
+  return mproc_proxy_reply_unbox (reply, error);
+}
+
+/**
+ * mproc_dict_get_default:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @default_value: the value to return when @key is not there; a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Gets the value of @key, or @default_value if @self has no such key, like
+ * `d.get(key, default)`.
+ *
+ * Returns: (transfer full): the value of @key or @default_value, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_get_default (MprocDict     *self,
+                        GVariant      *key,
+                        GVariant      *default_value,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+  g_return_val_if_fail (default_value != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_GET, g_variant_new ("(vmv)", key, default_value), &reply, cancellable, error))
+    return NULL;
+  return mproc_proxy_reply_unbox (reply, error);
+}
+
+/**
+ * mproc_dict_get_default_async:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @default_value: the value to return when @key is not there; a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_get_default(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_get_default_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_get_default_async (MprocDict           *self,
+                              GVariant            *key,
+                              GVariant            *default_value,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (key != NULL);
+  g_return_if_fail (default_value != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_get_default_async, DICT_OP_GET, g_variant_new ("(vmv)", key, default_value), TRUE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_get_default_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_get_default_async().
+ *
+ * Returns: (transfer full): the value of @key or @default_value, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_get_default_finish (MprocDict     *self,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_get_default_async, error);
+  if (reply == NULL)
+    return NULL;
+  return mproc_proxy_reply_unbox (reply, error);
+}
+
+/**
+ * mproc_dict_contains:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @out_value: (out): return location for the answer
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Finds whether @self has @key, like `key in d`; the answer goes to
+ * @out_value.
+ *
+ * Returns: %TRUE on success (with @out_value set), %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_dict_contains (MprocDict     *self,
+                     GVariant      *key,
+                     gboolean      *out_value,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), FALSE);
+  g_return_val_if_fail (key != NULL, FALSE);
+  g_return_val_if_fail (out_value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_CONTAINS, g_variant_new_variant (key), &reply, cancellable, error))
+    return FALSE;
+  return mproc_proxy_reply_boolean (reply, out_value, error);
+}
+
+/**
+ * mproc_dict_contains_async:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_contains(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_contains_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_contains_async (MprocDict           *self,
+                           GVariant            *key,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (key != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_contains_async, DICT_OP_CONTAINS, g_variant_new_variant (key), TRUE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_contains_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @out_value: (out): return location for the answer
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_contains_async().
+ *
+ * Returns: %TRUE on success (with @out_value set), %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_dict_contains_finish (MprocDict     *self,
+                            GAsyncResult  *result,
+                            gboolean      *out_value,
+                            GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (out_value != NULL, FALSE);
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_contains_async, error);
+  if (reply == NULL)
+    return FALSE;
+  return mproc_proxy_reply_boolean (reply, out_value, error);
+}
+
+/**
+ * mproc_dict_remove:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Removes @key, like `del d[key]`. Fails with %MPROC_ERROR_NOT_FOUND if
+ * @self has no such key.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_dict_remove (MprocDict     *self,
+                   GVariant      *key,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), FALSE);
+  g_return_val_if_fail (key != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_REMOVE, g_variant_new_variant (key), &reply, cancellable, error))
+    return FALSE;
+  return TRUE;
+}
+
+/**
+ * mproc_dict_remove_async:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_remove(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_remove_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_remove_async (MprocDict           *self,
+                         GVariant            *key,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (key != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_remove_async, DICT_OP_REMOVE, g_variant_new_variant (key), TRUE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_remove_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_remove_async().
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_dict_remove_finish (MprocDict     *self,
+                          GAsyncResult  *result,
+                          GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_remove_async, error);
+  if (reply == NULL)
+    return FALSE;
+  return TRUE;
+}
+
+/**
+ * mproc_dict_pop:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @default_value: (nullable): the value to return when @key is not there; a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Removes @key and returns its value, like `d.pop(key[, default])`. If
+ * @self has no such key, returns @default_value, or fails with
+ * %MPROC_ERROR_NOT_FOUND when @default_value is %NULL.
+ *
+ * Returns: (transfer full): the value removed, or @default_value, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_pop (MprocDict     *self,
+                GVariant      *key,
+                GVariant      *default_value,
+                GCancellable  *cancellable,
+                GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_POP, g_variant_new ("(vmv)", key, default_value), &reply, cancellable, error))
+    return NULL;
+  return mproc_proxy_reply_unbox (reply, error);
+}
+
+/**
+ * mproc_dict_pop_async:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @default_value: (nullable): the value to return when @key is not there; a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_pop(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_pop_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_pop_async (MprocDict           *self,
+                      GVariant            *key,
+                      GVariant            *default_value,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (key != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_pop_async, DICT_OP_POP, g_variant_new ("(vmv)", key, default_value), TRUE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_pop_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_pop_async().
+ *
+ * Returns: (transfer full): the value removed, or @default_value, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_pop_finish (MprocDict     *self,
+                       GAsyncResult  *result,
+                       GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_pop_async, error);
+  if (reply == NULL)
+    return NULL;
+  return mproc_proxy_reply_unbox (reply, error);
+}
+
+/**
+ * mproc_dict_setdefault:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @value: the value to set if @key is not there; a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Sets @key to @value unless @self already has @key, in one atomic step,
+ * like `d.setdefault(key, value)`.
+ *
+ * Returns: (transfer full): the value @key now has, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_setdefault (MprocDict     *self,
+                       GVariant      *key,
+                       GVariant      *value,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+  g_return_val_if_fail (value != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_SETDEFAULT, g_variant_new ("(vv)", key, value), &reply, cancellable, error))
+    return NULL;
+  return mproc_proxy_reply_unbox (reply, error);
+}
+
+/**
+ * mproc_dict_setdefault_async:
+ * @self: a `MprocDict`
+ * @key: a key (its type counts: 1 as `i` and 1 as `x` are two keys); a floating reference is sunk
+ * @value: the value to set if @key is not there; a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_setdefault(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_setdefault_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_setdefault_async (MprocDict           *self,
+                             GVariant            *key,
+                             GVariant            *value,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (key != NULL);
+  g_return_if_fail (value != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_setdefault_async, DICT_OP_SETDEFAULT, g_variant_new ("(vv)", key, value), TRUE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_setdefault_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_setdefault_async().
+ *
+ * Returns: (transfer full): the value @key now has, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_setdefault_finish (MprocDict     *self,
+                              GAsyncResult  *result,
+                              GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_setdefault_async, error);
+  if (reply == NULL)
+    return NULL;
+  return mproc_proxy_reply_unbox (reply, error);
+}
+
+/**
+ * mproc_dict_update:
+ * @self: a `MprocDict`
+ * @pairs: the pairs: an array of dictionary entries or of 2-tuples (`a{sv}`, `a{ix}`, `a(vv)`…); `v` keys and values are unboxed; a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Sets every key of @pairs to its value in one request, like
+ * `d.update(pairs)`. Pipelined, like mproc_dict_set().
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_dict_update (MprocDict     *self,
+                   GVariant      *pairs,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), FALSE);
+  g_return_val_if_fail (dict_pairs_valid (pairs), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_UPDATE, dict_pairs_to_avv (pairs), NULL, cancellable, error))
+    return FALSE;
+  return TRUE;
+}
+
+/**
+ * mproc_dict_update_async:
+ * @self: a `MprocDict`
+ * @pairs: the pairs: an array of dictionary entries or of 2-tuples (`a{sv}`, `a{ix}`, `a(vv)`…); `v` keys and values are unboxed; a floating reference is sunk
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_update(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_update_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_update_async (MprocDict           *self,
+                         GVariant            *pairs,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (dict_pairs_valid (pairs));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_update_async, DICT_OP_UPDATE, dict_pairs_to_avv (pairs), FALSE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_update_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_update_async().
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_dict_update_finish (MprocDict     *self,
+                          GAsyncResult  *result,
+                          GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_update_async, error);
+  if (reply == NULL)
+    return FALSE;
+  return TRUE;
+}
+
+/**
+ * mproc_dict_keys:
+ * @self: a `MprocDict`
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Gets a snapshot of the keys, like `list(d.keys())`.
+ *
+ * Returns: (transfer full): the keys, in insertion order (type `av`), or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_keys (MprocDict     *self,
+                 GCancellable  *cancellable,
+                 GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_KEYS, NULL, &reply, cancellable, error))
+    return NULL;
+  return mproc_proxy_reply_raw (reply, "av", error);
+}
+
+/**
+ * mproc_dict_keys_async:
+ * @self: a `MprocDict`
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_keys(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_keys_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_keys_async (MprocDict           *self,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_keys_async, DICT_OP_KEYS, NULL, TRUE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_keys_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_keys_async().
+ *
+ * Returns: (transfer full): the keys, in insertion order (type `av`), or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_keys_finish (MprocDict     *self,
+                        GAsyncResult  *result,
+                        GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_keys_async, error);
+  if (reply == NULL)
+    return NULL;
+  return mproc_proxy_reply_raw (reply, "av", error);
+}
+
+/**
+ * mproc_dict_values:
+ * @self: a `MprocDict`
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Gets a snapshot of the values, like `list(d.values())`.
+ *
+ * Returns: (transfer full): the values, in insertion order (type `av`), or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_values (MprocDict     *self,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_VALUES, NULL, &reply, cancellable, error))
+    return NULL;
+  return mproc_proxy_reply_raw (reply, "av", error);
+}
+
+/**
+ * mproc_dict_values_async:
+ * @self: a `MprocDict`
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_values(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_values_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_values_async (MprocDict           *self,
+                         GCancellable        *cancellable,
+                         GAsyncReadyCallback  callback,
+                         gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_values_async, DICT_OP_VALUES, NULL, TRUE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_values_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_values_async().
+ *
+ * Returns: (transfer full): the values, in insertion order (type `av`), or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_values_finish (MprocDict     *self,
+                          GAsyncResult  *result,
+                          GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_values_async, error);
+  if (reply == NULL)
+    return NULL;
+  return mproc_proxy_reply_raw (reply, "av", error);
+}
+
+/**
+ * mproc_dict_items:
+ * @self: a `MprocDict`
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Gets a snapshot of the items, like `list(d.items())`.
+ *
+ * Returns: (transfer full): the (key, value) pairs, in insertion order (type `a(vv)`), or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_items (MprocDict     *self,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_ITEMS, NULL, &reply, cancellable, error))
+    return NULL;
+  return mproc_proxy_reply_raw (reply, "a(vv)", error);
+}
+
+/**
+ * mproc_dict_items_async:
+ * @self: a `MprocDict`
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_items(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_items_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_items_async (MprocDict           *self,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_items_async, DICT_OP_ITEMS, NULL, TRUE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_items_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_items_async().
+ *
+ * Returns: (transfer full): the (key, value) pairs, in insertion order (type `a(vv)`), or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_dict_items_finish (MprocDict     *self,
+                         GAsyncResult  *result,
+                         GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_items_async, error);
+  if (reply == NULL)
+    return NULL;
+  return mproc_proxy_reply_raw (reply, "a(vv)", error);
+}
+
+/**
+ * mproc_dict_len:
+ * @self: a `MprocDict`
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Counts the keys, like `len(d)`.
+ *
+ * Returns: the number of keys, or -1 with @error set
+ *
+ * Since: 1.0
+ */
+gssize
+mproc_dict_len (MprocDict     *self,
+                GCancellable  *cancellable,
+                GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_LEN, NULL, &reply, cancellable, error))
+    return -1;
+  return mproc_proxy_reply_count (reply, error);
+}
+
+/**
+ * mproc_dict_len_async:
+ * @self: a `MprocDict`
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_len(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_len_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_len_async (MprocDict           *self,
+                      GCancellable        *cancellable,
+                      GAsyncReadyCallback  callback,
+                      gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_len_async, DICT_OP_LEN, NULL, TRUE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_len_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_len_async().
+ *
+ * Returns: the number of keys, or -1 with @error set
+ *
+ * Since: 1.0
+ */
+gssize
+mproc_dict_len_finish (MprocDict     *self,
+                       GAsyncResult  *result,
+                       GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_len_async, error);
+  if (reply == NULL)
+    return -1;
+  return mproc_proxy_reply_count (reply, error);
+}
+
+/**
+ * mproc_dict_clear:
+ * @self: a `MprocDict`
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Removes every key, like `d.clear()`. Pipelined, like mproc_dict_set().
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_dict_clear (MprocDict     *self,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_DICT (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!mproc_proxy_call (&self->core, DICT_OP_CLEAR, NULL, NULL, cancellable, error))
+    return FALSE;
+  return TRUE;
+}
+
+/**
+ * mproc_dict_clear_async:
+ * @self: a `MprocDict`
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has answered
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_dict_clear(): never blocks the calling thread.
+ * @callback runs in the caller's thread-default main context; call
+ * mproc_dict_clear_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_dict_clear_async (MprocDict           *self,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_return_if_fail (MPROC_IS_DICT (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  mproc_proxy_call_async (&self->core, self, mproc_dict_clear_async, DICT_OP_CLEAR, NULL, FALSE,
+                          cancellable, callback, user_data);
+}
+
+/**
+ * mproc_dict_clear_finish:
+ * @self: a `MprocDict`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_dict_clear_async().
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_dict_clear_finish (MprocDict     *self,
+                         GAsyncResult  *result,
+                         GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  reply = mproc_proxy_call_finish (self, result, mproc_dict_clear_async, error);
+  if (reply == NULL)
+    return FALSE;
+  return TRUE;
+}
+

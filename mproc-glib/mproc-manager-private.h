@@ -1,0 +1,208 @@
+/* mproc-manager-private.h: the manager's protocol and the proxies' plumbing
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Transport.  A client connects to the server's unix socket (abstract
+ * name, peer uid checked on both sides with SO_PEERCRED) and says hello;
+ * the server answers with a memfd holding three message rings
+ * (mproc-ring-private.h) and their eventfds:
+ *
+ *   requests  client -> server   "(utttv)": op, object id, serial, send
+ *                                time (CLOCK_MONOTONIC ns), args
+ *   replies   server -> client   "(tuv)":  serial, status, value
+ *   events    server -> client   "(ttuv)": seq, object id, kind, payload
+ *
+ * After that the socket carries only the file descriptors of PUBLISH and
+ * LOOKUP messages, and its hang-up is how each side learns that the other
+ * is gone.  A request with serial 0 wants no reply (writes that cannot
+ * fail: set, update, append, clear…): it is pipelined.  The server serves
+ * the requests of all clients oldest first by send time, so a request is
+ * served after every request it causally follows, whoever sent it.  Status 0 is success (value: the result);
+ * any other status is an MprocError code + 1 and the value a string.
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mproc-manager.h"
+#include "mproc-process.h"
+
+G_BEGIN_DECLS
+
+#define MPROC_MANAGER_SERVER_TARGET "mproc-manager-server"
+#define MPROC_MANAGER_PROTOCOL      "mproc-manager-1"
+
+typedef enum
+{
+  MPROC_MANAGER_KIND_DICT = 1,
+  MPROC_MANAGER_KIND_LIST,
+  MPROC_MANAGER_KIND_NAMESPACE,
+} MprocManagerKind;
+
+typedef enum
+{
+  /* object id 0: the manager itself */
+  MANAGER_OP_PING = 1,          /* () -> () */
+  MANAGER_OP_SHUTDOWN,          /* () -> () */
+  MANAGER_OP_CREATE,            /* (us) kind, name ("" = anonymous) -> t id */
+  MANAGER_OP_INCREF,            /* () on object, no reply */
+  MANAGER_OP_DECREF,            /* () on object, no reply */
+  MANAGER_OP_SUBSCRIBE,         /* () on object -> (t seq, av snapshot) */
+  MANAGER_OP_UNSUBSCRIBE,       /* () on object, no reply */
+  MANAGER_OP_SNAPSHOT,          /* () on object -> (t seq, av snapshot) */
+  MANAGER_OP_PUBLISH,           /* (sv) name, description + fds -> () */
+  MANAGER_OP_LOOKUP,            /* s name -> v description + fds */
+  MANAGER_OP_UNPUBLISH,         /* s name -> () */
+
+  DICT_OP_SET = 100,            /* (vv) */
+  DICT_OP_GET,                  /* (vmv) key, default -> v or NOT_FOUND */
+  DICT_OP_CONTAINS,             /* v key -> b */
+  DICT_OP_REMOVE,               /* v key -> () or NOT_FOUND */
+  DICT_OP_POP,                  /* (vmv) key, default -> v or NOT_FOUND */
+  DICT_OP_SETDEFAULT,           /* (vv) -> v */
+  DICT_OP_UPDATE,               /* a(vv) */
+  DICT_OP_KEYS,                 /* () -> av */
+  DICT_OP_VALUES,               /* () -> av */
+  DICT_OP_ITEMS,                /* () -> a(vv) */
+  DICT_OP_LEN,                  /* () -> t */
+  DICT_OP_CLEAR,                /* () */
+
+  LIST_OP_APPEND = 200,         /* v */
+  LIST_OP_EXTEND,               /* av */
+  LIST_OP_INSERT,               /* (xv) */
+  LIST_OP_GET,                  /* x -> v or NOT_FOUND */
+  LIST_OP_SET,                  /* (xv) -> () or NOT_FOUND */
+  LIST_OP_REMOVE,               /* v -> () or NOT_FOUND */
+  LIST_OP_POP,                  /* x -> v or NOT_FOUND */
+  LIST_OP_INDEX,                /* v -> t or NOT_FOUND */
+  LIST_OP_COUNT,                /* v -> t */
+  LIST_OP_LEN,                  /* () -> t */
+  LIST_OP_SLICE,                /* (xx) -> av */
+  LIST_OP_CLEAR,                /* () */
+
+  NAMESPACE_OP_SET = 300,       /* (sv) */
+  NAMESPACE_OP_GET,             /* s -> v or NOT_FOUND */
+  NAMESPACE_OP_HAS,             /* s -> b */
+  NAMESPACE_OP_DELETE,          /* s -> () or NOT_FOUND */
+  NAMESPACE_OP_LIST,            /* () -> as */
+} MprocManagerOp;
+
+typedef enum
+{
+  MANAGER_EVENT_CHANGED = 1,    /* dict: mv key (nothing: many); namespace: ms name */
+  MANAGER_EVENT_ITEMS,          /* list: (uuav) position, removed, added */
+  MANAGER_EVENT_LOST,           /* () on object 0: the event ring overflowed */
+} MprocManagerEvent;
+
+/* The built-in target of the server process (mproc-manager-server.c). */
+int       mproc_manager_server_main (MprocProcess *process,
+                                     GVariant     *args,
+                                     gpointer      user_data);
+
+/* Manager internals used by the server's start. */
+int       mproc_manager_steal_listen_fd (MprocManager *self);
+
+/* Values as dict keys: hash and equality on type and normal-form bytes. */
+guint     mproc_manager_variant_hash  (gconstpointer v);
+gboolean  mproc_manager_variant_equal (gconstpointer a,
+                                       gconstpointer b);
+
+/* --- Proxies ------------------------------------------------------------ */
+
+typedef void (*MprocProxyEventFunc) (GObject  *proxy,
+                                     guint     kind,
+                                     GVariant *payload);
+
+typedef struct _MprocProxyWatcher MprocProxyWatcher;
+
+typedef struct
+{
+  MprocManager      *manager;
+  guint64            id;
+  MprocManagerKind   kind;
+  GPid               ref_pid;      /* process whose connection holds our server ref */
+  GMutex             lock;
+  MprocProxyWatcher *watcher;      /* non-NULL while watched (this process) */
+} MprocProxyCore;
+
+gboolean  mproc_proxy_core_init_new    (MprocProxyCore   *core,
+                                        MprocManager     *manager,
+                                        MprocManagerKind  kind,
+                                        const char       *name,
+                                        GCancellable     *cancellable,
+                                        GError          **error);
+void      mproc_proxy_core_clear       (MprocProxyCore   *core);
+GVariant *mproc_proxy_core_serialize   (MprocProxyCore   *core);
+gboolean  mproc_proxy_core_deserialize (MprocProxyCore   *core,
+                                        MprocManagerKind  kind,
+                                        GVariant         *handle,
+                                        GError          **error);
+
+/* @args is floating or owned (taken, g_variant_take_ref()); NULL means "()".  With @reply NULL the request
+ * is pipelined (no reply).  @reply receives the result value. */
+gboolean  mproc_proxy_call             (MprocProxyCore   *core,
+                                        guint             op,
+                                        GVariant         *args,
+                                        GVariant        **reply,
+                                        GCancellable     *cancellable,
+                                        GError          **error);
+void      mproc_proxy_call_async       (MprocProxyCore   *core,
+                                        gpointer          source_object,
+                                        gpointer          source_tag,
+                                        guint             op,
+                                        GVariant         *args,
+                                        gboolean          want_reply,
+                                        GCancellable     *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer          user_data);
+/* Returns the reply value ("()" for a pipelined call) or NULL with @error. */
+GVariant *mproc_proxy_call_finish      (gpointer          source_object,
+                                        GAsyncResult     *result,
+                                        gpointer          source_tag,
+                                        GError          **error);
+
+/* Subscribes @proxy to the events of its object; @func runs in the
+ * thread-default main context of the caller.  @snapshot receives the
+ * object's state as of the subscription (for lists: "av").  Events after
+ * that snapshot only are delivered. */
+gboolean  mproc_proxy_watch            (MprocProxyCore     *core,
+                                        GObject            *proxy,
+                                        MprocProxyEventFunc func,
+                                        GVariant          **snapshot,
+                                        GCancellable       *cancellable,
+                                        GError            **error);
+void      mproc_proxy_unwatch          (MprocProxyCore     *core);
+/* While watched: a fresh snapshot, after which events resume. */
+gboolean  mproc_proxy_resync           (MprocProxyCore     *core,
+                                        GVariant          **snapshot,
+                                        GError            **error);
+gboolean  mproc_proxy_is_watched       (MprocProxyCore     *core);
+
+/* Replies: check the type, convert (errors: INVALID_MESSAGE). */
+GVariant *mproc_proxy_reply_unbox      (GVariant         *reply,
+                                        GError          **error);
+gboolean  mproc_proxy_reply_boolean    (GVariant         *reply,
+                                        gboolean         *out_value,
+                                        GError          **error);
+gssize    mproc_proxy_reply_count      (GVariant         *reply,
+                                        GError          **error);
+GVariant *mproc_proxy_reply_raw        (GVariant         *reply,
+                                        const char       *type,
+                                        GError          **error);
+char    **mproc_proxy_reply_strv       (GVariant         *reply,
+                                        GError          **error);
+
+/* Tests: a request with arbitrary contents, and raw bytes in the ring. */
+gboolean  mproc_manager_call_raw       (MprocManager       *self,
+                                        guint               op,
+                                        guint64             object,
+                                        GVariant           *args,
+                                        GVariant          **reply,
+                                        GError            **error);
+void      mproc_manager_inject_raw     (MprocManager       *self,
+                                        const void         *data,
+                                        gsize               size);
+guint64   mproc_proxy_get_id           (gpointer            proxy);
+
+G_END_DECLS

@@ -1,0 +1,1400 @@
+/* mproc-manager-server.c: the manager's server process
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The main thread accepts connections; each client is then served by a
+ * thread of its own, which reads the client's request ring in order (a
+ * blocking read that spins briefly before it sleeps, so a busy client is
+ * served without any system call) and answers in its reply ring.  The
+ * state (objects, names, published objects, subscriptions) is one set of
+ * tables under one mutex: operations are short, and one lock keeps every
+ * operation atomic, as in Python's manager.  Events for subscribers are
+ * pushed under that lock, so that they are ordered like the changes.
+ *
+ * Nothing a client sends is trusted: every request is decoded in normal
+ * form and type-checked, and a bad one gets an error reply.  A client whose
+ * socket hangs up (it exited or was killed) is forgotten: its references
+ * and subscriptions are dropped and its rings unmapped.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "mproc-error.h"
+#include "mproc-fd-private.h"
+#include "mproc-i18n-private.h"
+#include "mproc-manager-private.h"
+#include "mproc-process.h"
+#include "mproc-ring-private.h"
+#include "mproc-shm-private.h"
+#include "mproc-waitable-private.h"
+#include "mproc-wire-private.h"
+
+#define HANDSHAKE_TIMEOUT_USEC (5 * G_USEC_PER_SEC)
+#define SERVER_SPIN_USEC       100
+#define REQUESTS_CAPACITY      (256 * 1024)
+#define REPLIES_CAPACITY       (256 * 1024)
+#define EVENTS_CAPACITY        (1024 * 1024)
+
+typedef struct _Server Server;
+typedef struct _Client Client;
+
+typedef struct
+{
+  GVariant *key;
+  GVariant *value;
+} DictEntry;
+
+typedef struct
+{
+  guint64           id;
+  MprocManagerKind  kind;
+  char             *name;
+  guint             refs;
+  GPtrArray        *subscribers;   /* Client*, one entry per client */
+  GHashTable       *dict;          /* key -> GList* link in entries */
+  GQueue            entries;       /* DictEntry* in insertion order */
+  GPtrArray        *list;          /* GVariant* */
+  GHashTable       *ns;            /* name -> GVariant* */
+} Object;
+
+typedef struct
+{
+  GVariant *description;
+  GArray   *fds;
+} Published;
+
+struct _Server
+{
+  GMutex      lock;
+  GHashTable *objects;     /* id -> Object* */
+  GHashTable *names;       /* "kind:name" -> Object* (holds a reference) */
+  GHashTable *published;   /* name -> Published* */
+  guint64     next_id;
+  GMainLoop  *loop;
+  GPtrArray  *clients;     /* Client*, served */
+  guint64     pass;        /* pull passes made */
+};
+
+struct _Client
+{
+  Server     *server;
+  int         sock;
+  GPid        pid;
+  MprocShm   *shm;
+  MprocRing  *requests;
+  MprocRing  *replies;
+  MprocRing  *events;
+  GHashTable *refs;        /* id -> count */
+  GHashTable *subs;        /* id -> count */
+  guint64     event_seq;
+  gboolean    events_lost;
+  gboolean    gone;        /* its socket or rings failed (under the lock) */
+  GQueue      queue;       /* Pending*: received, not yet served */
+};
+
+#define ID_KEY(id) GSIZE_TO_POINTER ((gsize) (id))
+
+/* ------------------------------------------------------------------------ */
+/* Objects                                                                  */
+
+static void
+dict_entry_free (gpointer data)
+{
+  DictEntry *e = data;
+
+  g_variant_unref (e->key);
+  g_variant_unref (e->value);
+  g_free (e);
+}
+
+static void
+published_free (gpointer data)
+{
+  Published *p = data;
+
+  g_variant_unref (p->description);
+  g_array_unref (p->fds);
+  g_free (p);
+}
+
+static Object *
+object_new (Server           *server,
+            MprocManagerKind  kind,
+            const char       *name)
+{
+  Object *obj = g_new0 (Object, 1);
+
+  obj->id = ++server->next_id;
+  obj->kind = kind;
+  obj->name = g_strdup (name);
+  obj->subscribers = g_ptr_array_new ();
+  switch (kind)
+    {
+    case MPROC_MANAGER_KIND_DICT:
+      obj->dict = g_hash_table_new (mproc_manager_variant_hash, mproc_manager_variant_equal);
+      g_queue_init (&obj->entries);
+      break;
+    case MPROC_MANAGER_KIND_LIST:
+      obj->list = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+      break;
+    case MPROC_MANAGER_KIND_NAMESPACE:
+      obj->ns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_variant_unref);
+      break;
+    }
+  g_hash_table_insert (server->objects, ID_KEY (obj->id), obj);
+  return obj;
+}
+
+static void
+object_free (Object *obj)
+{
+  if (obj->dict != NULL)
+    {
+      g_hash_table_unref (obj->dict);
+      g_queue_clear_full (&obj->entries, dict_entry_free);
+    }
+  g_clear_pointer (&obj->list, g_ptr_array_unref);
+  g_clear_pointer (&obj->ns, g_hash_table_unref);
+  g_ptr_array_unref (obj->subscribers);
+  g_free (obj->name);
+  g_free (obj);
+}
+
+static void
+object_unref (Server *server,
+              Object *obj,
+              guint   n)
+{
+  obj->refs = obj->refs > n ? obj->refs - n : 0;
+  if (obj->refs == 0)
+    {
+      g_hash_table_remove (server->objects, ID_KEY (obj->id));
+      object_free (obj);
+    }
+}
+
+static void
+count_add (GHashTable *table,
+           guint64     id,
+           int         delta)
+{
+  int n = GPOINTER_TO_INT (g_hash_table_lookup (table, ID_KEY (id))) + delta;
+
+  if (n > 0)
+    g_hash_table_insert (table, ID_KEY (id), GINT_TO_POINTER (n));
+  else
+    g_hash_table_remove (table, ID_KEY (id));
+}
+
+/* Queues an event for a subscriber.  Never blocks: when the client does not
+ * keep up, its events are dropped and it is told so (LOST) as soon as there
+ * is room, and then resynchronises. */
+static void
+client_push_event (Client   *c,
+                   guint64   id,
+                   guint     kind,
+                   GVariant *payload)
+{
+  g_autoptr(GVariant) message = NULL;
+
+  if (c->events_lost)
+    {
+      message = g_variant_ref_sink (g_variant_new ("(ttu@v)", c->event_seq + 1, (guint64) 0,
+                                                   (guint32) MANAGER_EVENT_LOST,
+                                                   g_variant_new_variant (g_variant_new ("()"))));
+      if (mproc_ring_put (c->events, message, NULL, -1, NULL, 0, 0, NULL, NULL))
+        {
+          c->event_seq++;
+          c->events_lost = FALSE;
+        }
+      return;
+    }
+
+  message = g_variant_ref_sink (g_variant_new ("(ttu@v)", c->event_seq + 1, id, kind,
+                                               g_variant_new_variant (payload)));
+  if (g_variant_get_size (message) > EVENTS_CAPACITY / 4 ||
+      !mproc_ring_put (c->events, message, NULL, -1, NULL, 0, 0, NULL, NULL))
+    c->events_lost = TRUE;
+  else
+    c->event_seq++;
+}
+
+static void
+object_emit (Object   *obj,
+             guint     kind,
+             GVariant *payload)
+{
+  g_autoptr(GVariant) sunk = g_variant_ref_sink (payload);
+
+  for (guint i = 0; i < obj->subscribers->len; i++)
+    client_push_event (obj->subscribers->pdata[i], obj->id, kind, sunk);
+}
+
+static void
+list_emit (Object   *obj,
+           guint     position,
+           guint     removed,
+           GVariant *added)   /* "av", floating, or NULL for none */
+{
+  if (obj->subscribers->len == 0)
+    {
+      if (added != NULL)
+        g_variant_unref (g_variant_ref_sink (added));
+      return;
+    }
+  if (added == NULL)
+    added = g_variant_new_array (G_VARIANT_TYPE_VARIANT, NULL, 0);
+  object_emit (obj, MANAGER_EVENT_ITEMS, g_variant_new ("(uu@av)", position, removed, added));
+}
+
+static void
+dict_emit (Object   *obj,
+           GVariant *key)   /* NULL: many keys */
+{
+  if (obj->subscribers->len > 0)
+    object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_VARIANT,
+                                                                   key != NULL ? g_variant_new_variant (key) : NULL));
+}
+
+static void
+dict_set (Object   *obj,
+          GVariant *key,
+          GVariant *value)
+{
+  GList *link = g_hash_table_lookup (obj->dict, key);
+
+  if (link != NULL)
+    {
+      DictEntry *e = link->data;
+
+      g_variant_unref (e->value);
+      e->value = g_variant_ref (value);
+    }
+  else
+    {
+      DictEntry *e = g_new0 (DictEntry, 1);
+
+      e->key = g_variant_ref (key);
+      e->value = g_variant_ref (value);
+      g_queue_push_tail (&obj->entries, e);
+      g_hash_table_insert (obj->dict, e->key, obj->entries.tail);
+    }
+  dict_emit (obj, key);
+}
+
+static GVariant *
+dict_take (Object   *obj,
+           GVariant *key)
+{
+  GList *link = g_hash_table_lookup (obj->dict, key);
+  DictEntry *e;
+  GVariant *value;
+
+  if (link == NULL)
+    return NULL;
+  e = link->data;
+  g_hash_table_remove (obj->dict, key);
+  g_queue_delete_link (&obj->entries, link);
+  value = g_steal_pointer (&e->value);
+  g_variant_unref (e->key);
+  g_free (e);
+  dict_emit (obj, key);
+  return value;
+}
+
+static GVariant *
+snapshot (Object *obj)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("av"));
+  if (obj->list != NULL)
+    for (guint i = 0; i < obj->list->len; i++)
+      g_variant_builder_add (&builder, "v", obj->list->pdata[i]);
+  return g_variant_builder_end (&builder);
+}
+
+static gboolean
+norm_index (gint64  index,
+            guint   len,
+            guint  *out)
+{
+  if (index < 0)
+    index += len;
+  if (index < 0 || index >= (gint64) len)
+    return FALSE;
+  *out = index;
+  return TRUE;
+}
+
+static guint
+clamp_index (gint64 index,
+             guint  len)
+{
+  if (index < 0)
+    index += len;
+  return CLAMP (index, 0, (gint64) len);
+}
+
+static gboolean
+list_find (Object   *obj,
+           GVariant *value,
+           guint    *position)
+{
+  for (guint i = 0; i < obj->list->len; i++)
+    if (g_variant_equal (obj->list->pdata[i], value))
+      {
+        *position = i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Requests                                                                 */
+
+static gboolean
+check_args (GVariant    *args,
+            const char  *type,
+            GError     **error)
+{
+  if (g_variant_is_of_type (args, G_VARIANT_TYPE (type)))
+    return TRUE;
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+               _("Malformed request: expected arguments of type “%s”, got “%s”"),
+               type, g_variant_get_type_string (args));
+  return FALSE;
+}
+
+static Object *
+lookup_object (Server            *server,
+               guint64            id,
+               MprocManagerKind   kind,
+               GError           **error)
+{
+  Object *obj = g_hash_table_lookup (server->objects, ID_KEY (id));
+
+  if (obj == NULL)
+    g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND,
+                 _("The manager has no shared object %" G_GUINT64_FORMAT " (it was freed)"), id);
+  else if (kind != 0 && obj->kind != kind)
+    {
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                   _("Malformed request: shared object %" G_GUINT64_FORMAT " has another type"), id);
+      obj = NULL;
+    }
+  return obj;
+}
+
+static GVariant *
+unit (void)
+{
+  return g_variant_new ("()");
+}
+
+static GVariant *
+handle_manager (Server    *server,
+                Client    *c,
+                guint      op,
+                guint64    id,
+                GVariant  *args,
+                GArray    *fds_in,
+                GArray    *fds_out,
+                GError   **error)
+{
+  Object *obj;
+
+  switch (op)
+    {
+    case MANAGER_OP_PING:
+    case MANAGER_OP_SHUTDOWN:
+      return unit ();
+
+    case MANAGER_OP_CREATE:
+      {
+        guint32 kind;
+        const char *name;
+        g_autofree char *key = NULL;
+
+        if (!check_args (args, "(us)", error))
+          return NULL;
+        g_variant_get (args, "(u&s)", &kind, &name);
+        if (kind < MPROC_MANAGER_KIND_DICT || kind > MPROC_MANAGER_KIND_NAMESPACE)
+          {
+            g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                         _("Malformed request: unknown object type %u"), kind);
+            return NULL;
+          }
+        if (name[0] != '\0')
+          {
+            key = g_strdup_printf ("%u:%s", kind, name);
+            obj = g_hash_table_lookup (server->names, key);
+            if (obj == NULL)
+              {
+                obj = object_new (server, kind, name);
+                obj->refs++;   /* the name's */
+                g_hash_table_insert (server->names, g_steal_pointer (&key), obj);
+              }
+          }
+        else
+          obj = object_new (server, kind, NULL);
+        obj->refs++;
+        count_add (c->refs, obj->id, 1);
+        return g_variant_new_uint64 (obj->id);
+      }
+
+    case MANAGER_OP_INCREF:
+      obj = g_hash_table_lookup (server->objects, ID_KEY (id));
+      if (obj != NULL)
+        {
+          obj->refs++;
+          count_add (c->refs, id, 1);
+        }
+      return unit ();
+
+    case MANAGER_OP_DECREF:
+      obj = g_hash_table_lookup (server->objects, ID_KEY (id));
+      if (obj != NULL && g_hash_table_contains (c->refs, ID_KEY (id)))
+        {
+          count_add (c->refs, id, -1);
+          if (!g_hash_table_contains (c->subs, ID_KEY (id)) ||
+              g_hash_table_contains (c->refs, ID_KEY (id)))
+            object_unref (server, obj, 1);
+          else
+            {
+              /* last reference of this client: its subscription goes too */
+              g_hash_table_remove (c->subs, ID_KEY (id));
+              g_ptr_array_remove (obj->subscribers, c);
+              object_unref (server, obj, 1);
+            }
+        }
+      return unit ();
+
+    case MANAGER_OP_SUBSCRIBE:
+    case MANAGER_OP_SNAPSHOT:
+      if ((obj = lookup_object (server, id, 0, error)) == NULL)
+        return NULL;
+      if (op == MANAGER_OP_SUBSCRIBE)
+        {
+          if (!g_hash_table_contains (c->subs, ID_KEY (id)))
+            g_ptr_array_add (obj->subscribers, c);
+          count_add (c->subs, id, 1);
+        }
+      return g_variant_new ("(t@v)", c->event_seq, g_variant_new_variant (snapshot (obj)));
+
+    case MANAGER_OP_UNSUBSCRIBE:
+      obj = g_hash_table_lookup (server->objects, ID_KEY (id));
+      if (obj != NULL && g_hash_table_contains (c->subs, ID_KEY (id)))
+        {
+          count_add (c->subs, id, -1);
+          if (!g_hash_table_contains (c->subs, ID_KEY (id)))
+            g_ptr_array_remove (obj->subscribers, c);
+        }
+      return unit ();
+
+    case MANAGER_OP_PUBLISH:
+      {
+        const char *name;
+        g_autoptr(GVariant) description = NULL;
+        Published *p;
+
+        if (!check_args (args, "(sv)", error))
+          return NULL;
+        g_variant_get (args, "(&sv)", &name, &description);
+        if (!g_variant_is_of_type (description, G_VARIANT_TYPE ("(sv)")))
+          {
+            g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                                 _("Malformed request: not a shared object"));
+            return NULL;
+          }
+        p = g_new0 (Published, 1);
+        p->description = g_steal_pointer (&description);
+        p->fds = mproc_fd_array_new ();
+        g_array_append_vals (p->fds, fds_in->data, fds_in->len);
+        for (guint i = 0; i < fds_in->len; i++)
+          g_array_index (fds_in, int, i) = -1;
+        g_hash_table_replace (server->published, g_strdup (name), p);
+        return unit ();
+      }
+
+    case MANAGER_OP_LOOKUP:
+    case MANAGER_OP_UNPUBLISH:
+      {
+        const char *name;
+        Published *p;
+
+        if (!check_args (args, "s", error))
+          return NULL;
+        name = g_variant_get_string (args, NULL);
+        p = g_hash_table_lookup (server->published, name);
+        if (p == NULL)
+          {
+            g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND,
+                         _("Nothing is published under the name “%s”"), name);
+            return NULL;
+          }
+        if (op == MANAGER_OP_UNPUBLISH)
+          {
+            g_hash_table_remove (server->published, name);
+            return unit ();
+          }
+        for (guint i = 0; i < p->fds->len; i++)
+          {
+            int fd = fcntl (g_array_index (p->fds, int, i), F_DUPFD_CLOEXEC, 3);
+
+            if (fd < 0)
+              {
+                int errsv = errno;
+
+                g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                             _("Failed to duplicate a file descriptor: %s"), g_strerror (errsv));
+                return NULL;
+              }
+            g_array_append_val (fds_out, fd);
+          }
+        return g_variant_new_variant (p->description);
+      }
+    }
+
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+               _("Malformed request: unknown operation %u"), op);
+  return NULL;
+}
+
+static void
+set_key_error (GError  **error,
+               GVariant *key)
+{
+  g_autofree char *text = g_variant_print (key, TRUE);
+
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND, _("The dictionary has no key %s"), text);
+}
+
+static GVariant *
+handle_dict (Object    *obj,
+             guint      op,
+             GVariant  *args,
+             GError   **error)
+{
+  switch (op)
+    {
+    case DICT_OP_SET:
+    case DICT_OP_SETDEFAULT:
+      {
+        g_autoptr(GVariant) key = NULL;
+        g_autoptr(GVariant) value = NULL;
+        GList *link;
+
+        if (!check_args (args, "(vv)", error))
+          return NULL;
+        g_variant_get (args, "(vv)", &key, &value);
+        if (op == DICT_OP_SETDEFAULT && (link = g_hash_table_lookup (obj->dict, key)) != NULL)
+          return g_variant_new_variant (((DictEntry *) link->data)->value);
+        dict_set (obj, key, value);
+        return op == DICT_OP_SET ? unit () : g_variant_new_variant (value);
+      }
+
+    case DICT_OP_CONTAINS:
+    case DICT_OP_REMOVE:
+      {
+        g_autoptr(GVariant) key = NULL;
+        g_autoptr(GVariant) taken = NULL;
+
+        if (!check_args (args, "v", error))
+          return NULL;
+        key = g_variant_get_variant (args);
+        if (op == DICT_OP_CONTAINS)
+          return g_variant_new_boolean (g_hash_table_contains (obj->dict, key));
+        taken = dict_take (obj, key);
+        if (taken == NULL)
+          {
+            set_key_error (error, key);
+            return NULL;
+          }
+        return unit ();
+      }
+
+    case DICT_OP_GET:
+    case DICT_OP_POP:
+      {
+        g_autoptr(GVariant) key = NULL;
+        g_autoptr(GVariant) fallback = NULL;
+        g_autoptr(GVariant) value = NULL;
+        GList *link;
+
+        if (!check_args (args, "(vmv)", error))
+          return NULL;
+        g_variant_get (args, "(vmv)", &key, &fallback);
+        if (op == DICT_OP_POP)
+          value = dict_take (obj, key);
+        else if ((link = g_hash_table_lookup (obj->dict, key)) != NULL)
+          value = g_variant_ref (((DictEntry *) link->data)->value);
+        if (value == NULL)
+          value = g_steal_pointer (&fallback);
+        if (value == NULL)
+          {
+            set_key_error (error, key);
+            return NULL;
+          }
+        return g_variant_new_variant (value);
+      }
+
+    case DICT_OP_UPDATE:
+      {
+        GVariantIter iter;
+        GVariant *key, *value;
+
+        if (!check_args (args, "a(vv)", error))
+          return NULL;
+        g_variant_iter_init (&iter, args);
+        while (g_variant_iter_next (&iter, "(vv)", &key, &value))
+          {
+            dict_set (obj, key, value);
+            g_variant_unref (key);
+            g_variant_unref (value);
+          }
+        return unit ();
+      }
+
+    case DICT_OP_KEYS:
+    case DICT_OP_VALUES:
+    case DICT_OP_ITEMS:
+      {
+        GVariantBuilder builder;
+
+        g_variant_builder_init (&builder, op == DICT_OP_ITEMS ? G_VARIANT_TYPE ("a(vv)") : G_VARIANT_TYPE ("av"));
+        for (GList *l = obj->entries.head; l != NULL; l = l->next)
+          {
+            DictEntry *e = l->data;
+
+            if (op == DICT_OP_ITEMS)
+              g_variant_builder_add (&builder, "(vv)", e->key, e->value);
+            else
+              g_variant_builder_add (&builder, "v", op == DICT_OP_KEYS ? e->key : e->value);
+          }
+        return g_variant_builder_end (&builder);
+      }
+
+    case DICT_OP_LEN:
+      return g_variant_new_uint64 (g_hash_table_size (obj->dict));
+
+    case DICT_OP_CLEAR:
+      g_hash_table_remove_all (obj->dict);
+      g_queue_clear_full (&obj->entries, dict_entry_free);
+      g_queue_init (&obj->entries);
+      dict_emit (obj, NULL);
+      return unit ();
+    }
+
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+               _("Malformed request: unknown operation %u"), op);
+  return NULL;
+}
+
+static void
+set_index_error (GError **error,
+                 gint64   index,
+                 guint    len)
+{
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND,
+               _("List index %" G_GINT64_FORMAT " out of range (length %u)"), index, len);
+}
+
+static GVariant *
+handle_list (Object    *obj,
+             guint      op,
+             GVariant  *args,
+             GError   **error)
+{
+  GPtrArray *list = obj->list;
+  guint pos;
+
+  switch (op)
+    {
+    case LIST_OP_APPEND:
+      if (!check_args (args, "v", error))
+        return NULL;
+      g_ptr_array_add (list, g_variant_get_variant (args));
+      list_emit (obj, list->len - 1, 0, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &args, 1) : NULL);
+      return unit ();
+
+    case LIST_OP_EXTEND:
+      {
+        guint start = list->len;
+        gsize n;
+
+        if (!check_args (args, "av", error))
+          return NULL;
+        n = g_variant_n_children (args);
+        for (gsize i = 0; i < n; i++)
+          {
+            g_autoptr(GVariant) boxed = g_variant_get_child_value (args, i);
+
+            g_ptr_array_add (list, g_variant_get_variant (boxed));
+          }
+        if (n > 0)
+          list_emit (obj, start, 0, obj->subscribers->len > 0 ? args : NULL);
+        return unit ();
+      }
+
+    case LIST_OP_INSERT:
+    case LIST_OP_SET:
+      {
+        gint64 index;
+        g_autoptr(GVariant) value = NULL;
+        g_autoptr(GVariant) boxed = NULL;
+
+        if (!check_args (args, "(xv)", error))
+          return NULL;
+        g_variant_get (args, "(x@v)", &index, &boxed);
+        value = g_variant_get_variant (boxed);
+        if (op == LIST_OP_INSERT)
+          {
+            pos = clamp_index (index, list->len);
+            g_ptr_array_insert (list, pos, g_variant_ref (value));
+            list_emit (obj, pos, 0, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1) : NULL);
+            return unit ();
+          }
+        if (!norm_index (index, list->len, &pos))
+          {
+            set_index_error (error, index, list->len);
+            return NULL;
+          }
+        g_variant_unref (list->pdata[pos]);
+        list->pdata[pos] = g_variant_ref (value);
+        list_emit (obj, pos, 1, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1) : NULL);
+        return unit ();
+      }
+
+    case LIST_OP_GET:
+    case LIST_OP_POP:
+      {
+        gint64 index;
+        GVariant *value;
+
+        if (!check_args (args, "x", error))
+          return NULL;
+        index = g_variant_get_int64 (args);
+        if (!norm_index (index, list->len, &pos))
+          {
+            set_index_error (error, index, list->len);
+            return NULL;
+          }
+        value = g_variant_new_variant (list->pdata[pos]);
+        if (op == LIST_OP_POP)
+          {
+            g_ptr_array_remove_index (list, pos);
+            list_emit (obj, pos, 1, NULL);
+          }
+        return value;
+      }
+
+    case LIST_OP_REMOVE:
+    case LIST_OP_INDEX:
+    case LIST_OP_COUNT:
+      {
+        g_autoptr(GVariant) value = NULL;
+
+        if (!check_args (args, "v", error))
+          return NULL;
+        value = g_variant_get_variant (args);
+        if (op == LIST_OP_COUNT)
+          {
+            guint64 n = 0;
+
+            for (guint i = 0; i < list->len; i++)
+              n += g_variant_equal (list->pdata[i], value);
+            return g_variant_new_uint64 (n);
+          }
+        if (!list_find (obj, value, &pos))
+          {
+            g_autofree char *text = g_variant_print (value, TRUE);
+
+            g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND,
+                         _("The list has no item equal to %s"), text);
+            return NULL;
+          }
+        if (op == LIST_OP_INDEX)
+          return g_variant_new_uint64 (pos);
+        g_ptr_array_remove_index (list, pos);
+        list_emit (obj, pos, 1, NULL);
+        return unit ();
+      }
+
+    case LIST_OP_LEN:
+      return g_variant_new_uint64 (list->len);
+
+    case LIST_OP_SLICE:
+      {
+        gint64 start, stop;
+        guint from, to;
+        GVariantBuilder builder;
+
+        if (!check_args (args, "(xx)", error))
+          return NULL;
+        g_variant_get (args, "(xx)", &start, &stop);
+        from = clamp_index (start, list->len);
+        to = clamp_index (stop, list->len);
+        g_variant_builder_init (&builder, G_VARIANT_TYPE ("av"));
+        for (guint i = from; i < to; i++)
+          g_variant_builder_add (&builder, "v", list->pdata[i]);
+        return g_variant_builder_end (&builder);
+      }
+
+    case LIST_OP_CLEAR:
+      {
+        guint n = list->len;
+
+        g_ptr_array_set_size (list, 0);
+        if (n > 0)
+          list_emit (obj, 0, n, NULL);
+        return unit ();
+      }
+    }
+
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+               _("Malformed request: unknown operation %u"), op);
+  return NULL;
+}
+
+static GVariant *
+handle_namespace (Object    *obj,
+                  guint      op,
+                  GVariant  *args,
+                  GError   **error)
+{
+  switch (op)
+    {
+    case NAMESPACE_OP_SET:
+      {
+        const char *name;
+        GVariant *value;
+
+        if (!check_args (args, "(sv)", error))
+          return NULL;
+        g_variant_get (args, "(&sv)", &name, &value);
+        g_hash_table_replace (obj->ns, g_strdup (name), value);
+        if (obj->subscribers->len > 0)
+          object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_STRING,
+                                                                         g_variant_new_string (name)));
+        return unit ();
+      }
+
+    case NAMESPACE_OP_GET:
+    case NAMESPACE_OP_HAS:
+    case NAMESPACE_OP_DELETE:
+      {
+        const char *name;
+        GVariant *value;
+
+        if (!check_args (args, "s", error))
+          return NULL;
+        name = g_variant_get_string (args, NULL);
+        value = g_hash_table_lookup (obj->ns, name);
+        if (op == NAMESPACE_OP_HAS)
+          return g_variant_new_boolean (value != NULL);
+        if (value == NULL)
+          {
+            g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND,
+                         _("The namespace has no attribute “%s”"), name);
+            return NULL;
+          }
+        if (op == NAMESPACE_OP_GET)
+          return g_variant_new_variant (value);
+        if (obj->subscribers->len > 0)
+          object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_STRING,
+                                                                         g_variant_new_string (name)));
+        g_hash_table_remove (obj->ns, name);
+        return unit ();
+      }
+
+    case NAMESPACE_OP_LIST:
+      {
+        g_autofree const char **names = (const char **) g_hash_table_get_keys_as_array (obj->ns, NULL);
+
+        return g_variant_new_strv (names, -1);
+      }
+    }
+
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+               _("Malformed request: unknown operation %u"), op);
+  return NULL;
+}
+
+/* Called with the server's lock held. */
+static GVariant *
+handle_request (Server    *server,
+                Client    *c,
+                guint      op,
+                guint64    id,
+                GVariant  *args,
+                GArray    *fds_in,
+                GArray    *fds_out,
+                GError   **error)
+{
+  MprocManagerKind kind;
+  Object *obj;
+
+  if (op <= MANAGER_OP_UNPUBLISH)
+    return handle_manager (server, c, op, id, args, fds_in, fds_out, error);
+  if (op >= DICT_OP_SET && op <= DICT_OP_CLEAR)
+    kind = MPROC_MANAGER_KIND_DICT;
+  else if (op >= LIST_OP_APPEND && op <= LIST_OP_CLEAR)
+    kind = MPROC_MANAGER_KIND_LIST;
+  else if (op >= NAMESPACE_OP_SET && op <= NAMESPACE_OP_LIST)
+    kind = MPROC_MANAGER_KIND_NAMESPACE;
+  else
+    {
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                   _("Malformed request: unknown operation %u"), op);
+      return NULL;
+    }
+
+  if ((obj = lookup_object (server, id, kind, error)) == NULL)
+    return NULL;
+  switch (kind)
+    {
+    case MPROC_MANAGER_KIND_DICT:
+      return handle_dict (obj, op, args, error);
+    case MPROC_MANAGER_KIND_LIST:
+      return handle_list (obj, op, args, error);
+    case MPROC_MANAGER_KIND_NAMESPACE:
+    default:
+      return handle_namespace (obj, op, args, error);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Clients                                                                  */
+
+typedef struct
+{
+  guint64   time;
+  guint64   pass;      /* the pull pass that moved it */
+  GVariant *request;   /* "(utttv)" */
+  GArray   *fds;
+} Pending;
+
+static void
+pending_free (gpointer data)
+{
+  Pending *p = data;
+
+  g_variant_unref (p->request);
+  g_array_unref (p->fds);
+  g_free (p);
+}
+
+static void
+client_free (Client *c)
+{
+  g_clear_pointer (&c->requests, mproc_ring_free);
+  g_clear_pointer (&c->replies, mproc_ring_free);
+  g_clear_pointer (&c->events, mproc_ring_free);
+  g_clear_pointer (&c->shm, mproc_shm_unref);
+  g_clear_pointer (&c->refs, g_hash_table_unref);
+  g_clear_pointer (&c->subs, g_hash_table_unref);
+  g_queue_clear_full (&c->queue, pending_free);
+  mproc_clear_fd (&c->sock);
+  g_free (c);
+}
+
+/* Drops everything the server holds for @c. */
+static void
+client_forget (Client *c)
+{
+  Server *server = c->server;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_mutex_lock (&server->lock);
+  g_ptr_array_remove (server->clients, c);
+  g_hash_table_iter_init (&iter, c->subs);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      Object *obj = g_hash_table_lookup (server->objects, key);
+
+      if (obj != NULL)
+        g_ptr_array_remove (obj->subscribers, c);
+    }
+  g_hash_table_iter_init (&iter, c->refs);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      Object *obj = g_hash_table_lookup (server->objects, key);
+
+      if (obj != NULL)
+        object_unref (server, obj, GPOINTER_TO_UINT (value));
+    }
+  g_mutex_unlock (&server->lock);
+}
+
+static void
+send_refusal (int          sock,
+              const GError *error)
+{
+  mproc_wire_send_value (sock, g_variant_new ("(s@v)", "error",
+                                              g_variant_new_variant (g_variant_new ("(us)", (guint32) error->code,
+                                                                                    error->message))),
+                         NULL, 0, NULL, NULL);
+}
+
+static gboolean
+client_handshake (Client  *c,
+                  GError **error)
+{
+  g_autoptr(GVariant) hello = NULL;
+  g_autoptr(MprocShm) shm = NULL;
+  const gsize capacities[3] = { REQUESTS_CAPACITY, REPLIES_CAPACITY, EVENTS_CAPACITY };
+  MprocRing **rings[3] = { &c->requests, &c->replies, &c->events };
+  int fds[4] = { -1, -1, -1, -1 };
+  guint64 *layout;
+  gsize offsets[3];
+  gsize size = 4096;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  const char *protocol;
+  guint32 pid;
+  gboolean ok = FALSE;
+
+  if (getsockopt (c->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != getuid ())
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED,
+                           _("Access denied: the client belongs to another user"));
+      return FALSE;
+    }
+  c->pid = cred.pid;
+
+  if (!mproc_fd_wait (c->sock, G_IO_IN, g_get_monotonic_time () + HANDSHAKE_TIMEOUT_USEC, NULL, error))
+    return FALSE;
+  hello = mproc_wire_recv_value (c->sock, NULL, 4096, NULL, error);
+  if (hello == NULL)
+    return FALSE;
+  if (!g_variant_is_of_type (hello, G_VARIANT_TYPE ("(su)")))
+    goto malformed;
+  g_variant_get (hello, "(&su)", &protocol, &pid);
+  if (!g_str_equal (protocol, MPROC_MANAGER_PROTOCOL))
+    goto malformed;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      offsets[i] = size;
+      size += (mproc_ring_shm_size (capacities[i]) + 4095) & ~(gsize) 4095;
+    }
+  shm = mproc_shm_new (size, "mproc-manager-client", error);
+  if (shm == NULL)
+    return FALSE;
+  layout = mproc_shm_get_data (shm);
+  for (guint i = 0; i < 3; i++)
+    {
+      layout[i] = offsets[i];
+      mproc_ring_init_shared (shm, offsets[i], capacities[i], 0, 0);
+      fds[i + 1] = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+      if (fds[i + 1] < 0)
+        {
+          int errsv = errno;
+
+          g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                       _("Failed to create an eventfd: %s"), g_strerror (errsv));
+          goto out;
+        }
+      *rings[i] = mproc_ring_new (shm, offsets[i], fds[i + 1], error);
+      if (*rings[i] == NULL)
+        goto out;
+    }
+  fds[0] = mproc_shm_get_fd (shm);
+  ok = mproc_wire_send_value (c->sock, g_variant_new ("(s@v)", "ok",
+                                                      g_variant_new_variant (g_variant_new ("(tuhhhh)", (guint64) size,
+                                                                                            (guint32) getpid (),
+                                                                                            0, 1, 2, 3))),
+                              fds, 4, NULL, error);
+  fds[0] = -1;
+  c->shm = g_steal_pointer (&shm);
+
+out:
+  for (guint i = 0; i < 4; i++)
+    mproc_clear_fd (&fds[i]);
+  return ok;
+
+malformed:
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("Malformed request: not a manager client"));
+  return FALSE;
+}
+
+static gboolean
+send_reply (Client    *c,
+            guint64    serial,
+            GVariant  *value,
+            GError    *error,
+            GArray    *fds)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  if (error != NULL)
+    reply = g_variant_new ("(tu@v)", serial, (guint32) error->code + 1,
+                           g_variant_new_variant (g_variant_new_string (error->message)));
+  else
+    reply = g_variant_new ("(tu@v)", serial, (guint32) 0, g_variant_new_variant (value));
+  g_variant_ref_sink (reply);
+  return mproc_ring_put (c->replies, reply, NULL, c->sock,
+                         fds != NULL ? (const int *) fds->data : NULL, fds != NULL ? fds->len : 0,
+                         -1, NULL, NULL);
+}
+
+/* --- Serving: one order for all clients ------------------------------------
+ *
+ * Every request carries the CLOCK_MONOTONIC time at which it was sent.
+ * Whichever thread holds the server's lock moves every request that is
+ * visible in any client's ring into that client's queue, then serves the
+ * oldest queued request of all that was moved before this pass, and
+ * starts again.  A request that causally follows another (a parent's read
+ * after joining a child whose pipelined writes are still queued, a
+ * consumer's read after an event set by the producer after its write) was
+ * sent after that one was in its ring: it has a later time, and the
+ * earlier one has been moved out of its ring by the time it is served.  So writes need no reply and no
+ * client ever sees the world before its own past.
+ */
+
+/* Moves what @c has sent into its queue.  With the server's lock held. */
+static void
+client_pull (Client *c)
+{
+  while (!c->gone && mproc_ring_has_data (c->requests))
+    {
+      g_autoptr(GArray) fds = mproc_fd_array_new ();
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GVariant) request = NULL;
+      g_autoptr(GError) error = NULL;
+      Pending *p;
+
+      bytes = mproc_ring_get (c->requests, c->sock, fds, 0, NULL, &error);
+      if (bytes == NULL)
+        {
+          if (g_error_matches (error, MPROC_ERROR, MPROC_ERROR_EMPTY))
+            return;
+          /* a garbled record: the ring has dropped it and stays usable */
+          if (g_error_matches (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE))
+            {
+              if (!send_reply (c, 0, NULL, error, NULL))
+                c->gone = TRUE;
+              continue;
+            }
+          c->gone = TRUE;
+          return;
+        }
+
+      request = mproc_wire_decode (bytes, &error);
+      if (request == NULL || !g_variant_is_of_type (request, G_VARIANT_TYPE ("(utttv)")))
+        {
+          guint64 serial = 0;
+
+          if (request != NULL && g_variant_is_container (request) &&
+              g_variant_n_children (request) >= 3)
+            {
+              g_autoptr(GVariant) third = g_variant_get_child_value (request, 2);
+
+              if (g_variant_is_of_type (third, G_VARIANT_TYPE_UINT64))
+                serial = g_variant_get_uint64 (third);
+            }
+          g_clear_error (&error);
+          g_set_error_literal (&error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                               _("Malformed request"));
+          if (!send_reply (c, serial, NULL, error, NULL))
+            c->gone = TRUE;
+          continue;
+        }
+
+      p = g_new0 (Pending, 1);
+      p->pass = c->server->pass;
+      g_variant_get_child (request, 3, "t", &p->time);
+      p->request = g_steal_pointer (&request);
+      p->fds = g_steal_pointer (&fds);
+      g_queue_push_tail (&c->queue, p);
+    }
+}
+
+/* Serves every request there is, oldest first.  With the lock held.
+ * Returns whether a shutdown was requested. */
+static gboolean
+serve_all (Server *server)
+{
+  gboolean shutdown = FALSE;
+
+  for (;;)
+    {
+      g_autoptr(GArray) fds_out = NULL;
+      g_autoptr(GVariant) args = NULL;
+      g_autoptr(GVariant) result = NULL;
+      g_autoptr(GError) error = NULL;
+      Client *oldest = NULL;
+      Pending *p;
+      guint64 id, serial, time;
+      guint32 op;
+
+      gboolean any = FALSE;
+
+      /* A request may be served once a whole pass over every ring has
+       * been made after it was moved: a request it causally follows was
+       * visible before it, so that pass has moved it too. */
+      server->pass++;
+      for (guint i = 0; i < server->clients->len; i++)
+        client_pull (server->clients->pdata[i]);
+      for (guint i = 0; i < server->clients->len; i++)
+        {
+          Client *c = server->clients->pdata[i];
+          Pending *head = g_queue_peek_head (&c->queue);
+
+          if (head == NULL)
+            continue;
+          any = TRUE;
+          if (head->pass < server->pass &&
+              (oldest == NULL || head->time < ((Pending *) g_queue_peek_head (&oldest->queue))->time))
+            oldest = c;
+        }
+      if (!any)
+        return shutdown;
+      if (oldest == NULL)
+        continue;
+
+      p = g_queue_pop_head (&oldest->queue);
+      g_variant_get (p->request, "(utttv)", &op, &id, &serial, &time, &args);
+      fds_out = mproc_fd_array_new ();
+      result = handle_request (server, oldest, op, id, args, p->fds, fds_out, &error);
+      if (result != NULL)
+        g_variant_ref_sink (result);
+      if (serial != 0 && !oldest->gone && !send_reply (oldest, serial, result, error, fds_out))
+        oldest->gone = TRUE;
+      if (op == MANAGER_OP_SHUTDOWN && result != NULL)
+        shutdown = TRUE;
+      pending_free (p);
+    }
+}
+
+static gpointer
+client_thread (gpointer data)
+{
+  Client *c = data;
+  Server *server = c->server;
+  g_autoptr(GError) error = NULL;
+
+  if (!client_handshake (c, &error))
+    {
+      send_refusal (c->sock, error);
+      client_free (c);
+      return NULL;
+    }
+
+  g_mutex_lock (&server->lock);
+  g_ptr_array_add (server->clients, c);
+  g_mutex_unlock (&server->lock);
+
+  for (;;)
+    {
+      gboolean shutdown, gone, woken_by_data;
+
+      /* a busy client is served without sleeping: wait a little, yielding
+       * the CPU (the client may share ours), then sleep in the ring (which
+       * also returns when the client hangs up) */
+      if (!c->gone)
+        {
+          gint64 end = g_get_monotonic_time () + SERVER_SPIN_USEC;
+
+          while (!mproc_ring_has_data (c->requests) && g_get_monotonic_time () < end)
+            sched_yield ();
+        }
+      if (!c->gone && !mproc_ring_poll (c->requests, c->sock, -1, NULL, NULL))
+        c->gone = TRUE;
+      woken_by_data = mproc_ring_has_data (c->requests);
+
+      g_mutex_lock (&server->lock);
+      shutdown = serve_all (server);
+      gone = c->gone || (!woken_by_data && mproc_ring_sock_hup (c->sock) &&
+                         !mproc_ring_has_data (c->requests));
+      g_mutex_unlock (&server->lock);
+
+      if (shutdown)
+        g_main_loop_quit (server->loop);
+      if (gone)
+        break;
+    }
+
+  client_forget (c);
+  client_free (c);
+  return NULL;
+}
+
+static gboolean
+accept_cb (int          fd,
+           GIOCondition condition,
+           gpointer     user_data)
+{
+  Server *server = user_data;
+  Client *c;
+  int sock;
+
+  sock = accept4 (fd, NULL, NULL, SOCK_CLOEXEC);
+  if (sock < 0)
+    return G_SOURCE_CONTINUE;
+
+  c = g_new0 (Client, 1);
+  c->server = server;
+  c->sock = sock;
+  c->refs = g_hash_table_new (g_direct_hash, g_direct_equal);
+  c->subs = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g_thread_unref (g_thread_new ("mproc-manager-client", client_thread, c));
+  return G_SOURCE_CONTINUE;
+}
+
+/* The built-in target "mproc-manager-server": object 0 is a manager
+ * carrying the listening socket. */
+int
+mproc_manager_server_main (MprocProcess *process,
+                           GVariant     *args,
+                           gpointer      user_data)
+{
+  g_autoptr(GMainContext) context = NULL;
+  g_autoptr(GSource) source = NULL;
+  MprocManager *carrier;
+  Server server = { 0, };
+  int listen_fd;
+
+  if (mproc_process_get_n_objects (process) < 1)
+    return 2;
+  carrier = mproc_process_get_object (process, 0);
+  if (!MPROC_IS_MANAGER (carrier))
+    return 2;
+  listen_fd = mproc_manager_steal_listen_fd (carrier);
+  if (listen_fd < 0)
+    return 2;
+
+  g_mutex_init (&server.lock);
+  server.objects = g_hash_table_new (g_direct_hash, g_direct_equal);
+  server.names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  server.published = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, published_free);
+  server.clients = g_ptr_array_new ();
+
+  context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  server.loop = g_main_loop_new (context, FALSE);
+  source = g_unix_fd_source_new (listen_fd, G_IO_IN);
+  g_source_set_callback (source, (GSourceFunc) (void (*) (void)) accept_cb, &server, NULL);
+  g_source_attach (source, context);
+
+  g_main_loop_run (server.loop);
+
+  /* Stop listening at once; client threads end with the process. */
+  g_source_destroy (source);
+  close (listen_fd);
+  g_main_context_pop_thread_default (context);
+  return 0;
+}

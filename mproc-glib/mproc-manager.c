@@ -1,0 +1,2405 @@
+/* mproc-manager.c: a server process that owns shared state, and its clients
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mproc-error.h"
+#include "mproc-fd-private.h"
+#include "mproc-futex-private.h"
+#include "mproc-i18n-private.h"
+#include "mproc-manager-private.h"
+#include "mproc-process.h"
+#include "mproc-ring-private.h"
+#include "mproc-shareable-private.h"
+#include "mproc-shm-private.h"
+#include "mproc-wire-private.h"
+
+/**
+ * MprocManager:
+ *
+ * A server process that owns shared state, like Python's
+ * `multiprocessing.Manager()`: dictionaries (#MprocDict), lists
+ * (#MprocList) and namespaces (#MprocNamespace) whose values are #GVariant
+ * values, plus any shared object (#MprocQueue, #MprocLock, #MprocEvent…)
+ * published under a name, so that processes that only know the manager's
+ * address can find it.
+ *
+ * |[<!-- language="C" -->
+ * g_autoptr(MprocManager) manager = mproc_manager_new ();
+ * g_autoptr(MprocDict) dict = NULL;
+ *
+ * if (!mproc_manager_start (manager, NULL, &error))
+ *   return FALSE;
+ * dict = mproc_dict_new (manager, NULL, NULL, &error);
+ * mproc_dict_set (dict, g_variant_new_int32 (1), g_variant_new_int32 (2), NULL, &error);
+ * ]|
+ *
+ * mproc_manager_start() runs the server as a child process (the built-in
+ * target `mproc-manager-server`, under the start method of the manager's
+ * #MprocContext). Like every child, the server dies with the process that
+ * started it; mproc_manager_shutdown() (or dropping the last reference to
+ * the manager in that process) stops it earlier.
+ *
+ * ## Addresses and security
+ *
+ * The server listens on a unix socket with an abstract name, given by
+ * mproc_manager_get_address() as a D-Bus style address
+ * (`unix:abstract=mproc-manager-…`): an abstract socket leaves no file
+ * behind, even when the server is killed. Both sides check the other's user
+ * id (`SO_PEERCRED`): a process of another user is refused with
+ * %MPROC_ERROR_ACCESS_DENIED. Values are #GVariant values checked to be in
+ * normal form; nothing a client sends is ever executed. A malformed request
+ * gets an error reply and the server goes on serving everyone.
+ *
+ * Any process of the same user, a child or an unrelated program, connects
+ * with mproc_manager_connect(). A manager can also be handed to a child
+ * with mproc_process_add_object(): the child gets a manager connected to
+ * the same server.
+ *
+ * ## Transport
+ *
+ * One request/reply over a socket per operation costs two cross-CPU
+ * wake-ups (about 30 µs), which would be no faster than Python. Instead,
+ * each client gets three message rings in shared memory from the server
+ * (requests, replies, notifications); the server serves each client's
+ * requests in order from a thread of its own that spins briefly while the
+ * client is busy, and the client spins briefly for its reply, so a
+ * request/reply costs no system call while both are busy. Writes that
+ * cannot fail (mproc_dict_set(), mproc_list_append()…) are pipelined: they
+ * return once the request is in the ring, and every later request of the
+ * same process sees their effect. The socket only carries the connection
+ * set-up and the file descriptors of published objects, and its hang-up is
+ * how each side learns that the other is gone.
+ *
+ * ## Faults
+ *
+ * When the server dies, every pending and every later call fails with
+ * %MPROC_ERROR_BROKEN (within 0.1 s): a pipelined write fails as soon as
+ * the death has been noticed, which mproc_manager_ping() forces. A client
+ * that dies leaves nothing behind in the server.
+ *
+ * ## Thread safety
+ *
+ * A manager and its proxies may be used from any thread; calls from the
+ * threads of one process are served one at a time, in order. Async methods
+ * complete in the thread-default main context of the caller.
+ *
+ * Since: 1.0
+ */
+
+#define CONNECT_TIMEOUT_USEC   (10 * G_USEC_PER_SEC)
+#define SHUTDOWN_TIMEOUT_USEC  (5 * G_USEC_PER_SEC)
+#define REPLY_SPIN_USEC        50
+#define HUP_CHECK_USEC         1000
+
+typedef struct _Conn Conn;
+
+struct _Conn
+{
+  gatomicrefcount  ref;
+  GPid             pid;           /* the process that opened it */
+  int              sock;
+  GPid             server_pid;
+  MprocShm        *shm;
+  MprocRing       *requests;
+  MprocRing       *replies;
+  MprocRing       *events;
+
+  GMutex           call_lock;     /* one exchange at a time */
+  guint64          next_serial;
+  gint64           last_hup_check;
+
+  GMutex           state_lock;    /* broken, watchers */
+  GError          *broken;
+  GPtrArray       *watchers;
+  GMutex           event_read_lock;
+};
+
+struct _MprocProxyWatcher
+{
+  gatomicrefcount      ref;
+  Conn                *conn;
+  guint64              id;
+  GWeakRef             proxy;
+  MprocProxyEventFunc  func;
+  GMainContext        *context;
+  guint64              skip_until;   /* under conn->state_lock */
+  gboolean             active;       /* under conn->state_lock */
+  GCancellable        *cancellable;  /* of the pending poll */
+  GObject             *owner;        /* holds @conn for the poll's GTask */
+};
+
+struct _MprocManager
+{
+  GObject        parent_instance;
+
+  MprocContext  *context;
+  char          *address;
+  MprocProcess  *process;         /* the server, in the process that started it */
+  GPid           starter_pid;
+  int            listen_fd;       /* between bind() and the server's start */
+  gboolean       shut_down;
+
+  GMutex         lock;            /* conn */
+  Conn          *conn;
+};
+
+enum {
+  PROP_0,
+  PROP_ADDRESS,
+  PROP_CONTEXT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void mproc_manager_shareable_init (MprocShareableInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MprocManager, mproc_manager, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE,
+                                                      mproc_manager_shareable_init))
+
+/* ------------------------------------------------------------------------ */
+/* Values as keys                                                           */
+
+guint
+mproc_manager_variant_hash (gconstpointer v)
+{
+  GVariant *value = (GVariant *) v;
+  const guint8 *data = g_variant_get_data (value);
+  gsize size = g_variant_get_size (value);
+  guint h = g_str_hash (g_variant_get_type_string (value));
+
+  for (gsize i = 0; i < size; i++)
+    h = (h << 5) + h + data[i];
+  return h;
+}
+
+gboolean
+mproc_manager_variant_equal (gconstpointer a,
+                             gconstpointer b)
+{
+  GVariant *va = (GVariant *) a;
+  GVariant *vb = (GVariant *) b;
+  gsize size = g_variant_get_size (va);
+
+  if (!g_variant_type_equal (g_variant_get_type (va), g_variant_get_type (vb)) ||
+      size != g_variant_get_size (vb))
+    return FALSE;
+  return size == 0 || memcmp (g_variant_get_data (va), g_variant_get_data (vb), size) == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Connections                                                              */
+
+static void
+set_broken_error (GError     **error,
+                  const char  *why)
+{
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN,
+               _("The manager’s server is gone: %s"), why);
+}
+
+static Conn *
+conn_ref (Conn *conn)
+{
+  g_atomic_ref_count_inc (&conn->ref);
+  return conn;
+}
+
+static void
+conn_unref (Conn *conn)
+{
+  if (!g_atomic_ref_count_dec (&conn->ref))
+    return;
+
+  g_clear_pointer (&conn->requests, mproc_ring_free);
+  g_clear_pointer (&conn->replies, mproc_ring_free);
+  g_clear_pointer (&conn->events, mproc_ring_free);
+  g_clear_pointer (&conn->shm, mproc_shm_unref);
+  mproc_clear_fd (&conn->sock);
+  g_clear_error (&conn->broken);
+  g_clear_pointer (&conn->watchers, g_ptr_array_unref);
+  g_mutex_clear (&conn->call_lock);
+  g_mutex_clear (&conn->state_lock);
+  g_mutex_clear (&conn->event_read_lock);
+  g_free (conn);
+}
+
+/* "unix:abstract=NAME" or "unix:path=PATH" */
+static gboolean
+parse_address (const char          *address,
+               struct sockaddr_un  *sun,
+               socklen_t           *len,
+               GError             **error)
+{
+  const char *name;
+  gsize n;
+
+  memset (sun, 0, sizeof *sun);
+  sun->sun_family = AF_UNIX;
+
+  if (g_str_has_prefix (address, "unix:abstract="))
+    {
+      name = address + strlen ("unix:abstract=");
+      n = strlen (name);
+      if (n == 0 || n + 1 > sizeof sun->sun_path)
+        goto bad;
+      memcpy (sun->sun_path + 1, name, n);
+      *len = offsetof (struct sockaddr_un, sun_path) + 1 + n;
+      return TRUE;
+    }
+  if (g_str_has_prefix (address, "unix:path="))
+    {
+      name = address + strlen ("unix:path=");
+      n = strlen (name);
+      if (n == 0 || n + 1 > sizeof sun->sun_path)
+        goto bad;
+      memcpy (sun->sun_path, name, n);
+      *len = offsetof (struct sockaddr_un, sun_path) + n + 1;
+      return TRUE;
+    }
+
+bad:
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               _("Unsupported manager address “%s”"), address);
+  return FALSE;
+}
+
+static gboolean
+check_peer (int       sock,
+            GPid     *peer_pid,
+            GError  **error)
+{
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+
+  if (getsockopt (sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Cannot identify the manager’s server: %s"), g_strerror (errsv));
+      return FALSE;
+    }
+  if (cred.uid != getuid ())
+    {
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED,
+                   _("The manager’s server belongs to another user (uid %u)"), (guint) cred.uid);
+      return FALSE;
+    }
+  if (peer_pid != NULL)
+    *peer_pid = cred.pid;
+  return TRUE;
+}
+
+static Conn *
+conn_open (const char    *address,
+           GCancellable  *cancellable,
+           GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) body = NULL;
+  g_autoptr(GArray) fds = mproc_fd_array_new ();
+  g_auto(MprocFd) sock = -1;
+  struct sockaddr_un sun;
+  socklen_t len;
+  const char *status;
+  guint64 size;
+  gint32 h_shm, h_ev[3];
+  GPid server_pid = 0;
+  Conn *conn;
+  int shm_fd;
+
+  if (!parse_address (address, &sun, &len, error))
+    return NULL;
+
+  sock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0 || connect (sock, (struct sockaddr *) &sun, len) < 0)
+    {
+      int errsv = errno;
+
+      if (errsv == ECONNREFUSED || errsv == ENOENT)
+        g_set_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN,
+                     _("No manager is listening at “%s”"), address);
+      else
+        g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                     _("Cannot connect to the manager at “%s”: %s"), address, g_strerror (errsv));
+      return NULL;
+    }
+  if (!check_peer (sock, &server_pid, error))
+    return NULL;
+
+  if (!mproc_wire_send_value (sock, g_variant_new ("(su)", MPROC_MANAGER_PROTOCOL, (guint32) getpid ()),
+                              NULL, 0, cancellable, error) ||
+      !mproc_fd_wait (sock, G_IO_IN, g_get_monotonic_time () + CONNECT_TIMEOUT_USEC,
+                      cancellable, error))
+    {
+      g_prefix_error (error, _("Cannot connect to the manager at “%s”: "), address);
+      return NULL;
+    }
+  reply = mproc_wire_recv_value (sock, fds, 4096, cancellable, error);
+  if (reply == NULL)
+    {
+      if (error != NULL && *error != NULL && (*error)->domain == MPROC_ERROR &&
+          (*error)->code == MPROC_ERROR_CLOSED)
+        (*error)->code = MPROC_ERROR_BROKEN;
+      g_prefix_error (error, _("Cannot connect to the manager at “%s”: "), address);
+      return NULL;
+    }
+  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE ("(sv)")))
+    goto malformed;
+  g_variant_get (reply, "(&sv)", &status, &body);
+  if (g_str_equal (status, "error") && g_variant_is_of_type (body, G_VARIANT_TYPE ("(us)")))
+    {
+      guint32 code;
+      const char *message;
+
+      g_variant_get (body, "(u&s)", &code, &message);
+      g_set_error (error, MPROC_ERROR, code, _("The manager at “%s” refused the connection: %s"),
+                   address, message);
+      return NULL;
+    }
+  if (!g_str_equal (status, "ok") || !g_variant_is_of_type (body, G_VARIANT_TYPE ("(tuhhhh)")))
+    goto malformed;
+  /* SO_PEERCRED names whoever called listen(): the server says who it is */
+  g_variant_get (body, "(tuhhhh)", &size, &server_pid, &h_shm, &h_ev[0], &h_ev[1], &h_ev[2]);
+  if (h_shm < 0 || (guint) h_shm >= fds->len)
+    goto malformed;
+  for (guint i = 0; i < 3; i++)
+    if (h_ev[i] < 0 || (guint) h_ev[i] >= fds->len)
+      goto malformed;
+
+  conn = g_new0 (Conn, 1);
+  g_atomic_ref_count_init (&conn->ref);
+  conn->pid = getpid ();
+  conn->sock = -1;
+  conn->server_pid = server_pid;
+  g_mutex_init (&conn->call_lock);
+  g_mutex_init (&conn->state_lock);
+  g_mutex_init (&conn->event_read_lock);
+  conn->watchers = g_ptr_array_new ();
+
+  shm_fd = g_array_index (fds, int, h_shm);
+  g_array_index (fds, int, h_shm) = -1;
+  conn->shm = mproc_shm_new_from_fd (shm_fd, size, error);
+  if (conn->shm == NULL)
+    {
+      close (shm_fd);
+      conn_unref (conn);
+      return NULL;
+    }
+  {
+    gsize offsets[3];
+    MprocRing **rings[3] = { &conn->requests, &conn->replies, &conn->events };
+    const guint64 *layout = mproc_shm_get_data (conn->shm);
+
+    /* the first 64 bytes describe the layout: three offsets */
+    for (guint i = 0; i < 3; i++)
+      {
+        offsets[i] = layout[i];
+        if (offsets[i] < 64 || offsets[i] >= size)
+          {
+            conn_unref (conn);
+            goto malformed;
+          }
+        *rings[i] = mproc_ring_new (conn->shm, offsets[i], g_array_index (fds, int, h_ev[i]), error);
+        if (*rings[i] == NULL)
+          {
+            conn_unref (conn);
+            return NULL;
+          }
+      }
+  }
+  conn->sock = g_steal_fd (&sock);
+  return conn;
+
+malformed:
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+               _("The manager at “%s” sent a malformed reply"), address);
+  return NULL;
+}
+
+/* Marks @conn broken with a copy of @error (the first one wins). */
+static void
+conn_fail (Conn         *conn,
+           const GError *error)
+{
+  g_mutex_lock (&conn->state_lock);
+  if (conn->broken == NULL)
+    conn->broken = g_error_copy (error);
+  g_mutex_unlock (&conn->state_lock);
+}
+
+static gboolean
+conn_check (Conn    *conn,
+            GError **error)
+{
+  gboolean ok;
+
+  g_mutex_lock (&conn->state_lock);
+  ok = conn->broken == NULL;
+  if (!ok)
+    g_propagate_error (error, g_error_copy (conn->broken));
+  g_mutex_unlock (&conn->state_lock);
+  return ok;
+}
+
+static guint64
+send_time (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+/* Waits a little for a reply before sleeping in the ring.  Spinning only
+ * pays when the server runs on another CPU; when the scheduler has put both
+ * on one CPU, a pure spin would burn our time slice while the server waits
+ * for it, so after a short pause loop each round yields the CPU (which
+ * returns at once when nobody else wants it). */
+static void
+spin_for_reply (MprocRing *ring)
+{
+  static int n_cpus = 0;
+  gint64 end;
+
+  if (n_cpus == 0)
+    g_atomic_int_set (&n_cpus, (int) g_get_num_processors ());
+  if (n_cpus < 2)
+    return;
+
+  for (guint i = 0; i < 64; i++)
+    {
+      if (mproc_ring_has_data (ring))
+        return;
+      mproc_cpu_relax ();
+    }
+  end = g_get_monotonic_time () + REPLY_SPIN_USEC;
+  while (!mproc_ring_has_data (ring) && g_get_monotonic_time () < end)
+    sched_yield ();
+}
+
+/* One exchange. @reply NULL: pipelined.  @fds_out receives the reply's
+ * fds.  The reply to a call abandoned (cancelled) earlier is skipped by its
+ * serial. */
+static gboolean
+conn_call (Conn          *conn,
+           guint          op,
+           guint64        object,
+           GVariant      *args,
+           const int     *fds,
+           guint          n_fds,
+           GVariant     **reply,
+           GArray        *fds_out,
+           GCancellable  *cancellable,
+           GError       **error)
+{
+  g_autoptr(GVariant) request = NULL;
+  GError *local_error = NULL;
+  guint64 serial = 0;
+  gboolean ret = FALSE;
+
+  g_mutex_lock (&conn->call_lock);
+
+  if (!conn_check (conn, error))
+    goto out;
+
+  if (reply != NULL)
+    serial = ++conn->next_serial;
+  /* the send time orders this request with those of other processes */
+  request = g_variant_ref_sink (g_variant_new ("(uttt@v)", op, object, serial, send_time (),
+                                               g_variant_new_variant (args)));
+  if (!mproc_ring_put (conn->requests, request, NULL, conn->sock, fds, n_fds, -1,
+                       cancellable, &local_error))
+    goto failed;
+
+  if (reply == NULL)
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      /* a pipelined write notices a dead server within a millisecond */
+      if (now - conn->last_hup_check > HUP_CHECK_USEC)
+        {
+          conn->last_hup_check = now;
+          if (mproc_ring_sock_hup (conn->sock))
+            {
+              set_broken_error (&local_error, _("the connection was closed"));
+              goto failed;
+            }
+        }
+      ret = TRUE;
+      goto out;
+    }
+
+  for (;;)
+    {
+      g_autoptr(GArray) got_fds = mproc_fd_array_new ();
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GVariant) message = NULL;
+      g_autoptr(GVariant) value = NULL;
+      guint64 got_serial;
+      guint32 status;
+
+      spin_for_reply (conn->replies);
+      bytes = mproc_ring_get (conn->replies, conn->sock, got_fds, -1, cancellable, &local_error);
+      if (bytes == NULL)
+        goto failed;
+      message = mproc_wire_decode (bytes, &local_error);
+      if (message == NULL || !g_variant_is_of_type (message, G_VARIANT_TYPE ("(tuv)")))
+        {
+          g_clear_error (&local_error);
+          g_set_error_literal (&local_error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                               _("The manager’s server sent a malformed reply"));
+          goto failed;
+        }
+      g_variant_get (message, "(tuv)", &got_serial, &status, &value);
+      if (got_serial != serial)
+        continue;
+
+      if (status != 0)
+        {
+          /* status: error code + 1 */
+          g_set_error_literal (error, MPROC_ERROR, status - 1,
+                               g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) ?
+                               g_variant_get_string (value, NULL) : _("Unknown error"));
+          goto out;
+        }
+      if (fds_out != NULL)
+        {
+          g_array_append_vals (fds_out, got_fds->data, got_fds->len);
+          for (guint i = 0; i < got_fds->len; i++)
+            g_array_index (got_fds, int, i) = -1;
+        }
+      *reply = g_steal_pointer (&value);
+      ret = TRUE;
+      goto out;
+    }
+
+failed:
+  if (g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_BROKEN) ||
+      g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_CLOSED) ||
+      g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE))
+    {
+      local_error->domain = MPROC_ERROR;
+      local_error->code = MPROC_ERROR_BROKEN;
+      conn_fail (conn, local_error);
+    }
+  g_propagate_error (error, local_error);
+
+out:
+  g_mutex_unlock (&conn->call_lock);
+  return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Managers: one per address and process for proxies that arrive in a child */
+
+G_LOCK_DEFINE_STATIC (managers);
+static GHashTable *managers_by_address;   /* address -> GWeakRef* */
+static GPid        managers_pid;
+
+static void
+weak_ref_free (gpointer data)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
+}
+
+static void
+remember_manager (MprocManager *self)
+{
+  GWeakRef *ref;
+
+  G_LOCK (managers);
+  if (managers_by_address == NULL || managers_pid != getpid ())
+    {
+      /* after fork() the table is the parent's: start afresh (leaked) */
+      managers_by_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, weak_ref_free);
+      managers_pid = getpid ();
+    }
+  ref = g_new0 (GWeakRef, 1);
+  g_weak_ref_init (ref, self);
+  g_hash_table_replace (managers_by_address, g_strdup (self->address), ref);
+  G_UNLOCK (managers);
+}
+
+/* A manager for @address in this process: the one already there, or a new,
+ * not yet connected one. */
+static MprocManager *
+manager_for_address (const char *address)
+{
+  MprocManager *manager = NULL;
+
+  G_LOCK (managers);
+  if (managers_by_address != NULL && managers_pid == getpid ())
+    {
+      GWeakRef *ref = g_hash_table_lookup (managers_by_address, address);
+
+      if (ref != NULL)
+        manager = g_weak_ref_get (ref);
+    }
+  G_UNLOCK (managers);
+
+  if (manager == NULL)
+    {
+      manager = g_object_new (MPROC_TYPE_MANAGER, "address", address, NULL);
+      remember_manager (manager);
+    }
+  return manager;
+}
+
+/* The connection of this process, opened on first use (and again in a
+ * fork()ed child, whose inherited one belongs to its parent). */
+static Conn *
+manager_get_conn (MprocManager  *self,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  Conn *conn = NULL;
+
+  g_mutex_lock (&self->lock);
+  if (self->conn != NULL && self->conn->pid != getpid ())
+    self->conn = NULL;   /* the parent's: leave it alone */
+  if (self->conn != NULL && !conn_check (self->conn, NULL) && self->address != NULL)
+    {
+      /* broken: only a new connection can work (and usually fails too) */
+      Conn *fresh = conn_open (self->address, cancellable, error);
+
+      if (fresh == NULL)
+        {
+          g_mutex_unlock (&self->lock);
+          return NULL;
+        }
+      conn_unref (self->conn);
+      self->conn = fresh;
+    }
+  if (self->conn == NULL && self->address != NULL)
+    self->conn = conn_open (self->address, cancellable, error);
+  else if (self->address == NULL)
+    g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_CLOSED,
+                         _("The manager has not been started"));
+  if (self->conn != NULL)
+    conn = conn_ref (self->conn);
+  g_mutex_unlock (&self->lock);
+
+  return conn;
+}
+
+static gboolean
+manager_call (MprocManager  *self,
+              guint          op,
+              guint64        object,
+              GVariant      *args,
+              const int     *fds,
+              guint          n_fds,
+              GVariant     **reply,
+              GArray        *fds_out,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  g_autoptr(GVariant) sunk = g_variant_take_ref (args != NULL ? args : g_variant_new ("()"));
+  Conn *conn;
+  gboolean ret;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  conn = manager_get_conn (self, cancellable, error);
+  if (conn == NULL)
+    return FALSE;
+  ret = conn_call (conn, op, object, sunk, fds, n_fds, reply, fds_out, cancellable, error);
+  conn_unref (conn);
+  return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject                                                                  */
+
+static void
+mproc_manager_dispose (GObject *object)
+{
+  MprocManager *self = MPROC_MANAGER (object);
+
+  /* the process that started the server stops it (children leave it be) */
+  if (self->process != NULL && self->starter_pid == getpid () && !self->shut_down)
+    mproc_manager_shutdown (self, NULL, NULL);
+
+  G_OBJECT_CLASS (mproc_manager_parent_class)->dispose (object);
+}
+
+static void
+mproc_manager_finalize (GObject *object)
+{
+  MprocManager *self = MPROC_MANAGER (object);
+
+  if (self->conn != NULL && self->conn->pid == getpid ())
+    conn_unref (self->conn);
+  self->conn = NULL;
+  mproc_clear_fd (&self->listen_fd);
+  g_clear_object (&self->process);
+  g_clear_object (&self->context);
+  g_clear_pointer (&self->address, g_free);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (mproc_manager_parent_class)->finalize (object);
+}
+
+static void
+mproc_manager_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  MprocManager *self = MPROC_MANAGER (object);
+
+  switch (prop_id)
+    {
+    case PROP_ADDRESS:
+      g_value_set_string (value, self->address);
+      break;
+    case PROP_CONTEXT:
+      g_value_set_object (value, self->context);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mproc_manager_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  MprocManager *self = MPROC_MANAGER (object);
+
+  switch (prop_id)
+    {
+    case PROP_ADDRESS:
+      g_free (self->address);
+      self->address = g_value_dup_string (value);
+      break;
+    case PROP_CONTEXT:
+      g_set_object (&self->context, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mproc_manager_class_init (MprocManagerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = mproc_manager_dispose;
+  object_class->finalize = mproc_manager_finalize;
+  object_class->get_property = mproc_manager_get_property;
+  object_class->set_property = mproc_manager_set_property;
+
+  /**
+   * MprocManager:address:
+   *
+   * The address of the server (`unix:abstract=…`), %NULL until the manager
+   * has been started.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ADDRESS] =
+    g_param_spec_string ("address", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocManager:context:
+   *
+   * The #MprocContext whose start method starts the server, %NULL for the
+   * default context.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_CONTEXT] =
+    g_param_spec_object ("context", NULL, NULL, MPROC_TYPE_CONTEXT,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_EXPLICIT_NOTIFY |
+                         G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+mproc_manager_init (MprocManager *self)
+{
+  g_mutex_init (&self->lock);
+  self->listen_fd = -1;
+}
+
+/* --- Shareable: a manager crosses as its address (and, to the server
+ * process only, its listening socket) ---------------------------------- */
+
+static GVariant *
+mproc_manager_serialize (MprocShareable *shareable,
+                         GArray         *fds,
+                         GError        **error)
+{
+  MprocManager *self = MPROC_MANAGER (shareable);
+  gint32 handle = -1;
+
+  if (self->address == NULL)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_CLOSED,
+                           _("The manager has not been started"));
+      return NULL;
+    }
+  if (self->listen_fd >= 0)
+    {
+      int fd = fcntl (self->listen_fd, F_DUPFD_CLOEXEC, 3);
+
+      if (fd < 0)
+        {
+          int errsv = errno;
+
+          g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                       _("Failed to duplicate a file descriptor: %s"), g_strerror (errsv));
+          return NULL;
+        }
+      g_array_append_val (fds, fd);
+      handle = fds->len - 1;
+    }
+  return g_variant_new ("(sh)", self->address, handle);
+}
+
+static MprocShareable *
+mproc_manager_deserialize (GVariant *handle,
+                           GArray   *fds,
+                           GError  **error)
+{
+  const char *address;
+  g_autoptr(GVariant) h = NULL;
+  MprocManager *self;
+
+  if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("(sh)")))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Received a malformed shared object"));
+      return NULL;
+    }
+  g_variant_get (handle, "(&s@h)", &address, &h);
+  if (g_variant_get_handle (h) >= 0)
+    {
+      int fd = mproc_shareable_steal_fd (fds, h, error);
+
+      if (fd < 0)
+        return NULL;
+      self = g_object_new (MPROC_TYPE_MANAGER, "address", address, NULL);
+      self->listen_fd = fd;
+      return MPROC_SHAREABLE (self);
+    }
+  return MPROC_SHAREABLE (manager_for_address (address));
+}
+
+static void
+mproc_manager_shareable_init (MprocShareableInterface *iface)
+{
+  iface->serialize = mproc_manager_serialize;
+  iface->deserialize = mproc_manager_deserialize;
+}
+
+int
+mproc_manager_steal_listen_fd (MprocManager *self)
+{
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), -1);
+  return g_steal_fd (&self->listen_fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                               */
+
+/**
+ * mproc_manager_new:
+ *
+ * Creates a manager that starts its server with the default
+ * #MprocContext. Call mproc_manager_start() next.
+ *
+ * Returns: (transfer full): a new `MprocManager`
+ *
+ * Since: 1.0
+ */
+MprocManager *
+mproc_manager_new (void)
+{
+  return g_object_new (MPROC_TYPE_MANAGER, NULL);
+}
+
+/**
+ * mproc_manager_new_with_context:
+ * @context: (nullable): the context whose start method starts the server
+ *
+ * Creates a manager that starts its server with @context.
+ *
+ * Returns: (transfer full): a new `MprocManager`
+ *
+ * Since: 1.0
+ */
+MprocManager *
+mproc_manager_new_with_context (MprocContext *context)
+{
+  g_return_val_if_fail (context == NULL || MPROC_IS_CONTEXT (context), NULL);
+
+  return g_object_new (MPROC_TYPE_MANAGER, "context", context, NULL);
+}
+
+static int
+listen_abstract (char    **address_out,
+                 GError  **error)
+{
+  static gint counter = 0;
+  g_auto(MprocFd) fd = -1;
+  struct sockaddr_un sun;
+  socklen_t len;
+  int errsv;
+
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    goto failed;
+
+  for (guint attempt = 0; attempt < 16; attempt++)
+    {
+      g_autofree char *address =
+        g_strdup_printf ("unix:abstract=mproc-manager-%d-%d-%08x", (int) getpid (),
+                         g_atomic_int_add (&counter, 1), g_random_int ());
+
+      if (!parse_address (address, &sun, &len, error))
+        return -1;
+      if (bind (fd, (struct sockaddr *) &sun, len) == 0)
+        {
+          if (listen (fd, 128) < 0)
+            goto failed;
+          *address_out = g_steal_pointer (&address);
+          return g_steal_fd (&fd);
+        }
+      if (errno != EADDRINUSE)
+        goto failed;
+    }
+  errno = EADDRINUSE;
+
+failed:
+  errsv = errno;
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+               _("Cannot create the manager’s socket: %s"), g_strerror (errsv));
+  return -1;
+}
+
+/**
+ * mproc_manager_start:
+ * @self: a `MprocManager`
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Starts the server process and connects to it. The server listens as soon
+ * as this returns; it lives until mproc_manager_shutdown(), until the last
+ * reference to @self is dropped in this process, or until this process
+ * exits, whichever comes first. Blocks for the server's start-up.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_manager_start (MprocManager  *self,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  g_autoptr(MprocManager) carrier = NULL;
+  g_autoptr(MprocProcess) process = NULL;
+  g_autofree char *address = NULL;
+  Conn *conn;
+  int fd;
+
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->address != NULL || self->process != NULL)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_STILL_RUNNING,
+                           _("The manager has already been started"));
+      return FALSE;
+    }
+
+  fd = listen_abstract (&address, error);
+  if (fd < 0)
+    return FALSE;
+
+  /* The server receives the listening socket inside a second manager
+   * object (a manager is shareable): it listens from the start, so nobody
+   * waits for it to be ready. */
+  carrier = g_object_new (MPROC_TYPE_MANAGER, "address", address, NULL);
+  carrier->listen_fd = fd;
+  process = mproc_process_new_with_context (self->context, MPROC_MANAGER_SERVER_TARGET, NULL);
+  mproc_process_set_name (process, "SyncManager");
+  mproc_process_set_daemon (process, TRUE);
+  mproc_process_add_object (process, MPROC_SHAREABLE (carrier));
+  if (!mproc_process_start (process, error))
+    {
+      g_prefix_error (error, "%s", _("Cannot start the manager’s server: "));
+      return FALSE;
+    }
+  /* only the server keeps listening */
+  mproc_clear_fd (&carrier->listen_fd);
+
+  g_mutex_lock (&self->lock);
+  self->address = g_steal_pointer (&address);
+  self->process = g_steal_pointer (&process);
+  self->starter_pid = getpid ();
+  g_mutex_unlock (&self->lock);
+  remember_manager (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ADDRESS]);
+
+  conn = manager_get_conn (self, cancellable, error);
+  if (conn == NULL)
+    {
+      mproc_process_kill (self->process);
+      mproc_process_join (self->process, -1, NULL, NULL);
+      self->shut_down = TRUE;
+      return FALSE;
+    }
+  conn_unref (conn);
+  return TRUE;
+}
+
+static void
+start_thread (GTask        *task,
+              gpointer      source_object,
+              gpointer      task_data,
+              GCancellable *cancellable)
+{
+  GError *error = NULL;
+
+  if (mproc_manager_start (source_object, cancellable, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * mproc_manager_start_async:
+ * @self: a `MprocManager`
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server is ready or failed to start
+ * @user_data: data for @callback
+ *
+ * Starts the server process without blocking the calling thread; see
+ * mproc_manager_start(). @callback runs in the caller's thread-default main
+ * context; call mproc_manager_start_finish() from it.
+ *
+ * Since: 1.0
+ */
+void
+mproc_manager_start_async (MprocManager        *self,
+                           GCancellable        *cancellable,
+                           GAsyncReadyCallback  callback,
+                           gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (MPROC_IS_MANAGER (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mproc_manager_start_async);
+  g_task_run_in_thread (task, start_thread);
+}
+
+/**
+ * mproc_manager_start_finish:
+ * @self: a `MprocManager`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_manager_start_async().
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_manager_start_finish (MprocManager  *self,
+                            GAsyncResult  *result,
+                            GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_start_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * mproc_manager_shutdown:
+ * @self: a `MprocManager` started by this process
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Stops the server: it finishes the requests it has received, then exits,
+ * and every client's later calls fail with %MPROC_ERROR_BROKEN. Waits (at
+ * most 5 s, then kills it) for the server process to exit. Only the process
+ * that started the server may stop it. Does nothing if the server has
+ * already been stopped.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_manager_shutdown (MprocManager  *self,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) local_error = NULL;
+  Conn *conn;
+
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->process == NULL || self->starter_pid != getpid ())
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER,
+                           _("Only the process that started a manager can shut it down"));
+      return FALSE;
+    }
+  if (self->shut_down)
+    return TRUE;
+  self->shut_down = TRUE;
+
+  /* a server already dead is fine: it is shut down */
+  manager_call (self, MANAGER_OP_SHUTDOWN, 0, NULL, NULL, 0, &reply, NULL, cancellable, &local_error);
+  if (!mproc_process_join (self->process, SHUTDOWN_TIMEOUT_USEC, cancellable, NULL))
+    {
+      mproc_process_kill (self->process);
+      mproc_process_join (self->process, -1, NULL, NULL);
+    }
+
+  g_mutex_lock (&self->lock);
+  conn = self->conn;
+  self->conn = NULL;
+  g_mutex_unlock (&self->lock);
+  if (conn != NULL)
+    {
+      GError *gone = NULL;
+
+      set_broken_error (&gone, _("the manager was shut down"));
+      conn_fail (conn, gone);
+      g_error_free (gone);
+      if (conn->pid == getpid ())
+        conn_unref (conn);
+    }
+  return TRUE;
+}
+
+static void
+shutdown_thread (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  GError *error = NULL;
+
+  if (mproc_manager_shutdown (source_object, cancellable, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * mproc_manager_shutdown_async:
+ * @self: a `MprocManager` started by this process
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when the server has exited
+ * @user_data: data for @callback
+ *
+ * Stops the server without blocking the calling thread; see
+ * mproc_manager_shutdown().
+ *
+ * Since: 1.0
+ */
+void
+mproc_manager_shutdown_async (MprocManager        *self,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (MPROC_IS_MANAGER (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mproc_manager_shutdown_async);
+  g_task_run_in_thread (task, shutdown_thread);
+}
+
+/**
+ * mproc_manager_shutdown_finish:
+ * @self: a `MprocManager`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_manager_shutdown_async().
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_manager_shutdown_finish (MprocManager  *self,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_shutdown_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * mproc_manager_connect:
+ * @address: a manager's address, from mproc_manager_get_address()
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Connects to the server of a manager started by another process (a
+ * parent, or an unrelated program of the same user). Fails with
+ * %MPROC_ERROR_BROKEN if no server listens at @address, and with
+ * %MPROC_ERROR_ACCESS_DENIED if the server refuses this process.
+ *
+ * Returns: (transfer full): a manager connected to the server, or %NULL
+ *   with @error set
+ *
+ * Since: 1.0
+ */
+MprocManager *
+mproc_manager_connect (const char    *address,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  g_autoptr(MprocManager) self = NULL;
+  Conn *conn;
+
+  g_return_val_if_fail (address != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  self = manager_for_address (address);
+  conn = manager_get_conn (self, cancellable, error);
+  if (conn == NULL)
+    return NULL;
+  conn_unref (conn);
+  return g_steal_pointer (&self);
+}
+
+static void
+connect_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  GError *error = NULL;
+  MprocManager *manager = mproc_manager_connect (task_data, cancellable, &error);
+
+  if (manager != NULL)
+    g_task_return_pointer (task, manager, g_object_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * mproc_manager_connect_async:
+ * @address: a manager's address
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when connected or failed
+ * @user_data: data for @callback
+ *
+ * Connects to a manager's server without blocking the calling thread; see
+ * mproc_manager_connect().
+ *
+ * Since: 1.0
+ */
+void
+mproc_manager_connect_async (const char          *address,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (address != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mproc_manager_connect_async);
+  g_task_set_task_data (task, g_strdup (address), g_free);
+  g_task_run_in_thread (task, connect_thread);
+}
+
+/**
+ * mproc_manager_connect_finish:
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_manager_connect_async().
+ *
+ * Returns: (transfer full): the connected manager, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+MprocManager *
+mproc_manager_connect_finish (GAsyncResult  *result,
+                              GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_connect_async), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * mproc_manager_get_address:
+ * @self: a `MprocManager`
+ *
+ * Gets the address other processes pass to mproc_manager_connect().
+ *
+ * Returns: (nullable): the address, or %NULL before mproc_manager_start()
+ *
+ * Since: 1.0
+ */
+const char *
+mproc_manager_get_address (MprocManager *self)
+{
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), NULL);
+
+  return self->address;
+}
+
+/**
+ * mproc_manager_get_server_pid:
+ * @self: a `MprocManager`
+ *
+ * Gets the process id of the server, as seen when this process connected.
+ *
+ * Returns: the server's pid, or 0 if this process has not connected
+ *
+ * Since: 1.0
+ */
+GPid
+mproc_manager_get_server_pid (MprocManager *self)
+{
+  GPid pid = 0;
+
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), 0);
+
+  g_mutex_lock (&self->lock);
+  if (self->conn != NULL && self->conn->pid == getpid ())
+    pid = self->conn->server_pid;
+  g_mutex_unlock (&self->lock);
+  return pid;
+}
+
+/**
+ * mproc_manager_ping:
+ * @self: a `MprocManager`
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Makes one round trip to the server. When it returns, every pipelined
+ * write this process made before has been applied.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set (%MPROC_ERROR_BROKEN
+ *   if the server is gone)
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_manager_ping (MprocManager  *self,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return manager_call (self, MANAGER_OP_PING, 0, NULL, NULL, 0, &reply, NULL, cancellable, error);
+}
+
+static void
+ping_thread (GTask        *task,
+             gpointer      source_object,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  GError *error = NULL;
+
+  if (mproc_manager_ping (source_object, cancellable, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * mproc_manager_ping_async:
+ * @self: a `MprocManager`
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called with the answer
+ * @user_data: data for @callback
+ *
+ * Makes one round trip to the server without blocking the calling thread.
+ *
+ * Since: 1.0
+ */
+void
+mproc_manager_ping_async (MprocManager        *self,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (MPROC_IS_MANAGER (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mproc_manager_ping_async);
+  g_task_run_in_thread (task, ping_thread);
+}
+
+/**
+ * mproc_manager_ping_finish:
+ * @self: a `MprocManager`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_manager_ping_async().
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_manager_ping_finish (MprocManager  *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_ping_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * mproc_manager_publish:
+ * @self: a `MprocManager`
+ * @name: the name to publish @object under
+ * @object: a shared object: #MprocQueue, #MprocLock, #MprocEvent…
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Hands @object to the server under @name (replacing any object published
+ * under that name), so that any process connected to the manager, related
+ * or not, gets it with mproc_manager_lookup(), as with Python's
+ * `Manager().Queue()` and friends. The server keeps the object's shared
+ * memory and file descriptors, never runs any of its code, and keeps it
+ * until mproc_manager_unpublish() or its own exit.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_manager_publish (MprocManager    *self,
+                       const char      *name,
+                       MprocShareable  *object,
+                       GCancellable    *cancellable,
+                       GError         **error)
+{
+  g_autoptr(GArray) fds = NULL;
+  g_autoptr(GVariant) description = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (MPROC_IS_SHAREABLE (object), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  fds = mproc_fd_array_new ();
+  description = mproc_shareable_serialize (object, fds, error);
+  if (description == NULL)
+    return FALSE;
+  g_variant_ref_sink (description);
+  if (fds->len > MPROC_WIRE_MAX_FDS)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                           _("The object has too many file descriptors to publish"));
+      return FALSE;
+    }
+  return manager_call (self, MANAGER_OP_PUBLISH, 0, g_variant_new ("(sv)", name, description),
+                       (const int *) fds->data, fds->len, &reply, NULL, cancellable, error);
+}
+
+typedef struct
+{
+  char           *name;
+  MprocShareable *object;
+} PublishData;
+
+static void
+publish_data_free (gpointer data)
+{
+  PublishData *pd = data;
+
+  g_free (pd->name);
+  g_clear_object (&pd->object);
+  g_free (pd);
+}
+
+static void
+publish_thread (GTask        *task,
+                gpointer      source_object,
+                gpointer      task_data,
+                GCancellable *cancellable)
+{
+  PublishData *pd = task_data;
+  GError *error = NULL;
+
+  if (mproc_manager_publish (source_object, pd->name, pd->object, cancellable, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * mproc_manager_publish_async:
+ * @self: a `MprocManager`
+ * @name: the name to publish @object under
+ * @object: a shared object
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when done
+ * @user_data: data for @callback
+ *
+ * Publishes @object without blocking the calling thread; see
+ * mproc_manager_publish().
+ *
+ * Since: 1.0
+ */
+void
+mproc_manager_publish_async (MprocManager        *self,
+                             const char          *name,
+                             MprocShareable      *object,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  PublishData *pd;
+
+  g_return_if_fail (MPROC_IS_MANAGER (self));
+  g_return_if_fail (name != NULL);
+  g_return_if_fail (MPROC_IS_SHAREABLE (object));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mproc_manager_publish_async);
+  pd = g_new0 (PublishData, 1);
+  pd->name = g_strdup (name);
+  pd->object = g_object_ref (object);
+  g_task_set_task_data (task, pd, publish_data_free);
+  g_task_run_in_thread (task, publish_thread);
+}
+
+/**
+ * mproc_manager_publish_finish:
+ * @self: a `MprocManager`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_manager_publish_async().
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_manager_publish_finish (MprocManager  *self,
+                              GAsyncResult  *result,
+                              GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_publish_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * mproc_manager_lookup:
+ * @self: a `MprocManager`
+ * @name: a name given to mproc_manager_publish()
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Gets the object published under @name: a new instance in this process
+ * that shares its state with every other one.
+ *
+ * Returns: (transfer full): the object, or %NULL with @error set
+ *   (%MPROC_ERROR_NOT_FOUND if nothing is published under @name)
+ *
+ * Since: 1.0
+ */
+MprocShareable *
+mproc_manager_lookup (MprocManager  *self,
+                      const char    *name,
+                      GCancellable  *cancellable,
+                      GError       **error)
+{
+  g_autoptr(GArray) fds = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  fds = mproc_fd_array_new ();
+  if (!manager_call (self, MANAGER_OP_LOOKUP, 0, g_variant_new_string (name), NULL, 0,
+                     &reply, fds, cancellable, error))
+    return NULL;
+  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE_VARIANT))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("The manager’s server sent a malformed reply"));
+      return NULL;
+    }
+  {
+    g_autoptr(GVariant) description = g_variant_get_variant (reply);
+
+    return mproc_shareable_deserialize (description, fds, error);
+  }
+}
+
+static void
+lookup_thread (GTask        *task,
+               gpointer      source_object,
+               gpointer      task_data,
+               GCancellable *cancellable)
+{
+  GError *error = NULL;
+  MprocShareable *object = mproc_manager_lookup (source_object, task_data, cancellable, &error);
+
+  if (object != NULL)
+    g_task_return_pointer (task, object, g_object_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * mproc_manager_lookup_async:
+ * @self: a `MprocManager`
+ * @name: a published name
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called with the object
+ * @user_data: data for @callback
+ *
+ * Gets a published object without blocking the calling thread; see
+ * mproc_manager_lookup().
+ *
+ * Since: 1.0
+ */
+void
+mproc_manager_lookup_async (MprocManager        *self,
+                            const char          *name,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+
+  g_return_if_fail (MPROC_IS_MANAGER (self));
+  g_return_if_fail (name != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mproc_manager_lookup_async);
+  g_task_set_task_data (task, g_strdup (name), g_free);
+  g_task_run_in_thread (task, lookup_thread);
+}
+
+/**
+ * mproc_manager_lookup_finish:
+ * @self: a `MprocManager`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_manager_lookup_async().
+ *
+ * Returns: (transfer full): the object, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+MprocShareable *
+mproc_manager_lookup_finish (MprocManager  *self,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_lookup_async), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/**
+ * mproc_manager_unpublish:
+ * @self: a `MprocManager`
+ * @name: a published name
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Makes the server forget the object published under @name (processes
+ * that have it keep it).
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *   (%MPROC_ERROR_NOT_FOUND if nothing is published under @name)
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_manager_unpublish (MprocManager  *self,
+                         const char    *name,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return manager_call (self, MANAGER_OP_UNPUBLISH, 0, g_variant_new_string (name), NULL, 0,
+                       &reply, NULL, cancellable, error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Proxies                                                                  */
+
+static void
+set_malformed_reply (GError **error)
+{
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("The manager’s server sent a malformed reply"));
+}
+
+GVariant *
+mproc_proxy_reply_unbox (GVariant  *reply,
+                         GError   **error)
+{
+  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE_VARIANT))
+    {
+      set_malformed_reply (error);
+      return NULL;
+    }
+  return g_variant_get_variant (reply);
+}
+
+gboolean
+mproc_proxy_reply_boolean (GVariant  *reply,
+                           gboolean  *out_value,
+                           GError   **error)
+{
+  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE_BOOLEAN))
+    {
+      set_malformed_reply (error);
+      return FALSE;
+    }
+  *out_value = g_variant_get_boolean (reply);
+  return TRUE;
+}
+
+gssize
+mproc_proxy_reply_count (GVariant  *reply,
+                         GError   **error)
+{
+  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE_UINT64) ||
+      g_variant_get_uint64 (reply) > G_MAXSSIZE)
+    {
+      set_malformed_reply (error);
+      return -1;
+    }
+  return g_variant_get_uint64 (reply);
+}
+
+GVariant *
+mproc_proxy_reply_raw (GVariant    *reply,
+                       const char  *type,
+                       GError     **error)
+{
+  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE (type)))
+    {
+      set_malformed_reply (error);
+      return NULL;
+    }
+  return g_variant_ref (reply);
+}
+
+char **
+mproc_proxy_reply_strv (GVariant  *reply,
+                        GError   **error)
+{
+  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE_STRING_ARRAY))
+    {
+      set_malformed_reply (error);
+      return NULL;
+    }
+  return g_variant_dup_strv (reply, NULL);
+}
+
+/* Takes a server-side reference for this process's connection when the
+ * proxy is used in a process for the first time (a child). */
+static gboolean
+proxy_ensure_ref (MprocProxyCore  *core,
+                  GCancellable    *cancellable,
+                  GError         **error)
+{
+  GPid pid = getpid ();
+  gboolean ret = TRUE;
+
+  if (G_LIKELY (core->ref_pid == pid))
+    return TRUE;
+  g_mutex_lock (&core->lock);
+  if (core->ref_pid != pid)
+    {
+      ret = manager_call (core->manager, MANAGER_OP_INCREF, core->id, NULL, NULL, 0, NULL, NULL,
+                          cancellable, error);
+      if (ret)
+        core->ref_pid = pid;
+    }
+  g_mutex_unlock (&core->lock);
+  return ret;
+}
+
+gboolean
+mproc_proxy_core_init_new (MprocProxyCore    *core,
+                           MprocManager      *manager,
+                           MprocManagerKind   kind,
+                           const char        *name,
+                           GCancellable      *cancellable,
+                           GError           **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+
+  g_mutex_init (&core->lock);
+  core->manager = g_object_ref (manager);
+  core->kind = kind;
+  if (!manager_call (manager, MANAGER_OP_CREATE, 0,
+                     g_variant_new ("(us)", (guint32) kind, name != NULL ? name : ""),
+                     NULL, 0, &reply, NULL, cancellable, error))
+    return FALSE;
+  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE_UINT64))
+    {
+      set_malformed_reply (error);
+      return FALSE;
+    }
+  core->id = g_variant_get_uint64 (reply);
+  core->ref_pid = getpid ();
+  return TRUE;
+}
+
+void
+mproc_proxy_core_clear (MprocProxyCore *core)
+{
+  mproc_proxy_unwatch (core);
+  if (core->manager != NULL && core->ref_pid == getpid ())
+    {
+      Conn *conn = NULL;
+
+      /* drop our server reference if we are connected (never connect for it) */
+      g_mutex_lock (&core->manager->lock);
+      if (core->manager->conn != NULL && core->manager->conn->pid == getpid ())
+        conn = conn_ref (core->manager->conn);
+      g_mutex_unlock (&core->manager->lock);
+      if (conn != NULL)
+        {
+          g_autoptr(GVariant) unit = g_variant_ref_sink (g_variant_new ("()"));
+
+          conn_call (conn, MANAGER_OP_DECREF, core->id, unit, NULL, 0, NULL, NULL, NULL, NULL);
+          conn_unref (conn);
+        }
+    }
+  core->ref_pid = 0;
+  g_clear_object (&core->manager);
+  g_mutex_clear (&core->lock);
+}
+
+GVariant *
+mproc_proxy_core_serialize (MprocProxyCore *core)
+{
+  return g_variant_new ("(st)", core->manager->address, core->id);
+}
+
+gboolean
+mproc_proxy_core_deserialize (MprocProxyCore   *core,
+                              MprocManagerKind  kind,
+                              GVariant         *handle,
+                              GError          **error)
+{
+  const char *address;
+
+  g_mutex_init (&core->lock);
+  core->kind = kind;
+  if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("(st)")))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Received a malformed shared object"));
+      return FALSE;
+    }
+  g_variant_get (handle, "(&st)", &address, &core->id);
+  core->manager = manager_for_address (address);
+  core->ref_pid = 0;
+  return TRUE;
+}
+
+gboolean
+mproc_proxy_call (MprocProxyCore  *core,
+                  guint            op,
+                  GVariant        *args,
+                  GVariant       **reply,
+                  GCancellable    *cancellable,
+                  GError         **error)
+{
+  if (!proxy_ensure_ref (core, cancellable, error))
+    {
+      if (args != NULL)
+        g_variant_unref (g_variant_take_ref (args));
+      return FALSE;
+    }
+  return manager_call (core->manager, op, core->id, args, NULL, 0, reply, NULL, cancellable, error);
+}
+
+typedef struct
+{
+  MprocProxyCore *core;
+  GObject        *proxy;     /* keeps @core alive */
+  guint           op;
+  GVariant       *args;
+  gboolean        want_reply;
+} CallData;
+
+static void
+call_data_free (gpointer data)
+{
+  CallData *cd = data;
+
+  g_clear_pointer (&cd->args, g_variant_unref);
+  g_clear_object (&cd->proxy);
+  g_free (cd);
+}
+
+static void
+call_thread (GTask        *task,
+             gpointer      source_object,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  CallData *cd = task_data;
+  GVariant *reply = NULL;
+  GError *error = NULL;
+
+  if (!mproc_proxy_call (cd->core, cd->op, g_variant_ref (cd->args),
+                         cd->want_reply ? &reply : NULL, cancellable, &error))
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, reply != NULL ? reply : g_variant_ref_sink (g_variant_new ("()")),
+                           (GDestroyNotify) g_variant_unref);
+}
+
+/* Manager operations never wait for another client: they are short and
+ * bounded (the server answers, or its death is noticed within 0.1 s), so
+ * the async forms run the blocking call on GIO's worker threads. */
+void
+mproc_proxy_call_async (MprocProxyCore      *core,
+                        gpointer             source_object,
+                        gpointer             source_tag,
+                        guint                op,
+                        GVariant            *args,
+                        gboolean             want_reply,
+                        GCancellable        *cancellable,
+                        GAsyncReadyCallback  callback,
+                        gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  CallData *cd;
+
+  task = g_task_new (source_object, cancellable, callback, user_data);
+  g_task_set_source_tag (task, source_tag);
+  cd = g_new0 (CallData, 1);
+  cd->core = core;
+  cd->proxy = g_object_ref (source_object);
+  cd->op = op;
+  cd->args = g_variant_take_ref (args != NULL ? args : g_variant_new ("()"));
+  cd->want_reply = want_reply;
+  g_task_set_task_data (task, cd, call_data_free);
+  g_task_run_in_thread (task, call_thread);
+}
+
+GVariant *
+mproc_proxy_call_finish (gpointer       source_object,
+                         GAsyncResult  *result,
+                         gpointer       source_tag,
+                         GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, source_object), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, source_tag), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* --- Watching ------------------------------------------------------------ */
+
+static MprocProxyWatcher *
+watcher_ref (MprocProxyWatcher *w)
+{
+  g_atomic_ref_count_inc (&w->ref);
+  return w;
+}
+
+static void
+watcher_unref (gpointer data)
+{
+  MprocProxyWatcher *w = data;
+
+  if (!g_atomic_ref_count_dec (&w->ref))
+    return;
+  g_weak_ref_clear (&w->proxy);
+  g_main_context_unref (w->context);
+  g_clear_object (&w->cancellable);
+  g_clear_object (&w->owner);
+  conn_unref (w->conn);
+  g_free (w);
+}
+
+typedef struct
+{
+  MprocProxyWatcher *watcher;
+  guint64            seq;
+  guint              kind;
+  GVariant          *payload;
+} Delivery;
+
+static void
+delivery_free (gpointer data)
+{
+  Delivery *d = data;
+
+  watcher_unref (d->watcher);
+  g_variant_unref (d->payload);
+  g_free (d);
+}
+
+static gboolean
+deliver_cb (gpointer data)
+{
+  Delivery *d = data;
+  MprocProxyWatcher *w = d->watcher;
+  g_autoptr(GObject) proxy = NULL;
+  gboolean deliver;
+
+  g_mutex_lock (&w->conn->state_lock);
+  deliver = w->active && (d->kind == MANAGER_EVENT_LOST || d->seq > w->skip_until);
+  g_mutex_unlock (&w->conn->state_lock);
+  if (!deliver)
+    return G_SOURCE_REMOVE;
+  proxy = g_weak_ref_get (&w->proxy);
+  if (proxy != NULL)
+    w->func (proxy, d->kind, d->payload);
+  return G_SOURCE_REMOVE;
+}
+
+/* Reads every event available and hands each to the watchers of its
+ * object, in their own contexts.  Whoever gets the read lock pumps; the
+ * others find the ring empty afterwards. */
+static void
+conn_pump_events (Conn *conn)
+{
+  g_autoptr(GPtrArray) deliveries = NULL;
+
+  if (!g_mutex_trylock (&conn->event_read_lock))
+    return;
+
+  deliveries = g_ptr_array_new ();
+  for (;;)
+    {
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GVariant) message = NULL;
+      g_autoptr(GVariant) payload = NULL;
+      guint64 seq, id;
+      guint32 kind;
+
+      bytes = mproc_ring_get (conn->events, conn->sock, NULL, 0, NULL, NULL);
+      if (bytes == NULL)
+        break;
+      message = mproc_wire_decode (bytes, NULL);
+      if (message == NULL || !g_variant_is_of_type (message, G_VARIANT_TYPE ("(ttuv)")))
+        continue;
+      g_variant_get (message, "(ttuv)", &seq, &id, &kind, &payload);
+
+      g_mutex_lock (&conn->state_lock);
+      for (guint i = 0; i < conn->watchers->len; i++)
+        {
+          MprocProxyWatcher *w = conn->watchers->pdata[i];
+
+          if (w->id == id || kind == MANAGER_EVENT_LOST)
+            {
+              Delivery *d = g_new0 (Delivery, 1);
+
+              d->watcher = watcher_ref (w);
+              d->seq = seq;
+              d->kind = kind;
+              d->payload = g_variant_ref (payload);
+              g_ptr_array_add (deliveries, d);
+            }
+        }
+      g_mutex_unlock (&conn->state_lock);
+    }
+  g_mutex_unlock (&conn->event_read_lock);
+
+  for (guint i = 0; i < deliveries->len; i++)
+    {
+      Delivery *d = deliveries->pdata[i];
+
+      g_main_context_invoke_full (d->watcher->context, G_PRIORITY_DEFAULT, deliver_cb, d,
+                                  delivery_free);
+    }
+}
+
+static void watcher_arm (MprocProxyWatcher *w);
+
+static void
+watcher_poll_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  MprocProxyWatcher *w = user_data;
+  gboolean active;
+
+  if (mproc_ring_poll_finish (result, NULL))
+    {
+      conn_pump_events (w->conn);
+      g_mutex_lock (&w->conn->state_lock);
+      active = w->active;
+      g_mutex_unlock (&w->conn->state_lock);
+      /* a server that hung up sends nothing more */
+      if (active && !mproc_ring_sock_hup (w->conn->sock))
+        watcher_arm (w);
+    }
+  watcher_unref (w);
+}
+
+/* Waits (in the watcher's context, without a thread) for events. */
+static void
+watcher_arm (MprocProxyWatcher *w)
+{
+  g_main_context_push_thread_default (w->context);
+  mproc_ring_poll_async (w->conn->events, w->owner, w->conn->sock, -1, w->cancellable,
+                         watcher_poll_cb, watcher_ref (w));
+  g_main_context_pop_thread_default (w->context);
+}
+
+gboolean
+mproc_proxy_watch (MprocProxyCore       *core,
+                   GObject              *proxy,
+                   MprocProxyEventFunc   func,
+                   GVariant            **snapshot,
+                   GCancellable         *cancellable,
+                   GError              **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  MprocProxyWatcher *w;
+  guint64 seq;
+  Conn *conn;
+
+  if (mproc_proxy_is_watched (core))
+    return TRUE;
+  if (!proxy_ensure_ref (core, cancellable, error))
+    return FALSE;
+  conn = manager_get_conn (core->manager, cancellable, error);
+  if (conn == NULL)
+    return FALSE;
+
+  w = g_new0 (MprocProxyWatcher, 1);
+  g_atomic_ref_count_init (&w->ref);
+  w->conn = conn;
+  w->id = core->id;
+  g_weak_ref_init (&w->proxy, proxy);
+  w->func = func;
+  w->context = g_main_context_ref_thread_default ();
+  w->skip_until = G_MAXUINT64;
+  w->active = TRUE;
+
+  g_mutex_lock (&conn->state_lock);
+  g_ptr_array_add (conn->watchers, watcher_ref (w));
+  g_mutex_unlock (&conn->state_lock);
+
+  if (!mproc_proxy_call (core, MANAGER_OP_SUBSCRIBE, NULL, &reply, cancellable, error) ||
+      !g_variant_is_of_type (reply, G_VARIANT_TYPE ("(tv)")))
+    {
+      if (reply != NULL)
+        g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                             _("The manager’s server sent a malformed reply"));
+      g_mutex_lock (&conn->state_lock);
+      w->active = FALSE;
+      g_ptr_array_remove (conn->watchers, w);
+      g_mutex_unlock (&conn->state_lock);
+      watcher_unref (w);
+      watcher_unref (w);
+      return FALSE;
+    }
+
+  g_mutex_lock (&conn->state_lock);
+  g_variant_get (reply, "(tv)", &seq, snapshot);
+  w->skip_until = seq;
+  g_mutex_unlock (&conn->state_lock);
+
+  /* the poll keeps the connection (and so the ring) alive, not the manager */
+  w->owner = g_object_new (G_TYPE_OBJECT, NULL);
+  g_object_set_data_full (w->owner, "mproc-manager-conn", conn_ref (conn), (GDestroyNotify) conn_unref);
+  w->cancellable = g_cancellable_new ();
+  watcher_arm (w);
+
+  g_mutex_lock (&core->lock);
+  core->watcher = w;
+  g_mutex_unlock (&core->lock);
+
+  /* events may already be waiting */
+  conn_pump_events (conn);
+  return TRUE;
+}
+
+gboolean
+mproc_proxy_is_watched (MprocProxyCore *core)
+{
+  gboolean ret;
+
+  g_mutex_lock (&core->lock);
+  ret = core->watcher != NULL && core->watcher->conn->pid == getpid ();
+  g_mutex_unlock (&core->lock);
+  return ret;
+}
+
+void
+mproc_proxy_unwatch (MprocProxyCore *core)
+{
+  MprocProxyWatcher *w;
+  Conn *conn;
+
+  g_mutex_lock (&core->lock);
+  w = g_steal_pointer (&core->watcher);
+  g_mutex_unlock (&core->lock);
+  if (w == NULL || w->conn->pid != getpid ())
+    return;   /* an inherited watcher belongs to the parent */
+
+  conn = w->conn;
+  g_mutex_lock (&conn->state_lock);
+  w->active = FALSE;
+  if (g_ptr_array_remove (conn->watchers, w))
+    watcher_unref (w);
+  g_mutex_unlock (&conn->state_lock);
+
+  g_cancellable_cancel (w->cancellable);
+  if (conn_check (conn, NULL))
+    {
+      g_autoptr(GVariant) unit = g_variant_ref_sink (g_variant_new ("()"));
+
+      conn_call (conn, MANAGER_OP_UNSUBSCRIBE, core->id, unit, NULL, 0, NULL, NULL, NULL, NULL);
+    }
+  watcher_unref (w);
+}
+
+gboolean
+mproc_proxy_resync (MprocProxyCore  *core,
+                    GVariant       **snapshot,
+                    GError         **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  MprocProxyWatcher *w;
+  guint64 seq;
+
+  g_mutex_lock (&core->lock);
+  w = core->watcher != NULL ? watcher_ref (core->watcher) : NULL;
+  g_mutex_unlock (&core->lock);
+  if (w == NULL)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_CLOSED, _("The object is not watched"));
+      return FALSE;
+    }
+
+  if (!mproc_proxy_call (core, MANAGER_OP_SNAPSHOT, NULL, &reply, NULL, error) ||
+      !g_variant_is_of_type (reply, G_VARIANT_TYPE ("(tv)")))
+    {
+      if (reply != NULL)
+        set_malformed_reply (error);
+      watcher_unref (w);
+      return FALSE;
+    }
+  g_mutex_lock (&w->conn->state_lock);
+  g_variant_get (reply, "(tv)", &seq, snapshot);
+  w->skip_until = seq;
+  g_mutex_unlock (&w->conn->state_lock);
+  watcher_unref (w);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tests                                                                    */
+
+gboolean
+mproc_manager_call_raw (MprocManager  *self,
+                        guint          op,
+                        guint64        object,
+                        GVariant      *args,
+                        GVariant     **reply,
+                        GError       **error)
+{
+  return manager_call (self, op, object, args, NULL, 0, reply, NULL, NULL, error);
+}
+
+void
+mproc_manager_inject_raw (MprocManager *self,
+                          const void   *data,
+                          gsize         size)
+{
+  Conn *conn = manager_get_conn (self, NULL, NULL);
+
+  g_assert (conn != NULL);
+  g_mutex_lock (&conn->call_lock);
+  mproc_ring_inject_raw (conn->requests, data, size);
+  g_mutex_unlock (&conn->call_lock);
+  conn_unref (conn);
+}
+
+/* Every proxy's instance struct is a GObject followed by its core. */
+typedef struct
+{
+  GObject        parent_instance;
+  MprocProxyCore core;
+} ProxyLayout;
+
+guint64
+mproc_proxy_get_id (gpointer proxy)
+{
+  return ((ProxyLayout *) proxy)->core.id;
+}

@@ -1,0 +1,128 @@
+/* mproc-manager.h: a server process that owns shared state
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#if !defined(MPROC_INSIDE) && !defined(MPROC_COMPILATION)
+# error "Only <mproc.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+
+#include "mproc-context.h"
+#include "mproc-shareable.h"
+#include "mproc-version-macros.h"
+
+G_BEGIN_DECLS
+
+#define MPROC_TYPE_MANAGER (mproc_manager_get_type ())
+
+MPROC_AVAILABLE_IN_1_0
+G_DECLARE_FINAL_TYPE (MprocManager, mproc_manager, MPROC, MANAGER, GObject)
+
+MPROC_AVAILABLE_IN_1_0
+MprocManager   *mproc_manager_new              (void);
+MPROC_AVAILABLE_IN_1_0
+MprocManager   *mproc_manager_new_with_context (MprocContext         *context);
+
+MPROC_AVAILABLE_IN_1_0
+gboolean        mproc_manager_start            (MprocManager         *self,
+                                                GCancellable         *cancellable,
+                                                GError              **error);
+MPROC_AVAILABLE_IN_1_0
+void            mproc_manager_start_async      (MprocManager         *self,
+                                                GCancellable         *cancellable,
+                                                GAsyncReadyCallback   callback,
+                                                gpointer              user_data);
+MPROC_AVAILABLE_IN_1_0
+gboolean        mproc_manager_start_finish     (MprocManager         *self,
+                                                GAsyncResult         *result,
+                                                GError              **error);
+
+MPROC_AVAILABLE_IN_1_0
+gboolean        mproc_manager_shutdown         (MprocManager         *self,
+                                                GCancellable         *cancellable,
+                                                GError              **error);
+MPROC_AVAILABLE_IN_1_0
+void            mproc_manager_shutdown_async   (MprocManager         *self,
+                                                GCancellable         *cancellable,
+                                                GAsyncReadyCallback   callback,
+                                                gpointer              user_data);
+MPROC_AVAILABLE_IN_1_0
+gboolean        mproc_manager_shutdown_finish  (MprocManager         *self,
+                                                GAsyncResult         *result,
+                                                GError              **error);
+
+MPROC_AVAILABLE_IN_1_0
+MprocManager   *mproc_manager_connect          (const char           *address,
+                                                GCancellable         *cancellable,
+                                                GError              **error);
+MPROC_AVAILABLE_IN_1_0
+void            mproc_manager_connect_async    (const char           *address,
+                                                GCancellable         *cancellable,
+                                                GAsyncReadyCallback   callback,
+                                                gpointer              user_data);
+MPROC_AVAILABLE_IN_1_0
+MprocManager   *mproc_manager_connect_finish   (GAsyncResult         *result,
+                                                GError              **error);
+
+MPROC_AVAILABLE_IN_1_0
+const char     *mproc_manager_get_address      (MprocManager         *self);
+MPROC_AVAILABLE_IN_1_0
+GPid            mproc_manager_get_server_pid   (MprocManager         *self);
+
+MPROC_AVAILABLE_IN_1_0
+gboolean        mproc_manager_ping             (MprocManager         *self,
+                                                GCancellable         *cancellable,
+                                                GError              **error);
+MPROC_AVAILABLE_IN_1_0
+void            mproc_manager_ping_async       (MprocManager         *self,
+                                                GCancellable         *cancellable,
+                                                GAsyncReadyCallback   callback,
+                                                gpointer              user_data);
+MPROC_AVAILABLE_IN_1_0
+gboolean        mproc_manager_ping_finish      (MprocManager         *self,
+                                                GAsyncResult         *result,
+                                                GError              **error);
+
+MPROC_AVAILABLE_IN_1_0
+gboolean        mproc_manager_publish          (MprocManager         *self,
+                                                const char           *name,
+                                                MprocShareable       *object,
+                                                GCancellable         *cancellable,
+                                                GError              **error);
+MPROC_AVAILABLE_IN_1_0
+void            mproc_manager_publish_async    (MprocManager         *self,
+                                                const char           *name,
+                                                MprocShareable       *object,
+                                                GCancellable         *cancellable,
+                                                GAsyncReadyCallback   callback,
+                                                gpointer              user_data);
+MPROC_AVAILABLE_IN_1_0
+gboolean        mproc_manager_publish_finish   (MprocManager         *self,
+                                                GAsyncResult         *result,
+                                                GError              **error);
+MPROC_AVAILABLE_IN_1_0
+MprocShareable *mproc_manager_lookup           (MprocManager         *self,
+                                                const char           *name,
+                                                GCancellable         *cancellable,
+                                                GError              **error);
+MPROC_AVAILABLE_IN_1_0
+void            mproc_manager_lookup_async     (MprocManager         *self,
+                                                const char           *name,
+                                                GCancellable         *cancellable,
+                                                GAsyncReadyCallback   callback,
+                                                gpointer              user_data);
+MPROC_AVAILABLE_IN_1_0
+MprocShareable *mproc_manager_lookup_finish    (MprocManager         *self,
+                                                GAsyncResult         *result,
+                                                GError              **error);
+MPROC_AVAILABLE_IN_1_0
+gboolean        mproc_manager_unpublish        (MprocManager         *self,
+                                                const char           *name,
+                                                GCancellable         *cancellable,
+                                                GError              **error);
+
+G_END_DECLS

@@ -1,0 +1,1008 @@
+/* test-manager.c: MprocManager, MprocDict, MprocList and MprocNamespace with real processes
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mproc.h>
+
+#include "mproc-manager-private.h"
+#include "test-util.h"
+
+static const char *method_names[] = { "fork", "spawn", "forkserver" };
+
+static MprocManager *
+start_manager (MprocStartMethod method)
+{
+  g_autoptr(MprocContext) context = mproc_context_new (method);
+  g_autoptr(MprocManager) manager = mproc_manager_new_with_context (context);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mproc_manager_start (manager, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (mproc_manager_get_address (manager));
+  return g_steal_pointer (&manager);
+}
+
+static void
+stop_manager (MprocManager *manager)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_finalize_object (manager);
+}
+
+static void
+join_ok (MprocProcess *process)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mproc_process_join (process, 30 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mproc_process_get_exit_code (process), ==, 0);
+}
+
+static guint
+count_fds_of (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", (int) pid);
+  DIR *dir = opendir (path);
+  struct dirent *entry;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((entry = readdir (dir)) != NULL)
+    if (entry->d_name[0] != '.')
+      n++;
+  closedir (dir);
+  return n;
+}
+
+/* --- Child targets ------------------------------------------------------ */
+
+/* args (sii): mode, index, n; objects: dict, list, namespace */
+static int
+target_worker (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  MprocDict *dict = mproc_process_get_object (process, 0);
+  MprocList *list = mproc_process_get_object (process, 1);
+  MprocNamespace *ns = mproc_process_get_object (process, 2);
+  g_autoptr(GError) error = NULL;
+  const char *mode;
+  int index, n;
+
+  g_variant_get (args, "(&sii)", &mode, &index, &n);
+
+  if (g_str_equal (mode, "fill"))
+    {
+      for (int k = 0; k < n; k++)
+        {
+          if (!mproc_dict_set (dict, g_variant_new_int32 (index * 1000 + k), g_variant_new_int32 (k),
+                               NULL, &error) ||
+              !mproc_list_append (list, g_variant_new_int32 (index * 1000 + k), NULL, &error))
+            g_error ("%s", error->message);
+          if (k % 10 == 0 && !mproc_dict_contains (dict, g_variant_new_int32 (index * 1000 + k), &(gboolean) { 0 }, NULL, &error))
+            g_error ("%s", error->message);
+        }
+      if (!mproc_namespace_set (ns, "done", g_variant_new_int32 (index), NULL, &error) ||
+          !mproc_manager_ping (mproc_dict_get_manager (dict), NULL, &error))
+        g_error ("%s", error->message);
+      return 0;
+    }
+  if (g_str_equal (mode, "model"))
+    {
+      /* a fixed sequence of changes at known positions */
+      /* the list holds [first] */
+      mproc_list_append (list, g_variant_new_string ("a"), NULL, &error);
+      mproc_list_append (list, g_variant_new_string ("b"), NULL, &error);
+      mproc_list_insert (list, 0, g_variant_new_string ("c"), NULL, &error);      /* c first a b */
+      mproc_list_extend (list, g_variant_new_strv ((const char *[]) { "d", "e", NULL }, -1),
+                         NULL, &error);                                           /* c first a b d e */
+      mproc_list_remove (list, g_variant_new_string ("a"), NULL, &error);          /* c first b d e */
+      g_assert_no_error (error);
+      g_variant_unref (mproc_list_pop (list, -2, NULL, &error));                   /* c first b e */
+      mproc_list_set (list, 1, g_variant_new_string ("B"), NULL, &error);          /* c B b e */
+      mproc_list_insert (list, -1, g_variant_new_string ("x"), NULL, &error);      /* c B b x e */
+      mproc_dict_set (dict, g_variant_new_string ("key"), g_variant_new_int32 (1), NULL, &error);
+      mproc_namespace_set (ns, "attr", g_variant_new_boolean (TRUE), NULL, &error);
+      mproc_dict_remove (dict, g_variant_new_string ("key"), NULL, &error);
+      g_assert_no_error (error);
+      mproc_manager_ping (mproc_dict_get_manager (dict), NULL, &error);
+      g_assert_no_error (error);
+      return 0;
+    }
+  if (g_str_equal (mode, "spin"))
+    {
+      /* calls until killed */
+      for (guint i = 0;; i++)
+        {
+          mproc_dict_set (dict, g_variant_new_uint32 (i % 100), g_variant_new_uint32 (i), NULL, NULL);
+          g_clear_pointer (&(GVariant *) { mproc_dict_get_default (dict, g_variant_new_uint32 (i % 100),
+                                                                   g_variant_new_uint32 (0), NULL, NULL) },
+                           g_variant_unref);
+          if (i == 100)
+            mproc_namespace_set (ns, "spinning", g_variant_new_boolean (TRUE), NULL, NULL);
+        }
+    }
+  return 1;
+}
+
+static MprocProcess *
+new_worker (MprocStartMethod method, const char *mode, int index, int n,
+            MprocDict *dict, MprocList *list, MprocNamespace *ns)
+{
+  g_autoptr(MprocContext) context = mproc_context_new (method);
+  MprocProcess *process = mproc_process_new_with_context (context, "worker",
+                                                          g_variant_new ("(sii)", mode, index, n));
+
+  mproc_process_add_object (process, MPROC_SHAREABLE (dict));
+  mproc_process_add_object (process, MPROC_SHAREABLE (list));
+  mproc_process_add_object (process, MPROC_SHAREABLE (ns));
+  return process;
+}
+
+/* --- Tests --------------------------------------------------------------- */
+
+static void
+test_start_shutdown (gconstpointer data)
+{
+  MprocStartMethod method = GPOINTER_TO_INT (data);
+  TestLeakCheck check;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  MprocManager *manager;
+  GPid server;
+
+  g_test_summary ("A manager starts its server, serves, shuts down and leaves nothing behind");
+  test_leak_check_begin (&check);
+
+  manager = start_manager (method);
+  g_assert_true (g_str_has_prefix (mproc_manager_get_address (manager), "unix:abstract="));
+  server = mproc_manager_get_server_pid (manager);
+  g_assert_cmpint (server, >, 0);
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+  g_assert_no_error (error);
+
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_int32 (1), g_variant_new_string ("one"), NULL, &error));
+  value = mproc_dict_get (dict, g_variant_new_int32 (1), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "one");
+
+  /* a second start is refused */
+  g_assert_false (mproc_manager_start (manager, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_STILL_RUNNING);
+  g_clear_error (&error);
+
+  g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (kill (server, 0) < 0);
+  /* later calls fail at once */
+  g_assert_null (mproc_dict_get (dict, g_variant_new_int32 (1), NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_assert_true (mproc_manager_shutdown (manager, NULL, &error));   /* idempotent */
+  g_clear_object (&dict);
+  g_assert_finalize_object (manager);
+
+  test_leak_check_end (&check);
+}
+
+static void
+test_dict_ops (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocDict) same = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) snapshot = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantBuilder builder;
+  gboolean present = TRUE;
+
+  g_test_summary ("Every dict operation, with its errors");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  dict = mproc_dict_new (manager, "d", NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 0);
+  g_assert_null (mproc_dict_get (dict, g_variant_new_string ("k"), NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "'k'"));
+  g_clear_error (&error);
+
+  mproc_dict_set (dict, g_variant_new_string ("k"), g_variant_new_int32 (1), NULL, &error);
+  mproc_dict_set (dict, g_variant_new_int32 (2), g_variant_new_strv ((const char *[]) { "x", NULL }, -1), NULL, &error);
+  g_assert_no_error (error);
+  value = mproc_dict_get (dict, g_variant_new_string ("k"), NULL, &error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 1);
+  g_clear_pointer (&value, g_variant_unref);
+  /* the key's type counts */
+  g_assert_true (mproc_dict_contains (dict, g_variant_new_int64 (2), &present, NULL, &error));
+  g_assert_false (present);
+  g_assert_true (mproc_dict_contains (dict, g_variant_new_int32 (2), &present, NULL, &error));
+  g_assert_true (present);
+
+  value = mproc_dict_get_default (dict, g_variant_new_string ("missing"), g_variant_new_int32 (7), NULL, &error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 7);
+  g_clear_pointer (&value, g_variant_unref);
+
+  value = mproc_dict_setdefault (dict, g_variant_new_string ("k"), g_variant_new_int32 (9), NULL, &error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 1);
+  g_clear_pointer (&value, g_variant_unref);
+  value = mproc_dict_setdefault (dict, g_variant_new_string ("new"), g_variant_new_int32 (9), NULL, &error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 9);
+  g_clear_pointer (&value, g_variant_unref);
+
+  value = mproc_dict_pop (dict, g_variant_new_string ("new"), NULL, NULL, &error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 9);
+  g_clear_pointer (&value, g_variant_unref);
+  g_assert_null (mproc_dict_pop (dict, g_variant_new_string ("new"), NULL, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  value = mproc_dict_pop (dict, g_variant_new_string ("new"), g_variant_new_int32 (3), NULL, &error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 3);
+  g_clear_pointer (&value, g_variant_unref);
+
+  g_assert_true (mproc_dict_remove (dict, g_variant_new_int32 (2), NULL, &error));
+  g_assert_false (mproc_dict_remove (dict, g_variant_new_int32 (2), NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{ix}"));
+  for (int i = 0; i < 1000; i++)
+    g_variant_builder_add (&builder, "{ix}", i, (gint64) i * 2);
+  g_assert_true (mproc_dict_update (dict, g_variant_builder_end (&builder), NULL, &error));
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 1001);
+  value = mproc_dict_get (dict, g_variant_new_int32 (999), NULL, &error);
+  g_assert_cmpint (g_variant_get_int64 (value), ==, 1998);
+  g_clear_pointer (&value, g_variant_unref);
+
+  /* snapshots, in insertion order */
+  snapshot = mproc_dict_keys (dict, NULL, &error);
+  g_assert_cmpuint (g_variant_n_children (snapshot), ==, 1001);
+  g_clear_pointer (&snapshot, g_variant_unref);
+  snapshot = mproc_dict_items (dict, NULL, &error);
+  g_assert_true (g_variant_is_of_type (snapshot, G_VARIANT_TYPE ("a(vv)")));
+  {
+    g_autoptr(GVariant) first = g_variant_get_child_value (snapshot, 0);
+    g_autoptr(GVariant) second = g_variant_get_child_value (snapshot, 1);
+    g_autofree char *a = g_variant_print (first, FALSE);
+    g_autofree char *b = g_variant_print (second, FALSE);
+
+    g_assert_cmpstr (a, ==, "(<'k'>, <1>)");
+    g_assert_cmpstr (b, ==, "(<0>, <int64 0>)");
+  }
+  g_clear_pointer (&snapshot, g_variant_unref);
+  snapshot = mproc_dict_values (dict, NULL, &error);
+  g_assert_cmpuint (g_variant_n_children (snapshot), ==, 1001);
+
+  /* a named dict is the same one */
+  same = mproc_dict_new (manager, "d", NULL, &error);
+  g_assert_cmpint (mproc_dict_len (same, NULL, &error), ==, 1001);
+  g_assert_true (mproc_dict_clear (dict, NULL, &error));
+  g_assert_cmpint (mproc_dict_len (same, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+
+  g_clear_object (&dict);
+  g_clear_object (&same);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
+test_list_ops (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocList) list = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  g_test_summary ("Every list operation, with its errors");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  list = mproc_list_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  for (int i = 0; i < 5; i++)
+    mproc_list_append (list, g_variant_new_int32 (i), NULL, &error);            /* 0 1 2 3 4 */
+  mproc_list_extend (list, g_variant_new ("ai", NULL), NULL, &error);
+  {
+    gint32 more[] = { 5, 6 };
+
+    mproc_list_extend (list, g_variant_new_fixed_array (G_VARIANT_TYPE_INT32, more, 2, sizeof (gint32)),
+                       NULL, &error);                                            /* 0 … 6 */
+  }
+  mproc_list_insert (list, 0, g_variant_new_int32 (-1), NULL, &error);          /* -1 0 … 6 */
+  mproc_list_insert (list, 1000, g_variant_new_int32 (7), NULL, &error);        /* … 6 7 */
+  g_assert_no_error (error);
+  g_assert_cmpint (mproc_list_len (list, NULL, &error), ==, 9);
+
+  value = mproc_list_get (list, -1, NULL, &error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 7);
+  g_clear_pointer (&value, g_variant_unref);
+  g_assert_null (mproc_list_get (list, 9, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_null (mproc_list_get (list, -10, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_true (mproc_list_set (list, 0, g_variant_new_int32 (3), NULL, &error));
+  g_assert_false (mproc_list_set (list, 20, g_variant_new_int32 (3), NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);                                                        /* 3 0 1 2 3 4 5 6 7 */
+
+  g_assert_cmpint (mproc_list_count (list, g_variant_new_int32 (3), NULL, &error), ==, 2);
+  g_assert_cmpint (mproc_list_count (list, g_variant_new_int64 (3), NULL, &error), ==, 0);
+  g_assert_cmpint (mproc_list_index (list, g_variant_new_int32 (2), NULL, &error), ==, 3);
+  g_assert_cmpint (mproc_list_index (list, g_variant_new_int32 (42), NULL, &error), ==, -1);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_true (mproc_list_remove (list, g_variant_new_int32 (3), NULL, &error)); /* 0 1 2 3 4 5 6 7 */
+  g_assert_false (mproc_list_remove (list, g_variant_new_int32 (42), NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  value = mproc_list_pop (list, -1, NULL, &error);                              /* 0 … 6 */
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 7);
+  g_clear_pointer (&value, g_variant_unref);
+  value = mproc_list_pop (list, 0, NULL, &error);                               /* 1 … 6 */
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 0);
+  g_clear_pointer (&value, g_variant_unref);
+
+  value = mproc_list_slice (list, 1, -1, NULL, &error);
+  text = g_variant_print (value, FALSE);
+  g_assert_cmpstr (text, ==, "[<2>, <3>, <4>, <5>]");
+  g_clear_pointer (&value, g_variant_unref);
+  value = mproc_list_slice (list, -2, G_MAXINT64, NULL, &error);
+  g_assert_cmpuint (g_variant_n_children (value), ==, 2);
+  g_clear_pointer (&value, g_variant_unref);
+  value = mproc_list_slice (list, 4, 2, NULL, &error);
+  g_assert_cmpuint (g_variant_n_children (value), ==, 0);
+  g_clear_pointer (&value, g_variant_unref);
+
+  g_assert_true (mproc_list_clear (list, NULL, &error));
+  g_assert_cmpint (mproc_list_len (list, NULL, &error), ==, 0);
+  g_assert_null (mproc_list_pop (list, -1, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_clear_object (&list);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
+test_namespace_ops (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocNamespace) ns = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) names = NULL;
+  gboolean has = TRUE;
+
+  g_test_summary ("Every namespace operation, with its errors");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  ns = mproc_namespace_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_null (mproc_namespace_get (ns, "value", NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "value"));
+  g_clear_error (&error);
+  g_assert_true (mproc_namespace_has (ns, "value", &has, NULL, &error));
+  g_assert_false (has);
+
+  mproc_namespace_set (ns, "value", g_variant_new_string ("This is the value"), NULL, &error);
+  mproc_namespace_set (ns, "my_list", g_variant_new ("as", NULL), NULL, &error);
+  value = mproc_namespace_get (ns, "value", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "This is the value");
+  g_assert_true (mproc_namespace_has (ns, "value", &has, NULL, &error));
+  g_assert_true (has);
+
+  names = mproc_namespace_list_names (ns, NULL, &error);
+  g_assert_cmpuint (g_strv_length (names), ==, 2);
+  g_assert_true (g_strv_contains ((const char * const *) names, "my_list"));
+
+  g_assert_true (mproc_namespace_delete (ns, "value", NULL, &error));
+  g_assert_false (mproc_namespace_delete (ns, "value", NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_clear_object (&ns);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
+store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GMainContext *context, GAsyncResult **result)
+{
+  while (*result == NULL)
+    g_main_context_iteration (context, TRUE);
+  return *result;
+}
+
+static void
+test_async (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocList) list = NULL;
+  g_autoptr(MprocNamespace) ns = NULL;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+  gboolean present = FALSE;
+
+  g_test_summary ("Async forms complete in the caller's thread-default context, with values and errors");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  list = mproc_list_new (manager, NULL, NULL, &error);
+  ns = mproc_namespace_new (manager, NULL, NULL, &error);
+
+  g_main_context_push_thread_default (context);
+
+  mproc_dict_set_async (dict, g_variant_new_int32 (1), g_variant_new_int32 (2), NULL, store_result, &result);
+  g_assert_true (mproc_dict_set_finish (dict, wait_result (context, &result), &error));
+  g_clear_object (&result);
+
+  mproc_dict_get_async (dict, g_variant_new_int32 (1), NULL, store_result, &result);
+  /* the callback needs this context: the global default one never runs it */
+  g_usleep (20000);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_null (result);
+  value = mproc_dict_get_finish (dict, wait_result (context, &result), &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 2);
+  g_clear_pointer (&value, g_variant_unref);
+  g_clear_object (&result);
+
+  mproc_dict_contains_async (dict, g_variant_new_int32 (1), NULL, store_result, &result);
+  g_assert_true (mproc_dict_contains_finish (dict, wait_result (context, &result), &present, &error));
+  g_assert_true (present);
+  g_clear_object (&result);
+
+  mproc_dict_get_async (dict, g_variant_new_int32 (5), NULL, store_result, &result);
+  g_assert_null (mproc_dict_get_finish (dict, wait_result (context, &result), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  mproc_list_append_async (list, g_variant_new_string ("x"), NULL, store_result, &result);
+  g_assert_true (mproc_list_append_finish (list, wait_result (context, &result), &error));
+  g_clear_object (&result);
+  mproc_list_len_async (list, NULL, store_result, &result);
+  g_assert_cmpint (mproc_list_len_finish (list, wait_result (context, &result), &error), ==, 1);
+  g_clear_object (&result);
+
+  mproc_namespace_get_async (ns, "nope", NULL, store_result, &result);
+  g_assert_null (mproc_namespace_get_finish (ns, wait_result (context, &result), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  mproc_manager_ping_async (manager, NULL, store_result, &result);
+  g_assert_true (mproc_manager_ping_finish (manager, wait_result (context, &result), &error));
+  g_clear_object (&result);
+
+  g_main_context_pop_thread_default (context);
+  g_clear_object (&dict);
+  g_clear_object (&list);
+  g_clear_object (&ns);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
+test_concurrent (gconstpointer data)
+{
+  MprocStartMethod method = GPOINTER_TO_INT (data);
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocList) list = NULL;
+  g_autoptr(MprocNamespace) ns = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) items = NULL;
+  MprocProcess *workers[4];
+  const int n = 300;
+  g_autofree guint *seen = g_new0 (guint, 4 * 1000);
+
+  g_test_summary ("Several processes mutate one dict and one list at once: exact final contents");
+  test_leak_check_begin (&check);
+  manager = start_manager (method);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  list = mproc_list_new (manager, NULL, NULL, &error);
+  ns = mproc_namespace_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  for (int i = 0; i < 4; i++)
+    {
+      workers[i] = new_worker (method, "fill", i, n, dict, list, ns);
+      g_assert_true (mproc_process_start (workers[i], &error));
+      g_assert_no_error (error);
+    }
+  for (int i = 0; i < 4; i++)
+    {
+      join_ok (workers[i]);
+      g_object_unref (workers[i]);
+    }
+
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 4 * n);
+  for (int i = 0; i < 4; i++)
+    for (int k = 0; k < n; k += 37)
+      {
+        g_autoptr(GVariant) value = mproc_dict_get (dict, g_variant_new_int32 (i * 1000 + k), NULL, &error);
+
+        g_assert_no_error (error);
+        g_assert_cmpint (g_variant_get_int32 (value), ==, k);
+      }
+  items = mproc_list_slice (list, 0, G_MAXINT64, NULL, &error);
+  g_assert_cmpuint (g_variant_n_children (items), ==, 4 * n);
+  for (gsize j = 0; j < g_variant_n_children (items); j++)
+    {
+      g_autoptr(GVariant) boxed = g_variant_get_child_value (items, j);
+      g_autoptr(GVariant) value = g_variant_get_variant (boxed);
+      int v = g_variant_get_int32 (value);
+
+      /* each value once, and each worker's values in its own order */
+      g_assert_cmpuint (seen[v], ==, 0);
+      seen[v] = 1;
+      if (v % 1000 > 0)
+        g_assert_cmpuint (seen[v - 1], ==, 1);
+    }
+
+  g_clear_object (&dict);
+  g_clear_object (&list);
+  g_clear_object (&ns);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+typedef struct
+{
+  GPtrArray *dict_keys;
+  GPtrArray *ns_names;
+  GArray    *changes;   /* guint triples: position, removed, added */
+  char     **model;     /* what the changes give when applied */
+} Observed;
+
+static void
+on_dict_changed (MprocDict *dict, GVariant *key, Observed *observed)
+{
+  g_ptr_array_add (observed->dict_keys, key != NULL ? g_variant_print (key, FALSE) : g_strdup ("*"));
+}
+
+static void
+on_ns_changed (MprocNamespace *ns, const char *name, Observed *observed)
+{
+  g_ptr_array_add (observed->ns_names, g_strdup (name != NULL ? name : "*"));
+}
+
+static void
+on_items_changed (GListModel *model, guint position, guint removed, guint added, Observed *observed)
+{
+  guint triple[3] = { position, removed, added };
+  GPtrArray *next = g_ptr_array_new ();
+  guint n = g_strv_length (observed->model);
+
+  g_array_append_vals (observed->changes, triple, 3);
+  g_assert_cmpuint (position + removed, <=, n);
+  for (guint i = 0; i < position; i++)
+    g_ptr_array_add (next, g_strdup (observed->model[i]));
+  for (guint i = 0; i < added; i++)
+    {
+      g_autoptr(MprocListItem) item = g_list_model_get_item (model, position + i);
+
+      g_ptr_array_add (next, g_variant_dup_string (mproc_list_item_get_value (item), NULL));
+    }
+  for (guint i = position + removed; i < n; i++)
+    g_ptr_array_add (next, g_strdup (observed->model[i]));
+  g_ptr_array_add (next, NULL);
+  g_strfreev (observed->model);
+  observed->model = (char **) g_ptr_array_free (next, FALSE);
+}
+
+static void
+test_notifications (gconstpointer data)
+{
+  MprocStartMethod method = GPOINTER_TO_INT (data);
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocList) list = NULL;
+  g_autoptr(MprocNamespace) ns = NULL;
+  g_autoptr(MprocProcess) worker = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *joined = NULL;
+  Observed observed = { 0, };
+  gint64 deadline;
+
+  g_test_summary ("changed and items-changed reach another process's main loop, with exact positions");
+  test_leak_check_begin (&check);
+  manager = start_manager (method);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  list = mproc_list_new (manager, NULL, NULL, &error);
+  ns = mproc_namespace_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  observed.dict_keys = g_ptr_array_new_with_free_func (g_free);
+  observed.ns_names = g_ptr_array_new_with_free_func (g_free);
+  observed.changes = g_array_new (FALSE, FALSE, sizeof (guint));
+  observed.model = g_new0 (char *, 1);
+
+  mproc_list_append (list, g_variant_new_string ("first"), NULL, &error);
+  g_assert_true (mproc_dict_watch (dict, NULL, &error));
+  g_assert_true (mproc_namespace_watch (ns, NULL, &error));
+  g_signal_connect (dict, "changed", G_CALLBACK (on_dict_changed), &observed);
+  g_signal_connect (ns, "changed", G_CALLBACK (on_ns_changed), &observed);
+  g_signal_connect (list, "items-changed", G_CALLBACK (on_items_changed), &observed);
+  /* the model starts from a snapshot */
+  g_assert_true (mproc_list_watch (list, NULL, &error));
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 1);
+  g_assert_cmpuint (g_strv_length (observed.model), ==, 1);
+  g_assert_cmpuint (observed.changes->len, ==, 3);
+
+  worker = new_worker (method, "model", 0, 0, dict, list, ns);
+  g_assert_true (mproc_process_start (worker, &error));
+  join_ok (worker);
+
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while ((observed.dict_keys->len < 2 || observed.ns_names->len < 1 ||
+          g_strv_length (observed.model) != 5) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+
+  joined = g_strjoinv (" ", observed.model);
+  g_assert_cmpstr (joined, ==, "c B b x e");
+  g_assert_cmpuint (observed.dict_keys->len, ==, 2);
+  g_assert_cmpstr (observed.dict_keys->pdata[0], ==, "'key'");
+  g_assert_cmpuint (observed.ns_names->len, ==, 1);
+  g_assert_cmpstr (observed.ns_names->pdata[0], ==, "attr");
+  {
+    /* snapshot [first]; append a, append b, insert c at 0, extend d e,
+     * remove a, pop d, set 1, insert x before e */
+    static const guint expected[] = { 0, 0, 1,  1, 0, 1,  2, 0, 1,  0, 0, 1,  4, 0, 2,
+                                      2, 1, 0,  3, 1, 0,  1, 1, 1,  3, 0, 1 };
+
+    g_assert_cmpmem (observed.changes->data, observed.changes->len * sizeof (guint),
+                     expected, sizeof expected);
+  }
+
+  mproc_dict_unwatch (dict);
+  mproc_list_unwatch (list);
+  g_clear_object (&worker);
+  g_clear_object (&dict);
+  g_clear_object (&list);
+  g_clear_object (&ns);
+  g_ptr_array_unref (observed.dict_keys);
+  g_ptr_array_unref (observed.ns_names);
+  g_array_unref (observed.changes);
+  g_strfreev (observed.model);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
+test_unrelated (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocEvent) event = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  int status;
+  const char *argv[] = { NULL, "--connect-helper", NULL, NULL };
+
+  g_test_summary ("An unrelated program connects by address, uses a named dict and a published event");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  dict = mproc_dict_new (manager, "shared", NULL, &error);
+  event = mproc_event_new (&error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_manager_publish (manager, "ready", MPROC_SHAREABLE (event), NULL, &error));
+  g_assert_no_error (error);
+
+  argv[0] = g_test_get_filename (G_TEST_BUILT, "test-manager", NULL);
+  argv[2] = mproc_manager_get_address (manager);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL,
+                               &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (out, ==, "connected\n");
+
+  value = mproc_dict_get (dict, g_variant_new_string ("from"), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "unrelated");
+  g_assert_true (mproc_event_is_set (event));
+
+  g_assert_null (mproc_manager_lookup (manager, "nothing", NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_true (mproc_manager_unpublish (manager, "ready", NULL, &error));
+
+  g_clear_object (&dict);
+  g_clear_object (&event);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+/* The helper program: argv[2] is the address. */
+static int
+connect_helper (const char *address)
+{
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocShareable) object = NULL;
+  g_autoptr(GError) error = NULL;
+
+  manager = mproc_manager_connect (address, NULL, &error);
+  if (manager == NULL)
+    g_error ("%s", error->message);
+  dict = mproc_dict_new (manager, "shared", NULL, &error);
+  if (dict == NULL ||
+      !mproc_dict_set (dict, g_variant_new_string ("from"), g_variant_new_string ("unrelated"), NULL, &error))
+    g_error ("%s", error->message);
+  object = mproc_manager_lookup (manager, "ready", NULL, &error);
+  if (object == NULL)
+    g_error ("%s", error->message);
+  mproc_event_set (MPROC_EVENT (object));
+  if (!mproc_manager_ping (manager, NULL, &error))
+    g_error ("%s", error->message);
+  g_print ("connected\n");
+  return 0;
+}
+
+static gpointer
+blocked_call_thread (gpointer data)
+{
+  MprocDict *dict = data;
+  GError *error = NULL;
+
+  /* loops until the server dies */
+  for (;;)
+    {
+      g_autoptr(GVariant) value = mproc_dict_get_default (dict, g_variant_new_int32 (0),
+                                                          g_variant_new_int32 (0), NULL, &error);
+      if (value == NULL)
+        return error;
+    }
+}
+
+static void
+test_server_killed (gconstpointer data)
+{
+  MprocStartMethod method = GPOINTER_TO_INT (data);
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocManager) other = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocList) list = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *address = NULL;
+  GError *thread_error;
+  GThread *thread;
+  gint64 start;
+  gboolean failed = FALSE;
+
+  g_test_summary ("SIGKILL of the server: pending and later calls fail with BROKEN in bounded time");
+  test_leak_check_begin (&check);
+  manager = start_manager (method);
+  address = g_strdup (mproc_manager_get_address (manager));
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  list = mproc_list_new (manager, NULL, NULL, &error);
+  g_assert_true (mproc_list_watch (list, NULL, &error));
+  mproc_list_append (list, g_variant_new_int32 (1), NULL, &error);
+  g_assert_no_error (error);
+
+  thread = g_thread_new ("caller", blocked_call_thread, dict);
+  g_usleep (20000);
+  start = g_get_monotonic_time ();
+  g_assert_no_errno (kill (mproc_manager_get_server_pid (manager), SIGKILL));
+
+  thread_error = g_thread_join (thread);
+  g_assert_error (thread_error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_error_free (thread_error);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+
+  g_assert_null (mproc_dict_get (dict, g_variant_new_int32 (0), NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+  /* a pipelined write notices it too, within a bounded time */
+  start = g_get_monotonic_time ();
+  while (!failed && g_get_monotonic_time () - start < G_USEC_PER_SEC)
+    failed = !mproc_list_append (list, g_variant_new_int32 (2), NULL, &error);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_assert_false (mproc_manager_ping (manager, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+  /* the model keeps its last consistent state */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (list)), ==, 1);
+  /* a new connection is refused */
+  other = mproc_manager_connect (address, NULL, &error);
+  g_assert_null (other);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+
+  g_clear_object (&dict);
+  g_clear_object (&list);
+  g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
+  g_assert_finalize_object (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
+test_client_killed (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocList) list = NULL;
+  g_autoptr(MprocNamespace) ns = NULL;
+  g_autoptr(MprocProcess) worker = NULL;
+  g_autoptr(GError) error = NULL;
+  guint server_fds;
+  GPid server;
+  gboolean spinning = FALSE;
+  gint64 deadline;
+
+  g_test_summary ("SIGKILL of a client mid-call: the server serves on and forgets that client");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORK);
+  server = mproc_manager_get_server_pid (manager);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  list = mproc_list_new (manager, NULL, NULL, &error);
+  ns = mproc_namespace_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+  server_fds = count_fds_of (server);
+
+  worker = new_worker (MPROC_START_METHOD_FORK, "spin", 0, 0, dict, list, ns);
+  g_assert_true (mproc_process_start (worker, &error));
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!spinning && g_get_monotonic_time () < deadline)
+    g_assert_true (mproc_namespace_has (ns, "spinning", &spinning, NULL, &error));
+  g_assert_true (spinning);
+  g_assert_cmpuint (count_fds_of (server), >, server_fds);
+
+  mproc_process_kill (worker);
+  g_assert_true (mproc_process_join (worker, 10 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_no_error (error);
+
+  /* the server notices within its 0.1 s slice and drops the client */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (count_fds_of (server) != server_fds && g_get_monotonic_time () < deadline)
+    g_usleep (10000);
+  g_assert_cmpuint (count_fds_of (server), ==, server_fds);
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 100);
+  g_assert_no_error (error);
+
+  g_clear_object (&dict);
+  g_clear_object (&list);
+  g_clear_object (&ns);
+  g_clear_object (&worker);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
+test_malformed (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  const guint8 garbage[] = { 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03 };
+
+  g_test_summary ("Malformed requests get an error reply and the server keeps serving");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  /* arguments of the wrong type */
+  g_assert_false (mproc_manager_call_raw (manager, DICT_OP_GET, mproc_proxy_get_id (dict),
+                                          g_variant_new_string ("no"), &reply, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+  /* an unknown operation, an unknown object, an object of another kind */
+  g_assert_false (mproc_manager_call_raw (manager, 9999, 0, NULL, &reply, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+  g_assert_false (mproc_manager_call_raw (manager, DICT_OP_LEN, 424242, NULL, &reply, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (mproc_manager_call_raw (manager, LIST_OP_LEN, mproc_proxy_get_id (dict), NULL, &reply, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+  /* bytes that are no request at all */
+  mproc_manager_inject_raw (manager, garbage, sizeof garbage);
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_int32 (1), g_variant_new_int32 (1), NULL, &error));
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 1);
+
+  g_clear_object (&dict);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+int
+main (int argc, char *argv[])
+{
+  if (argc == 3 && g_str_equal (argv[1], "--connect-helper"))
+    return connect_helper (argv[2]);
+
+  mproc_register_target ("worker", target_worker, NULL, NULL);
+  mproc_init (&argc, &argv);
+
+  g_test_init (&argc, &argv, NULL);
+  if (!g_test_subprocess ())
+    {
+      g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
+      g_autoptr(MprocProcess) process = mproc_process_new_with_context (context, "worker",
+                                                                        g_variant_new ("(sii)", "none", 0, 0));
+
+      test_warm_up ();
+      g_test_expect_message ("Mproc", G_LOG_LEVEL_WARNING, "*multi-threaded*");
+      g_assert_true (mproc_process_start (process, NULL));
+      g_test_assert_expected_messages ();
+      g_assert_true (mproc_process_join (process, -1, NULL, NULL));
+    }
+
+  for (guint m = 0; m < G_N_ELEMENTS (method_names); m++)
+    {
+      g_autofree char *p1 = g_strdup_printf ("/mproc/manager/start-shutdown/%s", method_names[m]);
+      g_autofree char *p2 = g_strdup_printf ("/mproc/manager/concurrent/%s", method_names[m]);
+      g_autofree char *p3 = g_strdup_printf ("/mproc/manager/notifications/%s", method_names[m]);
+      g_autofree char *p4 = g_strdup_printf ("/mproc/manager/server-killed/%s", method_names[m]);
+
+      g_test_add_data_func (p1, GINT_TO_POINTER (m), test_start_shutdown);
+      g_test_add_data_func (p2, GINT_TO_POINTER (m), test_concurrent);
+      g_test_add_data_func (p3, GINT_TO_POINTER (m), test_notifications);
+      g_test_add_data_func (p4, GINT_TO_POINTER (m), test_server_killed);
+    }
+  g_test_add_func ("/mproc/manager/dict/ops", test_dict_ops);
+  g_test_add_func ("/mproc/manager/list/ops", test_list_ops);
+  g_test_add_func ("/mproc/manager/namespace/ops", test_namespace_ops);
+  g_test_add_func ("/mproc/manager/async", test_async);
+  g_test_add_func ("/mproc/manager/unrelated", test_unrelated);
+  g_test_add_func ("/mproc/manager/client-killed", test_client_killed);
+  g_test_add_func ("/mproc/manager/malformed", test_malformed);
+
+  return g_test_run ();
+}
