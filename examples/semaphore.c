@@ -3,10 +3,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Semaphore(3) lets at most three of ten workers ("0" … "9") run at once.
- * The "active pool" (the names of the running workers, in the order they
- * became active) lives in shared memory: one MprocValue per worker holding
- * the order in which it became active (0: inactive), guarded by an
- * MprocLock, until the manager's shared list can replace it.
+ * The "active pool" holds the names of the running workers in a list
+ * served by a manager, guarded by a lock, as the seed's ActivePool does.
  */
 
 #include <stdio.h>
@@ -17,49 +15,41 @@
 
 typedef struct
 {
-  MprocLock  *lock;
-  MprocValue *order;             /* activation counter */
-  MprocValue *slots[N_WORKERS];  /* per worker: its activation number, 0 if inactive */
+  MprocList *active;   /* served by the manager: every process sees it */
+  MprocLock *lock;
 } ActivePool;
-
-static void
-active_pool_init (ActivePool *pool)
-{
-  pool->lock = mproc_lock_new (NULL);
-  pool->order = mproc_value_new (MPROC_VALUE_TYPE_INT64, FALSE, NULL);
-  for (guint i = 0; i < N_WORKERS; i++)
-    pool->slots[i] = mproc_value_new (MPROC_VALUE_TYPE_INT64, FALSE, NULL);
-}
 
 static void
 active_pool_add_to (ActivePool   *pool,
                     MprocProcess *process)
 {
+  mproc_process_add_object (process, MPROC_SHAREABLE (pool->active));
   mproc_process_add_object (process, MPROC_SHAREABLE (pool->lock));
-  mproc_process_add_object (process, MPROC_SHAREABLE (pool->order));
-  for (guint i = 0; i < N_WORKERS; i++)
-    mproc_process_add_object (process, MPROC_SHAREABLE (pool->slots[i]));
 }
 
-/* Objects 1 … of @process, as added by active_pool_add_to(). */
+/* Objects 1 and 2 of @process, as added by active_pool_add_to(). */
 static void
 active_pool_from (ActivePool   *pool,
                   MprocProcess *process)
 {
-  pool->lock = mproc_process_get_object (process, 1);
-  pool->order = mproc_process_get_object (process, 2);
-  for (guint i = 0; i < N_WORKERS; i++)
-    pool->slots[i] = mproc_process_get_object (process, 3 + i);
+  pool->active = mproc_process_get_object (process, 1);
+  pool->lock = mproc_process_get_object (process, 2);
 }
 
 static void
-active_pool_set (ActivePool *pool,
-                 guint       index,
-                 gboolean    active)
+active_pool_make_active (ActivePool *pool,
+                         const char *name)
 {
   MPROC_LOCK_AUTO_LOCK (pool->lock, locker);
-  mproc_value_set_int (pool->slots[index],
-                       active ? mproc_value_add (pool->order, 1) : 0);
+  mproc_list_append (pool->active, g_variant_new_string (name), NULL, NULL);
+}
+
+static void
+active_pool_make_inactive (ActivePool *pool,
+                           const char *name)
+{
+  MPROC_LOCK_AUTO_LOCK (pool->lock, locker);
+  mproc_list_remove (pool->active, g_variant_new_string (name), NULL, NULL);
 }
 
 /* Python's str() of the list of active names. */
@@ -67,28 +57,15 @@ static char *
 active_pool_to_string (ActivePool *pool)
 {
   MPROC_LOCK_AUTO_LOCK (pool->lock, locker);
+  g_autoptr(GVariant) items = mproc_list_slice (pool->active, 0, G_MAXINT64, NULL, NULL);
   GString *out = g_string_new ("[");
-  gint64 last = 0;
 
-  for (;;)
+  for (gsize i = 0; items != NULL && i < g_variant_n_children (items); i++)
     {
-      gint64 next = 0;
-      guint which = 0;
+      g_autoptr(GVariant) boxed = g_variant_get_child_value (items, i);
+      g_autoptr(GVariant) name = g_variant_get_variant (boxed);
 
-      for (guint i = 0; i < N_WORKERS; i++)
-        {
-          gint64 o = mproc_value_get_int (pool->slots[i]);
-
-          if (o > last && (next == 0 || o < next))
-            {
-              next = o;
-              which = i;
-            }
-        }
-      if (next == 0)
-        break;
-      g_string_append_printf (out, "%s'%u'", last != 0 ? ", " : "", which);
-      last = next;
+      g_string_append_printf (out, "%s'%s'", i > 0 ? ", " : "", g_variant_get_string (name, NULL));
     }
   g_string_append_c (out, ']');
   return g_string_free (out, FALSE);
@@ -98,7 +75,7 @@ static int
 worker (MprocProcess *process, GVariant *args, gpointer user_data)
 {
   MprocSemaphore *s = mproc_process_get_object (process, 0);
-  guint index = (guint) g_variant_get_int32 (args);
+  const char *name = mproc_process_get_name (mproc_current_process ());
   g_autofree char *list = NULL;
   g_autoptr(GRand) rand = g_rand_new ();   /* seeded per process, also under fork */
   ActivePool pool;
@@ -106,11 +83,11 @@ worker (MprocProcess *process, GVariant *args, gpointer user_data)
   active_pool_from (&pool, process);
   if (!mproc_semaphore_acquire (s, -1, NULL, NULL))
     return 1;
-  active_pool_set (&pool, index, TRUE);
+  active_pool_make_active (&pool, name);
   list = active_pool_to_string (&pool);
   printf ("Now running: %s\n", list);
   g_usleep (g_rand_int_range (rand, 0, G_USEC_PER_SEC));
-  active_pool_set (&pool, index, FALSE);
+  active_pool_make_inactive (&pool, name);
   mproc_semaphore_release (s, NULL);
   return 0;
 }
@@ -120,23 +97,27 @@ main (int argc, char *argv[])
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(MprocSemaphore) s = NULL;
+  g_autoptr(MprocManager) manager = NULL;
   MprocProcess *jobs[N_WORKERS];
   ActivePool pool;
 
+  /* Line by line, in the children too: they run main() up to mproc_init(). */
   setvbuf (stdout, NULL, _IOLBF, 0);
   mproc_register_target ("worker", worker, NULL, NULL);
   mproc_init (&argc, &argv);
 
-  s = mproc_semaphore_new (3, &error);
-  if (s == NULL)
+  manager = mproc_manager_new ();
+  if (!mproc_manager_start (manager, NULL, &error) ||
+      (pool.active = mproc_list_new (manager, NULL, NULL, &error)) == NULL ||
+      (s = mproc_semaphore_new (3, &error)) == NULL)
     g_error ("%s", error->message);
-  active_pool_init (&pool);
+  pool.lock = mproc_lock_new (NULL);
 
   for (guint i = 0; i < N_WORKERS; i++)
     {
       g_autofree char *name = g_strdup_printf ("%u", i);
 
-      jobs[i] = mproc_process_new ("worker", g_variant_new_int32 (i));
+      jobs[i] = mproc_process_new ("worker", NULL);
       mproc_process_set_name (jobs[i], name);
       mproc_process_add_object (jobs[i], MPROC_SHAREABLE (s));
       active_pool_add_to (&pool, jobs[i]);
@@ -154,9 +135,8 @@ main (int argc, char *argv[])
       g_object_unref (jobs[i]);
     }
 
+  g_object_unref (pool.active);
   g_object_unref (pool.lock);
-  g_object_unref (pool.order);
-  for (guint i = 0; i < N_WORKERS; i++)
-    g_object_unref (pool.slots[i]);
+  mproc_manager_shutdown (manager, NULL, NULL);
   return 0;
 }

@@ -80,7 +80,7 @@ struct _MprocCondition
   GObject     parent_instance;
   MprocSync  *sync;
   CondShared *shared;
-  GObject    *lock;        /* MprocLock or MprocRLock */
+  MprocLock  *lock;        /* an MprocLock or MprocRLock */
   MprocSync  *lock_sync;
 };
 
@@ -112,17 +112,14 @@ mproc_condition_init (MprocCondition *self)
 
 static MprocCondition *
 condition_new_take (MprocSync *sync,
-                    GObject   *lock)
+                    MprocLock *lock)
 {
   MprocCondition *self = g_object_new (MPROC_TYPE_CONDITION, NULL);
 
   self->sync = sync;
   self->shared = mproc_sync_get_state (sync);
   self->lock = lock;
-  if (MPROC_IS_LOCK (lock))
-    self->lock_sync = mproc_lock_get_sync (MPROC_LOCK (lock));
-  else
-    self->lock_sync = mproc_rlock_get_sync (MPROC_RLOCK (lock));
+  self->lock_sync = mproc_lock_get_sync (lock);
   return self;
 }
 
@@ -166,7 +163,7 @@ mproc_condition_deserialize (GVariant  *handle,
   lock = mproc_shareable_deserialize (lock_h, fds, error);
   if (lock == NULL)
     return NULL;
-  if (!MPROC_IS_LOCK (lock) && !MPROC_IS_RLOCK (lock))
+  if (!MPROC_IS_LOCK (lock))
     {
       g_object_unref (lock);
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
@@ -179,7 +176,7 @@ mproc_condition_deserialize (GVariant  *handle,
       g_object_unref (lock);
       return NULL;
     }
-  return MPROC_SHAREABLE (condition_new_take (sync, G_OBJECT (lock)));
+  return MPROC_SHAREABLE (condition_new_take (sync, MPROC_LOCK (lock)));
 }
 
 static void
@@ -191,8 +188,8 @@ mproc_condition_shareable_init (MprocShareableInterface *iface)
 
 /**
  * mproc_condition_new:
- * @lock: (nullable): a [class@Mproc.Lock] or [class@Mproc.RLock] to use,
- *   or %NULL for a new [class@Mproc.RLock]
+ * @lock: (nullable): the lock to use, a [class@Mproc.Lock] or an
+ *   [class@Mproc.RLock], or %NULL for a new [class@Mproc.RLock]
  * @error: return location for a #GError
  *
  * Creates a condition variable in shared memory.
@@ -202,19 +199,19 @@ mproc_condition_shareable_init (MprocShareableInterface *iface)
  * Since: 1.0
  */
 MprocCondition *
-mproc_condition_new (GObject  *lock,
-                     GError  **error)
+mproc_condition_new (MprocLock  *lock,
+                     GError    **error)
 {
   MprocSync *sync;
 
-  g_return_val_if_fail (lock == NULL || MPROC_IS_LOCK (lock) || MPROC_IS_RLOCK (lock), NULL);
+  g_return_val_if_fail (lock == NULL || MPROC_IS_LOCK (lock), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (lock != NULL)
     g_object_ref (lock);
   else
     {
-      lock = G_OBJECT (mproc_rlock_new (error));
+      lock = (MprocLock *) mproc_rlock_new (error);
       if (lock == NULL)
         return NULL;
     }
@@ -232,12 +229,12 @@ mproc_condition_new (GObject  *lock,
  * mproc_condition_get_lock:
  * @self: a `MprocCondition`
  *
- * Returns: (transfer none): the [class@Mproc.Lock] or [class@Mproc.RLock]
- *   of @self
+ * Returns: (transfer none): the lock of @self, a [class@Mproc.Lock] or an
+ *   [class@Mproc.RLock]
  *
  * Since: 1.0
  */
-GObject *
+MprocLock *
 mproc_condition_get_lock (MprocCondition *self)
 {
   g_return_val_if_fail (MPROC_IS_CONDITION (self), NULL);

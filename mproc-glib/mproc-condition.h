@@ -11,6 +11,7 @@
 
 #include <gio/gio.h>
 
+#include "mproc-lock.h"
 #include "mproc-version-macros.h"
 
 G_BEGIN_DECLS
@@ -34,10 +35,10 @@ G_DECLARE_FINAL_TYPE (MprocCondition, mproc_condition, MPROC, CONDITION, GObject
 typedef gboolean (*MprocConditionPredicate) (gpointer user_data);
 
 MPROC_AVAILABLE_IN_1_0
-MprocCondition *mproc_condition_new            (GObject                 *lock,
+MprocCondition *mproc_condition_new            (MprocLock               *lock,
                                                 GError                 **error);
 MPROC_AVAILABLE_IN_1_0
-GObject        *mproc_condition_get_lock       (MprocCondition          *self);
+MprocLock      *mproc_condition_get_lock       (MprocCondition          *self);
 MPROC_AVAILABLE_IN_1_0
 gboolean        mproc_condition_acquire        (MprocCondition          *self,
                                                 gint64                   timeout_usec,

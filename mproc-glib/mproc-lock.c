@@ -6,7 +6,9 @@
 #include "config.h"
 
 #include "mproc-error.h"
+#include "mproc-i18n-private.h"
 #include "mproc-lock.h"
+#include "mproc-rlock.h"
 #include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
 
@@ -32,6 +34,9 @@
  * In C, `MPROC_LOCK_AUTO_LOCK (lock, locker);` holds it until the end of
  * the scope, as `G_MUTEX_AUTO_LOCK` does.
  *
+ * Its subclass [class@Mproc.RLock] is the recursive kind; every method of
+ * `MprocLock` works on both.
+ *
  * ## Robustness
  *
  * If the holder dies (even by SIGKILL), the next acquirer gets the lock
@@ -46,38 +51,42 @@
  *
  * Since: 1.0
  */
-struct _MprocLock
+
+typedef struct
 {
-  GObject          parent_instance;
   MprocSync       *sync;
   /* Cached for the fast paths (the mapping never moves). */
   pthread_mutex_t *mutex;
   guint32         *n_fd_waiters;
-};
-
-/* The type check of the fast paths: the type is final, so an exact match
- * is enough, and it avoids a call to mproc_lock_get_type(). */
-static GType lock_type;
-#define CHECK_SELF(self) \
-  ((self) != NULL && ((GTypeInstance *) (self))->g_class != NULL && \
-   ((GTypeInstance *) (self))->g_class->g_type == lock_type)
+} MprocLockPrivate;
 
 static void mproc_lock_shareable_init (MprocShareableInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocLock, mproc_lock, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_lock_shareable_init))
+G_DEFINE_TYPE_WITH_CODE (MprocLock, mproc_lock, G_TYPE_OBJECT,
+                         G_ADD_PRIVATE (MprocLock)
+                         G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_lock_shareable_init))
+
+/* The type check of the fast paths: an exact match for MprocLock, without
+ * a call to mproc_lock_get_type(); a subclass (MprocRLock) takes the
+ * g_type_is_a() call. */
+static GType lock_type;
+#define CHECK_SELF(self) \
+  ((self) != NULL && ((GTypeInstance *) (self))->g_class != NULL && \
+   g_type_is_a (((GTypeInstance *) (self))->g_class->g_type, lock_type))
+
+#define PRIV(self) ((MprocLockPrivate *) mproc_lock_get_instance_private (self))
 
 static void
 mproc_lock_finalize (GObject *object)
 {
-  MprocLock *self = MPROC_LOCK (object);
+  MprocLockPrivate *priv = PRIV (MPROC_LOCK (object));
 
   /* A lock held by this thread must leave glibc's robust list before its
-   * memory is unmapped. */
-  if (self->sync != NULL && mproc_mutex_is_owned (self->sync))
-    while (mproc_mutex_release (self->sync, NULL) && mproc_mutex_is_owned (self->sync))
+   * memory is unmapped (every level of a recursive one). */
+  if (priv->sync != NULL && mproc_mutex_is_owned (priv->sync))
+    while (mproc_mutex_release (priv->sync, NULL) && mproc_mutex_is_owned (priv->sync))
       ;
-  g_clear_pointer (&self->sync, mproc_sync_free);
+  g_clear_pointer (&priv->sync, mproc_sync_free);
   G_OBJECT_CLASS (mproc_lock_parent_class)->finalize (object);
 }
 
@@ -93,12 +102,35 @@ mproc_lock_init (MprocLock *self)
 {
 }
 
+/* Wraps @sync (taken) in a new MprocLock, or MprocRLock when @recursive. */
+static MprocLock *
+lock_new_take (MprocSync *sync,
+               gboolean   recursive)
+{
+  MprocLock *self = g_object_new (recursive ? MPROC_TYPE_RLOCK : MPROC_TYPE_LOCK, NULL);
+  MprocLockPrivate *priv = PRIV (self);
+
+  priv->sync = sync;
+  priv->mutex = &((MprocMutexShared *) mproc_sync_get_state (sync))->mutex;
+  priv->n_fd_waiters = &mproc_sync_get_wait_shared (sync)->n_fd_waiters;
+  return self;
+}
+
+/* The handle is "((hh)b)": the shared state, and whether the mutex is
+ * recursive, i.e. which class the other process rebuilds. */
 static GVariant *
 mproc_lock_serialize (MprocShareable  *shareable,
                       GArray          *fds,
                       GError         **error)
 {
-  return mproc_sync_serialize (MPROC_LOCK (shareable)->sync, fds, error);
+  MprocSync *sync = PRIV (MPROC_LOCK (shareable))->sync;
+  GVariant *sync_h;
+
+  sync_h = mproc_sync_serialize (sync, fds, error);
+  if (sync_h == NULL)
+    return NULL;
+  return g_variant_new ("(@(hh)b)", sync_h,
+                        ((MprocMutexShared *) mproc_sync_get_state (sync))->recursive != 0);
 }
 
 static MprocShareable *
@@ -106,16 +138,28 @@ mproc_lock_deserialize (GVariant  *handle,
                         GArray    *fds,
                         GError   **error)
 {
-  MprocSync *sync = mproc_sync_new_from_handle (handle, fds, sizeof (MprocMutexShared), error);
-  MprocLock *self;
+  g_autoptr(GVariant) sync_h = NULL;
+  gboolean recursive;
+  MprocSync *sync;
 
+  if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("((hh)b)")))
+    goto malformed;
+  g_variant_get (handle, "(@(hh)b)", &sync_h, &recursive);
+
+  sync = mproc_sync_new_from_handle (sync_h, fds, sizeof (MprocMutexShared), error);
   if (sync == NULL)
     return NULL;
-  self = g_object_new (MPROC_TYPE_LOCK, NULL);
-  self->sync = sync;
-  self->mutex = &((MprocMutexShared *) mproc_sync_get_state (sync))->mutex;
-  self->n_fd_waiters = &mproc_sync_get_wait_shared (sync)->n_fd_waiters;
-  return MPROC_SHAREABLE (self);
+  if ((((MprocMutexShared *) mproc_sync_get_state (sync))->recursive != 0) != recursive)
+    {
+      mproc_sync_free (sync);
+      goto malformed;
+    }
+  return MPROC_SHAREABLE (lock_new_take (sync, recursive));
+
+malformed:
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("Received a malformed synchronisation object"));
+  return NULL;
 }
 
 static void
@@ -123,6 +167,20 @@ mproc_lock_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_lock_serialize;
   iface->deserialize = mproc_lock_deserialize;
+}
+
+/* mproc_lock_new() and mproc_rlock_new(). */
+MprocLock *
+mproc_lock_new_internal (gboolean   recursive,
+                         GError   **error)
+{
+  MprocSync *sync;
+
+  sync = mproc_sync_new (sizeof (MprocMutexShared), recursive ? "mproc-rlock" : "mproc-lock", error);
+  if (sync == NULL)
+    return NULL;
+  mproc_mutex_shared_init (mproc_sync_get_state (sync), recursive);
+  return lock_new_take (sync, recursive);
 }
 
 /**
@@ -139,21 +197,9 @@ mproc_lock_shareable_init (MprocShareableInterface *iface)
 MprocLock *
 mproc_lock_new (GError **error)
 {
-  MprocSync *sync;
-  MprocLock *self;
-
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  sync = mproc_sync_new (sizeof (MprocMutexShared), "mproc-lock", error);
-  if (sync == NULL)
-    return NULL;
-  mproc_mutex_shared_init (mproc_sync_get_state (sync), FALSE);
-
-  self = g_object_new (MPROC_TYPE_LOCK, NULL);
-  self->sync = sync;
-  self->mutex = &((MprocMutexShared *) mproc_sync_get_state (sync))->mutex;
-  self->n_fd_waiters = &mproc_sync_get_wait_shared (sync)->n_fd_waiters;
-  return self;
+  return mproc_lock_new_internal (FALSE, error);
 }
 
 /**
@@ -168,8 +214,9 @@ mproc_lock_new (GError **error)
  * from a thread that runs a main loop: use
  * [method@Mproc.Lock.acquire_async] there.
  *
- * Acquiring a lock that the calling thread already holds waits (it is not
- * recursive; see [class@Mproc.RLock]).
+ * Acquiring a lock that the calling thread already holds waits, unless it
+ * is a [class@Mproc.RLock]: then it succeeds at once and counts one more
+ * level of recursion.
  *
  * Returns: %TRUE when the lock was acquired. %FALSE with @error set
  *   otherwise: %MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, or
@@ -188,15 +235,16 @@ mproc_lock_acquire (MprocLock     *self,
 
   if (G_LIKELY (timeout_usec < 0 && cancellable == NULL))
     {
-      int r = pthread_mutex_lock (self->mutex);
+      MprocLockPrivate *priv = PRIV (self);
+      int r = pthread_mutex_lock (priv->mutex);
 
       if (G_LIKELY (r == 0))
         return TRUE;
-      return mproc_mutex_result (self->sync, r, error);
+      return mproc_mutex_result (priv->sync, r, error);
     }
 
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
-  return mproc_mutex_acquire (self->sync, timeout_usec, cancellable, error);
+  return mproc_mutex_acquire (PRIV (self)->sync, timeout_usec, cancellable, error);
 }
 
 /**
@@ -219,7 +267,7 @@ mproc_lock_try_acquire (MprocLock  *self,
 {
   g_return_val_if_fail (MPROC_IS_LOCK (self), FALSE);
 
-  return mproc_mutex_try_acquire (self->sync, error);
+  return mproc_mutex_try_acquire (PRIV (self)->sync, error);
 }
 
 /**
@@ -248,7 +296,7 @@ mproc_lock_acquire_async (MprocLock           *self,
   g_return_if_fail (MPROC_IS_LOCK (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  mproc_mutex_acquire_async (self->sync, G_OBJECT (self), mproc_lock_acquire_async,
+  mproc_mutex_acquire_async (PRIV (self)->sync, G_OBJECT (self), mproc_lock_acquire_async,
                              timeout_usec, cancellable, callback, user_data);
 }
 
@@ -281,7 +329,9 @@ mproc_lock_acquire_finish (MprocLock     *self,
  * @self: a `MprocLock`
  * @error: return location for a #GError
  *
- * Releases @self, waking one waiter in any process.
+ * Releases @self, waking one waiter in any process. For an
+ * [class@Mproc.RLock] it releases one level of recursion; the last one
+ * frees the lock.
  *
  * Returns: %TRUE, or %FALSE with %MPROC_ERROR_NOT_OWNER when the calling
  *   thread does not hold the lock (Python raises here too)
@@ -292,17 +342,20 @@ gboolean
 mproc_lock_release (MprocLock  *self,
                     GError    **error)
 {
+  MprocLockPrivate *priv;
+
   g_return_val_if_fail (CHECK_SELF (self), FALSE);
 
-  if (G_LIKELY (pthread_mutex_unlock (self->mutex) == 0))
+  priv = PRIV (self);
+  if (G_LIKELY (pthread_mutex_unlock (priv->mutex) == 0))
     {
       /* Blocking waiters sleep in the kernel (glibc wakes them); async and
        * cancellable ones are counted here and need the wait point. */
-      if (G_UNLIKELY (g_atomic_int_get (self->n_fd_waiters) != 0))
-        mproc_sync_wake (self->sync, G_MAXINT);
+      if (G_UNLIKELY (g_atomic_int_get (priv->n_fd_waiters) != 0))
+        mproc_sync_wake (priv->sync, G_MAXINT);
       return TRUE;
     }
-  return mproc_mutex_release (self->sync, error);   /* reports NOT_OWNER */
+  return mproc_mutex_release (priv->sync, error);   /* reports NOT_OWNER */
 }
 
 /**
@@ -320,12 +373,12 @@ mproc_lock_is_owned (MprocLock *self)
 {
   g_return_val_if_fail (MPROC_IS_LOCK (self), FALSE);
 
-  return mproc_mutex_is_owned (self->sync);
+  return mproc_mutex_is_owned (PRIV (self)->sync);
 }
 
 /* For MprocCondition. */
 MprocSync *
 mproc_lock_get_sync (MprocLock *self)
 {
-  return self->sync;
+  return PRIV (self)->sync;
 }

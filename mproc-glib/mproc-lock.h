@@ -18,7 +18,24 @@ G_BEGIN_DECLS
 #define MPROC_TYPE_LOCK (mproc_lock_get_type ())
 
 MPROC_AVAILABLE_IN_1_0
-G_DECLARE_FINAL_TYPE (MprocLock, mproc_lock, MPROC, LOCK, GObject)
+G_DECLARE_DERIVABLE_TYPE (MprocLock, mproc_lock, MPROC, LOCK, GObject)
+
+/**
+ * MprocLockClass:
+ * @parent_class: the parent class
+ *
+ * The class of [class@Mproc.Lock]. It has no virtual methods; it is
+ * derivable so that [class@Mproc.RLock] can share its implementation.
+ *
+ * Since: 1.0
+ */
+struct _MprocLockClass
+{
+  GObjectClass parent_class;
+
+  /*< private >*/
+  gpointer _reserved[8];
+};
 
 MPROC_AVAILABLE_IN_1_0
 MprocLock *mproc_lock_new             (GError              **error);

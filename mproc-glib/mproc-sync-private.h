@@ -14,11 +14,11 @@
  * lazily in a child that inherited the object through fork() (the
  * inherited wait point is inert there, see mproc-waitable-private.h).
  *
- * The robust mutex (MprocLock, MprocRLock) is a process-shared robust
- * pthread_mutex_t in that state: glibc keeps it on the holding thread's
- * robust list, so when the holder dies the kernel marks it OWNER_DIED and
- * wakes one thread blocked on it.  Async (and cancellable) waiters are not
- * blocked in the kernel: they wait on the wait point and additionally watch
+ * The robust mutex (MprocLock and its recursive subclass MprocRLock) is a
+ * process-shared robust pthread_mutex_t in that state: glibc keeps it on
+ * the holding thread's robust list, so when the holder dies the kernel
+ * marks it OWNER_DIED and wakes one thread blocked on it.  Async (and
+ * cancellable) waiters are not blocked in the kernel: they wait on the wait point and additionally watch
  * the holder thread's pidfd (PIDFD_THREAD), whose readability is raised
  * after the kernel has processed the robust list; the watch then wakes the
  * wait point and the waiters' checks find the lock OWNER_DIED.
@@ -126,11 +126,12 @@ gboolean  mproc_mutex_release_all    (MprocSync        *sync,
 void      mproc_mutex_restore_count  (MprocSync        *sync,
                                       guint             saved_count);
 
-/* The MprocSync of a lock, for MprocCondition and MprocValue. */
+/* A new MprocLock, or MprocRLock when @recursive (mproc_rlock_new()). */
 struct _MprocLock;
-struct _MprocRLock;
+struct _MprocLock *mproc_lock_new_internal (gboolean            recursive,
+                                            GError            **error);
+/* The MprocSync of a lock (or rlock), for MprocCondition. */
 MprocSync *mproc_lock_get_sync  (struct _MprocLock  *self);
-MprocSync *mproc_rlock_get_sync (struct _MprocRLock *self);
 
 /* Ids of the calling thread and process, cached (fork-aware). */
 int       mproc_sync_self_tid        (void);

@@ -107,7 +107,7 @@ test_waiter_killed (gconstpointer method)
   test_leak_check_begin (&check);
 
   lock = mproc_lock_new (NULL);
-  cond = mproc_condition_new (G_OBJECT (lock), NULL);
+  cond = mproc_condition_new (lock, NULL);
   waiting = mproc_value_new (MPROC_VALUE_TYPE_INT32, FALSE, NULL);
   woken = mproc_value_new (MPROC_VALUE_TYPE_INT32, FALSE, NULL);
   start_waiters (method, cond, waiting, woken, procs, G_N_ELEMENTS (procs));
@@ -136,7 +136,7 @@ test_timeout_cancel (void)
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
-  GObject *lock = mproc_condition_get_lock (cond);
+  MprocLock *lock = mproc_condition_get_lock (cond);
   GThread *canceller;
   gint64 start;
 
@@ -154,26 +154,26 @@ test_timeout_cancel (void)
   g_assert_false (mproc_condition_wait (cond, 100 * 1000, NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 100 * 1000);
-  g_assert_true (mproc_rlock_is_owned (MPROC_RLOCK (lock)));
+  g_assert_true (mproc_lock_is_owned (lock));
 
   canceller = sync_cancel_later (cancellable, 50);
   g_assert_false (mproc_condition_wait (cond, -1, cancellable, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
   g_thread_join (canceller);
-  g_assert_true (mproc_rlock_is_owned (MPROC_RLOCK (lock)));
+  g_assert_true (mproc_lock_is_owned (lock));
 
   mproc_condition_wait_async (cond, 50 * 1000, NULL, test_store_result, &result);
-  g_assert_false (mproc_rlock_is_owned (MPROC_RLOCK (lock)));
+  g_assert_false (mproc_lock_is_owned (lock));
   test_wait_result (&result);
   g_assert_false (mproc_condition_wait_finish (cond, result, &error));
   g_assert_no_error (error);
-  g_assert_true (mproc_rlock_is_owned (MPROC_RLOCK (lock)));
+  g_assert_true (mproc_lock_is_owned (lock));
 
   /* Both levels are back. */
   g_assert_true (mproc_condition_release (cond, NULL));
   g_assert_true (mproc_condition_release (cond, NULL));
-  g_assert_false (mproc_rlock_is_owned (MPROC_RLOCK (lock)));
+  g_assert_false (mproc_lock_is_owned (lock));
 }
 
 static gboolean

@@ -52,10 +52,13 @@ target_hold (MprocProcess *process, GVariant *args, gpointer user_data)
 static int
 target_hold_rlock (MprocProcess *process, GVariant *args, gpointer user_data)
 {
-  MprocRLock *lock = mproc_process_get_object (process, 0);
+  MprocLock *lock = mproc_process_get_object (process, 0);
   MprocEvent *held = mproc_process_get_object (process, 1);
 
-  if (!mproc_rlock_acquire (lock, -1, NULL, NULL) || !mproc_rlock_acquire (lock, -1, NULL, NULL))
+  /* The copy is an RLock again, so the second acquire does not wait. */
+  if (!MPROC_IS_RLOCK (lock))
+    return 5;
+  if (!mproc_lock_acquire (lock, -1, NULL, NULL) || !mproc_lock_acquire (lock, -1, NULL, NULL))
     return 3;
   mproc_event_set (held);
   for (;;)
@@ -409,19 +412,25 @@ test_scoped (void)
 static void
 test_rlock (void)
 {
-  g_autoptr(MprocRLock) lock = mproc_rlock_new (NULL);
+  g_autoptr(MprocRLock) rlock = mproc_rlock_new (NULL);
+  MprocLock *lock = MPROC_LOCK (rlock);
   g_autoptr(GError) error = NULL;
 
-  g_test_summary ("An RLock counts recursion per thread and is free after as many releases");
-  g_assert_true (mproc_rlock_acquire (lock, -1, NULL, NULL));
-  g_assert_true (mproc_rlock_acquire (lock, 0, NULL, NULL));
-  g_assert_true (mproc_rlock_try_acquire (lock, NULL));
-  g_assert_true (mproc_rlock_release (lock, NULL));
-  g_assert_true (mproc_rlock_release (lock, NULL));
-  g_assert_true (mproc_rlock_is_owned (lock));
-  g_assert_true (mproc_rlock_release (lock, NULL));
-  g_assert_false (mproc_rlock_is_owned (lock));
-  g_assert_false (mproc_rlock_release (lock, &error));
+  g_test_summary ("An RLock is a Lock that counts recursion per thread and is free after as many releases");
+  g_assert_true (MPROC_IS_LOCK (rlock));
+  g_assert_true (mproc_lock_acquire (lock, -1, NULL, NULL));
+  g_assert_true (mproc_lock_acquire (lock, 0, NULL, NULL));
+  g_assert_true (mproc_lock_try_acquire (lock, NULL));
+  g_assert_true (mproc_lock_release (lock, NULL));
+  g_assert_true (mproc_lock_release (lock, NULL));
+  g_assert_true (mproc_lock_is_owned (lock));
+  {
+    MPROC_RLOCK_AUTO_LOCK (rlock, locker);
+    g_assert_true (mproc_lock_is_owned (lock));
+  }
+  g_assert_true (mproc_lock_release (lock, NULL));
+  g_assert_false (mproc_lock_is_owned (lock));
+  g_assert_false (mproc_lock_release (lock, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER);
 }
 
@@ -443,10 +452,10 @@ test_rlock_owner_killed (gconstpointer method)
   g_assert_true (mproc_event_wait (held, 20 * G_USEC_PER_SEC, NULL, NULL));
   mproc_process_kill (holder);
   sync_join (holder, -SIGKILL);
-  g_assert_false (mproc_rlock_acquire (lock, -1, NULL, &error));
+  g_assert_false (mproc_lock_acquire (MPROC_LOCK (lock), -1, NULL, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_OWNER_DIED);
-  g_assert_true (mproc_rlock_release (lock, NULL));
-  g_assert_false (mproc_rlock_is_owned (lock));
+  g_assert_true (mproc_lock_release (MPROC_LOCK (lock), NULL));
+  g_assert_false (mproc_lock_is_owned (MPROC_LOCK (lock)));
 
   g_clear_object (&holder);
   g_clear_object (&held);
