@@ -38,4 +38,5 @@
 # include "mproc-condition.h"
 # include "mproc-barrier.h"
 # include "mproc-value.h"
+# include "mproc-array.h"
 #undef MPROC_INSIDE

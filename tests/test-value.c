@@ -5,14 +5,17 @@
 
 #include "test-sync-util.h"
 
-/* objects: int value (with lock), double value: adds 1000 with add(), 1000
- * under the value's lock, and sets the double. */
+/* objects: an int value, a double value, an int value with a lock: adds
+ * 1000 to the first with add(), 1000 to the last by get and set under its
+ * lock, and sets the double. (The lock excludes only those who take it, so
+ * the two kinds of increment go to two values.) */
 static int
 target_add (MprocProcess *process, GVariant *args, gpointer user_data)
 {
   MprocValue *counter = mproc_process_get_object (process, 0);
   MprocValue *real = mproc_process_get_object (process, 1);
-  MprocRLock *lock = mproc_value_get_lock (counter);
+  MprocValue *locked = mproc_process_get_object (process, 2);
+  MprocRLock *lock = mproc_value_get_lock (locked);
 
   if (lock == NULL)
     return 1;
@@ -21,7 +24,7 @@ target_add (MprocProcess *process, GVariant *args, gpointer user_data)
   for (int i = 0; i < 1000; i++)
     {
       MPROC_RLOCK_AUTO_LOCK (lock, locker);
-      mproc_value_set_int (counter, mproc_value_get_int (counter) + 1);
+      mproc_value_set_int (locked, mproc_value_get_int (locked) + 1);
     }
   mproc_value_set_double (real, 2.5);
   return 0;
@@ -33,25 +36,29 @@ test_shared (gconstpointer method)
   TestLeakCheck check;
   g_autoptr(MprocValue) counter = NULL;
   g_autoptr(MprocValue) real = NULL;
+  g_autoptr(MprocValue) locked = NULL;
   MprocProcess *procs[3];
 
   g_test_summary ("Values and their lock travel to children; atomic and locked increments are exact");
   test_leak_check_begin (&check);
 
-  counter = mproc_value_new (MPROC_VALUE_TYPE_INT64, TRUE, NULL);
+  counter = mproc_value_new (MPROC_VALUE_TYPE_INT64, FALSE, NULL);
   real = mproc_value_new (MPROC_VALUE_TYPE_DOUBLE, FALSE, NULL);
+  locked = mproc_value_new (MPROC_VALUE_TYPE_INT64, TRUE, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
-    procs[i] = sync_start (method, "add", NULL, counter, real, NULL);
+    procs[i] = sync_start (method, "add", NULL, counter, real, locked, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
     {
       sync_join (procs[i], 0);
       g_object_unref (procs[i]);
     }
-  g_assert_cmpint (mproc_value_get_int (counter), ==, 2000 * G_N_ELEMENTS (procs));
+  g_assert_cmpint (mproc_value_get_int (counter), ==, 1000 * G_N_ELEMENTS (procs));
+  g_assert_cmpint (mproc_value_get_int (locked), ==, 1000 * G_N_ELEMENTS (procs));
   g_assert_cmpfloat (mproc_value_get_double (real), ==, 2.5);
 
   g_clear_object (&counter);
   g_clear_object (&real);
+  g_clear_object (&locked);
   test_leak_check_end (&check);
 }
 

@@ -1,0 +1,787 @@
+/* mproc-array.c
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "mproc-array.h"
+#include "mproc-error.h"
+#include "mproc-i18n-private.h"
+#include "mproc-shareable-private.h"
+#include "mproc-sync-private.h"
+
+/**
+ * MprocArray:
+ *
+ * A typed fixed-size array in shared memory: Python's
+ * `multiprocessing.Array`.
+ *
+ * Every copy of an array (in every process it was handed to) reads and
+ * writes the same memory. The elements are stored as their C type (one
+ * byte per boolean, four per 32-bit integer or float, eight per 64-bit
+ * integer or double) and start at 0 (or %FALSE, or 0.0).
+ *
+ * Each element is read and written atomically (never torn), but a
+ * read-modify-write such as `set_int (a, i, get_int (a, i) + 1)` is not:
+ * use [method@Mproc.Array.add] or [method@Mproc.Array.compare_and_swap],
+ * or hold the array's lock ([method@Mproc.Array.get_lock], made when
+ * @with_lock is %TRUE, as Python's `lock=True`) around the sequence. The
+ * same goes for [method@Mproc.Array.get_values] and
+ * [method@Mproc.Array.set_values]: they read and write element by element,
+ * so hold the lock to see or store the whole array at once.
+ *
+ * Integers and booleans are read and written with the `_int` and
+ * `_boolean` accessors, floats and doubles with the `_double` ones, as for
+ * [class@Mproc.Value]. An index out of range is a programmer error.
+ *
+ * ## Thread safety
+ *
+ * All methods may be called from any thread.
+ *
+ * Since: 1.0
+ */
+
+/* The state of the MprocSync: the header, then the elements (8-aligned,
+ * as MPROC_SYNC_STATE_OFFSET is). */
+typedef struct
+{
+  guint32 value_type;
+  guint32 length;
+} ArrayShared;
+
+G_STATIC_ASSERT (sizeof (ArrayShared) == 8);
+
+struct _MprocArray
+{
+  GObject         parent_instance;
+  MprocSync      *sync;
+  gpointer        data;
+  MprocValueType  value_type;
+  guint           length;
+  MprocRLock     *lock;
+};
+
+static void mproc_array_shareable_init (MprocShareableInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (MprocArray, mproc_array, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_array_shareable_init))
+
+static gsize
+element_size (MprocValueType value_type)
+{
+  switch (value_type)
+    {
+    case MPROC_VALUE_TYPE_BOOLEAN:
+      return 1;
+    case MPROC_VALUE_TYPE_INT32:
+    case MPROC_VALUE_TYPE_FLOAT:
+      return 4;
+    case MPROC_VALUE_TYPE_INT64:
+    case MPROC_VALUE_TYPE_DOUBLE:
+    default:
+      return 8;
+    }
+}
+
+/* The size of the state for @length elements, or FALSE if it overflows. */
+static gboolean
+state_size (MprocValueType  value_type,
+            guint           length,
+            gsize          *size)
+{
+  gsize bytes;
+
+  if (!g_size_checked_mul (&bytes, length, element_size (value_type)) ||
+      !g_size_checked_add (&bytes, bytes, sizeof (ArrayShared)) ||
+      bytes > G_MAXSIZE - MPROC_SYNC_STATE_OFFSET)
+    return FALSE;
+  *size = bytes;
+  return TRUE;
+}
+
+static void
+mproc_array_finalize (GObject *object)
+{
+  MprocArray *self = MPROC_ARRAY (object);
+
+  g_clear_pointer (&self->sync, mproc_sync_free);
+  g_clear_object (&self->lock);
+  G_OBJECT_CLASS (mproc_array_parent_class)->finalize (object);
+}
+
+static void
+mproc_array_class_init (MprocArrayClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = mproc_array_finalize;
+}
+
+static void
+mproc_array_init (MprocArray *self)
+{
+}
+
+static MprocArray *
+array_new_take (MprocSync      *sync,
+                MprocValueType  value_type,
+                guint           length,
+                MprocRLock     *lock)
+{
+  MprocArray *self = g_object_new (MPROC_TYPE_ARRAY, NULL);
+
+  self->sync = sync;
+  self->data = (ArrayShared *) mproc_sync_get_state (sync) + 1;
+  self->value_type = value_type;
+  self->length = length;
+  self->lock = lock;
+  return self;
+}
+
+static GVariant *
+mproc_array_serialize (MprocShareable  *shareable,
+                       GArray          *fds,
+                       GError         **error)
+{
+  MprocArray *self = MPROC_ARRAY (shareable);
+  g_autoptr(GVariant) sync = NULL;
+  GVariant *lock = NULL;
+
+  sync = mproc_sync_serialize (self->sync, fds, error);
+  if (sync == NULL)
+    return NULL;
+  if (self->lock != NULL)
+    {
+      lock = mproc_shareable_serialize (MPROC_SHAREABLE (self->lock), fds, error);
+      if (lock == NULL)
+        return NULL;
+    }
+  return g_variant_new ("(@(hh)uu@m(sv))", g_steal_pointer (&sync),
+                        (guint32) self->value_type, (guint32) self->length,
+                        g_variant_new_maybe (G_VARIANT_TYPE ("(sv)"), lock));
+}
+
+static MprocShareable *
+mproc_array_deserialize (GVariant  *handle,
+                         GArray    *fds,
+                         GError   **error)
+{
+  g_autoptr(GVariant) sync_h = NULL;
+  g_autoptr(GVariant) lock_h = NULL;
+  MprocShareable *lock = NULL;
+  MprocSync *sync;
+  ArrayShared *shared;
+  guint32 value_type;
+  guint32 length;
+  gsize size;
+
+  if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("((hh)uum(sv))")))
+    goto malformed;
+  g_variant_get (handle, "(@(hh)uu@m(sv))", &sync_h, &value_type, &length, &lock_h);
+  if (value_type > MPROC_VALUE_TYPE_DOUBLE || !state_size (value_type, length, &size))
+    goto malformed;
+
+  if (g_variant_n_children (lock_h) > 0)
+    {
+      g_autoptr(GVariant) inner = g_variant_get_child_value (lock_h, 0);
+
+      lock = mproc_shareable_deserialize (inner, fds, error);
+      if (lock == NULL)
+        return NULL;
+      if (!MPROC_IS_RLOCK (lock))
+        {
+          g_object_unref (lock);
+          goto malformed;
+        }
+    }
+  /* The memfd is checked to hold @size bytes: the handle's length cannot
+   * make us access beyond it. */
+  sync = mproc_sync_new_from_handle (sync_h, fds, size, error);
+  if (sync == NULL)
+    {
+      g_clear_object (&lock);
+      return NULL;
+    }
+  shared = mproc_sync_get_state (sync);
+  if (shared->value_type != value_type || shared->length != length)
+    {
+      mproc_sync_free (sync);
+      g_clear_object (&lock);
+      goto malformed;
+    }
+  return MPROC_SHAREABLE (array_new_take (sync, value_type, length, (MprocRLock *) lock));
+
+malformed:
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("Received a malformed shared array"));
+  return NULL;
+}
+
+static void
+mproc_array_shareable_init (MprocShareableInterface *iface)
+{
+  iface->serialize = mproc_array_serialize;
+  iface->deserialize = mproc_array_deserialize;
+}
+
+/**
+ * mproc_array_new:
+ * @value_type: the type of the elements
+ * @length: the number of elements
+ * @with_lock: whether to make a [class@Mproc.RLock] to go with it
+ * @error: return location for a #GError
+ *
+ * Creates an array of @length elements in shared memory, all 0 (or
+ * %FALSE, or 0.0). Its length never changes.
+ *
+ * Returns: (transfer full): a new `MprocArray`, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+MprocArray *
+mproc_array_new (MprocValueType   value_type,
+                 guint            length,
+                 gboolean         with_lock,
+                 GError         **error)
+{
+  MprocRLock *lock = NULL;
+  ArrayShared *shared;
+  MprocSync *sync;
+  gsize size;
+
+  g_return_val_if_fail (value_type <= MPROC_VALUE_TYPE_DOUBLE, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!state_size (value_type, length, &size))
+    {
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Cannot create a shared array of %u elements: too large"), length);
+      return NULL;
+    }
+  if (with_lock)
+    {
+      lock = mproc_rlock_new (error);
+      if (lock == NULL)
+        return NULL;
+    }
+  sync = mproc_sync_new (size, "mproc-array", error);
+  if (sync == NULL)
+    {
+      g_clear_object (&lock);
+      return NULL;
+    }
+  shared = mproc_sync_get_state (sync);
+  shared->value_type = value_type;
+  shared->length = length;
+  return array_new_take (sync, value_type, length, lock);
+}
+
+/**
+ * mproc_array_get_length:
+ * @self: a `MprocArray`
+ *
+ * Returns: the number of elements of @self
+ *
+ * Since: 1.0
+ */
+guint
+mproc_array_get_length (MprocArray *self)
+{
+  g_return_val_if_fail (MPROC_IS_ARRAY (self), 0);
+
+  return self->length;
+}
+
+/**
+ * mproc_array_get_value_type:
+ * @self: a `MprocArray`
+ *
+ * Returns: the type of the elements of @self
+ *
+ * Since: 1.0
+ */
+MprocValueType
+mproc_array_get_value_type (MprocArray *self)
+{
+  g_return_val_if_fail (MPROC_IS_ARRAY (self), MPROC_VALUE_TYPE_INT64);
+
+  return self->value_type;
+}
+
+/**
+ * mproc_array_get_lock:
+ * @self: a `MprocArray`
+ *
+ * Returns: (transfer none) (nullable): the lock made with @self, or %NULL
+ *   if it was made without one
+ *
+ * Since: 1.0
+ */
+MprocRLock *
+mproc_array_get_lock (MprocArray *self)
+{
+  g_return_val_if_fail (MPROC_IS_ARRAY (self), NULL);
+
+  return self->lock;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Element access                                                           */
+
+static inline gboolean
+is_integer (MprocArray *self)
+{
+  return self->value_type <= MPROC_VALUE_TYPE_INT64;
+}
+
+static inline gint64
+normalise (MprocValueType type,
+           gint64         value)
+{
+  switch (type)
+    {
+    case MPROC_VALUE_TYPE_BOOLEAN:
+      return value != 0;
+    case MPROC_VALUE_TYPE_INT32:
+      return (gint32) value;
+    case MPROC_VALUE_TYPE_INT64:
+    case MPROC_VALUE_TYPE_FLOAT:
+    case MPROC_VALUE_TYPE_DOUBLE:
+    default:
+      return value;
+    }
+}
+
+/* Integer and boolean elements, widened to gint64. */
+static inline gint64
+load_int (MprocArray *self,
+          guint       i)
+{
+  switch (self->value_type)
+    {
+    case MPROC_VALUE_TYPE_BOOLEAN:
+      return __atomic_load_n ((guint8 *) self->data + i, __ATOMIC_RELAXED);
+    case MPROC_VALUE_TYPE_INT32:
+      return __atomic_load_n ((gint32 *) self->data + i, __ATOMIC_RELAXED);
+    case MPROC_VALUE_TYPE_INT64:
+    case MPROC_VALUE_TYPE_FLOAT:
+    case MPROC_VALUE_TYPE_DOUBLE:
+    default:
+      return __atomic_load_n ((gint64 *) self->data + i, __ATOMIC_RELAXED);
+    }
+}
+
+/* @value is normalised. */
+static inline void
+store_int (MprocArray *self,
+           guint       i,
+           gint64      value)
+{
+  switch (self->value_type)
+    {
+    case MPROC_VALUE_TYPE_BOOLEAN:
+      __atomic_store_n ((guint8 *) self->data + i, (guint8) value, __ATOMIC_RELAXED);
+      break;
+    case MPROC_VALUE_TYPE_INT32:
+      __atomic_store_n ((gint32 *) self->data + i, (gint32) value, __ATOMIC_RELAXED);
+      break;
+    case MPROC_VALUE_TYPE_INT64:
+    case MPROC_VALUE_TYPE_FLOAT:
+    case MPROC_VALUE_TYPE_DOUBLE:
+    default:
+      __atomic_store_n ((gint64 *) self->data + i, value, __ATOMIC_RELAXED);
+      break;
+    }
+}
+
+/* Both values are normalised; on failure *@expected is the current value. */
+static inline gboolean
+cas_int (MprocArray *self,
+         guint       i,
+         gint64     *expected,
+         gint64      desired)
+{
+  gboolean ok;
+
+  switch (self->value_type)
+    {
+    case MPROC_VALUE_TYPE_BOOLEAN:
+      {
+        guint8 old = (guint8) *expected;
+
+        ok = __atomic_compare_exchange_n ((guint8 *) self->data + i, &old, (guint8) desired,
+                                          FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+        *expected = old;
+      }
+      break;
+    case MPROC_VALUE_TYPE_INT32:
+      {
+        gint32 old = (gint32) *expected;
+
+        ok = __atomic_compare_exchange_n ((gint32 *) self->data + i, &old, (gint32) desired,
+                                          FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+        *expected = old;
+      }
+      break;
+    case MPROC_VALUE_TYPE_INT64:
+    case MPROC_VALUE_TYPE_FLOAT:
+    case MPROC_VALUE_TYPE_DOUBLE:
+    default:
+      ok = __atomic_compare_exchange_n ((gint64 *) self->data + i, expected, desired,
+                                        FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+      break;
+    }
+  return ok;
+}
+
+static inline gdouble
+load_double (MprocArray *self,
+             guint       i)
+{
+  if (self->value_type == MPROC_VALUE_TYPE_FLOAT)
+    {
+      guint32 bits = __atomic_load_n ((guint32 *) self->data + i, __ATOMIC_RELAXED);
+      gfloat value;
+
+      memcpy (&value, &bits, sizeof value);
+      return value;
+    }
+  else
+    {
+      guint64 bits = __atomic_load_n ((guint64 *) self->data + i, __ATOMIC_RELAXED);
+      gdouble value;
+
+      memcpy (&value, &bits, sizeof value);
+      return value;
+    }
+}
+
+static inline void
+store_double (MprocArray *self,
+              guint       i,
+              gdouble     value)
+{
+  if (self->value_type == MPROC_VALUE_TYPE_FLOAT)
+    {
+      gfloat narrow = (gfloat) value;
+      guint32 bits;
+
+      memcpy (&bits, &narrow, sizeof bits);
+      __atomic_store_n ((guint32 *) self->data + i, bits, __ATOMIC_RELAXED);
+    }
+  else
+    {
+      guint64 bits;
+
+      memcpy (&bits, &value, sizeof bits);
+      __atomic_store_n ((guint64 *) self->data + i, bits, __ATOMIC_RELAXED);
+    }
+}
+
+/**
+ * mproc_array_get_int:
+ * @self: a `MprocArray` of an integer or boolean type
+ * @index_: the index of an element, less than the length of @self
+ *
+ * Returns: the element at @index_
+ *
+ * Since: 1.0
+ */
+gint64
+mproc_array_get_int (MprocArray *self,
+                     guint       index_)
+{
+  g_return_val_if_fail (MPROC_IS_ARRAY (self), 0);
+  g_return_val_if_fail (is_integer (self), 0);
+  g_return_val_if_fail (index_ < self->length, 0);
+
+  return load_int (self, index_);
+}
+
+/**
+ * mproc_array_set_int:
+ * @self: a `MprocArray` of an integer or boolean type
+ * @index_: the index of an element, less than the length of @self
+ * @value: the new value, truncated to the element type of @self
+ *
+ * Stores @value at @index_.
+ *
+ * Since: 1.0
+ */
+void
+mproc_array_set_int (MprocArray *self,
+                     guint       index_,
+                     gint64      value)
+{
+  g_return_if_fail (MPROC_IS_ARRAY (self));
+  g_return_if_fail (is_integer (self));
+  g_return_if_fail (index_ < self->length);
+
+  store_int (self, index_, normalise (self->value_type, value));
+}
+
+/**
+ * mproc_array_get_double:
+ * @self: a `MprocArray` of type float or double
+ * @index_: the index of an element, less than the length of @self
+ *
+ * Returns: the element at @index_
+ *
+ * Since: 1.0
+ */
+gdouble
+mproc_array_get_double (MprocArray *self,
+                        guint       index_)
+{
+  g_return_val_if_fail (MPROC_IS_ARRAY (self), 0.0);
+  g_return_val_if_fail (!is_integer (self), 0.0);
+  g_return_val_if_fail (index_ < self->length, 0.0);
+
+  return load_double (self, index_);
+}
+
+/**
+ * mproc_array_set_double:
+ * @self: a `MprocArray` of type float or double
+ * @index_: the index of an element, less than the length of @self
+ * @value: the new value (rounded to single precision for a float)
+ *
+ * Stores @value at @index_.
+ *
+ * Since: 1.0
+ */
+void
+mproc_array_set_double (MprocArray *self,
+                        guint       index_,
+                        gdouble     value)
+{
+  g_return_if_fail (MPROC_IS_ARRAY (self));
+  g_return_if_fail (!is_integer (self));
+  g_return_if_fail (index_ < self->length);
+
+  store_double (self, index_, value);
+}
+
+/**
+ * mproc_array_get_boolean:
+ * @self: a `MprocArray` of an integer or boolean type
+ * @index_: the index of an element, less than the length of @self
+ *
+ * Returns: whether the element at @index_ is non-zero
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_array_get_boolean (MprocArray *self,
+                         guint       index_)
+{
+  return mproc_array_get_int (self, index_) != 0;
+}
+
+/**
+ * mproc_array_set_boolean:
+ * @self: a `MprocArray` of an integer or boolean type
+ * @index_: the index of an element, less than the length of @self
+ * @value: the new value
+ *
+ * Stores @value (1 or 0) at @index_.
+ *
+ * Since: 1.0
+ */
+void
+mproc_array_set_boolean (MprocArray *self,
+                         guint       index_,
+                         gboolean    value)
+{
+  mproc_array_set_int (self, index_, value ? 1 : 0);
+}
+
+static const GVariantType *
+element_variant_type (MprocValueType value_type)
+{
+  switch (value_type)
+    {
+    case MPROC_VALUE_TYPE_BOOLEAN:
+      return G_VARIANT_TYPE_BOOLEAN;
+    case MPROC_VALUE_TYPE_INT32:
+      return G_VARIANT_TYPE_INT32;
+    case MPROC_VALUE_TYPE_INT64:
+      return G_VARIANT_TYPE_INT64;
+    case MPROC_VALUE_TYPE_FLOAT:
+    case MPROC_VALUE_TYPE_DOUBLE:
+    default:
+      return G_VARIANT_TYPE_DOUBLE;
+    }
+}
+
+/* The size of an element of the GVariant array (a boolean is one byte). */
+static gsize
+element_variant_size (MprocValueType value_type)
+{
+  return value_type == MPROC_VALUE_TYPE_FLOAT ? sizeof (gdouble) : element_size (value_type);
+}
+
+/**
+ * mproc_array_get_values:
+ * @self: a `MprocArray`
+ *
+ * Reads the whole array: a boolean array as `ab`, a 32-bit integer one as
+ * `ai`, a 64-bit integer one as `ax`, a float or double one as `ad`.
+ *
+ * Each element is read atomically, one after the other: hold the lock of
+ * @self to read them all as they were at one moment.
+ *
+ * Returns: (transfer full): the elements of @self, a new (not floating)
+ *   `GVariant` array of [method@Mproc.Array.get_length] elements
+ *
+ * Since: 1.0
+ */
+GVariant *
+mproc_array_get_values (MprocArray *self)
+{
+  g_autofree gint64 *buffer = NULL;
+  GVariant *values;
+
+  g_return_val_if_fail (MPROC_IS_ARRAY (self), NULL);
+
+  /* 8 bytes per element fits every type; one more so that it is never
+   * empty */
+  buffer = g_new (gint64, (gsize) self->length + 1);
+  for (guint i = 0; i < self->length; i++)
+    switch (self->value_type)
+      {
+      case MPROC_VALUE_TYPE_BOOLEAN:
+        ((guint8 *) buffer)[i] = (guint8) load_int (self, i);
+        break;
+      case MPROC_VALUE_TYPE_INT32:
+        ((gint32 *) buffer)[i] = (gint32) load_int (self, i);
+        break;
+      case MPROC_VALUE_TYPE_INT64:
+        buffer[i] = load_int (self, i);
+        break;
+      case MPROC_VALUE_TYPE_FLOAT:
+      case MPROC_VALUE_TYPE_DOUBLE:
+      default:
+        ((gdouble *) buffer)[i] = load_double (self, i);
+        break;
+      }
+
+  values = g_variant_new_fixed_array (element_variant_type (self->value_type), buffer,
+                                      self->length, element_variant_size (self->value_type));
+  return g_variant_ref_sink (values);
+}
+
+/**
+ * mproc_array_set_values:
+ * @self: a `MprocArray`
+ * @values: the new elements, of the type [method@Mproc.Array.get_values]
+ *   returns (`ab`, `ai`, `ax` or `ad`) and as many as @self has
+ *
+ * Stores every element of @values at the same index of @self. If @values
+ * is floating, it is consumed.
+ *
+ * Each element is written atomically, one after the other: hold the lock
+ * of @self to store them all at one moment.
+ *
+ * Since: 1.0
+ */
+void
+mproc_array_set_values (MprocArray *self,
+                        GVariant   *values)
+{
+  g_autoptr(GVariant) sunk = NULL;
+  gconstpointer elements;
+  gsize n_elements = 0;
+
+  g_return_if_fail (MPROC_IS_ARRAY (self));
+  g_return_if_fail (values != NULL);
+
+  sunk = g_variant_ref_sink (values);
+  g_return_if_fail (g_variant_type_is_array (g_variant_get_type (sunk)) &&
+                    g_variant_type_equal (g_variant_type_element (g_variant_get_type (sunk)),
+                                          element_variant_type (self->value_type)));
+  elements = g_variant_get_fixed_array (sunk, &n_elements, element_variant_size (self->value_type));
+  g_return_if_fail (n_elements == self->length);
+
+  for (guint i = 0; i < self->length; i++)
+    switch (self->value_type)
+      {
+      case MPROC_VALUE_TYPE_BOOLEAN:
+        store_int (self, i, ((const guint8 *) elements)[i] != 0);
+        break;
+      case MPROC_VALUE_TYPE_INT32:
+        store_int (self, i, ((const gint32 *) elements)[i]);
+        break;
+      case MPROC_VALUE_TYPE_INT64:
+        store_int (self, i, ((const gint64 *) elements)[i]);
+        break;
+      case MPROC_VALUE_TYPE_FLOAT:
+      case MPROC_VALUE_TYPE_DOUBLE:
+      default:
+        store_double (self, i, ((const gdouble *) elements)[i]);
+        break;
+      }
+}
+
+/**
+ * mproc_array_add:
+ * @self: a `MprocArray` of an integer type
+ * @index_: the index of an element, less than the length of @self
+ * @delta: what to add
+ *
+ * Adds @delta to the element at @index_ atomically (wrapping around on
+ * overflow).
+ *
+ * Returns: the new value of the element
+ *
+ * Since: 1.0
+ */
+gint64
+mproc_array_add (MprocArray *self,
+                 guint       index_,
+                 gint64      delta)
+{
+  gint64 old;
+  gint64 new;
+
+  g_return_val_if_fail (MPROC_IS_ARRAY (self), 0);
+  g_return_val_if_fail (is_integer (self), 0);
+  g_return_val_if_fail (index_ < self->length, 0);
+
+  old = load_int (self, index_);
+  do
+    new = normalise (self->value_type, (gint64) ((guint64) old + (guint64) delta));
+  while (!cas_int (self, index_, &old, new));
+  return new;
+}
+
+/**
+ * mproc_array_compare_and_swap:
+ * @self: a `MprocArray` of an integer type
+ * @index_: the index of an element, less than the length of @self
+ * @old_value: the expected value
+ * @new_value: the value to store (truncated to the element type of @self)
+ *
+ * Stores @new_value at @index_ if the element there is @old_value,
+ * atomically.
+ *
+ * Returns: %TRUE when @new_value was stored
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_array_compare_and_swap (MprocArray *self,
+                              guint       index_,
+                              gint64      old_value,
+                              gint64      new_value)
+{
+  g_return_val_if_fail (MPROC_IS_ARRAY (self), FALSE);
+  g_return_val_if_fail (is_integer (self), FALSE);
+  g_return_val_if_fail (index_ < self->length, FALSE);
+
+  /* a value the element cannot hold is never there */
+  if (normalise (self->value_type, old_value) != old_value)
+    return FALSE;
+  return cas_int (self, index_, &old_value, normalise (self->value_type, new_value));
+}
