@@ -1112,13 +1112,28 @@ client_handshake (Client  *c,
         goto out;
     }
   fds[0] = mproc_shm_get_fd (shm);
+  c->shm = g_steal_pointer (&shm);
+
+  /* Registered before the client hears "ok": from then on its requests must
+   * be ordered with everyone else's, so the serving passes must see its
+   * ring (a producer that connects, writes and sets an event would
+   * otherwise be overtaken by the consumer's read). */
+  g_mutex_lock (&c->server->lock);
+  g_ptr_array_add (c->server->clients, c);
+  g_mutex_unlock (&c->server->lock);
+
   ok = mproc_wire_send_value (c->sock, g_variant_new ("(s@v)", "ok",
                                                       g_variant_new_variant (g_variant_new ("(tuhhhh)", (guint64) size,
                                                                                             (guint32) getpid (),
                                                                                             0, 1, 2, 3))),
                               fds, 4, NULL, error);
   fds[0] = -1;
-  c->shm = g_steal_pointer (&shm);
+  if (!ok)
+    {
+      g_mutex_lock (&c->server->lock);
+      g_ptr_array_remove (c->server->clients, c);
+      g_mutex_unlock (&c->server->lock);
+    }
 
 out:
   for (guint i = 0; i < 4; i++)
@@ -1287,16 +1302,13 @@ client_thread (gpointer data)
   Server *server = c->server;
   g_autoptr(GError) error = NULL;
 
+  /* On success the handshake has added @c to the server's clients. */
   if (!client_handshake (c, &error))
     {
       send_refusal (c->sock, error);
       client_free (c);
       return NULL;
     }
-
-  g_mutex_lock (&server->lock);
-  g_ptr_array_add (server->clients, c);
-  g_mutex_unlock (&server->lock);
 
   for (;;)
     {
