@@ -490,7 +490,6 @@ mproc_queue_put (MprocQueue    *self,
                  GCancellable  *cancellable,
                  GError       **error)
 {
-  g_autoptr(GVariant) sunk = NULL;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_QUEUE (self), FALSE);
@@ -498,11 +497,14 @@ mproc_queue_put (MprocQueue    *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  sunk = g_variant_ref_sink (value);
   ring = mproc_queue_get_ring (self, error);
   if (ring == NULL)
-    return FALSE;
-  return mproc_ring_put (ring, sunk, NULL, -1, NULL, 0, timeout_usec, cancellable, error);
+    {
+      g_variant_unref (g_variant_ref_sink (value));   /* a floating one is ours */
+      return FALSE;
+    }
+  /* consumes @value if floating; else only reads it during the call */
+  return mproc_ring_put (ring, value, NULL, -1, NULL, 0, timeout_usec, cancellable, error);
 }
 
 /**
@@ -624,7 +626,6 @@ mproc_queue_get (MprocQueue    *self,
                  GCancellable  *cancellable,
                  GError       **error)
 {
-  g_autoptr(GBytes) bytes = NULL;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_QUEUE (self), NULL);
@@ -634,8 +635,7 @@ mproc_queue_get (MprocQueue    *self,
   ring = mproc_queue_get_ring (self, error);
   if (ring == NULL)
     return NULL;
-  bytes = mproc_ring_get (ring, -1, NULL, timeout_usec, cancellable, error);
-  return decode_or_null (bytes, error);
+  return mproc_ring_get_value (ring, timeout_usec, cancellable, error);
 }
 
 /**

@@ -26,6 +26,17 @@
  * free or held by a dead process); chunks whose reader died are skipped by
  * the next reader.
  *
+ * Wake-ups cost nothing when nobody waits: a blocking put or get first
+ * spins briefly on the words it depends on (the peer's position and the
+ * lock), then counts itself in data_waiters / space_waiters (as do async
+ * waits and the "readable" GSource) before it waits on the wait point;
+ * whoever moves head or tail wakes the wait point only when that count is
+ * non-zero (publish, full fence, read the count: see ring_wake()).  Each
+ * side also remembers the other side's position as last seen (a lower
+ * bound, both only grow) and reads the other side's cache line only when
+ * that one says full / empty.  A sync get of a small message copies it to
+ * the stack and decodes it from there (mproc_ring_get_value()).
+ *
  * Nothing read from shared memory is trusted: positions and lengths are
  * checked against the capacity read once at attach time; a record that
  * does not make sense makes the reader drop everything visible and report
@@ -70,7 +81,6 @@ gboolean   mproc_ring_is_joinable   (MprocRing     *ring);
 guint      mproc_ring_get_qsize     (MprocRing     *ring);
 gboolean   mproc_ring_is_full       (MprocRing     *ring);
 gboolean   mproc_ring_has_data      (MprocRing     *ring);
-MprocWaitPoint *mproc_ring_get_data_wait_point (MprocRing *ring);
 
 /* Sync operations.  @timeout_usec: -1 forever, 0 = do not wait (then
  * FULL / EMPTY instead of TIMED_OUT).  The timeout applies until a
@@ -89,6 +99,13 @@ gboolean   mproc_ring_put           (MprocRing     *ring,
 GBytes    *mproc_ring_get           (MprocRing     *ring,
                                      int            sock,
                                      GArray        *fds_out,
+                                     gint64         timeout_usec,
+                                     GCancellable  *cancellable,
+                                     GError       **error);
+/* mproc_ring_get() and mproc_wire_decode() in one, for queues (no socket,
+ * no fds): a small message is copied to the stack and decoded from there.
+ * A malformed message gives %MPROC_ERROR_INVALID_MESSAGE and is dropped. */
+GVariant  *mproc_ring_get_value     (MprocRing     *ring,
                                      gint64         timeout_usec,
                                      GCancellable  *cancellable,
                                      GError       **error);

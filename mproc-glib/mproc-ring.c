@@ -36,7 +36,6 @@
 #define HEADER_SIZE     512           /* RingShared, rounded up */
 #define REC_HDR         8
 #define FIRST_HDR       16            /* total (8), generation (4), reserved (4) */
-#define LOCK_CONTENDED  0x80000000u
 #define LOCK_PID_MASK   0x7fffffffu
 /* A holder seen for this long is checked for life, at most this often. */
 #define DEAD_CHECK_USEC (50 * 1000)
@@ -45,6 +44,9 @@
 /* Messages at most this fraction of the ring are never streamed: at the
  * wrap they skip to the start (a PAD record) instead. */
 #define SMALL_DIVISOR   8
+/* Messages up to this size are copied by a sync get into a buffer on the
+ * stack and decoded from there (no heap copy, no GBytes). */
+#define SMALL_COPY      256
 
 enum
 {
@@ -83,10 +85,16 @@ typedef struct
   guint32 _pad3;
   guint8  _pad4[64 - 8];
 
+  /* data_waiters / space_waiters: threads (or async sources) about to
+   * wait, or waiting, on wait_data / wait_space.  A state change wakes the
+   * wait point only when its count is non-zero, so that a queue nobody
+   * waits on costs no shared write besides head / tail (see ring_wake()). */
   MprocWaitShared wait_data;
-  guint8  _pad5[64 - 16];
+  guint32 data_waiters;
+  guint8  _pad5[64 - 20];
   MprocWaitShared wait_space;
-  guint8  _pad6[64 - 16];
+  guint32 space_waiters;
+  guint8  _pad6[64 - 20];
   MprocWaitShared wait_done;
 } RingShared;
 
@@ -108,6 +116,17 @@ struct _MprocRing
   MprocWaitPoint *wp_data;
   MprocWaitPoint *wp_space;
   MprocWaitPoint *wp_done;
+
+  /* Last values seen of the other side's position; read and written only
+   * while holding the write lock (seen_tail) or the read lock (seen_head),
+   * whose acquire/release orders them between threads.  Both positions
+   * only grow, so a value seen is a lower bound of the current one: a
+   * producer that finds room below seen_tail, or a consumer that finds
+   * records below seen_head, need not touch the other side's cache line.
+   * Decisions that need the exact value (no room, no data, validation)
+   * re-read the shared one. */
+  guint64         seen_tail;
+  guint64         seen_head;
 };
 
 #define ALIGN8(x) (((x) + 7) & ~(guint64) 7)
@@ -289,13 +308,6 @@ mproc_ring_is_joinable (MprocRing *ring)
   return ring->joinable;
 }
 
-MprocWaitPoint *
-mproc_ring_get_data_wait_point (MprocRing *ring)
-{
-  ring_ensure (ring);
-  return ring->wp_data;
-}
-
 guint
 mproc_ring_get_qsize (MprocRing *ring)
 {
@@ -321,6 +333,41 @@ mproc_ring_is_full (MprocRing *ring)
   if (ring->maxsize > 0 && mproc_ring_get_qsize (ring) >= ring->maxsize)
     return TRUE;
   return head - tail + 64 > ring->capacity;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Wake-ups only for waiters                                                */
+
+/* Whoever changes the state (head, tail) publishes it, then calls this:
+ * the fence orders the publication before the read of the count, and a
+ * waiter counts itself (ring_waiter_add) before its check reads the state,
+ * so either we see its count and wake the wait point, or its check sees
+ * the new state (Dekker, as in the wait point itself). */
+static inline void
+ring_wake (guint32        *waiters,
+           MprocWaitPoint *wp)
+{
+  __atomic_thread_fence (__ATOMIC_SEQ_CST);
+  if (__atomic_load_n (waiters, __ATOMIC_RELAXED) != 0)
+    mproc_wait_point_wake (wp, G_MAXINT);
+}
+
+static inline void
+ring_waiter_add (guint32 *waiters)
+{
+  __atomic_add_fetch (waiters, 1, __ATOMIC_SEQ_CST);
+  __atomic_thread_fence (__ATOMIC_SEQ_CST);
+}
+
+static inline void
+ring_waiter_remove (guint32 *waiters)
+{
+  /* A count corrupted to 0 only costs extra wake-ups: do not wrap. */
+  guint32 old = __atomic_load_n (waiters, __ATOMIC_RELAXED);
+
+  while (old > 0 && !__atomic_compare_exchange_n (waiters, &old, old - 1, FALSE,
+                                                  __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+    ;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -409,33 +456,18 @@ ring_trylock (MprocRing *ring,
               gboolean   is_write)
 {
   guint32 me = ring->pid;
-  guint32 old = 0;
+  guint32 old = __atomic_load_n (lock, __ATOMIC_RELAXED);
 
-  if (G_LIKELY (__atomic_compare_exchange_n (lock, &old, me, FALSE,
-                                             __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+  /* No RMW on a lock seen held: waiters do not mark it (see ring_unlock). */
+  if (G_LIKELY (old == 0) &&
+      __atomic_compare_exchange_n (lock, &old, me, FALSE,
+                                   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
     goto taken;
-
-  for (;;)
-    {
-      if (old == 0)
-        {
-          if (__atomic_compare_exchange_n (lock, &old, me | LOCK_CONTENDED, FALSE,
-                                           __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-            goto taken;
-          continue;
-        }
-      if ((old & LOCK_CONTENDED) == 0 &&
-          !__atomic_compare_exchange_n (lock, &old, old | LOCK_CONTENDED, FALSE,
-                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        continue;
-      break;
-    }
-
   if (!watch_owner_dead (watch, old & LOCK_PID_MASK))
     return FALSE;
 
   /* The holder died holding it: take it over. */
-  if (!__atomic_compare_exchange_n (lock, &old, me | LOCK_CONTENDED, FALSE,
+  if (!__atomic_compare_exchange_n (lock, &old, me, FALSE,
                                     __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
     return FALSE;
   if (is_write && ring->joinable)
@@ -446,14 +478,33 @@ taken:
   return TRUE;
 }
 
+/* A plain release store: whoever waits for the lock beyond a brief spin
+ * waits on the wait point of its op (a producer on wait_space, a consumer
+ * on wait_data) and is counted in its waiters, which ring_wake() reads
+ * after a full fence. */
 static void
 ring_unlock (guint32        *lock,
+             guint32        *waiters,
              MprocWaitPoint *wp)
 {
-  guint32 old = __atomic_exchange_n (lock, 0, __ATOMIC_RELEASE);
+  __atomic_store_n (lock, 0, __ATOMIC_RELEASE);
+  ring_wake (waiters, wp);
+}
 
-  if (old & LOCK_CONTENDED)
-    mproc_wait_point_wake (wp, G_MAXINT);
+/* After a SINGLE record was published (or consumed) and the lock released:
+ * one fence, then whichever side waits is woken.  Producers waiting for
+ * the write lock are counted in space_waiters, consumers waiting for the
+ * read lock in data_waiters. */
+static void
+ring_wake_both (MprocRing *ring)
+{
+  RingShared *sh = ring->sh;
+
+  __atomic_thread_fence (__ATOMIC_SEQ_CST);
+  if (__atomic_load_n (&sh->data_waiters, __ATOMIC_RELAXED) != 0)
+    mproc_wait_point_wake (ring->wp_data, G_MAXINT);
+  if (__atomic_load_n (&sh->space_waiters, __ATOMIC_RELAXED) != 0)
+    mproc_wait_point_wake (ring->wp_space, G_MAXINT);
 }
 
 gboolean
@@ -474,8 +525,14 @@ mproc_ring_sock_hup (int sock)
 typedef struct
 {
   MprocRing    *ring;
-  GVariant     *boxed;      /* "v" to store in place, or NULL */
-  GBytes       *bytes;      /* the message bytes (serialised lazily for boxed) */
+  GVariant     *value;      /* to store in place boxed in a "v", or NULL */
+  const char   *type;       /* its type string, @type_len bytes */
+  gsize         type_len;
+  gsize         value_size;
+  gboolean      own_value;  /* else borrowed from a sync caller */
+  gboolean      is_fixed;   /* a fixed-size basic value, read into @fixed */
+  guint64       fixed;
+  GBytes       *bytes;      /* the message bytes (serialised lazily for value) */
   const guint8 *data;
   gsize         size;
   int           sock;
@@ -492,11 +549,12 @@ typedef struct
 } PutOp;
 
 static void
-put_op_free (PutOp *op)
+put_op_clear (PutOp *op)
 {
   if (op->own_sock)
     mproc_clear_fd (&op->sock);
-  g_clear_pointer (&op->boxed, g_variant_unref);
+  if (op->own_value)
+    g_clear_pointer (&op->value, g_variant_unref);
   g_clear_pointer (&op->bytes, g_bytes_unref);
   if (op->fds != NULL)
     {
@@ -504,25 +562,79 @@ put_op_free (PutOp *op)
         mproc_clear_fd (&op->fds[i]);
       g_free (op->fds);
     }
+}
+
+static void
+put_op_free (PutOp *op)
+{
+  put_op_clear (op);
   g_free (op);
 }
 
-static PutOp *
-put_op_new (MprocRing *ring,
-            GVariant  *value,
-            GBytes    *bytes,
-            int        sock,
-            const int *fds,
-            guint      n_fds)
+/* A value of a fixed-size basic type is read with its getter (one lock of
+ * the GVariant instead of two for get_size() + store()); a non-normal
+ * serialised one (wrong size) reads as GLib's default, in normal form. */
+static gboolean
+read_fixed_basic (GVariant *value,
+                  char      type,
+                  guint64  *out,
+                  gsize    *size)
 {
-  PutOp *op = g_new0 (PutOp, 1);
+  union { guint8 y; guint16 q; guint32 u; guint64 t; gdouble d; } v = { 0, };
 
+  switch (type)
+    {
+    case 'y': v.y = g_variant_get_byte (value); *size = 1; break;
+    case 'b': v.y = g_variant_get_boolean (value) ? 1 : 0; *size = 1; break;
+    case 'n': v.q = (guint16) g_variant_get_int16 (value); *size = 2; break;
+    case 'q': v.q = g_variant_get_uint16 (value); *size = 2; break;
+    case 'i': v.u = (guint32) g_variant_get_int32 (value); *size = 4; break;
+    case 'u': v.u = g_variant_get_uint32 (value); *size = 4; break;
+    case 'h': v.u = (guint32) g_variant_get_handle (value); *size = 4; break;
+    case 'x': v.t = (guint64) g_variant_get_int64 (value); *size = 8; break;
+    case 't': v.t = g_variant_get_uint64 (value); *size = 8; break;
+    case 'd': v.d = g_variant_get_double (value); *size = 8; break;
+    default: return FALSE;
+    }
+  memcpy (out, &v, sizeof v);
+  return TRUE;
+}
+
+/* @op is zeroed.  A sync put (@borrow) keeps no reference of its own to
+ * a non-floating @value: the caller's lasts the whole call.  A floating
+ * @value is consumed either way. */
+static void
+put_op_init (PutOp     *op,
+             MprocRing *ring,
+             GVariant  *value,
+             GBytes    *bytes,
+             int        sock,
+             const int *fds,
+             guint      n_fds,
+             gboolean   borrow)
+{
   op->ring = ring;
   op->sock = sock;
   if (value != NULL)
     {
-      op->boxed = g_variant_ref_sink (g_variant_new_variant (value));
-      op->size = g_variant_get_size (op->boxed);
+      /* The serialised "v" is the value's own serialised form, a NUL and
+       * its type string (no alignment padding: the child is at offset 0),
+       * so it is written in place without building the boxed value. */
+      if (!borrow)
+        op->value = g_variant_ref_sink (value);
+      else if (g_variant_is_floating (value))
+        op->value = value;   /* ours to drop: unref frees a floating ref too */
+      else
+        op->value = NULL;
+      op->own_value = op->value != NULL;
+      op->value = value;
+      op->type = g_variant_get_type_string (value);
+      op->type_len = strlen (op->type);
+      if (op->type_len == 1 && read_fixed_basic (value, op->type[0], &op->fixed, &op->value_size))
+        op->is_fixed = TRUE;
+      else
+        op->value_size = g_variant_get_size (value);
+      op->size = op->value_size + 1 + op->type_len;
     }
   else
     {
@@ -537,16 +649,38 @@ put_op_new (MprocRing *ring,
       for (guint i = 0; i < n_fds; i++)
         op->fds[i] = fcntl (fds[i], F_DUPFD_CLOEXEC, 3);
     }
+}
+
+static PutOp *
+put_op_new (MprocRing *ring,
+            GVariant  *value,
+            GBytes    *bytes,
+            int        sock,
+            const int *fds,
+            guint      n_fds)
+{
+  PutOp *op = g_new0 (PutOp, 1);
+
+  put_op_init (op, ring, value, bytes, sock, fds, n_fds, FALSE);
   return op;
 }
 
 static void
 put_op_ensure_data (PutOp *op)
 {
-  if (op->data == NULL && op->boxed != NULL)
+  if (op->data == NULL && op->value != NULL)
     {
-      op->bytes = g_variant_get_data_as_bytes (op->boxed);
+      g_autoptr(GVariant) boxed = NULL;
+
+      /* new_variant() would take a floating ref that we own: sink it
+       * first (still ours, dropped by put_op_clear()) */
+      if (op->own_value && g_variant_is_floating (op->value))
+        g_variant_ref_sink (op->value);
+      boxed = g_variant_ref_sink (g_variant_new_variant (op->value));
+
+      op->bytes = g_variant_get_data_as_bytes (boxed);
       op->data = g_bytes_get_data (op->bytes, NULL);
+      g_assert (g_bytes_get_size (op->bytes) == op->size);
     }
 }
 
@@ -562,9 +696,9 @@ write_header (guint8  *at,
 }
 
 static void
-commit (MprocRing *ring,
-        guint64    new_head,
-        gboolean   counts)
+commit_nowake (MprocRing *ring,
+               guint64    new_head,
+               gboolean   counts)
 {
   RingShared *sh = ring->sh;
 
@@ -580,7 +714,15 @@ commit (MprocRing *ring,
   __atomic_store_n (&sh->head, new_head, __ATOMIC_RELEASE);
   if (counts && ring->joinable)
     __atomic_store_n (&sh->pending, 0, __ATOMIC_RELEASE);
-  mproc_wait_point_wake (ring->wp_data, G_MAXINT);
+}
+
+static void
+commit (MprocRing *ring,
+        guint64    new_head,
+        gboolean   counts)
+{
+  commit_nowake (ring, new_head, counts);
+  ring_wake (&ring->sh->data_waiters, ring->wp_data);
 }
 
 static gboolean
@@ -614,7 +756,7 @@ put_op_release (PutOp *op)
   if (op->holding)
     {
       op->holding = FALSE;
-      ring_unlock (&op->ring->sh->wlock, op->ring->wp_space);
+      ring_unlock (&op->ring->sh->wlock, &op->ring->sh->space_waiters, op->ring->wp_space);
     }
 }
 
@@ -639,9 +781,19 @@ put_step (gpointer  user_data,
   for (;;)
     {
       guint64 head = __atomic_load_n (&sh->head, __ATOMIC_RELAXED);
-      guint64 tail = __atomic_load_n (&sh->tail, __ATOMIC_ACQUIRE);
+      guint64 tail = ring->seen_tail;
       guint64 used = head - tail;
       guint64 off, room, contig;
+
+      /* The tail seen last is enough when it leaves room for a whole
+       * record; anything else is decided on the current one. */
+      if (op->started || used > cap ||
+          REC_SIZE (op->size) > MIN (cap - used, cap - (head & ring->mask)))
+        {
+          tail = __atomic_load_n (&sh->tail, __ATOMIC_ACQUIRE);
+          ring->seen_tail = tail;
+          used = head - tail;
+        }
 
       if (used > cap || (used & 7) != 0)
         {
@@ -671,12 +823,25 @@ put_step (gpointer  user_data,
                   return FALSE;
                 }
               write_header (at, (guint32) op->size, KIND_SINGLE, op->n_fds);
-              if (op->boxed != NULL && op->data == NULL)
-                g_variant_store (op->boxed, at + REC_HDR);
+              if (op->is_fixed)
+                {
+                  memcpy (at + REC_HDR, &op->fixed, op->value_size);
+                  at[REC_HDR + op->value_size] = '\0';
+                  at[REC_HDR + op->value_size + 1] = (guint8) op->type[0];
+                }
+              else if (op->value != NULL && op->data == NULL)
+                {
+                  g_variant_store (op->value, at + REC_HDR);
+                  at[REC_HDR + op->value_size] = '\0';
+                  memcpy (at + REC_HDR + op->value_size + 1, op->type, op->type_len);
+                }
               else if (op->size > 0)
                 memcpy (at + REC_HDR, op->data, op->size);
-              commit (ring, head + need, TRUE);
-              put_op_release (op);
+              /* publish, unlock, then one fence for both wake-ups */
+              commit_nowake (ring, head + need, TRUE);
+              op->holding = FALSE;
+              __atomic_store_n (&sh->wlock, 0, __ATOMIC_RELEASE);
+              ring_wake_both (ring);
               return TRUE;
             }
 
@@ -770,6 +935,7 @@ typedef struct
   gboolean   own_sock;
   GArray    *fds;         /* received fds, or NULL to close them */
   gboolean   peek;        /* poll(): only wait for data or hang-up */
+  gboolean   want_copy;   /* a small SINGLE message goes to @small */
 
   gboolean   holding;
   gboolean   in_stream;
@@ -781,6 +947,9 @@ typedef struct
   GBytes    *result;
   LockWatch  watch;
   LockWatch  writer_watch;
+  gboolean   got_small;   /* the message is in @small, @small_len bytes */
+  guint32    small_len;
+  guint64    small[SMALL_COPY / 8];
 } GetOp;
 
 static void
@@ -814,12 +983,12 @@ get_op_release (GetOp *op)
   if (op->holding)
     {
       op->holding = FALSE;
-      ring_unlock (&op->ring->sh->rlock, op->ring->wp_data);
+      ring_unlock (&op->ring->sh->rlock, &op->ring->sh->data_waiters, op->ring->wp_data);
     }
 }
 
 static void
-get_op_free (GetOp *op)
+get_op_clear (GetOp *op)
 {
   get_op_drop_partial (op);
   get_op_release (op);
@@ -828,6 +997,12 @@ get_op_free (GetOp *op)
     g_array_unref (op->fds);
   if (op->own_sock)
     mproc_clear_fd (&op->sock);
+}
+
+static void
+get_op_free (GetOp *op)
+{
+  get_op_clear (op);
   g_free (op);
 }
 
@@ -836,7 +1011,7 @@ advance_tail (MprocRing *ring,
               guint64    tail)
 {
   __atomic_store_n (&ring->sh->tail, tail, __ATOMIC_RELEASE);
-  mproc_wait_point_wake (ring->wp_space, G_MAXINT);
+  ring_wake (&ring->sh->space_waiters, ring->wp_space);
 }
 
 /* Moves the fds of @from to the end of @to (which owns them afterwards). */
@@ -898,6 +1073,7 @@ get_corrupt (GetOp    *op,
              GError  **error)
 {
   /* Drop everything visible: we cannot find the next record boundary. */
+  head = MAX (head, __atomic_load_n (&op->ring->sh->head, __ATOMIC_ACQUIRE));
   advance_tail (op->ring, head);
   return get_fail (op, error,
                    g_error_new_literal (MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
@@ -946,13 +1122,23 @@ get_step (gpointer  user_data,
 
   for (;;)
     {
-      guint64 head = __atomic_load_n (&sh->head, __ATOMIC_ACQUIRE);
       guint64 tail = __atomic_load_n (&sh->tail, __ATOMIC_RELAXED);
+      guint64 head = ring->seen_head;
       guint64 avail = head - tail;
       guint64 off, rec;
       guint32 hdr[2];
       guint32 len, kind, n_fds;
       const guint8 *at;
+
+      /* Records below the head seen last are published and, the tail
+       * being ours, not consumed: read the producer's line only when the
+       * ones seen are used up (or another consumer went past them). */
+      if (avail == 0 || avail > cap)
+        {
+          head = __atomic_load_n (&sh->head, __ATOMIC_ACQUIRE);
+          ring->seen_head = head;
+          avail = head - tail;
+        }
 
       if (avail == 0)
         {
@@ -993,6 +1179,19 @@ get_step (gpointer  user_data,
             GError *local_error = NULL;
 
             get_op_drop_partial (op);
+            if (op->want_copy && len <= SMALL_COPY && n_fds == 0)
+              {
+                memcpy (op->small, at + REC_HDR, len);
+                op->small_len = len;
+                op->got_small = TRUE;
+                __atomic_store_n (&sh->n_got, sh->n_got + 1, __ATOMIC_RELEASE);
+                /* hand the space back, unlock, one fence for both wake-ups */
+                __atomic_store_n (&sh->tail, tail + rec, __ATOMIC_RELEASE);
+                op->holding = FALSE;
+                __atomic_store_n (&sh->rlock, 0, __ATOMIC_RELEASE);
+                ring_wake_both (ring);
+                return TRUE;
+              }
             copy = g_try_malloc (MAX (len, 1));
             if (copy == NULL)
               {
@@ -1248,6 +1447,103 @@ op_slice (MprocRing *ring,
   return slice;
 }
 
+/* The count of waiters that state changes for @kind must wake. */
+static guint32 *
+op_waiters (MprocRing *ring,
+            OpKind     kind)
+{
+  switch (kind)
+    {
+    case OP_PUT: return &ring->sh->space_waiters;
+    case OP_GET:
+    case OP_POLL: return &ring->sh->data_waiters;
+    case OP_JOIN:
+    default: return NULL;   /* wp_done: every change wakes */
+    }
+}
+
+static gboolean
+op_has_result (OpKind   kind,
+               gpointer op)
+{
+  return kind == OP_GET && (((GetOp *) op)->result != NULL || ((GetOp *) op)->got_small);
+}
+
+/* Before counting itself as a waiter (from then on every change the peer
+ * makes costs it a wake-up), a blocking put or get spins briefly on the
+ * words its check depends on (the position the peer moves and the lock),
+ * as the raw ring does: a peer a few hundred ns behind is caught with no
+ * shared write at all.  Same budget and same rule (never on one usable
+ * CPU) as the wait point's own spin.  Returns TRUE when the op finished
+ * (*@success says how), FALSE to go on and wait. */
+static gboolean
+op_spin (MprocRing *ring,
+         OpKind     kind,
+         gpointer   op,
+         gint64     deadline,
+         gboolean  *success,
+         GError   **error)
+{
+  RingShared *sh = ring->sh;
+  MprocWaitCheck check = op_check (kind);
+  gint64 spin = mproc_wait_get_spin_usec ();
+  guint64 *pos;
+  guint32 *lock;
+  gint64 end;
+
+  if (spin <= 0 || !mproc_spin_allowed ())
+    return FALSE;
+  if (kind == OP_PUT)
+    {
+      pos = &sh->tail;
+      lock = &sh->wlock;
+    }
+  else if (kind == OP_GET || kind == OP_POLL)
+    {
+      pos = &sh->head;
+      lock = &sh->rlock;
+    }
+  else
+    return FALSE;
+
+  end = g_get_monotonic_time () + spin;
+  if (deadline >= 0 && deadline < end)
+    end = deadline;
+
+  for (;;)
+    {
+      guint64 p0 = __atomic_load_n (pos, __ATOMIC_ACQUIRE);
+      guint32 l0 = __atomic_load_n (lock, __ATOMIC_ACQUIRE);
+      GError *local_error = NULL;
+
+      /* checked after the snapshot: a change in between is seen below */
+      if (check (op, &local_error) || local_error != NULL)
+        {
+          *success = local_error == NULL;
+          if (local_error != NULL)
+            g_propagate_error (error, local_error);
+          return TRUE;
+        }
+
+      for (;;)
+        {
+          guint i;
+
+          for (i = 0; i < 64; i++)
+            {
+              if (__atomic_load_n (pos, __ATOMIC_RELAXED) != p0 ||
+                  __atomic_load_n (lock, __ATOMIC_RELAXED) != l0)
+                break;
+              mproc_cpu_relax ();
+            }
+          if (i < 64)
+            break;
+          if (g_get_monotonic_time () >= end)
+            return FALSE;
+        }
+    }
+}
+
 /* Returns TRUE when done; "done" for OP_POLL with hup set too. */
 static gboolean
 op_run_sync (MprocRing    *ring,
@@ -1274,14 +1570,29 @@ op_run_sync (MprocRing    *ring,
 
   deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
 
+  if (timeout_usec != 0)
+    {
+      gboolean success = FALSE;
+
+      if (op_spin (ring, kind, op, deadline, &success, error))
+        return success;
+    }
+
   for (;;)
     {
       if (timeout_usec != 0 || op_in_progress (kind, op))
         {
           gint64 slice = op_slice (ring, kind, op, deadline);
+          guint32 *waiters = op_waiters (ring, kind);
+          gboolean done;
 
-          if (mproc_wait_point_wait (op_wait_point (ring, kind), check, op, slice,
-                                     cancellable, &local_error))
+          if (waiters != NULL)
+            ring_waiter_add (waiters);
+          done = mproc_wait_point_wait (op_wait_point (ring, kind), check, op, slice,
+                                        cancellable, &local_error);
+          if (waiters != NULL)
+            ring_waiter_remove (waiters);
+          if (done)
             return TRUE;
           if (!g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
             {
@@ -1295,7 +1606,7 @@ op_run_sync (MprocRing    *ring,
         return FALSE;
       if (kind == OP_POLL && ((GetOp *) op)->hup)
         return TRUE;
-      if (kind == OP_GET && ((GetOp *) op)->result != NULL)
+      if (op_has_result (kind, op))
         return TRUE;
     }
 }
@@ -1311,12 +1622,26 @@ mproc_ring_put (MprocRing     *ring,
                 GCancellable  *cancellable,
                 GError       **error)
 {
-  PutOp *op = put_op_new (ring, value, bytes, sock, fds, n_fds);
+  PutOp op = { NULL, };
   gboolean ret;
 
-  ret = op_run_sync (ring, OP_PUT, op, timeout_usec, cancellable, error);
-  put_op_free (op);
+  put_op_init (&op, ring, value, bytes, sock, fds, n_fds, TRUE);
+  ret = op_run_sync (ring, OP_PUT, &op, timeout_usec, cancellable, error);
+  put_op_clear (&op);
   return ret;
+}
+
+/* @op is zeroed. */
+static void
+get_op_init (GetOp     *op,
+             MprocRing *ring,
+             int        sock,
+             gboolean   want_fds)
+{
+  op->ring = ring;
+  op->sock = sock;
+  if (want_fds)
+    op->fds = mproc_fd_array_new ();
 }
 
 static GetOp *
@@ -1326,10 +1651,7 @@ get_op_new (MprocRing *ring,
 {
   GetOp *op = g_new0 (GetOp, 1);
 
-  op->ring = ring;
-  op->sock = sock;
-  if (want_fds)
-    op->fds = mproc_fd_array_new ();
+  get_op_init (op, ring, sock, want_fds);
   return op;
 }
 
@@ -1341,16 +1663,41 @@ mproc_ring_get (MprocRing     *ring,
                 GCancellable  *cancellable,
                 GError       **error)
 {
-  GetOp *op = get_op_new (ring, sock, fds_out != NULL);
+  GetOp op = { NULL, };
   GBytes *ret = NULL;
 
-  if (op_run_sync (ring, OP_GET, op, timeout_usec, cancellable, error))
+  get_op_init (&op, ring, sock, fds_out != NULL);
+  if (op_run_sync (ring, OP_GET, &op, timeout_usec, cancellable, error))
     {
-      ret = g_steal_pointer (&op->result);
+      ret = g_steal_pointer (&op.result);
       if (fds_out != NULL)
-        move_fds (op->fds, fds_out);
+        move_fds (op.fds, fds_out);
     }
-  get_op_free (op);
+  get_op_clear (&op);
+  return ret;
+}
+
+GVariant *
+mproc_ring_get_value (MprocRing     *ring,
+                      gint64         timeout_usec,
+                      GCancellable  *cancellable,
+                      GError       **error)
+{
+  GetOp op = { NULL, };
+  GVariant *ret = NULL;
+
+  get_op_init (&op, ring, -1, FALSE);
+  op.want_copy = TRUE;
+  if (op_run_sync (ring, OP_GET, &op, timeout_usec, cancellable, error))
+    {
+      /* decoded with the read lock released: a malformed message costs
+       * only itself */
+      if (op.got_small)
+        ret = mproc_wire_decode_data ((const guint8 *) op.small, op.small_len, error);
+      else
+        ret = mproc_wire_decode (op.result, error);
+    }
+  get_op_clear (&op);
   return ret;
 }
 
@@ -1380,12 +1727,27 @@ typedef struct
   gpointer   op;
   gint64     deadline;
   gboolean   nowait;
+  MprocShm  *shm;       /* keeps *waiters mapped until the wait is over */
+  guint32   *waiters;   /* counted in it while a wait is pending */
 } AsyncOp;
+
+static void
+async_op_uncount (AsyncOp *a)
+{
+  if (a->waiters != NULL)
+    {
+      ring_waiter_remove (a->waiters);
+      a->waiters = NULL;
+    }
+}
 
 static void
 async_op_free (gpointer data)
 {
   AsyncOp *a = data;
+
+  async_op_uncount (a);
+  g_clear_pointer (&a->shm, mproc_shm_unref);
 
   if (a->kind == OP_PUT)
     put_op_free (a->op);
@@ -1407,6 +1769,7 @@ async_done_cb (gpointer  user_data,
   AsyncOp *a = g_task_get_task_data (task);
   GError *local_error = NULL;
 
+  async_op_uncount (a);
   if (success)
     {
       g_task_return_boolean (task, TRUE);
@@ -1424,7 +1787,7 @@ async_done_cb (gpointer  user_data,
       return;
     }
   if ((a->kind == OP_POLL && ((GetOp *) a->op)->hup) ||
-      (a->kind == OP_GET && ((GetOp *) a->op)->result != NULL))
+      op_has_result (a->kind, a->op))
     {
       g_task_return_boolean (task, TRUE);
       return;
@@ -1440,6 +1803,13 @@ async_arm (GTask *task)
   gint64 slice = a->nowait && !op_in_progress (a->kind, a->op)
                  ? 0 : op_slice (a->ring, a->kind, a->op, a->deadline);
 
+  a->waiters = op_waiters (a->ring, a->kind);
+  if (a->waiters != NULL)
+    {
+      if (a->shm == NULL)
+        a->shm = mproc_shm_ref (a->ring->shm);
+      ring_waiter_add (a->waiters);
+    }
   /* a slice of 0 would never run the check: 1 µs does, once */
   mproc_wait_point_wait_async (op_wait_point (a->ring, a->kind), op_check (a->kind), a->op,
                                MAX (slice, 1), g_task_get_cancellable (task),
@@ -1649,8 +2019,10 @@ typedef struct
 
 typedef struct
 {
-  GSource *source;   /* a ref */
-  gboolean cancelled;
+  GSource  *source;   /* a ref */
+  gboolean  cancelled;
+  MprocShm *shm;      /* keeps *waiters mapped */
+  guint32  *waiters;  /* counted in it until done */
 } SourceWait;
 
 static gboolean
@@ -1672,6 +2044,8 @@ source_done_cb (gpointer  user_data,
   SourceWait *w = user_data;
   RingSource *rs = (RingSource *) w->source;
 
+  ring_waiter_remove (w->waiters);
+  mproc_shm_unref (w->shm);
   if (success && !g_source_is_destroyed (w->source))
     {
       rs->ready = TRUE;
@@ -1699,6 +2073,9 @@ ring_source_arm (RingSource *rs)
 
   w = g_new0 (SourceWait, 1);
   w->source = g_source_ref (&rs->source);
+  w->shm = mproc_shm_ref (rs->ring->shm);
+  w->waiters = &rs->ring->sh->data_waiters;
+  ring_waiter_add (w->waiters);
   rs->cancellable = g_cancellable_new ();
   g_main_context_push_thread_default (context);
   mproc_wait_point_wait_async (rs->ring->wp_data, source_check_cb, w, -1, rs->cancellable,

@@ -148,18 +148,20 @@ mproc_simple_queue_put (MprocSimpleQueue  *self,
                         GCancellable      *cancellable,
                         GError           **error)
 {
-  g_autoptr(GVariant) sunk = NULL;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_SIMPLE_QUEUE (self), FALSE);
   g_return_val_if_fail (value != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  sunk = g_variant_ref_sink (value);
   ring = get_ring (self, error);
   if (ring == NULL)
-    return FALSE;
-  return mproc_ring_put (ring, sunk, NULL, -1, NULL, 0, -1, cancellable, error);
+    {
+      g_variant_unref (g_variant_ref_sink (value));   /* a floating one is ours */
+      return FALSE;
+    }
+  /* consumes @value if floating; else only reads it during the call */
+  return mproc_ring_put (ring, value, NULL, -1, NULL, 0, -1, cancellable, error);
 }
 
 /**
@@ -180,7 +182,6 @@ mproc_simple_queue_get (MprocSimpleQueue  *self,
                         GCancellable      *cancellable,
                         GError           **error)
 {
-  g_autoptr(GBytes) bytes = NULL;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_SIMPLE_QUEUE (self), NULL);
@@ -189,8 +190,7 @@ mproc_simple_queue_get (MprocSimpleQueue  *self,
   ring = get_ring (self, error);
   if (ring == NULL)
     return NULL;
-  bytes = mproc_ring_get (ring, -1, NULL, -1, cancellable, error);
-  return bytes != NULL ? mproc_wire_decode (bytes, error) : NULL;
+  return mproc_ring_get_value (ring, -1, cancellable, error);
 }
 
 /**

@@ -21,6 +21,12 @@ G_BEGIN_DECLS
 GBytes   *mproc_wire_encode (GVariant     *value);
 GVariant *mproc_wire_decode (GBytes       *bytes,
                              GError      **error);
+/* As mproc_wire_decode() from a private copy of the bytes (not shared
+ * memory: they are read more than once); small messages of fixed-size
+ * basic types and number arrays skip the boxed intermediate. */
+GVariant *mproc_wire_decode_data (const guint8 *data,
+                                  gsize         size,
+                                  GError      **error);
 
 gboolean  mproc_wire_send   (int           fd,
                              GBytes       *payload,
