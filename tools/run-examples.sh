@@ -16,7 +16,7 @@ ninja -C "$build" >/dev/null
 
 # The seed's order: §1 … §10.
 order=(user-object producer-consumer joinable-queue event lock condition semaphore
-       manager-dict namespaces namespaces-mutable pool pool-maxtasksperchild)
+       manager-dict namespaces namespaces-mutable manager-list-model pool pool-maxtasksperchild)
 
 ran=0
 for name in "${order[@]}"; do
