@@ -17,6 +17,7 @@
 #include "mproc-i18n-private.h"
 #include "mproc-main.h"
 #include "mproc-pool-private.h"
+#include "mproc-wire-private.h"
 #include "mproc-shareable-private.h"
 
 /* --- Task registry ------------------------------------------------------ */
@@ -176,22 +177,11 @@ mproc_pool_error_from_variant (GVariant *value)
   return g_error_new_literal (g_quark_from_string (domain), code, message);
 }
 
+/* Packed arrays of fixed-width numbers travel as one memcpy. */
 static gsize
 fixed_element_size (const GVariantType *element)
 {
-  switch (*g_variant_type_peek_string (element))
-    {
-    case 'y':
-      return 1;
-    case 'n': case 'q':
-      return 2;
-    case 'i': case 'u': case 'h':
-      return 4;
-    case 'x': case 't': case 'd':
-      return 8;
-    default:
-      return 0;
-    }
+  return mproc_wire_number_size (*g_variant_type_peek_string (element));
 }
 
 gboolean

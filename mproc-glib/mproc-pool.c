@@ -18,6 +18,7 @@
 #include "mproc-i18n-private.h"
 #include "mproc-main.h"
 #include "mproc-pool-private.h"
+#include "mproc-wire-private.h"
 #include "mproc-process-private.h"
 
 /**
@@ -282,22 +283,11 @@ item_free (Item *item)
   g_free (item);
 }
 
+/* Packed arrays of fixed-width numbers travel as one memcpy. */
 static gsize
 packed_size (const GVariantType *element)
 {
-  switch (*g_variant_type_peek_string (element))
-    {
-    case 'y':
-      return 1;
-    case 'n': case 'q':
-      return 2;
-    case 'i': case 'u': case 'h':
-      return 4;
-    case 'x': case 't': case 'd':
-      return 8;
-    default:
-      return 0;
-    }
+  return mproc_wire_number_size (*g_variant_type_peek_string (element));
 }
 
 /* --- Calls -------------------------------------------------------------- */

@@ -18,6 +18,10 @@ G_BEGIN_DECLS
 
 #define MPROC_WIRE_MAX_FDS 253   /* SCM_MAX_FD */
 
+/* The size of a fixed-width number type ('y' 'n' 'q' 'i' 'u' 'h' 'x' 't'
+ * 'd'), whose every bit pattern is a normal value; 0 for any other type. */
+gsize     mproc_wire_number_size (char          type_char);
+
 GBytes   *mproc_wire_encode (GVariant     *value);
 GVariant *mproc_wire_decode (GBytes       *bytes,
                              GError      **error);

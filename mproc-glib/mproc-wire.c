@@ -26,6 +26,19 @@ typedef struct
 
 G_STATIC_ASSERT (sizeof (WireHeader) == 16);
 
+gsize
+mproc_wire_number_size (char type_char)
+{
+  switch (type_char)
+    {
+    case 'y': return 1;
+    case 'n': case 'q': return 2;
+    case 'i': case 'u': case 'h': return 4;
+    case 'x': case 't': case 'd': return 8;
+    default: return 0;
+    }
+}
+
 GBytes *
 mproc_wire_encode (GVariant *value)
 {
@@ -56,14 +69,9 @@ is_number_array (const guint8 *data,
   if (nul == NULL || data + size - nul != 3 || nul[1] != 'a')
     return FALSE;
 
-  switch (nul[2])
-    {
-    case 'y': element = 1; break;
-    case 'n': case 'q': element = 2; break;
-    case 'i': case 'u': case 'h': element = 4; break;
-    case 'x': case 't': case 'd': element = 8; break;
-    default: return FALSE;
-    }
+  element = mproc_wire_number_size ((char) nul[2]);
+  if (element == 0)
+    return FALSE;
   *element_type = (char) nul[2];
   return (gsize) (nul - data) % element == 0;
 }
@@ -83,14 +91,9 @@ decode_fixed_basic (const guint8 *data,
   if (size < 3 || size > 10 || data[size - 2] != '\0')
     return NULL;
 
-  switch (data[size - 1])
-    {
-    case 'y': case 'b': want = 1; break;
-    case 'n': case 'q': want = 2; break;
-    case 'i': case 'u': case 'h': want = 4; break;
-    case 'x': case 't': case 'd': want = 8; break;
-    default: return NULL;
-    }
+  want = data[size - 1] == 'b' ? 1 : mproc_wire_number_size ((char) data[size - 1]);
+  if (want == 0)
+    return NULL;
   if (size - 2 != want)
     return NULL;
   memcpy (&v, data, want);
@@ -116,18 +119,19 @@ decode_fixed_basic (const guint8 *data,
  * a consumer that frees each message before the next one arrives paid
  * ~100 ns per message for that.  One empty value of each number array
  * type, kept for the life of the process, keeps their type infos. */
+static const char *const number_array_types[] = { "ay", "an", "aq", "ai", "au", "ah", "ax", "at", "ad" };
+static GVariant *number_array_keep[G_N_ELEMENTS (number_array_types)];   /* never freed, on purpose */
+
 static void
 keep_number_array_types (void)
 {
-  static const char *const types[] = { "ay", "an", "aq", "ai", "au", "ah", "ax", "at", "ad" };
-  static GVariant *keep[G_N_ELEMENTS (types)];   /* never freed, on purpose */
   static gsize done = 0;
 
   if (g_once_init_enter (&done))
     {
-      for (gsize i = 0; i < G_N_ELEMENTS (types); i++)
-        keep[i] = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE (types[i]),
-                                                               NULL, 0, TRUE, NULL, NULL));
+      for (gsize i = 0; i < G_N_ELEMENTS (number_array_types); i++)
+        number_array_keep[i] = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE (number_array_types[i]),
+                                                                            NULL, 0, TRUE, NULL, NULL));
       g_once_init_leave (&done, 1);
     }
 }
