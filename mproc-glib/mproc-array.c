@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mproc-array.h"
+#include "mproc-element-private.h"
 #include "mproc-error.h"
 #include "mproc-i18n-private.h"
 #include "mproc-shareable-private.h"
@@ -69,23 +70,6 @@ static void mproc_array_shareable_init (MprocShareableInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (MprocArray, mproc_array, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_array_shareable_init))
 
-static gsize
-element_size (MprocValueType value_type)
-{
-  switch (value_type)
-    {
-    case MPROC_VALUE_TYPE_BOOLEAN:
-      return 1;
-    case MPROC_VALUE_TYPE_INT32:
-    case MPROC_VALUE_TYPE_FLOAT:
-      return 4;
-    case MPROC_VALUE_TYPE_INT64:
-    case MPROC_VALUE_TYPE_DOUBLE:
-    default:
-      return 8;
-    }
-}
-
 /* The size of the state for @length elements, or FALSE if it overflows. */
 static gboolean
 state_size (MprocValueType  value_type,
@@ -94,7 +78,7 @@ state_size (MprocValueType  value_type,
 {
   gsize bytes;
 
-  if (!g_size_checked_mul (&bytes, length, element_size (value_type)) ||
+  if (!g_size_checked_mul (&bytes, length, mproc_element_size (value_type)) ||
       !g_size_checked_add (&bytes, bytes, sizeof (ArrayShared)) ||
       bytes > G_MAXSIZE - MPROC_SYNC_STATE_OFFSET)
     return FALSE;
@@ -329,156 +313,6 @@ mproc_array_get_lock (MprocArray *self)
 /* ------------------------------------------------------------------------ */
 /* Element access                                                           */
 
-static inline gboolean
-is_integer (MprocArray *self)
-{
-  return self->value_type <= MPROC_VALUE_TYPE_INT64;
-}
-
-static inline gint64
-normalise (MprocValueType type,
-           gint64         value)
-{
-  switch (type)
-    {
-    case MPROC_VALUE_TYPE_BOOLEAN:
-      return value != 0;
-    case MPROC_VALUE_TYPE_INT32:
-      return (gint32) value;
-    case MPROC_VALUE_TYPE_INT64:
-    case MPROC_VALUE_TYPE_FLOAT:
-    case MPROC_VALUE_TYPE_DOUBLE:
-    default:
-      return value;
-    }
-}
-
-/* Integer and boolean elements, widened to gint64. */
-static inline gint64
-load_int (MprocArray *self,
-          guint       i)
-{
-  switch (self->value_type)
-    {
-    case MPROC_VALUE_TYPE_BOOLEAN:
-      return __atomic_load_n ((guint8 *) self->data + i, __ATOMIC_RELAXED);
-    case MPROC_VALUE_TYPE_INT32:
-      return __atomic_load_n ((gint32 *) self->data + i, __ATOMIC_RELAXED);
-    case MPROC_VALUE_TYPE_INT64:
-    case MPROC_VALUE_TYPE_FLOAT:
-    case MPROC_VALUE_TYPE_DOUBLE:
-    default:
-      return __atomic_load_n ((gint64 *) self->data + i, __ATOMIC_RELAXED);
-    }
-}
-
-/* @value is normalised. */
-static inline void
-store_int (MprocArray *self,
-           guint       i,
-           gint64      value)
-{
-  switch (self->value_type)
-    {
-    case MPROC_VALUE_TYPE_BOOLEAN:
-      __atomic_store_n ((guint8 *) self->data + i, (guint8) value, __ATOMIC_RELAXED);
-      break;
-    case MPROC_VALUE_TYPE_INT32:
-      __atomic_store_n ((gint32 *) self->data + i, (gint32) value, __ATOMIC_RELAXED);
-      break;
-    case MPROC_VALUE_TYPE_INT64:
-    case MPROC_VALUE_TYPE_FLOAT:
-    case MPROC_VALUE_TYPE_DOUBLE:
-    default:
-      __atomic_store_n ((gint64 *) self->data + i, value, __ATOMIC_RELAXED);
-      break;
-    }
-}
-
-/* Both values are normalised; on failure *@expected is the current value. */
-static inline gboolean
-cas_int (MprocArray *self,
-         guint       i,
-         gint64     *expected,
-         gint64      desired)
-{
-  gboolean ok;
-
-  switch (self->value_type)
-    {
-    case MPROC_VALUE_TYPE_BOOLEAN:
-      {
-        guint8 old = (guint8) *expected;
-
-        ok = __atomic_compare_exchange_n ((guint8 *) self->data + i, &old, (guint8) desired,
-                                          FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-        *expected = old;
-      }
-      break;
-    case MPROC_VALUE_TYPE_INT32:
-      {
-        gint32 old = (gint32) *expected;
-
-        ok = __atomic_compare_exchange_n ((gint32 *) self->data + i, &old, (gint32) desired,
-                                          FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-        *expected = old;
-      }
-      break;
-    case MPROC_VALUE_TYPE_INT64:
-    case MPROC_VALUE_TYPE_FLOAT:
-    case MPROC_VALUE_TYPE_DOUBLE:
-    default:
-      ok = __atomic_compare_exchange_n ((gint64 *) self->data + i, expected, desired,
-                                        FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-      break;
-    }
-  return ok;
-}
-
-static inline gdouble
-load_double (MprocArray *self,
-             guint       i)
-{
-  if (self->value_type == MPROC_VALUE_TYPE_FLOAT)
-    {
-      guint32 bits = __atomic_load_n ((guint32 *) self->data + i, __ATOMIC_RELAXED);
-      gfloat value;
-
-      memcpy (&value, &bits, sizeof value);
-      return value;
-    }
-  else
-    {
-      guint64 bits = __atomic_load_n ((guint64 *) self->data + i, __ATOMIC_RELAXED);
-      gdouble value;
-
-      memcpy (&value, &bits, sizeof value);
-      return value;
-    }
-}
-
-static inline void
-store_double (MprocArray *self,
-              guint       i,
-              gdouble     value)
-{
-  if (self->value_type == MPROC_VALUE_TYPE_FLOAT)
-    {
-      gfloat narrow = (gfloat) value;
-      guint32 bits;
-
-      memcpy (&bits, &narrow, sizeof bits);
-      __atomic_store_n ((guint32 *) self->data + i, bits, __ATOMIC_RELAXED);
-    }
-  else
-    {
-      guint64 bits;
-
-      memcpy (&bits, &value, sizeof bits);
-      __atomic_store_n ((guint64 *) self->data + i, bits, __ATOMIC_RELAXED);
-    }
-}
-
 /**
  * mproc_array_get_int:
  * @self: a `MprocArray` of an integer or boolean type
@@ -493,10 +327,10 @@ mproc_array_get_int (MprocArray *self,
                      guint       index_)
 {
   g_return_val_if_fail (MPROC_IS_ARRAY (self), 0);
-  g_return_val_if_fail (is_integer (self), 0);
+  g_return_val_if_fail (mproc_element_is_integer (self->value_type), 0);
   g_return_val_if_fail (index_ < self->length, 0);
 
-  return load_int (self, index_);
+  return mproc_element_load_int (self->value_type, self->data, index_);
 }
 
 /**
@@ -515,10 +349,10 @@ mproc_array_set_int (MprocArray *self,
                      gint64      value)
 {
   g_return_if_fail (MPROC_IS_ARRAY (self));
-  g_return_if_fail (is_integer (self));
+  g_return_if_fail (mproc_element_is_integer (self->value_type));
   g_return_if_fail (index_ < self->length);
 
-  store_int (self, index_, normalise (self->value_type, value));
+  mproc_element_store_int (self->value_type, self->data, index_, mproc_element_normalise (self->value_type, value));
 }
 
 /**
@@ -535,10 +369,10 @@ mproc_array_get_double (MprocArray *self,
                         guint       index_)
 {
   g_return_val_if_fail (MPROC_IS_ARRAY (self), 0.0);
-  g_return_val_if_fail (!is_integer (self), 0.0);
+  g_return_val_if_fail (!mproc_element_is_integer (self->value_type), 0.0);
   g_return_val_if_fail (index_ < self->length, 0.0);
 
-  return load_double (self, index_);
+  return mproc_element_load_double (self->value_type, self->data, index_);
 }
 
 /**
@@ -557,10 +391,10 @@ mproc_array_set_double (MprocArray *self,
                         gdouble     value)
 {
   g_return_if_fail (MPROC_IS_ARRAY (self));
-  g_return_if_fail (!is_integer (self));
+  g_return_if_fail (!mproc_element_is_integer (self->value_type));
   g_return_if_fail (index_ < self->length);
 
-  store_double (self, index_, value);
+  mproc_element_store_double (self->value_type, self->data, index_, value);
 }
 
 /**
@@ -619,7 +453,7 @@ element_variant_type (MprocValueType value_type)
 static gsize
 element_variant_size (MprocValueType value_type)
 {
-  return value_type == MPROC_VALUE_TYPE_FLOAT ? sizeof (gdouble) : element_size (value_type);
+  return value_type == MPROC_VALUE_TYPE_FLOAT ? sizeof (gdouble) : mproc_element_size (value_type);
 }
 
 /**
@@ -652,18 +486,18 @@ mproc_array_get_values (MprocArray *self)
     switch (self->value_type)
       {
       case MPROC_VALUE_TYPE_BOOLEAN:
-        ((guint8 *) buffer)[i] = (guint8) load_int (self, i);
+        ((guint8 *) buffer)[i] = (guint8) mproc_element_load_int (self->value_type, self->data, i);
         break;
       case MPROC_VALUE_TYPE_INT32:
-        ((gint32 *) buffer)[i] = (gint32) load_int (self, i);
+        ((gint32 *) buffer)[i] = (gint32) mproc_element_load_int (self->value_type, self->data, i);
         break;
       case MPROC_VALUE_TYPE_INT64:
-        buffer[i] = load_int (self, i);
+        buffer[i] = mproc_element_load_int (self->value_type, self->data, i);
         break;
       case MPROC_VALUE_TYPE_FLOAT:
       case MPROC_VALUE_TYPE_DOUBLE:
       default:
-        ((gdouble *) buffer)[i] = load_double (self, i);
+        ((gdouble *) buffer)[i] = mproc_element_load_double (self->value_type, self->data, i);
         break;
       }
 
@@ -708,18 +542,18 @@ mproc_array_set_values (MprocArray *self,
     switch (self->value_type)
       {
       case MPROC_VALUE_TYPE_BOOLEAN:
-        store_int (self, i, ((const guint8 *) elements)[i] != 0);
+        mproc_element_store_int (self->value_type, self->data, i, ((const guint8 *) elements)[i] != 0);
         break;
       case MPROC_VALUE_TYPE_INT32:
-        store_int (self, i, ((const gint32 *) elements)[i]);
+        mproc_element_store_int (self->value_type, self->data, i, ((const gint32 *) elements)[i]);
         break;
       case MPROC_VALUE_TYPE_INT64:
-        store_int (self, i, ((const gint64 *) elements)[i]);
+        mproc_element_store_int (self->value_type, self->data, i, ((const gint64 *) elements)[i]);
         break;
       case MPROC_VALUE_TYPE_FLOAT:
       case MPROC_VALUE_TYPE_DOUBLE:
       default:
-        store_double (self, i, ((const gdouble *) elements)[i]);
+        mproc_element_store_double (self->value_type, self->data, i, ((const gdouble *) elements)[i]);
         break;
       }
 }
@@ -742,18 +576,11 @@ mproc_array_add (MprocArray *self,
                  guint       index_,
                  gint64      delta)
 {
-  gint64 old;
-  gint64 new;
-
   g_return_val_if_fail (MPROC_IS_ARRAY (self), 0);
-  g_return_val_if_fail (is_integer (self), 0);
+  g_return_val_if_fail (mproc_element_is_integer (self->value_type), 0);
   g_return_val_if_fail (index_ < self->length, 0);
 
-  old = load_int (self, index_);
-  do
-    new = normalise (self->value_type, (gint64) ((guint64) old + (guint64) delta));
-  while (!cas_int (self, index_, &old, new));
-  return new;
+  return mproc_element_add (self->value_type, self->data, index_, delta);
 }
 
 /**
@@ -777,11 +604,8 @@ mproc_array_compare_and_swap (MprocArray *self,
                               gint64      new_value)
 {
   g_return_val_if_fail (MPROC_IS_ARRAY (self), FALSE);
-  g_return_val_if_fail (is_integer (self), FALSE);
+  g_return_val_if_fail (mproc_element_is_integer (self->value_type), FALSE);
   g_return_val_if_fail (index_ < self->length, FALSE);
 
-  /* a value the element cannot hold is never there */
-  if (normalise (self->value_type, old_value) != old_value)
-    return FALSE;
-  return cas_int (self, index_, &old_value, normalise (self->value_type, new_value));
+  return mproc_element_compare_and_swap (self->value_type, self->data, index_, old_value, new_value);
 }

@@ -11,6 +11,7 @@
 #include "mproc-i18n-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
+#include "mproc-element-private.h"
 #include "mproc-value.h"
 
 /**
@@ -236,30 +237,6 @@ mproc_value_get_lock (MprocValue *self)
   return self->lock;
 }
 
-static inline gboolean
-is_integer (MprocValue *self)
-{
-  return self->value_type <= MPROC_VALUE_TYPE_INT64;
-}
-
-static inline gint64
-normalise (MprocValueType type,
-           gint64         value)
-{
-  switch (type)
-    {
-    case MPROC_VALUE_TYPE_BOOLEAN:
-      return value != 0;
-    case MPROC_VALUE_TYPE_INT32:
-      return (gint32) value;
-    case MPROC_VALUE_TYPE_INT64:
-    case MPROC_VALUE_TYPE_FLOAT:
-    case MPROC_VALUE_TYPE_DOUBLE:
-    default:
-      return value;
-    }
-}
-
 /**
  * mproc_value_get_int:
  * @self: a `MprocValue` of an integer or boolean type
@@ -272,9 +249,9 @@ gint64
 mproc_value_get_int (MprocValue *self)
 {
   g_return_val_if_fail (MPROC_IS_VALUE (self), 0);
-  g_return_val_if_fail (is_integer (self), 0);
+  g_return_val_if_fail (mproc_element_is_integer (self->value_type), 0);
 
-  return __atomic_load_n (&self->shared->bits, __ATOMIC_RELAXED);
+  return mproc_element_load_int (self->value_type, &self->shared->bits, 0);
 }
 
 /**
@@ -291,9 +268,10 @@ mproc_value_set_int (MprocValue *self,
                      gint64      value)
 {
   g_return_if_fail (MPROC_IS_VALUE (self));
-  g_return_if_fail (is_integer (self));
+  g_return_if_fail (mproc_element_is_integer (self->value_type));
 
-  __atomic_store_n (&self->shared->bits, normalise (self->value_type, value), __ATOMIC_RELAXED);
+  mproc_element_store_int (self->value_type, &self->shared->bits, 0,
+                           mproc_element_normalise (self->value_type, value));
 }
 
 /**
@@ -307,15 +285,10 @@ mproc_value_set_int (MprocValue *self,
 gdouble
 mproc_value_get_double (MprocValue *self)
 {
-  gint64 bits;
-  gdouble value;
-
   g_return_val_if_fail (MPROC_IS_VALUE (self), 0.0);
-  g_return_val_if_fail (!is_integer (self), 0.0);
+  g_return_val_if_fail (!mproc_element_is_integer (self->value_type), 0.0);
 
-  bits = __atomic_load_n (&self->shared->bits, __ATOMIC_RELAXED);
-  memcpy (&value, &bits, sizeof value);
-  return value;
+  return mproc_element_load_double (self->value_type, &self->shared->bits, 0);
 }
 
 /**
@@ -331,15 +304,10 @@ void
 mproc_value_set_double (MprocValue *self,
                         gdouble     value)
 {
-  gint64 bits;
-
   g_return_if_fail (MPROC_IS_VALUE (self));
-  g_return_if_fail (!is_integer (self));
+  g_return_if_fail (!mproc_element_is_integer (self->value_type));
 
-  if (self->value_type == MPROC_VALUE_TYPE_FLOAT)
-    value = (gfloat) value;
-  memcpy (&bits, &value, sizeof bits);
-  __atomic_store_n (&self->shared->bits, bits, __ATOMIC_RELAXED);
+  mproc_element_store_double (self->value_type, &self->shared->bits, 0, value);
 }
 
 /**
@@ -387,18 +355,10 @@ gint64
 mproc_value_add (MprocValue *self,
                  gint64      delta)
 {
-  gint64 old;
-  gint64 new;
-
   g_return_val_if_fail (MPROC_IS_VALUE (self), 0);
-  g_return_val_if_fail (is_integer (self), 0);
+  g_return_val_if_fail (mproc_element_is_integer (self->value_type), 0);
 
-  old = __atomic_load_n (&self->shared->bits, __ATOMIC_RELAXED);
-  do
-    new = normalise (self->value_type, (gint64) ((guint64) old + (guint64) delta));
-  while (!__atomic_compare_exchange_n (&self->shared->bits, &old, new, TRUE,
-                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
-  return new;
+  return mproc_element_add (self->value_type, &self->shared->bits, 0, delta);
 }
 
 /**
@@ -419,9 +379,8 @@ mproc_value_compare_and_swap (MprocValue *self,
                               gint64      new_value)
 {
   g_return_val_if_fail (MPROC_IS_VALUE (self), FALSE);
-  g_return_val_if_fail (is_integer (self), FALSE);
+  g_return_val_if_fail (mproc_element_is_integer (self->value_type), FALSE);
 
-  return __atomic_compare_exchange_n (&self->shared->bits, &old_value,
-                                      normalise (self->value_type, new_value), FALSE,
-                                      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+  return mproc_element_compare_and_swap (self->value_type, &self->shared->bits, 0,
+                                         old_value, new_value);
 }
