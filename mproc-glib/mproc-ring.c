@@ -2008,22 +2008,27 @@ mproc_ring_join_finish (GAsyncResult  *result,
 /* ------------------------------------------------------------------------ */
 /* A GSource for "readable"                                                 */
 
+typedef struct _SourceWait SourceWait;
+
 typedef struct
 {
   GSource       source;
   MprocRing    *ring;
   GObject      *owner;
   GCancellable *cancellable;   /* of the pending wait, NULL when none */
+  SourceWait   *wait;          /* the pending wait, NULL when none */
   gboolean      ready;
 } RingSource;
 
-typedef struct
+/* The pending wait does not own its source: a source destroyed while it
+ * waits must still reach its dispose, which cancels the wait and detaches
+ * it (source = NULL); the wait then only frees itself. */
+struct _SourceWait
 {
-  GSource  *source;   /* a ref */
-  gboolean  cancelled;
+  GSource  *source;   /* not a ref; NULL once the source is disposed */
   MprocShm *shm;      /* keeps *waiters mapped */
   guint32  *waiters;  /* counted in it until done */
-} SourceWait;
+};
 
 static gboolean
 source_check_cb (gpointer  user_data,
@@ -2031,7 +2036,7 @@ source_check_cb (gpointer  user_data,
 {
   SourceWait *w = user_data;
 
-  if (g_atomic_int_get (&w->cancelled))
+  if (w->source == NULL)
     return FALSE;
   return mproc_ring_has_data (((RingSource *) w->source)->ring);
 }
@@ -2046,19 +2051,22 @@ source_done_cb (gpointer  user_data,
 
   ring_waiter_remove (w->waiters);
   mproc_shm_unref (w->shm);
-  if (success && !g_source_is_destroyed (w->source))
+  if (rs != NULL)
     {
-      rs->ready = TRUE;
-      g_source_set_ready_time (w->source, 0);
+      rs->wait = NULL;
+      if (success && !g_source_is_destroyed (w->source))
+        {
+          rs->ready = TRUE;
+          g_source_set_ready_time (w->source, 0);
+        }
+      else if (!g_source_is_destroyed (w->source) &&
+               g_error_matches (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
+        {
+          rs->ready = FALSE;   /* re-armed by prepare() */
+        }
+      if (!g_source_is_destroyed (w->source))
+        g_clear_object (&rs->cancellable);
     }
-  else if (!g_source_is_destroyed (w->source) &&
-           g_error_matches (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
-    {
-      rs->ready = FALSE;   /* re-armed by prepare() */
-    }
-  if (!g_source_is_destroyed (w->source))
-    g_clear_object (&rs->cancellable);
-  g_source_unref (w->source);
   g_free (w);
 }
 
@@ -2072,7 +2080,8 @@ ring_source_arm (RingSource *rs)
     return;
 
   w = g_new0 (SourceWait, 1);
-  w->source = g_source_ref (&rs->source);
+  w->source = &rs->source;
+  rs->wait = w;
   w->shm = mproc_shm_ref (rs->ring->shm);
   w->waiters = &rs->ring->sh->data_waiters;
   ring_waiter_add (w->waiters);
@@ -2116,6 +2125,11 @@ ring_source_dispose (GSource *source)
 {
   RingSource *rs = (RingSource *) source;
 
+  if (rs->wait != NULL)
+    {
+      rs->wait->source = NULL;
+      rs->wait = NULL;
+    }
   if (rs->cancellable != NULL)
     g_cancellable_cancel (rs->cancellable);
 }

@@ -755,6 +755,38 @@ test_main_loop (gconstpointer data)
   test_leak_check_end (&check);
 }
 
+static gboolean
+never_cb (gpointer user_data)
+{
+  g_assert_not_reached ();
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_source_destroyed_waiting (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocQueue) queue = NULL;
+  GSource *source;
+
+  g_test_summary ("A readable source destroyed while it waits on an empty queue is freed");
+  test_leak_check_begin (&check);
+
+  queue = mproc_queue_new (0, NULL);
+  source = mproc_queue_create_source (queue);
+  g_source_set_callback (source, never_cb, NULL, NULL);
+  g_source_attach (source, NULL);
+  /* prepare() arms the wait */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_main_context_iteration (NULL, FALSE);
+  g_source_destroy (source);
+  g_source_unref (source);
+  g_clear_object (&queue);
+  /* the wait's cancellation completes from the context */
+  test_leak_check_end (&check);
+}
+
 static void
 test_malformed (void)
 {
@@ -869,6 +901,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/queue/full-empty-timeouts", test_full_empty_timeouts);
   g_test_add_func ("/mproc/queue/get/cancelled", test_cancel);
   g_test_add_func ("/mproc/queue/malformed", test_malformed);
+  g_test_add_func ("/mproc/queue/source/destroyed-waiting", test_source_destroyed_waiting);
   g_test_add_func ("/mproc/queue/huge", test_huge);
 
   return g_test_run ();
