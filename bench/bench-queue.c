@@ -229,7 +229,7 @@ pipe_once (gboolean obj,
   g_autoptr(GBytes) message = g_bytes_new_static (bytes64, 64);
   g_autoptr(GVariant) value = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, message, TRUE));
   gsize last_size = 0;
-  double t0, dt;
+  double t0 = 0, dt;
 
   if (!mproc_pipe_new (TRUE, &a, &b, &error))
     g_error ("%s", error->message);

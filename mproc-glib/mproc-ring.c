@@ -91,10 +91,12 @@ typedef struct
    * waits on costs no shared write besides head / tail (see ring_wake()). */
   MprocWaitShared wait_data;
   guint32 data_waiters;
-  guint8  _pad5[64 - 20];
+  guint32 rlock_waiters;   /* consumers that found the read lock held */
+  guint8  _pad5[64 - 24];
   MprocWaitShared wait_space;
   guint32 space_waiters;
-  guint8  _pad6[64 - 20];
+  guint32 wlock_waiters;   /* producers that found the write lock held */
+  guint8  _pad6[64 - 24];
   MprocWaitShared wait_done;
 } RingShared;
 
@@ -478,17 +480,47 @@ taken:
   return TRUE;
 }
 
-/* A plain release store: whoever waits for the lock beyond a brief spin
- * waits on the wait point of its op (a producer on wait_space, a consumer
- * on wait_data) and is counted in its waiters, which ring_wake() reads
- * after a full fence. */
+/* A plain release store. Whoever found the lock held counts itself in
+ * @lock_waiters (ring_lock_or_wait()) and waits on the wait point of its op
+ * (a producer on wait_space, a consumer on wait_data): only they are woken.
+ * Waking every waiter of the op's wait point instead would wake the holder
+ * itself when it releases after finding nothing to do, and two idle ends
+ * of a pipe would wake each other for ever. */
 static void
 ring_unlock (guint32        *lock,
-             guint32        *waiters,
+             guint32        *lock_waiters,
              MprocWaitPoint *wp)
 {
   __atomic_store_n (lock, 0, __ATOMIC_RELEASE);
-  ring_wake (waiters, wp);
+  ring_wake (lock_waiters, wp);
+}
+
+/* Takes @lock, or counts the caller in @lock_waiters (once: *@counted) so
+ * that the holder's ring_unlock() wakes it. After counting, tries once
+ * more: the holder may have released before it could see the count. */
+static gboolean
+ring_lock_or_wait (MprocRing *ring,
+                   guint32   *lock,
+                   guint32   *gen,
+                   LockWatch *watch,
+                   gboolean   is_write,
+                   guint32   *lock_waiters,
+                   gboolean  *counted)
+{
+  gboolean taken = ring_trylock (ring, lock, gen, watch, is_write);
+
+  if (!taken && !*counted)
+    {
+      ring_waiter_add (lock_waiters);
+      *counted = TRUE;
+      taken = ring_trylock (ring, lock, gen, watch, is_write);
+    }
+  if (taken && *counted)
+    {
+      ring_waiter_remove (lock_waiters);
+      *counted = FALSE;
+    }
+  return taken;
 }
 
 /* After a SINGLE record was published (or consumed) and the lock released:
@@ -546,6 +578,7 @@ typedef struct
   gboolean      hup;
   gsize         done;
   LockWatch     watch;
+  gboolean   lock_counted;   /* in wlock_waiters */
 } PutOp;
 
 static void
@@ -753,10 +786,15 @@ send_fds (PutOp   *op,
 static void
 put_op_release (PutOp *op)
 {
+  if (op->lock_counted)
+    {
+      ring_waiter_remove (&op->ring->sh->wlock_waiters);
+      op->lock_counted = FALSE;
+    }
   if (op->holding)
     {
       op->holding = FALSE;
-      ring_unlock (&op->ring->sh->wlock, &op->ring->sh->space_waiters, op->ring->wp_space);
+      ring_unlock (&op->ring->sh->wlock, &op->ring->sh->wlock_waiters, op->ring->wp_space);
     }
 }
 
@@ -773,7 +811,8 @@ put_step (gpointer  user_data,
   op->full = FALSE;
   if (!op->holding)
     {
-      if (!ring_trylock (ring, &sh->wlock, &sh->wgen, &op->watch, TRUE))
+      if (!ring_lock_or_wait (ring, &sh->wlock, &sh->wgen, &op->watch, TRUE,
+                              &sh->wlock_waiters, &op->lock_counted))
         return FALSE;
       op->holding = TRUE;
     }
@@ -950,6 +989,7 @@ typedef struct
   gboolean   got_small;   /* the message is in @small, @small_len bytes */
   guint32    small_len;
   guint64    small[SMALL_COPY / 8];
+  gboolean   lock_counted;   /* in rlock_waiters */
 } GetOp;
 
 static void
@@ -980,10 +1020,15 @@ get_op_drop_partial (GetOp *op)
 static void
 get_op_release (GetOp *op)
 {
+  if (op->lock_counted)
+    {
+      ring_waiter_remove (&op->ring->sh->rlock_waiters);
+      op->lock_counted = FALSE;
+    }
   if (op->holding)
     {
       op->holding = FALSE;
-      ring_unlock (&op->ring->sh->rlock, &op->ring->sh->data_waiters, op->ring->wp_data);
+      ring_unlock (&op->ring->sh->rlock, &op->ring->sh->rlock_waiters, op->ring->wp_data);
     }
 }
 
@@ -1115,7 +1160,8 @@ get_step (gpointer  user_data,
 
   if (!op->holding)
     {
-      if (!ring_trylock (ring, &sh->rlock, &sh->rgen, &op->watch, FALSE))
+      if (!ring_lock_or_wait (ring, &sh->rlock, &sh->rgen, &op->watch, FALSE,
+                              &sh->rlock_waiters, &op->lock_counted))
         return FALSE;
       op->holding = TRUE;
     }

@@ -11,6 +11,7 @@
 
 #include <mproc.h>
 
+#include "mproc-waitable-private.h"
 #include "test-util.h"
 
 
@@ -276,6 +277,49 @@ test_cancel (void)
   test_leak_check_end (&check);
 }
 
+static gpointer
+cancel_after_300ms (gpointer data)
+{
+  g_usleep (300 * 1000);
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+static void
+test_idle_wait_sleeps (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocConnection) a = NULL;
+  g_autoptr(MprocConnection) b = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+  gint64 spin = mproc_wait_get_spin_usec ();
+  GThread *thread;
+  gint64 cpu;
+
+  g_test_summary ("A receiver waiting on an idle pipe sleeps: it does not wake itself "
+                  "(regression: releasing the read lock woke its own waiter, for ever)");
+  test_leak_check_begin (&check);
+  g_assert_true (mproc_pipe_new (TRUE, &a, &b, NULL));
+  mproc_wait_set_spin_usec (0);
+
+  thread = g_thread_new ("canceller", cancel_after_300ms, cancellable);
+  cpu = test_thread_cpu_usec ();
+  value = mproc_connection_recv (a, cancellable, &error);
+  cpu = test_thread_cpu_usec () - cpu;
+  g_thread_join (thread);
+  mproc_wait_set_spin_usec (spin);
+
+  g_assert_null (value);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (cpu, <, 100 * 1000);
+
+  g_clear_object (&a);
+  g_clear_object (&b);
+  test_leak_check_end (&check);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -293,6 +337,7 @@ main (int argc, char *argv[])
       g_test_add_data_func (p2, GINT_TO_POINTER (m), test_eof_and_wait);
     }
   g_test_add_func ("/mproc/pipe/recv-async/cancelled", test_cancel);
+  g_test_add_func ("/mproc/pipe/idle-wait-sleeps", test_idle_wait_sleeps);
 
   return g_test_run ();
 }

@@ -10,6 +10,7 @@
 #include <mproc.h>
 
 #include "mproc-queue-private.h"
+#include "mproc-waitable-private.h"
 #include "test-util.h"
 
 
@@ -788,6 +789,34 @@ test_source_destroyed_waiting (void)
 }
 
 static void
+test_idle_wait_sleeps (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocQueue) queue = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+  gint64 spin = mproc_wait_get_spin_usec ();
+  gint64 cpu;
+
+  g_test_summary ("A consumer waiting on an empty queue sleeps: it does not wake itself");
+  test_leak_check_begin (&check);
+  queue = mproc_queue_new (0, NULL);
+  mproc_wait_set_spin_usec (0);
+
+  cpu = test_thread_cpu_usec ();
+  value = mproc_queue_get (queue, 300 * 1000, NULL, &error);
+  cpu = test_thread_cpu_usec () - cpu;
+  mproc_wait_set_spin_usec (spin);
+
+  g_assert_null (value);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_assert_cmpint (cpu, <, 100 * 1000);
+
+  g_clear_object (&queue);
+  test_leak_check_end (&check);
+}
+
+static void
 test_malformed (void)
 {
   TestLeakCheck check = { test_list_fds () };
@@ -901,6 +930,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/queue/full-empty-timeouts", test_full_empty_timeouts);
   g_test_add_func ("/mproc/queue/get/cancelled", test_cancel);
   g_test_add_func ("/mproc/queue/malformed", test_malformed);
+  g_test_add_func ("/mproc/queue/idle-wait-sleeps", test_idle_wait_sleeps);
   g_test_add_func ("/mproc/queue/source/destroyed-waiting", test_source_destroyed_waiting);
   g_test_add_func ("/mproc/queue/huge", test_huge);
 

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -182,6 +183,17 @@ test_init (int    *argc,
       g_test_assert_expected_messages ();
       g_assert_true (mproc_process_join (process, -1, NULL, NULL));
     }
+}
+
+/* CPU time (user + system) this thread has used, in microseconds: a wait
+ * that sleeps uses next to none, a wait that wakes itself burns a CPU. */
+static inline gint64
+test_thread_cpu_usec (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
 /* A GAsyncReadyCallback that keeps the result in a GAsyncResult *. */
