@@ -54,6 +54,7 @@ typedef enum
   MANAGER_OP_PUBLISH,           /* (sv) name, description + fds -> () */
   MANAGER_OP_LOOKUP,            /* s name -> v description + fds */
   MANAGER_OP_UNPUBLISH,         /* s name -> () */
+  MANAGER_OP_LISTEN_TCP = 50,   /* ay authkey + fd of a listening TCP socket -> () */
 
   DICT_OP_SET = 100,            /* (vv) */
   DICT_OP_GET,                  /* (vmv) key, default -> v or NOT_FOUND */
@@ -94,6 +95,31 @@ typedef enum
   MANAGER_EVENT_ITEMS,          /* list: (uuav) position, removed, added */
   MANAGER_EVENT_LOST,           /* () on object 0: the event ring overflowed */
 } MprocManagerEvent;
+
+/* TCP (mproc_manager_listen_tcp()).  After connect(), the server sends
+ * "(say)" (MPROC_MANAGER_TCP_PROTOCOL, a random nonce); the client answers
+ * "(ayay)": HMAC-SHA256 (authkey, CLIENT_LABEL nonce) and a nonce of its
+ * own; the server either refuses ("(sv)" "error" (us)) and hangs up, or
+ * says "(sv)" "ok" (ayu): HMAC-SHA256 (authkey, SERVER_LABEL client nonce)
+ * and its pid, which the client checks in turn.  Then each request is one
+ * frame "(utttv)" and each reply one frame "(tuv)", as in the rings. */
+#define MPROC_MANAGER_TCP_PROTOCOL     "mproc-manager-tcp-1"
+#define MPROC_MANAGER_TCP_CLIENT_LABEL "mproc-manager-tcp-1 client"
+#define MPROC_MANAGER_TCP_SERVER_LABEL "mproc-manager-tcp-1 server"
+#define MPROC_MANAGER_TCP_NONCE_SIZE   32
+#define MPROC_MANAGER_TCP_MAX_MESSAGE  (64 * 1024 * 1024)
+
+/* HMAC-SHA256 (@key, @label @nonce) as bytes. */
+GBytes   *mproc_manager_auth_digest (GBytes       *key,
+                                     const char   *label,
+                                     const guint8 *nonce,
+                                     gsize         nonce_size);
+/* Constant-time comparison (in the contents, not the sizes). */
+gboolean  mproc_manager_auth_equal  (GBytes       *a,
+                                     GBytes       *b);
+/* Fills @buf with random bytes from the kernel. */
+void      mproc_manager_auth_nonce  (guint8       *buf,
+                                     gsize         size);
 
 /* The built-in target of the server process (mproc-manager-server.c). */
 int       mproc_manager_server_main (MprocProcess *process,
@@ -204,5 +230,25 @@ void      mproc_manager_inject_raw     (MprocManager       *self,
                                         const void         *data,
                                         gsize               size);
 guint64   mproc_proxy_get_id           (gpointer            proxy);
+
+/* --- The D-Bus plane (mproc-manager-dbus.c) ----------------------------- */
+
+typedef struct _Server MprocManagerServer;
+typedef struct _MprocManagerDBus MprocManagerDBus;
+
+/* In the server's main thread, its context pushed: never fails (a plane
+ * that cannot listen logs a warning and returns NULL). */
+MprocManagerDBus *mproc_manager_dbus_start (MprocManagerServer *server,
+                                            const char         *address);
+void      mproc_manager_dbus_stop      (MprocManagerDBus   *dbus);
+/* The peer-to-peer D-Bus address of the server at @address, or NULL. */
+char     *mproc_manager_dbus_address_for (const char       *address);
+/* Returns the result (owned) or NULL with @error; @args floating or NULL. */
+GVariant *mproc_manager_server_call    (MprocManagerServer *server,
+                                        MprocManagerKind    kind,
+                                        const char         *name,
+                                        guint               op,
+                                        GVariant           *args,
+                                        GError            **error);
 
 G_END_DECLS

@@ -21,6 +21,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -40,6 +42,7 @@
 #include "mproc-wire-private.h"
 
 #define HANDSHAKE_TIMEOUT_USEC (5 * G_USEC_PER_SEC)
+#define TCP_HANDSHAKE_TIMEOUT_USEC (3 * G_USEC_PER_SEC)
 #define SERVER_SPIN_USEC       100
 #define REQUESTS_CAPACITY      (256 * 1024)
 #define REPLIES_CAPACITY       (256 * 1024)
@@ -81,6 +84,7 @@ struct _Server
   GHashTable *published;   /* name -> Published* */
   guint64     next_id;
   GMainLoop  *loop;
+  GMainContext *context;   /* the main thread's: TCP listeners */
   GPtrArray  *clients;     /* Client*, served */
   guint64     pass;        /* pull passes made */
 };
@@ -99,10 +103,16 @@ struct _Client
   guint64     event_seq;
   gboolean    events_lost;
   gboolean    gone;        /* its socket or rings failed (under the lock) */
+  gboolean    remote;      /* over TCP: no rings, frames on @sock */
   GQueue      queue;       /* Pending*: received, not yet served */
 };
 
 #define ID_KEY(id) GSIZE_TO_POINTER ((gsize) (id))
+
+static GVariant *tcp_listen (Server    *server,
+                             GVariant  *args,
+                             GArray    *fds_in,
+                             GError   **error);
 
 /* ------------------------------------------------------------------------ */
 /* Objects                                                                  */
@@ -414,11 +424,23 @@ handle_manager (Server    *server,
 {
   Object *obj;
 
+  /* a remote client has neither an event ring nor fd passing */
+  if (c->remote && (op == MANAGER_OP_SUBSCRIBE || op == MANAGER_OP_PUBLISH ||
+                    op == MANAGER_OP_LOOKUP || op == MANAGER_OP_LISTEN_TCP))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                           _("This operation is not available over TCP"));
+      return NULL;
+    }
+
   switch (op)
     {
     case MANAGER_OP_PING:
     case MANAGER_OP_SHUTDOWN:
       return unit ();
+
+    case MANAGER_OP_LISTEN_TCP:
+      return tcp_listen (server, args, fds_in, error);
 
     case MANAGER_OP_CREATE:
       {
@@ -945,7 +967,7 @@ handle_request (Server    *server,
   MprocManagerKind kind;
   Object *obj;
 
-  if (op <= MANAGER_OP_UNPUBLISH)
+  if (op <= MANAGER_OP_UNPUBLISH || op == MANAGER_OP_LISTEN_TCP)
     return handle_manager (server, c, op, id, args, fds_in, fds_out, error);
   if (op >= DICT_OP_SET && op <= DICT_OP_CLEAR)
     kind = MPROC_MANAGER_KIND_DICT;
@@ -1161,6 +1183,8 @@ send_reply (Client    *c,
   else
     reply = g_variant_new ("(tu@v)", serial, (guint32) 0, g_variant_new_variant (value));
   g_variant_ref_sink (reply);
+  if (c->remote)
+    return mproc_wire_send_value (c->sock, reply, NULL, 0, NULL, NULL);
   return mproc_ring_put (c->replies, reply, NULL, c->sock,
                          fds != NULL ? (const int *) fds->data : NULL, fds != NULL ? fds->len : 0,
                          -1, NULL, NULL);
@@ -1184,6 +1208,8 @@ send_reply (Client    *c,
 static void
 client_pull (Client *c)
 {
+  if (c->remote)
+    return;   /* its thread queues what it reads */
   while (!c->gone && mproc_ring_has_data (c->requests))
     {
       g_autoptr(GArray) fds = mproc_fd_array_new ();
@@ -1367,6 +1393,301 @@ accept_cb (int          fd,
   return G_SOURCE_CONTINUE;
 }
 
+/* ------------------------------------------------------------------------ */
+/* TCP: remote clients that know the authkey                                */
+
+#define TCP_MAX_HANDSHAKES 64   /* unauthenticated connections at a time */
+
+typedef struct
+{
+  Server *server;
+  int     fd;
+  GBytes *key;
+} TcpListener;
+
+typedef struct
+{
+  Client       *client;
+  GBytes       *key;
+  GCancellable *cancellable;   /* cancelled when the handshake takes too long */
+  GSource      *timeout;
+} TcpClient;
+
+static gint tcp_handshakes;
+
+static void
+tcp_listener_free (gpointer data)
+{
+  TcpListener *l = data;
+
+  mproc_clear_fd (&l->fd);
+  g_bytes_unref (l->key);
+  g_free (l);
+}
+
+static void
+tcp_client_free (TcpClient *t)
+{
+  g_source_destroy (t->timeout);
+  g_source_unref (t->timeout);
+  g_object_unref (t->cancellable);
+  g_bytes_unref (t->key);
+  g_free (t);
+}
+
+static gboolean
+tcp_handshake_timeout_cb (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The challenge-response of mproc-manager-private.h.  On success @c is
+ * one of the server's clients. */
+static gboolean
+tcp_handshake (Client        *c,
+               GBytes        *key,
+               GCancellable  *cancellable,
+               GError       **error)
+{
+  g_autoptr(GVariant) answer = NULL;
+  g_autoptr(GVariant) response = NULL;
+  g_autoptr(GVariant) client_nonce = NULL;
+  g_autoptr(GBytes) expected = NULL;
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GBytes) proof = NULL;
+  guint8 nonce[MPROC_MANAGER_TCP_NONCE_SIZE];
+  const guint8 *cn;
+  gsize cn_size;
+  gboolean ok;
+
+  mproc_manager_auth_nonce (nonce, sizeof nonce);
+  if (!mproc_wire_send_value (c->sock, g_variant_new ("(s@ay)", MPROC_MANAGER_TCP_PROTOCOL,
+                                                      g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, nonce,
+                                                                                 sizeof nonce, 1)),
+                              NULL, 0, cancellable, error))
+    return FALSE;
+  answer = mproc_wire_recv_value (c->sock, NULL, 4096, cancellable, error);
+  if (answer == NULL)
+    return FALSE;
+  if (!g_variant_is_of_type (answer, G_VARIANT_TYPE ("(ayay)")))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Malformed request: not a manager client"));
+      return FALSE;
+    }
+  g_variant_get (answer, "(@ay@ay)", &response, &client_nonce);
+  expected = mproc_manager_auth_digest (key, MPROC_MANAGER_TCP_CLIENT_LABEL, nonce, sizeof nonce);
+  got = g_variant_get_data_as_bytes (response);
+  if (!mproc_manager_auth_equal (expected, got))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED,
+                           _("Access denied: wrong or missing authkey"));
+      return FALSE;
+    }
+  cn = g_variant_get_fixed_array (client_nonce, &cn_size, 1);
+  if (cn_size < 16 || cn_size > 1024)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Malformed request: not a manager client"));
+      return FALSE;
+    }
+  proof = mproc_manager_auth_digest (key, MPROC_MANAGER_TCP_SERVER_LABEL, cn, cn_size);
+
+  /* registered before "ok", as in client_handshake() */
+  g_mutex_lock (&c->server->lock);
+  g_ptr_array_add (c->server->clients, c);
+  g_mutex_unlock (&c->server->lock);
+
+  ok = mproc_wire_send_value (c->sock, g_variant_new ("(s@v)", "ok",
+                                                      g_variant_new_variant (g_variant_new ("(@ayu)",
+                                                                                            g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
+                                                                                                                      proof, TRUE),
+                                                                                            (guint32) getpid ()))),
+                              NULL, 0, cancellable, error);
+  if (!ok)
+    {
+      g_mutex_lock (&c->server->lock);
+      g_ptr_array_remove (c->server->clients, c);
+      g_mutex_unlock (&c->server->lock);
+    }
+  return ok;
+}
+
+/* The serial of a malformed request, when it can be found (0 otherwise). */
+static guint64
+tcp_request_serial (GVariant *request)
+{
+  g_autoptr(GVariant) third = NULL;
+
+  if (request == NULL || !g_variant_is_container (request) || g_variant_n_children (request) < 3)
+    return 0;
+  third = g_variant_get_child_value (request, 2);
+  return g_variant_is_of_type (third, G_VARIANT_TYPE_UINT64) ? g_variant_get_uint64 (third) : 0;
+}
+
+/* A remote client: its requests arrive as frames on its socket and are
+ * queued for serve_all() like those of the rings, stamped with the time
+ * of their arrival (the client's clock is another machine's). */
+static gpointer
+tcp_client_thread (gpointer data)
+{
+  TcpClient *t = data;
+  Client *c = t->client;
+  Server *server = c->server;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  ok = tcp_handshake (c, t->key, t->cancellable, &error);
+  g_clear_pointer (&t, tcp_client_free);
+  g_atomic_int_add (&tcp_handshakes, -1);
+  if (!ok)
+    {
+      /* a client that was too slow, or did not know the key, learns
+       * only that it was refused */
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_clear_error (&error);
+          g_set_error_literal (&error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT,
+                               _("The client took too long to authenticate"));
+        }
+      if (!g_error_matches (error, MPROC_ERROR, MPROC_ERROR_CLOSED) &&
+          !g_error_matches (error, MPROC_ERROR, MPROC_ERROR_BROKEN))
+        send_refusal (c->sock, error);
+      client_free (c);
+      return NULL;
+    }
+
+  for (;;)
+    {
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GVariant) request = NULL;
+      gboolean shutdown, gone;
+
+      bytes = mproc_wire_recv (c->sock, NULL, MPROC_MANAGER_TCP_MAX_MESSAGE, NULL, NULL);
+      if (bytes == NULL)
+        break;   /* hung up, or a broken frame: the stream cannot resync */
+      request = mproc_wire_decode (bytes, NULL);
+
+      g_mutex_lock (&server->lock);
+      if (request != NULL && g_variant_is_of_type (request, G_VARIANT_TYPE ("(utttv)")))
+        {
+          Pending *p = g_new0 (Pending, 1);
+
+          p->pass = server->pass;
+          p->time = (guint64) g_get_monotonic_time () * 1000;   /* CLOCK_MONOTONIC, as send_time() */
+          p->request = g_steal_pointer (&request);
+          p->fds = mproc_fd_array_new ();
+          g_queue_push_tail (&c->queue, p);
+        }
+      else
+        {
+          g_autoptr(GError) bad = g_error_new_literal (MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                                                       _("Malformed request"));
+
+          if (!send_reply (c, tcp_request_serial (request), NULL, bad, NULL))
+            c->gone = TRUE;
+        }
+      shutdown = serve_all (server);
+      gone = c->gone;
+      g_mutex_unlock (&server->lock);
+
+      if (shutdown)
+        g_main_loop_quit (server->loop);
+      if (gone)
+        break;
+    }
+
+  client_forget (c);
+  client_free (c);
+  return NULL;
+}
+
+static gboolean
+tcp_accept_cb (int          fd,
+               GIOCondition condition,
+               gpointer     user_data)
+{
+  TcpListener *l = user_data;
+  TcpClient *t;
+  Client *c;
+  int sock, one = 1;
+
+  sock = accept4 (fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (sock < 0)
+    return G_SOURCE_CONTINUE;
+  if (g_atomic_int_get (&tcp_handshakes) >= TCP_MAX_HANDSHAKES)
+    {
+      close (sock);
+      return G_SOURCE_CONTINUE;
+    }
+  g_atomic_int_inc (&tcp_handshakes);
+  setsockopt (sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+  c = g_new0 (Client, 1);
+  c->server = l->server;
+  c->sock = sock;
+  c->remote = TRUE;
+  c->refs = g_hash_table_new (g_direct_hash, g_direct_equal);
+  c->subs = g_hash_table_new (g_direct_hash, g_direct_equal);
+
+  t = g_new0 (TcpClient, 1);
+  t->client = c;
+  t->key = g_bytes_ref (l->key);
+  t->cancellable = g_cancellable_new ();
+  t->timeout = g_timeout_source_new (TCP_HANDSHAKE_TIMEOUT_USEC / 1000);
+  g_source_set_callback (t->timeout, tcp_handshake_timeout_cb, g_object_ref (t->cancellable), g_object_unref);
+  g_source_attach (t->timeout, l->server->context);
+  g_thread_unref (g_thread_new ("mproc-manager-tcp", tcp_client_thread, t));
+  return G_SOURCE_CONTINUE;
+}
+
+/* MANAGER_OP_LISTEN_TCP: the client has bound the socket (so that it can
+ * report its errors and port); the server accepts on it from now on. */
+static GVariant *
+tcp_listen (Server    *server,
+            GVariant  *args,
+            GArray    *fds_in,
+            GError   **error)
+{
+  g_autoptr(GSource) source = NULL;
+  TcpListener *l;
+  int type = 0, accepting = 0, domain = 0;
+  socklen_t len = sizeof (int);
+  int fd;
+
+  if (!check_args (args, "ay", error))
+    return NULL;
+  if (g_variant_n_children (args) == 0)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED,
+                           _("A manager listens on TCP only with an authkey"));
+      return NULL;
+    }
+  fd = fds_in != NULL && fds_in->len == 1 ? g_array_index (fds_in, int, 0) : -1;
+  if (fd < 0 ||
+      getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM ||
+      getsockopt (fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) < 0 || !accepting ||
+      getsockopt (fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+      (domain != AF_INET && domain != AF_INET6))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Malformed request: not a listening TCP socket"));
+      return NULL;
+    }
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
+
+  l = g_new0 (TcpListener, 1);
+  l->server = server;
+  l->fd = fd;
+  g_array_index (fds_in, int, 0) = -1;
+  l->key = g_variant_get_data_as_bytes (args);
+  source = g_unix_fd_source_new (l->fd, G_IO_IN);
+  g_source_set_callback (source, (GSourceFunc) (void (*) (void)) tcp_accept_cb, l, tcp_listener_free);
+  g_source_attach (source, server->context);
+  return unit ();
+}
+
 /* The built-in target "mproc-manager-server": object 0 is a manager
  * carrying the listening socket. */
 int
@@ -1377,6 +1698,7 @@ mproc_manager_server_main (MprocProcess *process,
   g_autoptr(GMainContext) context = NULL;
   g_autoptr(GSource) source = NULL;
   MprocManager *carrier;
+  MprocManagerDBus *dbus;
   Server server = { 0, };
   int listen_fd;
 
@@ -1396,17 +1718,71 @@ mproc_manager_server_main (MprocProcess *process,
   server.clients = g_ptr_array_new ();
 
   context = g_main_context_new ();
+  server.context = context;
   g_main_context_push_thread_default (context);
   server.loop = g_main_loop_new (context, FALSE);
   source = g_unix_fd_source_new (listen_fd, G_IO_IN);
   g_source_set_callback (source, (GSourceFunc) (void (*) (void)) accept_cb, &server, NULL);
   g_source_attach (source, context);
+  /* the D-Bus plane is up before the first client is accepted */
+  dbus = mproc_manager_dbus_start (&server, mproc_manager_get_address (carrier));
 
   g_main_loop_run (server.loop);
+
+  g_clear_pointer (&dbus, mproc_manager_dbus_stop);
 
   /* Stop listening at once; client threads end with the process. */
   g_source_destroy (source);
   close (listen_fd);
   g_main_context_pop_thread_default (context);
   return 0;
+}
+
+/* The D-Bus plane (mproc-manager-dbus.c): one request on the named object
+ * of type @kind, created on first use (held by its name, like a named
+ * CREATE), served by the same handler as the rings and in order with them:
+ * every request already in a ring is served first.  Runs in the server's
+ * main thread. */
+GVariant *
+mproc_manager_server_call (MprocManagerServer  *server,
+                           MprocManagerKind     kind,
+                           const char          *name,
+                           guint                op,
+                           GVariant            *args,
+                           GError             **error)
+{
+  g_autoptr(GVariant) sunk = args != NULL ? g_variant_ref_sink (args) : g_variant_ref_sink (unit ());
+  GVariant *result = NULL;
+  gboolean shutdown;
+
+  g_mutex_lock (&server->lock);
+  shutdown = serve_all (server);
+  if (op == MANAGER_OP_PING || op == MANAGER_OP_SHUTDOWN)
+    {
+      result = unit ();
+      shutdown = shutdown || op == MANAGER_OP_SHUTDOWN;
+    }
+  else if (op < DICT_OP_SET || name == NULL || name[0] == '\0')
+    g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                         _("Malformed request: a shared object needs a name"));
+  else
+    {
+      g_autofree char *key = g_strdup_printf ("%u:%s", kind, name);
+      Client plane = { 0, };   /* data operations never touch their client */
+      Object *obj = g_hash_table_lookup (server->names, key);
+
+      if (obj == NULL)
+        {
+          obj = object_new (server, kind, name);
+          obj->refs++;   /* the name's */
+          g_hash_table_insert (server->names, g_steal_pointer (&key), obj);
+        }
+      plane.server = server;
+      result = handle_request (server, &plane, op, obj->id, sunk, NULL, NULL, error);
+    }
+  g_mutex_unlock (&server->lock);
+
+  if (shutdown)
+    g_main_loop_quit (server->loop);
+  return result != NULL ? g_variant_ref_sink (result) : NULL;
 }

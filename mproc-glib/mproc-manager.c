@@ -8,7 +8,10 @@
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -61,6 +64,13 @@
  * %MPROC_ERROR_ACCESS_DENIED. Values are #GVariant values checked to be in
  * normal form; nothing a client sends is ever executed. A malformed request
  * gets an error reply and the server goes on serving everyone.
+ *
+ * Other machines can be let in over TCP with mproc_manager_listen_tcp(),
+ * which requires an authkey (mproc_manager_set_authkey()): a client
+ * connects with mproc_manager_connect_with_authkey() after an HMAC-SHA256
+ * challenge-response both ways, as in Python, and a client with a wrong
+ * or missing key is refused with %MPROC_ERROR_ACCESS_DENIED before it can
+ * send any request.
  *
  * Any process of the same user, a child or an unrelated program, connects
  * with mproc_manager_connect(). A manager can also be handed to a child
@@ -150,6 +160,8 @@ struct _MprocManager
   GPid           starter_pid;
   int            listen_fd;       /* between bind() and the server's start */
   gboolean       shut_down;
+  GBytes        *authkey;         /* TCP: to listen, or to connect */
+  char          *tcp_address;     /* after mproc_manager_listen_tcp() */
 
   GMutex         lock;            /* conn */
   Conn          *conn;
@@ -304,8 +316,14 @@ check_peer (int       sock,
   return TRUE;
 }
 
+static Conn *conn_open_tcp (const char    *address,
+                            GBytes        *authkey,
+                            GCancellable  *cancellable,
+                            GError       **error);
+
 static Conn *
 conn_open (const char    *address,
+           GBytes        *authkey,
            GCancellable  *cancellable,
            GError       **error)
 {
@@ -322,6 +340,8 @@ conn_open (const char    *address,
   Conn *conn;
   int shm_fd;
 
+  if (g_str_has_prefix (address, "tcp:"))
+    return conn_open_tcp (address, authkey, cancellable, error);
   if (!parse_address (address, &sun, &len, error))
     return NULL;
 
@@ -522,8 +542,20 @@ conn_call (Conn          *conn,
   /* the send time orders this request with those of other processes */
   request = g_variant_ref_sink (g_variant_new ("(uttt@v)", op, object, serial, send_time (),
                                                g_variant_new_variant (args)));
-  if (!mproc_ring_put (conn->requests, request, NULL, conn->sock, fds, n_fds, -1,
-                       cancellable, &local_error))
+  if (conn->requests == NULL)
+    {
+      /* over TCP: a frame on the socket */
+      if (n_fds > 0)
+        {
+          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                               _("This operation is not available over TCP"));
+          goto out;
+        }
+      if (!mproc_wire_send_value (conn->sock, request, NULL, 0, cancellable, &local_error))
+        goto failed;
+    }
+  else if (!mproc_ring_put (conn->requests, request, NULL, conn->sock, fds, n_fds, -1,
+                            cancellable, &local_error))
     goto failed;
 
   if (reply == NULL)
@@ -553,8 +585,18 @@ conn_call (Conn          *conn,
       guint64 got_serial;
       guint32 status;
 
-      spin_for_reply (conn->replies);
-      bytes = mproc_ring_get (conn->replies, conn->sock, got_fds, -1, cancellable, &local_error);
+      if (conn->replies == NULL)
+        {
+          /* over TCP: once a frame starts it is read whole, so that a
+           * cancellation never leaves half of one in the stream */
+          if (mproc_fd_wait (conn->sock, G_IO_IN, -1, cancellable, &local_error))
+            bytes = mproc_wire_recv (conn->sock, NULL, MPROC_MANAGER_TCP_MAX_MESSAGE, NULL, &local_error);
+        }
+      else
+        {
+          spin_for_reply (conn->replies);
+          bytes = mproc_ring_get (conn->replies, conn->sock, got_fds, -1, cancellable, &local_error);
+        }
       if (bytes == NULL)
         goto failed;
       message = mproc_wire_decode (bytes, &local_error);
@@ -676,7 +718,7 @@ manager_get_conn (MprocManager  *self,
   if (self->conn != NULL && !conn_check (self->conn, NULL) && self->address != NULL)
     {
       /* broken: only a new connection can work (and usually fails too) */
-      Conn *fresh = conn_open (self->address, cancellable, error);
+      Conn *fresh = conn_open (self->address, self->authkey, cancellable, error);
 
       if (fresh == NULL)
         {
@@ -687,7 +729,7 @@ manager_get_conn (MprocManager  *self,
       self->conn = fresh;
     }
   if (self->conn == NULL && self->address != NULL)
-    self->conn = conn_open (self->address, cancellable, error);
+    self->conn = conn_open (self->address, self->authkey, cancellable, error);
   else if (self->address == NULL)
     g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_CLOSED,
                          _("The manager has not been started"));
@@ -751,6 +793,8 @@ mproc_manager_finalize (GObject *object)
   g_clear_object (&self->process);
   g_clear_object (&self->context);
   g_clear_pointer (&self->address, g_free);
+  g_clear_pointer (&self->authkey, g_bytes_unref);
+  g_clear_pointer (&self->tcp_address, g_free);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (mproc_manager_parent_class)->finalize (object);
@@ -1371,6 +1415,679 @@ mproc_manager_connect_finish (GAsyncResult  *result,
 {
   g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
   g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_connect_async), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* TCP                                                                      */
+
+GBytes *
+mproc_manager_auth_digest (GBytes       *key,
+                           const char   *label,
+                           const guint8 *nonce,
+                           gsize         nonce_size)
+{
+  g_autoptr(GHmac) hmac = NULL;
+  const guint8 *key_data;
+  gsize key_size;
+  guint8 digest[32];
+  gsize digest_size = sizeof digest;
+
+  key_data = g_bytes_get_data (key, &key_size);
+  hmac = g_hmac_new (G_CHECKSUM_SHA256, key_data, key_size);
+  /* with its nul, so that label and nonce cannot run into each other */
+  g_hmac_update (hmac, (const guchar *) label, strlen (label) + 1);
+  g_hmac_update (hmac, nonce, nonce_size);
+  g_hmac_get_digest (hmac, digest, &digest_size);
+  return g_bytes_new (digest, digest_size);
+}
+
+gboolean
+mproc_manager_auth_equal (GBytes *a,
+                          GBytes *b)
+{
+  const guint8 *pa, *pb;
+  gsize na, nb;
+  guint8 diff = 0;
+
+  pa = g_bytes_get_data (a, &na);
+  pb = g_bytes_get_data (b, &nb);
+  if (na != nb || na == 0)
+    return FALSE;
+  for (gsize i = 0; i < na; i++)
+    diff |= pa[i] ^ pb[i];
+  return diff == 0;
+}
+
+void
+mproc_manager_auth_nonce (guint8 *buf,
+                          gsize   size)
+{
+  gsize done = 0;
+
+  while (done < size)
+    {
+      ssize_t r = getrandom (buf + done, size - done, 0);
+
+      if (r < 0)
+        {
+          int errsv = errno;
+
+          if (errsv == EINTR)
+            continue;
+          g_error ("getrandom() failed: %s", g_strerror (errsv));
+        }
+      done += r;
+    }
+}
+
+static gboolean
+has_authkey (GBytes *authkey)
+{
+  return authkey != NULL && g_bytes_get_size (authkey) > 0;
+}
+
+/* A numeric address, or a name resolved (blocking); NULL: any IPv4. */
+static GInetAddress *
+resolve_host (const char    *host,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  g_autoptr(GResolver) resolver = NULL;
+  GInetAddress *inet;
+  GList *list;
+
+  if (host == NULL)
+    return g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
+  inet = g_inet_address_new_from_string (host);
+  if (inet != NULL)
+    return inet;
+  resolver = g_resolver_get_default ();
+  list = g_resolver_lookup_by_name (resolver, host, cancellable, error);
+  if (list == NULL)
+    return NULL;
+  inet = g_object_ref (list->data);
+  g_resolver_free_addresses (list);
+  return inet;
+}
+
+static gboolean
+to_native (GInetAddress             *inet,
+           guint16                   port,
+           struct sockaddr_storage  *ss,
+           socklen_t                *len,
+           GError                  **error)
+{
+  g_autoptr(GSocketAddress) sa = g_inet_socket_address_new (inet, port);
+
+  *len = g_socket_address_get_native_size (sa);
+  return g_socket_address_to_native (sa, ss, sizeof *ss, error);
+}
+
+/* "tcp:host=HOST,port=PORT" (D-Bus style; "family=…" is ignored) */
+static gboolean
+parse_tcp_address (const char  *address,
+                   char       **host,
+                   guint16     *port,
+                   GError     **error)
+{
+  g_auto(GStrv) pairs = g_strsplit (address + strlen ("tcp:"), ",", -1);
+  gboolean have_port = FALSE;
+
+  for (guint i = 0; pairs[i] != NULL; i++)
+    {
+      const char *eq = strchr (pairs[i], '=');
+      const char *value = eq != NULL ? eq + 1 : NULL;
+      guint64 n;
+
+      if (value == NULL)
+        goto bad;
+      if (g_str_has_prefix (pairs[i], "host=") && *host == NULL && value[0] != '\0')
+        *host = g_strdup (value);
+      else if (g_str_has_prefix (pairs[i], "port=") &&
+               g_ascii_string_to_unsigned (value, 10, 1, G_MAXUINT16, &n, NULL))
+        {
+          *port = n;
+          have_port = TRUE;
+        }
+      else if (!g_str_has_prefix (pairs[i], "family="))
+        goto bad;
+    }
+  if (*host != NULL && have_port)
+    return TRUE;
+
+bad:
+  g_clear_pointer (host, g_free);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               _("Unsupported manager address “%s”"), address);
+  return FALSE;
+}
+
+static int
+connect_tcp (const char    *address,
+             const char    *host,
+             guint16        port,
+             gint64         deadline,
+             GCancellable  *cancellable,
+             GError       **error)
+{
+  g_autoptr(GInetAddress) inet = NULL;
+  g_auto(MprocFd) sock = -1;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int errsv = 0, one = 1;
+  socklen_t errsv_len = sizeof errsv;
+
+  inet = resolve_host (host, cancellable, error);
+  if (inet == NULL || !to_native (inet, port, &ss, &len, error))
+    return -1;
+  sock = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (sock < 0 || (connect (sock, (struct sockaddr *) &ss, len) < 0 && errno != EINPROGRESS))
+    errsv = errno;
+  else if (!mproc_fd_wait (sock, G_IO_OUT, deadline, cancellable, error))
+    return -1;
+  else if (getsockopt (sock, SOL_SOCKET, SO_ERROR, &errsv, &errsv_len) < 0)
+    errsv = errno;
+  if (errsv != 0)
+    {
+      if (errsv == ECONNREFUSED)
+        g_set_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN,
+                     _("No manager is listening at “%s”"), address);
+      else
+        g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                     _("Cannot connect to the manager at “%s”: %s"), address, g_strerror (errsv));
+      return -1;
+    }
+  setsockopt (sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return g_steal_fd (&sock);
+}
+
+/* The client's side of the challenge-response (mproc-manager-private.h):
+ * it proves that it knows @authkey, then makes the server prove it too. */
+static Conn *
+conn_open_tcp (const char    *address,
+               GBytes        *authkey,
+               GCancellable  *cancellable,
+               GError       **error)
+{
+  g_autofree char *host = NULL;
+  g_auto(MprocFd) sock = -1;
+  g_autoptr(GVariant) challenge = NULL;
+  g_autoptr(GVariant) server_nonce = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) body = NULL;
+  g_autoptr(GVariant) proof = NULL;
+  g_autoptr(GBytes) answer = NULL;
+  g_autoptr(GBytes) expected = NULL;
+  g_autoptr(GBytes) got = NULL;
+  guint8 nonce[MPROC_MANAGER_TCP_NONCE_SIZE];
+  gint64 deadline = g_get_monotonic_time () + CONNECT_TIMEOUT_USEC;
+  const guint8 *sn;
+  gsize sn_size;
+  const char *protocol, *status;
+  guint32 server_pid;
+  guint16 port = 0;
+  Conn *conn;
+
+  if (!parse_tcp_address (address, &host, &port, error))
+    return NULL;
+  sock = connect_tcp (address, host, port, deadline, cancellable, error);
+  if (sock < 0)
+    return NULL;
+
+  if (!mproc_fd_wait (sock, G_IO_IN, deadline, cancellable, error) ||
+      (challenge = mproc_wire_recv_value (sock, NULL, 4096, cancellable, error)) == NULL)
+    goto failed;
+  if (!g_variant_is_of_type (challenge, G_VARIANT_TYPE ("(say)")))
+    goto malformed;
+  g_variant_get (challenge, "(&s@ay)", &protocol, &server_nonce);
+  if (!g_str_equal (protocol, MPROC_MANAGER_TCP_PROTOCOL))
+    goto malformed;
+  sn = g_variant_get_fixed_array (server_nonce, &sn_size, 1);
+  if (has_authkey (authkey))
+    answer = mproc_manager_auth_digest (authkey, MPROC_MANAGER_TCP_CLIENT_LABEL, sn, sn_size);
+  else
+    answer = g_bytes_new (NULL, 0);   /* no key: the server will refuse */
+  mproc_manager_auth_nonce (nonce, sizeof nonce);
+  if (!mproc_wire_send_value (sock, g_variant_new ("(@ay@ay)",
+                                                   g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, answer, TRUE),
+                                                   g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, nonce,
+                                                                              sizeof nonce, 1)),
+                              NULL, 0, cancellable, error) ||
+      !mproc_fd_wait (sock, G_IO_IN, deadline, cancellable, error) ||
+      (reply = mproc_wire_recv_value (sock, NULL, 4096, cancellable, error)) == NULL)
+    goto failed;
+  if (!g_variant_is_of_type (reply, G_VARIANT_TYPE ("(sv)")))
+    goto malformed;
+  g_variant_get (reply, "(&sv)", &status, &body);
+  if (g_str_equal (status, "error") && g_variant_is_of_type (body, G_VARIANT_TYPE ("(us)")))
+    {
+      guint32 code;
+      const char *message;
+
+      g_variant_get (body, "(u&s)", &code, &message);
+      g_set_error (error, MPROC_ERROR, code, _("The manager at “%s” refused the connection: %s"),
+                   address, message);
+      return NULL;
+    }
+  if (!g_str_equal (status, "ok") || !g_variant_is_of_type (body, G_VARIANT_TYPE ("(ayu)")))
+    goto malformed;
+  g_variant_get (body, "(@ayu)", &proof, &server_pid);
+  if (has_authkey (authkey))
+    expected = mproc_manager_auth_digest (authkey, MPROC_MANAGER_TCP_SERVER_LABEL, nonce, sizeof nonce);
+  got = g_variant_get_data_as_bytes (proof);
+  if (expected == NULL || !mproc_manager_auth_equal (expected, got))
+    {
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED,
+                   _("The server at “%s” does not know the authkey"), address);
+      return NULL;
+    }
+
+  conn = g_new0 (Conn, 1);
+  g_atomic_ref_count_init (&conn->ref);
+  conn->pid = getpid ();
+  conn->sock = g_steal_fd (&sock);
+  conn->server_pid = server_pid;
+  g_mutex_init (&conn->call_lock);
+  g_mutex_init (&conn->state_lock);
+  g_mutex_init (&conn->event_read_lock);
+  conn->watchers = g_ptr_array_new ();
+  return conn;
+
+failed:
+  if (error != NULL && *error != NULL && (*error)->domain == MPROC_ERROR &&
+      (*error)->code == MPROC_ERROR_CLOSED)
+    (*error)->code = MPROC_ERROR_BROKEN;
+  g_prefix_error (error, _("Cannot connect to the manager at “%s”: "), address);
+  return NULL;
+
+malformed:
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+               _("The manager at “%s” sent a malformed reply"), address);
+  return NULL;
+}
+
+/**
+ * mproc_manager_set_authkey:
+ * @self: a `MprocManager`
+ * @authkey: (nullable): the secret shared with remote clients, or %NULL
+ *
+ * Sets the authentication key of @self, like the `authkey` of Python's
+ * managers: the secret a TCP listener (mproc_manager_listen_tcp()) asks
+ * its clients to prove they know, and that a manager connected over TCP
+ * proves it knows (see mproc_manager_connect_with_authkey()).
+ *
+ * The key itself never travels: each side sends a random nonce and the
+ * other answers with its HMAC-SHA256 under the key, compared in constant
+ * time. Use at least 32 random bytes. The key protects the handshake
+ * only: the traffic is not encrypted, so on an untrusted network use a
+ * tunnel (SSH, WireGuard…).
+ *
+ * Set the key before mproc_manager_listen_tcp(): a listener keeps the key
+ * it was opened with.
+ *
+ * Since: 1.0
+ */
+void
+mproc_manager_set_authkey (MprocManager *self,
+                           GBytes       *authkey)
+{
+  g_return_if_fail (MPROC_IS_MANAGER (self));
+
+  g_mutex_lock (&self->lock);
+  g_clear_pointer (&self->authkey, g_bytes_unref);
+  if (authkey != NULL)
+    self->authkey = g_bytes_ref (authkey);
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * mproc_manager_listen_tcp:
+ * @self: a started `MprocManager`
+ * @host: (nullable): the local address to listen on (a numeric IPv4 or
+ *   IPv6 address or a host name), or %NULL for every IPv4 interface
+ * @port: the TCP port, or 0 to let the system choose one
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Makes the manager's server also accept clients from other machines on
+ * TCP, as Python's `BaseManager(address=(host, port), authkey=…)`. Call it
+ * after mproc_manager_start() (or on a manager connected over its unix
+ * address): the socket is bound here, so that its errors are reported
+ * here, and handed to the server, which listens on it until it stops.
+ * mproc_manager_get_tcp_address() then gives the address that clients
+ * pass to mproc_manager_connect_with_authkey().
+ *
+ * An authkey is required (mproc_manager_set_authkey()); without one the
+ * call fails with %MPROC_ERROR_ACCESS_DENIED. A client that does not
+ * prove it knows the key within a few seconds is refused with
+ * %MPROC_ERROR_ACCESS_DENIED (or %MPROC_ERROR_INVALID_MESSAGE for bytes
+ * that are not the protocol) before it can send any request, and the
+ * server goes on serving the others.
+ *
+ * Remote clients cannot map the server's shared memory: each of their
+ * requests travels over the TCP stream and waits for its reply. They can
+ * use dicts, lists and namespaces (served in order with the local
+ * clients) but not change notifications, mproc_manager_publish() or
+ * mproc_manager_lookup(), which need shared memory or file descriptors.
+ *
+ * A manager listens on TCP once: a second call fails with
+ * %G_IO_ERROR_EXISTS.
+ *
+ * Returns: %TRUE once the server listens, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_manager_listen_tcp (MprocManager  *self,
+                          const char    *host,
+                          guint16        port,
+                          GCancellable  *cancellable,
+                          GError       **error)
+{
+  g_autoptr(GBytes) key = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GInetAddress) inet = NULL;
+  g_autofree char *host_string = NULL;
+  g_auto(MprocFd) fd = -1;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  gboolean listening;
+  int one = 1;
+
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_mutex_lock (&self->lock);
+  if (self->authkey != NULL)
+    key = g_bytes_ref (self->authkey);
+  listening = self->tcp_address != NULL;
+  g_mutex_unlock (&self->lock);
+
+  if (!has_authkey (key))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED,
+                           _("A manager listens on TCP only with an authkey: "
+                             "set one with mproc_manager_set_authkey()"));
+      return FALSE;
+    }
+  if (listening)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                           _("The manager already listens on TCP"));
+      return FALSE;
+    }
+
+  inet = resolve_host (host, cancellable, error);
+  if (inet == NULL || !to_native (inet, port, &ss, &len, error))
+    return FALSE;
+  fd = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 ||
+      setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+      bind (fd, (struct sockaddr *) &ss, len) < 0 ||
+      listen (fd, SOMAXCONN) < 0 ||
+      getsockname (fd, (struct sockaddr *) &ss, &(socklen_t) { sizeof ss }) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
+                   _("Cannot listen on TCP port %u: %s"), (guint) port, g_strerror (errsv));
+      return FALSE;
+    }
+  port = g_ntohs (ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &ss)->sin6_port
+                                           : ((struct sockaddr_in *) &ss)->sin_port);
+
+  if (!manager_call (self, MANAGER_OP_LISTEN_TCP, 0,
+                     g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, key, TRUE),
+                     &fd, 1, &reply, NULL, cancellable, error))
+    return FALSE;
+
+  host_string = g_inet_address_to_string (inet);
+  g_mutex_lock (&self->lock);
+  if (self->tcp_address == NULL)
+    self->tcp_address = g_strdup_printf ("tcp:host=%s,port=%u", host_string, (guint) port);
+  g_mutex_unlock (&self->lock);
+  return TRUE;
+}
+
+typedef struct
+{
+  char    *host;
+  guint16  port;
+  char    *address;
+  GBytes  *authkey;
+} TcpTaskData;
+
+static void
+tcp_task_data_free (gpointer data)
+{
+  TcpTaskData *d = data;
+
+  g_free (d->host);
+  g_free (d->address);
+  g_clear_pointer (&d->authkey, g_bytes_unref);
+  g_free (d);
+}
+
+static void
+listen_tcp_thread (GTask        *task,
+                   gpointer      source_object,
+                   gpointer      task_data,
+                   GCancellable *cancellable)
+{
+  TcpTaskData *d = task_data;
+  GError *error = NULL;
+
+  if (mproc_manager_listen_tcp (source_object, d->host, d->port, cancellable, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * mproc_manager_listen_tcp_async:
+ * @self: a started `MprocManager`
+ * @host: (nullable): the local address to listen on, or %NULL for every
+ *   IPv4 interface
+ * @port: the TCP port, or 0 to let the system choose one
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when done
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_manager_listen_tcp().
+ *
+ * Since: 1.0
+ */
+void
+mproc_manager_listen_tcp_async (MprocManager        *self,
+                                const char          *host,
+                                guint16              port,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  TcpTaskData *d;
+
+  g_return_if_fail (MPROC_IS_MANAGER (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  d = g_new0 (TcpTaskData, 1);
+  d->host = g_strdup (host);
+  d->port = port;
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mproc_manager_listen_tcp_async);
+  g_task_set_task_data (task, d, tcp_task_data_free);
+  g_task_run_in_thread (task, listen_tcp_thread);
+}
+
+/**
+ * mproc_manager_listen_tcp_finish:
+ * @self: a `MprocManager`
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_manager_listen_tcp_async().
+ *
+ * Returns: %TRUE once the server listens, %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_manager_listen_tcp_finish (MprocManager  *self,
+                                 GAsyncResult  *result,
+                                 GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_listen_tcp_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/**
+ * mproc_manager_get_tcp_address:
+ * @self: a `MprocManager`
+ *
+ * Gets the TCP address on which @self listens, once
+ * mproc_manager_listen_tcp() has succeeded, in D-Bus style:
+ * `tcp:host=127.0.0.1,port=40123` (with port 0 the port the system chose).
+ *
+ * Returns: (nullable): the TCP address, or %NULL when not listening on TCP
+ *
+ * Since: 1.0
+ */
+const char *
+mproc_manager_get_tcp_address (MprocManager *self)
+{
+  const char *address;
+
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), NULL);
+
+  g_mutex_lock (&self->lock);
+  address = self->tcp_address;   /* set once */
+  g_mutex_unlock (&self->lock);
+  return address;
+}
+
+/**
+ * mproc_manager_connect_with_authkey:
+ * @address: a manager's address: `tcp:host=…,port=…` or a unix address
+ * @authkey: (nullable): the manager's authkey
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Connects to a manager that listens on TCP (mproc_manager_listen_tcp()),
+ * possibly on another machine, proving that this process knows @authkey
+ * and checking that the server knows it too. A wrong or missing key fails
+ * with %MPROC_ERROR_ACCESS_DENIED. For a unix address the key is not
+ * used (the server checks the user id instead) and this is
+ * mproc_manager_connect().
+ *
+ * A manager connected over TCP serves dicts, lists and namespaces, each
+ * call being one request and one reply over the network; change
+ * notifications, mproc_manager_publish() and mproc_manager_lookup() fail
+ * with %MPROC_ERROR_FAILED. It cannot be passed to a child process (the
+ * child would connect without the key and be refused).
+ *
+ * Returns: (transfer full): a connected manager, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+MprocManager *
+mproc_manager_connect_with_authkey (const char    *address,
+                                    GBytes        *authkey,
+                                    GCancellable  *cancellable,
+                                    GError       **error)
+{
+  g_autoptr(MprocManager) self = NULL;
+  Conn *conn;
+
+  g_return_val_if_fail (address != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!g_str_has_prefix (address, "tcp:"))
+    return mproc_manager_connect (address, cancellable, error);
+
+  /* not shared with other connections to @address: its key is its own */
+  self = g_object_new (MPROC_TYPE_MANAGER, "address", address, NULL);
+  mproc_manager_set_authkey (self, authkey);
+  conn = manager_get_conn (self, cancellable, error);
+  if (conn == NULL)
+    return NULL;
+  conn_unref (conn);
+  return g_steal_pointer (&self);
+}
+
+static void
+connect_with_authkey_thread (GTask        *task,
+                             gpointer      source_object,
+                             gpointer      task_data,
+                             GCancellable *cancellable)
+{
+  TcpTaskData *d = task_data;
+  GError *error = NULL;
+  MprocManager *manager = mproc_manager_connect_with_authkey (d->address, d->authkey, cancellable, &error);
+
+  if (manager != NULL)
+    g_task_return_pointer (task, manager, g_object_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * mproc_manager_connect_with_authkey_async:
+ * @address: a manager's address
+ * @authkey: (nullable): the manager's authkey
+ * @cancellable: (nullable): a `GCancellable`
+ * @callback: (scope async) (closure user_data): called when connected or failed
+ * @user_data: data for @callback
+ *
+ * Asynchronous form of mproc_manager_connect_with_authkey().
+ *
+ * Since: 1.0
+ */
+void
+mproc_manager_connect_with_authkey_async (const char          *address,
+                                          GBytes              *authkey,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  TcpTaskData *d;
+
+  g_return_if_fail (address != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  d = g_new0 (TcpTaskData, 1);
+  d->address = g_strdup (address);
+  d->authkey = authkey != NULL ? g_bytes_ref (authkey) : NULL;
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mproc_manager_connect_with_authkey_async);
+  g_task_set_task_data (task, d, tcp_task_data_free);
+  g_task_run_in_thread (task, connect_with_authkey_thread);
+}
+
+/**
+ * mproc_manager_connect_with_authkey_finish:
+ * @result: the `GAsyncResult` given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes mproc_manager_connect_with_authkey_async().
+ *
+ * Returns: (transfer full): a connected manager, or %NULL with @error set
+ *
+ * Since: 1.0
+ */
+MprocManager *
+mproc_manager_connect_with_authkey_finish (GAsyncResult  *result,
+                                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_connect_with_authkey_async), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }

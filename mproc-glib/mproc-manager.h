@@ -69,6 +69,43 @@ MprocManager   *mproc_manager_connect_finish   (GAsyncResult         *result,
                                                 GError              **error);
 
 MPROC_AVAILABLE_IN_1_0
+void            mproc_manager_set_authkey      (MprocManager         *self,
+                                                GBytes               *authkey);
+MPROC_AVAILABLE_IN_1_0
+gboolean        mproc_manager_listen_tcp       (MprocManager         *self,
+                                                const char           *host,
+                                                guint16               port,
+                                                GCancellable         *cancellable,
+                                                GError              **error);
+MPROC_AVAILABLE_IN_1_0
+void            mproc_manager_listen_tcp_async (MprocManager         *self,
+                                                const char           *host,
+                                                guint16               port,
+                                                GCancellable         *cancellable,
+                                                GAsyncReadyCallback   callback,
+                                                gpointer              user_data);
+MPROC_AVAILABLE_IN_1_0
+gboolean        mproc_manager_listen_tcp_finish (MprocManager        *self,
+                                                 GAsyncResult        *result,
+                                                 GError             **error);
+MPROC_AVAILABLE_IN_1_0
+const char     *mproc_manager_get_tcp_address  (MprocManager         *self);
+MPROC_AVAILABLE_IN_1_0
+MprocManager   *mproc_manager_connect_with_authkey        (const char           *address,
+                                                           GBytes               *authkey,
+                                                           GCancellable         *cancellable,
+                                                           GError              **error);
+MPROC_AVAILABLE_IN_1_0
+void            mproc_manager_connect_with_authkey_async  (const char           *address,
+                                                           GBytes               *authkey,
+                                                           GCancellable         *cancellable,
+                                                           GAsyncReadyCallback   callback,
+                                                           gpointer              user_data);
+MPROC_AVAILABLE_IN_1_0
+MprocManager   *mproc_manager_connect_with_authkey_finish (GAsyncResult         *result,
+                                                           GError              **error);
+
+MPROC_AVAILABLE_IN_1_0
 const char     *mproc_manager_get_address      (MprocManager         *self);
 MPROC_AVAILABLE_IN_1_0
 GPid            mproc_manager_get_server_pid   (MprocManager         *self);

@@ -25,6 +25,7 @@
 # include "mproc-connection.h"
 /* managers (#6) */
 # include "mproc-manager.h"
+# include "mproc-manager-dbus.h"
 # include "mproc-dict.h"
 # include "mproc-list.h"
 # include "mproc-namespace.h"

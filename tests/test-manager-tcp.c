@@ -1,0 +1,479 @@
+/* test-manager-tcp.c: a manager that also listens on TCP, with an authkey
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mproc.h>
+
+#include "mproc-manager-private.h"
+#include "mproc-wire-private.h"
+#include "test-util.h"
+
+#define KEY "0123456789abcdef0123456789abcdef"
+
+static GBytes *
+key_bytes (const char *key)
+{
+  return g_bytes_new (key, strlen (key));
+}
+
+static MprocManager *
+start_tcp_manager (void)
+{
+  g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORKSERVER);
+  g_autoptr(MprocManager) manager = mproc_manager_new_with_context (context);
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mproc_manager_start (manager, NULL, &error));
+  g_assert_no_error (error);
+  mproc_manager_set_authkey (manager, key);
+  g_assert_null (mproc_manager_get_tcp_address (manager));
+  g_assert_true (mproc_manager_listen_tcp (manager, "127.0.0.1", 0, NULL, &error) || error != NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (mproc_manager_get_tcp_address (manager), "tcp:host=127.0.0.1,port="));
+  return g_steal_pointer (&manager);
+}
+
+static void
+stop_manager (MprocManager *manager)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_finalize_object (manager);
+}
+
+static guint
+count_fds_of (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", (int) pid);
+  DIR *dir = opendir (path);
+  struct dirent *entry;
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while ((entry = readdir (dir)) != NULL)
+    if (entry->d_name[0] != '.')
+      n++;
+  closedir (dir);
+  return n;
+}
+
+/* Waits (up to 10 s) until the server has @n fds again. */
+static void
+assert_server_fds (MprocManager *manager,
+                   guint         n)
+{
+  gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (count_fds_of (mproc_manager_get_server_pid (manager)) != n && g_get_monotonic_time () < end)
+    g_usleep (10000);
+  g_assert_cmpuint (count_fds_of (mproc_manager_get_server_pid (manager)), ==, n);
+}
+
+static int
+raw_connect (const char *address)
+{
+  const char *port = strstr (address, "port=");
+  struct sockaddr_in sin = { 0, };
+  int sock;
+
+  g_assert_nonnull (port);
+  sin.sin_family = AF_INET;
+  sin.sin_port = g_htons (atoi (port + 5));
+  sin.sin_addr.s_addr = g_htonl (INADDR_LOOPBACK);
+  sock = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (sock, >=, 0);
+  g_assert_cmpint (connect (sock, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+  return sock;
+}
+
+/* Reads until the server hangs up; returns the time that took (µs). */
+static gint64
+read_until_hangup (int sock)
+{
+  gint64 start = g_get_monotonic_time ();
+  char buf[4096];
+
+  for (;;)
+    {
+      struct pollfd pfd = { sock, POLLIN, 0 };
+      ssize_t r;
+
+      g_assert_cmpint (poll (&pfd, 1, 20000), ==, 1);
+      r = recv (sock, buf, sizeof buf, 0);
+      if (r <= 0)
+        break;
+    }
+  return g_get_monotonic_time () - start;
+}
+
+/* The helper program: argv[2] the TCP address, argv[3] the key. */
+static int
+tcp_helper (const char *address,
+            const char *key_string)
+{
+  g_autoptr(GBytes) key = key_bytes (key_string);
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocList) list = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantBuilder builder;
+
+  manager = mproc_manager_connect_with_authkey (address, key, NULL, &error);
+  if (manager == NULL)
+    {
+      g_print ("refused %s %d\n", g_quark_to_string (error->domain), error->code);
+      return 0;
+    }
+  dict = mproc_dict_new (manager, "shared", NULL, &error);
+  g_assert_no_error (error);
+  value = mproc_dict_get (dict, g_variant_new_string ("from"), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "parent");
+  g_clear_pointer (&value, g_variant_unref);
+
+  /* pipelined writes, then reads that must see them */
+  for (int i = 0; i < 100; i++)
+    g_assert_true (mproc_dict_set (dict, g_variant_new_int32 (i), g_variant_new_int32 (i * 2), NULL, &error));
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{ii}"));
+  for (int i = 100; i < 1100; i++)
+    g_variant_builder_add (&builder, "{ii}", i, i * 2);
+  g_assert_true (mproc_dict_update (dict, g_variant_builder_end (&builder), NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 1101);
+  value = mproc_dict_get (dict, g_variant_new_int32 (1099), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 2198);
+  g_clear_pointer (&value, g_variant_unref);
+
+  /* error replies travel too */
+  g_assert_null (mproc_dict_get (dict, g_variant_new_string ("nothing"), NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* what needs shared memory or fds is refused, and the connection lives on */
+  g_assert_false (mproc_dict_watch (dict, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_null (mproc_manager_lookup (manager, "anything", NULL, &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  list = mproc_list_new (manager, "log", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_list_append (list, g_variant_new_string ("remote"), NULL, &error));
+  g_assert_true (mproc_dict_set (dict, g_variant_new_string ("from"), g_variant_new_string ("remote"),
+                                 NULL, &error));
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+  g_assert_no_error (error);
+  g_print ("connected\n");
+  return 0;
+}
+
+static char *
+run_helper (const char *address,
+            const char *key)
+{
+  g_autoptr(GError) error = NULL;
+  const char *argv[] = { NULL, "--tcp-helper", address, key, NULL };
+  char *out = NULL;
+  int status;
+
+  argv[0] = g_test_get_filename (G_TEST_BUILT, "test-manager-tcp", NULL);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL,
+                               &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, &error));
+  g_assert_no_error (error);
+  return out;
+}
+
+static void
+test_right_key (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocList) list = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+
+  g_test_summary ("A process that knows the key connects over TCP on 127.0.0.1 and shares a dict and a list");
+  test_leak_check_begin (&check);
+  manager = start_tcp_manager ();
+  dict = mproc_dict_new (manager, "shared", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_string ("from"), g_variant_new_string ("parent"),
+                                 NULL, &error));
+
+  out = run_helper (mproc_manager_get_tcp_address (manager), KEY);
+  g_assert_cmpstr (out, ==, "connected\n");
+
+  value = mproc_dict_get (dict, g_variant_new_string ("from"), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "remote");
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 1101);
+  list = mproc_list_new (manager, "log", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (mproc_list_len (list, NULL, &error), ==, 1);
+
+  g_clear_object (&dict);
+  g_clear_object (&list);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
+async_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static void
+test_async (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORKSERVER);
+  g_autoptr(MprocManager) manager = mproc_manager_new_with_context (context);
+  g_autoptr(MprocManager) remote = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("listen_tcp_async and connect_with_authkey_async; a second listen is refused");
+  test_leak_check_begin (&check);
+  g_assert_true (mproc_manager_start (manager, NULL, &error));
+  g_assert_no_error (error);
+  mproc_manager_set_authkey (manager, key);
+  mproc_manager_listen_tcp_async (manager, "127.0.0.1", 0, NULL, async_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (mproc_manager_listen_tcp_finish (manager, result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+
+  g_assert_false (mproc_manager_listen_tcp (manager, "127.0.0.1", 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+  g_clear_error (&error);
+
+  mproc_manager_connect_with_authkey_async (mproc_manager_get_tcp_address (manager), key, NULL,
+                                            async_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  remote = mproc_manager_connect_with_authkey_finish (result, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (remote);
+  g_clear_object (&result);
+
+  dict = mproc_dict_new (remote, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_int32 (1), g_variant_new_int32 (2), NULL, &error));
+  value = mproc_dict_get (dict, g_variant_new_int32 (1), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 2);
+
+  g_clear_object (&dict);
+  g_assert_finalize_object (g_steal_pointer (&remote));
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
+test_listen_without_key (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORKSERVER);
+  g_autoptr(MprocManager) manager = mproc_manager_new_with_context (context);
+  g_autoptr(GBytes) empty = g_bytes_new (NULL, 0);
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A manager refuses to listen on TCP without an authkey");
+  test_leak_check_begin (&check);
+  g_assert_true (mproc_manager_start (manager, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (mproc_manager_listen_tcp (manager, "127.0.0.1", 0, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED);
+  g_clear_error (&error);
+  mproc_manager_set_authkey (manager, empty);
+  g_assert_false (mproc_manager_listen_tcp (manager, "127.0.0.1", 0, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED);
+  g_clear_error (&error);
+  g_assert_null (mproc_manager_get_tcp_address (manager));
+
+  /* the server checks too: a raw request with no key */
+  {
+    g_autoptr(GVariant) reply = NULL;
+
+    g_assert_false (mproc_manager_call_raw (manager, MANAGER_OP_LISTEN_TCP, 0,
+                                            g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, empty, TRUE),
+                                            &reply, &error));
+    g_assert_error (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED);
+    g_clear_error (&error);
+  }
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+  g_assert_no_error (error);
+
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
+test_refused (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocManager) good = NULL;
+  g_autoptr(MprocManager) bad = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocDict) remote_dict = NULL;
+  g_autoptr(GBytes) wrong = key_bytes ("not the key, not the key, not it");
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  const char *address;
+  guint server_fds;
+  gint64 took;
+  int sock;
+
+  g_test_summary ("A wrong key, no key, garbage bytes or silence are refused; the server keeps serving");
+  test_leak_check_begin (&check);
+  manager = start_tcp_manager ();
+  address = mproc_manager_get_tcp_address (manager);
+  dict = mproc_dict_new (manager, "shared", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_string ("secret"), g_variant_new_int32 (42), NULL, &error));
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+  server_fds = count_fds_of (mproc_manager_get_server_pid (manager));
+
+  /* a wrong key, from another process */
+  out = run_helper (address, "wrong key wrong key wrong key!!!");
+  g_assert_cmpstr (out, ==, "refused mproc-error-quark 16\n");
+  g_assert_cmpint (MPROC_ERROR_ACCESS_DENIED, ==, 16);
+
+  /* a wrong key, and no key, here */
+  g_assert_null (mproc_manager_connect_with_authkey (address, wrong, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED);
+  g_clear_error (&error);
+  g_assert_null (mproc_manager_connect_with_authkey (address, NULL, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED);
+  g_clear_error (&error);
+  bad = mproc_manager_connect (address, NULL, &error);
+  g_assert_null (bad);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED);
+  g_clear_error (&error);
+
+  /* garbage bytes: the server hangs up at once */
+  sock = raw_connect (address);
+  {
+    char garbage[256];
+
+    for (guint i = 0; i < sizeof garbage; i++)
+      garbage[i] = (char) (i * 37 + 11);
+    g_assert_cmpint (send (sock, garbage, sizeof garbage, MSG_NOSIGNAL), ==, sizeof garbage);
+  }
+  took = read_until_hangup (sock);
+  g_assert_cmpint (took, <, 2 * G_USEC_PER_SEC);
+  close (sock);
+
+  /* a well-framed answer of the wrong type */
+  sock = raw_connect (address);
+  {
+    g_autoptr(GVariant) challenge = mproc_wire_recv_value (sock, NULL, 4096, NULL, &error);
+    g_autoptr(GVariant) refusal = NULL;
+    g_autoptr(GVariant) body = NULL;
+    const char *status;
+
+    g_assert_no_error (error);
+    g_assert_true (g_variant_is_of_type (challenge, G_VARIANT_TYPE ("(say)")));
+    g_assert_true (mproc_wire_send_value (sock, g_variant_new ("(su)", "mproc-manager-1", 1),
+                                          NULL, 0, NULL, &error));
+    refusal = mproc_wire_recv_value (sock, NULL, 4096, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_true (g_variant_is_of_type (refusal, G_VARIANT_TYPE ("(sv)")));
+    g_variant_get (refusal, "(&sv)", &status, &body);
+    g_assert_cmpstr (status, ==, "error");
+    g_assert_true (g_variant_is_of_type (body, G_VARIANT_TYPE ("(us)")));
+    {
+      guint32 code;
+
+      g_variant_get (body, "(u&s)", &code, NULL);
+      g_assert_cmpuint (code, ==, MPROC_ERROR_INVALID_MESSAGE);
+    }
+  }
+  read_until_hangup (sock);
+  close (sock);
+
+  /* silence: dropped after a few seconds */
+  sock = raw_connect (address);
+  took = read_until_hangup (sock);
+  g_assert_cmpint (took, >, 1 * G_USEC_PER_SEC);
+  g_assert_cmpint (took, <, 8 * G_USEC_PER_SEC);
+  close (sock);
+
+  /* nothing was kept for the refused */
+  assert_server_fds (manager, server_fds);
+
+  /* the server goes on serving: locally and over TCP */
+  value = mproc_dict_get (dict, g_variant_new_string ("secret"), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 42);
+  g_clear_pointer (&value, g_variant_unref);
+  good = mproc_manager_connect_with_authkey (address, key, NULL, &error);
+  g_assert_no_error (error);
+  remote_dict = mproc_dict_new (good, "shared", NULL, &error);
+  g_assert_no_error (error);
+  value = mproc_dict_get (remote_dict, g_variant_new_string ("secret"), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 42);
+  g_clear_pointer (&value, g_variant_unref);
+
+  /* a malformed request after authentication gets an error reply */
+  g_assert_false (mproc_manager_call_raw (good, 9999, 0, g_variant_new ("()"), &value, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+  g_assert_true (mproc_manager_ping (good, NULL, &error));
+  g_assert_no_error (error);
+
+  g_clear_object (&remote_dict);
+  g_assert_finalize_object (g_steal_pointer (&good));
+  assert_server_fds (manager, server_fds);
+  g_clear_object (&dict);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+int
+main (int argc, char *argv[])
+{
+  if (argc == 4 && g_str_equal (argv[1], "--tcp-helper"))
+    return tcp_helper (argv[2], argv[3]);
+
+  mproc_init (&argc, &argv);
+  g_test_init (&argc, &argv, NULL);
+  test_warm_up ();
+
+  g_test_add_func ("/mproc/manager/tcp/right-key", test_right_key);
+  g_test_add_func ("/mproc/manager/tcp/async", test_async);
+  g_test_add_func ("/mproc/manager/tcp/listen-without-key", test_listen_without_key);
+  g_test_add_func ("/mproc/manager/tcp/refused", test_refused);
+
+  return g_test_run ();
+}
