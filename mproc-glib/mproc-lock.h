@@ -63,9 +63,30 @@ gboolean   mproc_lock_release         (MprocLock            *self,
 MPROC_AVAILABLE_IN_1_0
 gboolean   mproc_lock_is_owned        (MprocLock            *self);
 
-/* Scoped locking for C, like GMutexLocker (not for bindings). */
+/**
+ * MprocLockLocker:
+ *
+ * Opaque type: a lock held for the rest of a C scope. See
+ * mproc_lock_locker_new() and %MPROC_LOCK_AUTO_LOCK. Not for bindings.
+ *
+ * Since: 1.0
+ */
 typedef void MprocLockLocker;
 
+/**
+ * mproc_lock_locker_new: (skip)
+ * @lock: a lock (or an #MprocRLock)
+ *
+ * Acquires @lock, waiting as long as it takes, and returns a locker that
+ * releases it when freed with mproc_lock_locker_free(), typically through
+ * `g_autoptr(MprocLockLocker)`. If the previous holder died, the lock is
+ * held all the same (the %MPROC_ERROR_OWNER_DIED error is not reported:
+ * use mproc_lock_acquire() to see it).
+ *
+ * Returns: a locker for @lock
+ *
+ * Since: 1.0
+ */
 static inline MprocLockLocker *
 mproc_lock_locker_new (MprocLock *lock)
 {
@@ -74,6 +95,14 @@ mproc_lock_locker_new (MprocLock *lock)
   return (MprocLockLocker *) lock;
 }
 
+/**
+ * mproc_lock_locker_free: (skip)
+ * @locker: a locker made by mproc_lock_locker_new()
+ *
+ * Releases the lock that @locker holds.
+ *
+ * Since: 1.0
+ */
 static inline void
 mproc_lock_locker_free (MprocLockLocker *locker)
 {
@@ -82,6 +111,16 @@ mproc_lock_locker_free (MprocLockLocker *locker)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MprocLockLocker, mproc_lock_locker_free)
 
+/**
+ * MPROC_LOCK_AUTO_LOCK:
+ * @lock: a lock (or an #MprocRLock)
+ * @var: a name for the locker variable
+ *
+ * Holds @lock until the end of the enclosing scope, as G_MUTEX_AUTO_LOCK()
+ * does for a #GMutex; the seed's `with lock:`.
+ *
+ * Since: 1.0
+ */
 #define MPROC_LOCK_AUTO_LOCK(lock, var) \
   G_GNUC_UNUSED g_autoptr(MprocLockLocker) var = mproc_lock_locker_new (lock)
 

@@ -24,7 +24,15 @@ G_DECLARE_FINAL_TYPE (MprocRLock, mproc_rlock, MPROC, RLOCK, MprocLock)
 MPROC_AVAILABLE_IN_1_0
 MprocRLock *mproc_rlock_new (GError **error);
 
-/* Scoped locking for C: MPROC_LOCK_AUTO_LOCK without the cast. */
+/**
+ * MPROC_RLOCK_AUTO_LOCK:
+ * @rlock: an #MprocRLock
+ * @var: a name for the locker variable
+ *
+ * %MPROC_LOCK_AUTO_LOCK for an #MprocRLock, without the cast.
+ *
+ * Since: 1.0
+ */
 #define MPROC_RLOCK_AUTO_LOCK(rlock, var) MPROC_LOCK_AUTO_LOCK (MPROC_LOCK (rlock), var)
 
 G_END_DECLS
