@@ -130,20 +130,16 @@ mproc_array_serialize (MprocShareable  *shareable,
 {
   MprocArray *self = MPROC_ARRAY (shareable);
   g_autoptr(GVariant) sync = NULL;
-  GVariant *lock = NULL;
+  GVariant *lock;
 
   sync = mproc_sync_serialize (self->sync, fds, error);
   if (sync == NULL)
     return NULL;
-  if (self->lock != NULL)
-    {
-      lock = mproc_shareable_serialize (MPROC_SHAREABLE (self->lock), fds, error);
-      if (lock == NULL)
-        return NULL;
-    }
+  lock = mproc_sync_serialize_optional_lock (self->lock, fds, error);
+  if (lock == NULL)
+    return NULL;
   return g_variant_new ("(@(hh)uu@m(sv))", g_steal_pointer (&sync),
-                        (guint32) self->value_type, (guint32) self->length,
-                        g_variant_new_maybe (G_VARIANT_TYPE ("(sv)"), lock));
+                        (guint32) self->value_type, (guint32) self->length, lock);
 }
 
 static MprocShareable *
@@ -153,7 +149,7 @@ mproc_array_deserialize (GVariant  *handle,
 {
   g_autoptr(GVariant) sync_h = NULL;
   g_autoptr(GVariant) lock_h = NULL;
-  MprocShareable *lock = NULL;
+  MprocRLock *lock = NULL;
   MprocSync *sync;
   ArrayShared *shared;
   guint32 value_type;
@@ -166,19 +162,8 @@ mproc_array_deserialize (GVariant  *handle,
   if (value_type > MPROC_VALUE_TYPE_DOUBLE || !state_size (value_type, length, &size))
     goto malformed;
 
-  if (g_variant_n_children (lock_h) > 0)
-    {
-      g_autoptr(GVariant) inner = g_variant_get_child_value (lock_h, 0);
-
-      lock = mproc_shareable_deserialize (inner, fds, error);
-      if (lock == NULL)
-        return NULL;
-      if (!MPROC_IS_RLOCK (lock))
-        {
-          g_object_unref (lock);
-          goto malformed;
-        }
-    }
+  if (!mproc_sync_deserialize_optional_lock (lock_h, fds, &lock, error))
+    return NULL;
   /* The memfd is checked to hold @size bytes: the handle's length cannot
    * make us access beyond it. */
   sync = mproc_sync_new_from_handle (sync_h, fds, size, error);
@@ -194,7 +179,7 @@ mproc_array_deserialize (GVariant  *handle,
       g_clear_object (&lock);
       goto malformed;
     }
-  return MPROC_SHAREABLE (array_new_take (sync, value_type, length, (MprocRLock *) lock));
+  return MPROC_SHAREABLE (array_new_take (sync, value_type, length, lock));
 
 malformed:
   g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,

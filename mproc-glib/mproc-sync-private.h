@@ -46,6 +46,17 @@ MprocSync      *mproc_sync_new_from_handle (GVariant      *handle,
                                             GArray        *fds,
                                             gsize          state_size,
                                             GError       **error);
+/* The optional lock of a Value or Array, described as "m(sv)" (floating;
+ * NULL with @error set on failure), and rebuilt from that description (a
+ * description that is not of an RLock is malformed). */
+struct _MprocRLock;
+GVariant       *mproc_sync_serialize_optional_lock   (struct _MprocRLock  *lock,
+                                                      GArray              *fds,
+                                                      GError             **error);
+gboolean        mproc_sync_deserialize_optional_lock (GVariant            *description,
+                                                      GArray              *fds,
+                                                      struct _MprocRLock **lock,
+                                                      GError             **error);
 GVariant       *mproc_sync_serialize       (MprocSync     *sync,
                                             GArray        *fds,
                                             GError       **error);

@@ -22,6 +22,7 @@
 #include "mproc-error.h"
 #include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
+#include "mproc-rlock.h"
 #include "mproc-runtime-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
@@ -734,4 +735,53 @@ mproc_mutex_acquire_async (MprocSync           *sync,
   mproc_wait_point_wait_async (mproc_sync_get_wait_point (sync),
                                acquire_check, task, timeout_usec, cancellable,
                                acquire_done, task);
+}
+
+GVariant *
+mproc_sync_serialize_optional_lock (struct _MprocRLock  *lock,
+                                    GArray              *fds,
+                                    GError             **error)
+{
+  GVariant *description = NULL;
+
+  if (lock != NULL)
+    {
+      description = mproc_shareable_serialize (MPROC_SHAREABLE (lock), fds, error);
+      if (description == NULL)
+        return NULL;
+    }
+  return g_variant_new_maybe (G_VARIANT_TYPE ("(sv)"), description);
+}
+
+gboolean
+mproc_sync_deserialize_optional_lock (GVariant            *description,
+                                      GArray              *fds,
+                                      struct _MprocRLock **lock,
+                                      GError             **error)
+{
+  g_autoptr(GVariant) inner = NULL;
+  MprocShareable *object;
+
+  *lock = NULL;
+  if (!g_variant_is_of_type (description, G_VARIANT_TYPE ("m(sv)")))
+    goto malformed;
+  inner = g_variant_get_maybe (description);
+  if (inner == NULL)
+    return TRUE;
+
+  object = mproc_shareable_deserialize (inner, fds, error);
+  if (object == NULL)
+    return FALSE;
+  if (!MPROC_IS_RLOCK (object))
+    {
+      g_object_unref (object);
+      goto malformed;
+    }
+  *lock = (struct _MprocRLock *) object;
+  return TRUE;
+
+malformed:
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("Received a malformed synchronisation object"));
+  return FALSE;
 }

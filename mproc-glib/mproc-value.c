@@ -99,19 +99,15 @@ mproc_value_serialize (MprocShareable  *shareable,
 {
   MprocValue *self = MPROC_VALUE (shareable);
   g_autoptr(GVariant) sync = NULL;
-  GVariant *lock = NULL;
+  GVariant *lock;
 
   sync = mproc_sync_serialize (self->sync, fds, error);
   if (sync == NULL)
     return NULL;
-  if (self->lock != NULL)
-    {
-      lock = mproc_shareable_serialize (MPROC_SHAREABLE (self->lock), fds, error);
-      if (lock == NULL)
-        return NULL;
-    }
-  return g_variant_new ("(@(hh)u@m(sv))", g_steal_pointer (&sync), (guint32) self->value_type,
-                        g_variant_new_maybe (G_VARIANT_TYPE ("(sv)"), lock));
+  lock = mproc_sync_serialize_optional_lock (self->lock, fds, error);
+  if (lock == NULL)
+    return NULL;
+  return g_variant_new ("(@(hh)u@m(sv))", g_steal_pointer (&sync), (guint32) self->value_type, lock);
 }
 
 static MprocShareable *
@@ -121,7 +117,7 @@ mproc_value_deserialize (GVariant  *handle,
 {
   g_autoptr(GVariant) sync_h = NULL;
   g_autoptr(GVariant) lock_h = NULL;
-  MprocShareable *lock = NULL;
+  MprocRLock *lock = NULL;
   MprocSync *sync;
   guint32 value_type;
 
@@ -131,26 +127,15 @@ mproc_value_deserialize (GVariant  *handle,
   if (value_type > MPROC_VALUE_TYPE_DOUBLE)
     goto malformed;
 
-  if (g_variant_n_children (lock_h) > 0)
-    {
-      g_autoptr(GVariant) inner = g_variant_get_child_value (lock_h, 0);
-
-      lock = mproc_shareable_deserialize (inner, fds, error);
-      if (lock == NULL)
-        return NULL;
-      if (!MPROC_IS_RLOCK (lock))
-        {
-          g_object_unref (lock);
-          goto malformed;
-        }
-    }
+  if (!mproc_sync_deserialize_optional_lock (lock_h, fds, &lock, error))
+    return NULL;
   sync = mproc_sync_new_from_handle (sync_h, fds, sizeof (ValueShared), error);
   if (sync == NULL)
     {
       g_clear_object (&lock);
       return NULL;
     }
-  return MPROC_SHAREABLE (value_new_take (sync, value_type, (MprocRLock *) lock));
+  return MPROC_SHAREABLE (value_new_take (sync, value_type, lock));
 
 malformed:
   g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
