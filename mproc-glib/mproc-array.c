@@ -250,6 +250,8 @@ mproc_array_new (MprocValueType   value_type,
  * mproc_array_get_length:
  * @self: a `MprocArray`
  *
+ * Gets the number of elements, fixed when @self was made.
+ *
  * Returns: the number of elements of @self
  *
  * Since: 1.0
@@ -266,6 +268,8 @@ mproc_array_get_length (MprocArray *self)
  * mproc_array_get_value_type:
  * @self: a `MprocArray`
  *
+ * Gets the type of the elements, fixed when @self was made.
+ *
  * Returns: the type of the elements of @self
  *
  * Since: 1.0
@@ -281,6 +285,9 @@ mproc_array_get_value_type (MprocArray *self)
 /**
  * mproc_array_get_lock:
  * @self: a `MprocArray`
+ *
+ * Gets the lock that guards sequences of accesses to @self, shared
+ * with every process @self was handed to.
  *
  * Returns: (transfer none) (nullable): the lock made with @self, or %NULL
  *   if it was made without one
@@ -302,6 +309,8 @@ mproc_array_get_lock (MprocArray *self)
  * mproc_array_get_int:
  * @self: a `MprocArray` of an integer or boolean type
  * @index_: the index of an element, less than the length of @self
+ *
+ * Reads the element at @index_ of an integer or boolean array, atomically.
  *
  * Returns: the element at @index_
  *
@@ -345,6 +354,8 @@ mproc_array_set_int (MprocArray *self,
  * @self: a `MprocArray` of type float or double
  * @index_: the index of an element, less than the length of @self
  *
+ * Reads the element at @index_ of a floating-point array, atomically.
+ *
  * Returns: the element at @index_
  *
  * Since: 1.0
@@ -386,6 +397,8 @@ mproc_array_set_double (MprocArray *self,
  * mproc_array_get_boolean:
  * @self: a `MprocArray` of an integer or boolean type
  * @index_: the index of an element, less than the length of @self
+ *
+ * Reads the element at @index_ as a boolean, atomically.
  *
  * Returns: whether the element at @index_ is non-zero
  *

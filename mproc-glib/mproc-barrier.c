@@ -176,6 +176,8 @@ guard_unlock (MprocBarrier *self)
  * mproc_barrier_get_parties:
  * @self: a `MprocBarrier`
  *
+ * Gets the number of parties that must wait before all of them pass.
+ *
  * Returns: the number of parties
  *
  * Since: 1.0
@@ -192,6 +194,9 @@ mproc_barrier_get_parties (MprocBarrier *self)
  * mproc_barrier_get_n_waiting:
  * @self: a `MprocBarrier`
  *
+ * Gets how many parties are waiting at the barrier now, in every
+ * process; the figure is already stale when other processes use it.
+ *
  * Returns: how many are waiting now
  *
  * Since: 1.0
@@ -207,6 +212,9 @@ mproc_barrier_get_n_waiting (MprocBarrier *self)
 /**
  * mproc_barrier_is_broken:
  * @self: a `MprocBarrier`
+ *
+ * Tells whether the barrier is broken: aborted, or a waiting party
+ * died or gave up.
  *
  * Returns: %TRUE when the barrier is broken
  *

@@ -229,6 +229,8 @@ mproc_condition_new (MprocLock  *lock,
  * mproc_condition_get_lock:
  * @self: a `MprocCondition`
  *
+ * Gets the lock that must be held around waits and notifications.
+ *
  * Returns: (transfer none): the lock of @self, a [class@Mproc.Lock] or an
  *   [class@Mproc.RLock]
  *

@@ -312,6 +312,8 @@ mproc_pipe_new (gboolean           duplex,
  * mproc_connection_get_readable:
  * @self: a #MprocConnection
  *
+ * Tells whether this end of the pipe was made to receive.
+ *
  * Returns: whether this end can receive
  *
  * Since: 1.0
@@ -326,6 +328,8 @@ mproc_connection_get_readable (MprocConnection *self)
 /**
  * mproc_connection_get_writable:
  * @self: a #MprocConnection
+ *
+ * Tells whether this end of the pipe was made to send.
  *
  * Returns: whether this end can send
  *
@@ -473,6 +477,8 @@ mproc_connection_send_async (MprocConnection     *self,
  * @self: a #MprocConnection
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
+ *
+ * Finishes an operation started with [method@Mproc.Connection.send_async].
  *
  * Returns: %TRUE if sent, else %FALSE with @error set
  *
@@ -661,6 +667,8 @@ mproc_connection_recv_async (MprocConnection     *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
+ * Finishes an operation started with [method@Mproc.Connection.recv_async].
+ *
  * Returns: (transfer full): the value, or %NULL with @error set
  *
  * Since: 1.0
@@ -712,6 +720,9 @@ mproc_connection_recv_bytes_async (MprocConnection     *self,
  * @self: a #MprocConnection
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
+ *
+ * Finishes an operation started with
+ * [method@Mproc.Connection.recv_bytes_async].
  *
  * Returns: (transfer full): the message, or %NULL with @error set
  *
@@ -798,6 +809,8 @@ mproc_connection_poll_async (MprocConnection     *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
+ * Finishes an operation started with [method@Mproc.Connection.poll_async].
+ *
  * Returns: %TRUE when a receive would not block, else %FALSE with @error set
  *
  * Since: 1.0
@@ -833,6 +846,8 @@ mproc_connection_close (MprocConnection *self)
 /**
  * mproc_connection_is_closed:
  * @self: a #MprocConnection
+ *
+ * Tells whether this end was closed in this process.
  *
  * Returns: whether mproc_connection_close() was called
  *
@@ -1076,6 +1091,8 @@ mproc_connection_wait_async (GObject             **objects,
  * mproc_connection_wait_finish:
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
+ *
+ * Finishes an operation started with [func@Mproc.Connection.wait_async].
  *
  * Returns: (transfer container) (element-type GObject): the ready objects
  *   (empty after a timeout), or %NULL with @error set

@@ -158,6 +158,8 @@ mproc_event_clear (MprocEvent *self)
  * mproc_event_is_set:
  * @self: a `MprocEvent`
  *
+ * Tells whether the flag is set, as every process sees it.
+ *
  * Returns: %TRUE when the flag is set
  *
  * Since: 1.0

@@ -167,6 +167,9 @@ mproc_joinable_queue_join_async (MprocJoinableQueue  *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
+ * Finishes an operation started with
+ * [method@Mproc.JoinableQueue.join_async].
+ *
  * Returns: %TRUE when no item is unfinished, else %FALSE with @error set
  *
  * Since: 1.0

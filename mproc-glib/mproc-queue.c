@@ -426,6 +426,9 @@ mproc_queue_new_full (guint    maxsize,
  * mproc_queue_get_maxsize:
  * @self: a #MprocQueue
  *
+ * Gets the greatest number of messages @self holds, fixed when it
+ * was made.
+ *
  * Returns: the most messages @self holds, 0 for no limit
  *
  * Since: 1.0
@@ -444,6 +447,9 @@ mproc_queue_get_maxsize (MprocQueue *self)
 /**
  * mproc_queue_get_capacity:
  * @self: a #MprocQueue
+ *
+ * Gets the size in bytes of the shared-memory ring that holds the
+ * messages in transit.
  *
  * Returns: the byte size of the shared ring of @self
  *
@@ -577,6 +583,8 @@ mproc_queue_put_async (MprocQueue          *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
+ * Finishes an operation started with [method@Mproc.Queue.put_async].
+ *
  * Returns: %TRUE if the message was put, else %FALSE with @error set
  *
  * Since: 1.0
@@ -700,6 +708,8 @@ mproc_queue_get_async (MprocQueue          *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
+ * Finishes an operation started with [method@Mproc.Queue.get_async].
+ *
  * Returns: (transfer full): the message, or %NULL with @error set
  *
  * Since: 1.0
@@ -805,6 +815,8 @@ mproc_queue_close (MprocQueue *self)
 /**
  * mproc_queue_is_closed:
  * @self: a #MprocQueue
+ *
+ * Tells whether this process closed @self.
  *
  * Returns: whether mproc_queue_close() was called in this process
  *

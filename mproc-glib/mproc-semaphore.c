@@ -167,6 +167,8 @@ mproc_semaphore_new_bounded (guint    value,
  * mproc_semaphore_is_bounded:
  * @self: a `MprocSemaphore`
  *
+ * Tells whether releasing more units than were acquired is an error.
+ *
  * Returns: %TRUE when @self was made with [ctor@Mproc.Semaphore.new_bounded]
  *
  * Since: 1.0
@@ -182,6 +184,8 @@ mproc_semaphore_is_bounded (MprocSemaphore *self)
 /**
  * mproc_semaphore_get_value:
  * @self: a `MprocSemaphore`
+ *
+ * Gets the number of units available now.
  *
  * Returns: the current value (already stale when other processes use it)
  *

@@ -233,6 +233,8 @@ mproc_simple_queue_get_async (MprocSimpleQueue    *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
+ * Finishes an operation started with [method@Mproc.SimpleQueue.get_async].
+ *
  * Returns: (transfer full): the message, or %NULL with @error set
  *
  * Since: 1.0
@@ -254,6 +256,9 @@ mproc_simple_queue_get_finish (MprocSimpleQueue  *self,
 /**
  * mproc_simple_queue_is_empty:
  * @self: a #MprocSimpleQueue
+ *
+ * Tells whether the queue holds no message now; the answer is
+ * already stale when other processes use the queue.
  *
  * Returns: whether the queue holds no message (approximate)
  *

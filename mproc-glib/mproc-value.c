@@ -193,6 +193,8 @@ mproc_value_new (MprocValueType   value_type,
  * mproc_value_get_value_type:
  * @self: a `MprocValue`
  *
+ * Gets the type of @self, fixed when it was made.
+ *
  * Returns: the type of @self
  *
  * Since: 1.0
@@ -208,6 +210,9 @@ mproc_value_get_value_type (MprocValue *self)
 /**
  * mproc_value_get_lock:
  * @self: a `MprocValue`
+ *
+ * Gets the lock that guards sequences of accesses to @self, shared
+ * with every process @self was handed to.
  *
  * Returns: (transfer none) (nullable): the lock made with @self, or %NULL
  *   if it was made without one
@@ -225,6 +230,8 @@ mproc_value_get_lock (MprocValue *self)
 /**
  * mproc_value_get_int:
  * @self: a `MprocValue` of an integer or boolean type
+ *
+ * Reads the value of an integer or boolean `MprocValue`, atomically.
  *
  * Returns: the value
  *
@@ -263,6 +270,8 @@ mproc_value_set_int (MprocValue *self,
  * mproc_value_get_double:
  * @self: a `MprocValue` of type float or double
  *
+ * Reads the value of a floating-point `MprocValue`, atomically.
+ *
  * Returns: the value
  *
  * Since: 1.0
@@ -298,6 +307,8 @@ mproc_value_set_double (MprocValue *self,
 /**
  * mproc_value_get_boolean:
  * @self: a `MprocValue` of an integer or boolean type
+ *
+ * Reads the value as a boolean, atomically.
  *
  * Returns: whether the value is non-zero
  *
