@@ -1280,8 +1280,8 @@ get_step (gpointer  user_data,
                 /* the rest arrives as orphans and is skipped */
                 return get_fail (op, error,
                                  g_error_new (MPROC_ERROR, MPROC_ERROR_FAILED,
-                                              _("Not enough memory for a message of %" G_GUINT64_FORMAT " bytes"),
-                                              total));
+                                              _("Not enough memory for a message of %llu bytes"),
+                                              (unsigned long long) total));
               }
             op->in_stream = TRUE;
             op->total = total;
