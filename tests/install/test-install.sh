@@ -1,0 +1,114 @@
+#!/bin/bash
+# Installs mproc-glib to a temporary prefix with `meson install` and uses it
+# as a user would: checks that every file lands where GNOME expects it,
+# builds a program out of the tree with `pkg-config --cflags --libs
+# mproc-glib-1` and runs it, imports Mproc from /usr/bin/python3 with only
+# GI_TYPELIB_PATH and LD_LIBRARY_PATH pointing at the prefix, and sees one
+# failing call's message in Japanese under LANGUAGE=ja (the library binds
+# its text domain to the prefix's localedir).
+#
+# test-install.sh SOURCE-DIR WORK-DIR INTROSPECTION(true|false) DOCS(true|false)
+set -euo pipefail
+
+src=$1
+work=$2
+gir=$3
+docs=$4
+here=$(cd "$(dirname "$0")" && pwd)
+
+# Its own build, configured for the prefix: the prefix is baked into the
+# library (LOCALEDIR), as in any distribution build. Kept between runs, so
+# that a rerun only rebuilds what changed; the prefix is made afresh.
+build=$work/build
+prefix=$work/prefix
+mkdir -p "$work"
+introspection=disabled
+[ "$gir" = true ] && introspection=enabled
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" "$src" --prefix="$prefix" --libdir=lib \
+    -Dtests=false -Dexamples=false -Dbenchmarks=false \
+    -Dintrospection=$introspection -Ddocumentation="$docs" >/dev/null
+fi
+ninja -C "$build" >/dev/null
+rm -rf "$prefix"
+meson install -C "$build" --no-rebuild --quiet
+
+fail=0
+check () {
+  if [ -e "$prefix/$1" ]; then
+    echo "ok: $1"
+  else
+    echo "FAIL: $1 is not installed"; fail=1
+  fi
+}
+
+check lib/libmproc-glib-1.so
+check lib/libmproc-glib-1.so.0
+check include/mproc-glib-1/mproc.h
+check include/mproc-glib-1/mproc-queue.h
+check include/mproc-glib-1/mproc-version.h
+check include/mproc-glib-1/mproc-enum-types.h
+check lib/pkgconfig/mproc-glib-1.pc
+check share/locale/ja/LC_MESSAGES/mproc-glib.mo
+check share/dbus-1/interfaces/org.gnome.Mproc.Manager.xml
+if [ "$gir" = true ]; then
+  check share/gir-1.0/Mproc-1.gir
+  check lib/girepository-1.0/Mproc-1.typelib
+fi
+if [ "$docs" = true ]; then
+  check share/doc/mproc-glib-1/index.html
+  check share/doc/mproc-glib-1/mproc-glib-1.devhelp2
+  check share/doc/mproc-glib-1/class.Queue.html
+fi
+# Nothing private leaks into the include directory.
+if ls "$prefix/include/mproc-glib-1" | grep -q private; then
+  echo "FAIL: a private header is installed"; fail=1
+fi
+
+# Out of the tree: a C program built with pkg-config alone.
+out=$(mktemp -d /tmp/docs-install-XXXXXX)
+trap 'rm -rf "$out"' EXIT
+cp "$here/installed-hello.c" "$out/"
+flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs mproc-glib-1)
+echo "pkg-config: $flags"
+case "$flags" in
+  *"-I$prefix/include/mproc-glib-1"*) ;;
+  *) echo "FAIL: pkg-config does not point at the prefix"; fail=1 ;;
+esac
+(cd "$out" && ${CC:-cc} -o installed-hello installed-hello.c $flags -rdynamic)
+
+run_c () {
+  env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$prefix/lib" "$@" "$out/installed-hello"
+}
+expect () {  # expect WHAT EXPECTED ACTUAL
+  if printf '%s\n' "$3" | grep -qxF -- "$2"; then
+    echo "ok: $1: $2"
+  else
+    printf 'FAIL: %s: expected "%s", got:\n%s\n' "$1" "$2" "$3"; fail=1
+  fi
+}
+
+got=$(run_c LC_ALL=C.UTF-8)
+expect "C program" "exit code 9" "$got"
+expect "C program, untranslated" "error: The queue is empty" "$got"
+# C.UTF-8 is always there on glibc ≥ 2.35, and gettext honours LANGUAGE
+# under it (not under plain C).
+got=$(run_c LC_ALL=C.UTF-8 LANGUAGE=ja)
+expect "C program, LANGUAGE=ja" "error: キューは空です" "$got"
+got=$(run_c LANG=C.UTF-8 LANGUAGE=ja:en)
+expect "C program, LANGUAGE=ja:en" "error: キューは空です" "$got"
+
+if [ "$gir" = true ]; then
+  py () {
+    env -i PATH=/usr/bin:/bin "$@" /usr/bin/python3 "$here/installed-import.py"
+  }
+  # Without the prefix on the paths the typelib is nowhere to be found, so
+  # what follows uses the prefix's.
+  if py LC_ALL=C.UTF-8 >/dev/null 2>&1; then
+    echo "FAIL: Mproc imports without the prefix (another copy is installed)"; fail=1
+  fi
+  got=$(py LC_ALL=C.UTF-8 LANGUAGE=ja GI_TYPELIB_PATH="$prefix/lib/girepository-1.0" LD_LIBRARY_PATH="$prefix/lib")
+  expect "Python, LANGUAGE=ja" "error: キューは空です" "$got"
+fi
+
+exit $fail
