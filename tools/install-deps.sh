@@ -9,6 +9,8 @@ packages=(
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
   python3-gi
 )
+# docs and install (#8): the reference, meson dist and its unpacking
+packages+=(gi-docgen git xz-utils)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -53,7 +53,14 @@ SUITES="--suite mproc --suite examples"
 run_suite "$top/_build-asan" -Db_sanitize=address,undefined -Db_lundef=false \
   -Dintrospection=disabled -Dbenchmarks=false
 SUITES="--suite gi"
-run_suite "$top/_build" -Dintrospection=enabled -Dbenchmarks=false
+# docs and install (#8): the reference is built (gi-docgen, fatal warnings)
+# and checked, and installs and the dist tarball are tried, on this build.
+SUITES="$SUITES --suite docs --suite install"
+if [ -f "$top/_build/build.ninja" ] && ! grep -q '"name": "documentation", "value": true' \
+     "$top/_build/meson-info/intro-buildoptions.json" 2>/dev/null; then
+  meson configure "$top/_build" -Ddocumentation=true >/dev/null
+fi
+run_suite "$top/_build" -Dintrospection=enabled -Dbenchmarks=false -Ddocumentation=true
 
 echo
 if [ "$skipped" -gt 0 ]; then
