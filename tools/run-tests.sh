@@ -53,9 +53,10 @@ SUITES="--suite mproc --suite examples"
 run_suite "$top/_build-asan" -Db_sanitize=address,undefined -Db_lundef=false \
   -Dintrospection=disabled -Dbenchmarks=false
 SUITES="--suite gi"
-# docs and install (#8): the reference is built (gi-docgen, fatal warnings)
-# and checked, and installs and the dist tarball are tried, on this build.
-SUITES="$SUITES --suite docs --suite install"
+# docs, i18n and install (#8): the reference is built (gi-docgen, fatal
+# warnings) and checked, the translations checked, and an install and the
+# dist tarball tried, on this build.
+SUITES="$SUITES --suite docs --suite i18n --suite install"
 if [ -f "$top/_build/build.ninja" ] && ! grep -q '"name": "documentation", "value": true' \
      "$top/_build/meson-info/intro-buildoptions.json" 2>/dev/null; then
   meson configure "$top/_build" -Ddocumentation=true >/dev/null

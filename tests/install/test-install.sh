@@ -24,10 +24,15 @@ prefix=$work/prefix
 mkdir -p "$work"
 introspection=disabled
 [ "$gir" = true ] && introspection=enabled
+# Configured afresh when the options change.
+if [ "$(cat "$work/options" 2>/dev/null)" != "$introspection $docs" ]; then
+  rm -rf "$build"
+fi
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" "$src" --prefix="$prefix" --libdir=lib \
     -Dtests=false -Dexamples=false -Dbenchmarks=false \
     -Dintrospection=$introspection -Ddocumentation="$docs" >/dev/null
+  echo "$introspection $docs" > "$work/options"
 fi
 ninja -C "$build" >/dev/null
 rm -rf "$prefix"
