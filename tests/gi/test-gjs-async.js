@@ -50,12 +50,23 @@ function touchManager(process) {
     return 0;
 }
 
+// Appends args' strings to the manager list (object 0) and sets each as a
+// key of the manager dict (object 1).
+function fillManager(process, args) {
+    for (const item of args.deepUnpack()) {
+        process.get_object(0).append(new GLib.Variant('s', item), null);
+        process.get_object(1).set(new GLib.Variant('s', item), new GLib.Variant('b', true), null);
+    }
+    return 0;
+}
+
 requireInit();
 Mproc.register_target('put-when-set', putWhenSet);
 Mproc.register_target('drain', drain);
 Mproc.register_target('meet', meet);
 Mproc.register_target('hold-lock', holdLock);
 Mproc.register_target('touch-manager', touchManager);
+Mproc.register_target('fill-manager', fillManager);
 // In a spawned child this call runs the child's target and exits.
 Mproc.init(null);
 
@@ -197,6 +208,32 @@ run(async tap => {
             JSON.stringify(items) === '["0=v0","1=v1","2=v2","4=v4"]' &&
             JSON.stringify(slice) === '["from child","from parent"]' && who === 'child' &&
             JSON.stringify(names) === '["who"]' ? true : detail;
+    });
+
+    await tap.test('a watched list (a GListModel) and dict signal a child\'s changes in the main loop', async () => {
+        const mgr = Mproc.Manager.new_with_context(context);
+        await mgr.start_async(null);
+        const list = Mproc.List.new(mgr, null, null);
+        const d = Mproc.Dict.new(mgr, null, null);
+        list.watch(null);
+        d.watch(null);
+        const changedKeys = [];
+        d.connect('changed', (_d, key) => changedKeys.push(key === null ? null : key.unpack()));
+        const allSeen = new Promise(resolve => list.connect('items-changed', model => {
+            if (model.get_n_items() === 3)
+                resolve();
+        }));
+        const child = start('fill-manager', new GLib.Variant('as', ['a', 'b', 'c']), list, d);
+        await allSeen;
+        await child.join_async(null);
+        const items = [0, 1, 2].map(i => list.get_item(i).get_value().unpack());
+        // the dict's signals may lag the list's: wait for them in the loop
+        for (let i = 0; i < 500 && changedKeys.length < 3; i++)
+            await sleep(10);
+        await mgr.shutdown_async(null);
+        return list.get_item_type() === Mproc.ListItem.$gtype && JSON.stringify(items) === '["a","b","c"]' &&
+            JSON.stringify([...new Set(changedKeys)].sort()) === '["a","b","c"]'
+            ? true : `${JSON.stringify(items)} ${JSON.stringify(changedKeys)}`;
     });
 
     await tap.test('a cancelled get_async rejects with G_IO_ERROR_CANCELLED', async () => {
