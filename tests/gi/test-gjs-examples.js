@@ -93,6 +93,59 @@ function checkEvent(lines) {
     check(at(expected[1]) < at(expected[5]) && at(expected[2]) < at(expected[3]), 'a waiter printed out of order', lines);
 }
 
+// §4: both lines, whole (the lock kept the byte-by-byte writes apart), in
+// either order.
+function checkLock(lines) {
+    check(sameList([...lines].sort(), ['Lock acquired directly', 'Lock acquired via with']),
+        'jumbled or missing lines', lines);
+}
+
+// §5: both stage-2 processes start, then s1; they run only after s1 is done.
+function checkCondition(lines) {
+    check(lines.length === 6, 'expected 6 lines', lines);
+    check(sameList(lines.slice(0, 4),
+        ['Starting stage_2[1]', 'Starting stage_2[2]', 'Starting s1', 's1 done and ready for stage 2']),
+        'stage 1 did not come first', lines);
+    check(sameList(lines.slice(4).sort(), ['stage_2[1] running', 'stage_2[2] running']),
+        'both stage-2 processes must run after s1', lines);
+}
+
+// §6: 20 lines "Now running: [...]"; never more than 3 names, never one
+// twice; every worker seen active; the last list empty.
+function checkSemaphore(lines) {
+    const prefix = 'Now running: ';
+    check(lines.length === 20, 'expected 20 lines', lines);
+    const seen = new Set();
+    for (const line of lines) {
+        check(line.startsWith(prefix) && /^\[('\d'(, '\d')*)?\]$/.test(line.slice(prefix.length)),
+            `unexpected line ${line}`, lines);
+        const names = [...line.slice(prefix.length).matchAll(/'(\d)'/g)].map(m => m[1]);
+        check(names.length <= 3, `more than 3 active: ${line}`, lines);
+        check(new Set(names).size === names.length, `a name twice: ${line}`, lines);
+        names.forEach(name => seen.add(name));
+    }
+    check(sameList([...seen].sort(), range(10).map(String)), 'a worker was never active', lines);
+    check(lines[lines.length - 1] === `${prefix}[]`, 'the last list must be empty', lines);
+}
+
+// §8: before the event, the value or the error naming the missing
+// attribute (a race, as in the seed); after it, the value.
+function checkNamespaces(lines) {
+    const value = 'This is the value';
+    const prefix = 'Before event, consumer got: ';
+    check(lines.length === 2 && lines[0].startsWith(prefix), 'unexpected output', lines);
+    const got = lines[0].slice(prefix.length);
+    check(got === value || (got.includes('value') && got.includes('attribute')),
+        'the error does not name the attribute', lines);
+    check(lines[1] === `After event, consumer got: ${value}`, 'unexpected second line', lines);
+}
+
+// §9: the list is empty before and after: the producer changed a copy.
+function checkNamespacesMutable(lines) {
+    check(sameList(lines, ['Before event, consumer got: []', 'After event, consumer got: []']),
+        'unexpected output', lines);
+}
+
 // §7: the dict holds {i: 2i}, whatever order the children ran in.
 function checkManagerDict(lines) {
     check(lines.length === 1 && /^Results: \{.*\}$/.test(lines[0]), 'unexpected output', lines);
@@ -119,7 +172,12 @@ const checks = {
     'user-object': checkUserObject,
     'producer-consumer': checkProducerConsumer,
     'event': checkEvent,
+    'lock': checkLock,
+    'condition': checkCondition,
+    'semaphore': checkSemaphore,
     'manager-dict': checkManagerDict,
+    'namespaces': checkNamespaces,
+    'namespaces-mutable': checkNamespacesMutable,
     'pool': checkPool,
 };
 
