@@ -1,0 +1,77 @@
+#!/usr/bin/env gjs
+// namespaces.js: the seed's multiprocessing_namespaces.py (§8) in GJS
+//
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// A producer sets an attribute of a manager Namespace, then an event; the
+// consumer, started first, reads the attribute before (an error: it is not
+// there yet) and after the event. Both are JavaScript functions run in
+// spawned gjs processes.
+
+imports.gi.versions.Mproc = '1';
+const {GLib, Gio, Mproc} = imports.gi;
+
+function producer(process) {
+    const ns = process.get_object(0);
+    const event = process.get_object(1);
+    ns.set('value', new GLib.Variant('s', 'This is the value'), null);
+    event.set();
+    return 0;
+}
+
+function consumer(process) {
+    const ns = process.get_object(0);
+    const event = process.get_object(1);
+    try {
+        print(`Before event, consumer got: ${ns.get('value', null).unpack()}`);
+    } catch (e) {
+        // a GLib.Error of the Mproc domain, MPROC_ERROR_NOT_FOUND
+        print(`Before event, consumer got: ${e.message}`);
+    }
+    event.wait(-1, null);
+    print(`After event, consumer got: ${ns.get('value', null).unpack()}`);
+    return 0;
+}
+
+// Before Mproc.init(): a spawned child runs this script up to there.
+Mproc.register_target('producer', producer);
+Mproc.register_target('consumer', consumer);
+Mproc.init(null);
+
+// Never fork a gjs process: SpiderMonkey runs helper threads, which a fork()
+// done from C would leave behind in the child holding their locks. The
+// spawn start method starts a fresh gjs instead.
+const context = Mproc.Context.new(Mproc.StartMethod.SPAWN);
+
+Gio._promisify(Mproc.Manager.prototype, 'start_async', 'start_finish');
+Gio._promisify(Mproc.Manager.prototype, 'shutdown_async', 'shutdown_finish');
+Gio._promisify(Mproc.Process.prototype, 'join_async', 'join_finish');
+
+async function main() {
+    const mgr = Mproc.Manager.new_with_context(context);
+    await mgr.start_async(null);
+    const namespace = Mproc.Namespace.new(mgr, null, null);
+    const event = Mproc.Event.new();
+
+    const c = Mproc.Process.new_with_context(context, 'consumer', null);
+    const p = Mproc.Process.new_with_context(context, 'producer', null);
+    for (const process of [c, p]) {
+        process.add_object(namespace);
+        process.add_object(event);
+    }
+    c.start();
+    p.start();
+    await c.join_async(null);
+    await p.join_async(null);
+
+    await mgr.shutdown_async(null);
+}
+
+const loop = new GLib.MainLoop(null, false);
+let status = 0;
+main().catch(e => {
+    logError(e);
+    status = 1;
+}).finally(() => loop.quit());
+loop.run();
+imports.system.exit(status);
