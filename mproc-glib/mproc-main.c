@@ -60,7 +60,7 @@ target_free (gpointer data)
 /**
  * mproc_init:
  * @argc: (inout) (optional): the address of main()'s `argc`
- * @argv: (array length=argc) (inout) (optional): the address of main()'s `argv`
+ * @argv: (array length=argc) (inout) (optional) (nullable) (transfer none): the address of main()'s `argv`
  *
  * Prepares mproc-glib and, in a child started by the spawn or forkserver
  * start method, runs the child's target and exits: in a child this function
