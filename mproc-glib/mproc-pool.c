@@ -271,6 +271,7 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (MprocPool, mproc_pool, G_TYPE_OBJECT,
 G_DEFINE_FINAL_TYPE (MprocPoolIterator, mproc_pool_iterator, G_TYPE_OBJECT)
 
 static void pool_schedule_notify (MprocPool *self);
+static GSourceFuncs notify_source_funcs;
 static void pool_dispatch (MprocPool *self);
 static void pool_check_idle (MprocPool *self);
 static void worker_free (Worker *w);
@@ -1346,7 +1347,9 @@ pool_arm_timeouts (MprocPool *self)
     {
       if (next == G_MAXINT64)
         return;
-      self->timeout_source = g_timeout_source_new (G_MAXINT32);
+      /* not a timeout source: that one would re-arm itself after
+       * pool_timeout_cb() set the next deadline */
+      self->timeout_source = g_source_new (&notify_source_funcs, sizeof (GSource));
       g_source_set_static_name (self->timeout_source, "MprocPool timeouts");
       g_source_set_callback (self->timeout_source, pool_timeout_cb, self, NULL);
       g_source_attach (self->timeout_source, self->main_context);
