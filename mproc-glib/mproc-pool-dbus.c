@@ -722,12 +722,12 @@ method_call_cb (GDBusConnection       *connection,
 
   op = op_new (e, c, kind, invocation, kind == OP_SUBMIT ? 1 : g_variant_n_children (items));
   if (kind == OP_SUBMIT)
-    mproc_pool_apply_async (e->pool, target, g_steal_pointer (&items), -1, op->cancellable,
+    mproc_pool_apply_async (e->pool, target, items, -1, op->cancellable,
                             submit_done_cb, op);
   else
     {
       op->ref_count++;
-      mproc_pool_map_async (e->pool, target, g_steal_pointer (&items), 0, -1, op->cancellable,
+      mproc_pool_map_async (e->pool, target, items, 0, -1, op->cancellable,
                             map_progress_cb, op, op_unref, map_done_cb, op);
     }
 }

@@ -78,6 +78,25 @@ leak_check_end (TestLeakCheck *check)
   test_leak_check_end (check);
 }
 
+/* Drops the last reference to a connection: GDBus's worker thread may
+ * hold one a moment longer after close (up to 5 s). */
+static void
+await_finalize (gpointer object)
+{
+  gpointer weak = object;
+
+  g_object_add_weak_pointer (object, &weak);
+  g_object_unref (object);
+  for (guint i = 0; i < 500 && weak != NULL; i++)
+    {
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      if (weak != NULL)
+        g_usleep (10000);
+    }
+  g_assert_null (weak);
+}
+
 typedef struct
 {
   TestLeakCheck    leaks;
@@ -156,8 +175,8 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  g_assert_finalize_object (f->client);
-  g_assert_finalize_object (f->server);
+  await_finalize (f->client);
+  await_finalize (f->server);
   g_assert_finalize_object (f->pool);
   leak_check_end (&f->leaks);
 }
@@ -690,8 +709,8 @@ test_shared_dict (void)
   g_dbus_connection_close_sync (server, NULL, NULL);
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  g_assert_finalize_object (client);
-  g_assert_finalize_object (server);
+  await_finalize (client);
+  await_finalize (server);
   g_clear_object (&dict);
   g_clear_object (&ns);
   g_assert_true (mproc_manager_shutdown (manager, NULL, &error));

@@ -8,6 +8,7 @@ packages=(
   libglib2.0-dev libglib2.0-bin gettext
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
   python3-gi
+  dbus-daemon dbus-bin
 )
 
 missing=()
