@@ -11,9 +11,13 @@
  * connection itself on a peer-to-peer one.  A caller has a count of
  * queued tasks (checked against the export's limit) and its pending
  * operations, each with a GCancellable: Cancel, the caller leaving the bus
- * (NameOwnerChanged, watched only while it has calls pending) and the
- * connection closing cancel them, which drops their tasks no worker has
- * started.
+ * (NameOwnerChanged) and the connection closing cancel them, which drops
+ * their tasks no worker has started.
+ *
+ * A caller is remembered, with its NameOwnerChanged match rule, until it
+ * leaves the bus (or, past MAX_IDLE_CALLERS, until it is idle): adding and
+ * removing a match rule per call would cost two more messages to the bus
+ * daemon on every call, more than doubling the overhead of a Submit.
  */
 
 #include "config.h"
@@ -37,6 +41,7 @@
 #define POOL_INTERFACE_PATH  "/org/gnome/Mproc/interfaces/org.gnome.Mproc.Pool1.xml"
 #define PROPS_MIN_INTERVAL   (100 * G_TIME_SPAN_MILLISECOND)
 #define REQUIRED_SEALS       (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK)
+#define MAX_IDLE_CALLERS     1024
 
 typedef struct _Export Export;
 typedef struct _Caller Caller;
@@ -80,6 +85,7 @@ struct _Caller
   GList   *ops;                     /* Op* */
   guint    n_queued;
   gboolean gone;
+  gboolean left;                    /* it left the bus */
 };
 
 typedef struct
@@ -201,7 +207,45 @@ name_owner_changed_cb (GDBusConnection *connection,
     return;
   g_debug ("Pool export %s: caller %s left the bus, cancelling %u calls",
            c->export->object_path, c->name, g_list_length (c->ops));
+  c->left = TRUE;
   caller_cancel_all (c);
+  if (c->ops == NULL)
+    caller_forget (c);
+}
+
+/* It may have left before its match rule was in place: ask once. */
+static void
+get_name_owner_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  Caller *c = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+
+  if (reply == NULL && !c->gone &&
+      g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER))
+    {
+      c->left = TRUE;
+      caller_cancel_all (c);
+      if (c->ops == NULL)
+        caller_forget (c);
+    }
+  caller_unref (c);
+}
+
+/* Too many callers remembered: forget the idle ones. */
+static void
+export_trim_callers (Export *e)
+{
+  g_autoptr(GList) callers = NULL;
+
+  if (g_hash_table_size (e->callers) <= MAX_IDLE_CALLERS)
+    return;
+  callers = g_hash_table_get_values (e->callers);
+  for (GList *l = callers; l != NULL; l = l->next)
+    if (((Caller *) l->data)->ops == NULL)
+      caller_forget (l->data);
 }
 
 static Caller *
@@ -214,6 +258,7 @@ export_get_caller (Export     *e,
   if (c != NULL)
     return c;
 
+  export_trim_callers (e);
   c = g_new0 (Caller, 1);
   c->ref_count = 1;
   c->export = e;
@@ -226,6 +271,11 @@ export_get_caller (Export     *e,
                                                       name_owner_changed_cb, caller_ref (c),
                                                       caller_unref);
   g_hash_table_insert (e->callers, c->name, c);
+  if (key[0] != '\0')
+    g_dbus_connection_call (e->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                            "org.freedesktop.DBus", "GetNameOwner", g_variant_new ("(s)", key),
+                            G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL,
+                            get_name_owner_cb, caller_ref (c));
   return c;
 }
 
@@ -260,7 +310,8 @@ op_finish (Op *op)
   c->ops = g_list_remove (c->ops, op);
   c->n_queued -= op->n_items;
   op->n_items = 0;
-  if (c->ops == NULL)
+  /* a peer-to-peer caller is the connection: it stays with the export */
+  if (c->ops == NULL && c->left)
     caller_forget (c);
 }
 
@@ -714,8 +765,6 @@ method_call_cb (GDBusConnection       *connection,
   c = export_get_caller (e, sender);
   if (!check_queue (e, c, kind == OP_SUBMIT ? 1 : g_variant_n_children (items), &error))
     {
-      if (c->ops == NULL)
-        caller_forget (c);
       g_dbus_method_invocation_return_gerror (invocation, error);
       return;
     }
@@ -846,6 +895,24 @@ load_changed_cb (GObject    *pool,
   g_source_set_ready_time (e->props_source, at);
 }
 
+/* Every caller is gone for this export: cancel, and forget the idle ones
+ * now and the others when their last call is over. */
+static void
+export_drop_callers (Export *e)
+{
+  g_autoptr(GList) callers = g_hash_table_get_values (e->callers);
+
+  for (GList *l = callers; l != NULL; l = l->next)
+    {
+      Caller *c = l->data;
+
+      c->left = TRUE;
+      caller_cancel_all (c);
+      if (c->ops == NULL)
+        caller_forget (c);
+    }
+}
+
 static void
 connection_closed_cb (GDBusConnection *connection,
                       gboolean         remote_peer_vanished,
@@ -853,11 +920,9 @@ connection_closed_cb (GDBusConnection *connection,
                       gpointer         user_data)
 {
   Export *e = user_data;
-  g_autoptr(GList) callers = g_hash_table_get_values (e->callers);
 
   g_debug ("Pool export %s: connection closed, cancelling every call", e->object_path);
-  for (GList *l = callers; l != NULL; l = l->next)
-    caller_cancel_all (l->data);
+  export_drop_callers (e);
 }
 
 /* --- Export ---------------------------------------------------------------- */
@@ -1023,7 +1088,6 @@ mproc_pool_unexport (MprocPool *self,
                      guint      export_id)
 {
   Export *e;
-  g_autoptr(GList) callers = NULL;
 
   g_return_if_fail (MPROC_IS_POOL (self));
 
@@ -1038,9 +1102,7 @@ mproc_pool_unexport (MprocPool *self,
   g_source_destroy (e->props_source);
   g_clear_pointer (&e->props_source, g_source_unref);
 
-  callers = g_hash_table_get_values (e->callers);
-  for (GList *l = callers; l != NULL; l = l->next)
-    caller_cancel_all (l->data);
+  export_drop_callers (e);
   export_unref (e);
 }
 
