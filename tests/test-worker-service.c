@@ -411,6 +411,77 @@ test_refusals (void)
 }
 
 static void
+test_config (void)
+{
+  g_autoptr(GDBusConnection) connection = connect_bus ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("dbus-test-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "service.conf", NULL);
+  g_autofree char *bad = g_build_filename (dir, "bad.conf", NULL);
+  g_autofree char *contents = g_strdup_printf ("[Service]\nBusName=org.gnome.Mproc.Test.Configured\n"
+                                               "ModulesDir=%s\nWorkers=1\nIdleTimeout=1\n", MODULES_DIR);
+  g_autofree char *err = NULL;
+  g_autofree char *out = NULL;
+  const char *argv[] = { SERVICE, "--config", path, NULL };
+  const char *bad_args[] = { "--config", NULL, NULL };
+  const char *version[] = { SERVICE, "--version", NULL };
+  int status;
+  GPid pid;
+
+  g_test_summary ("Settings come from a key file; a wrong value is refused; --version prints it");
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (path, contents, -1, &error));
+  g_assert_true (g_file_set_contents (bad, "[Service]\nWorkers=many\n", -1, &error));
+
+  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 1000; i++)
+    {
+      g_autoptr(GVariant) has = NULL;
+      gboolean owned = FALSE;
+
+      has = g_dbus_connection_call_sync (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                         "org.freedesktop.DBus", "NameHasOwner",
+                                         g_variant_new ("(s)", "org.gnome.Mproc.Test.Configured"),
+                                         G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+      g_assert_no_error (error);
+      g_variant_get (has, "(b)", &owned);
+      if (owned)
+        break;
+      g_usleep (10000);
+    }
+  reply = g_dbus_connection_call_sync (connection, "org.gnome.Mproc.Test.Configured", POOL_PATH,
+                                       "org.freedesktop.DBus.Properties", "Get",
+                                       g_variant_new ("(ss)", MPROC_POOL_DBUS_INTERFACE, "Workers"),
+                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  {
+    g_autofree char *printed = g_variant_print (reply, FALSE);
+
+    g_assert_cmpstr (printed, ==, "(<uint32 1>,)");
+  }
+  /* idle for 1 s: it exits by itself, successfully */
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_spawn_close_pid (pid);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+
+  bad_args[1] = bad;
+  run_service (bad_args, &status, &err);
+  g_assert_false (g_spawn_check_wait_status (status, NULL));
+  g_assert_nonnull (strstr (err, "Workers"));
+
+  g_assert_true (g_spawn_sync (NULL, (char **) version, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL,
+                               &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (out, "mproc-worker-service "));
+
+  g_unlink (path);
+  g_unlink (bad);
+  g_rmdir (dir);
+}
+
+static void
 test_idle_exit (void)
 {
   g_autoptr(GDBusConnection) connection = connect_bus ();
@@ -442,6 +513,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/worker-service/gdbus-call", test_gdbus_call);
   g_test_add_func ("/mproc/worker-service/c-client", test_c_client);
   g_test_add_func ("/mproc/worker-service/refusals", test_refusals);
+  g_test_add_func ("/mproc/worker-service/config", test_config);
   g_test_add_func ("/mproc/worker-service/idle-exit", test_idle_exit);
 
   (void) mproc_error_quark ();   /* the domain, registered for D-Bus */
