@@ -415,7 +415,7 @@ map_fd (GDBusConnection *bus,
   fd = memfd_create ("bench-items", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0 || ftruncate (fd, size) < 0)
     g_error ("memfd: %s", g_strerror (errno));
-  range = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  range = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   for (guint64 i = 0; i < n; i++)
     range[i] = i;
   munmap (range, size);
@@ -433,7 +433,7 @@ map_fd (GDBusConnection *bus,
   out_fd = g_unix_fd_list_get (out_fds, handle, &error);
   if (out_fd < 0)
     g_error ("MapFd: %s", error->message);
-  out = mmap (NULL, size, PROT_READ, MAP_SHARED, out_fd, 0);
+  out = mmap (NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, out_fd, 0);
   close (out_fd);
   if (out == MAP_FAILED)
     g_error ("mmap: %s", g_strerror (errno));

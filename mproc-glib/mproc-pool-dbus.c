@@ -431,7 +431,7 @@ items_from_fd (int          fd,
     bytes = g_bytes_new (NULL, 0);
   else
     {
-      mem = mmap (NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+      mem = mmap (NULL, st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
       if (mem == MAP_FAILED)
         {
           int errsv = errno;
