@@ -55,7 +55,9 @@ typedef struct
   guint            export_id;
   guint            owner_id;
   GSource         *idle_source;
-  gpointer         last_activity;   /* monotonic µs, atomic: bumped by the connection filter */
+  GMutex           activity_lock;
+  gint64           last_activity;   /* monotonic µs, under activity_lock: the filter bumps it */
+  guint            filter_id;
   int              status;
   gboolean         name_acquired;
 } Service;
@@ -326,8 +328,23 @@ activity_filter (GDBusConnection *connection,
   Service *s = user_data;
 
   if (incoming && g_dbus_message_get_message_type (message) == G_DBUS_MESSAGE_TYPE_METHOD_CALL)
-    g_atomic_pointer_set (&s->last_activity, GSIZE_TO_POINTER ((gsize) g_get_monotonic_time ()));
+    {
+      g_mutex_lock (&s->activity_lock);
+      s->last_activity = g_get_monotonic_time ();
+      g_mutex_unlock (&s->activity_lock);
+    }
   return message;
+}
+
+static gint64
+last_activity (Service *s)
+{
+  gint64 last;
+
+  g_mutex_lock (&s->activity_lock);
+  last = s->last_activity;
+  g_mutex_unlock (&s->activity_lock);
+  return last;
 }
 
 static gboolean
@@ -342,7 +359,7 @@ pool_is_idle (Service *s)
 static void
 idle_rearm (Service *s)
 {
-  gint64 last = (gint64) GPOINTER_TO_SIZE (g_atomic_pointer_get (&s->last_activity));
+  gint64 last = last_activity (s);
 
   if (s->idle_source == NULL)
     return;
@@ -372,7 +389,7 @@ static gboolean
 idle_cb (gpointer user_data)
 {
   Service *s = user_data;
-  gint64 last = (gint64) GPOINTER_TO_SIZE (g_atomic_pointer_get (&s->last_activity));
+  gint64 last = last_activity (s);
 
   if (pool_is_idle (s) && g_get_monotonic_time () - last >= (gint64) s->options->idle_timeout * G_USEC_PER_SEC)
     {
@@ -454,7 +471,8 @@ run_service (Options *o,
   guint sigterm, sigint;
 
   s.loop = g_main_loop_new (NULL, FALSE);
-  g_atomic_pointer_set (&s.last_activity, GSIZE_TO_POINTER ((gsize) g_get_monotonic_time ()));
+  g_mutex_init (&s.activity_lock);
+  s.last_activity = g_get_monotonic_time ();
 
   if (o->start_method != NULL)
     {
@@ -479,12 +497,13 @@ run_service (Options *o,
       return 1;
     }
   g_dbus_connection_set_exit_on_close (s.connection, FALSE);
-  g_dbus_connection_add_filter (s.connection, activity_filter, &s, NULL);
+  s.filter_id = g_dbus_connection_add_filter (s.connection, activity_filter, &s, NULL);
 
   s.export_id = mproc_pool_export (s.pool, s.connection, o->object_path, &error);
   if (s.export_id == 0)
     {
       g_printerr (_("mproc-worker-service: cannot export the pool: %s\n"), error->message);
+      g_dbus_connection_remove_filter (s.connection, s.filter_id);
       g_clear_object (&s.connection);
       g_clear_object (&s.pool);
       return 1;
@@ -529,6 +548,7 @@ run_service (Options *o,
       g_source_unref (s.idle_source);
     }
   g_dbus_connection_flush_sync (s.connection, NULL, NULL);
+  g_dbus_connection_remove_filter (s.connection, s.filter_id);
 
   mproc_pool_terminate (s.pool);
   mproc_pool_join (s.pool, -1, NULL, NULL);
@@ -538,6 +558,7 @@ run_service (Options *o,
   g_clear_object (&s.pool);
   g_clear_object (&s.connection);
   g_main_loop_unref (s.loop);
+  g_mutex_clear (&s.activity_lock);
   return s.status;
 }
 
