@@ -420,7 +420,8 @@ test_config (void)
   g_autofree char *path = g_build_filename (dir, "service.conf", NULL);
   g_autofree char *bad = g_build_filename (dir, "bad.conf", NULL);
   g_autofree char *contents = g_strdup_printf ("[Service]\nBusName=org.gnome.Mproc.Test.Configured\n"
-                                               "ModulesDir=%s\nWorkers=1\nIdleTimeout=1\n", MODULES_DIR);
+                                               "ModulesDir=%s\nWorkers=1\nIdleTimeout=1\n"
+                                               "StartMethod=spawn\n", MODULES_DIR);
   g_autofree char *err = NULL;
   g_autofree char *out = NULL;
   const char *argv[] = { SERVICE, "--config", path, NULL };
@@ -429,7 +430,8 @@ test_config (void)
   int status;
   GPid pid;
 
-  g_test_summary ("Settings come from a key file; a wrong value is refused; --version prints it");
+  g_test_summary ("Settings come from a key file (workers started by spawn know the modules' "
+                  "targets); a wrong value is refused; --version prints it");
   g_assert_no_error (error);
   g_assert_true (g_file_set_contents (path, contents, -1, &error));
   g_assert_true (g_file_set_contents (bad, "[Service]\nWorkers=many\n", -1, &error));
@@ -460,6 +462,18 @@ test_config (void)
     g_autofree char *printed = g_variant_print (reply, FALSE);
 
     g_assert_cmpstr (printed, ==, "(<uint32 1>,)");
+  }
+  /* a spawned worker executed the service again: it loaded the modules too */
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = g_dbus_connection_call_sync (connection, "org.gnome.Mproc.Test.Configured", POOL_PATH,
+                                       MPROC_POOL_DBUS_INTERFACE, "Submit",
+                                       g_variant_new ("(sv)", "example.echo", g_variant_new_string ("spawned")),
+                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
+  g_assert_no_error (error);
+  {
+    g_autofree char *printed = g_variant_print (reply, FALSE);
+
+    g_assert_cmpstr (printed, ==, "(<'spawned'>,)");
   }
   /* idle for 1 s: it exits by itself, successfully */
   g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
