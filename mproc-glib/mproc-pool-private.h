@@ -104,6 +104,9 @@ gboolean          mproc_pool_lookup_task       (const char       *name,
                                                 MprocChunkFunc   *chunk_func,
                                                 gpointer         *user_data);
 
+/* The names of the registered pool targets, sorted. */
+char            **mproc_pool_dup_task_names    (void);
+
 /* The built-in target of every pool worker (mproc-main.c). Args: "(smvu)":
  * initializer ("" for none), its argument, maxtasksperchild (0 = none). */
 int               mproc_pool_worker_main       (MprocProcess     *process,

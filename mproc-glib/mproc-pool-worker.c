@@ -148,6 +148,35 @@ mproc_pool_lookup_task (const char     *name,
   return task != NULL;
 }
 
+static int
+compare_names (gconstpointer a,
+               gconstpointer b)
+{
+  return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+char **
+mproc_pool_dup_task_names (void)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_mutex_lock (&registry_lock);
+  if (registry != NULL)
+    {
+      g_hash_table_iter_init (&iter, registry);
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        if (!g_str_equal (key, MPROC_POOL_WORKER_TARGET))
+          g_ptr_array_add (names, g_strdup (key));
+    }
+  g_mutex_unlock (&registry_lock);
+
+  g_ptr_array_sort (names, compare_names);
+  g_ptr_array_add (names, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+}
+
 /* --- Errors and validation ---------------------------------------------- */
 
 GVariant *

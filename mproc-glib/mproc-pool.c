@@ -224,6 +224,8 @@ struct _MprocPool
   guint32       next_seq;
   PoolState     state;
   guint         quick_deaths;
+  guint         n_busy;        /* as last notified */
+  guint         n_queued;
 };
 
 struct _MprocPoolIterator
@@ -247,6 +249,8 @@ enum {
   PROP_INITIALIZER,
   PROP_INITARGS,
   PROP_MAXTASKSPERCHILD,
+  PROP_BUSY,
+  PROP_QUEUED,
   N_PROPS
 };
 
@@ -267,6 +271,7 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (MprocPool, mproc_pool, G_TYPE_OBJECT,
 G_DEFINE_FINAL_TYPE (MprocPoolIterator, mproc_pool_iterator, G_TYPE_OBJECT)
 
 static void pool_schedule_notify (MprocPool *self);
+static GSourceFuncs notify_source_funcs;
 static void pool_dispatch (MprocPool *self);
 static void pool_check_idle (MprocPool *self);
 static void worker_free (Worker *w);
@@ -1193,6 +1198,40 @@ worker_start (MprocPool  *self,
 
 /* --- Dispatching -------------------------------------------------------- */
 
+/* Workers running a task, and tasks (chunks) no worker has started. */
+static void
+pool_count_load (MprocPool *self,
+                 guint     *n_busy,
+                 guint     *n_queued)
+{
+  guint busy = 0, queued = self->pending.length;
+
+  for (guint i = 0; i < self->workers->len; i++)
+    {
+      Worker *w = g_ptr_array_index (self->workers, i);
+
+      if (w->inflight.length > 0)
+        {
+          busy++;
+          queued += w->inflight.length - 1;
+        }
+    }
+  *n_busy = busy;
+  *n_queued = queued;
+}
+
+/* The load changed: notify from the pool's main context, never from here
+ * (a blocking call may be in the middle of its work). */
+static void
+pool_check_load (MprocPool *self)
+{
+  guint busy, queued;
+
+  pool_count_load (self, &busy, &queued);
+  if ((busy != self->n_busy || queued != self->n_queued) && self->notify_source != NULL)
+    pool_schedule_notify (self);
+}
+
 static void
 pool_dispatch (MprocPool *self)
 {
@@ -1229,6 +1268,7 @@ pool_dispatch (MprocPool *self)
       if (w->out->len > w->out_start)
         worker_flush (w);
     }
+  pool_check_load (self);
 }
 
 /* After close(): stops the workers once there is no work left. */
@@ -1307,7 +1347,9 @@ pool_arm_timeouts (MprocPool *self)
     {
       if (next == G_MAXINT64)
         return;
-      self->timeout_source = g_timeout_source_new (G_MAXINT32);
+      /* not a timeout source: that one would re-arm itself after
+       * pool_timeout_cb() set the next deadline */
+      self->timeout_source = g_source_new (&notify_source_funcs, sizeof (GSource));
       g_source_set_static_name (self->timeout_source, "MprocPool timeouts");
       g_source_set_callback (self->timeout_source, pool_timeout_cb, self, NULL);
       g_source_attach (self->timeout_source, self->main_context);
@@ -1328,6 +1370,26 @@ call_release (Call *call)
       g_source_destroy (call->cancel_source);
       g_clear_pointer (&call->cancel_source, g_source_unref);
     }
+}
+
+static void
+pool_notify_load (MprocPool *self)
+{
+  guint busy, queued;
+
+  pool_count_load (self, &busy, &queued);
+  g_object_freeze_notify (G_OBJECT (self));
+  if (busy != self->n_busy)
+    {
+      self->n_busy = busy;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_BUSY]);
+    }
+  if (queued != self->n_queued)
+    {
+      self->n_queued = queued;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QUEUED]);
+    }
+  g_object_thaw_notify (G_OBJECT (self));
 }
 
 static void
@@ -1362,6 +1424,7 @@ pool_notify (MprocPool *self)
     }
 
   join_check_cb (self);
+  pool_notify_load (self);
 }
 
 static gboolean
@@ -1642,6 +1705,12 @@ mproc_pool_get_property (GObject    *object,
     case PROP_MAXTASKSPERCHILD:
       g_value_set_uint (value, self->maxtasksperchild);
       break;
+    case PROP_BUSY:
+      g_value_set_uint (value, self->n_busy);
+      break;
+    case PROP_QUEUED:
+      g_value_set_uint (value, self->n_queued);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1746,6 +1815,31 @@ mproc_pool_class_init (MprocPoolClass *klass)
   properties[PROP_MAXTASKSPERCHILD] =
     g_param_spec_uint ("maxtasksperchild", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocPool:busy:
+   *
+   * How many workers are running a task.  Notified in the pool's main
+   * context when it changes (after the change: a blocking call's work is
+   * notified when the main loop runs again).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_BUSY] =
+    g_param_spec_uint ("busy", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocPool:queued:
+   *
+   * How many tasks wait for a worker (a chunk of a map counts as one task,
+   * as in Python).  Notified as [property@Mproc.Pool:busy] is.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_QUEUED] =
+    g_param_spec_uint ("queued", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

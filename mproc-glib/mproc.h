@@ -31,6 +31,9 @@
 # include "mproc-namespace.h"
 /* pools (#7) */
 # include "mproc-pool.h"
+/* D-Bus worker services (#9) */
+# include "mproc-pool-dbus.h"
+# include "mproc-shared-dbus.h"
 /* synchronisation (#5) */
 # include "mproc-event.h"
 # include "mproc-lock.h"

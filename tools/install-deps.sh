@@ -9,6 +9,7 @@ packages=(
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
   python3-gi
   gjs
+  dbus-daemon dbus-bin
 )
 # docs and install (#8): the reference, meson dist and its unpacking
 packages+=(gi-docgen git xz-utils)
