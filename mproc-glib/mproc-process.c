@@ -1358,10 +1358,11 @@ start_fork (MprocProcess  *self,
   fflush (stdout);
   fflush (stderr);
 
-  child = fork ();
+  /* fork(), or the language runtime's fork (mproc_set_fork_func()) */
+  child = mproc_runtime_fork ();
   if (child < 0)
     {
-      int errsv = errno;
+      int errsv = errno != 0 ? errno : EAGAIN;
       g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
                    _("Cannot start a process: %s"), g_strerror (errsv));
       return FALSE;

@@ -34,6 +34,9 @@ char           **mproc_runtime_dup_self_argv    (GError         **error);
  * its own. Cheap: one atomic load. */
 guint            mproc_runtime_get_fork_generation (void);
 
+/* fork(), or the function given to mproc_set_fork_func(). */
+GPid             mproc_runtime_fork             (void);
+
 /* For the tests' leak checks: fds the runtime keeps for the process's life. */
 gboolean         mproc_runtime_is_own_fd        (int              fd);
 
