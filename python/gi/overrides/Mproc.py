@@ -193,6 +193,7 @@ def _encode_args(args, kwargs):
 
 
 _target_names = {}
+_pythonic_targets = set()   # names of targets taking Process(args=…) as is
 
 
 def _default_name(func):
@@ -223,6 +224,7 @@ def register_target(name_or_func=None, func=None, *user_data):
             return _exit_code(f, *positional, **kwargs)
         Mproc.register_target(name, run)
         _target_names[f] = name
+        _pythonic_targets.add(name)
         return f
 
     if callable(name_or_func):
@@ -307,7 +309,7 @@ class Process(Mproc.Process):
             variant = args
         elif not args and not kwargs and not callable(target):
             variant = None
-        elif isinstance(target, str):
+        elif isinstance(target, str) and target not in _pythonic_targets:
             # a C-style target gets plain values and finds objects with get_object()
             variant, objects = (to_variant(tuple(a for a in args if not isinstance(a, Mproc.Shareable))),
                                 [a for a in args if isinstance(a, Mproc.Shareable)])
