@@ -80,8 +80,16 @@ def arg_problems(where, fn):
                 R.type_info_get_array_length(t) < 0 and not R.type_info_is_zero_terminated(t) and \
                 R.type_info_get_array_fixed_size(t) < 0:
             problems.append(f'{name} is a C array with no length')
+        if R.arg_info_get_direction(arg) == R.Direction.IN and R.type_info_is_pointer(t) and \
+                tag not in (R.TypeTag.VOID, R.TypeTag.UTF8, R.TypeTag.FILENAME, R.TypeTag.ARRAY,
+                            R.TypeTag.INTERFACE, R.TypeTag.GLIST, R.TypeTag.GSLIST,
+                            R.TypeTag.GHASH, R.TypeTag.ERROR, R.TypeTag.GTYPE):
+            problems.append(f'{name} points to a {tag.value_nick} but is not (out) or (inout)')
         if tag == R.TypeTag.INTERFACE:
             iface = R.type_info_get_interface(t)
+            if iface.get_namespace() == 'Gio' and iface.get_name() == 'Cancellable' and \
+                    not R.arg_info_may_be_null(arg):
+                problems.append(f'{name} is a GCancellable not (nullable)')
             if iface.get_type() == R.InfoType.CALLBACK:
                 scope = R.arg_info_get_scope(arg)
                 if scope == R.ScopeType.INVALID:
@@ -100,14 +108,21 @@ def arg_problems(where, fn):
     if R.type_info_get_tag(rt) == R.TypeTag.ARRAY and R.type_info_get_array_length(rt) < 0 and \
             not R.type_info_is_zero_terminated(rt) and R.type_info_get_array_type(rt) == R.ArrayType.C:
         problems.append(f'{where}: returns a C array with no length')
+    if fn.get_type() == R.InfoType.FUNCTION and \
+            R.function_info_get_flags(fn) & R.FunctionInfoFlags.IS_CONSTRUCTOR and \
+            R.callable_info_get_caller_owns(fn) != R.Transfer.EVERYTHING:
+        problems.append(f'{where}: a constructor not (transfer full)')
     return problems
 
 
 print('# walking the Mproc-1 typelib', flush=True)
 pairs, usable, throws = [], [], []
+n_callables = n_async = 0
 for owner, fns in callables():
     names = {fn.get_name() for fn in fns}
     for fn in fns:
+        n_callables += 1
+        n_async += fn.get_name().endswith('_async')
         name = fn.get_name()
         where = f'{owner}.{name}'
         usable += arg_problems(where, fn)
@@ -128,7 +143,9 @@ for owner, fns in callables():
                 R.callable_info_can_throw_gerror(fn):
             throws.append(f'{where} throws, but an _async call reports errors in _finish')
 
-print('1..3', flush=True)
+print('1..4', flush=True)
+check(f'walked {n_callables} functions, methods and callbacks, {n_async} of them _async',
+      [] if n_callables > 300 and n_async > 50 else ['too few: is this the Mproc-1 typelib?'])
 check('every *_async has its *_finish and a GAsyncReadyCallback', pairs)
 check('no argument or return value unusable from PyGObject', usable)
 check('_finish functions throw GError, _async ones do not', throws)
