@@ -49,7 +49,7 @@ def spin():
             n += k
 
 
-print('1..4', flush=True)
+print('1..5', flush=True)
 busy = [threading.Thread(target=spin) for _ in range(2)]
 for t in busy:
     t.start()
@@ -81,6 +81,17 @@ check('a fork pool ran Python tasks while two threads were busy',
       mapped == [x * x for x in range(20)], mapped)
 pool.close()
 check('the fork pool joined', pool.join(TIMEOUT))
+
+# Workers replaced after each task: replacements are forked by the pool
+# (wherever it starts them) through the same hook.
+pool = Mproc.Pool(processes=2, maxtasksperchild=1, context=fork)
+try:
+    mapped = pool.map(square, range(8), chunksize=1, timeout=TIMEOUT)
+except GLib.Error as e:
+    mapped = e.message
+pool.close()
+check('a fork pool replaced its workers while two threads were busy',
+      mapped == [x * x for x in range(8)] and pool.join(TIMEOUT), mapped)
 
 stop.set()
 for t in busy:
