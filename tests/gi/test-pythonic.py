@@ -42,6 +42,12 @@ def fill_dict(d, n):
         d[i] = i * i
 
 
+@Mproc.register_target
+def echo_pipe(conn):
+    conn.send(conn.recv())
+    conn.close()
+
+
 @Mproc.register_task
 def triple(x):
     return 3 * x
@@ -98,7 +104,7 @@ def mproc_error(e, code):
 
 
 METHODS = [Mproc.StartMethod.FORK, Mproc.StartMethod.SPAWN, Mproc.StartMethod.FORKSERVER]
-print(f'1..{8 + 3 * len(METHODS)}', flush=True)
+print(f'1..{10 + 3 * len(METHODS)}', flush=True)
 
 # --- Python targets under every start method (spawn and forkserver run this
 # script again as the worker script)
@@ -126,6 +132,24 @@ for method in METHODS:
     with Mproc.Pool(processes=2, context=context) as pool:
         mapped = pool.map(triple, range(10), timeout=TIMEOUT)
     check(f'{nick}: a Python pool task', mapped == [3 * i for i in range(10)], mapped)
+
+# --- values and pipes
+VALUE = {'name': 'x', 'items': [1, 2, 3], 'mixed': [1, 'a', None], 'pair': (1.5, True),
+         'bytes': b'\x00\x01', 'nested': {'n': None}}
+round_trip = Mproc.from_variant(Mproc.to_variant(VALUE))
+check('Python values survive the GLib.Variant round trip',
+      round_trip == VALUE and Mproc.to_variant([1, 2]).get_type_string() == 'ax' and
+      Mproc.to_variant([1, 'a']).get_type_string() == 'av', round_trip)
+
+ours, theirs = Mproc.Pipe()
+p = Mproc.Process(target=echo_pipe, args=(theirs,))
+p.start()
+theirs.close()
+ours.send(VALUE)
+echoed = ours.recv() if ours.poll(TIMEOUT) else 'nothing'
+p.join(TIMEOUT)
+ours.close()
+check('a Pipe carries Python values to a child and back', echoed == VALUE, echoed)
 
 # --- async calls from a main loop
 queue = Mproc.Queue()

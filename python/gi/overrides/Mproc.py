@@ -92,7 +92,22 @@ def from_variant(variant):
         return None
     if not isinstance(variant, GLib.Variant):
         return variant
-    return variant.unpack()
+    t = variant.get_type_string()
+    if t == 'ay':
+        return bytes(variant.unpack())
+    if not variant.is_container():
+        return variant.unpack()
+    if t[0] == 'v':
+        return from_variant(variant.get_variant())
+    if t[0] == 'm':
+        return None if variant.n_children() == 0 else from_variant(variant.get_child_value(0))
+    children = [variant.get_child_value(i) for i in range(variant.n_children())]
+    if t.startswith('a{'):
+        return {from_variant(e.get_child_value(0)): from_variant(e.get_child_value(1))
+                for e in children}
+    if t[0] == '(':
+        return tuple(from_variant(c) for c in children)
+    return [from_variant(c) for c in children]
 
 
 def _usec(timeout):
@@ -440,7 +455,36 @@ class SimpleQueue(Mproc.SimpleQueue):
         return from_variant(Mproc.SimpleQueue.get_finish(self, result))
 
 
-__all__ += ['Queue', 'JoinableQueue', 'SimpleQueue']
+@override
+class Connection(Mproc.Connection):
+    """``send()`` converts to GLib.Variant, ``recv()`` returns Python
+    values, ``poll(timeout)`` waits in seconds."""
+
+    def send(self, obj, cancellable=None):
+        return Mproc.Connection.send(self, to_variant(obj), cancellable)
+
+    def recv(self, cancellable=None):
+        return from_variant(Mproc.Connection.recv(self, cancellable))
+
+    def send_async(self, obj, cancellable=None, callback=None, *user_data):
+        return Mproc.Connection.send_async(self, to_variant(obj), cancellable, callback, *user_data)
+
+    def recv_finish(self, result):
+        return from_variant(Mproc.Connection.recv_finish(self, result))
+
+    def poll(self, timeout=0, cancellable=None):
+        return Mproc.Connection.poll(self, _usec(timeout), cancellable)
+
+
+def Pipe(duplex=True):
+    """Two connected ``Mproc.Connection`` ends, as ``multiprocessing.Pipe()``:
+    with ``duplex=False`` the first end only receives, the second only
+    sends."""
+    ret = Mproc.pipe_new(duplex)
+    return tuple(ret[-2:])
+
+
+__all__ += ['Queue', 'JoinableQueue', 'SimpleQueue', 'Connection', 'Pipe']
 
 
 # --- synchronisation ---------------------------------------------------------
@@ -660,6 +704,11 @@ class Namespace(Mproc.Namespace):
 
     def set(self, name, value, cancellable=None):
         return Mproc.Namespace.set(self, name, to_variant(value), cancellable)
+
+    def has(self, name, cancellable=None):
+        """Whether ``name`` is set, as ``hasattr()``."""
+        ret = Mproc.Namespace.has(self, name, cancellable)
+        return ret[-1] if isinstance(ret, tuple) else ret
 
 
 __all__ += ['Manager', 'Dict', 'List', 'Namespace']
