@@ -6,8 +6,10 @@ interpreter executed again, up to Mproc.init()), Python pool tasks, and a
 Python pool worker killed with SIGKILL. Prints TAP."""
 
 import os
+import random
 import signal
 import sys
+import threading
 
 import gi
 gi.require_version('Mproc', '1')
@@ -40,6 +42,13 @@ def raise_error():
 def fill_dict(d, n):
     for i in range(n):
         d[i] = i * i
+
+
+@Mproc.register_target
+def draw(queue):
+    """What Python's at-fork handlers set up in a child."""
+    queue.put((random.random(), threading.current_thread() is threading.main_thread(),
+               threading.active_count()))
 
 
 @Mproc.register_target
@@ -104,7 +113,7 @@ def mproc_error(e, code):
 
 
 METHODS = [Mproc.StartMethod.FORK, Mproc.StartMethod.SPAWN, Mproc.StartMethod.FORKSERVER]
-print(f'1..{10 + 3 * len(METHODS)}', flush=True)
+print(f'1..{10 + 4 * len(METHODS)}', flush=True)
 
 # --- Python targets under every start method (spawn and forkserver run this
 # script again as the worker script)
@@ -128,6 +137,16 @@ for method in METHODS:
         q.join(TIMEOUT)
         codes.append(q.exitcode)
     check(f'{nick}: sys.exit() gives the exit code, an exception exit code 1', codes == [7, 1], codes)
+
+    queue = Mproc.Queue()
+    children = [Mproc.Process(target=draw, args=(queue,), context=context) for _ in range(4)]
+    for c in children:
+        c.start()
+    draws = [queue.get(TIMEOUT) for _ in children]
+    for c in children:
+        c.join(TIMEOUT)
+    check(f'{nick}: children reseed random and run in their main thread, as after os.fork()',
+          len({d[0] for d in draws}) == 4 and all(d[1] and d[2] == 1 for d in draws), draws)
 
     with Mproc.Pool(processes=2, context=context) as pool:
         mapped = pool.map(triple, range(10), timeout=TIMEOUT)

@@ -147,12 +147,36 @@ def _fork(*user_data):
 
 Mproc.set_fork_func(_fork)
 
+# The fork server forks in C (it must: clone(CLONE_PARENT)), so Python does
+# not know its children are new processes. A child notices (the pid it last
+# saw differs) and does what os.fork() does in a child: Python's at-fork
+# handlers run, so random reseeds and threading forgets the server's state.
+_python_pid = os.getpid()
+
+
+def _forked_in_python():
+    global _python_pid
+    _python_pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked_in_python)
+
+
+def _enter_child():
+    global _python_pid
+    if os.getpid() == _python_pid:
+        return
+    import ctypes
+    ctypes.pythonapi.PyOS_AfterFork_Child()
+    _python_pid = os.getpid()
+
 
 # --- targets and tasks -------------------------------------------------------
 
 def _exit_code(func, *args, **kwargs):
     """Runs a target as multiprocessing does: 0, the code of sys.exit(), or 1
     with the traceback printed when it raises."""
+    _enter_child()
     try:
         result = func(*args, **kwargs)
         return result if isinstance(result, int) and not isinstance(result, bool) else 0
@@ -248,6 +272,7 @@ def register_target(name_or_func=None, func=None, *user_data):
 
 
 def _task_result(func, arg):
+    _enter_child()
     try:
         return to_variant(func(from_variant(arg)))
     finally:
@@ -264,6 +289,7 @@ def register_task(name_or_func=None, func=None, *user_data):
     GLib.Error."""
     if isinstance(name_or_func, str) and func is not None:
         def run_variant(arg, *data):
+            _enter_child()
             try:
                 return to_variant(func(arg, *user_data))
             finally:
@@ -302,6 +328,7 @@ def _target_name(target, context):
 def init(argv=None):
     """``Mproc.init()`` with ``sys.argv``: in a child started by spawn or
     forkserver, runs its target and never returns."""
+    import ctypes  # noqa: F401 -- loaded once, in the fork server too (_enter_child)
     return Mproc.init(list(sys.argv if argv is None else argv))
 
 
