@@ -188,9 +188,13 @@ check('event wait_async completes when the event is set, the loop kept running',
       value is True and ticks > 0, (value, ticks))
 
 pool = Mproc.Pool(processes=2)
+progress = []
 value, ticks = run_loop(lambda done: pool.map_async(
-    triple, range(20), 0, TIMEOUT, None, lambda p, res: done(p.map_finish(res))))
-check('pool map_async from a main loop', value == [3 * i for i in range(20)], value)
+    triple, range(20), 1, TIMEOUT, None, lambda p, res: done(p.map_finish(res)),
+    progress=lambda n_done, n_items, *data: progress.append((n_done, n_items))))
+check('pool map_async from a main loop, with progress',
+      value == [3 * i for i in range(20)] and progress and progress[-1] == (20, 20) and
+      progress == sorted(progress), (value, progress))
 
 manager = Mproc.Manager()
 manager.start(None)

@@ -786,9 +786,16 @@ class Pool(Mproc.Pool):
                                            chunksize, _usec(timeout), cancellable))
 
     def map_async(self, func, iterable, chunksize=0, timeout=None, cancellable=None,
-                  callback=None, *user_data):
+                  callback=None, *user_data, progress=None):
+        """``callback(pool, result)`` gets the list from ``map_finish(result)``;
+        ``progress(n_done, n_items, None)`` follows the call."""
+        kwargs = {'callback': callback}
+        if user_data:
+            kwargs['user_data'] = user_data[0] if len(user_data) == 1 else user_data
+        if progress is not None:
+            kwargs['progress_func'] = progress
         return Mproc.Pool.map_async(self, _task_name(func), _items(iterable), chunksize,
-                                    _usec(timeout), cancellable, None, None, callback, *user_data)
+                                    _usec(timeout), cancellable, **kwargs)
 
     def map_finish(self, result):
         return from_variant(Mproc.Pool.map_finish(self, result))
