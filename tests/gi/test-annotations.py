@@ -16,9 +16,12 @@ repo.require('Mproc', '1', 0)
 results = []
 
 
-def check(name, problems):
-    results.append(not problems)
-    print(f"{'ok' if not problems else 'not ok'} {len(results)} {name}", flush=True)
+def check(name, problems, todo=None):
+    """A failed check with a todo is reported as TAP TODO (it does not fail
+    the test): a known gap, left to the owner of the code."""
+    results.append(not problems or todo is not None)
+    mark = f' # TODO {todo}' if problems and todo else ''
+    print(f"{'ok' if not problems else 'not ok'} {len(results)} {name}{mark}", flush=True)
     for p in problems:
         print(f'#   {p}', flush=True)
 
@@ -116,7 +119,7 @@ def arg_problems(where, fn):
 
 
 print('# walking the Mproc-1 typelib', flush=True)
-pairs, usable, throws = [], [], []
+pairs, usable, throws, tuples = [], [], [], []
 n_callables = n_async = 0
 for owner, fns in callables():
     names = {fn.get_name() for fn in fns}
@@ -126,6 +129,13 @@ for owner, fns in callables():
         name = fn.get_name()
         where = f'{owner}.{name}'
         usable += arg_problems(where, fn)
+        rt = R.callable_info_get_return_type(fn)
+        outs = [R.callable_info_get_arg(fn, i) for i in range(R.callable_info_get_n_args(fn))
+                if R.arg_info_get_direction(R.callable_info_get_arg(fn, i)) != R.Direction.IN]
+        if fn.get_type() == R.InfoType.FUNCTION and R.callable_info_can_throw_gerror(fn) and \
+                R.type_info_get_tag(rt) == R.TypeTag.BOOLEAN and outs and \
+                not R.callable_info_skip_return(fn):
+            tuples.append(f'{where}: Python gets (True, ...): mark the boolean Returns: (skip)')
         if name.endswith('_async'):
             base = name[:-len('_async')]
             if base + '_finish' not in names:
@@ -143,10 +153,13 @@ for owner, fns in callables():
                 R.callable_info_can_throw_gerror(fn):
             throws.append(f'{where} throws, but an _async call reports errors in _finish')
 
-print('1..4', flush=True)
+print('1..5', flush=True)
 check(f'walked {n_callables} functions, methods and callbacks, {n_async} of them _async',
       [] if n_callables > 300 and n_async > 50 else ['too few: is this the Mproc-1 typelib?'])
 check('every *_async has its *_finish and a GAsyncReadyCallback', pairs)
 check('no argument or return value unusable from PyGObject', usable)
 check('_finish functions throw GError, _async ones do not', throws)
+# The Mproc override hides these from Python programs meanwhile.
+check('a throwing boolean function with out arguments skips its boolean', tuples,
+      todo='Dict.contains and Namespace.has belong to the managers\' code')
 sys.exit(0 if all(results) else 1)

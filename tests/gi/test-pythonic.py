@@ -205,7 +205,8 @@ filler.join(TIMEOUT)
 value, ticks = run_loop(lambda done: d.get_async(
     GLib.Variant('x', 4), None, lambda dd, res: done(dd.get_finish(res).unpack())))
 check('manager dict: a child\'s writes, read with get_async from a main loop',
-      value == 16 and d.copy() == {i: i * i for i in range(5)}, (value, d.copy()))
+      value == 16 and d.copy() == {i: i * i for i in range(5)} and len(d) == 5 and
+      4 in d and 5 not in d and d[3] == 9, (value, d.copy()))
 
 # --- errors arrive as GLib.Error with the Mproc.Error domain and code
 errors = {}

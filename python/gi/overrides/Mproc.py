@@ -687,7 +687,9 @@ class Dict(Mproc.Dict):
             raise KeyError(key)
 
     def __contains__(self, key):
-        return Mproc.Dict.contains(self, to_variant(key), None)
+        ret = Mproc.Dict.contains(self, to_variant(key), None)
+        # (ok, answer) until the C boolean return is (skip)ped
+        return ret[-1] if isinstance(ret, tuple) else ret
 
     def __len__(self):
         return Mproc.Dict.len(self, None)
