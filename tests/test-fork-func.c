@@ -73,6 +73,7 @@ test_process (void)
   TestLeakCheck check;
   Hook hook = { 0 };
 
+  g_test_summary ("The fork start method forks through the fork function; spawn and forkserver do not");
   test_leak_check_begin (&check);
   mproc_set_fork_func (hook_fork, &hook, hook_destroy);
 
@@ -104,6 +105,7 @@ test_pool (void)
   Hook hook = { 0 };
   GVariantBuilder builder;
 
+  g_test_summary ("Pool workers started with fork, and their replacements, fork through the fork function");
   test_leak_check_begin (&check);
   mproc_set_fork_func (hook_fork, &hook, hook_destroy);
 
@@ -146,6 +148,7 @@ test_failure (void)
   TestLeakCheck check;
   Hook hook = { .fail_errno = EAGAIN };
 
+  g_test_summary ("A fork function that fails fails the start with its errno, leaking nothing");
   test_leak_check_begin (&check);
   mproc_set_fork_func (hook_fork, &hook, NULL);
   g_assert_false (mproc_process_start (process, &error));
@@ -165,6 +168,7 @@ test_destroy (void)
 {
   Hook first = { 0 }, second = { 0 }, lone = { 0 };
 
+  g_test_summary ("The data of each fork function is freed once, when it is replaced");
   mproc_set_fork_func (hook_fork, &first, hook_destroy);
   mproc_set_fork_func (hook_fork, &second, hook_destroy);
   g_assert_cmpint (first.destroyed, ==, 1);
