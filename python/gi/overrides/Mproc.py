@@ -201,13 +201,13 @@ def _decode_args(process, args):
         return (), {}
     if args.get_type_string() == _ARGS_TYPE and args.get_child_value(0).get_string() == _ARGS_MAGIC:
         slots = args.get_child_value(1).unpack()
-        values = iter(args.get_child_value(2).unpack())
-        kwargs = args.get_child_value(3).unpack()
+        values = iter(from_variant(args.get_child_value(2)))
+        kwargs = from_variant(args.get_child_value(3))
         positional = tuple(process.get_object(s) if s >= 0 else next(values) for s in slots)
         return positional, kwargs
     if args.get_type().is_tuple():
-        return tuple(args.unpack()), {}
-    return (args.unpack(),), {}
+        return from_variant(args), {}
+    return (from_variant(args),), {}
 
 
 def _encode_args(args, kwargs):
