@@ -56,6 +56,7 @@ static int           lifeline_fds[2] = { -1, -1 };
 static int           child_lifeline_fd = -1;
 static gboolean      atexit_registered;
 static ForkHook     *fork_hook;
+static char         *init_dir;         /* set once, by the first mproc_init() */
 
 static void
 target_free (gpointer data)
@@ -97,6 +98,15 @@ mproc_init (int    *argc,
   const char *bootstrap;
   g_auto(GStrv) parts = NULL;
   gint64 fd, lifeline, parent_pid;
+
+  /* The command line may be relative to here (python3 script.py): children
+   * re-execute it here, wherever the program has gone since. A spawned
+   * child was started here too, before it moved to its parent's directory,
+   * and passes it on to its own children. */
+  g_mutex_lock (&runtime_lock);
+  if (init_dir == NULL)
+    init_dir = g_get_current_dir ();
+  g_mutex_unlock (&runtime_lock);
 
   g_atomic_int_set (&initialized, TRUE);
 
@@ -728,6 +738,19 @@ mproc_runtime_is_own_fd (int fd)
   g_mutex_unlock (&runtime_lock);
 
   return ret || mproc_forkserver_is_own_fd (fd);
+}
+
+const char *
+mproc_runtime_get_init_dir (void)
+{
+  const char *ret;
+
+  /* set once and never freed: no lock needed to keep it alive */
+  g_mutex_lock (&runtime_lock);
+  ret = init_dir;
+  g_mutex_unlock (&runtime_lock);
+
+  return ret;
 }
 
 char **

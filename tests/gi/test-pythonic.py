@@ -8,7 +8,9 @@ Python pool worker killed with SIGKILL. Prints TAP."""
 import os
 import random
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 
 import gi
@@ -113,7 +115,7 @@ def mproc_error(e, code):
 
 
 METHODS = [Mproc.StartMethod.FORK, Mproc.StartMethod.SPAWN, Mproc.StartMethod.FORKSERVER]
-print(f'1..{10 + 4 * len(METHODS)}', flush=True)
+print(f'1..{11 + 4 * len(METHODS)}', flush=True)
 
 # --- Python targets under every start method (spawn and forkserver run this
 # script again as the worker script)
@@ -253,6 +255,19 @@ value, ticks = run_loop(lambda done: Mproc.Queue().get_async(
 check('an _async call that times out raises TIMED_OUT from its _finish',
       mproc_error(value, Mproc.Error.TIMED_OUT), value)
 manager.shutdown(None)
+
+# --- a worker script named relative to a directory the program has left
+here = os.path.dirname(os.path.abspath(__file__))
+with tempfile.TemporaryDirectory(prefix='gi-chdir-') as elsewhere:
+    runs = {}
+    for method in METHODS:
+        run = subprocess.run([sys.executable, 'script-chdir.py', elsewhere], cwd=here,
+                             env=dict(os.environ, MPROC_START_METHOD=method.value_nick),
+                             capture_output=True, text=True, timeout=2 * TIMEOUT)
+        runs[method.value_nick] = (run.returncode, run.stdout.strip(), run.stderr[-300:])
+check('python3 script.py, then chdir: spawn and forkserver find the script, '
+      'targets work in the parent\'s directory',
+      all(r[:2] == (0, os.path.realpath(elsewhere)) for r in runs.values()), runs)
 
 # --- a Python pool worker killed with SIGKILL: WORKER_DIED, the pool goes on
 pool = Mproc.Pool(processes=2)
