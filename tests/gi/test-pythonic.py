@@ -115,7 +115,7 @@ def mproc_error(e, code):
 
 
 METHODS = [Mproc.StartMethod.FORK, Mproc.StartMethod.SPAWN, Mproc.StartMethod.FORKSERVER]
-print(f'1..{11 + 4 * len(METHODS)}', flush=True)
+print(f'1..{12 + 4 * len(METHODS)}', flush=True)
 
 # --- Python targets under every start method (spawn and forkserver run this
 # script again as the worker script)
@@ -153,6 +153,24 @@ for method in METHODS:
     with Mproc.Pool(processes=2, context=context) as pool:
         mapped = pool.map(triple, range(10), timeout=TIMEOUT)
     check(f'{nick}: a Python pool task', mapped == [3 * i for i in range(10)], mapped)
+
+# --- unregistered functions and lambdas run under fork
+fork = Mproc.Context.new(Mproc.StartMethod.FORK)
+queue = Mproc.Queue()
+lambdas = [Mproc.Process(target=lambda q, i=i: q.put(i * 10), args=(queue,), context=fork)
+           for i in range(3)]
+for p in lambdas:
+    p.start()
+got = sorted(queue.get(TIMEOUT) for _ in lambdas)
+for p in lambdas:
+    p.join(TIMEOUT)
+try:
+    Mproc.Process(target=lambda: None, context=Mproc.Context.new(Mproc.StartMethod.SPAWN))
+    refused = None
+except ValueError as e:
+    refused = e
+check('fork runs unregistered lambdas, each its own; spawn refuses them',
+      got == [0, 10, 20] and refused is not None, (got, refused))
 
 # --- values and pipes
 VALUE = {'name': 'x', 'items': [1, 2, 3], 'mixed': [1, 'a', None], 'pair': (1.5, True),

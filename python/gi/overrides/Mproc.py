@@ -321,8 +321,10 @@ def _target_name(target, context):
         raise ValueError(f'{_default_name(target)} is not registered: decorate it with '
                          '@Mproc.register_target (before Mproc.init()) to run it under '
                          f'the {method.value_nick} start method')
-    # A fork child inherits the registration made here.
-    return register_target(target) and _target_names[target]
+    # A fork child inherits the registration made here; the name is unique,
+    # as two lambdas share their qualified name.
+    register_target(f'{_default_name(target)}#{id(target):x}')(target)
+    return _target_names[target]
 
 
 def init(argv=None):
