@@ -54,6 +54,16 @@ def draw(queue):
 
 
 @Mproc.register_target
+def add_to_shared(counter, numbers):
+    for _ in range(100):
+        with counter.get_lock():
+            counter.value += 1
+    with numbers.get_lock():
+        for i in range(len(numbers)):
+            numbers[i] = -numbers[i]
+
+
+@Mproc.register_target
 def echo_pipe(conn):
     conn.send(conn.recv())
     conn.close()
@@ -115,7 +125,7 @@ def mproc_error(e, code):
 
 
 METHODS = [Mproc.StartMethod.FORK, Mproc.StartMethod.SPAWN, Mproc.StartMethod.FORKSERVER]
-print(f'1..{12 + 4 * len(METHODS)}', flush=True)
+print(f'1..{13 + 4 * len(METHODS)}', flush=True)
 
 # --- Python targets under every start method (spawn and forkserver run this
 # script again as the worker script)
@@ -171,6 +181,18 @@ except ValueError as e:
     refused = e
 check('fork runs unregistered lambdas, each its own; spawn refuses them',
       got == [0, 10, 20] and refused is not None, (got, refused))
+
+# --- shared Value and Array, as multiprocessing's
+counter = Mproc.Value('i', 0)
+numbers = Mproc.Array('d', [0.5, 1.5, 2.5])
+adders = [Mproc.Process(target=add_to_shared, args=(counter, numbers)) for _ in range(3)]
+for p in adders:
+    p.start()
+for p in adders:
+    p.join(TIMEOUT)
+check('Value and Array shared with children, under the Value\'s lock',
+      counter.value == 300 and numbers[:] == [-0.5, -1.5, -2.5] and
+      numbers.tolist() == [-0.5, -1.5, -2.5], (counter.value, numbers[:]))
 
 # --- values and pipes
 VALUE = {'name': 'x', 'items': [1, 2, 3], 'mixed': [1, 'a', None], 'pair': (1.5, True),

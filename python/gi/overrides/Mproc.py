@@ -385,6 +385,7 @@ class Process(Mproc.Process):
             cls.do_run = do_run
 
     name = property(lambda self: self.get_name(), lambda self, v: self.set_name(v))
+    daemon = property(lambda self: self.get_daemon(), lambda self, v: self.set_daemon(v))
     pid = property(lambda self: self.get_pid() or None)
     exitcode = property(lambda self: self.get_exit_code() if self.has_exited() else None)
 
@@ -629,7 +630,97 @@ class Barrier(Mproc.Barrier):
         return Mproc.Barrier.wait(self, _usec(timeout), cancellable)
 
 
-__all__ += ['Lock', 'RLock', 'Semaphore', 'Condition', 'Event', 'Barrier']
+# --- shared values -------------------------------------------------------------
+
+_TYPECODES = {'?': 'BOOLEAN', 'b': 'BOOLEAN', 'i': 'INT32', 'l': 'INT64', 'q': 'INT64',
+              'f': 'FLOAT', 'd': 'DOUBLE'}
+
+
+def _value_type(typecode):
+    if isinstance(typecode, Mproc.ValueType):
+        return typecode
+    try:
+        return getattr(Mproc.ValueType, _TYPECODES[typecode])
+    except KeyError:
+        raise ValueError(f'unknown typecode {typecode!r} (use ?, i, q, f, d or a Mproc.ValueType)')
+
+
+def _getter(value_type):
+    if value_type == Mproc.ValueType.BOOLEAN:
+        return 'boolean'
+    if value_type in (Mproc.ValueType.FLOAT, Mproc.ValueType.DOUBLE):
+        return 'double'
+    return 'int'
+
+
+@override
+class Value(Mproc.Value):
+    """``Mproc.Value('i', 0)``, as ``multiprocessing.Value``: ``.value``
+    reads and writes it, ``get_lock()`` is its lock (``lock=False``: none)."""
+
+    def __new__(cls, typecode, value=None, lock=True):
+        self = Mproc.Value.new(_value_type(typecode), bool(lock))
+        if value is not None:
+            self.value = value
+        return self
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    @property
+    def value(self):
+        return getattr(self, 'get_' + _getter(self.get_value_type()))()
+
+    @value.setter
+    def value(self, v):
+        getattr(self, 'set_' + _getter(self.get_value_type()))(v)
+
+
+@override
+class Array(Mproc.Array):
+    """``Mproc.Array('d', 10)`` or ``Mproc.Array('i', [1, 2, 3])``, as
+    ``multiprocessing.Array``: indexes like a list."""
+
+    def __new__(cls, typecode, size_or_initializer, lock=True):
+        value_type = _value_type(typecode)
+        items = None
+        if isinstance(size_or_initializer, int):
+            size = size_or_initializer
+        else:
+            items = list(size_or_initializer)
+            size = len(items)
+        self = Mproc.Array.new(value_type, size, bool(lock))
+        for i, v in enumerate(items or ()):
+            self[i] = v
+        return self
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __len__(self):
+        return self.get_length()
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return getattr(self, 'get_' + _getter(self.get_value_type()))(index)
+
+    def __setitem__(self, index, v):
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        getattr(self, 'set_' + _getter(self.get_value_type()))(index, v)
+
+    def tolist(self):
+        return from_variant(self.get_values())
+
+
+__all__ += ['Lock', 'RLock', 'Semaphore', 'Condition', 'Event', 'Barrier', 'Value', 'Array']
 
 
 # --- managers ----------------------------------------------------------------
