@@ -80,6 +80,13 @@ def pid_of_worker(x):
 
 
 @Mproc.register_task
+def fail_task(x):
+    if x == 'glib':
+        raise GLib.Error.new_literal(Gio.io_error_quark(), 'as a GLib.Error', int(Gio.IOErrorEnum.BUSY))
+    raise ValueError(f'bad input {x}')
+
+
+@Mproc.register_task
 def kill_myself(x):
     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -125,7 +132,7 @@ def mproc_error(e, code):
 
 
 METHODS = [Mproc.StartMethod.FORK, Mproc.StartMethod.SPAWN, Mproc.StartMethod.FORKSERVER]
-print(f'1..{13 + 4 * len(METHODS)}', flush=True)
+print(f'1..{14 + 4 * len(METHODS)}', flush=True)
 
 # --- Python targets under every start method (spawn and forkserver run this
 # script again as the worker script)
@@ -308,6 +315,21 @@ with tempfile.TemporaryDirectory(prefix='gi-chdir-') as elsewhere:
 check('python3 script.py, then chdir: spawn and forkserver find the script, '
       'targets work in the parent\'s directory',
       all(r[:2] == (0, os.path.realpath(elsewhere)) for r in runs.values()), runs)
+
+# --- a Python task's exception reaches the caller as a GLib.Error
+with Mproc.Pool(processes=1) as pool:
+    failures = []
+    for arg in (3, 'glib'):
+        try:
+            pool.apply(fail_task, arg, TIMEOUT)
+            failures.append(None)
+        except GLib.Error as e:
+            failures.append(e)
+    after_failures = pool.apply(triple, 2, TIMEOUT)
+check('a task\'s exception arrives as GLib.Error, its own or FAILED with its text',
+      mproc_error(failures[0], Mproc.Error.FAILED) and 'ValueError: bad input 3' in failures[0].message and
+      failures[1] is not None and failures[1].matches(Gio.io_error_quark(), Gio.IOErrorEnum.BUSY) and
+      after_failures == 6, failures)
 
 # --- a Python pool worker killed with SIGKILL: WORKER_DIED, the pool goes on
 pool = Mproc.Pool(processes=2)

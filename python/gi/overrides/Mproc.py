@@ -271,10 +271,23 @@ def register_target(name_or_func=None, func=None, *user_data):
     return lambda f: decorate(f, name_or_func)
 
 
+def _task_error(e):
+    """A task's exception as the GLib.Error its caller gets (PyGObject sets a
+    callback's GError from a raised GLib.Error); the traceback goes to the
+    worker's stderr, as multiprocessing's pool shows it."""
+    if isinstance(e, GLib.Error):
+        return e
+    traceback.print_exc()
+    return GLib.Error.new_literal(Mproc.error_quark(), f'{type(e).__name__}: {e}',
+                                  int(Mproc.Error.FAILED))
+
+
 def _task_result(func, arg):
     _enter_child()
     try:
         return to_variant(func(from_variant(arg)))
+    except Exception as e:
+        raise _task_error(e) from None
     finally:
         _flush_std_streams()
 
@@ -285,13 +298,16 @@ def register_task(name_or_func=None, func=None, *user_data):
     As a decorator (``@Mproc.register_task`` or
     ``@Mproc.register_task('name')``) the function takes and returns plain
     Python values. ``Mproc.register_task('name', func)`` registers a function
-    taking and returning GLib.Variant. An exception fails the task with a
-    GLib.Error."""
+    taking and returning GLib.Variant. An exception fails the task: its
+    caller gets it as a GLib.Error (``Mproc.Error.FAILED``, with the
+    exception's type and text, unless it is a GLib.Error already)."""
     if isinstance(name_or_func, str) and func is not None:
         def run_variant(arg, *data):
             _enter_child()
             try:
                 return to_variant(func(arg, *user_data))
+            except Exception as e:
+                raise _task_error(e) from None
             finally:
                 _flush_std_streams()
         Mproc.register_task(name_or_func, run_variant)
