@@ -132,7 +132,7 @@ def mproc_error(e, code):
 
 
 METHODS = [Mproc.StartMethod.FORK, Mproc.StartMethod.SPAWN, Mproc.StartMethod.FORKSERVER]
-print(f'1..{14 + 4 * len(METHODS)}', flush=True)
+print(f'1..{15 + 4 * len(METHODS)}', flush=True)
 
 # --- Python targets under every start method (spawn and forkserver run this
 # script again as the worker script)
@@ -188,6 +188,15 @@ except ValueError as e:
     refused = e
 check('fork runs unregistered lambdas, each its own; spawn refuses them',
       got == [0, 10, 20] and refused is not None, (got, refused))
+
+# --- Condition.wait_for with a Python predicate
+cond = Mproc.Condition()
+calls = []
+with cond:
+    waited = (cond.wait_for(lambda: calls.append(1) or True),
+              cond.wait_for(lambda: False, timeout=0.01))
+check('Condition.wait_for takes a Python predicate and a timeout in seconds',
+      waited == (True, False) and calls == [1], (waited, calls))
 
 # --- shared Value and Array, as multiprocessing's
 counter = Mproc.Value('i', 0)

@@ -613,6 +613,12 @@ class Condition(_Acquirable, Mproc.Condition):
                 return False
             raise
 
+    def wait_for(self, predicate, timeout=None, cancellable=None):
+        """Waits until ``predicate()`` is true; returns its last value (False
+        after ``timeout`` seconds)."""
+        return Mproc.Condition.wait_for(self, lambda *data: bool(predicate()), None,
+                                        _usec(timeout), cancellable)
+
     def notify(self, n=1):
         return Mproc.Condition.notify(self, n)
 
