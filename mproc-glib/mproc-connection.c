@@ -234,7 +234,7 @@ mproc_connection_shareable_init (MprocShareableInterface *iface)
  * other; close the end you gave away in the parent, so that the child's exit
  * is seen as end-of-file.
  *
- * Returns: %TRUE on success, else %FALSE with @error set
+ * Returns: (skip): %TRUE on success, else %FALSE with @error set
  *
  * Since: 1.0
  */

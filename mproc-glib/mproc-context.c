@@ -20,6 +20,8 @@
  *   another thread held at that moment (in malloc, in GLib, in a toolkit)
  *   stays locked in the child for ever. Fast, and fine in single-threaded
  *   programs; mproc-glib warns once when it forks a multi-threaded process.
+ *   A language runtime can fork in its own way (mproc_set_fork_func(), which
+ *   the Python override uses to fork through `os.fork()`).
  * - spawn: the child executes the program again; main() runs up to
  *   mproc_init(), which runs the target instead of returning.
  * - forkserver: a server process, started like a spawn child the first time it

@@ -32,6 +32,15 @@ typedef struct
   GDestroyNotify  destroy;
 } Target;
 
+/* The fork function of mproc_set_fork_func(): reference-counted, so that a
+ * fork in progress keeps it alive while another thread replaces it. */
+typedef struct
+{
+  MprocForkFunc  func;
+  gpointer       user_data;
+  GDestroyNotify destroy;
+} ForkHook;
+
 /* All of it is guarded by runtime_lock. */
 static GMutex        runtime_lock;
 static gint          initialized;      /* atomic */
@@ -46,6 +55,8 @@ static GPid          parent_process_pid;
 static int           lifeline_fds[2] = { -1, -1 };
 static int           child_lifeline_fd = -1;
 static gboolean      atexit_registered;
+static ForkHook     *fork_hook;
+static char         *init_dir;         /* set once, by the first mproc_init() */
 
 static void
 target_free (gpointer data)
@@ -87,6 +98,15 @@ mproc_init (int    *argc,
   const char *bootstrap;
   g_auto(GStrv) parts = NULL;
   gint64 fd, lifeline, parent_pid;
+
+  /* The command line may be relative to here (python3 script.py): children
+   * re-execute it here, wherever the program has gone since. A spawned
+   * child was started here too, before it moved to its parent's directory,
+   * and passes it on to its own children. */
+  g_mutex_lock (&runtime_lock);
+  if (init_dir == NULL)
+    init_dir = g_get_current_dir ();
+  g_mutex_unlock (&runtime_lock);
 
   g_atomic_int_set (&initialized, TRUE);
 
@@ -159,6 +179,102 @@ mproc_register_target (const char      *name,
     targets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, target_free);
   g_hash_table_replace (targets, g_strdup (name), target);
   g_mutex_unlock (&runtime_lock);
+}
+
+static void
+fork_hook_clear (gpointer data)
+{
+  ForkHook *hook = data;
+
+  if (hook->destroy != NULL)
+    hook->destroy (hook->user_data);
+}
+
+static void
+fork_hook_unref (ForkHook *hook)
+{
+  g_atomic_rc_box_release_full (hook, fork_hook_clear);
+}
+
+/**
+ * mproc_set_fork_func:
+ * @func: (nullable) (scope notified) (closure user_data) (destroy destroy): the
+ *   function that forks, or %NULL to use fork() again
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data
+ *
+ * Makes the fork start method create its children with @func instead of
+ * fork(). A language runtime needs this when its interpreter must be told of
+ * a fork: PyGObject calls C with Python's global interpreter lock released,
+ * so a fork() done in C while another Python thread runs leaves the child
+ * waiting for ever for a lock held by a thread that does not exist there;
+ * Python's own `os.fork()` prepares the interpreter and does not. The `Mproc`
+ * override of PyGObject sets it to a function calling `os.fork()`, so Python
+ * programs need do nothing.
+ *
+ * @func is called in the thread that starts the process, including pool
+ * workers and manager servers started with the fork method; it must behave
+ * as fork(). In the child the library goes on as after fork(): it runs the
+ * target and exits. The spawn start method and the fork server do not call
+ * it: they do not fork the calling process.
+ *
+ * This function is thread-safe; a fork already under way finishes with the
+ * function it started with.
+ *
+ * Since: 1.0
+ */
+void
+mproc_set_fork_func (MprocForkFunc  func,
+                     gpointer       user_data,
+                     GDestroyNotify destroy)
+{
+  ForkHook *hook = NULL;
+  ForkHook *old;
+
+  if (func != NULL)
+    {
+      hook = g_atomic_rc_box_new0 (ForkHook);
+      hook->func = func;
+      hook->user_data = user_data;
+      hook->destroy = destroy;
+    }
+  else if (destroy != NULL)
+    destroy (user_data);
+
+  g_mutex_lock (&runtime_lock);
+  old = fork_hook;
+  fork_hook = hook;
+  g_mutex_unlock (&runtime_lock);
+
+  if (old != NULL)
+    fork_hook_unref (old);
+}
+
+GPid
+mproc_runtime_fork (void)
+{
+  ForkHook *hook = NULL;
+  GPid pid;
+
+  g_mutex_lock (&runtime_lock);
+  if (fork_hook != NULL)
+    hook = g_atomic_rc_box_acquire (fork_hook);
+  g_mutex_unlock (&runtime_lock);
+
+  if (hook == NULL)
+    return fork ();
+
+  errno = 0;
+  pid = hook->func (hook->user_data);
+  /* In the child the hook stays referenced: it may fork again. */
+  if (pid != 0)
+    {
+      int errsv = errno;
+
+      fork_hook_unref (hook);
+      errno = errsv;
+    }
+  return pid;
 }
 
 /* The targets of the library's own processes (pool workers, manager
@@ -622,6 +738,19 @@ mproc_runtime_is_own_fd (int fd)
   g_mutex_unlock (&runtime_lock);
 
   return ret || mproc_forkserver_is_own_fd (fd);
+}
+
+const char *
+mproc_runtime_get_init_dir (void)
+{
+  const char *ret;
+
+  /* set once and never freed: no lock needed to keep it alive */
+  g_mutex_lock (&runtime_lock);
+  ret = init_dir;
+  g_mutex_unlock (&runtime_lock);
+
+  return ret;
 }
 
 char **

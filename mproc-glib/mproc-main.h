@@ -14,12 +14,29 @@
 
 G_BEGIN_DECLS
 
+/**
+ * MprocForkFunc:
+ * @user_data: the data given to mproc_set_fork_func()
+ *
+ * Forks the calling process, as fork() does: see mproc_set_fork_func().
+ *
+ * Returns: the pid of the new child in the parent, 0 in the child, or -1
+ *   (with `errno` set, if possible) when no child was made
+ *
+ * Since: 1.0
+ */
+typedef GPid (*MprocForkFunc) (gpointer user_data);
+
 MPROC_AVAILABLE_IN_1_0
 void          mproc_init             (int             *argc,
                                       char          ***argv);
 MPROC_AVAILABLE_IN_1_0
 void          mproc_register_target  (const char      *name,
                                       MprocTargetFunc  func,
+                                      gpointer         user_data,
+                                      GDestroyNotify   destroy);
+MPROC_AVAILABLE_IN_1_0
+void          mproc_set_fork_func    (MprocForkFunc    func,
                                       gpointer         user_data,
                                       GDestroyNotify   destroy);
 MPROC_AVAILABLE_IN_1_0

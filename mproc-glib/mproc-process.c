@@ -1098,6 +1098,7 @@ mproc_process_build_start_message (MprocProcess  *self,
                                    GArray        *fds,
                                    GError       **error)
 {
+  g_autofree char *cwd = NULL;
   MprocProcessPrivate *priv = PRIV (self);
   g_autoptr(GPtrArray) objects = g_ptr_array_new_with_free_func (g_object_unref);
   g_autofree GParamSpec **pspecs = NULL;
@@ -1159,6 +1160,10 @@ mproc_process_build_start_message (MprocProcess  *self,
   g_variant_builder_add (&builder, "{sv}", "n-objects", g_variant_new_uint32 (priv->objects->len));
   g_variant_builder_add (&builder, "{sv}", "objects", g_variant_builder_end (&descs));
   g_variant_builder_add (&builder, "{sv}", "properties", g_variant_builder_end (&props));
+  /* The child works where the parent works at start(), as under fork; it
+   * was executed in the directory of mproc_init() (mproc_spawn_self()). */
+  cwd = g_get_current_dir ();
+  g_variant_builder_add (&builder, "{sv}", "cwd", g_variant_new_bytestring (cwd));
 
   return g_variant_ref_sink (g_variant_builder_end (&builder));
 }
@@ -1175,7 +1180,7 @@ mproc_process_new_from_start_message (GVariant  *message,
   g_autoptr(GVariant) args = NULL;
   g_autoptr(GPtrArray) names = g_ptr_array_new ();
   g_autoptr(GArray) values = g_array_new (FALSE, TRUE, sizeof (GValue));
-  const char *type_name, *name, *identity, *parent_name, *target = NULL;
+  const char *type_name, *name, *identity, *parent_name, *target = NULL, *cwd = NULL;
   gboolean daemon = FALSE;
   guint32 n_objects = 0;
   GObjectClass *klass = NULL;
@@ -1200,6 +1205,7 @@ mproc_process_new_from_start_message (GVariant  *message,
     goto bad;
   g_variant_dict_lookup (dict, "target", "&s", &target);
   g_variant_dict_lookup (dict, "args", "v", &args);
+  g_variant_dict_lookup (dict, "cwd", "^&ay", &cwd);
   descs = g_variant_dict_lookup_value (dict, "objects", G_VARIANT_TYPE ("av"));
   props = g_variant_dict_lookup_value (dict, "properties", G_VARIANT_TYPE_VARDICT);
   if (descs == NULL || props == NULL || n_objects > g_variant_n_children (descs))
@@ -1280,6 +1286,8 @@ mproc_process_new_from_start_message (GVariant  *message,
   PRIV (self)->state = PROCESS_STATE_SELF;
   PRIV (self)->pid = getpid ();
   g_object_set_data_full (G_OBJECT (self), "mproc-parent-name", g_strdup (parent_name), g_free);
+  if (cwd != NULL)
+    g_object_set_data_full (G_OBJECT (self), "mproc-start-dir", g_strdup (cwd), g_free);
 
   return self;
 
@@ -1296,9 +1304,14 @@ mproc_process_run_in_child (MprocProcess *self)
 {
   MprocProcessPrivate *priv = PRIV (self);
   const char *parent_name;
+  const char *start_dir;
   int code;
 
   parent_name = g_object_get_data (G_OBJECT (self), "mproc-parent-name");
+  start_dir = g_object_get_data (G_OBJECT (self), "mproc-start-dir");
+  /* Where the parent was at start(); if that is gone, stay where we are. */
+  if (start_dir != NULL && chdir (start_dir) < 0)
+    g_debug ("Cannot work in %s: %s", start_dir, g_strerror (errno));
   mproc_runtime_enter_child (self, priv->identity,
                              parent_name != NULL ? parent_name : "MainProcess",
                              getppid ());
@@ -1358,10 +1371,11 @@ start_fork (MprocProcess  *self,
   fflush (stdout);
   fflush (stderr);
 
-  child = fork ();
+  /* fork(), or the language runtime's fork (mproc_set_fork_func()) */
+  child = mproc_runtime_fork ();
   if (child < 0)
     {
-      int errsv = errno;
+      int errsv = errno != 0 ? errno : EAGAIN;
       g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
                    _("Cannot start a process: %s"), g_strerror (errsv));
       return FALSE;

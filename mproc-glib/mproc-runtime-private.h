@@ -28,11 +28,17 @@ void             mproc_runtime_remove_child     (MprocProcess    *process);
  * is killed when it reads end-of-file (see mproc_runtime_hold_lifeline()). */
 int              mproc_runtime_get_lifeline_fd  (GError         **error);
 char           **mproc_runtime_dup_self_argv    (GError         **error);
+/* The working directory of the main process when it called mproc_init(), or
+ * NULL: where a re-executed program starts (see mproc_spawn_self()). */
+const char      *mproc_runtime_get_init_dir     (void);
 /* Bumped in the child by every fork() (a pthread_atfork handler): an object
  * whose per-process state (wait-point handles, mappings' bookkeeping) was
  * made under another generation was inherited through fork and must make
  * its own. Cheap: one atomic load. */
 guint            mproc_runtime_get_fork_generation (void);
+
+/* fork(), or the function given to mproc_set_fork_func(). */
+GPid             mproc_runtime_fork             (void);
 
 /* For the tests' leak checks: fds the runtime keeps for the process's life. */
 gboolean         mproc_runtime_is_own_fd        (int              fd);

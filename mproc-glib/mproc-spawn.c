@@ -51,7 +51,9 @@ mproc_spawn_self (const char  *mode,
   fflush (stdout);
   fflush (stderr);
 
-  if (!g_spawn_async_with_pipes_and_fds (NULL, (const char * const *) argv,
+  /* In the directory of mproc_init(): the command line may name the program
+   * (a script, for an interpreter) relative to it. */
+  if (!g_spawn_async_with_pipes_and_fds (mproc_runtime_get_init_dir (), (const char * const *) argv,
                                          (const char * const *) envp,
                                          G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_FILE_AND_ARGV_ZERO,
                                          NULL, NULL,

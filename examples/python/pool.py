@@ -1,0 +1,36 @@
+#!/usr/bin/python3
+# The seed's §10: Pool.map against the built-in map, with an initializer
+# printing once in each worker (the later version of the example).
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+
+import gi
+gi.require_version('Mproc', '1')
+from gi.repository import Mproc  # noqa: E402
+
+
+@Mproc.register_task
+def do_calculation(data):
+    return data * 2
+
+
+@Mproc.register_task
+def start_process(initargs):
+    print(f'Starting {Mproc.current_process().get_name()}', flush=True)
+
+
+if __name__ == '__main__':
+    Mproc.init()
+    inputs = list(range(10))
+    print(f'Input   : {inputs}', flush=True)
+
+    builtin_outputs = list(map(lambda x: x * 2, inputs))
+    print(f'Built-in: {builtin_outputs}', flush=True)
+
+    pool_size = Mproc.cpu_count() * 2
+    pool = Mproc.Pool(processes=pool_size, initializer=start_process)
+    pool_outputs = pool.map(do_calculation, inputs)
+    pool.close()  # no more tasks
+    pool.join()   # wrap up current tasks
+
+    print(f'Pool    : {pool_outputs}', flush=True)
