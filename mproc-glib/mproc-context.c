@@ -182,6 +182,8 @@ mproc_context_get_default (void)
  * mproc_context_get_start_method:
  * @self: a context
  *
+ * Gets the start method of the processes made with @self.
+ *
  * Returns: how the processes of @self are started
  *
  * Since: 1.0

@@ -39,7 +39,8 @@ G_STATIC_ASSERT (G_N_ELEMENTS (mproc_dbus_error_entries) == MPROC_ERROR_ACCESS_D
 /**
  * mproc_error_quark:
  *
- * The quark of the %MPROC_ERROR domain.  The domain is registered with
+ * Gets the error domain of mproc-glib's errors; C code uses %MPROC_ERROR
+ * instead.  The domain is registered with
  * g_dbus_error_register_error_domain(): every code has a D-Bus error name
  * `org.gnome.Mproc.Error.*` (for instance
  * `org.gnome.Mproc.Error.WorkerDied`), so that an error of this domain
@@ -47,7 +48,7 @@ G_STATIC_ASSERT (G_N_ELEMENTS (mproc_dbus_error_entries) == MPROC_ERROR_ACCESS_D
  * Strip the remote prefix of its message with
  * g_dbus_error_strip_remote_error() before showing it.
  *
- * Returns: the quark
+ * Returns: the quark of the domain
  *
  * Since: 1.0
  */

@@ -1950,6 +1950,8 @@ mproc_pool_new_full (MprocContext *context,
  * mproc_pool_get_processes:
  * @self: a pool
  *
+ * Gets the number of workers the pool keeps running.
+ *
  * Returns: the number of workers the pool keeps
  *
  * Since: 1.0
@@ -1964,6 +1966,9 @@ mproc_pool_get_processes (MprocPool *self)
 /**
  * mproc_pool_get_maxtasksperchild:
  * @self: a pool
+ *
+ * Gets the number of tasks a worker runs before it is replaced by
+ * a new one (0: never replaced).
  *
  * Returns: the number of tasks after which a worker is replaced, or 0
  *
@@ -1980,6 +1985,8 @@ mproc_pool_get_maxtasksperchild (MprocPool *self)
  * mproc_pool_get_context:
  * @self: a pool
  *
+ * Gets the context whose start method starts the workers.
+ *
  * Returns: (transfer none): the context that starts the workers
  *
  * Since: 1.0
@@ -1994,6 +2001,9 @@ mproc_pool_get_context (MprocPool *self)
 /**
  * mproc_pool_get_initializer:
  * @self: a pool
+ *
+ * Gets the name of the registered target each worker runs once when
+ * it starts.
  *
  * Returns: (nullable): the name of the initializer, or %NULL
  *
@@ -3021,6 +3031,8 @@ mproc_pool_iterator_next_finish (MprocPoolIterator  *self,
  * mproc_pool_iterator_get_n_items:
  * @self: an iterator
  *
+ * Gets the number of items of the call that made @self.
+ *
  * Returns: the number of items of the call
  *
  * Since: 1.0
@@ -3036,6 +3048,8 @@ mproc_pool_iterator_get_n_items (MprocPoolIterator *self)
  * mproc_pool_iterator_get_n_done:
  * @self: an iterator
  *
+ * Gets how many items the workers have finished so far.
+ *
  * Returns: how many items the workers have finished (taken or not)
  *
  * Since: 1.0
@@ -3050,6 +3064,8 @@ mproc_pool_iterator_get_n_done (MprocPoolIterator *self)
 /**
  * mproc_pool_iterator_is_ordered:
  * @self: an iterator
+ *
+ * Tells whether results come in the order of the items.
  *
  * Returns: %TRUE for mproc_pool_imap(), %FALSE for
  *   mproc_pool_imap_unordered()

@@ -511,6 +511,8 @@ mproc_process_new_for_pid (const char *name,
  * mproc_process_get_context:
  * @self: a process
  *
+ * Gets the context whose start method starts @self.
+ *
  * Returns: (transfer none): the context of @self
  *
  * Since: 1.0
@@ -526,6 +528,8 @@ mproc_process_get_context (MprocProcess *self)
 /**
  * mproc_process_get_target:
  * @self: a process
+ *
+ * Gets the name of the registered target @self runs.
  *
  * Returns: (nullable): the name of the target of @self
  *
@@ -543,6 +547,8 @@ mproc_process_get_target (MprocProcess *self)
  * mproc_process_get_args:
  * @self: a process
  *
+ * Gets the arguments given to the target of @self.
+ *
  * Returns: (transfer none) (nullable): the arguments of @self's target
  *
  * Since: 1.0
@@ -558,6 +564,8 @@ mproc_process_get_args (MprocProcess *self)
 /**
  * mproc_process_get_name:
  * @self: a process
+ *
+ * Gets the name of @self, used in messages and by the examples.
  *
  * Returns: the name of @self (see [property@Mproc.Process:name])
  *
@@ -610,6 +618,9 @@ mproc_process_set_name (MprocProcess *self,
  * mproc_process_get_daemon:
  * @self: a process
  *
+ * Tells whether @self is terminated, rather than waited for, when its
+ * parent exits.
+ *
  * Returns: whether @self is a daemon process
  *
  * Since: 1.0
@@ -652,6 +663,8 @@ mproc_process_set_daemon (MprocProcess *self,
 /**
  * mproc_process_get_pid:
  * @self: a process
+ *
+ * Gets the process id of @self once started.
  *
  * Returns: the process id of @self, or 0 if it was not started
  *
@@ -880,6 +893,8 @@ mproc_process_add_object (MprocProcess   *self,
 /**
  * mproc_process_get_n_objects:
  * @self: a process
+ *
+ * Gets the number of shared objects handed to @self at its start.
  *
  * Returns: the number of shared objects handed to @self
  *
