@@ -35,6 +35,7 @@
 #include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
 #include "mproc-manager-private.h"
+#include "mproc-manager-view-private.h"
 #include "mproc-process.h"
 #include "mproc-ring-private.h"
 #include "mproc-shm-private.h"
@@ -68,6 +69,7 @@ typedef struct
   GQueue            entries;       /* DictEntry* in insertion order */
   GPtrArray        *list;          /* GVariant* */
   GHashTable       *ns;            /* name -> GVariant* */
+  MprocViewWriter  *view;          /* dict, namespace: once a client asked for it */
 } Object;
 
 typedef struct
@@ -87,6 +89,7 @@ struct _Server
   GMainContext *context;   /* the main thread's: TCP listeners */
   GPtrArray  *clients;     /* Client*, served */
   guint64     pass;        /* pull passes made */
+  MprocOrder *order;       /* what each ring client sent and had served */
 };
 
 struct _Client
@@ -104,6 +107,7 @@ struct _Client
   gboolean    events_lost;
   gboolean    gone;        /* its socket or rings failed (under the lock) */
   gboolean    remote;      /* over TCP: no rings, frames on @sock */
+  int         slot;        /* in the order page (ring clients; -1: untracked) */
   GQueue      queue;       /* Pending*: received, not yet served */
 };
 
@@ -175,6 +179,7 @@ object_free (Object *obj)
     }
   g_clear_pointer (&obj->list, g_ptr_array_unref);
   g_clear_pointer (&obj->ns, g_hash_table_unref);
+  g_clear_pointer (&obj->view, mproc_view_writer_free);
   g_ptr_array_unref (obj->subscribers);
   g_free (obj->name);
   g_free (obj);
@@ -299,6 +304,8 @@ dict_set (Object   *obj,
       g_queue_push_tail (&obj->entries, e);
       g_hash_table_insert (obj->dict, e->key, obj->entries.tail);
     }
+  if (obj->view != NULL)
+    mproc_view_writer_set (obj->view, key, value);
   dict_emit (obj, key);
 }
 
@@ -316,6 +323,8 @@ dict_take (Object   *obj,
   g_hash_table_remove (obj->dict, key);
   g_queue_delete_link (&obj->entries, link);
   value = g_steal_pointer (&e->value);
+  if (obj->view != NULL)
+    mproc_view_writer_remove (obj->view, e->key);
   g_variant_unref (e->key);
   g_free (e);
   dict_emit (obj, key);
@@ -368,6 +377,35 @@ list_find (Object   *obj,
         return TRUE;
       }
   return FALSE;
+}
+
+/* The view of @obj, filled with its contents: from now on every change
+ * is written to it too. */
+static gboolean
+object_start_view (Object  *obj,
+                   GError **error)
+{
+  obj->view = mproc_view_writer_new (error);
+  if (obj->view == NULL)
+    return FALSE;
+  if (obj->dict != NULL)
+    for (GList *l = obj->entries.head; l != NULL; l = l->next)
+      mproc_view_writer_set (obj->view, ((DictEntry *) l->data)->key, ((DictEntry *) l->data)->value);
+  else
+    {
+      GHashTableIter iter;
+      gpointer name, value;
+
+      g_hash_table_iter_init (&iter, obj->ns);
+      while (g_hash_table_iter_next (&iter, &name, &value))
+        {
+          g_autoptr(GVariant) key = g_variant_ref_sink (g_variant_new_string (name));
+
+          mproc_view_writer_set (obj->view, key, value);
+        }
+    }
+  mproc_view_writer_flush (obj->view);
+  return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -426,7 +464,8 @@ handle_manager (Server    *server,
 
   /* a remote client has neither an event ring nor fd passing */
   if (c->remote && (op == MANAGER_OP_SUBSCRIBE || op == MANAGER_OP_PUBLISH ||
-                    op == MANAGER_OP_LOOKUP || op == MANAGER_OP_LISTEN_TCP))
+                    op == MANAGER_OP_LOOKUP || op == MANAGER_OP_LISTEN_TCP ||
+                    op == MANAGER_OP_VIEW))
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
                            _("This operation is not available over TCP"));
@@ -513,6 +552,27 @@ handle_manager (Server    *server,
           count_add (c->subs, id, 1);
         }
       return g_variant_new ("(t@v)", c->event_seq, g_variant_new_variant (snapshot (obj)));
+
+    case MANAGER_OP_VIEW:
+      {
+        int fd;
+
+        if ((obj = lookup_object (server, id, 0, error)) == NULL)
+          return NULL;
+        if (obj->kind == MPROC_MANAGER_KIND_LIST)
+          {
+            g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                                 _("This operation is not available for lists"));
+            return NULL;
+          }
+        if (obj->view == NULL && !object_start_view (obj, error))
+          return NULL;
+        fd = mproc_view_writer_dup_fd (obj->view, error);
+        if (fd < 0)
+          return NULL;
+        g_array_append_val (fds_out, fd);
+        return unit ();
+      }
 
     case MANAGER_OP_UNSUBSCRIBE:
       obj = g_hash_table_lookup (server->objects, ID_KEY (id));
@@ -688,6 +748,54 @@ handle_dict (Object    *obj,
         return unit ();
       }
 
+    case DICT_OP_UPDATE_PACKED:
+      {
+        g_autoptr(GVariant) pairs = NULL;
+        const GVariantType *element;
+        gsize n;
+
+        if (!check_args (args, "v", error))
+          return NULL;
+        /* the caller's own array, unboxed here rather than pair by pair
+         * on the client: one allocation-free request however many pairs */
+        pairs = g_variant_get_variant (args);
+        element = g_variant_is_of_type (pairs, G_VARIANT_TYPE_ARRAY) ?
+                  g_variant_type_element (g_variant_get_type (pairs)) : NULL;
+        if (element == NULL ||
+            !(g_variant_type_is_dict_entry (element) ||
+              (g_variant_type_is_tuple (element) && g_variant_type_n_items (element) == 2)))
+          {
+            g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                         _("Malformed request: expected arguments of type “%s”, got “%s”"),
+                         "a{?*}", g_variant_get_type_string (pairs));
+            return NULL;
+          }
+        n = g_variant_n_children (pairs);
+        for (gsize i = 0; i < n; i++)
+          {
+            g_autoptr(GVariant) pair = g_variant_get_child_value (pairs, i);
+            g_autoptr(GVariant) key = g_variant_get_child_value (pair, 0);
+            g_autoptr(GVariant) value = g_variant_get_child_value (pair, 1);
+
+            if (g_variant_is_of_type (key, G_VARIANT_TYPE_VARIANT))
+              {
+                GVariant *inner = g_variant_get_variant (key);
+
+                g_variant_unref (key);
+                key = inner;
+              }
+            if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+              {
+                GVariant *inner = g_variant_get_variant (value);
+
+                g_variant_unref (value);
+                value = inner;
+              }
+            dict_set (obj, key, value);
+          }
+        return unit ();
+      }
+
     case DICT_OP_KEYS:
     case DICT_OP_VALUES:
     case DICT_OP_ITEMS:
@@ -714,6 +822,8 @@ handle_dict (Object    *obj,
       g_hash_table_remove_all (obj->dict);
       g_queue_clear_full (&obj->entries, dict_entry_free);
       g_queue_init (&obj->entries);
+      if (obj->view != NULL)
+        mproc_view_writer_clear (obj->view);
       dict_emit (obj, NULL);
       return unit ();
     }
@@ -906,6 +1016,12 @@ handle_namespace (Object    *obj,
           return NULL;
         g_variant_get (args, "(&sv)", &name, &value);
         g_hash_table_replace (obj->ns, g_strdup (name), value);
+        if (obj->view != NULL)
+          {
+            g_autoptr(GVariant) key = g_variant_ref_sink (g_variant_new_string (name));
+
+            mproc_view_writer_set (obj->view, key, value);
+          }
         if (obj->subscribers->len > 0)
           object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_STRING,
                                                                          g_variant_new_string (name)));
@@ -936,6 +1052,12 @@ handle_namespace (Object    *obj,
         if (obj->subscribers->len > 0)
           object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_STRING,
                                                                          g_variant_new_string (name)));
+        if (obj->view != NULL)
+          {
+            g_autoptr(GVariant) key = g_variant_ref_sink (g_variant_new_string (name));
+
+            mproc_view_writer_remove (obj->view, key);
+          }
         g_hash_table_remove (obj->ns, name);
         return unit ();
       }
@@ -965,11 +1087,12 @@ handle_request (Server    *server,
                 GError   **error)
 {
   MprocManagerKind kind;
+  GVariant *result;
   Object *obj;
 
-  if (op <= MANAGER_OP_UNPUBLISH || op == MANAGER_OP_LISTEN_TCP)
+  if (op <= MANAGER_OP_VIEW || op == MANAGER_OP_LISTEN_TCP)
     return handle_manager (server, c, op, id, args, fds_in, fds_out, error);
-  if (op >= DICT_OP_SET && op <= DICT_OP_CLEAR)
+  if (op >= DICT_OP_SET && op <= DICT_OP_UPDATE_PACKED)
     kind = MPROC_MANAGER_KIND_DICT;
   else if (op >= LIST_OP_APPEND && op <= LIST_OP_CLEAR)
     kind = MPROC_MANAGER_KIND_LIST;
@@ -987,13 +1110,19 @@ handle_request (Server    *server,
   switch (kind)
     {
     case MPROC_MANAGER_KIND_DICT:
-      return handle_dict (obj, op, args, error);
+      result = handle_dict (obj, op, args, error);
+      break;
     case MPROC_MANAGER_KIND_LIST:
-      return handle_list (obj, op, args, error);
+      result = handle_list (obj, op, args, error);
+      break;
     case MPROC_MANAGER_KIND_NAMESPACE:
     default:
-      return handle_namespace (obj, op, args, error);
+      result = handle_namespace (obj, op, args, error);
+      break;
     }
+  /* readers see the whole request at once */
+  mproc_view_writer_flush (obj->view);
+  return result;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1041,6 +1170,8 @@ client_forget (Client *c)
 
   g_mutex_lock (&server->lock);
   g_ptr_array_remove (server->clients, c);
+  if (!c->remote)
+    mproc_order_release_slot (server->order, c->slot);
   g_hash_table_iter_init (&iter, c->subs);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
@@ -1078,7 +1209,7 @@ client_handshake (Client  *c,
   g_autoptr(MprocShm) shm = NULL;
   const gsize capacities[3] = { REQUESTS_CAPACITY, REPLIES_CAPACITY, EVENTS_CAPACITY };
   MprocRing **rings[3] = { &c->requests, &c->replies, &c->events };
-  int fds[4] = { -1, -1, -1, -1 };
+  int fds[5] = { -1, -1, -1, -1, -1 };
   guint64 *layout;
   gsize offsets[3];
   gsize size = 4096;
@@ -1134,6 +1265,7 @@ client_handshake (Client  *c,
         goto out;
     }
   fds[0] = mproc_shm_get_fd (shm);
+  fds[4] = fcntl (mproc_order_get_fd (c->server->order), F_DUPFD_CLOEXEC, 3);
   c->shm = g_steal_pointer (&shm);
 
   /* Registered before the client hears "ok": from then on its requests must
@@ -1142,23 +1274,29 @@ client_handshake (Client  *c,
    * otherwise be overtaken by the consumer's read). */
   g_mutex_lock (&c->server->lock);
   g_ptr_array_add (c->server->clients, c);
+  c->slot = mproc_order_acquire_slot (c->server->order);
   g_mutex_unlock (&c->server->lock);
 
-  ok = mproc_wire_send_value (c->sock, g_variant_new ("(s@v)", "ok",
-                                                      g_variant_new_variant (g_variant_new ("(tuhhhh)", (guint64) size,
+  ok = fds[4] >= 0 &&
+       mproc_wire_send_value (c->sock, g_variant_new ("(s@v)", "ok",
+                                                      g_variant_new_variant (g_variant_new ("(tuhhhhhi)", (guint64) size,
                                                                                             (guint32) getpid (),
-                                                                                            0, 1, 2, 3))),
-                              fds, 4, NULL, error);
+                                                                                            0, 1, 2, 3, 4,
+                                                                                            (gint32) c->slot))),
+                              fds, 5, NULL, error);
   fds[0] = -1;
   if (!ok)
     {
+      if (fds[4] < 0)
+        g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED, _("Too many open files"));
       g_mutex_lock (&c->server->lock);
       g_ptr_array_remove (c->server->clients, c);
+      mproc_order_release_slot (c->server->order, c->slot);
       g_mutex_unlock (&c->server->lock);
     }
 
 out:
-  for (guint i = 0; i < 4; i++)
+  for (guint i = 0; i < 5; i++)
     mproc_clear_fd (&fds[i]);
   return ok;
 
@@ -1226,6 +1364,7 @@ client_pull (Client *c)
           /* a garbled record: the ring has dropped it and stays usable */
           if (g_error_matches (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE))
             {
+              mproc_order_served (c->server->order, c->slot);
               if (!send_reply (c, 0, NULL, error, NULL))
                 c->gone = TRUE;
               continue;
@@ -1250,6 +1389,7 @@ client_pull (Client *c)
           g_clear_error (&error);
           g_set_error_literal (&error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                                _("Malformed request"));
+          mproc_order_served (c->server->order, c->slot);
           if (!send_reply (c, serial, NULL, error, NULL))
             c->gone = TRUE;
           continue;
@@ -1313,6 +1453,8 @@ serve_all (Server *server)
       result = handle_request (server, oldest, op, id, args, p->fds, fds_out, &error);
       if (result != NULL)
         g_variant_ref_sink (result);
+      if (!oldest->remote)
+        mproc_order_served (server->order, oldest->slot);
       if (serial != 0 && !oldest->gone && !send_reply (oldest, serial, result, error, fds_out))
         oldest->gone = TRUE;
       if (op == MANAGER_OP_SHUTDOWN && result != NULL)
@@ -1716,6 +1858,9 @@ mproc_manager_server_main (MprocProcess *process,
   server.names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server.published = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, published_free);
   server.clients = g_ptr_array_new ();
+  server.order = mproc_order_new (NULL);
+  if (server.order == NULL)
+    return 1;
 
   context = g_main_context_new ();
   server.context = context;

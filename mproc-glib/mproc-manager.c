@@ -22,6 +22,7 @@
 #include "mproc-futex-private.h"
 #include "mproc-i18n-private.h"
 #include "mproc-manager-private.h"
+#include "mproc-manager-view-private.h"
 #include "mproc-process.h"
 #include "mproc-ring-private.h"
 #include "mproc-shareable-private.h"
@@ -125,6 +126,8 @@ struct _Conn
   MprocRing       *requests;
   MprocRing       *replies;
   MprocRing       *events;
+  MprocOrder      *order;         /* ring clients: for reads from views */
+  gint64           last_read_hup_check;
 
   GMutex           call_lock;     /* one exchange at a time */
   guint64          next_serial;
@@ -240,6 +243,7 @@ conn_unref (Conn *conn)
   g_clear_pointer (&conn->replies, mproc_ring_free);
   g_clear_pointer (&conn->events, mproc_ring_free);
   g_clear_pointer (&conn->shm, mproc_shm_unref);
+  g_clear_pointer (&conn->order, mproc_order_free);
   mproc_clear_fd (&conn->sock);
   g_clear_error (&conn->broken);
   g_clear_pointer (&conn->watchers, g_ptr_array_unref);
@@ -335,7 +339,7 @@ conn_open (const char    *address,
   socklen_t len;
   const char *status;
   guint64 size;
-  gint32 h_shm, h_ev[3];
+  gint32 h_shm, h_ev[3], h_order, slot;
   GPid server_pid = 0;
   Conn *conn;
   int shm_fd;
@@ -391,11 +395,13 @@ conn_open (const char    *address,
                    address, message);
       return NULL;
     }
-  if (!g_str_equal (status, "ok") || !g_variant_is_of_type (body, G_VARIANT_TYPE ("(tuhhhh)")))
+  if (!g_str_equal (status, "ok") || !g_variant_is_of_type (body, G_VARIANT_TYPE ("(tuhhhhhi)")))
     goto malformed;
   /* SO_PEERCRED names whoever called listen(): the server says who it is */
-  g_variant_get (body, "(tuhhhh)", &size, &server_pid, &h_shm, &h_ev[0], &h_ev[1], &h_ev[2]);
-  if (h_shm < 0 || (guint) h_shm >= fds->len)
+  g_variant_get (body, "(tuhhhhhi)", &size, &server_pid, &h_shm, &h_ev[0], &h_ev[1], &h_ev[2],
+                 &h_order, &slot);
+  if (h_shm < 0 || (guint) h_shm >= fds->len || h_order < 0 || (guint) h_order >= fds->len ||
+      h_order == h_shm)
     goto malformed;
   for (guint i = 0; i < 3; i++)
     if (h_ev[i] < 0 || (guint) h_ev[i] >= fds->len)
@@ -442,6 +448,13 @@ conn_open (const char    *address,
           }
       }
   }
+  conn->order = mproc_order_new_from_fd (g_array_index (fds, int, h_order), slot, error);
+  g_array_index (fds, int, h_order) = -1;
+  if (conn->order == NULL)
+    {
+      conn_unref (conn);
+      return NULL;
+    }
   conn->sock = g_steal_fd (&sock);
   return conn;
 
@@ -557,6 +570,8 @@ conn_call (Conn          *conn,
   else if (!mproc_ring_put (conn->requests, request, NULL, conn->sock, fds, n_fds, -1,
                             cancellable, &local_error))
     goto failed;
+  else
+    mproc_order_sent (conn->order);
 
   if (reply == NULL)
     {
@@ -2658,6 +2673,7 @@ mproc_proxy_core_clear (MprocProxyCore *core)
         }
     }
   core->ref_pid = 0;
+  g_clear_pointer ((MprocView **) &core->view, mproc_view_free);
   g_clear_object (&core->manager);
   g_mutex_clear (&core->lock);
 }
@@ -2705,6 +2721,128 @@ mproc_proxy_call (MprocProxyCore  *core,
       return FALSE;
     }
   return manager_call (core->manager, op, core->id, args, NULL, 0, reply, NULL, cancellable, error);
+}
+
+/* --- Reads from the view ------------------------------------------------ */
+
+/* How long a read waits for writes in flight before it asks the server
+ * (which serves it after them anyway). */
+#define VIEW_WAIT_USEC 50
+
+/* The view to read from now (NULL: ask the server), or FALSE with @error
+ * when the server is known to be gone. */
+static gboolean
+proxy_view_prepare (MprocProxyCore  *core,
+                    MprocView      **view_out,
+                    GError         **error)
+{
+  GError *local_error = NULL;
+  MprocView *view = NULL;
+  gboolean ret = TRUE;
+  gint64 now;
+  Conn *conn;
+
+  *view_out = NULL;
+  if (g_atomic_int_get (&core->view_failed))
+    return TRUE;
+  if (!proxy_ensure_ref (core, NULL, error))
+    return FALSE;
+  conn = manager_get_conn (core->manager, NULL, error);
+  if (conn == NULL)
+    return FALSE;
+  if (conn->requests == NULL)
+    {
+      /* over TCP every read is a round trip */
+      g_atomic_int_set (&core->view_failed, TRUE);
+      goto out;
+    }
+  if (!conn_check (conn, error))
+    {
+      ret = FALSE;
+      goto out;
+    }
+  /* a dead server is noticed within a millisecond, as by pipelined writes */
+  now = g_get_monotonic_time ();
+  if (now - __atomic_load_n (&conn->last_read_hup_check, __ATOMIC_RELAXED) > HUP_CHECK_USEC)
+    {
+      __atomic_store_n (&conn->last_read_hup_check, now, __ATOMIC_RELAXED);
+      if (mproc_ring_sock_hup (conn->sock))
+        {
+          set_broken_error (&local_error, _("the connection was closed"));
+          conn_fail (conn, local_error);
+          g_propagate_error (error, local_error);
+          ret = FALSE;
+          goto out;
+        }
+    }
+
+  view = g_atomic_pointer_get (&core->view);
+  if (view == NULL)
+    {
+      g_mutex_lock (&core->lock);
+      if (core->view == NULL && !core->view_failed)
+        {
+          g_autoptr(GArray) fds = mproc_fd_array_new ();
+          g_autoptr(GVariant) unit = g_variant_ref_sink (g_variant_new ("()"));
+          g_autoptr(GVariant) reply = NULL;
+
+          if (conn_call (conn, MANAGER_OP_VIEW, core->id, unit, NULL, 0, &reply, fds, NULL, &local_error) &&
+              fds->len == 1)
+            {
+              core->view = mproc_view_new (g_array_index (fds, int, 0), NULL);
+              g_array_index (fds, int, 0) = -1;
+            }
+          if (g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_BROKEN))
+            {
+              g_propagate_error (error, local_error);
+              ret = FALSE;
+            }
+          else if (core->view == NULL)
+            g_atomic_int_set (&core->view_failed, TRUE);
+          g_clear_error (&local_error);
+        }
+      view = core->view;
+      g_mutex_unlock (&core->lock);
+    }
+  if (view != NULL && !mproc_order_wait_served (conn->order, VIEW_WAIT_USEC))
+    view = NULL;
+
+out:
+  conn_unref (conn);
+  *view_out = ret ? view : NULL;
+  return ret;
+}
+
+gboolean
+mproc_proxy_view_lookup (MprocProxyCore  *core,
+                         GVariant        *key,
+                         GVariant       **value_out,
+                         int             *found,
+                         GError         **error)
+{
+  MprocView *view;
+
+  *found = MPROC_VIEW_UNAVAILABLE;
+  if (!proxy_view_prepare (core, &view, error))
+    return FALSE;
+  if (view != NULL)
+    *found = mproc_view_lookup (view, key, value_out);
+  return TRUE;
+}
+
+gboolean
+mproc_proxy_view_len (MprocProxyCore  *core,
+                      gint64          *len,
+                      GError         **error)
+{
+  MprocView *view;
+
+  *len = -1;
+  if (!proxy_view_prepare (core, &view, error))
+    return FALSE;
+  if (view != NULL)
+    *len = mproc_view_len (view);
+  return TRUE;
 }
 
 typedef struct

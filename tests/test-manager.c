@@ -887,6 +887,10 @@ test_client_killed (void)
   list = mproc_list_new (manager, NULL, NULL, &error);
   ns = mproc_namespace_new (manager, NULL, NULL, &error);
   g_assert_no_error (error);
+  /* reads map the views of the dict and the namespace (fds of the objects) */
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 0);
+  g_assert_true (mproc_namespace_has (ns, "spinning", &spinning, NULL, &error));
+  g_assert_false (spinning);
   server_fds = count_fds_of (server);
 
   worker = new_worker (MPROC_START_METHOD_FORK, "spin", 0, 0, dict, list, ns);
