@@ -54,6 +54,7 @@ typedef struct _Client Client;
 
 typedef struct
 {
+  GList     link;    /* in Object.entries, data = the entry: one allocation */
   GVariant *key;
   GVariant *value;
 } DictEntry;
@@ -132,6 +133,21 @@ dict_entry_free (gpointer data)
 }
 
 static void
+dict_clear_entries (Object *obj)
+{
+  GList *l = obj->entries.head;
+
+  while (l != NULL)
+    {
+      GList *next = l->next;
+
+      dict_entry_free (l->data);
+      l = next;
+    }
+  g_queue_init (&obj->entries);
+}
+
+static void
 published_free (gpointer data)
 {
   Published *p = data;
@@ -175,7 +191,7 @@ object_free (Object *obj)
   if (obj->dict != NULL)
     {
       g_hash_table_unref (obj->dict);
-      g_queue_clear_full (&obj->entries, dict_entry_free);
+      dict_clear_entries (obj);
     }
   g_clear_pointer (&obj->list, g_ptr_array_unref);
   g_clear_pointer (&obj->ns, g_hash_table_unref);
@@ -301,8 +317,9 @@ dict_set (Object   *obj,
 
       e->key = g_variant_ref (key);
       e->value = g_variant_ref (value);
-      g_queue_push_tail (&obj->entries, e);
-      g_hash_table_insert (obj->dict, e->key, obj->entries.tail);
+      e->link.data = e;
+      g_queue_push_tail_link (&obj->entries, &e->link);
+      g_hash_table_insert (obj->dict, e->key, &e->link);
     }
   if (obj->view != NULL)
     mproc_view_writer_set (obj->view, key, value);
@@ -321,7 +338,7 @@ dict_take (Object   *obj,
     return NULL;
   e = link->data;
   g_hash_table_remove (obj->dict, key);
-  g_queue_delete_link (&obj->entries, link);
+  g_queue_unlink (&obj->entries, link);
   value = g_steal_pointer (&e->value);
   if (obj->view != NULL)
     mproc_view_writer_remove (obj->view, e->key);
@@ -388,6 +405,8 @@ object_start_view (Object  *obj,
   obj->view = mproc_view_writer_new (error);
   if (obj->view == NULL)
     return FALSE;
+  mproc_view_writer_reserve (obj->view, obj->dict != NULL ? g_hash_table_size (obj->dict) :
+                                        g_hash_table_size (obj->ns));
   if (obj->dict != NULL)
     for (GList *l = obj->entries.head; l != NULL; l = l->next)
       mproc_view_writer_set (obj->view, ((DictEntry *) l->data)->key, ((DictEntry *) l->data)->value);
@@ -752,6 +771,7 @@ handle_dict (Object    *obj,
       {
         g_autoptr(GVariant) pairs = NULL;
         const GVariantType *element;
+        gboolean boxed_key, boxed_value;
         gsize n;
 
         if (!check_args (args, "v", error))
@@ -770,21 +790,26 @@ handle_dict (Object    *obj,
                          "a{?*}", g_variant_get_type_string (pairs));
             return NULL;
           }
+        boxed_key = g_variant_type_equal (g_variant_type_first (element), G_VARIANT_TYPE_VARIANT);
+        boxed_value = g_variant_type_equal (g_variant_type_next (g_variant_type_first (element)),
+                                            G_VARIANT_TYPE_VARIANT);
         n = g_variant_n_children (pairs);
+        if (obj->view != NULL)
+          mproc_view_writer_reserve (obj->view, n);
         for (gsize i = 0; i < n; i++)
           {
             g_autoptr(GVariant) pair = g_variant_get_child_value (pairs, i);
             g_autoptr(GVariant) key = g_variant_get_child_value (pair, 0);
             g_autoptr(GVariant) value = g_variant_get_child_value (pair, 1);
 
-            if (g_variant_is_of_type (key, G_VARIANT_TYPE_VARIANT))
+            if (boxed_key)
               {
                 GVariant *inner = g_variant_get_variant (key);
 
                 g_variant_unref (key);
                 key = inner;
               }
-            if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
+            if (boxed_value)
               {
                 GVariant *inner = g_variant_get_variant (value);
 
@@ -820,8 +845,7 @@ handle_dict (Object    *obj,
 
     case DICT_OP_CLEAR:
       g_hash_table_remove_all (obj->dict);
-      g_queue_clear_full (&obj->entries, dict_entry_free);
-      g_queue_init (&obj->entries);
+      dict_clear_entries (obj);
       if (obj->view != NULL)
         mproc_view_writer_clear (obj->view);
       dict_emit (obj, NULL);

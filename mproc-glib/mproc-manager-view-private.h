@@ -46,6 +46,9 @@ int              mproc_view_writer_dup_fd (MprocViewWriter  *writer,
 void             mproc_view_writer_set    (MprocViewWriter  *writer,
                                            GVariant         *key,
                                            GVariant         *value);
+/* Makes room in the index for @n_more keys at once. */
+void             mproc_view_writer_reserve (MprocViewWriter *writer,
+                                            guint64          n_more);
 void             mproc_view_writer_remove (MprocViewWriter  *writer,
                                            GVariant         *key);
 void             mproc_view_writer_clear  (MprocViewWriter  *writer);

@@ -72,23 +72,35 @@ bytes_hash (const guint8 *p,
   return h;
 }
 
-/* The size of a `v` holding @value. */
-static gsize
-boxed_size (GVariant *value)
+/* A value about to be stored as a `v`: its serialised data, and sizes
+ * read once (each GVariant accessor takes the value's lock). */
+typedef struct
 {
-  return g_variant_get_size (value) + 1 + strlen (g_variant_get_type_string (value));
+  const guint8 *data;
+  gsize         size;
+  const char   *type;
+  gsize         type_len;
+} Boxed;
+
+static inline gsize
+boxed_init (Boxed    *b,
+            GVariant *value)
+{
+  b->data = g_variant_get_data (value);   /* serialises a value in tree form */
+  b->size = g_variant_get_size (value);
+  b->type = g_variant_get_type_string (value);
+  b->type_len = strlen (b->type);
+  return b->size + 1 + b->type_len;
 }
 
-static void
-boxed_store (GVariant *value,
-             guint8   *dest)
+static inline void
+boxed_store (const Boxed *b,
+             guint8      *dest)
 {
-  gsize size = g_variant_get_size (value);
-  const char *type = g_variant_get_type_string (value);
-
-  g_variant_store (value, dest);
-  dest[size] = '\0';
-  memcpy (dest + size + 1, type, strlen (type));
+  if (b->size > 0)
+    memcpy (dest, b->data, b->size);
+  dest[b->size] = '\0';
+  memcpy (dest + b->size + 1, b->type, b->type_len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -307,11 +319,22 @@ writer_rebuild (MprocViewWriter *w,
 }
 
 void
+mproc_view_writer_reserve (MprocViewWriter *w,
+                           guint64          n_more)
+{
+  if (w->header->disabled || (w->n_used + n_more) * 2 <= w->capacity)
+    return;
+  writer_open (w);
+  writer_rebuild (w, n_more, 0);
+}
+
+void
 mproc_view_writer_set (MprocViewWriter *w,
                        GVariant        *key,
                        GVariant        *value)
 {
-  gsize ksize = boxed_size (key), vsize = boxed_size (value);
+  Boxed bk, bv;
+  gsize ksize = boxed_init (&bk, key), vsize = boxed_init (&bv, value);
   gsize need = align8 (sizeof (ViewEntry) + ksize + vsize);
   gboolean found;
   ViewEntry *e;
@@ -332,8 +355,8 @@ mproc_view_writer_set (MprocViewWriter *w,
   e = (ViewEntry *) (w->data + w->heap_end);
   e->key_size = ksize;
   e->value_size = vsize;
-  boxed_store (key, (guint8 *) (e + 1));
-  boxed_store (value, (guint8 *) (e + 1) + ksize);
+  boxed_store (&bk, (guint8 *) (e + 1));
+  boxed_store (&bv, (guint8 *) (e + 1) + ksize);
   e->hash = bytes_hash ((guint8 *) (e + 1), ksize);
 
   i = writer_probe (w, e->hash, (guint8 *) (e + 1), ksize, &found);
@@ -353,7 +376,8 @@ void
 mproc_view_writer_remove (MprocViewWriter *w,
                           GVariant        *key)
 {
-  gsize ksize = boxed_size (key);
+  Boxed bk;
+  gsize ksize = boxed_init (&bk, key);
   g_autofree guint8 *kbytes = g_malloc (ksize);
   gboolean found;
   guint32 hash;
@@ -361,7 +385,7 @@ mproc_view_writer_remove (MprocViewWriter *w,
 
   if (w->header->disabled)
     return;
-  boxed_store (key, kbytes);
+  boxed_store (&bk, kbytes);
   hash = bytes_hash (kbytes, ksize);
   i = writer_probe (w, hash, kbytes, ksize, &found);
   if (!found)
@@ -536,7 +560,8 @@ mproc_view_lookup (MprocView  *view,
                    GVariant  **value_out)
 {
   g_autoptr(GVariant) normal = g_variant_get_normal_form (key);
-  gsize ksize = boxed_size (normal);
+  Boxed bk;
+  gsize ksize = boxed_init (&bk, normal);
   guint8 stack[256];
   g_autofree guint8 *heap = ksize > sizeof stack ? g_malloc (ksize) : NULL;
   guint8 *kbytes = heap != NULL ? heap : stack;
@@ -544,7 +569,7 @@ mproc_view_lookup (MprocView  *view,
   guint tries = 0;
   guint32 hash;
 
-  boxed_store (normal, kbytes);
+  boxed_store (&bk, kbytes);
   hash = bytes_hash (kbytes, ksize);
 
   for (;;)

@@ -2730,9 +2730,11 @@ mproc_proxy_call (MprocProxyCore  *core,
 #define VIEW_WAIT_USEC 50
 
 /* The view to read from now (NULL: ask the server), or FALSE with @error
- * when the server is known to be gone. */
+ * when the server is known to be gone.  Without @create, only a view
+ * already mapped is used: len() alone does not make the server keep one. */
 static gboolean
 proxy_view_prepare (MprocProxyCore  *core,
+                    gboolean         create,
                     MprocView      **view_out,
                     GError         **error)
 {
@@ -2743,7 +2745,8 @@ proxy_view_prepare (MprocProxyCore  *core,
   Conn *conn;
 
   *view_out = NULL;
-  if (g_atomic_int_get (&core->view_failed))
+  if (g_atomic_int_get (&core->view_failed) ||
+      (!create && g_atomic_pointer_get (&core->view) == NULL))
     return TRUE;
   if (!proxy_ensure_ref (core, NULL, error))
     return FALSE;
@@ -2823,7 +2826,7 @@ mproc_proxy_view_lookup (MprocProxyCore  *core,
   MprocView *view;
 
   *found = MPROC_VIEW_UNAVAILABLE;
-  if (!proxy_view_prepare (core, &view, error))
+  if (!proxy_view_prepare (core, TRUE, &view, error))
     return FALSE;
   if (view != NULL)
     *found = mproc_view_lookup (view, key, value_out);
@@ -2838,7 +2841,7 @@ mproc_proxy_view_len (MprocProxyCore  *core,
   MprocView *view;
 
   *len = -1;
-  if (!proxy_view_prepare (core, &view, error))
+  if (!proxy_view_prepare (core, FALSE, &view, error))
     return FALSE;
   if (view != NULL)
     *len = mproc_view_len (view);
