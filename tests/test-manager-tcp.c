@@ -350,6 +350,7 @@ test_refused (void)
   g_autofree char *out = NULL;
   const char *address;
   guint server_fds;
+  gboolean found;
   gint64 took;
   int sock;
 
@@ -362,7 +363,8 @@ test_refused (void)
   g_assert_true (mproc_dict_set (dict, g_variant_new_string ("secret"), g_variant_new_int32 (42), NULL, &error));
   g_assert_true (mproc_manager_ping (manager, NULL, &error));
   /* a local read maps the dict's view: one fd of the server, the dict's */
-  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 1);
+  g_assert_true (mproc_dict_contains (dict, g_variant_new_string ("secret"), &found, NULL, &error));
+  g_assert_true (found);
   server_fds = count_fds_of (mproc_manager_get_server_pid (manager));
 
   /* a wrong key, from another process */
