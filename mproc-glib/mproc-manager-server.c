@@ -110,6 +110,7 @@ struct _Client
   gboolean    remote;      /* over TCP: no rings, frames on @sock */
   int         slot;        /* in the order page (ring clients; -1: untracked) */
   GQueue      queue;       /* Pending*: received, not yet served */
+  GQueue      outbox;      /* remote: replies its thread sends, without the lock */
 };
 
 #define ID_KEY(id) GSIZE_TO_POINTER ((gsize) (id))
@@ -1180,6 +1181,7 @@ client_free (Client *c)
   g_clear_pointer (&c->refs, g_hash_table_unref);
   g_clear_pointer (&c->subs, g_hash_table_unref);
   g_queue_clear_full (&c->queue, pending_free);
+  g_queue_clear_full (&c->outbox, (GDestroyNotify) g_variant_unref);
   mproc_clear_fd (&c->sock);
   g_free (c);
 }
@@ -1346,7 +1348,12 @@ send_reply (Client    *c,
     reply = g_variant_new ("(tu@v)", serial, (guint32) 0, g_variant_new_variant (value));
   g_variant_ref_sink (reply);
   if (c->remote)
-    return mproc_wire_send_value (c->sock, reply, NULL, 0, NULL, NULL);
+    {
+      /* never write to a socket under the server's lock: a client that
+       * does not read would stop everyone (tcp_client_flush() sends it) */
+      g_queue_push_tail (&c->outbox, g_steal_pointer (&reply));
+      return TRUE;
+    }
   return mproc_ring_put (c->replies, reply, NULL, c->sock,
                          fds != NULL ? (const int *) fds->data : NULL, fds != NULL ? fds->len : 0,
                          -1, NULL, NULL);
@@ -1692,6 +1699,27 @@ tcp_request_serial (GVariant *request)
   return g_variant_is_of_type (third, G_VARIANT_TYPE_UINT64) ? g_variant_get_uint64 (third) : 0;
 }
 
+/* Sends the replies queued for @c, with the server's lock not held: a
+ * client that stalls stalls only its own thread. */
+static gboolean
+tcp_client_flush (Client *c)
+{
+  Server *server = c->server;
+
+  for (;;)
+    {
+      g_autoptr(GVariant) reply = NULL;
+
+      g_mutex_lock (&server->lock);
+      reply = g_queue_pop_head (&c->outbox);
+      g_mutex_unlock (&server->lock);
+      if (reply == NULL)
+        return TRUE;
+      if (!mproc_wire_send_value (c->sock, reply, NULL, 0, NULL, NULL))
+        return FALSE;
+    }
+}
+
 /* A remote client: its requests arrive as frames on its socket and are
  * queued for serve_all() like those of the rings, stamped with the time
  * of their arrival (the client's clock is another machine's). */
@@ -1760,7 +1788,7 @@ tcp_client_thread (gpointer data)
 
       if (shutdown)
         g_main_loop_quit (server->loop);
-      if (gone)
+      if (gone || !tcp_client_flush (c))
         break;
     }
 
