@@ -261,6 +261,12 @@ typedef struct _MprocManagerDBus MprocManagerDBus;
 MprocManagerDBus *mproc_manager_dbus_start (MprocManagerServer *server,
                                             const char         *address);
 void      mproc_manager_dbus_stop      (MprocManagerDBus   *dbus);
+/* Whether any D-Bus peer is connected (cheap: checked before each change). */
+gboolean  mproc_manager_dbus_has_peers (MprocManagerDBus   *dbus);
+/* Emits @interface's Changed signal to every peer; @parameters floating. */
+void      mproc_manager_dbus_emit      (MprocManagerDBus   *dbus,
+                                        const char         *interface,
+                                        GVariant           *parameters);
 /* The peer-to-peer D-Bus address of the server at @address, or NULL. */
 char     *mproc_manager_dbus_address_for (const char       *address);
 /* Returns the result (owned) or NULL with @error; @args floating or NULL. */

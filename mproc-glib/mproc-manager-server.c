@@ -71,6 +71,7 @@ typedef struct
   GPtrArray        *list;          /* GVariant* */
   GHashTable       *ns;            /* name -> GVariant* */
   MprocViewWriter  *view;          /* dict, namespace: once a client asked for it */
+  gboolean          batch;         /* in an update: one D-Bus signal for all keys */
 } Object;
 
 typedef struct
@@ -272,12 +273,25 @@ object_emit (Object   *obj,
     client_push_event (obj->subscribers->pdata[i], obj->id, kind, sunk);
 }
 
+/* The D-Bus plane of this server process (NULL: none, or no peer yet). */
+static MprocManagerDBus *server_dbus;
+
+static inline gboolean
+dbus_watches (Object *obj)
+{
+  return obj->name != NULL && !obj->batch && mproc_manager_dbus_has_peers (server_dbus);
+}
+
 static void
 list_emit (Object   *obj,
            guint     position,
            guint     removed,
-           GVariant *added)   /* "av", floating, or NULL for none */
+           guint     n_added,
+           GVariant *added)   /* "av", floating, or NULL when nobody subscribed */
 {
+  if (dbus_watches (obj))
+    mproc_manager_dbus_emit (server_dbus, "org.gnome.Mproc.List",
+                             g_variant_new ("(suuu)", obj->name, position, removed, n_added));
   if (obj->subscribers->len == 0)
     {
       if (added != NULL)
@@ -293,9 +307,26 @@ static void
 dict_emit (Object   *obj,
            GVariant *key)   /* NULL: many keys */
 {
+  if (dbus_watches (obj))
+    mproc_manager_dbus_emit (server_dbus, "org.gnome.Mproc.Dict",
+                             g_variant_new ("(s@av)", obj->name,
+                                            key != NULL ? g_variant_new_array (G_VARIANT_TYPE_VARIANT,
+                                                                               (GVariant *[]) { g_variant_new_variant (key) }, 1) :
+                                                          g_variant_new_array (G_VARIANT_TYPE_VARIANT, NULL, 0)));
   if (obj->subscribers->len > 0)
     object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_VARIANT,
                                                                    key != NULL ? g_variant_new_variant (key) : NULL));
+}
+
+/* After an update: D-Bus peers hear of it once, as "many keys". */
+static void
+dict_emit_batch_end (Object *obj)
+{
+  obj->batch = FALSE;
+  if (dbus_watches (obj))
+    mproc_manager_dbus_emit (server_dbus, "org.gnome.Mproc.Dict",
+                             g_variant_new ("(s@av)", obj->name,
+                                            g_variant_new_array (G_VARIANT_TYPE_VARIANT, NULL, 0)));
 }
 
 static void
@@ -759,12 +790,14 @@ handle_dict (Object    *obj,
         if (!check_args (args, "a(vv)", error))
           return NULL;
         g_variant_iter_init (&iter, args);
+        obj->batch = TRUE;
         while (g_variant_iter_next (&iter, "(vv)", &key, &value))
           {
             dict_set (obj, key, value);
             g_variant_unref (key);
             g_variant_unref (value);
           }
+        dict_emit_batch_end (obj);
         return unit ();
       }
 
@@ -797,6 +830,7 @@ handle_dict (Object    *obj,
         n = g_variant_n_children (pairs);
         if (obj->view != NULL)
           mproc_view_writer_reserve (obj->view, n);
+        obj->batch = TRUE;
         for (gsize i = 0; i < n; i++)
           {
             g_autoptr(GVariant) pair = g_variant_get_child_value (pairs, i);
@@ -819,6 +853,7 @@ handle_dict (Object    *obj,
               }
             dict_set (obj, key, value);
           }
+        dict_emit_batch_end (obj);
         return unit ();
       }
 
@@ -882,7 +917,7 @@ handle_list (Object    *obj,
       if (!check_args (args, "v", error))
         return NULL;
       g_ptr_array_add (list, g_variant_get_variant (args));
-      list_emit (obj, list->len - 1, 0, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &args, 1) : NULL);
+      list_emit (obj, list->len - 1, 0, 1, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &args, 1) : NULL);
       return unit ();
 
     case LIST_OP_EXTEND:
@@ -900,7 +935,7 @@ handle_list (Object    *obj,
             g_ptr_array_add (list, g_variant_get_variant (boxed));
           }
         if (n > 0)
-          list_emit (obj, start, 0, obj->subscribers->len > 0 ? args : NULL);
+          list_emit (obj, start, 0, n, obj->subscribers->len > 0 ? args : NULL);
         return unit ();
       }
 
@@ -919,7 +954,7 @@ handle_list (Object    *obj,
           {
             pos = clamp_index (index, list->len);
             g_ptr_array_insert (list, pos, g_variant_ref (value));
-            list_emit (obj, pos, 0, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1) : NULL);
+            list_emit (obj, pos, 0, 1, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1) : NULL);
             return unit ();
           }
         if (!norm_index (index, list->len, &pos))
@@ -929,7 +964,7 @@ handle_list (Object    *obj,
           }
         g_variant_unref (list->pdata[pos]);
         list->pdata[pos] = g_variant_ref (value);
-        list_emit (obj, pos, 1, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1) : NULL);
+        list_emit (obj, pos, 1, 1, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1) : NULL);
         return unit ();
       }
 
@@ -951,7 +986,7 @@ handle_list (Object    *obj,
         if (op == LIST_OP_POP)
           {
             g_ptr_array_remove_index (list, pos);
-            list_emit (obj, pos, 1, NULL);
+            list_emit (obj, pos, 1, 0, NULL);
           }
         return value;
       }
@@ -984,7 +1019,7 @@ handle_list (Object    *obj,
         if (op == LIST_OP_INDEX)
           return g_variant_new_uint64 (pos);
         g_ptr_array_remove_index (list, pos);
-        list_emit (obj, pos, 1, NULL);
+        list_emit (obj, pos, 1, 0, NULL);
         return unit ();
       }
 
@@ -1014,7 +1049,7 @@ handle_list (Object    *obj,
 
         g_ptr_array_set_size (list, 0);
         if (n > 0)
-          list_emit (obj, 0, n, NULL);
+          list_emit (obj, 0, n, 0, NULL);
         return unit ();
       }
     }
@@ -1047,6 +1082,8 @@ handle_namespace (Object    *obj,
 
             mproc_view_writer_set (obj->view, key, value);
           }
+        if (dbus_watches (obj))
+          mproc_manager_dbus_emit (server_dbus, "org.gnome.Mproc.Namespace", g_variant_new ("(ss)", obj->name, name));
         if (obj->subscribers->len > 0)
           object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_STRING,
                                                                          g_variant_new_string (name)));
@@ -1074,6 +1111,8 @@ handle_namespace (Object    *obj,
           }
         if (op == NAMESPACE_OP_GET)
           return g_variant_new_variant (value);
+        if (dbus_watches (obj))
+          mproc_manager_dbus_emit (server_dbus, "org.gnome.Mproc.Namespace", g_variant_new ("(ss)", obj->name, name));
         if (obj->subscribers->len > 0)
           object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_STRING,
                                                                          g_variant_new_string (name)));
@@ -1923,9 +1962,15 @@ mproc_manager_server_main (MprocProcess *process,
   g_source_attach (source, context);
   /* the D-Bus plane is up before the first client is accepted */
   dbus = mproc_manager_dbus_start (&server, mproc_manager_get_address (carrier));
+  g_mutex_lock (&server.lock);
+  server_dbus = dbus;
+  g_mutex_unlock (&server.lock);
 
   g_main_loop_run (server.loop);
 
+  g_mutex_lock (&server.lock);
+  server_dbus = NULL;
+  g_mutex_unlock (&server.lock);
   g_clear_pointer (&dbus, mproc_manager_dbus_stop);
 
   /* Stop listening at once; client threads end with the process. */
