@@ -617,9 +617,7 @@ main (int argc, char *argv[])
   if (argc == 4 && g_str_equal (argv[1], "--tcp-helper"))
     return tcp_helper (argv[2], argv[3]);
 
-  mproc_init (&argc, &argv);
-  g_test_init (&argc, &argv, NULL);
-  test_warm_up ();
+  test_init (&argc, &argv);
 
   g_test_add_func ("/mproc/manager/tcp/right-key", test_right_key);
   g_test_add_func ("/mproc/manager/tcp/async", test_async);
