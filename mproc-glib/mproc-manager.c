@@ -93,6 +93,21 @@
  * set-up and the file descriptors of published objects, and its hang-up is
  * how each side learns that the other is gone.
  *
+ * Reads need no round trip at all: the server publishes the state of each
+ * dictionary and namespace that a client reads in shared memory that
+ * clients map read-only, and mproc_dict_get(), mproc_dict_contains(),
+ * mproc_dict_len(), mproc_namespace_get() and mproc_namespace_has() read
+ * it there, once every write they follow has been applied (this process's
+ * own pipelined writes, and any other process's writes that it could have
+ * heard of), so they never see the world before their own past. When that
+ * takes more than a few microseconds (the server is busy with many
+ * writes), they ask the server instead. Lists and everything else, and
+ * every call over TCP, are served by the server.
+ *
+ * Async forms put their request in the ring at once and wait for the
+ * reply from the caller's main context, without a thread (over TCP they
+ * run on GIO's worker threads).
+ *
  * ## Faults
  *
  * When the server dies, every pending and every later call fails with
