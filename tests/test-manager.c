@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,6 +62,43 @@ count_fds_of (GPid pid)
       n++;
   closedir (dir);
   return n;
+}
+
+/* Stops @pid and waits until every thread of it is stopped (kill() only
+ * queues the signal). */
+static void
+stop_process (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) pid);
+  gboolean all_stopped = FALSE;
+
+  g_assert_no_errno (kill (pid, SIGSTOP));
+  while (!all_stopped)
+    {
+      DIR *dir = opendir (path);
+      struct dirent *entry;
+
+      g_assert_nonnull (dir);
+      all_stopped = TRUE;
+      while ((entry = readdir (dir)) != NULL)
+        {
+          g_autofree char *stat_path = NULL;
+          g_autofree char *contents = NULL;
+          const char *end;
+
+          if (entry->d_name[0] == '.')
+            continue;
+          stat_path = g_strdup_printf ("%s/%s/stat", path, entry->d_name);
+          if (!g_file_get_contents (stat_path, &contents, NULL, NULL))
+            continue;
+          end = strrchr (contents, ')');
+          if (end == NULL || (end[2] != 'T' && end[2] != 't'))
+            all_stopped = FALSE;
+        }
+      closedir (dir);
+      if (!all_stopped)
+        g_usleep (1000);
+    }
 }
 
 /* --- Child targets ------------------------------------------------------ */
@@ -880,7 +918,7 @@ test_server_killed (gconstpointer data)
   thread = g_thread_new ("caller", blocked_call_thread, dict);
   g_usleep (20000);
   /* async calls pending in the ring when the server dies */
-  g_assert_no_errno (kill (mproc_manager_get_server_pid (manager), SIGSTOP));
+  stop_process (mproc_manager_get_server_pid (manager));
   mproc_dict_get_async (dict, g_variant_new_int32 (0), NULL, store_result, &pending_get);
   mproc_list_len_async (list, NULL, store_result, &pending_len);
   start = g_get_monotonic_time ();
@@ -987,7 +1025,7 @@ test_view_reads (gconstpointer data)
 
   /* reads of applied state need no server: they work while it is stopped */
   g_assert_true (mproc_namespace_has (ns, "from-parent", &present, NULL, &error));
-  g_assert_no_errno (kill (server, SIGSTOP));
+  stop_process (server);
   value = mproc_dict_get (dict, g_variant_new_int32 (5), NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_variant_get_int32 (value), ==, 10);
