@@ -318,6 +318,66 @@ dict_emit (Object   *obj,
                                                                    key != NULL ? g_variant_new_variant (key) : NULL));
 }
 
+/* The size (and alignment) of a fixed-size basic type, or 0. */
+static gsize
+basic_fixed_size (const GVariantType *type)
+{
+  switch (g_variant_type_peek_string (type)[0])
+    {
+    case 'b': case 'y':
+      return 1;
+    case 'n': case 'q':
+      return 2;
+    case 'i': case 'u': case 'h':
+      return 4;
+    case 'x': case 't': case 'd':
+      return 8;
+    default:
+      return 0;
+    }
+}
+
+static void dict_set (Object   *obj,
+                      GVariant *key,
+                      GVariant *value);
+
+/* An update whose keys and values are fixed-size basic types ("a{xx}",
+ * "a(ud)"…), the common batch: each key and value is cut out of the
+ * request's bytes, without a GVariant for each pair.  FALSE: not such an
+ * array (the caller goes the general way). */
+static gboolean
+update_fixed_pairs (Object             *obj,
+                    GVariant           *pairs,
+                    const GVariantType *element)
+{
+  const GVariantType *key_type = g_variant_type_first (element);
+  const GVariantType *value_type = g_variant_type_next (key_type);
+  gsize ks = basic_fixed_size (key_type), vs = basic_fixed_size (value_type);
+  gsize voff, esize, size;
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (ks == 0 || vs == 0)
+    return FALSE;
+  /* the serialised layout of a fixed-size pair: members at their
+   * alignment, the whole padded to the largest */
+  voff = (ks + vs - 1) & ~(vs - 1);
+  esize = (voff + vs + MAX (ks, vs) - 1) & ~(MAX (ks, vs) - 1);
+  size = g_variant_get_size (pairs);
+  if (size % esize != 0)
+    return FALSE;
+  bytes = g_variant_get_data_as_bytes (pairs);
+  for (gsize at = 0; at < size; at += esize)
+    {
+      g_autoptr(GBytes) kb = g_bytes_new_from_bytes (bytes, at, ks);
+      g_autoptr(GBytes) vb = g_bytes_new_from_bytes (bytes, at + voff, vs);
+      g_autoptr(GVariant) key = g_variant_ref_sink (g_variant_new_from_bytes (key_type, kb, TRUE));
+      g_autoptr(GVariant) value = g_variant_ref_sink (g_variant_new_from_bytes (value_type, vb, TRUE));
+
+      dict_set (obj, key, value);
+    }
+  return TRUE;
+}
+
 /* After an update: D-Bus peers hear of it once, as "many keys". */
 static void
 dict_emit_batch_end (Object *obj)
@@ -831,6 +891,8 @@ handle_dict (Object    *obj,
         if (obj->view != NULL)
           mproc_view_writer_reserve (obj->view, n);
         obj->batch = TRUE;
+        if (!boxed_key && !boxed_value && update_fixed_pairs (obj, pairs, element))
+          n = 0;   /* done */
         for (gsize i = 0; i < n; i++)
           {
             g_autoptr(GVariant) pair = g_variant_get_child_value (pairs, i);

@@ -1051,6 +1051,50 @@ test_view_reads (gconstpointer data)
 }
 
 static void
+test_dict_update (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) items = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  g_test_summary ("Updates of every layout of pairs set the same keys as single sets");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  /* fixed-size pairs, cut out of the request; then pairs of any type */
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("[(byte 1, 1.5), (byte 2, 2.5)]"), NULL, &error));
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("{true: uint16 7, false: uint16 8}"), NULL, &error));
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("{int64 -1: int16 -2}"), NULL, &error));
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("{'s': <'v'>, 't': <(1, 'u')>}"), NULL, &error));
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("[(<byte 1>, <'replaced'>)]"), NULL, &error));
+  g_assert_true (mproc_dict_set (dict, g_variant_new_boolean (TRUE), g_variant_new_uint16 (9), NULL, &error));
+  g_assert_no_error (error);
+
+  items = mproc_dict_items (dict, NULL, &error);
+  g_assert_no_error (error);
+  text = g_variant_print (items, TRUE);
+  g_assert_cmpstr (text, ==, "[(<byte 0x01>, <'replaced'>), (<byte 0x02>, <2.5>), (<true>, <uint16 9>), "
+                             "(<false>, <uint16 8>), (<int64 -1>, <int16 -2>), (<'s'>, <'v'>), "
+                             "(<'t'>, <(1, 'u')>)]");
+  value = mproc_dict_get (dict, g_variant_new_int64 (-1), NULL, &error);
+  g_assert_cmpint (g_variant_get_int16 (value), ==, -2);
+  g_clear_pointer (&value, g_variant_unref);
+  value = mproc_dict_get (dict, g_variant_new_byte (2), NULL, &error);
+  g_assert_cmpfloat (g_variant_get_double (value), ==, 2.5);
+  g_clear_pointer (&value, g_variant_unref);
+
+  g_clear_object (&dict);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
 test_client_killed (void)
 {
   TestLeakCheck check;
@@ -1167,6 +1211,7 @@ main (int argc, char *argv[])
   test_add_method_test ("/mproc/manager", "server-killed", test_server_killed);
   test_add_method_test ("/mproc/manager", "view-reads", test_view_reads);
   g_test_add_func ("/mproc/manager/dict/ops", test_dict_ops);
+  g_test_add_func ("/mproc/manager/dict/update", test_dict_update);
   g_test_add_func ("/mproc/manager/list/ops", test_list_ops);
   g_test_add_func ("/mproc/manager/namespace/ops", test_namespace_ops);
   g_test_add_func ("/mproc/manager/async", test_async);
