@@ -2772,7 +2772,7 @@ ping_thread (GTask        *task,
   GError *error = NULL;
 
   if (mproc_manager_ping (source_object, cancellable, &error))
-    g_task_return_boolean (task, TRUE);
+    g_task_return_pointer (task, g_variant_ref_sink (g_variant_new ("()")), (GDestroyNotify) g_variant_unref);
   else
     g_task_return_error (task, error);
 }
@@ -2795,12 +2795,29 @@ mproc_manager_ping_async (MprocManager        *self,
                           gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  Conn *conn;
 
   g_return_if_fail (MPROC_IS_MANAGER (self));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_ping_async);
-  g_task_run_in_thread (task, ping_thread);
+  conn = manager_get_conn (self, cancellable, &error);
+  if (conn == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (conn->requests != NULL)
+    {
+      g_autoptr(GVariant) unit = g_variant_ref_sink (g_variant_new ("()"));
+
+      /* on the ring: no thread */
+      conn_call_async (conn, MANAGER_OP_PING, 0, unit, TRUE, task);
+    }
+  else
+    g_task_run_in_thread (task, ping_thread);
+  conn_unref (conn);
 }
 
 /**
@@ -2820,10 +2837,13 @@ mproc_manager_ping_finish (MprocManager  *self,
                            GAsyncResult  *result,
                            GError       **error)
 {
+  g_autoptr(GVariant) reply = NULL;
+
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_ping_async), FALSE);
 
-  return g_task_propagate_boolean (G_TASK (result), error);
+  reply = g_task_propagate_pointer (G_TASK (result), error);
+  return reply != NULL;
 }
 
 /**
