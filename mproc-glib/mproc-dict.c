@@ -9,6 +9,7 @@
 #include "mproc-error.h"
 #include "mproc-i18n-private.h"
 #include "mproc-manager-private.h"
+#include "mproc-manager-view-private.h"
 #include "mproc-shareable-private.h"
 
 /**
@@ -264,44 +265,39 @@ dict_pairs_valid (GVariant *pairs)
          (g_variant_type_is_tuple (element) && g_variant_type_n_items (element) == 2);
 }
 
-/* Any array of pairs -> "a(vv)" (floating, or owned for an "a(vv)" input;
- * @pairs is sunk). */
+/* get() and get_default(): from the view when it can answer, else from the
+ * server.  @key and @fallback (nullable) are sunk. */
 static GVariant *
-dict_pairs_to_avv (GVariant *pairs)
+dict_lookup (MprocDict     *self,
+             GVariant      *key,
+             GVariant      *fallback,
+             GCancellable  *cancellable,
+             GError       **error)
 {
-  g_autoptr(GVariant) sunk = g_variant_ref_sink (pairs);
-  GVariantBuilder builder;
-  GVariantIter iter;
-  GVariant *pair;
+  g_autoptr(GVariant) sunk = g_variant_ref_sink (key);
+  g_autoptr(GVariant) sunk_fallback = fallback != NULL ? g_variant_ref_sink (fallback) : NULL;
+  g_autoptr(GVariant) reply = NULL;
+  GVariant *value = NULL;
+  int found;
 
-  if (g_variant_is_of_type (sunk, G_VARIANT_TYPE ("a(vv)")))
-    return g_steal_pointer (&sunk);
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(vv)"));
-  g_variant_iter_init (&iter, sunk);
-  while ((pair = g_variant_iter_next_value (&iter)) != NULL)
+  if (!mproc_proxy_view_lookup (&self->core, sunk, &value, &found, error))
+    return NULL;
+  if (found == MPROC_VIEW_FOUND)
+    return value;
+  if (found == MPROC_VIEW_MISSING)
     {
-      g_autoptr(GVariant) key = g_variant_get_child_value (pair, 0);
-      g_autoptr(GVariant) value = g_variant_get_child_value (pair, 1);
+      g_autofree char *text = NULL;
 
-      if (g_variant_is_of_type (key, G_VARIANT_TYPE_VARIANT))
-        {
-          GVariant *inner = g_variant_get_variant (key);
-
-          g_variant_unref (key);
-          key = inner;
-        }
-      if (g_variant_is_of_type (value, G_VARIANT_TYPE_VARIANT))
-        {
-          GVariant *inner = g_variant_get_variant (value);
-
-          g_variant_unref (value);
-          value = inner;
-        }
-      g_variant_builder_add (&builder, "(vv)", key, value);
-      g_variant_unref (pair);
+      if (sunk_fallback != NULL)
+        return g_steal_pointer (&sunk_fallback);
+      text = g_variant_print (sunk, TRUE);
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND, _("The dictionary has no key %s"), text);
+      return NULL;
     }
-  return g_variant_builder_end (&builder);
+  if (!mproc_proxy_call (&self->core, DICT_OP_GET, g_variant_new ("(vmv)", sunk, sunk_fallback),
+                         &reply, cancellable, error))
+    return NULL;
+  return mproc_proxy_reply_unbox (reply, error);
 }
 
 /**
@@ -418,15 +414,11 @@ mproc_dict_get (MprocDict     *self,
                 GCancellable  *cancellable,
                 GError       **error)
 {
-  g_autoptr(GVariant) reply = NULL;
-
-  g_return_val_if_fail (MPROC_IS_DICT (self), NULL);
+    g_return_val_if_fail (MPROC_IS_DICT (self), NULL);
   g_return_val_if_fail (key != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!mproc_proxy_call (&self->core, DICT_OP_GET, g_variant_new ("(vmv)", key, NULL), &reply, cancellable, error))
-    return NULL;
-  return mproc_proxy_reply_unbox (reply, error);
+  return dict_lookup (self, key, NULL, cancellable, error);
 }
 
 /**
@@ -505,16 +497,12 @@ mproc_dict_get_default (MprocDict     *self,
                         GCancellable  *cancellable,
                         GError       **error)
 {
-  g_autoptr(GVariant) reply = NULL;
-
-  g_return_val_if_fail (MPROC_IS_DICT (self), NULL);
+    g_return_val_if_fail (MPROC_IS_DICT (self), NULL);
   g_return_val_if_fail (key != NULL, NULL);
   g_return_val_if_fail (default_value != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!mproc_proxy_call (&self->core, DICT_OP_GET, g_variant_new ("(vmv)", key, default_value), &reply, cancellable, error))
-    return NULL;
-  return mproc_proxy_reply_unbox (reply, error);
+  return dict_lookup (self, key, default_value, cancellable, error);
 }
 
 /**
@@ -597,13 +585,23 @@ mproc_dict_contains (MprocDict     *self,
                      GError       **error)
 {
   g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) sunk = NULL;
+  int found;
 
   g_return_val_if_fail (MPROC_IS_DICT (self), FALSE);
   g_return_val_if_fail (key != NULL, FALSE);
   g_return_val_if_fail (out_value != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!mproc_proxy_call (&self->core, DICT_OP_CONTAINS, g_variant_new_variant (key), &reply, cancellable, error))
+  sunk = g_variant_ref_sink (key);
+  if (!mproc_proxy_view_lookup (&self->core, sunk, NULL, &found, error))
+    return FALSE;
+  if (found != MPROC_VIEW_UNAVAILABLE)
+    {
+      *out_value = found == MPROC_VIEW_FOUND;
+      return TRUE;
+    }
+  if (!mproc_proxy_call (&self->core, DICT_OP_CONTAINS, g_variant_new_variant (sunk), &reply, cancellable, error))
     return FALSE;
   return mproc_proxy_reply_boolean (reply, out_value, error);
 }
@@ -957,9 +955,9 @@ mproc_dict_update (MprocDict     *self,
   g_return_val_if_fail (dict_pairs_valid (pairs), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!mproc_proxy_call (&self->core, DICT_OP_UPDATE, dict_pairs_to_avv (pairs), NULL, cancellable, error))
-    return FALSE;
-  return TRUE;
+  /* the pairs travel as they are: the server unboxes them */
+  return mproc_proxy_call (&self->core, DICT_OP_UPDATE_PACKED, g_variant_new_variant (pairs), NULL,
+                           cancellable, error);
 }
 
 /**
@@ -987,7 +985,7 @@ mproc_dict_update_async (MprocDict           *self,
   g_return_if_fail (dict_pairs_valid (pairs));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  mproc_proxy_call_async (&self->core, self, mproc_dict_update_async, DICT_OP_UPDATE, dict_pairs_to_avv (pairs), FALSE,
+  mproc_proxy_call_async (&self->core, self, mproc_dict_update_async, DICT_OP_UPDATE_PACKED, g_variant_new_variant (pairs), FALSE,
                           cancellable, callback, user_data);
 }
 
@@ -1268,10 +1266,15 @@ mproc_dict_len (MprocDict     *self,
                 GError       **error)
 {
   g_autoptr(GVariant) reply = NULL;
+  gint64 len;
 
   g_return_val_if_fail (MPROC_IS_DICT (self), -1);
   g_return_val_if_fail (error == NULL || *error == NULL, -1);
 
+  if (!mproc_proxy_view_len (&self->core, &len, error))
+    return -1;
+  if (len >= 0)
+    return len;
   if (!mproc_proxy_call (&self->core, DICT_OP_LEN, NULL, &reply, cancellable, error))
     return -1;
   return mproc_proxy_reply_count (reply, error);

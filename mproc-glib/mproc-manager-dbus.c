@@ -156,7 +156,9 @@ struct _MprocManagerDBus
   GPtrArray          *interfaces;    /* GDBusInterfaceInfo* */
   GPtrArray          *skeletons;     /* GDBusInterfaceSkeleton*, parallel to... */
   GPtrArray          *paths;         /* char*: their object paths */
-  GPtrArray          *connections;   /* GDBusConnection* */
+  GPtrArray          *connections;   /* GDBusConnection* (conn_lock) */
+  GMutex              conn_lock;     /* connections: signals come from any server thread */
+  gint                n_peers;
   GDBusNodeInfo      *hello;
   guint               n_hellos;
 };
@@ -273,7 +275,10 @@ connection_closed_cb (GDBusConnection *connection,
       g_dbus_interface_skeleton_unexport_from_connection (dbus->skeletons->pdata[i], connection);
   g_signal_handlers_disconnect_by_func (connection, connection_closed_cb, dbus);
   /* frees the registrations too */
-  g_ptr_array_remove (dbus->connections, connection);
+  g_mutex_lock (&dbus->conn_lock);
+  if (g_ptr_array_remove (dbus->connections, connection))
+    g_atomic_int_add (&dbus->n_peers, -1);
+  g_mutex_unlock (&dbus->conn_lock);
 }
 
 /* Tools such as `gdbus introspect --address` take any address for a
@@ -336,7 +341,10 @@ new_connection_cb (GDBusServer     *dbus_server,
   g_dbus_connection_register_object (connection, "/org/freedesktop/DBus", dbus->hello->interfaces[0],
                                      &hello_vtable, dbus, NULL, NULL);
   g_signal_connect (connection, "closed", G_CALLBACK (connection_closed_cb), dbus);
+  g_mutex_lock (&dbus->conn_lock);
   g_ptr_array_add (dbus->connections, g_object_ref (connection));
+  g_atomic_int_inc (&dbus->n_peers);
+  g_mutex_unlock (&dbus->conn_lock);
   return TRUE;
 }
 
@@ -408,6 +416,7 @@ mproc_manager_dbus_start (MprocManagerServer *server,
   dbus->skeletons = g_ptr_array_new_with_free_func (g_object_unref);
   dbus->paths = g_ptr_array_new_with_free_func (g_free);
   dbus->connections = g_ptr_array_new_with_free_func (g_object_unref);
+  g_mutex_init (&dbus->conn_lock);
 
   if (!load_interfaces (dbus, &error))
     goto fail;
@@ -449,6 +458,34 @@ fail:
   return NULL;
 }
 
+gboolean
+mproc_manager_dbus_has_peers (MprocManagerDBus *dbus)
+{
+  return dbus != NULL && g_atomic_int_get (&dbus->n_peers) > 0;
+}
+
+/* Any thread (the server's lock held: signals are ordered like changes). */
+void
+mproc_manager_dbus_emit (MprocManagerDBus *dbus,
+                         const char       *interface,
+                         GVariant         *parameters)
+{
+  g_autoptr(GVariant) sunk = g_variant_ref_sink (parameters);
+  g_autoptr(GPtrArray) peers = NULL;
+
+  if (!mproc_manager_dbus_has_peers (dbus))
+    return;
+  peers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_mutex_lock (&dbus->conn_lock);
+  for (guint i = 0; i < dbus->connections->len; i++)
+    g_ptr_array_add (peers, g_object_ref (dbus->connections->pdata[i]));
+  g_mutex_unlock (&dbus->conn_lock);
+  /* queued to GDBus's worker thread: never blocks on a slow peer */
+  for (guint i = 0; i < peers->len; i++)
+    g_dbus_connection_emit_signal (peers->pdata[i], NULL, MPROC_MANAGER_DBUS_OBJECT_PATH, interface,
+                                   "Changed", sunk, NULL);
+}
+
 void
 mproc_manager_dbus_stop (MprocManagerDBus *dbus)
 {
@@ -469,6 +506,7 @@ mproc_manager_dbus_stop (MprocManagerDBus *dbus)
   g_clear_object (&dbus->observer);
   g_clear_pointer (&dbus->hello, g_dbus_node_info_unref);
   g_ptr_array_unref (dbus->connections);
+  g_mutex_clear (&dbus->conn_lock);
   g_ptr_array_unref (dbus->skeletons);
   g_ptr_array_unref (dbus->paths);
   g_ptr_array_unref (dbus->interfaces);
@@ -489,8 +527,16 @@ G_LOCK_DEFINE_STATIC (address_data);
  * it exports the interfaces described in
  * `$datadir/dbus-1/interfaces/org.gnome.Mproc.*.xml` at
  * %MPROC_MANAGER_DBUS_OBJECT_PATH, and the objects registered with
- * mproc_manager_register_dbus_object(). `gdbus introspect --address ADDRESS
- * --object-path /org/gnome/Mproc/Manager` lists them.
+ * mproc_manager_register_dbus_object(). This command lists them:
+ *
+ * |[
+ * gdbus introspect --address ADDRESS --dest org.gnome.Mproc.Manager --object-path /org/gnome/Mproc/Manager
+ * ]|
+ *
+ * (`gdbus` insists on a `--dest`; on this peer-to-peer connection any
+ * name will do and is ignored.) Each interface has a `Changed` signal,
+ * emitted to every D-Bus peer when a named object changes, whoever changed
+ * it: a proxy over the rings or over TCP, or a D-Bus call.
  *
  * The D-Bus plane is for exposure and control: its methods act on the
  * same state as #MprocDict, #MprocList and #MprocNamespace proxies of the

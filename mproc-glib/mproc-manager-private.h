@@ -5,7 +5,8 @@
  * Transport.  A client connects to the server's unix socket (abstract
  * name, peer uid checked on both sides with SO_PEERCRED) and says hello;
  * the server answers with a memfd holding three message rings
- * (mproc-ring-private.h) and their eventfds:
+ * (mproc-ring-private.h) and their eventfds, and the order page with this
+ * client's slot in it (mproc-manager-view-private.h):
  *
  *   requests  client -> server   "(utttv)": op, object id, serial, send
  *                                time (CLOCK_MONOTONIC ns), args
@@ -31,7 +32,7 @@
 G_BEGIN_DECLS
 
 #define MPROC_MANAGER_SERVER_TARGET "mproc-manager-server"
-#define MPROC_MANAGER_PROTOCOL      "mproc-manager-1"
+#define MPROC_MANAGER_PROTOCOL      "mproc-manager-2"
 
 typedef enum
 {
@@ -54,6 +55,7 @@ typedef enum
   MANAGER_OP_PUBLISH,           /* (sv) name, description + fds -> () */
   MANAGER_OP_LOOKUP,            /* s name -> v description + fds */
   MANAGER_OP_UNPUBLISH,         /* s name -> () */
+  MANAGER_OP_VIEW,              /* () on a dict or namespace -> () + fd of its view */
   MANAGER_OP_LISTEN_TCP = 50,   /* ay authkey + fd of a listening TCP socket -> () */
 
   DICT_OP_SET = 100,            /* (vv) */
@@ -68,6 +70,7 @@ typedef enum
   DICT_OP_ITEMS,                /* () -> a(vv) */
   DICT_OP_LEN,                  /* () -> t */
   DICT_OP_CLEAR,                /* () */
+  DICT_OP_UPDATE_PACKED,        /* v: the caller's array of pairs, as it is (a{xx}, a(sv)…) */
 
   LIST_OP_APPEND = 200,         /* v */
   LIST_OP_EXTEND,               /* av */
@@ -150,6 +153,8 @@ typedef struct
   GPid               ref_pid;      /* process whose connection holds our server ref */
   GMutex             lock;
   MprocProxyWatcher *watcher;      /* non-NULL while watched (this process) */
+  gpointer           view;         /* MprocView: dict, namespace; mapped on first read */
+  gboolean           view_failed;  /* no view (TCP, list, too large): round trips */
 } MprocProxyCore;
 
 gboolean  mproc_proxy_core_init_new    (MprocProxyCore   *core,
@@ -186,6 +191,21 @@ void      mproc_proxy_call_async       (MprocProxyCore   *core,
 GVariant *mproc_proxy_call_finish      (gpointer          source_object,
                                         GAsyncResult     *result,
                                         gpointer          source_tag,
+                                        GError          **error);
+
+/* Reads without a round trip (mproc-manager-view-private.h): after this
+ * process's and every causally earlier write is applied, looks @key up in
+ * the object's view.  Returns FALSE with @error (the server is gone), or
+ * TRUE with *@found: 1 found (@value_out set), 0 missing, -1 unavailable
+ * (the caller makes the request instead). */
+gboolean  mproc_proxy_view_lookup      (MprocProxyCore   *core,
+                                        GVariant         *key,
+                                        GVariant        **value_out,
+                                        int              *found,
+                                        GError          **error);
+/* The same for the number of entries: *@len is -1 when unavailable. */
+gboolean  mproc_proxy_view_len         (MprocProxyCore   *core,
+                                        gint64           *len,
                                         GError          **error);
 
 /* Subscribes @proxy to the events of its object; @func runs in the
@@ -241,6 +261,12 @@ typedef struct _MprocManagerDBus MprocManagerDBus;
 MprocManagerDBus *mproc_manager_dbus_start (MprocManagerServer *server,
                                             const char         *address);
 void      mproc_manager_dbus_stop      (MprocManagerDBus   *dbus);
+/* Whether any D-Bus peer is connected (cheap: checked before each change). */
+gboolean  mproc_manager_dbus_has_peers (MprocManagerDBus   *dbus);
+/* Emits @interface's Changed signal to every peer; @parameters floating. */
+void      mproc_manager_dbus_emit      (MprocManagerDBus   *dbus,
+                                        const char         *interface,
+                                        GVariant           *parameters);
 /* The peer-to-peer D-Bus address of the server at @address, or NULL. */
 char     *mproc_manager_dbus_address_for (const char       *address);
 /* Returns the result (owned) or NULL with @error; @args floating or NULL. */

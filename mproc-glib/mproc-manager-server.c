@@ -35,6 +35,7 @@
 #include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
 #include "mproc-manager-private.h"
+#include "mproc-manager-view-private.h"
 #include "mproc-process.h"
 #include "mproc-ring-private.h"
 #include "mproc-shm-private.h"
@@ -53,6 +54,7 @@ typedef struct _Client Client;
 
 typedef struct
 {
+  GList     link;    /* in Object.entries, data = the entry: one allocation */
   GVariant *key;
   GVariant *value;
 } DictEntry;
@@ -68,6 +70,8 @@ typedef struct
   GQueue            entries;       /* DictEntry* in insertion order */
   GPtrArray        *list;          /* GVariant* */
   GHashTable       *ns;            /* name -> GVariant* */
+  MprocViewWriter  *view;          /* dict, namespace: once a client asked for it */
+  gboolean          batch;         /* in an update: one D-Bus signal for all keys */
 } Object;
 
 typedef struct
@@ -87,6 +91,7 @@ struct _Server
   GMainContext *context;   /* the main thread's: TCP listeners */
   GPtrArray  *clients;     /* Client*, served */
   guint64     pass;        /* pull passes made */
+  MprocOrder *order;       /* what each ring client sent and had served */
 };
 
 struct _Client
@@ -104,7 +109,9 @@ struct _Client
   gboolean    events_lost;
   gboolean    gone;        /* its socket or rings failed (under the lock) */
   gboolean    remote;      /* over TCP: no rings, frames on @sock */
+  int         slot;        /* in the order page (ring clients; -1: untracked) */
   GQueue      queue;       /* Pending*: received, not yet served */
+  GQueue      outbox;      /* remote: replies its thread sends, without the lock */
 };
 
 #define ID_KEY(id) GSIZE_TO_POINTER ((gsize) (id))
@@ -125,6 +132,21 @@ dict_entry_free (gpointer data)
   g_variant_unref (e->key);
   g_variant_unref (e->value);
   g_free (e);
+}
+
+static void
+dict_clear_entries (Object *obj)
+{
+  GList *l = obj->entries.head;
+
+  while (l != NULL)
+    {
+      GList *next = l->next;
+
+      dict_entry_free (l->data);
+      l = next;
+    }
+  g_queue_init (&obj->entries);
 }
 
 static void
@@ -171,10 +193,11 @@ object_free (Object *obj)
   if (obj->dict != NULL)
     {
       g_hash_table_unref (obj->dict);
-      g_queue_clear_full (&obj->entries, dict_entry_free);
+      dict_clear_entries (obj);
     }
   g_clear_pointer (&obj->list, g_ptr_array_unref);
   g_clear_pointer (&obj->ns, g_hash_table_unref);
+  g_clear_pointer (&obj->view, mproc_view_writer_free);
   g_ptr_array_unref (obj->subscribers);
   g_free (obj->name);
   g_free (obj);
@@ -250,12 +273,25 @@ object_emit (Object   *obj,
     client_push_event (obj->subscribers->pdata[i], obj->id, kind, sunk);
 }
 
+/* The D-Bus plane of this server process (NULL: none, or no peer yet). */
+static MprocManagerDBus *server_dbus;
+
+static inline gboolean
+dbus_watches (Object *obj)
+{
+  return obj->name != NULL && !obj->batch && mproc_manager_dbus_has_peers (server_dbus);
+}
+
 static void
 list_emit (Object   *obj,
            guint     position,
            guint     removed,
-           GVariant *added)   /* "av", floating, or NULL for none */
+           guint     n_added,
+           GVariant *added)   /* "av", floating, or NULL when nobody subscribed */
 {
+  if (dbus_watches (obj))
+    mproc_manager_dbus_emit (server_dbus, "org.gnome.Mproc.List",
+                             g_variant_new ("(suuu)", obj->name, position, removed, n_added));
   if (obj->subscribers->len == 0)
     {
       if (added != NULL)
@@ -271,9 +307,86 @@ static void
 dict_emit (Object   *obj,
            GVariant *key)   /* NULL: many keys */
 {
+  if (dbus_watches (obj))
+    mproc_manager_dbus_emit (server_dbus, "org.gnome.Mproc.Dict",
+                             g_variant_new ("(s@av)", obj->name,
+                                            key != NULL ? g_variant_new_array (G_VARIANT_TYPE_VARIANT,
+                                                                               (GVariant *[]) { g_variant_new_variant (key) }, 1) :
+                                                          g_variant_new_array (G_VARIANT_TYPE_VARIANT, NULL, 0)));
   if (obj->subscribers->len > 0)
     object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_VARIANT,
                                                                    key != NULL ? g_variant_new_variant (key) : NULL));
+}
+
+/* The size (and alignment) of a fixed-size basic type, or 0. */
+static gsize
+basic_fixed_size (const GVariantType *type)
+{
+  switch (g_variant_type_peek_string (type)[0])
+    {
+    case 'b': case 'y':
+      return 1;
+    case 'n': case 'q':
+      return 2;
+    case 'i': case 'u': case 'h':
+      return 4;
+    case 'x': case 't': case 'd':
+      return 8;
+    default:
+      return 0;
+    }
+}
+
+static void dict_set (Object   *obj,
+                      GVariant *key,
+                      GVariant *value);
+
+/* An update whose keys and values are fixed-size basic types ("a{xx}",
+ * "a(ud)"…), the common batch: each key and value is cut out of the
+ * request's bytes, without a GVariant for each pair.  FALSE: not such an
+ * array (the caller goes the general way). */
+static gboolean
+update_fixed_pairs (Object             *obj,
+                    GVariant           *pairs,
+                    const GVariantType *element)
+{
+  const GVariantType *key_type = g_variant_type_first (element);
+  const GVariantType *value_type = g_variant_type_next (key_type);
+  gsize ks = basic_fixed_size (key_type), vs = basic_fixed_size (value_type);
+  gsize voff, esize, size;
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (ks == 0 || vs == 0)
+    return FALSE;
+  /* the serialised layout of a fixed-size pair: members at their
+   * alignment, the whole padded to the largest */
+  voff = (ks + vs - 1) & ~(vs - 1);
+  esize = (voff + vs + MAX (ks, vs) - 1) & ~(MAX (ks, vs) - 1);
+  size = g_variant_get_size (pairs);
+  if (size % esize != 0)
+    return FALSE;
+  bytes = g_variant_get_data_as_bytes (pairs);
+  for (gsize at = 0; at < size; at += esize)
+    {
+      g_autoptr(GBytes) kb = g_bytes_new_from_bytes (bytes, at, ks);
+      g_autoptr(GBytes) vb = g_bytes_new_from_bytes (bytes, at + voff, vs);
+      g_autoptr(GVariant) key = g_variant_ref_sink (g_variant_new_from_bytes (key_type, kb, TRUE));
+      g_autoptr(GVariant) value = g_variant_ref_sink (g_variant_new_from_bytes (value_type, vb, TRUE));
+
+      dict_set (obj, key, value);
+    }
+  return TRUE;
+}
+
+/* After an update: D-Bus peers hear of it once, as "many keys". */
+static void
+dict_emit_batch_end (Object *obj)
+{
+  obj->batch = FALSE;
+  if (dbus_watches (obj))
+    mproc_manager_dbus_emit (server_dbus, "org.gnome.Mproc.Dict",
+                             g_variant_new ("(s@av)", obj->name,
+                                            g_variant_new_array (G_VARIANT_TYPE_VARIANT, NULL, 0)));
 }
 
 static void
@@ -296,9 +409,12 @@ dict_set (Object   *obj,
 
       e->key = g_variant_ref (key);
       e->value = g_variant_ref (value);
-      g_queue_push_tail (&obj->entries, e);
-      g_hash_table_insert (obj->dict, e->key, obj->entries.tail);
+      e->link.data = e;
+      g_queue_push_tail_link (&obj->entries, &e->link);
+      g_hash_table_insert (obj->dict, e->key, &e->link);
     }
+  if (obj->view != NULL)
+    mproc_view_writer_set (obj->view, key, value);
   dict_emit (obj, key);
 }
 
@@ -314,8 +430,10 @@ dict_take (Object   *obj,
     return NULL;
   e = link->data;
   g_hash_table_remove (obj->dict, key);
-  g_queue_delete_link (&obj->entries, link);
+  g_queue_unlink (&obj->entries, link);
   value = g_steal_pointer (&e->value);
+  if (obj->view != NULL)
+    mproc_view_writer_remove (obj->view, e->key);
   g_variant_unref (e->key);
   g_free (e);
   dict_emit (obj, key);
@@ -368,6 +486,37 @@ list_find (Object   *obj,
         return TRUE;
       }
   return FALSE;
+}
+
+/* The view of @obj, filled with its contents: from now on every change
+ * is written to it too. */
+static gboolean
+object_start_view (Object  *obj,
+                   GError **error)
+{
+  obj->view = mproc_view_writer_new (error);
+  if (obj->view == NULL)
+    return FALSE;
+  mproc_view_writer_reserve (obj->view, obj->dict != NULL ? g_hash_table_size (obj->dict) :
+                                        g_hash_table_size (obj->ns));
+  if (obj->dict != NULL)
+    for (GList *l = obj->entries.head; l != NULL; l = l->next)
+      mproc_view_writer_set (obj->view, ((DictEntry *) l->data)->key, ((DictEntry *) l->data)->value);
+  else
+    {
+      GHashTableIter iter;
+      gpointer name, value;
+
+      g_hash_table_iter_init (&iter, obj->ns);
+      while (g_hash_table_iter_next (&iter, &name, &value))
+        {
+          g_autoptr(GVariant) key = g_variant_ref_sink (g_variant_new_string (name));
+
+          mproc_view_writer_set (obj->view, key, value);
+        }
+    }
+  mproc_view_writer_flush (obj->view);
+  return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -426,7 +575,8 @@ handle_manager (Server    *server,
 
   /* a remote client has neither an event ring nor fd passing */
   if (c->remote && (op == MANAGER_OP_SUBSCRIBE || op == MANAGER_OP_PUBLISH ||
-                    op == MANAGER_OP_LOOKUP || op == MANAGER_OP_LISTEN_TCP))
+                    op == MANAGER_OP_LOOKUP || op == MANAGER_OP_LISTEN_TCP ||
+                    op == MANAGER_OP_VIEW))
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
                            _("This operation is not available over TCP"));
@@ -513,6 +663,27 @@ handle_manager (Server    *server,
           count_add (c->subs, id, 1);
         }
       return g_variant_new ("(t@v)", c->event_seq, g_variant_new_variant (snapshot (obj)));
+
+    case MANAGER_OP_VIEW:
+      {
+        int fd;
+
+        if ((obj = lookup_object (server, id, 0, error)) == NULL)
+          return NULL;
+        if (obj->kind == MPROC_MANAGER_KIND_LIST)
+          {
+            g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                                 _("This operation is not available for lists"));
+            return NULL;
+          }
+        if (obj->view == NULL && !object_start_view (obj, error))
+          return NULL;
+        fd = mproc_view_writer_dup_fd (obj->view, error);
+        if (fd < 0)
+          return NULL;
+        g_array_append_val (fds_out, fd);
+        return unit ();
+      }
 
     case MANAGER_OP_UNSUBSCRIBE:
       obj = g_hash_table_lookup (server->objects, ID_KEY (id));
@@ -679,12 +850,72 @@ handle_dict (Object    *obj,
         if (!check_args (args, "a(vv)", error))
           return NULL;
         g_variant_iter_init (&iter, args);
+        obj->batch = TRUE;
         while (g_variant_iter_next (&iter, "(vv)", &key, &value))
           {
             dict_set (obj, key, value);
             g_variant_unref (key);
             g_variant_unref (value);
           }
+        dict_emit_batch_end (obj);
+        return unit ();
+      }
+
+    case DICT_OP_UPDATE_PACKED:
+      {
+        g_autoptr(GVariant) pairs = NULL;
+        const GVariantType *element;
+        gboolean boxed_key, boxed_value;
+        gsize n;
+
+        if (!check_args (args, "v", error))
+          return NULL;
+        /* the caller's own array, unboxed here rather than pair by pair
+         * on the client: one allocation-free request however many pairs */
+        pairs = g_variant_get_variant (args);
+        element = g_variant_is_of_type (pairs, G_VARIANT_TYPE_ARRAY) ?
+                  g_variant_type_element (g_variant_get_type (pairs)) : NULL;
+        if (element == NULL ||
+            !(g_variant_type_is_dict_entry (element) ||
+              (g_variant_type_is_tuple (element) && g_variant_type_n_items (element) == 2)))
+          {
+            g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                         _("Malformed request: expected arguments of type “%s”, got “%s”"),
+                         "a{?*}", g_variant_get_type_string (pairs));
+            return NULL;
+          }
+        boxed_key = g_variant_type_equal (g_variant_type_first (element), G_VARIANT_TYPE_VARIANT);
+        boxed_value = g_variant_type_equal (g_variant_type_next (g_variant_type_first (element)),
+                                            G_VARIANT_TYPE_VARIANT);
+        n = g_variant_n_children (pairs);
+        if (obj->view != NULL)
+          mproc_view_writer_reserve (obj->view, n);
+        obj->batch = TRUE;
+        if (!boxed_key && !boxed_value && update_fixed_pairs (obj, pairs, element))
+          n = 0;   /* done */
+        for (gsize i = 0; i < n; i++)
+          {
+            g_autoptr(GVariant) pair = g_variant_get_child_value (pairs, i);
+            g_autoptr(GVariant) key = g_variant_get_child_value (pair, 0);
+            g_autoptr(GVariant) value = g_variant_get_child_value (pair, 1);
+
+            if (boxed_key)
+              {
+                GVariant *inner = g_variant_get_variant (key);
+
+                g_variant_unref (key);
+                key = inner;
+              }
+            if (boxed_value)
+              {
+                GVariant *inner = g_variant_get_variant (value);
+
+                g_variant_unref (value);
+                value = inner;
+              }
+            dict_set (obj, key, value);
+          }
+        dict_emit_batch_end (obj);
         return unit ();
       }
 
@@ -712,8 +943,9 @@ handle_dict (Object    *obj,
 
     case DICT_OP_CLEAR:
       g_hash_table_remove_all (obj->dict);
-      g_queue_clear_full (&obj->entries, dict_entry_free);
-      g_queue_init (&obj->entries);
+      dict_clear_entries (obj);
+      if (obj->view != NULL)
+        mproc_view_writer_clear (obj->view);
       dict_emit (obj, NULL);
       return unit ();
     }
@@ -747,7 +979,7 @@ handle_list (Object    *obj,
       if (!check_args (args, "v", error))
         return NULL;
       g_ptr_array_add (list, g_variant_get_variant (args));
-      list_emit (obj, list->len - 1, 0, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &args, 1) : NULL);
+      list_emit (obj, list->len - 1, 0, 1, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &args, 1) : NULL);
       return unit ();
 
     case LIST_OP_EXTEND:
@@ -765,7 +997,7 @@ handle_list (Object    *obj,
             g_ptr_array_add (list, g_variant_get_variant (boxed));
           }
         if (n > 0)
-          list_emit (obj, start, 0, obj->subscribers->len > 0 ? args : NULL);
+          list_emit (obj, start, 0, n, obj->subscribers->len > 0 ? args : NULL);
         return unit ();
       }
 
@@ -784,7 +1016,7 @@ handle_list (Object    *obj,
           {
             pos = clamp_index (index, list->len);
             g_ptr_array_insert (list, pos, g_variant_ref (value));
-            list_emit (obj, pos, 0, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1) : NULL);
+            list_emit (obj, pos, 0, 1, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1) : NULL);
             return unit ();
           }
         if (!norm_index (index, list->len, &pos))
@@ -794,7 +1026,7 @@ handle_list (Object    *obj,
           }
         g_variant_unref (list->pdata[pos]);
         list->pdata[pos] = g_variant_ref (value);
-        list_emit (obj, pos, 1, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1) : NULL);
+        list_emit (obj, pos, 1, 1, obj->subscribers->len > 0 ? g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed, 1) : NULL);
         return unit ();
       }
 
@@ -816,7 +1048,7 @@ handle_list (Object    *obj,
         if (op == LIST_OP_POP)
           {
             g_ptr_array_remove_index (list, pos);
-            list_emit (obj, pos, 1, NULL);
+            list_emit (obj, pos, 1, 0, NULL);
           }
         return value;
       }
@@ -849,7 +1081,7 @@ handle_list (Object    *obj,
         if (op == LIST_OP_INDEX)
           return g_variant_new_uint64 (pos);
         g_ptr_array_remove_index (list, pos);
-        list_emit (obj, pos, 1, NULL);
+        list_emit (obj, pos, 1, 0, NULL);
         return unit ();
       }
 
@@ -879,7 +1111,7 @@ handle_list (Object    *obj,
 
         g_ptr_array_set_size (list, 0);
         if (n > 0)
-          list_emit (obj, 0, n, NULL);
+          list_emit (obj, 0, n, 0, NULL);
         return unit ();
       }
     }
@@ -906,6 +1138,14 @@ handle_namespace (Object    *obj,
           return NULL;
         g_variant_get (args, "(&sv)", &name, &value);
         g_hash_table_replace (obj->ns, g_strdup (name), value);
+        if (obj->view != NULL)
+          {
+            g_autoptr(GVariant) key = g_variant_ref_sink (g_variant_new_string (name));
+
+            mproc_view_writer_set (obj->view, key, value);
+          }
+        if (dbus_watches (obj))
+          mproc_manager_dbus_emit (server_dbus, "org.gnome.Mproc.Namespace", g_variant_new ("(ss)", obj->name, name));
         if (obj->subscribers->len > 0)
           object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_STRING,
                                                                          g_variant_new_string (name)));
@@ -933,9 +1173,17 @@ handle_namespace (Object    *obj,
           }
         if (op == NAMESPACE_OP_GET)
           return g_variant_new_variant (value);
+        if (dbus_watches (obj))
+          mproc_manager_dbus_emit (server_dbus, "org.gnome.Mproc.Namespace", g_variant_new ("(ss)", obj->name, name));
         if (obj->subscribers->len > 0)
           object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_STRING,
                                                                          g_variant_new_string (name)));
+        if (obj->view != NULL)
+          {
+            g_autoptr(GVariant) key = g_variant_ref_sink (g_variant_new_string (name));
+
+            mproc_view_writer_remove (obj->view, key);
+          }
         g_hash_table_remove (obj->ns, name);
         return unit ();
       }
@@ -965,11 +1213,12 @@ handle_request (Server    *server,
                 GError   **error)
 {
   MprocManagerKind kind;
+  GVariant *result;
   Object *obj;
 
-  if (op <= MANAGER_OP_UNPUBLISH || op == MANAGER_OP_LISTEN_TCP)
+  if (op <= MANAGER_OP_VIEW || op == MANAGER_OP_LISTEN_TCP)
     return handle_manager (server, c, op, id, args, fds_in, fds_out, error);
-  if (op >= DICT_OP_SET && op <= DICT_OP_CLEAR)
+  if (op >= DICT_OP_SET && op <= DICT_OP_UPDATE_PACKED)
     kind = MPROC_MANAGER_KIND_DICT;
   else if (op >= LIST_OP_APPEND && op <= LIST_OP_CLEAR)
     kind = MPROC_MANAGER_KIND_LIST;
@@ -987,13 +1236,19 @@ handle_request (Server    *server,
   switch (kind)
     {
     case MPROC_MANAGER_KIND_DICT:
-      return handle_dict (obj, op, args, error);
+      result = handle_dict (obj, op, args, error);
+      break;
     case MPROC_MANAGER_KIND_LIST:
-      return handle_list (obj, op, args, error);
+      result = handle_list (obj, op, args, error);
+      break;
     case MPROC_MANAGER_KIND_NAMESPACE:
     default:
-      return handle_namespace (obj, op, args, error);
+      result = handle_namespace (obj, op, args, error);
+      break;
     }
+  /* readers see the whole request at once */
+  mproc_view_writer_flush (obj->view);
+  return result;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1027,6 +1282,7 @@ client_free (Client *c)
   g_clear_pointer (&c->refs, g_hash_table_unref);
   g_clear_pointer (&c->subs, g_hash_table_unref);
   g_queue_clear_full (&c->queue, pending_free);
+  g_queue_clear_full (&c->outbox, (GDestroyNotify) g_variant_unref);
   mproc_clear_fd (&c->sock);
   g_free (c);
 }
@@ -1041,6 +1297,8 @@ client_forget (Client *c)
 
   g_mutex_lock (&server->lock);
   g_ptr_array_remove (server->clients, c);
+  if (!c->remote)
+    mproc_order_release_slot (server->order, c->slot);
   g_hash_table_iter_init (&iter, c->subs);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
@@ -1078,7 +1336,7 @@ client_handshake (Client  *c,
   g_autoptr(MprocShm) shm = NULL;
   const gsize capacities[3] = { REQUESTS_CAPACITY, REPLIES_CAPACITY, EVENTS_CAPACITY };
   MprocRing **rings[3] = { &c->requests, &c->replies, &c->events };
-  int fds[4] = { -1, -1, -1, -1 };
+  int fds[5] = { -1, -1, -1, -1, -1 };
   guint64 *layout;
   gsize offsets[3];
   gsize size = 4096;
@@ -1134,6 +1392,7 @@ client_handshake (Client  *c,
         goto out;
     }
   fds[0] = mproc_shm_get_fd (shm);
+  fds[4] = fcntl (mproc_order_get_fd (c->server->order), F_DUPFD_CLOEXEC, 3);
   c->shm = g_steal_pointer (&shm);
 
   /* Registered before the client hears "ok": from then on its requests must
@@ -1142,23 +1401,29 @@ client_handshake (Client  *c,
    * otherwise be overtaken by the consumer's read). */
   g_mutex_lock (&c->server->lock);
   g_ptr_array_add (c->server->clients, c);
+  c->slot = mproc_order_acquire_slot (c->server->order);
   g_mutex_unlock (&c->server->lock);
 
-  ok = mproc_wire_send_value (c->sock, g_variant_new ("(s@v)", "ok",
-                                                      g_variant_new_variant (g_variant_new ("(tuhhhh)", (guint64) size,
+  ok = fds[4] >= 0 &&
+       mproc_wire_send_value (c->sock, g_variant_new ("(s@v)", "ok",
+                                                      g_variant_new_variant (g_variant_new ("(tuhhhhhi)", (guint64) size,
                                                                                             (guint32) getpid (),
-                                                                                            0, 1, 2, 3))),
-                              fds, 4, NULL, error);
+                                                                                            0, 1, 2, 3, 4,
+                                                                                            (gint32) c->slot))),
+                              fds, 5, NULL, error);
   fds[0] = -1;
   if (!ok)
     {
+      if (fds[4] < 0)
+        g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED, _("Too many open files"));
       g_mutex_lock (&c->server->lock);
       g_ptr_array_remove (c->server->clients, c);
+      mproc_order_release_slot (c->server->order, c->slot);
       g_mutex_unlock (&c->server->lock);
     }
 
 out:
-  for (guint i = 0; i < 4; i++)
+  for (guint i = 0; i < 5; i++)
     mproc_clear_fd (&fds[i]);
   return ok;
 
@@ -1184,7 +1449,12 @@ send_reply (Client    *c,
     reply = g_variant_new ("(tu@v)", serial, (guint32) 0, g_variant_new_variant (value));
   g_variant_ref_sink (reply);
   if (c->remote)
-    return mproc_wire_send_value (c->sock, reply, NULL, 0, NULL, NULL);
+    {
+      /* never write to a socket under the server's lock: a client that
+       * does not read would stop everyone (tcp_client_flush() sends it) */
+      g_queue_push_tail (&c->outbox, g_steal_pointer (&reply));
+      return TRUE;
+    }
   return mproc_ring_put (c->replies, reply, NULL, c->sock,
                          fds != NULL ? (const int *) fds->data : NULL, fds != NULL ? fds->len : 0,
                          -1, NULL, NULL);
@@ -1226,6 +1496,7 @@ client_pull (Client *c)
           /* a garbled record: the ring has dropped it and stays usable */
           if (g_error_matches (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE))
             {
+              mproc_order_served (c->server->order, c->slot);
               if (!send_reply (c, 0, NULL, error, NULL))
                 c->gone = TRUE;
               continue;
@@ -1250,6 +1521,7 @@ client_pull (Client *c)
           g_clear_error (&error);
           g_set_error_literal (&error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                                _("Malformed request"));
+          mproc_order_served (c->server->order, c->slot);
           if (!send_reply (c, serial, NULL, error, NULL))
             c->gone = TRUE;
           continue;
@@ -1313,6 +1585,8 @@ serve_all (Server *server)
       result = handle_request (server, oldest, op, id, args, p->fds, fds_out, &error);
       if (result != NULL)
         g_variant_ref_sink (result);
+      if (!oldest->remote)
+        mproc_order_served (server->order, oldest->slot);
       if (serial != 0 && !oldest->gone && !send_reply (oldest, serial, result, error, fds_out))
         oldest->gone = TRUE;
       if (op == MANAGER_OP_SHUTDOWN && result != NULL)
@@ -1526,6 +1800,27 @@ tcp_request_serial (GVariant *request)
   return g_variant_is_of_type (third, G_VARIANT_TYPE_UINT64) ? g_variant_get_uint64 (third) : 0;
 }
 
+/* Sends the replies queued for @c, with the server's lock not held: a
+ * client that stalls stalls only its own thread. */
+static gboolean
+tcp_client_flush (Client *c)
+{
+  Server *server = c->server;
+
+  for (;;)
+    {
+      g_autoptr(GVariant) reply = NULL;
+
+      g_mutex_lock (&server->lock);
+      reply = g_queue_pop_head (&c->outbox);
+      g_mutex_unlock (&server->lock);
+      if (reply == NULL)
+        return TRUE;
+      if (!mproc_wire_send_value (c->sock, reply, NULL, 0, NULL, NULL))
+        return FALSE;
+    }
+}
+
 /* A remote client: its requests arrive as frames on its socket and are
  * queued for serve_all() like those of the rings, stamped with the time
  * of their arrival (the client's clock is another machine's). */
@@ -1594,7 +1889,7 @@ tcp_client_thread (gpointer data)
 
       if (shutdown)
         g_main_loop_quit (server->loop);
-      if (gone)
+      if (gone || !tcp_client_flush (c))
         break;
     }
 
@@ -1716,6 +2011,9 @@ mproc_manager_server_main (MprocProcess *process,
   server.names = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server.published = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, published_free);
   server.clients = g_ptr_array_new ();
+  server.order = mproc_order_new (NULL);
+  if (server.order == NULL)
+    return 1;
 
   context = g_main_context_new ();
   server.context = context;
@@ -1726,9 +2024,15 @@ mproc_manager_server_main (MprocProcess *process,
   g_source_attach (source, context);
   /* the D-Bus plane is up before the first client is accepted */
   dbus = mproc_manager_dbus_start (&server, mproc_manager_get_address (carrier));
+  g_mutex_lock (&server.lock);
+  server_dbus = dbus;
+  g_mutex_unlock (&server.lock);
 
   g_main_loop_run (server.loop);
 
+  g_mutex_lock (&server.lock);
+  server_dbus = NULL;
+  g_mutex_unlock (&server.lock);
   g_clear_pointer (&dbus, mproc_manager_dbus_stop);
 
   /* Stop listening at once; client threads end with the process. */

@@ -22,6 +22,7 @@
 #include "mproc-futex-private.h"
 #include "mproc-i18n-private.h"
 #include "mproc-manager-private.h"
+#include "mproc-manager-view-private.h"
 #include "mproc-process.h"
 #include "mproc-ring-private.h"
 #include "mproc-shareable-private.h"
@@ -92,6 +93,21 @@
  * set-up and the file descriptors of published objects, and its hang-up is
  * how each side learns that the other is gone.
  *
+ * Reads need no round trip at all: the server publishes the state of each
+ * dictionary and namespace that a client reads in shared memory that
+ * clients map read-only, and mproc_dict_get(), mproc_dict_contains(),
+ * mproc_dict_len(), mproc_namespace_get() and mproc_namespace_has() read
+ * it there, once every write they follow has been applied (this process's
+ * own pipelined writes, and any other process's writes that it could have
+ * heard of), so they never see the world before their own past. When that
+ * takes more than a few microseconds (the server is busy with many
+ * writes), they ask the server instead. Lists and everything else, and
+ * every call over TCP, are served by the server.
+ *
+ * Async forms put their request in the ring at once and wait for the
+ * reply from the caller's main context, without a thread (over TCP they
+ * run on GIO's worker threads).
+ *
  * ## Faults
  *
  * When the server dies, every pending and every later call fails with
@@ -125,10 +141,18 @@ struct _Conn
   MprocRing       *requests;
   MprocRing       *replies;
   MprocRing       *events;
+  MprocOrder      *order;         /* ring clients: for reads from views */
+  gint64           last_read_hup_check;
 
   GMutex           call_lock;     /* one exchange at a time */
   guint64          next_serial;
   gint64           last_hup_check;
+
+  GMutex           reply_lock;    /* waiters, reading, async_polls */
+  GCond            reply_cond;
+  GHashTable      *waiters;       /* serial -> Waiter* */
+  gboolean         reading;       /* someone reads the reply ring */
+  GHashTable      *async_polls;   /* GMainContext* -> AsyncPoll* */
 
   GMutex           state_lock;    /* broken, watchers */
   GError          *broken;
@@ -240,13 +264,33 @@ conn_unref (Conn *conn)
   g_clear_pointer (&conn->replies, mproc_ring_free);
   g_clear_pointer (&conn->events, mproc_ring_free);
   g_clear_pointer (&conn->shm, mproc_shm_unref);
+  g_clear_pointer (&conn->order, mproc_order_free);
   mproc_clear_fd (&conn->sock);
   g_clear_error (&conn->broken);
   g_clear_pointer (&conn->watchers, g_ptr_array_unref);
+  g_clear_pointer (&conn->waiters, g_hash_table_unref);
+  g_clear_pointer (&conn->async_polls, g_hash_table_unref);
+  g_mutex_clear (&conn->reply_lock);
+  g_cond_clear (&conn->reply_cond);
   g_mutex_clear (&conn->call_lock);
   g_mutex_clear (&conn->state_lock);
   g_mutex_clear (&conn->event_read_lock);
   g_free (conn);
+}
+
+static void async_poll_free (gpointer data);
+
+static void
+conn_init_locks (Conn *conn)
+{
+  g_mutex_init (&conn->call_lock);
+  g_mutex_init (&conn->state_lock);
+  g_mutex_init (&conn->event_read_lock);
+  g_mutex_init (&conn->reply_lock);
+  g_cond_init (&conn->reply_cond);
+  conn->watchers = g_ptr_array_new ();
+  conn->waiters = g_hash_table_new (g_int64_hash, g_int64_equal);
+  conn->async_polls = g_hash_table_new_full (NULL, NULL, NULL, async_poll_free);
 }
 
 /* "unix:abstract=NAME" or "unix:path=PATH" */
@@ -335,7 +379,7 @@ conn_open (const char    *address,
   socklen_t len;
   const char *status;
   guint64 size;
-  gint32 h_shm, h_ev[3];
+  gint32 h_shm, h_ev[3], h_order, slot;
   GPid server_pid = 0;
   Conn *conn;
   int shm_fd;
@@ -391,11 +435,13 @@ conn_open (const char    *address,
                    address, message);
       return NULL;
     }
-  if (!g_str_equal (status, "ok") || !g_variant_is_of_type (body, G_VARIANT_TYPE ("(tuhhhh)")))
+  if (!g_str_equal (status, "ok") || !g_variant_is_of_type (body, G_VARIANT_TYPE ("(tuhhhhhi)")))
     goto malformed;
   /* SO_PEERCRED names whoever called listen(): the server says who it is */
-  g_variant_get (body, "(tuhhhh)", &size, &server_pid, &h_shm, &h_ev[0], &h_ev[1], &h_ev[2]);
-  if (h_shm < 0 || (guint) h_shm >= fds->len)
+  g_variant_get (body, "(tuhhhhhi)", &size, &server_pid, &h_shm, &h_ev[0], &h_ev[1], &h_ev[2],
+                 &h_order, &slot);
+  if (h_shm < 0 || (guint) h_shm >= fds->len || h_order < 0 || (guint) h_order >= fds->len ||
+      h_order == h_shm)
     goto malformed;
   for (guint i = 0; i < 3; i++)
     if (h_ev[i] < 0 || (guint) h_ev[i] >= fds->len)
@@ -406,10 +452,7 @@ conn_open (const char    *address,
   conn->pid = getpid ();
   conn->sock = -1;
   conn->server_pid = server_pid;
-  g_mutex_init (&conn->call_lock);
-  g_mutex_init (&conn->state_lock);
-  g_mutex_init (&conn->event_read_lock);
-  conn->watchers = g_ptr_array_new ();
+  conn_init_locks (conn);
 
   shm_fd = g_array_index (fds, int, h_shm);
   g_array_index (fds, int, h_shm) = -1;
@@ -442,6 +485,13 @@ conn_open (const char    *address,
           }
       }
   }
+  conn->order = mproc_order_new_from_fd (g_array_index (fds, int, h_order), slot, error);
+  g_array_index (fds, int, h_order) = -1;
+  if (conn->order == NULL)
+    {
+      conn_unref (conn);
+      return NULL;
+    }
   conn->sock = g_steal_fd (&sock);
   return conn;
 
@@ -512,9 +562,420 @@ spin_for_reply (MprocRing *ring)
     sched_yield ();
 }
 
+/* --- Replies ---------------------------------------------------------------
+ *
+ * Several calls of one process may wait for replies at once (threads, and
+ * async calls waiting from main contexts).  Each registers a Waiter under
+ * its serial before its request is sent.  One of them at a time reads the
+ * reply ring (conn->reading) and hands every reply to its waiter: a
+ * blocking caller is woken (reply_cond), an async call's GTask is returned
+ * (the callback then runs in its own context).  A blocking caller reads
+ * itself when nobody else does; async calls are read for by one GSource
+ * per connection and main context (AsyncPoll), which waits on the ring
+ * without any thread.  A reply nobody waits for (its call was cancelled)
+ * is dropped. */
+
+typedef struct
+{
+  guint64       serial;
+  gboolean      done;
+  guint32       status;
+  GVariant     *value;
+  GArray       *fds;
+  GError       *error;
+  GTask        *task;        /* async */
+  GMainContext *context;     /* async: its AsyncPoll */
+  GCancellable *cancellable; /* async */
+  gulong        cancel_id;
+} Waiter;
+
+typedef struct
+{
+  Conn         *conn;
+  GMainContext *context;
+  GObject      *owner;       /* the poll's GTask source: holds @conn */
+  GCancellable *cancellable;
+  guint         n_waiting;   /* async waiters of this context (reply_lock) */
+  gboolean      armed;
+} AsyncPoll;
+
+static void
+waiter_free (Waiter *w)
+{
+  g_clear_pointer (&w->value, g_variant_unref);
+  if (w->fds != NULL)
+    {
+      mproc_fd_array_close_all (w->fds);
+      g_array_unref (w->fds);
+    }
+  g_clear_error (&w->error);
+  g_clear_object (&w->task);
+  g_clear_pointer (&w->context, g_main_context_unref);
+  g_clear_object (&w->cancellable);
+  g_free (w);
+}
+
+static void
+async_poll_free (gpointer data)
+{
+  AsyncPoll *p = data;
+
+  g_clear_object (&p->cancellable);
+  g_clear_object (&p->owner);
+  g_main_context_unref (p->context);
+  g_free (p);
+}
+
+/* Converts a waiter's outcome; takes the reply's fds into @fds_out. */
+static gboolean
+waiter_result (Waiter    *w,
+               GVariant **reply,
+               GArray    *fds_out,
+               GError   **error)
+{
+  if (w->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&w->error));
+      return FALSE;
+    }
+  if (w->status != 0)
+    {
+      /* status: error code + 1 */
+      g_set_error_literal (error, MPROC_ERROR, w->status - 1,
+                           g_variant_is_of_type (w->value, G_VARIANT_TYPE_STRING) ?
+                           g_variant_get_string (w->value, NULL) : _("Unknown error"));
+      return FALSE;
+    }
+  if (fds_out != NULL && w->fds != NULL)
+    {
+      g_array_append_vals (fds_out, w->fds->data, w->fds->len);
+      for (guint i = 0; i < w->fds->len; i++)
+        g_array_index (w->fds, int, i) = -1;
+    }
+  *reply = g_steal_pointer (&w->value);
+  return TRUE;
+}
+
+/* With reply_lock: @w is done; async ones go to @completed. */
+static void
+waiter_done (Conn      *conn,
+             Waiter    *w,
+             GPtrArray *completed)
+{
+  w->done = TRUE;
+  if (w->task != NULL)
+    {
+      AsyncPoll *p = g_hash_table_lookup (conn->async_polls, w->context);
+
+      if (p != NULL && p->n_waiting > 0)
+        p->n_waiting--;
+      g_ptr_array_add (completed, w);
+    }
+}
+
+/* With reply_lock: every waiter fails with @error (the connection broke). */
+static void
+conn_fail_waiters (Conn         *conn,
+                   const GError *error,
+                   GPtrArray    *completed)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, conn->waiters);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Waiter *w = value;
+
+      w->error = g_error_copy (error);
+      g_hash_table_iter_steal (&iter);
+      waiter_done (conn, w, completed);
+    }
+  g_cond_broadcast (&conn->reply_cond);
+}
+
+/* With reply_lock: hands one reply (or a read error) to its waiter. */
+static void
+conn_route (Conn      *conn,
+            GBytes    *bytes,
+            GArray    *fds,
+            GError    *read_error,
+            GPtrArray *completed)
+{
+  g_autoptr(GVariant) message = NULL;
+  g_autoptr(GError) local_error = NULL;
+  guint64 serial;
+  Waiter *w;
+
+  if (bytes == NULL)
+    {
+      if (g_error_matches (read_error, MPROC_ERROR, MPROC_ERROR_EMPTY) ||
+          g_error_matches (read_error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
+          g_error_matches (read_error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
+        return;
+      local_error = g_error_copy (read_error);
+    }
+  else
+    {
+      message = mproc_wire_decode (bytes, NULL);
+      if (message == NULL || !g_variant_is_of_type (message, G_VARIANT_TYPE ("(tuv)")))
+        local_error = g_error_new_literal (MPROC_ERROR, MPROC_ERROR_BROKEN,
+                                           _("The manager’s server sent a malformed reply"));
+    }
+  if (local_error != NULL)
+    {
+      /* the stream cannot be trusted any more: every call fails */
+      local_error->domain = MPROC_ERROR;
+      local_error->code = MPROC_ERROR_BROKEN;
+      conn_fail (conn, local_error);
+      conn_fail_waiters (conn, local_error, completed);
+      return;
+    }
+
+  g_variant_get_child (message, 0, "t", &serial);
+  if (!g_hash_table_steal_extended (conn->waiters, &serial, NULL, (gpointer *) &w))
+    {
+      mproc_fd_array_close_all (fds);
+      return;   /* abandoned */
+    }
+  g_variant_get (message, "(tuv)", NULL, &w->status, &w->value);
+  w->fds = mproc_fd_array_new ();
+  g_array_append_vals (w->fds, fds->data, fds->len);
+  for (guint i = 0; i < fds->len; i++)
+    g_array_index (fds, int, i) = -1;
+  waiter_done (conn, w, completed);
+  g_cond_broadcast (&conn->reply_cond);
+}
+
+/* Outside reply_lock: returns the GTasks of async waiters that are done. */
+static void
+complete_async (GPtrArray *completed)
+{
+  for (guint i = 0; i < completed->len; i++)
+    {
+      Waiter *w = completed->pdata[i];
+      GTask *task = g_steal_pointer (&w->task);
+      GVariant *reply = NULL;
+      GError *error = NULL;
+
+      if (w->cancel_id != 0)
+        g_cancellable_disconnect (w->cancellable, w->cancel_id);
+      if (waiter_result (w, &reply, NULL, &error))
+        g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
+      else
+        g_task_return_error (task, error);
+      g_object_unref (task);
+      waiter_free (w);
+    }
+  g_ptr_array_set_size (completed, 0);
+}
+
+/* Registers a waiter for the next serial (with call_lock). */
+static Waiter *
+conn_add_waiter (Conn *conn)
+{
+  Waiter *w = g_new0 (Waiter, 1);
+
+  w->serial = ++conn->next_serial;
+  g_mutex_lock (&conn->reply_lock);
+  g_hash_table_insert (conn->waiters, &w->serial, w);
+  g_mutex_unlock (&conn->reply_lock);
+  return w;
+}
+
+/* Forgets @w, whose call ended without its reply (it may come later and is
+ * then dropped).  Returns FALSE if the reply came meanwhile. */
+static gboolean
+conn_abandon (Conn   *conn,
+              Waiter *w)
+{
+  gboolean ret;
+
+  g_mutex_lock (&conn->reply_lock);
+  ret = !w->done && g_hash_table_steal (conn->waiters, &w->serial);
+  g_mutex_unlock (&conn->reply_lock);
+  return ret;
+}
+
+/* Blocks until @w is done: reads the ring while nobody else does. */
+static void
+conn_wait (Conn         *conn,
+           Waiter       *w,
+           GCancellable *cancellable)
+{
+  g_autoptr(GPtrArray) completed = g_ptr_array_new ();
+
+  g_mutex_lock (&conn->reply_lock);
+  while (!w->done)
+    {
+      if (g_cancellable_is_cancelled (cancellable))
+        break;
+      if (!conn->reading)
+        {
+          g_autoptr(GArray) fds = mproc_fd_array_new ();
+          g_autoptr(GBytes) bytes = NULL;
+          g_autoptr(GError) read_error = NULL;
+
+          conn->reading = TRUE;
+          g_mutex_unlock (&conn->reply_lock);
+          spin_for_reply (conn->replies);
+          bytes = mproc_ring_get (conn->replies, conn->sock, fds, -1, cancellable, &read_error);
+          g_mutex_lock (&conn->reply_lock);
+          conn->reading = FALSE;
+          conn_route (conn, bytes, fds, read_error, completed);
+          g_cond_broadcast (&conn->reply_cond);
+        }
+      else
+        g_cond_wait_until (&conn->reply_cond, &conn->reply_lock,
+                           g_get_monotonic_time () + 10 * G_TIME_SPAN_MILLISECOND);
+      if (completed->len > 0)
+        {
+          g_mutex_unlock (&conn->reply_lock);
+          complete_async (completed);
+          g_mutex_lock (&conn->reply_lock);
+        }
+    }
+  g_mutex_unlock (&conn->reply_lock);
+}
+
+/* Puts one request in the ring (with call_lock). */
+static gboolean
+conn_send (Conn          *conn,
+           GVariant      *request,
+           const int     *fds,
+           guint          n_fds,
+           gboolean       pipelined,
+           GCancellable  *cancellable,
+           GError       **error)
+{
+  if (!mproc_ring_put (conn->requests, request, NULL, conn->sock, fds, n_fds, -1, cancellable, error))
+    return FALSE;
+  mproc_order_sent (conn->order);
+  if (pipelined)
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      /* a pipelined write notices a dead server within a millisecond */
+      if (now - conn->last_hup_check > HUP_CHECK_USEC)
+        {
+          conn->last_hup_check = now;
+          if (mproc_ring_sock_hup (conn->sock))
+            {
+              set_broken_error (error, _("the connection was closed"));
+              return FALSE;
+            }
+        }
+    }
+  return TRUE;
+}
+
+static void
+conn_fail_error (Conn    *conn,
+                 GError  *local_error)
+{
+  if (g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_BROKEN) ||
+      g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_CLOSED) ||
+      g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE))
+    {
+      local_error->domain = MPROC_ERROR;
+      local_error->code = MPROC_ERROR_BROKEN;
+      conn_fail (conn, local_error);
+    }
+}
+
+static GVariant *
+conn_request (guint     op,
+              guint64   object,
+              guint64   serial,
+              GVariant *args)
+{
+  /* the send time orders this request with those of other processes */
+  return g_variant_ref_sink (g_variant_new ("(uttt@v)", op, object, serial, send_time (),
+                                            g_variant_new_variant (args)));
+}
+
+/* One exchange over TCP: a frame each way, one at a time. */
+static gboolean
+conn_call_tcp (Conn          *conn,
+               guint          op,
+               guint64        object,
+               GVariant      *args,
+               guint          n_fds,
+               GVariant     **reply,
+               GCancellable  *cancellable,
+               GError       **error)
+{
+  g_autoptr(GVariant) request = NULL;
+  GError *local_error = NULL;
+  guint64 serial = 0;
+  gboolean ret = FALSE;
+
+  g_mutex_lock (&conn->call_lock);
+  if (!conn_check (conn, error))
+    goto out;
+  if (n_fds > 0)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                           _("This operation is not available over TCP"));
+      goto out;
+    }
+  if (reply != NULL)
+    serial = ++conn->next_serial;
+  request = conn_request (op, object, serial, args);
+  if (!mproc_wire_send_value (conn->sock, request, NULL, 0, cancellable, &local_error))
+    goto failed;
+  if (reply == NULL)
+    {
+      ret = TRUE;
+      goto out;
+    }
+  for (;;)
+    {
+      g_autoptr(GBytes) bytes = NULL;
+      g_autoptr(GVariant) message = NULL;
+      g_autoptr(GVariant) value = NULL;
+      guint64 got_serial;
+      guint32 status;
+
+      /* once a frame starts it is read whole, so that a cancellation
+       * never leaves half of one in the stream */
+      if (mproc_fd_wait (conn->sock, G_IO_IN, -1, cancellable, &local_error))
+        bytes = mproc_wire_recv (conn->sock, NULL, MPROC_MANAGER_TCP_MAX_MESSAGE, NULL, &local_error);
+      if (bytes == NULL)
+        goto failed;
+      message = mproc_wire_decode (bytes, &local_error);
+      if (message == NULL || !g_variant_is_of_type (message, G_VARIANT_TYPE ("(tuv)")))
+        {
+          g_clear_error (&local_error);
+          g_set_error_literal (&local_error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                               _("The manager’s server sent a malformed reply"));
+          goto failed;
+        }
+      g_variant_get (message, "(tuv)", &got_serial, &status, &value);
+      if (got_serial != serial)
+        continue;
+      if (status != 0)
+        {
+          g_set_error_literal (error, MPROC_ERROR, status - 1,
+                               g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) ?
+                               g_variant_get_string (value, NULL) : _("Unknown error"));
+          goto out;
+        }
+      *reply = g_steal_pointer (&value);
+      ret = TRUE;
+      goto out;
+    }
+
+failed:
+  conn_fail_error (conn, local_error);
+  g_propagate_error (error, local_error);
+out:
+  g_mutex_unlock (&conn->call_lock);
+  return ret;
+}
+
 /* One exchange. @reply NULL: pipelined.  @fds_out receives the reply's
- * fds.  The reply to a call abandoned (cancelled) earlier is skipped by its
- * serial. */
+ * fds. */
 static gboolean
 conn_call (Conn          *conn,
            guint          op,
@@ -529,121 +990,265 @@ conn_call (Conn          *conn,
 {
   g_autoptr(GVariant) request = NULL;
   GError *local_error = NULL;
-  guint64 serial = 0;
-  gboolean ret = FALSE;
+  Waiter *w = NULL;
+  gboolean ret;
+
+  if (conn->requests == NULL)
+    return conn_call_tcp (conn, op, object, args, n_fds, reply, cancellable, error);
 
   g_mutex_lock (&conn->call_lock);
-
   if (!conn_check (conn, error))
-    goto out;
-
+    {
+      g_mutex_unlock (&conn->call_lock);
+      return FALSE;
+    }
   if (reply != NULL)
-    serial = ++conn->next_serial;
-  /* the send time orders this request with those of other processes */
-  request = g_variant_ref_sink (g_variant_new ("(uttt@v)", op, object, serial, send_time (),
-                                               g_variant_new_variant (args)));
-  if (conn->requests == NULL)
+    w = conn_add_waiter (conn);
+  request = conn_request (op, object, w != NULL ? w->serial : 0, args);
+  ret = conn_send (conn, request, fds, n_fds, reply == NULL, cancellable, &local_error);
+  g_mutex_unlock (&conn->call_lock);
+
+  if (!ret)
     {
-      /* over TCP: a frame on the socket */
-      if (n_fds > 0)
-        {
-          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
-                               _("This operation is not available over TCP"));
-          goto out;
-        }
-      if (!mproc_wire_send_value (conn->sock, request, NULL, 0, cancellable, &local_error))
-        goto failed;
+      /* the request could not be sent */
+      if (w != NULL && conn_abandon (conn, w))
+        waiter_free (w);
+      conn_fail_error (conn, local_error);
+      g_propagate_error (error, local_error);
+      return FALSE;
     }
-  else if (!mproc_ring_put (conn->requests, request, NULL, conn->sock, fds, n_fds, -1,
-                            cancellable, &local_error))
-    goto failed;
+  if (w == NULL)
+    return TRUE;
 
-  if (reply == NULL)
+  conn_wait (conn, w, cancellable);
+  if (!w->done && conn_abandon (conn, w))
     {
-      gint64 now = g_get_monotonic_time ();
+      g_cancellable_set_error_if_cancelled (cancellable, error);
+      ret = FALSE;
+    }
+  else
+    ret = waiter_result (w, reply, fds_out, error);   /* a broken conn is marked by conn_route() */
+  waiter_free (w);
+  return ret;
+}
 
-      /* a pipelined write notices a dead server within a millisecond */
-      if (now - conn->last_hup_check > HUP_CHECK_USEC)
+/* --- Async calls on the ring --------------------------------------------- */
+
+static void async_poll_arm (AsyncPoll *p);
+
+static void
+async_poll_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  AsyncPoll *p = user_data;
+  Conn *conn = p->conn;
+  g_autoptr(GPtrArray) completed = g_ptr_array_new ();
+  gboolean again;
+
+  mproc_ring_poll_finish (result, NULL);
+
+  g_mutex_lock (&conn->reply_lock);
+  if (!conn->reading)
+    {
+      /* read everything there is (never blocking: we are in a main loop) */
+      conn->reading = TRUE;
+      for (;;)
         {
-          conn->last_hup_check = now;
-          if (mproc_ring_sock_hup (conn->sock))
+          g_autoptr(GArray) fds = mproc_fd_array_new ();
+          g_autoptr(GBytes) bytes = NULL;
+          g_autoptr(GError) read_error = NULL;
+
+          g_mutex_unlock (&conn->reply_lock);
+          bytes = mproc_ring_get (conn->replies, conn->sock, fds, 0, NULL, &read_error);
+          g_mutex_lock (&conn->reply_lock);
+          if (bytes == NULL && g_error_matches (read_error, MPROC_ERROR, MPROC_ERROR_EMPTY) &&
+              mproc_ring_sock_hup (conn->sock))
             {
-              set_broken_error (&local_error, _("the connection was closed"));
-              goto failed;
+              g_clear_error (&read_error);
+              set_broken_error (&read_error, _("the connection was closed"));
             }
+          conn_route (conn, bytes, fds, read_error, completed);
+          if (bytes == NULL)
+            break;
         }
-      ret = TRUE;
-      goto out;
+      conn->reading = FALSE;
+      g_cond_broadcast (&conn->reply_cond);
     }
+  p->armed = again = p->n_waiting > 0;
+  /* an idle poll goes: it holds the connection */
+  if (!again)
+    g_hash_table_steal (conn->async_polls, p->context);
+  g_mutex_unlock (&conn->reply_lock);
 
-  for (;;)
+  complete_async (completed);
+  if (again)
+    async_poll_arm (p);
+  else
+    async_poll_free (p);
+}
+
+/* In @p's context: waits for replies without a thread. */
+static void
+async_poll_arm (AsyncPoll *p)
+{
+  g_main_context_push_thread_default (p->context);
+  mproc_ring_poll_async (p->conn->replies, p->owner, p->conn->sock, -1, p->cancellable,
+                         async_poll_cb, p);
+  g_main_context_pop_thread_default (p->context);
+}
+
+typedef struct
+{
+  Conn         *conn;
+  guint64       serial;
+  GMainContext *context;
+} CancelData;
+
+static void
+cancel_data_free (gpointer data)
+{
+  CancelData *cd = data;
+
+  conn_unref (cd->conn);
+  g_main_context_unref (cd->context);
+  g_free (cd);
+}
+
+/* In the call's context: ends it with CANCELLED unless its reply came. */
+static gboolean
+async_cancel_idle (gpointer data)
+{
+  CancelData *cd = data;
+  g_autoptr(GPtrArray) completed = g_ptr_array_new ();
+  Waiter *w;
+
+  g_mutex_lock (&cd->conn->reply_lock);
+  if (g_hash_table_steal_extended (cd->conn->waiters, &cd->serial, NULL, (gpointer *) &w))
     {
-      g_autoptr(GArray) got_fds = mproc_fd_array_new ();
-      g_autoptr(GBytes) bytes = NULL;
-      g_autoptr(GVariant) message = NULL;
-      g_autoptr(GVariant) value = NULL;
-      guint64 got_serial;
-      guint32 status;
+      w->error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Operation was cancelled"));
+      waiter_done (cd->conn, w, completed);
+    }
+  g_mutex_unlock (&cd->conn->reply_lock);
+  complete_async (completed);
+  return G_SOURCE_REMOVE;
+}
 
-      if (conn->replies == NULL)
+static void
+async_cancelled_cb (GCancellable *cancellable,
+                    gpointer      user_data)
+{
+  CancelData *cd = user_data;
+  CancelData *copy = g_new0 (CancelData, 1);
+
+  /* any thread: the waiter is ended from its own context */
+  copy->conn = conn_ref (cd->conn);
+  copy->serial = cd->serial;
+  copy->context = g_main_context_ref (cd->context);
+  g_main_context_invoke_full (copy->context, G_PRIORITY_DEFAULT, async_cancel_idle, copy, cancel_data_free);
+}
+
+/* The async form of conn_call() on the ring: the request is put at once
+ * (a pipelined one completes then), the reply is waited for by the
+ * AsyncPoll of the caller's context.  The task's value is the reply. */
+static void
+conn_call_async (Conn     *conn,
+                 guint     op,
+                 guint64   object,
+                 GVariant *args,
+                 gboolean  want_reply,
+                 GTask    *task)
+{
+  g_autoptr(GVariant) request = NULL;
+  g_autoptr(GPtrArray) completed = g_ptr_array_new ();
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  GError *error = NULL;
+  AsyncPoll *p;
+  Waiter *w = NULL;
+  gboolean arm = FALSE;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_mutex_lock (&conn->call_lock);
+  if (!conn_check (conn, &error))
+    {
+      g_mutex_unlock (&conn->call_lock);
+      g_task_return_error (task, error);
+      return;
+    }
+  if (want_reply)
+    {
+      w = g_new0 (Waiter, 1);
+      w->serial = ++conn->next_serial;
+      w->task = g_object_ref (task);
+      w->context = g_main_context_ref (g_task_get_context (task));
+      if (cancellable != NULL)
         {
-          /* over TCP: once a frame starts it is read whole, so that a
-           * cancellation never leaves half of one in the stream */
-          if (mproc_fd_wait (conn->sock, G_IO_IN, -1, cancellable, &local_error))
-            bytes = mproc_wire_recv (conn->sock, NULL, MPROC_MANAGER_TCP_MAX_MESSAGE, NULL, &local_error);
+          CancelData *cd = g_new0 (CancelData, 1);
+
+          cd->conn = conn_ref (conn);
+          cd->serial = w->serial;
+          cd->context = g_main_context_ref (w->context);
+          w->cancellable = g_object_ref (cancellable);
+          w->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (async_cancelled_cb), cd,
+                                                cancel_data_free);
+        }
+      g_mutex_lock (&conn->reply_lock);
+      g_hash_table_insert (conn->waiters, &w->serial, w);
+      p = g_hash_table_lookup (conn->async_polls, w->context);
+      if (p == NULL)
+        {
+          p = g_new0 (AsyncPoll, 1);
+          p->conn = conn;
+          p->context = g_main_context_ref (w->context);
+          /* the poll keeps the connection (and so the ring) alive */
+          p->owner = g_object_new (G_TYPE_OBJECT, NULL);
+          g_object_set_data_full (p->owner, "mproc-manager-conn", conn_ref (conn),
+                                  (GDestroyNotify) conn_unref);
+          p->cancellable = g_cancellable_new ();
+          g_hash_table_insert (conn->async_polls, p->context, p);
+        }
+      p->n_waiting++;
+      if (!p->armed)
+        p->armed = arm = TRUE;
+      g_mutex_unlock (&conn->reply_lock);
+    }
+  request = conn_request (op, object, w != NULL ? w->serial : 0, args);
+  /* the ring has room unless the server is far behind: a put does not wait */
+  if (!conn_send (conn, request, NULL, 0, !want_reply, NULL, &error))
+    {
+      g_mutex_unlock (&conn->call_lock);
+      conn_fail_error (conn, error);
+      if (w != NULL)
+        {
+          g_mutex_lock (&conn->reply_lock);
+          if (g_hash_table_steal (conn->waiters, &w->serial))
+            {
+              w->error = g_error_copy (error);
+              waiter_done (conn, w, completed);
+            }
+          g_mutex_unlock (&conn->reply_lock);
+          complete_async (completed);
+          g_error_free (error);
         }
       else
-        {
-          spin_for_reply (conn->replies);
-          bytes = mproc_ring_get (conn->replies, conn->sock, got_fds, -1, cancellable, &local_error);
-        }
-      if (bytes == NULL)
-        goto failed;
-      message = mproc_wire_decode (bytes, &local_error);
-      if (message == NULL || !g_variant_is_of_type (message, G_VARIANT_TYPE ("(tuv)")))
-        {
-          g_clear_error (&local_error);
-          g_set_error_literal (&local_error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
-                               _("The manager’s server sent a malformed reply"));
-          goto failed;
-        }
-      g_variant_get (message, "(tuv)", &got_serial, &status, &value);
-      if (got_serial != serial)
-        continue;
-
-      if (status != 0)
-        {
-          /* status: error code + 1 */
-          g_set_error_literal (error, MPROC_ERROR, status - 1,
-                               g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) ?
-                               g_variant_get_string (value, NULL) : _("Unknown error"));
-          goto out;
-        }
-      if (fds_out != NULL)
-        {
-          g_array_append_vals (fds_out, got_fds->data, got_fds->len);
-          for (guint i = 0; i < got_fds->len; i++)
-            g_array_index (got_fds, int, i) = -1;
-        }
-      *reply = g_steal_pointer (&value);
-      ret = TRUE;
-      goto out;
+        g_task_return_error (task, error);
+      if (arm)
+        async_poll_arm (p);
+      return;
     }
-
-failed:
-  if (g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_BROKEN) ||
-      g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_CLOSED) ||
-      g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE))
-    {
-      local_error->domain = MPROC_ERROR;
-      local_error->code = MPROC_ERROR_BROKEN;
-      conn_fail (conn, local_error);
-    }
-  g_propagate_error (error, local_error);
-
-out:
   g_mutex_unlock (&conn->call_lock);
-  return ret;
+
+  if (w == NULL)
+    {
+      g_task_return_pointer (task, g_variant_ref_sink (g_variant_new ("()")), (GDestroyNotify) g_variant_unref);
+      return;
+    }
+  if (arm)
+    async_poll_arm (p);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1689,10 +2294,7 @@ conn_open_tcp (const char    *address,
   conn->pid = getpid ();
   conn->sock = g_steal_fd (&sock);
   conn->server_pid = server_pid;
-  g_mutex_init (&conn->call_lock);
-  g_mutex_init (&conn->state_lock);
-  g_mutex_init (&conn->event_read_lock);
-  conn->watchers = g_ptr_array_new ();
+  conn_init_locks (conn);
   return conn;
 
 failed:
@@ -2170,7 +2772,7 @@ ping_thread (GTask        *task,
   GError *error = NULL;
 
   if (mproc_manager_ping (source_object, cancellable, &error))
-    g_task_return_boolean (task, TRUE);
+    g_task_return_pointer (task, g_variant_ref_sink (g_variant_new ("()")), (GDestroyNotify) g_variant_unref);
   else
     g_task_return_error (task, error);
 }
@@ -2193,12 +2795,29 @@ mproc_manager_ping_async (MprocManager        *self,
                           gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  Conn *conn;
 
   g_return_if_fail (MPROC_IS_MANAGER (self));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_ping_async);
-  g_task_run_in_thread (task, ping_thread);
+  conn = manager_get_conn (self, cancellable, &error);
+  if (conn == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  if (conn->requests != NULL)
+    {
+      g_autoptr(GVariant) unit = g_variant_ref_sink (g_variant_new ("()"));
+
+      /* on the ring: no thread */
+      conn_call_async (conn, MANAGER_OP_PING, 0, unit, TRUE, task);
+    }
+  else
+    g_task_run_in_thread (task, ping_thread);
+  conn_unref (conn);
 }
 
 /**
@@ -2218,10 +2837,13 @@ mproc_manager_ping_finish (MprocManager  *self,
                            GAsyncResult  *result,
                            GError       **error)
 {
+  g_autoptr(GVariant) reply = NULL;
+
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_ping_async), FALSE);
 
-  return g_task_propagate_boolean (G_TASK (result), error);
+  reply = g_task_propagate_pointer (G_TASK (result), error);
+  return reply != NULL;
 }
 
 /**
@@ -2658,6 +3280,7 @@ mproc_proxy_core_clear (MprocProxyCore *core)
         }
     }
   core->ref_pid = 0;
+  g_clear_pointer ((MprocView **) &core->view, mproc_view_free);
   g_clear_object (&core->manager);
   g_mutex_clear (&core->lock);
 }
@@ -2707,6 +3330,131 @@ mproc_proxy_call (MprocProxyCore  *core,
   return manager_call (core->manager, op, core->id, args, NULL, 0, reply, NULL, cancellable, error);
 }
 
+/* --- Reads from the view ------------------------------------------------ */
+
+/* How long a read waits for writes in flight before it asks the server
+ * (which serves it after them anyway). */
+#define VIEW_WAIT_USEC 50
+
+/* The view to read from now (NULL: ask the server), or FALSE with @error
+ * when the server is known to be gone.  Without @create, only a view
+ * already mapped is used: len() alone does not make the server keep one. */
+static gboolean
+proxy_view_prepare (MprocProxyCore  *core,
+                    gboolean         create,
+                    MprocView      **view_out,
+                    GError         **error)
+{
+  GError *local_error = NULL;
+  MprocView *view = NULL;
+  gboolean ret = TRUE;
+  gint64 now;
+  Conn *conn;
+
+  *view_out = NULL;
+  if (g_atomic_int_get (&core->view_failed) ||
+      (!create && g_atomic_pointer_get (&core->view) == NULL))
+    return TRUE;
+  if (!proxy_ensure_ref (core, NULL, error))
+    return FALSE;
+  conn = manager_get_conn (core->manager, NULL, error);
+  if (conn == NULL)
+    return FALSE;
+  if (conn->requests == NULL)
+    {
+      /* over TCP every read is a round trip */
+      g_atomic_int_set (&core->view_failed, TRUE);
+      goto out;
+    }
+  if (!conn_check (conn, error))
+    {
+      ret = FALSE;
+      goto out;
+    }
+  /* a dead server is noticed within a millisecond, as by pipelined writes */
+  now = g_get_monotonic_time ();
+  if (now - __atomic_load_n (&conn->last_read_hup_check, __ATOMIC_RELAXED) > HUP_CHECK_USEC)
+    {
+      __atomic_store_n (&conn->last_read_hup_check, now, __ATOMIC_RELAXED);
+      if (mproc_ring_sock_hup (conn->sock))
+        {
+          set_broken_error (&local_error, _("the connection was closed"));
+          conn_fail (conn, local_error);
+          g_propagate_error (error, local_error);
+          ret = FALSE;
+          goto out;
+        }
+    }
+
+  view = g_atomic_pointer_get (&core->view);
+  if (view == NULL)
+    {
+      g_mutex_lock (&core->lock);
+      if (core->view == NULL && !core->view_failed)
+        {
+          g_autoptr(GArray) fds = mproc_fd_array_new ();
+          g_autoptr(GVariant) unit = g_variant_ref_sink (g_variant_new ("()"));
+          g_autoptr(GVariant) reply = NULL;
+
+          if (conn_call (conn, MANAGER_OP_VIEW, core->id, unit, NULL, 0, &reply, fds, NULL, &local_error) &&
+              fds->len == 1)
+            {
+              core->view = mproc_view_new (g_array_index (fds, int, 0), NULL);
+              g_array_index (fds, int, 0) = -1;
+            }
+          if (g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_BROKEN))
+            {
+              g_propagate_error (error, local_error);
+              ret = FALSE;
+            }
+          else if (core->view == NULL)
+            g_atomic_int_set (&core->view_failed, TRUE);
+          g_clear_error (&local_error);
+        }
+      view = core->view;
+      g_mutex_unlock (&core->lock);
+    }
+  if (view != NULL && !mproc_order_wait_served (conn->order, VIEW_WAIT_USEC))
+    view = NULL;
+
+out:
+  conn_unref (conn);
+  *view_out = ret ? view : NULL;
+  return ret;
+}
+
+gboolean
+mproc_proxy_view_lookup (MprocProxyCore  *core,
+                         GVariant        *key,
+                         GVariant       **value_out,
+                         int             *found,
+                         GError         **error)
+{
+  MprocView *view;
+
+  *found = MPROC_VIEW_UNAVAILABLE;
+  if (!proxy_view_prepare (core, TRUE, &view, error))
+    return FALSE;
+  if (view != NULL)
+    *found = mproc_view_lookup (view, key, value_out);
+  return TRUE;
+}
+
+gboolean
+mproc_proxy_view_len (MprocProxyCore  *core,
+                      gint64          *len,
+                      GError         **error)
+{
+  MprocView *view;
+
+  *len = -1;
+  if (!proxy_view_prepare (core, FALSE, &view, error))
+    return FALSE;
+  if (view != NULL)
+    *len = mproc_view_len (view);
+  return TRUE;
+}
+
 typedef struct
 {
   MprocProxyCore *core;
@@ -2744,9 +3492,10 @@ call_thread (GTask        *task,
                            (GDestroyNotify) g_variant_unref);
 }
 
-/* Manager operations never wait for another client: they are short and
- * bounded (the server answers, or its death is noticed within 0.1 s), so
- * the async forms run the blocking call on GIO's worker threads. */
+/* On the rings, the request is put at once and the reply is waited for
+ * from the caller's main context (conn_call_async()).  Over TCP, where a
+ * reply is read from a socket frame by frame, the blocking call runs on
+ * GIO's worker threads. */
 void
 mproc_proxy_call_async (MprocProxyCore      *core,
                         gpointer             source_object,
@@ -2759,10 +3508,31 @@ mproc_proxy_call_async (MprocProxyCore      *core,
                         gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
   CallData *cd;
+  Conn *conn;
 
   task = g_task_new (source_object, cancellable, callback, user_data);
   g_task_set_source_tag (task, source_tag);
+  conn = proxy_ensure_ref (core, cancellable, &error) ?
+         manager_get_conn (core->manager, cancellable, &error) : NULL;
+  if (conn == NULL)
+    {
+      if (args != NULL)
+        g_variant_unref (g_variant_take_ref (args));
+      g_task_return_error (task, error);
+      return;
+    }
+  if (conn->requests != NULL)
+    {
+      g_autoptr(GVariant) sunk = g_variant_take_ref (args != NULL ? args : g_variant_new ("()"));
+
+      conn_call_async (conn, op, core->id, sunk, want_reply, task);
+      conn_unref (conn);
+      return;
+    }
+  conn_unref (conn);
+
   cd = g_new0 (CallData, 1);
   cd->core = core;
   cd->proxy = g_object_ref (source_object);

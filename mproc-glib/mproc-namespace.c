@@ -9,6 +9,7 @@
 #include "mproc-error.h"
 #include "mproc-i18n-private.h"
 #include "mproc-manager-private.h"
+#include "mproc-manager-view-private.h"
 #include "mproc-shareable-private.h"
 
 /**
@@ -363,12 +364,26 @@ mproc_namespace_get (MprocNamespace  *self,
                      GError         **error)
 {
   g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) key = NULL;
+  GVariant *value = NULL;
+  int found;
 
   g_return_val_if_fail (MPROC_IS_NAMESPACE (self), NULL);
   g_return_val_if_fail (name != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!mproc_proxy_call (&self->core, NAMESPACE_OP_GET, g_variant_new_string (name), &reply, cancellable, error))
+  key = g_variant_ref_sink (g_variant_new_string (name));
+  if (!mproc_proxy_view_lookup (&self->core, key, &value, &found, error))
+    return NULL;
+  if (found == MPROC_VIEW_FOUND)
+    return value;
+  if (found == MPROC_VIEW_MISSING)
+    {
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND,
+                   _("The namespace has no attribute “%s”"), name);
+      return NULL;
+    }
+  if (!mproc_proxy_call (&self->core, NAMESPACE_OP_GET, g_variant_ref (key), &reply, cancellable, error))
     return NULL;
   return mproc_proxy_reply_unbox (reply, error);
 }
@@ -450,13 +465,23 @@ mproc_namespace_has (MprocNamespace  *self,
                      GError         **error)
 {
   g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) key = NULL;
+  int found;
 
   g_return_val_if_fail (MPROC_IS_NAMESPACE (self), FALSE);
   g_return_val_if_fail (name != NULL, FALSE);
   g_return_val_if_fail (out_value != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!mproc_proxy_call (&self->core, NAMESPACE_OP_HAS, g_variant_new_string (name), &reply, cancellable, error))
+  key = g_variant_ref_sink (g_variant_new_string (name));
+  if (!mproc_proxy_view_lookup (&self->core, key, NULL, &found, error))
+    return FALSE;
+  if (found != MPROC_VIEW_UNAVAILABLE)
+    {
+      *out_value = found == MPROC_VIEW_FOUND;
+      return TRUE;
+    }
+  if (!mproc_proxy_call (&self->core, NAMESPACE_OP_HAS, g_variant_ref (key), &reply, cancellable, error))
     return FALSE;
   return mproc_proxy_reply_boolean (reply, out_value, error);
 }

@@ -4,6 +4,7 @@
  */
 
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,6 +113,8 @@ test_introspect (void)
   g_assert_nonnull (strstr (out, "Set(in  s name,"));
   g_assert_nonnull (strstr (out, "Keys(in  s name,"));
   g_assert_nonnull (strstr (out, "readonly u ServerPid"));
+  /* the command of mproc_manager_get_dbus_address()'s documentation */
+  g_assert_nonnull (strstr (out, "Changed(s name,"));
 
   user = introspect (mproc_manager_get_dbus_address (manager), COUNTER_PATH, &status);
   g_assert_cmpint (status, ==, 0);
@@ -357,6 +360,132 @@ test_server_killed (void)
   test_leak_check_end (&check);
 }
 
+/* --- Changed signals ------------------------------------------------------ */
+
+static void
+changed_cb (GDBusConnection *connection,
+            const char      *sender,
+            const char      *object_path,
+            const char      *interface,
+            const char      *member,
+            GVariant        *parameters,
+            gpointer         user_data)
+{
+  GPtrArray *received = user_data;
+  g_autofree char *text = g_variant_print (parameters, FALSE);
+
+  g_assert_cmpstr (object_path, ==, MPROC_MANAGER_DBUS_OBJECT_PATH);
+  g_assert_cmpstr (member, ==, "Changed");
+  g_ptr_array_add (received, g_strdup_printf ("%s %s", interface + strlen ("org.gnome.Mproc."), text));
+}
+
+static int
+target_set_b (MprocProcess *process,
+              GVariant     *args,
+              gpointer      user_data)
+{
+  MprocDict *dict = mproc_process_get_object (process, 0);
+
+  return mproc_dict_set (dict, g_variant_new_string ("b"), g_variant_new_int32 (2), NULL, NULL) &&
+         mproc_manager_ping (mproc_dict_get_manager (dict), NULL, NULL) ? 0 : 1;
+}
+
+static void
+test_changed (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocManager) remote = NULL;
+  g_autoptr(GDBusConnection) connection = NULL;
+  g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
+  g_autoptr(MprocProcess) child = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocDict) remote_dict = NULL;
+  g_autoptr(MprocNamespace) ns = NULL;
+  g_autoptr(MprocList) list = NULL;
+  g_autoptr(GBytes) key = g_bytes_new_static ("a key of thirty-two bytes, or so", 32);
+  g_autoptr(GPtrArray) received = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *expected[] = {
+    "Dict ('shared', [<'a'>])",           /* a ring proxy of this process */
+    "Dict ('shared', [<'b'>])",           /* a ring proxy of a child */
+    "Dict ('shared', [<'c'>])",           /* a D-Bus call */
+    "Dict ('shared', [<'d'>])",           /* a proxy over TCP */
+    "Dict ('shared', [])",            /* an update: many keys */
+    "Namespace ('shared', 'x')",
+    "List ('shared', 0, 0, 1)",
+    "Dict ('shared', [])",            /* clear */
+  };
+  guint id;
+  gint64 deadline;
+
+  g_test_summary ("D-Bus peers get Changed signals, whoever changed the object");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  connection = mproc_manager_dup_dbus_connection (manager, NULL, &error);
+  g_assert_no_error (error);
+  id = g_dbus_connection_signal_subscribe (connection, NULL, NULL, "Changed", MPROC_MANAGER_DBUS_OBJECT_PATH,
+                                           NULL, G_DBUS_SIGNAL_FLAGS_NONE, changed_cb, received, NULL);
+  /* the server knows the peer once a call went through */
+  reply = call (connection, "org.gnome.Mproc.Manager", "Ping", NULL, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&reply, g_variant_unref);
+
+  dict = mproc_dict_new (manager, "shared", NULL, &error);
+  ns = mproc_namespace_new (manager, "shared", NULL, &error);
+  list = mproc_list_new (manager, "shared", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_string ("a"), g_variant_new_int32 (1), NULL, &error));
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+
+  child = mproc_process_new_with_context (context, "set-b", NULL);
+  mproc_process_add_object (child, MPROC_SHAREABLE (dict));
+  g_assert_true (mproc_process_start (child, &error));
+  g_assert_true (mproc_process_join (child, 30 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mproc_process_get_exit_code (child), ==, 0);
+
+  reply = call (connection, "org.gnome.Mproc.Dict", "Set",
+                g_variant_new ("(svv)", "shared", g_variant_new_string ("c"), g_variant_new_int32 (3)), &error);
+  g_assert_no_error (error);
+
+  mproc_manager_set_authkey (manager, key);
+  g_assert_true (mproc_manager_listen_tcp (manager, "127.0.0.1", 0, NULL, &error));
+  remote = mproc_manager_connect_with_authkey (mproc_manager_get_tcp_address (manager), key, NULL, &error);
+  g_assert_no_error (error);
+  remote_dict = mproc_dict_new (remote, "shared", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_dict_set (remote_dict, g_variant_new_string ("d"), g_variant_new_int32 (4), NULL, &error));
+  g_assert_true (mproc_manager_ping (remote, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("{'e': 5, 'f': 6}"), NULL, &error));
+  g_assert_true (mproc_namespace_set (ns, "x", g_variant_new_int32 (7), NULL, &error));
+  g_assert_true (mproc_list_append (list, g_variant_new_int32 (8), NULL, &error));
+  g_assert_true (mproc_dict_clear (dict, NULL, &error));
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+  g_assert_no_error (error);
+
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (received->len < G_N_ELEMENTS (expected) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+  g_assert_cmpuint (received->len, ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_cmpstr (received->pdata[i], ==, expected[i]);
+
+  g_dbus_connection_signal_unsubscribe (connection, id);
+  g_clear_object (&remote_dict);
+  g_assert_finalize_object (g_steal_pointer (&remote));
+  g_clear_object (&dict);
+  g_clear_object (&ns);
+  g_clear_object (&list);
+  g_clear_object (&child);
+  g_clear_object (&connection);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
 /* --- A user-defined object, from two processes -------------------------- */
 
 static int
@@ -465,6 +594,7 @@ main (int argc, char *argv[])
 {
   mproc_manager_register_dbus_object (COUNTER_PATH, counter_factory, NULL, NULL);
   mproc_register_target ("increment", target_increment, NULL, NULL);
+  mproc_register_target ("set-b", target_set_b, NULL, NULL);
   test_init (&argc, &argv);
   if (!g_test_subprocess ())
     warm_up_gdbus ();
@@ -475,6 +605,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/manager-dbus/async", test_async);
   g_test_add_func ("/mproc/manager-dbus/other-uid", test_other_uid);
   g_test_add_func ("/mproc/manager-dbus/server-killed", test_server_killed);
+  g_test_add_func ("/mproc/manager-dbus/changed", test_changed);
 
   return g_test_run ();
 }

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -350,6 +351,7 @@ test_refused (void)
   g_autofree char *out = NULL;
   const char *address;
   guint server_fds;
+  gboolean found;
   gint64 took;
   int sock;
 
@@ -361,6 +363,9 @@ test_refused (void)
   g_assert_no_error (error);
   g_assert_true (mproc_dict_set (dict, g_variant_new_string ("secret"), g_variant_new_int32 (42), NULL, &error));
   g_assert_true (mproc_manager_ping (manager, NULL, &error));
+  /* a local read maps the dict's view: one fd of the server, the dict's */
+  g_assert_true (mproc_dict_contains (dict, g_variant_new_string ("secret"), &found, NULL, &error));
+  g_assert_true (found);
   server_fds = count_fds_of (mproc_manager_get_server_pid (manager));
 
   /* a wrong key, from another process */
@@ -460,20 +465,165 @@ test_refused (void)
   test_leak_check_end (&check);
 }
 
+/* Authenticates @sock as a client with the right key, by hand. */
+static void
+raw_authenticate (int sock)
+{
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  g_autoptr(GVariant) challenge = NULL;
+  g_autoptr(GVariant) nonce = NULL;
+  g_autoptr(GVariant) answer = NULL;
+  g_autoptr(GBytes) digest = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 our_nonce[MPROC_MANAGER_TCP_NONCE_SIZE] = { 7, };
+  const guint8 *data;
+  const char *status;
+  gsize n;
+
+  challenge = mproc_wire_recv_value (sock, NULL, 4096, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_is_of_type (challenge, G_VARIANT_TYPE ("(say)")));
+  g_variant_get (challenge, "(&s@ay)", NULL, &nonce);
+  data = g_variant_get_fixed_array (nonce, &n, 1);
+  digest = mproc_manager_auth_digest (key, MPROC_MANAGER_TCP_CLIENT_LABEL, data, n);
+  g_assert_true (mproc_wire_send_value (sock, g_variant_new ("(@ay@ay)",
+                                                             g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
+                                                                                       digest, TRUE),
+                                                             g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, our_nonce,
+                                                                                        sizeof our_nonce, 1)),
+                                        NULL, 0, NULL, &error));
+  g_assert_no_error (error);
+  answer = mproc_wire_recv_value (sock, NULL, 4096, NULL, &error);
+  g_assert_no_error (error);
+  g_variant_get (answer, "(&sv)", &status, NULL);
+  g_assert_cmpstr (status, ==, "ok");
+}
+
+typedef struct
+{
+  MprocManager *manager;
+  MprocDict    *dict;
+  GMutex        lock;
+  GCond         cond;
+  gboolean      done;
+  gboolean      ok;
+} PingData;
+
+static gpointer
+ping_thread (gpointer user_data)
+{
+  PingData *pd = user_data;
+  g_autoptr(GError) error = NULL;
+  gboolean ok = TRUE;
+
+  /* round trips and pipelined writes of a local client */
+  for (guint i = 0; i < 100 && ok; i++)
+    ok = mproc_dict_set (pd->dict, g_variant_new_uint32 (i), g_variant_new_uint32 (i), NULL, &error) &&
+         mproc_manager_ping (pd->manager, NULL, &error);
+  g_mutex_lock (&pd->lock);
+  pd->ok = ok;
+  pd->done = TRUE;
+  g_cond_signal (&pd->cond);
+  g_mutex_unlock (&pd->lock);
+  return NULL;
+}
+
+static void
+test_stalled_client (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *big = g_malloc0 (1 << 20);
+  PingData pd = { 0, };
+  GThread *thread;
+  gint64 deadline;
+  guint server_fds;
+  int sock;
+
+  g_test_summary ("A TCP client that stops reading its replies stalls nobody else");
+  test_leak_check_begin (&check);
+  manager = start_tcp_manager ();
+  dict = mproc_dict_new (manager, "big", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_string ("big"),
+                                 g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, big, 1 << 20, 1),
+                                 NULL, &error));
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+  g_assert_no_error (error);
+  server_fds = count_fds_of (mproc_manager_get_server_pid (manager));
+
+  /* 32 MiB of replies that are never read: far more than the socket holds */
+  sock = raw_connect (mproc_manager_get_tcp_address (manager));
+  raw_authenticate (sock);
+  for (guint i = 0; i < 32; i++)
+    g_assert_true (mproc_wire_send_value (sock, g_variant_new ("(uttt@v)", (guint32) DICT_OP_GET,
+                                                               mproc_proxy_get_id (dict), (guint64) i + 1,
+                                                               (guint64) 0,
+                                                               g_variant_new_variant (g_variant_new ("(vmv)",
+                                                                                                     g_variant_new_string ("big"),
+                                                                                                     NULL))),
+                                          NULL, 0, NULL, &error));
+  g_assert_no_error (error);
+
+  /* until the server's writes stall: the replies waiting for us stop growing */
+  {
+    int queued = -1, last = -2;
+    guint stable = 0;
+
+    deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+    while (stable < 10 && g_get_monotonic_time () < deadline)
+      {
+        g_usleep (50000);
+        g_assert_cmpint (ioctl (sock, FIONREAD, &queued), ==, 0);
+        stable = queued == last ? stable + 1 : 0;
+        last = queued;
+      }
+    g_assert_cmpint (queued, >, 32 * 1024);
+  }
+
+  /* everyone else is served meanwhile (a server blocked in that write
+   * would never answer: the deadline only turns a hang into a failure) */
+  g_mutex_init (&pd.lock);
+  g_cond_init (&pd.cond);
+  pd.manager = manager;
+  pd.dict = dict;
+  thread = g_thread_new ("ping", ping_thread, &pd);
+  deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  g_mutex_lock (&pd.lock);
+  while (!pd.done && g_cond_wait_until (&pd.cond, &pd.lock, deadline))
+    ;
+  g_assert_true (pd.done);
+  g_assert_true (pd.ok);
+  g_mutex_unlock (&pd.lock);
+  g_thread_join (thread);
+  g_mutex_clear (&pd.lock);
+  g_cond_clear (&pd.cond);
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 101);
+
+  /* the stalled client hangs up: the server forgets it */
+  close (sock);
+  assert_server_fds (manager, server_fds);
+
+  g_clear_object (&dict);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
 int
 main (int argc, char *argv[])
 {
   if (argc == 4 && g_str_equal (argv[1], "--tcp-helper"))
     return tcp_helper (argv[2], argv[3]);
 
-  mproc_init (&argc, &argv);
-  g_test_init (&argc, &argv, NULL);
-  test_warm_up ();
+  test_init (&argc, &argv);
 
   g_test_add_func ("/mproc/manager/tcp/right-key", test_right_key);
   g_test_add_func ("/mproc/manager/tcp/async", test_async);
   g_test_add_func ("/mproc/manager/tcp/listen-without-key", test_listen_without_key);
   g_test_add_func ("/mproc/manager/tcp/refused", test_refused);
+  g_test_add_func ("/mproc/manager/tcp/stalled-client", test_stalled_client);
 
   return g_test_run ();
 }

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,7 +14,6 @@
 #include "mproc-manager-private.h"
 #include "test-util.h"
 
-static const char *method_names[] = { "fork", "spawn", "forkserver" };
 
 static MprocManager *
 start_manager (MprocStartMethod method)
@@ -62,6 +62,43 @@ count_fds_of (GPid pid)
       n++;
   closedir (dir);
   return n;
+}
+
+/* Stops @pid and waits until every thread of it is stopped (kill() only
+ * queues the signal). */
+static void
+stop_process (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) pid);
+  gboolean all_stopped = FALSE;
+
+  g_assert_no_errno (kill (pid, SIGSTOP));
+  while (!all_stopped)
+    {
+      DIR *dir = opendir (path);
+      struct dirent *entry;
+
+      g_assert_nonnull (dir);
+      all_stopped = TRUE;
+      while ((entry = readdir (dir)) != NULL)
+        {
+          g_autofree char *stat_path = NULL;
+          g_autofree char *contents = NULL;
+          const char *end;
+
+          if (entry->d_name[0] == '.')
+            continue;
+          stat_path = g_strdup_printf ("%s/%s/stat", path, entry->d_name);
+          if (!g_file_get_contents (stat_path, &contents, NULL, NULL))
+            continue;
+          end = strrchr (contents, ')');
+          if (end == NULL || (end[2] != 'T' && end[2] != 't'))
+            all_stopped = FALSE;
+        }
+      closedir (dir);
+      if (!all_stopped)
+        g_usleep (1000);
+    }
 }
 
 /* --- Child targets ------------------------------------------------------ */
@@ -114,6 +151,56 @@ target_worker (MprocProcess *process, GVariant *args, gpointer user_data)
       mproc_dict_remove (dict, g_variant_new_string ("key"), NULL, &error);
       g_assert_no_error (error);
       mproc_manager_ping (mproc_dict_get_manager (dict), NULL, &error);
+      g_assert_no_error (error);
+      return 0;
+    }
+  if (g_str_equal (mode, "views"))
+    {
+      g_autoptr(GVariant) value = NULL;
+      gboolean present = FALSE;
+
+      /* the parent's writes, read from the views */
+      for (int k = 0; k < n; k++)
+        {
+          value = mproc_dict_get (dict, g_variant_new_int32 (k), NULL, &error);
+          g_assert_no_error (error);
+          g_assert_cmpint (g_variant_get_int32 (value), ==, 2 * k);
+          g_clear_pointer (&value, g_variant_unref);
+        }
+      g_assert_true (mproc_dict_contains (dict, g_variant_new_int32 (n - 1), &present, NULL, &error));
+      g_assert_true (present);
+      g_assert_true (mproc_dict_contains (dict, g_variant_new_int32 (n), &present, NULL, &error));
+      g_assert_false (present);
+      g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, n);
+      value = mproc_namespace_get (ns, "from-parent", NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int32 (value), ==, 7);
+      g_clear_pointer (&value, g_variant_unref);
+      g_assert_null (mproc_namespace_get (ns, "unset", NULL, &error));
+      g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+      g_clear_error (&error);
+
+      /* read-your-writes: each get follows a pipelined set */
+      for (int k = 0; k < n; k++)
+        {
+          g_assert_true (mproc_dict_set (dict, g_variant_new_string ("own"), g_variant_new_int32 (k), NULL, &error));
+          value = mproc_dict_get (dict, g_variant_new_string ("own"), NULL, &error);
+          g_assert_no_error (error);
+          g_assert_cmpint (g_variant_get_int32 (value), ==, k);
+          g_clear_pointer (&value, g_variant_unref);
+          g_assert_true (mproc_namespace_set (ns, "own", g_variant_new_int32 (k), NULL, &error));
+          value = mproc_namespace_get (ns, "own", NULL, &error);
+          g_assert_no_error (error);
+          g_assert_cmpint (g_variant_get_int32 (value), ==, k);
+          g_clear_pointer (&value, g_variant_unref);
+          g_assert_true (mproc_dict_remove (dict, g_variant_new_string ("own"), NULL, &error));
+          g_assert_true (mproc_dict_contains (dict, g_variant_new_string ("own"), &present, NULL, &error));
+          g_assert_false (present);
+        }
+
+      /* writes the parent reads after join(), with no round trip here */
+      for (int k = 0; k < n; k++)
+        g_assert_true (mproc_dict_set (dict, g_variant_new_int32 (1000 + k), g_variant_new_int32 (k), NULL, &error));
       g_assert_no_error (error);
       return 0;
     }
@@ -810,10 +897,12 @@ test_server_killed (gconstpointer data)
   g_autoptr(MprocList) list = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *address = NULL;
+  GAsyncResult *pending_get = NULL;
+  GAsyncResult *pending_len = NULL;
   GError *thread_error;
   GThread *thread;
   gint64 start;
-  gboolean failed = FALSE;
+  gboolean failed = FALSE, present;
 
   g_test_summary ("SIGKILL of the server: pending and later calls fail with BROKEN in bounded time");
   test_leak_check_begin (&check);
@@ -823,10 +912,15 @@ test_server_killed (gconstpointer data)
   list = mproc_list_new (manager, NULL, NULL, &error);
   g_assert_true (mproc_list_watch (list, NULL, &error));
   mproc_list_append (list, g_variant_new_int32 (1), NULL, &error);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_int32 (0), g_variant_new_int32 (0), NULL, &error));
   g_assert_no_error (error);
 
   thread = g_thread_new ("caller", blocked_call_thread, dict);
   g_usleep (20000);
+  /* async calls pending in the ring when the server dies */
+  stop_process (mproc_manager_get_server_pid (manager));
+  mproc_dict_get_async (dict, g_variant_new_int32 (0), NULL, store_result, &pending_get);
+  mproc_list_len_async (list, NULL, store_result, &pending_len);
   start = g_get_monotonic_time ();
   g_assert_no_errno (kill (mproc_manager_get_server_pid (manager), SIGKILL));
 
@@ -834,6 +928,28 @@ test_server_killed (gconstpointer data)
   g_assert_error (thread_error, MPROC_ERROR, MPROC_ERROR_BROKEN);
   g_error_free (thread_error);
   g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+  g_assert_null (mproc_dict_get_finish (dict, wait_result (NULL, &pending_get), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_assert_cmpint (mproc_list_len_finish (list, wait_result (NULL, &pending_len), &error), ==, -1);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+  g_clear_object (&pending_get);
+  g_clear_object (&pending_len);
+
+  /* reads that the view could serve fail too, and so do later async calls */
+  g_assert_false (mproc_dict_contains (dict, g_variant_new_int32 (0), &present, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, -1);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+  mproc_dict_contains_async (dict, g_variant_new_int32 (0), NULL, store_result, &pending_get);
+  g_assert_false (mproc_dict_contains_finish (dict, wait_result (NULL, &pending_get), &present, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_clear_object (&pending_get);
 
   g_assert_null (mproc_dict_get (dict, g_variant_new_int32 (0), NULL, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
@@ -865,6 +981,120 @@ test_server_killed (gconstpointer data)
 }
 
 static void
+test_view_reads (gconstpointer data)
+{
+  MprocStartMethod method = GPOINTER_TO_INT (data);
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocList) list = NULL;
+  g_autoptr(MprocNamespace) ns = NULL;
+  g_autoptr(MprocProcess) worker = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  GPid server;
+  gboolean present;
+  const int n = 300;
+
+  g_test_summary ("Reads served from the server's view: across processes, after one's own and causally earlier writes");
+  test_leak_check_begin (&check);
+  manager = start_manager (method);
+  server = mproc_manager_get_server_pid (manager);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  list = mproc_list_new (manager, NULL, NULL, &error);
+  ns = mproc_namespace_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+  for (int k = 0; k < n; k++)
+    g_assert_true (mproc_dict_set (dict, g_variant_new_int32 (k), g_variant_new_int32 (2 * k), NULL, &error));
+  g_assert_true (mproc_namespace_set (ns, "from-parent", g_variant_new_int32 (7), NULL, &error));
+
+  worker = new_worker (method, "views", 0, n, dict, list, ns);
+  g_assert_true (mproc_process_start (worker, &error));
+  join_ok (worker);
+
+  /* the child's last writes were never confirmed: join() orders them
+   * before these reads */
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 2 * n);
+  for (int k = 0; k < n; k++)
+    {
+      value = mproc_dict_get (dict, g_variant_new_int32 (1000 + k), NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int32 (value), ==, k);
+      g_clear_pointer (&value, g_variant_unref);
+    }
+
+  /* reads of applied state need no server: they work while it is stopped */
+  g_assert_true (mproc_namespace_has (ns, "from-parent", &present, NULL, &error));
+  stop_process (server);
+  value = mproc_dict_get (dict, g_variant_new_int32 (5), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 10);
+  g_clear_pointer (&value, g_variant_unref);
+  g_assert_null (mproc_dict_get (dict, g_variant_new_int32 (-1), NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  value = mproc_dict_get_default (dict, g_variant_new_int32 (-1), g_variant_new_string ("dflt"), NULL, &error);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "dflt");
+  g_clear_pointer (&value, g_variant_unref);
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 2 * n);
+  g_assert_true (mproc_namespace_has (ns, "from-parent", &present, NULL, &error));
+  g_assert_true (present);
+  g_assert_no_error (error);
+  g_assert_no_errno (kill (server, SIGCONT));
+
+  g_clear_object (&dict);
+  g_clear_object (&list);
+  g_clear_object (&ns);
+  g_clear_object (&worker);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
+test_dict_update (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) items = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  g_test_summary ("Updates of every layout of pairs set the same keys as single sets");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  /* fixed-size pairs, cut out of the request; then pairs of any type */
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("[(byte 1, 1.5), (byte 2, 2.5)]"), NULL, &error));
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("{true: uint16 7, false: uint16 8}"), NULL, &error));
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("{int64 -1: int16 -2}"), NULL, &error));
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("{'s': <'v'>, 't': <(1, 'u')>}"), NULL, &error));
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("[(<byte 1>, <'replaced'>)]"), NULL, &error));
+  g_assert_true (mproc_dict_set (dict, g_variant_new_boolean (TRUE), g_variant_new_uint16 (9), NULL, &error));
+  g_assert_no_error (error);
+
+  items = mproc_dict_items (dict, NULL, &error);
+  g_assert_no_error (error);
+  text = g_variant_print (items, TRUE);
+  g_assert_cmpstr (text, ==, "[(<byte 0x01>, <'replaced'>), (<byte 0x02>, <2.5>), (<true>, <uint16 9>), "
+                             "(<false>, <uint16 8>), (<int64 -1>, <int16 -2>), (<'s'>, <'v'>), "
+                             "(<'t'>, <(1, 'u')>)]");
+  value = mproc_dict_get (dict, g_variant_new_int64 (-1), NULL, &error);
+  g_assert_cmpint (g_variant_get_int16 (value), ==, -2);
+  g_clear_pointer (&value, g_variant_unref);
+  value = mproc_dict_get (dict, g_variant_new_byte (2), NULL, &error);
+  g_assert_cmpfloat (g_variant_get_double (value), ==, 2.5);
+  g_clear_pointer (&value, g_variant_unref);
+
+  g_clear_object (&dict);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
 test_client_killed (void)
 {
   TestLeakCheck check;
@@ -887,6 +1117,11 @@ test_client_killed (void)
   list = mproc_list_new (manager, NULL, NULL, &error);
   ns = mproc_namespace_new (manager, NULL, NULL, &error);
   g_assert_no_error (error);
+  /* reads map the views of the dict and the namespace (fds of the objects) */
+  g_assert_true (mproc_dict_contains (dict, g_variant_new_int32 (0), &spinning, NULL, &error));
+  g_assert_false (spinning);
+  g_assert_true (mproc_namespace_has (ns, "spinning", &spinning, NULL, &error));
+  g_assert_false (spinning);
   server_fds = count_fds_of (server);
 
   worker = new_worker (MPROC_START_METHOD_FORK, "spin", 0, 0, dict, list, ns);
@@ -968,35 +1203,15 @@ main (int argc, char *argv[])
     return connect_helper (argv[2]);
 
   mproc_register_target ("worker", target_worker, NULL, NULL);
-  mproc_init (&argc, &argv);
+  test_init (&argc, &argv);
 
-  g_test_init (&argc, &argv, NULL);
-  if (!g_test_subprocess ())
-    {
-      g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
-      g_autoptr(MprocProcess) process = mproc_process_new_with_context (context, "worker",
-                                                                        g_variant_new ("(sii)", "none", 0, 0));
-
-      test_warm_up ();
-      g_test_expect_message ("Mproc", G_LOG_LEVEL_WARNING, "*multi-threaded*");
-      g_assert_true (mproc_process_start (process, NULL));
-      g_test_assert_expected_messages ();
-      g_assert_true (mproc_process_join (process, -1, NULL, NULL));
-    }
-
-  for (guint m = 0; m < G_N_ELEMENTS (method_names); m++)
-    {
-      g_autofree char *p1 = g_strdup_printf ("/mproc/manager/start-shutdown/%s", method_names[m]);
-      g_autofree char *p2 = g_strdup_printf ("/mproc/manager/concurrent/%s", method_names[m]);
-      g_autofree char *p3 = g_strdup_printf ("/mproc/manager/notifications/%s", method_names[m]);
-      g_autofree char *p4 = g_strdup_printf ("/mproc/manager/server-killed/%s", method_names[m]);
-
-      g_test_add_data_func (p1, GINT_TO_POINTER (m), test_start_shutdown);
-      g_test_add_data_func (p2, GINT_TO_POINTER (m), test_concurrent);
-      g_test_add_data_func (p3, GINT_TO_POINTER (m), test_notifications);
-      g_test_add_data_func (p4, GINT_TO_POINTER (m), test_server_killed);
-    }
+  test_add_method_test ("/mproc/manager", "start-shutdown", test_start_shutdown);
+  test_add_method_test ("/mproc/manager", "concurrent", test_concurrent);
+  test_add_method_test ("/mproc/manager", "notifications", test_notifications);
+  test_add_method_test ("/mproc/manager", "server-killed", test_server_killed);
+  test_add_method_test ("/mproc/manager", "view-reads", test_view_reads);
   g_test_add_func ("/mproc/manager/dict/ops", test_dict_ops);
+  g_test_add_func ("/mproc/manager/dict/update", test_dict_update);
   g_test_add_func ("/mproc/manager/list/ops", test_list_ops);
   g_test_add_func ("/mproc/manager/namespace/ops", test_namespace_ops);
   g_test_add_func ("/mproc/manager/async", test_async);
