@@ -573,7 +573,7 @@ mproc_dict_get_default_finish (MprocDict     *self,
  * Finds whether @self has @key, like `key in d`; the answer goes to
  * @out_value.
  *
- * Returns: %TRUE on success (with @out_value set), %FALSE with @error set
+ * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
  * Since: 1.0
  */
@@ -644,7 +644,7 @@ mproc_dict_contains_async (MprocDict           *self,
  *
  * Finishes mproc_dict_contains_async().
  *
- * Returns: %TRUE on success (with @out_value set), %FALSE with @error set
+ * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
  * Since: 1.0
  */

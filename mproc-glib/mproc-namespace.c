@@ -453,7 +453,7 @@ mproc_namespace_get_finish (MprocNamespace  *self,
  * Finds whether the attribute @name is set, like `hasattr(ns, name)`; the
  * answer goes to @out_value.
  *
- * Returns: %TRUE on success (with @out_value set), %FALSE with @error set
+ * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
  * Since: 1.0
  */
@@ -524,7 +524,7 @@ mproc_namespace_has_async (MprocNamespace      *self,
  *
  * Finishes mproc_namespace_has_async().
  *
- * Returns: %TRUE on success (with @out_value set), %FALSE with @error set
+ * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
  * Since: 1.0
  */
