@@ -1815,6 +1815,10 @@ send_signal (MprocProcess *self,
   /* Through the pidfd: never a recycled pid. */
   if (priv->state == PROCESS_STATE_RUNNING)
     pidfd_send_signal (priv->pidfd, signum, NULL, 0);
+  /* The object of this very process (mproc_current_process()) has no
+   * pidfd: a target may still terminate or kill itself through it. */
+  else if (priv->pidfd < 0 && priv->pid == getpid ())
+    kill (getpid (), signum);
   g_mutex_unlock (&priv->lock);
 }
 
@@ -1840,6 +1844,7 @@ mproc_process_terminate (MprocProcess *self)
  * @self: a process
  *
  * Sends SIGKILL to @self if it is running; its exit code becomes -9.
+ * Called on mproc_current_process(), it kills the calling process.
  *
  * Since: 1.0
  */

@@ -146,6 +146,8 @@ target_exit_code (MprocProcess *process, GVariant *args, gpointer user_data)
 
   if (code >= 1000)
     _exit (code - 1000);   /* exit without returning */
+  if (code == -SIGKILL)
+    mproc_process_kill (mproc_current_process ());   /* never returns */
   return code;
 }
 
@@ -304,10 +306,11 @@ static void
 test_exit_codes (gconstpointer data)
 {
   TestLeakCheck check;
-  const int codes[] = { 0, 3, 255, 1007 };
-  const int expected[] = { 0, 3, 255, 7 };
+  const int codes[] = { 0, 3, 255, 1007, -SIGKILL };
+  const int expected[] = { 0, 3, 255, 7, -SIGKILL };
 
-  g_test_summary ("Exit codes of a target that returns and of one that calls _exit()");
+  g_test_summary ("Exit codes of a target that returns, of one that calls _exit() "
+                  "and of one that kills itself through mproc_current_process()");
   test_leak_check_begin (&check);
 
   for (guint i = 0; i < G_N_ELEMENTS (codes); i++)
