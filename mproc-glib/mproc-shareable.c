@@ -10,6 +10,7 @@
 #include "mproc-error.h"
 #include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
+#include "mproc-pool-private.h"
 #include "mproc-shareable-private.h"
 
 /**
@@ -71,6 +72,12 @@ mproc_type_from_name (const char *type_name)
   GType (*get_type) (void) = NULL;
   GType type;
 
+  type = g_type_from_name (type_name);
+  if (type != G_TYPE_INVALID)
+    return type;
+
+  /* The library's own private shareable types export no _get_type(). */
+  g_type_ensure (MPROC_TYPE_POOL_CHANNEL);
   type = g_type_from_name (type_name);
   if (type != G_TYPE_INVALID)
     return type;
