@@ -371,7 +371,7 @@ spare_main (int  sock,
     {
       /* End-of-file: an unused spare. */
       if (!g_error_matches (error, MPROC_ERROR, MPROC_ERROR_BROKEN))
-        g_printerr ("mproc-glib: cannot start process: %s\n", error->message);
+        g_printerr ("mproc-glib: %s%s\n", _("Cannot start a process: "), error->message);
       _exit (0);
     }
   close (sock);
@@ -379,7 +379,7 @@ spare_main (int  sock,
   self = mproc_process_new_from_start_message (message, fds, &error);
   if (self == NULL)
     {
-      g_printerr ("mproc-glib: cannot start process: %s\n", error->message);
+      g_printerr ("mproc-glib: %s%s\n", _("Cannot start a process: "), error->message);
       _exit (1);
     }
   mproc_fd_array_close_all (fds);
@@ -456,7 +456,7 @@ mproc_forkserver_main (int  control_fd,
         {
           /* End-of-file: the main process stopped us or died. */
           if (!g_error_matches (error, MPROC_ERROR, MPROC_ERROR_BROKEN))
-            g_printerr ("mproc-glib fork server: %s\n", error->message);
+            g_printerr ("mproc-glib: %s%s\n", _("The fork server failed: "), error->message);
           _exit (0);
         }
     }

@@ -123,7 +123,10 @@ mproc_init (int    *argc,
       !g_ascii_string_to_signed (parts[3], 10, 1, G_MAXINT, &parent_pid, NULL))
     {
       /* Running the parent's main() again would be worse than stopping. */
-      g_printerr ("mproc-glib: invalid %s in the environment\n", MPROC_BOOTSTRAP_ENV);
+      g_printerr ("mproc-glib: ");
+      /* Translators: %s is the name of an environment variable. */
+      g_printerr (_("Invalid %s in the environment"), MPROC_BOOTSTRAP_ENV);
+      g_printerr ("\n");
       _exit (1);
     }
 
@@ -132,7 +135,10 @@ mproc_init (int    *argc,
   else if (g_str_equal (parts[0], "forkserver"))
     mproc_forkserver_main (fd, lifeline, parent_pid);
 
-  g_printerr ("mproc-glib: unknown start mode “%s”\n", parts[0]);
+  g_printerr ("mproc-glib: ");
+  /* Translators: %s is fork, spawn or forkserver, or what was found instead. */
+  g_printerr (_("Unknown start mode “%s”"), parts[0]);
+  g_printerr ("\n");
   _exit (1);
 }
 

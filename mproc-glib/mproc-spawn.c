@@ -89,7 +89,7 @@ mproc_spawn_child_main (int  fd,
     self = mproc_process_new_from_start_message (message, fds, &error);
   if (message == NULL || self == NULL)
     {
-      g_printerr ("mproc-glib: cannot start process: %s\n", error->message);
+      g_printerr ("mproc-glib: %s%s\n", _("Cannot start a process: "), error->message);
       _exit (1);
     }
 

@@ -151,9 +151,10 @@ parse_options (Options   *o,
   gboolean version = FALSE;
   GOptionEntry entries[] = {
     { "bus-name", 'n', 0, G_OPTION_ARG_STRING, &o->bus_name,
-      N_("The well-known name to own on the session bus (default " DEFAULT_BUS_NAME ")"), N_("NAME") },
+      /* xgettext cannot see through a macro: the defaults are spelt out */
+      N_("The well-known name to own on the session bus (default org.gnome.Mproc.WorkerService)"), N_("NAME") },
     { "object-path", 0, 0, G_OPTION_ARG_STRING, &o->object_path,
-      N_("Where to export the pool (default " DEFAULT_OBJECT_PATH ")"), N_("PATH") },
+      N_("Where to export the pool (default /org/gnome/Mproc/Pool)"), N_("PATH") },
     { "modules-dir", 'm', 0, G_OPTION_ARG_FILENAME_ARRAY, &o->modules_dirs,
       N_("Load the target modules (*.so) of this directory (may be repeated)"), N_("DIR") },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,

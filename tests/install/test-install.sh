@@ -56,7 +56,18 @@ check include/mproc-glib-1/mproc-enum-types.h
 check lib/pkgconfig/mproc-glib-1.pc
 check share/locale/ja/LC_MESSAGES/mproc-glib.mo
 check share/dbus-1/interfaces/org.gnome.Mproc.Manager.xml
+# D-Bus worker services: headers, interfaces, the service and its activation
+check include/mproc-glib-1/mproc-pool-dbus.h
+check include/mproc-glib-1/mproc-shared-dbus.h
+check include/mproc-glib-1/mproc-worker-module.h
+check share/dbus-1/interfaces/org.gnome.Mproc.Pool1.xml
+check share/dbus-1/interfaces/org.gnome.Mproc.SharedDict1.xml
+check share/dbus-1/interfaces/org.gnome.Mproc.SharedNamespace1.xml
+check share/dbus-1/services/org.gnome.Mproc.WorkerService.service
+check lib/systemd/user/mproc-worker-service.service
+check libexec/mproc-worker-service
 if [ "$gir" = true ]; then
+  check lib/python3/dist-packages/gi/overrides/Mproc.py
   check share/gir-1.0/Mproc-1.gir
   check lib/girepository-1.0/Mproc-1.typelib
 fi
@@ -64,6 +75,8 @@ if [ "$docs" = true ]; then
   check share/doc/mproc-glib-1/index.html
   check share/doc/mproc-glib-1/mproc-glib-1.devhelp2
   check share/doc/mproc-glib-1/class.Queue.html
+  check share/doc/mproc-glib-1/guide.html
+  check share/doc/mproc-glib-1/guide-dbus.html
 fi
 # Nothing private leaks into the include directory.
 if ls "$prefix/include/mproc-glib-1" | grep -q private; then
@@ -103,6 +116,19 @@ expect "C program, LANGUAGE=ja" "error: キューは空です" "$got"
 got=$(run_c LANG=C.UTF-8 LANGUAGE=ja:en)
 expect "C program, LANGUAGE=ja:en" "error: キューは空です" "$got"
 
+# A worker-service module out of the tree, from the installed header.
+(cd "$out" && ${CC:-cc} -shared -fPIC -o installed-module.so "$here/installed-module.c" $flags)
+if nm -D --defined-only "$out/installed-module.so" | grep -q ' T mproc_worker_module_init$'; then
+  echo "ok: a worker-service module builds with pkg-config"
+else
+  echo "FAIL: the module does not export mproc_worker_module_init"; fail=1
+fi
+# The service speaks the user's language too.
+got=$(env -i PATH=/usr/bin:/bin LC_ALL=C.UTF-8 LANGUAGE=ja LD_LIBRARY_PATH="$prefix/lib" \
+      "$prefix/libexec/mproc-worker-service" --help)
+expect "mproc-worker-service --help, LANGUAGE=ja" \
+  "ワーカープロセスのプールをセッションバスで提供します: D-Bus クライアントは" "$got"
+
 if [ "$gir" = true ]; then
   py () {
     env -i PATH=/usr/bin:/bin "$@" /usr/bin/python3 "$here/installed-import.py"
@@ -114,6 +140,13 @@ if [ "$gir" = true ]; then
   fi
   got=$(py LC_ALL=C.UTF-8 LANGUAGE=ja GI_TYPELIB_PATH="$prefix/lib/girepository-1.0" LD_LIBRARY_PATH="$prefix/lib")
   expect "Python, LANGUAGE=ja" "error: キューは空です" "$got"
+  # The override module, from the prefix's Python directory.
+  got=$(env -i PATH=/usr/bin:/bin LC_ALL=C.UTF-8 LANGUAGE=ja \
+        PYTHONPATH="$prefix/lib/python3/dist-packages" \
+        GI_TYPELIB_PATH="$prefix/lib/girepository-1.0" LD_LIBRARY_PATH="$prefix/lib" \
+        /usr/bin/python3 "$here/installed-override.py")
+  expect "Python override" "map: [0, 2, 4, 6]" "$got"
+  expect "Python override, LANGUAGE=ja" "error: キューは空です" "$got"
 fi
 
 exit $fail
