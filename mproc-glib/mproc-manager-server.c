@@ -542,11 +542,11 @@ lookup_object (Server            *server,
 
   if (obj == NULL)
     g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND,
-                 _("The manager has no shared object %" G_GUINT64_FORMAT " (it was freed)"), id);
+                 _("The manager has no shared object %llu (it was freed)"), (unsigned long long) id);
   else if (kind != 0 && obj->kind != kind)
     {
       g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
-                   _("Malformed request: shared object %" G_GUINT64_FORMAT " has another type"), id);
+                   _("Malformed request: shared object %llu has another type"), (unsigned long long) id);
       obj = NULL;
     }
   return obj;
@@ -980,7 +980,7 @@ set_index_error (GError **error,
                  guint    len)
 {
   g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND,
-               _("List index %" G_GINT64_FORMAT " out of range (length %u)"), index, len);
+               _("List index %lld out of range (length %u)"), (long long) index, len);
 }
 
 static GVariant *

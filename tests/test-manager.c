@@ -425,6 +425,8 @@ test_list_ops (void)
   g_clear_error (&error);
   g_assert_null (mproc_list_get (list, -10, NULL, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  /* the message names the index and the length */
+  g_assert_cmpstr (error->message, ==, "List index -10 out of range (length 9)");
   g_clear_error (&error);
 
   g_assert_true (mproc_list_set (list, 0, g_variant_new_int32 (3), NULL, &error));
