@@ -1524,7 +1524,7 @@ client_pull (Client *c)
           return;
         }
 
-      request = mproc_wire_decode (bytes, &error);
+      request = mproc_manager_request_decode (bytes, &error);
       if (request == NULL || !g_variant_is_of_type (request, G_VARIANT_TYPE ("(utttv)")))
         {
           guint64 serial = 0;
@@ -1881,7 +1881,7 @@ tcp_client_thread (gpointer data)
       bytes = mproc_wire_recv (c->sock, NULL, MPROC_MANAGER_TCP_MAX_MESSAGE, NULL, NULL);
       if (bytes == NULL)
         break;   /* hung up, or a broken frame: the stream cannot resync */
-      request = mproc_wire_decode (bytes, NULL);
+      request = mproc_manager_request_decode (bytes, NULL);
 
       g_mutex_lock (&server->lock);
       if (request != NULL && g_variant_is_of_type (request, G_VARIANT_TYPE ("(utttv)")))

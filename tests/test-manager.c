@@ -1318,6 +1318,139 @@ test_dict_table (void)
   test_leak_check_end (&check);
 }
 
+/* The boxed request of a pipelined packed update of @object with @pairs
+ * of @type as they are (a serialised value in any form, normal or not). */
+static GBytes *
+packed_update_request (guint64       object,
+                       const char   *type,
+                       const guint8 *pairs,
+                       gsize         size)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (pairs, size);
+  GVariant *array = g_variant_new_from_bytes (G_VARIANT_TYPE (type), bytes, FALSE);
+  g_autoptr(GVariant) boxed = NULL;
+
+  /* serialised as they are: a container copies a serialised child's bytes */
+  boxed = g_variant_ref_sink (g_variant_new_variant (
+    g_variant_new ("(uttt@v)", (guint32) DICT_OP_UPDATE_PACKED, object, (guint64) 0, (guint64) 0,
+                   g_variant_new_variant (g_variant_new_variant (array)))));
+  return g_variant_get_data_as_bytes (boxed);
+}
+
+static gint64
+server_len (MprocManager *manager,
+            MprocDict    *dict)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* a round trip, served after everything put in the ring before */
+  g_assert_true (mproc_manager_call_raw (manager, DICT_OP_LEN, mproc_proxy_get_id (dict), NULL, &reply, &error));
+  g_assert_no_error (error);
+  return (gint64) g_variant_get_uint64 (reply);
+}
+
+static void
+inject_bytes (MprocManager *manager,
+              GBytes       *bytes)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+
+  mproc_manager_inject_raw (manager, data, size);
+}
+
+static void
+test_dict_update_checked (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  const gint64 xx[] = { 1, 10, 2, 20, 3, 30 };
+  const guint8 bx[] = { 2, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0 };
+  guint8 yx[16] = { 5, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0 };
+  guint8 *data;
+  gsize size;
+  guint64 id;
+
+  g_test_summary ("A batch of fixed-size pairs is checked for normal form by the server's own "
+                  "decoder: a well-formed one is applied, any other refused, and serving goes on");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+  id = mproc_proxy_get_id (dict);
+
+  /* well-formed: applied */
+  {
+    g_autoptr(GBytes) request = packed_update_request (id, "a{xx}", (const guint8 *) xx, sizeof xx);
+
+    inject_bytes (manager, request);
+    g_assert_cmpint (server_len (manager, dict), ==, 3);
+  }
+  /* a size that is no whole number of pairs */
+  {
+    g_autoptr(GBytes) request = packed_update_request (id, "a{xx}", (const guint8 *) xx, sizeof xx - 1);
+
+    inject_bytes (manager, request);
+    g_assert_cmpint (server_len (manager, dict), ==, 3);
+  }
+  /* a boolean that is neither 0 nor 1 */
+  {
+    g_autoptr(GBytes) request = packed_update_request (id, "a{bx}", bx, sizeof bx);
+
+    inject_bytes (manager, request);
+    g_assert_cmpint (server_len (manager, dict), ==, 3);
+  }
+  /* padding that is not zero, then zero */
+  {
+    g_autoptr(GBytes) bad = NULL;
+    g_autoptr(GBytes) good = NULL;
+
+    yx[3] = 1;
+    bad = packed_update_request (id, "a(yx)", yx, sizeof yx);
+    inject_bytes (manager, bad);
+    g_assert_cmpint (server_len (manager, dict), ==, 3);
+    yx[3] = 0;
+    good = packed_update_request (id, "a(yx)", yx, sizeof yx);
+    inject_bytes (manager, good);
+    g_assert_cmpint (server_len (manager, dict), ==, 4);
+  }
+  /* the request's own padding, and a pair type that is no type */
+  {
+    g_autoptr(GBytes) request = packed_update_request (id, "a{xx}", (const guint8 *) xx, sizeof xx);
+
+    data = g_bytes_unref_to_data (g_steal_pointer (&request), &size);
+    data[4] = 1;
+    mproc_manager_inject_raw (manager, data, size);
+    data[4] = 0;
+    data[size - strlen ("(utttv)") - 1 - 2 - 2] = 'z';   /* a{xz} */
+    mproc_manager_inject_raw (manager, data, size);
+    data[size - strlen ("(utttv)") - 1 - 2 - 2] = 'x';
+    data[size - strlen ("(utttv)") - 1 - 2 - 6] = 1;     /* no NUL before the pairs' type */
+    mproc_manager_inject_raw (manager, data, size);
+    g_free (data);
+    g_assert_cmpint (server_len (manager, dict), ==, 4);
+  }
+
+  value = mproc_dict_get (dict, g_variant_new_int64 (2), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (value), ==, 20);
+  g_clear_pointer (&value, g_variant_unref);
+  value = mproc_dict_get (dict, g_variant_new_byte (5), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (value), ==, 9);
+  g_clear_pointer (&value, g_variant_unref);
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+  g_assert_no_error (error);
+
+  g_clear_object (&dict);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
 static void
 test_client_killed (void)
 {
@@ -1437,6 +1570,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/manager/dict/ops", test_dict_ops);
   g_test_add_func ("/mproc/manager/dict/update", test_dict_update);
   g_test_add_func ("/mproc/manager/dict/table", test_dict_table);
+  g_test_add_func ("/mproc/manager/dict/update-checked", test_dict_update_checked);
   g_test_add_func ("/mproc/manager/list/ops", test_list_ops);
   g_test_add_func ("/mproc/manager/namespace/ops", test_namespace_ops);
   g_test_add_func ("/mproc/manager/async", test_async);
