@@ -1452,6 +1452,47 @@ test_dict_update_checked (void)
 }
 
 static void
+test_dict_update_changed (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *joined = NULL;
+  Observed observed = { 0, };
+  gint64 deadline;
+
+  g_test_summary ("A watching proxy hears of every key of an update, a removal and a clear, in order");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+  observed.dict_keys = g_ptr_array_new_with_free_func (g_free);
+  g_assert_true (mproc_dict_watch (dict, NULL, &error));
+  g_signal_connect (dict, "changed", G_CALLBACK (on_dict_changed), &observed);
+
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("{int64 1: int64 10, 2: 20}"), NULL, &error));
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("[(byte 3, true), (3, false)]"), NULL, &error));
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("{'s': <1>}"), NULL, &error));
+  g_assert_true (mproc_dict_remove (dict, g_variant_new_int64 (2), NULL, &error));
+  g_assert_true (mproc_dict_clear (dict, NULL, &error));
+  g_assert_no_error (error);
+
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (observed.dict_keys->len < 7 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_ptr_array_add (observed.dict_keys, NULL);
+  joined = g_strjoinv (" ", (char **) observed.dict_keys->pdata);
+  g_assert_cmpstr (joined, ==, "1 2 0x03 0x03 's' 2 *");
+
+  mproc_dict_unwatch (dict);
+  g_ptr_array_unref (observed.dict_keys);
+  g_clear_object (&dict);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
 test_client_killed (void)
 {
   TestLeakCheck check;
@@ -1571,6 +1612,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/manager/dict/update", test_dict_update);
   g_test_add_func ("/mproc/manager/dict/table", test_dict_table);
   g_test_add_func ("/mproc/manager/dict/update-checked", test_dict_update_checked);
+  g_test_add_func ("/mproc/manager/dict/update-changed", test_dict_update_changed);
   g_test_add_func ("/mproc/manager/list/ops", test_list_ops);
   g_test_add_func ("/mproc/manager/namespace/ops", test_namespace_ops);
   g_test_add_func ("/mproc/manager/async", test_async);
