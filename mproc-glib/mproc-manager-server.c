@@ -799,7 +799,8 @@ handle_dict (Object    *obj,
           return mproc_table_boxed_new (current, size);
         dict_set (obj, g_variant_get_data (key), g_variant_get_size (key),
                   g_variant_get_data (value), g_variant_get_size (value));
-        return op == DICT_OP_SET ? unit () : g_steal_pointer (&value);
+        return op == DICT_OP_SET ? unit () :
+               mproc_table_boxed_new (g_variant_get_data (value), g_variant_get_size (value));
       }
 
     case DICT_OP_CONTAINS:

@@ -33,7 +33,7 @@ void        mproc_table_free       (MprocTable    *table);
 guint       mproc_table_size       (MprocTable    *table);
 /* Makes room for @n_more new keys without rebuilding the index on the way. */
 void        mproc_table_reserve    (MprocTable    *table,
-                                    guint          n_more);
+                                    gsize          n_more);
 /* Sets @key to @value; TRUE if @key was not there (it goes last). */
 gboolean    mproc_table_set        (MprocTable    *table,
                                     const guint8  *key,

@@ -238,10 +238,12 @@ rebuild (MprocTable *t,
 
 void
 mproc_table_reserve (MprocTable *t,
-                     guint       n_more)
+                     gsize       n_more)
 {
+  /* a hint from a request: never more than a table can hold */
+  n_more = MIN (n_more, G_MAXUINT32 / 8 - MIN (t->n_live, G_MAXUINT32 / 8));
   if ((guint64) t->n_entries + n_more >= usable (t->capacity))
-    rebuild (t, n_more);
+    rebuild (t, (guint) n_more);
 }
 
 gboolean
