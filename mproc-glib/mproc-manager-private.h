@@ -139,10 +139,6 @@ int       mproc_manager_steal_listen_fd (MprocManager *self);
 GVariant *mproc_manager_request_decode (GBytes  *bytes,
                                         GError **error);
 
-guint     mproc_manager_variant_hash  (gconstpointer v);
-gboolean  mproc_manager_variant_equal (gconstpointer a,
-                                       gconstpointer b);
-
 /* --- Proxies ------------------------------------------------------------ */
 
 typedef void (*MprocProxyEventFunc) (GObject  *proxy,

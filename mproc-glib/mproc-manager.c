@@ -243,36 +243,6 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (MprocManager, mproc_manager, G_TYPE_OBJECT,
                                                       mproc_manager_shareable_init))
 
 /* ------------------------------------------------------------------------ */
-/* Values as keys                                                           */
-
-guint
-mproc_manager_variant_hash (gconstpointer v)
-{
-  GVariant *value = (GVariant *) v;
-  const guint8 *data = g_variant_get_data (value);
-  gsize size = g_variant_get_size (value);
-  guint h = g_str_hash (g_variant_get_type_string (value));
-
-  for (gsize i = 0; i < size; i++)
-    h = (h << 5) + h + data[i];
-  return h;
-}
-
-gboolean
-mproc_manager_variant_equal (gconstpointer a,
-                             gconstpointer b)
-{
-  GVariant *va = (GVariant *) a;
-  GVariant *vb = (GVariant *) b;
-  gsize size = g_variant_get_size (va);
-
-  if (!g_variant_type_equal (g_variant_get_type (va), g_variant_get_type (vb)) ||
-      size != g_variant_get_size (vb))
-    return FALSE;
-  return size == 0 || memcmp (g_variant_get_data (va), g_variant_get_data (vb), size) == 0;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Connections                                                              */
 
 static void
