@@ -937,7 +937,12 @@ mproc_dict_setdefault_finish (MprocDict     *self,
  * @error: return location for a #GError
  *
  * Sets every key of @pairs to its value in one request, like
- * `d.update(pairs)`. Pipelined, like mproc_dict_set().
+ * `d.update(pairs)`: when a key comes more than once, its last value wins
+ * (and the key keeps its first place). Pipelined, like mproc_dict_set().
+ * Pairs of fixed-size basic types (`a{xx}`, `a(ud)`…) cost least: the
+ * server checks and applies them straight from the request's bytes. Change
+ * notifications are sent for every key (to proxies that watch), and
+ * D-Bus peers get one `Changed` signal for the whole update.
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *

@@ -133,9 +133,11 @@ int       mproc_manager_server_main (MprocProcess *process,
 int       mproc_manager_steal_listen_fd (MprocManager *self);
 
 /* Values as dict keys: hash and equality on type and normal-form bytes. */
-guint     mproc_manager_variant_hash  (gconstpointer v);
-gboolean  mproc_manager_variant_equal (gconstpointer a,
-                                       gconstpointer b);
+/* The server's decoding of a boxed request: mproc_wire_decode(), with the
+ * normal-form check of a batch of fixed-size pairs done by hand
+ * (mproc-manager-decode.c). */
+GVariant *mproc_manager_request_decode (GBytes  *bytes,
+                                        GError **error);
 
 /* --- Proxies ------------------------------------------------------------ */
 

@@ -35,6 +35,7 @@
 #include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
 #include "mproc-manager-private.h"
+#include "mproc-manager-table-private.h"
 #include "mproc-manager-view-private.h"
 #include "mproc-process.h"
 #include "mproc-ring-private.h"
@@ -54,20 +55,12 @@ typedef struct _Client Client;
 
 typedef struct
 {
-  GList     link;    /* in Object.entries, data = the entry: one allocation */
-  GVariant *key;
-  GVariant *value;
-} DictEntry;
-
-typedef struct
-{
   guint64           id;
   MprocManagerKind  kind;
   char             *name;
   guint             refs;
   GPtrArray        *subscribers;   /* Client*, one entry per client */
-  GHashTable       *dict;          /* key -> GList* link in entries */
-  GQueue            entries;       /* DictEntry* in insertion order */
+  MprocTable       *dict;          /* boxed key -> boxed value, in insertion order */
   GPtrArray        *list;          /* GVariant* */
   GHashTable       *ns;            /* name -> GVariant* */
   MprocViewWriter  *view;          /* dict, namespace: once a client asked for it */
@@ -125,31 +118,6 @@ static GVariant *tcp_listen (Server    *server,
 /* Objects                                                                  */
 
 static void
-dict_entry_free (gpointer data)
-{
-  DictEntry *e = data;
-
-  g_variant_unref (e->key);
-  g_variant_unref (e->value);
-  g_free (e);
-}
-
-static void
-dict_clear_entries (Object *obj)
-{
-  GList *l = obj->entries.head;
-
-  while (l != NULL)
-    {
-      GList *next = l->next;
-
-      dict_entry_free (l->data);
-      l = next;
-    }
-  g_queue_init (&obj->entries);
-}
-
-static void
 published_free (gpointer data)
 {
   Published *p = data;
@@ -173,8 +141,7 @@ object_new (Server           *server,
   switch (kind)
     {
     case MPROC_MANAGER_KIND_DICT:
-      obj->dict = g_hash_table_new (mproc_manager_variant_hash, mproc_manager_variant_equal);
-      g_queue_init (&obj->entries);
+      obj->dict = mproc_table_new ();
       break;
     case MPROC_MANAGER_KIND_LIST:
       obj->list = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
@@ -190,11 +157,7 @@ object_new (Server           *server,
 static void
 object_free (Object *obj)
 {
-  if (obj->dict != NULL)
-    {
-      g_hash_table_unref (obj->dict);
-      dict_clear_entries (obj);
-    }
+  g_clear_pointer (&obj->dict, mproc_table_free);
   g_clear_pointer (&obj->list, g_ptr_array_unref);
   g_clear_pointer (&obj->ns, g_hash_table_unref);
   g_clear_pointer (&obj->view, mproc_view_writer_free);
@@ -303,19 +266,27 @@ list_emit (Object   *obj,
   object_emit (obj, MANAGER_EVENT_ITEMS, g_variant_new ("(uu@av)", position, removed, added));
 }
 
+/* @key: boxed (a `v` serialisation), NULL for many keys.  Costs nothing
+ * when nobody listens. */
 static void
-dict_emit (Object   *obj,
-           GVariant *key)   /* NULL: many keys */
+dict_emit (Object       *obj,
+           const guint8 *key,
+           gsize         key_size)
 {
-  if (dbus_watches (obj))
+  gboolean dbus = dbus_watches (obj);
+  g_autoptr(GVariant) boxed = NULL;
+
+  if (!dbus && obj->subscribers->len == 0)
+    return;
+  if (key != NULL)
+    boxed = g_variant_ref_sink (mproc_table_boxed_new (key, key_size));
+  if (dbus)
     mproc_manager_dbus_emit (server_dbus, "org.gnome.Mproc.Dict",
                              g_variant_new ("(s@av)", obj->name,
-                                            key != NULL ? g_variant_new_array (G_VARIANT_TYPE_VARIANT,
-                                                                               (GVariant *[]) { g_variant_new_variant (key) }, 1) :
-                                                          g_variant_new_array (G_VARIANT_TYPE_VARIANT, NULL, 0)));
+                                            g_variant_new_array (G_VARIANT_TYPE_VARIANT, &boxed,
+                                                                 boxed != NULL ? 1 : 0)));
   if (obj->subscribers->len > 0)
-    object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_VARIANT,
-                                                                   key != NULL ? g_variant_new_variant (key) : NULL));
+    object_emit (obj, MANAGER_EVENT_CHANGED, g_variant_new_maybe (G_VARIANT_TYPE_VARIANT, boxed));
 }
 
 /* The size (and alignment) of a fixed-size basic type, or 0. */
@@ -337,9 +308,49 @@ basic_fixed_size (const GVariantType *type)
     }
 }
 
-static void dict_set (Object   *obj,
-                      GVariant *key,
-                      GVariant *value);
+static void dict_set (Object       *obj,
+                      const guint8 *key,
+                      gsize         key_size,
+                      const guint8 *value,
+                      gsize         value_size);
+
+/* Boxes a fixed-size basic value of @size bytes (type @type, one letter)
+ * into @dest: data, NUL, type. */
+static inline gsize
+box_fixed (guint8       *dest,
+           const guint8 *data,
+           gsize         size,
+           char          type)
+{
+  memcpy (dest, data, size);
+  dest[size] = '\0';
+  dest[size + 1] = type;
+  return size + 2;
+}
+
+/* The boxed form of @value, in @buf when it fits (else in a new
+ * allocation, freed with *@to_free). */
+static const guint8 *
+box_value (GVariant  *value,
+           guint8    *buf,
+           gsize      buf_size,
+           gsize     *size,
+           guint8   **to_free)
+{
+  gsize data_size = g_variant_get_size (value);
+  const char *type = g_variant_get_type_string (value);
+  gsize type_len = strlen (type);
+  guint8 *dest = buf;
+
+  *size = data_size + 1 + type_len;
+  if (*size > buf_size)
+    dest = *to_free = g_malloc (*size);
+  if (data_size > 0)
+    memcpy (dest, g_variant_get_data (value), data_size);
+  dest[data_size] = '\0';
+  memcpy (dest + data_size + 1, type, type_len);
+  return dest;
+}
 
 /* An update whose keys and values are fixed-size basic types ("a{xx}",
  * "a(ud)"…), the common batch: each key and value is cut out of the
@@ -353,8 +364,10 @@ update_fixed_pairs (Object             *obj,
   const GVariantType *key_type = g_variant_type_first (element);
   const GVariantType *value_type = g_variant_type_next (key_type);
   gsize ks = basic_fixed_size (key_type), vs = basic_fixed_size (value_type);
+  char kt = g_variant_type_peek_string (key_type)[0];
+  char vt = g_variant_type_peek_string (value_type)[0];
   gsize voff, esize, size;
-  g_autoptr(GBytes) bytes = NULL;
+  const guint8 *data;
 
   if (ks == 0 || vs == 0)
     return FALSE;
@@ -365,15 +378,14 @@ update_fixed_pairs (Object             *obj,
   size = g_variant_get_size (pairs);
   if (size % esize != 0)
     return FALSE;
-  bytes = g_variant_get_data_as_bytes (pairs);
+  data = g_variant_get_data (pairs);
   for (gsize at = 0; at < size; at += esize)
     {
-      g_autoptr(GBytes) kb = g_bytes_new_from_bytes (bytes, at, ks);
-      g_autoptr(GBytes) vb = g_bytes_new_from_bytes (bytes, at + voff, vs);
-      g_autoptr(GVariant) key = g_variant_ref_sink (g_variant_new_from_bytes (key_type, kb, TRUE));
-      g_autoptr(GVariant) value = g_variant_ref_sink (g_variant_new_from_bytes (value_type, vb, TRUE));
+      guint8 key[10], value[10];
+      gsize key_size = box_fixed (key, data + at, ks, kt);
+      gsize value_size = box_fixed (value, data + at + voff, vs, vt);
 
-      dict_set (obj, key, value);
+      dict_set (obj, key, key_size, value, value_size);
     }
   return TRUE;
 }
@@ -389,55 +401,34 @@ dict_emit_batch_end (Object *obj)
                                             g_variant_new_array (G_VARIANT_TYPE_VARIANT, NULL, 0)));
 }
 
+/* Keys and values boxed (`v` serialisations), in normal form. */
 static void
-dict_set (Object   *obj,
-          GVariant *key,
-          GVariant *value)
+dict_set (Object       *obj,
+          const guint8 *key,
+          gsize         key_size,
+          const guint8 *value,
+          gsize         value_size)
 {
-  GList *link = g_hash_table_lookup (obj->dict, key);
-
-  if (link != NULL)
-    {
-      DictEntry *e = link->data;
-
-      g_variant_unref (e->value);
-      e->value = g_variant_ref (value);
-    }
-  else
-    {
-      DictEntry *e = g_new0 (DictEntry, 1);
-
-      e->key = g_variant_ref (key);
-      e->value = g_variant_ref (value);
-      e->link.data = e;
-      g_queue_push_tail_link (&obj->entries, &e->link);
-      g_hash_table_insert (obj->dict, e->key, &e->link);
-    }
+  mproc_table_set (obj->dict, key, key_size, value, value_size);
   if (obj->view != NULL)
-    mproc_view_writer_set (obj->view, key, value);
-  dict_emit (obj, key);
+    mproc_view_writer_set_boxed (obj->view, key, key_size, value, value_size);
+  dict_emit (obj, key, key_size);
 }
 
-static GVariant *
-dict_take (Object   *obj,
-           GVariant *key)
+/* Removes the boxed @key: FALSE if absent.  @value (nullable): its value,
+ * floating `v`. */
+static gboolean
+dict_take (Object       *obj,
+           const guint8 *key,
+           gsize         key_size,
+           GVariant    **value)
 {
-  GList *link = g_hash_table_lookup (obj->dict, key);
-  DictEntry *e;
-  GVariant *value;
-
-  if (link == NULL)
-    return NULL;
-  e = link->data;
-  g_hash_table_remove (obj->dict, key);
-  g_queue_unlink (&obj->entries, link);
-  value = g_steal_pointer (&e->value);
+  if (!mproc_table_remove (obj->dict, key, key_size, value))
+    return FALSE;
   if (obj->view != NULL)
-    mproc_view_writer_remove (obj->view, e->key);
-  g_variant_unref (e->key);
-  g_free (e);
-  dict_emit (obj, key);
-  return value;
+    mproc_view_writer_remove_boxed (obj->view, key, key_size);
+  dict_emit (obj, key, key_size);
+  return TRUE;
 }
 
 static GVariant *
@@ -497,11 +488,17 @@ object_start_view (Object  *obj,
   obj->view = mproc_view_writer_new (error);
   if (obj->view == NULL)
     return FALSE;
-  mproc_view_writer_reserve (obj->view, obj->dict != NULL ? g_hash_table_size (obj->dict) :
+  mproc_view_writer_reserve (obj->view, obj->dict != NULL ? mproc_table_size (obj->dict) :
                                         g_hash_table_size (obj->ns));
   if (obj->dict != NULL)
-    for (GList *l = obj->entries.head; l != NULL; l = l->next)
-      mproc_view_writer_set (obj->view, ((DictEntry *) l->data)->key, ((DictEntry *) l->data)->value);
+    {
+      const guint8 *key, *value;
+      gsize key_size, value_size;
+      guint position = 0;
+
+      while (mproc_table_next (obj->dict, &position, &key, &key_size, &value, &value_size))
+        mproc_view_writer_set_boxed (obj->view, key, key_size, value, value_size);
+    }
   else
     {
       GHashTableIter iter;
@@ -545,11 +542,11 @@ lookup_object (Server            *server,
 
   if (obj == NULL)
     g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND,
-                 _("The manager has no shared object %" G_GUINT64_FORMAT " (it was freed)"), id);
+                 _("The manager has no shared object %llu (it was freed)"), (unsigned long long) id);
   else if (kind != 0 && obj->kind != kind)
     {
       g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
-                   _("Malformed request: shared object %" G_GUINT64_FORMAT " has another type"), id);
+                   _("Malformed request: shared object %llu has another type"), (unsigned long long) id);
       obj = NULL;
     }
   return obj;
@@ -764,11 +761,13 @@ handle_manager (Server    *server,
   return NULL;
 }
 
+/* @key: boxed, a `v` */
 static void
 set_key_error (GError  **error,
                GVariant *key)
 {
-  g_autofree char *text = g_variant_print (key, TRUE);
+  g_autoptr(GVariant) inner = g_variant_get_variant (key);
+  g_autofree char *text = g_variant_print (inner, TRUE);
 
   g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND, _("The dictionary has no key %s"), text);
 }
@@ -786,32 +785,39 @@ handle_dict (Object    *obj,
       {
         g_autoptr(GVariant) key = NULL;
         g_autoptr(GVariant) value = NULL;
-        GList *link;
+        const guint8 *current;
+        gsize size;
 
         if (!check_args (args, "(vv)", error))
           return NULL;
-        g_variant_get (args, "(vv)", &key, &value);
-        if (op == DICT_OP_SETDEFAULT && (link = g_hash_table_lookup (obj->dict, key)) != NULL)
-          return g_variant_new_variant (((DictEntry *) link->data)->value);
-        dict_set (obj, key, value);
-        return op == DICT_OP_SET ? unit () : g_variant_new_variant (value);
+        /* the `v`s as they came: already boxed */
+        key = g_variant_get_child_value (args, 0);
+        value = g_variant_get_child_value (args, 1);
+        if (op == DICT_OP_SETDEFAULT &&
+            (current = mproc_table_lookup (obj->dict, g_variant_get_data (key),
+                                           g_variant_get_size (key), &size)) != NULL)
+          return mproc_table_boxed_new (current, size);
+        dict_set (obj, g_variant_get_data (key), g_variant_get_size (key),
+                  g_variant_get_data (value), g_variant_get_size (value));
+        return op == DICT_OP_SET ? unit () :
+               mproc_table_boxed_new (g_variant_get_data (value), g_variant_get_size (value));
       }
 
     case DICT_OP_CONTAINS:
     case DICT_OP_REMOVE:
       {
-        g_autoptr(GVariant) key = NULL;
-        g_autoptr(GVariant) taken = NULL;
+        const guint8 *key;
+        gsize size, value_size;
 
         if (!check_args (args, "v", error))
           return NULL;
-        key = g_variant_get_variant (args);
+        key = g_variant_get_data (args);
+        size = g_variant_get_size (args);
         if (op == DICT_OP_CONTAINS)
-          return g_variant_new_boolean (g_hash_table_contains (obj->dict, key));
-        taken = dict_take (obj, key);
-        if (taken == NULL)
+          return g_variant_new_boolean (mproc_table_lookup (obj->dict, key, size, &value_size) != NULL);
+        if (!dict_take (obj, key, size, NULL))
           {
-            set_key_error (error, key);
+            set_key_error (error, args);
             return NULL;
           }
         return unit ();
@@ -822,40 +828,48 @@ handle_dict (Object    *obj,
       {
         g_autoptr(GVariant) key = NULL;
         g_autoptr(GVariant) fallback = NULL;
-        g_autoptr(GVariant) value = NULL;
-        GList *link;
+        GVariant *value = NULL;
+        const guint8 *current;
+        gsize size;
 
         if (!check_args (args, "(vmv)", error))
           return NULL;
-        g_variant_get (args, "(vmv)", &key, &fallback);
+        key = g_variant_get_child_value (args, 0);
         if (op == DICT_OP_POP)
-          value = dict_take (obj, key);
-        else if ((link = g_hash_table_lookup (obj->dict, key)) != NULL)
-          value = g_variant_ref (((DictEntry *) link->data)->value);
-        if (value == NULL)
-          value = g_steal_pointer (&fallback);
-        if (value == NULL)
+          dict_take (obj, g_variant_get_data (key), g_variant_get_size (key), &value);
+        else if ((current = mproc_table_lookup (obj->dict, g_variant_get_data (key),
+                                                g_variant_get_size (key), &size)) != NULL)
+          value = mproc_table_boxed_new (current, size);
+        if (value != NULL)
+          return value;
+        g_variant_get_child (args, 1, "mv", &fallback);
+        if (fallback == NULL)
           {
             set_key_error (error, key);
             return NULL;
           }
-        return g_variant_new_variant (value);
+        return g_variant_new_variant (fallback);
       }
 
     case DICT_OP_UPDATE:
       {
-        GVariantIter iter;
-        GVariant *key, *value;
+        gsize n;
 
         if (!check_args (args, "a(vv)", error))
           return NULL;
-        g_variant_iter_init (&iter, args);
+        n = g_variant_n_children (args);
+        mproc_table_reserve (obj->dict, n);
+        if (obj->view != NULL)
+          mproc_view_writer_reserve (obj->view, n);
         obj->batch = TRUE;
-        while (g_variant_iter_next (&iter, "(vv)", &key, &value))
+        for (gsize i = 0; i < n; i++)
           {
-            dict_set (obj, key, value);
-            g_variant_unref (key);
-            g_variant_unref (value);
+            g_autoptr(GVariant) pair = g_variant_get_child_value (args, i);
+            g_autoptr(GVariant) key = g_variant_get_child_value (pair, 0);
+            g_autoptr(GVariant) value = g_variant_get_child_value (pair, 1);
+
+            dict_set (obj, g_variant_get_data (key), g_variant_get_size (key),
+                      g_variant_get_data (value), g_variant_get_size (value));
           }
         dict_emit_batch_end (obj);
         return unit ();
@@ -888,6 +902,7 @@ handle_dict (Object    *obj,
         boxed_value = g_variant_type_equal (g_variant_type_next (g_variant_type_first (element)),
                                             G_VARIANT_TYPE_VARIANT);
         n = g_variant_n_children (pairs);
+        mproc_table_reserve (obj->dict, n);
         if (obj->view != NULL)
           mproc_view_writer_reserve (obj->view, n);
         obj->batch = TRUE;
@@ -898,22 +913,21 @@ handle_dict (Object    *obj,
             g_autoptr(GVariant) pair = g_variant_get_child_value (pairs, i);
             g_autoptr(GVariant) key = g_variant_get_child_value (pair, 0);
             g_autoptr(GVariant) value = g_variant_get_child_value (pair, 1);
+            g_autofree guint8 *key_heap = NULL, *value_heap = NULL;
+            guint8 key_buf[64], value_buf[64];
+            const guint8 *k, *v;
+            gsize key_size, value_size;
 
+            /* a `v` key or value is already boxed */
             if (boxed_key)
-              {
-                GVariant *inner = g_variant_get_variant (key);
-
-                g_variant_unref (key);
-                key = inner;
-              }
+              k = g_variant_get_data (key), key_size = g_variant_get_size (key);
+            else
+              k = box_value (key, key_buf, sizeof key_buf, &key_size, &key_heap);
             if (boxed_value)
-              {
-                GVariant *inner = g_variant_get_variant (value);
-
-                g_variant_unref (value);
-                value = inner;
-              }
-            dict_set (obj, key, value);
+              v = g_variant_get_data (value), value_size = g_variant_get_size (value);
+            else
+              v = box_value (value, value_buf, sizeof value_buf, &value_size, &value_heap);
+            dict_set (obj, k, key_size, v, value_size);
           }
         dict_emit_batch_end (obj);
         return unit ();
@@ -924,29 +938,35 @@ handle_dict (Object    *obj,
     case DICT_OP_ITEMS:
       {
         GVariantBuilder builder;
+        const guint8 *key, *value;
+        gsize key_size, value_size;
+        guint position = 0;
 
         g_variant_builder_init (&builder, op == DICT_OP_ITEMS ? G_VARIANT_TYPE ("a(vv)") : G_VARIANT_TYPE ("av"));
-        for (GList *l = obj->entries.head; l != NULL; l = l->next)
-          {
-            DictEntry *e = l->data;
 
+        while (mproc_table_next (obj->dict, &position, &key, &key_size, &value, &value_size))
+          {
             if (op == DICT_OP_ITEMS)
-              g_variant_builder_add (&builder, "(vv)", e->key, e->value);
+              g_variant_builder_add_value (&builder,
+                                           g_variant_new_tuple ((GVariant *[]) {
+                                                                  mproc_table_boxed_new (key, key_size),
+                                                                  mproc_table_boxed_new (value, value_size) }, 2));
+            else if (op == DICT_OP_KEYS)
+              g_variant_builder_add_value (&builder, mproc_table_boxed_new (key, key_size));
             else
-              g_variant_builder_add (&builder, "v", op == DICT_OP_KEYS ? e->key : e->value);
+              g_variant_builder_add_value (&builder, mproc_table_boxed_new (value, value_size));
           }
         return g_variant_builder_end (&builder);
       }
 
     case DICT_OP_LEN:
-      return g_variant_new_uint64 (g_hash_table_size (obj->dict));
+      return g_variant_new_uint64 (mproc_table_size (obj->dict));
 
     case DICT_OP_CLEAR:
-      g_hash_table_remove_all (obj->dict);
-      dict_clear_entries (obj);
+      mproc_table_clear (obj->dict);
       if (obj->view != NULL)
         mproc_view_writer_clear (obj->view);
-      dict_emit (obj, NULL);
+      dict_emit (obj, NULL, 0);
       return unit ();
     }
 
@@ -961,7 +981,7 @@ set_index_error (GError **error,
                  guint    len)
 {
   g_set_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND,
-               _("List index %" G_GINT64_FORMAT " out of range (length %u)"), index, len);
+               _("List index %lld out of range (length %u)"), (long long) index, len);
 }
 
 static GVariant *
@@ -1505,7 +1525,7 @@ client_pull (Client *c)
           return;
         }
 
-      request = mproc_wire_decode (bytes, &error);
+      request = mproc_manager_request_decode (bytes, &error);
       if (request == NULL || !g_variant_is_of_type (request, G_VARIANT_TYPE ("(utttv)")))
         {
           guint64 serial = 0;
@@ -1862,7 +1882,7 @@ tcp_client_thread (gpointer data)
       bytes = mproc_wire_recv (c->sock, NULL, MPROC_MANAGER_TCP_MAX_MESSAGE, NULL, NULL);
       if (bytes == NULL)
         break;   /* hung up, or a broken frame: the stream cannot resync */
-      request = mproc_wire_decode (bytes, NULL);
+      request = mproc_manager_request_decode (bytes, NULL);
 
       g_mutex_lock (&server->lock);
       if (request != NULL && g_variant_is_of_type (request, G_VARIANT_TYPE ("(utttv)")))
@@ -2055,7 +2075,10 @@ mproc_manager_server_call (MprocManagerServer  *server,
                            GVariant            *args,
                            GError             **error)
 {
-  g_autoptr(GVariant) sunk = args != NULL ? g_variant_ref_sink (args) : g_variant_ref_sink (unit ());
+  g_autoptr(GVariant) floating = args != NULL ? g_variant_ref_sink (args) : g_variant_ref_sink (unit ());
+  /* the handlers keep keys and values as their bytes: in normal form, as
+   * from the rings */
+  g_autoptr(GVariant) sunk = g_variant_get_normal_form (floating);
   GVariant *result = NULL;
   gboolean shutdown;
 

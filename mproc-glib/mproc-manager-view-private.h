@@ -51,6 +51,16 @@ void             mproc_view_writer_reserve (MprocViewWriter *writer,
                                             guint64          n_more);
 void             mproc_view_writer_remove (MprocViewWriter  *writer,
                                            GVariant         *key);
+/* The same with boxed keys and values (`v` serialisations: data, NUL,
+ * type string), as the server's table keeps them. */
+void             mproc_view_writer_set_boxed    (MprocViewWriter *writer,
+                                                 const guint8    *key,
+                                                 gsize            key_size,
+                                                 const guint8    *value,
+                                                 gsize            value_size);
+void             mproc_view_writer_remove_boxed (MprocViewWriter *writer,
+                                                 const guint8    *key,
+                                                 gsize            key_size);
 void             mproc_view_writer_clear  (MprocViewWriter  *writer);
 void             mproc_view_writer_flush  (MprocViewWriter  *writer);
 

@@ -73,7 +73,8 @@ bytes_hash (const guint8 *p,
 }
 
 /* A value about to be stored as a `v`: its serialised data, and sizes
- * read once (each GVariant accessor takes the value's lock). */
+ * read once (each GVariant accessor takes the value's lock).  @type NULL:
+ * @data is already boxed. */
 typedef struct
 {
   const guint8 *data;
@@ -93,10 +94,27 @@ boxed_init (Boxed    *b,
   return b->size + 1 + b->type_len;
 }
 
+static inline gsize
+boxed_init_raw (Boxed        *b,
+                const guint8 *data,
+                gsize         size)
+{
+  b->data = data;
+  b->size = size;
+  b->type = NULL;
+  b->type_len = 0;
+  return size;
+}
+
 static inline void
 boxed_store (const Boxed *b,
              guint8      *dest)
 {
+  if (b->type == NULL)
+    {
+      memcpy (dest, b->data, b->size);
+      return;
+    }
   if (b->size > 0)
     memcpy (dest, b->data, b->size);
   dest[b->size] = '\0';
@@ -328,13 +346,13 @@ mproc_view_writer_reserve (MprocViewWriter *w,
   writer_rebuild (w, n_more, 0);
 }
 
-void
-mproc_view_writer_set (MprocViewWriter *w,
-                       GVariant        *key,
-                       GVariant        *value)
+static void
+writer_set (MprocViewWriter *w,
+            const Boxed     *bk,
+            gsize            ksize,
+            const Boxed     *bv,
+            gsize            vsize)
 {
-  Boxed bk, bv;
-  gsize ksize = boxed_init (&bk, key), vsize = boxed_init (&bv, value);
   gsize need = align8 (sizeof (ViewEntry) + ksize + vsize);
   gboolean found;
   ViewEntry *e;
@@ -355,8 +373,8 @@ mproc_view_writer_set (MprocViewWriter *w,
   e = (ViewEntry *) (w->data + w->heap_end);
   e->key_size = ksize;
   e->value_size = vsize;
-  boxed_store (&bk, (guint8 *) (e + 1));
-  boxed_store (&bv, (guint8 *) (e + 1) + ksize);
+  boxed_store (bk, (guint8 *) (e + 1));
+  boxed_store (bv, (guint8 *) (e + 1) + ksize);
   e->hash = bytes_hash ((guint8 *) (e + 1), ksize);
 
   i = writer_probe (w, e->hash, (guint8 *) (e + 1), ksize, &found);
@@ -373,19 +391,53 @@ mproc_view_writer_set (MprocViewWriter *w,
 }
 
 void
+mproc_view_writer_set (MprocViewWriter *w,
+                       GVariant        *key,
+                       GVariant        *value)
+{
+  Boxed bk, bv;
+  gsize ksize = boxed_init (&bk, key), vsize = boxed_init (&bv, value);
+
+  writer_set (w, &bk, ksize, &bv, vsize);
+}
+
+void
+mproc_view_writer_set_boxed (MprocViewWriter *w,
+                             const guint8    *key,
+                             gsize            key_size,
+                             const guint8    *value,
+                             gsize            value_size)
+{
+  Boxed bk, bv;
+
+  boxed_init_raw (&bk, key, key_size);
+  boxed_init_raw (&bv, value, value_size);
+  writer_set (w, &bk, key_size, &bv, value_size);
+}
+
+void
 mproc_view_writer_remove (MprocViewWriter *w,
                           GVariant        *key)
 {
   Boxed bk;
   gsize ksize = boxed_init (&bk, key);
   g_autofree guint8 *kbytes = g_malloc (ksize);
+
+  boxed_store (&bk, kbytes);
+  mproc_view_writer_remove_boxed (w, kbytes, ksize);
+}
+
+void
+mproc_view_writer_remove_boxed (MprocViewWriter *w,
+                                const guint8    *kbytes,
+                                gsize            ksize)
+{
   gboolean found;
   guint32 hash;
   guint64 i;
 
   if (w->header->disabled)
     return;
-  boxed_store (&bk, kbytes);
   hash = bytes_hash (kbytes, ksize);
   i = writer_probe (w, hash, kbytes, ksize, &found);
   if (!found)

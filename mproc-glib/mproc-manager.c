@@ -108,6 +108,42 @@
  * reply from the caller's main context, without a thread (over TCP they
  * run on GIO's worker threads).
  *
+ * ## Async calls that use a worker thread
+ *
+ * Every `_async` function returns at once and calls its callback in the
+ * caller's thread-default main context. Most need no thread: a proxy call
+ * on the rings (every #MprocDict, #MprocList and #MprocNamespace call, and
+ * mproc_manager_ping_async(), of a manager reached by its unix address)
+ * puts its request in the ring and one #GSource per connection and main
+ * context waits for the replies. The following run their blocking form on
+ * one of GIO's worker threads instead (g_task_run_in_thread()), each for
+ * the time of the call:
+ *
+ * - mproc_manager_start_async(): starts the server process under the
+ *   context's start method (a fork, a spawn, or a request to the fork
+ *   server: #MprocProcess starts are blocking) and waits for its
+ *   handshake.
+ * - mproc_manager_shutdown_async(): asks the server to stop, then waits
+ *   for the process to exit and reaps it.
+ * - mproc_manager_connect_async() and
+ *   mproc_manager_connect_with_authkey_async(): connect, check the peer's
+ *   user id or run the HMAC challenge-response both ways, and receive the
+ *   rings' file descriptors: a short exchange of several steps, each with
+ *   a timeout.
+ * - mproc_manager_listen_tcp_async() (which also resolves the host name
+ *   and binds the listening socket), mproc_manager_publish_async() and
+ *   mproc_manager_lookup_async(): requests whose file descriptors travel
+ *   on the connection's unix socket (`SCM_RIGHTS`) beside the ring, which
+ *   only the blocking path does.
+ * - Over TCP (mproc_manager_connect_with_authkey()), every proxy call and
+ *   mproc_manager_ping_async(): there are no rings; each call sends a frame
+ *   and reads frames until its reply under the connection's lock, so the
+ *   calls of one TCP connection take turns, one worker thread each.
+ *
+ * These are set-up steps, or calls that cross the network: a worker
+ * thread (GIO keeps a small pool) costs little next to them. Their
+ * #GCancellable is passed to the blocking form, which honours it.
+ *
  * ## Faults
  *
  * When the server dies, every pending and every later call fails with
@@ -205,36 +241,6 @@ static void mproc_manager_shareable_init (MprocShareableInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (MprocManager, mproc_manager, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE,
                                                       mproc_manager_shareable_init))
-
-/* ------------------------------------------------------------------------ */
-/* Values as keys                                                           */
-
-guint
-mproc_manager_variant_hash (gconstpointer v)
-{
-  GVariant *value = (GVariant *) v;
-  const guint8 *data = g_variant_get_data (value);
-  gsize size = g_variant_get_size (value);
-  guint h = g_str_hash (g_variant_get_type_string (value));
-
-  for (gsize i = 0; i < size; i++)
-    h = (h << 5) + h + data[i];
-  return h;
-}
-
-gboolean
-mproc_manager_variant_equal (gconstpointer a,
-                             gconstpointer b)
-{
-  GVariant *va = (GVariant *) a;
-  GVariant *vb = (GVariant *) b;
-  gsize size = g_variant_get_size (va);
-
-  if (!g_variant_type_equal (g_variant_get_type (va), g_variant_get_type (vb)) ||
-      size != g_variant_get_size (vb))
-    return FALSE;
-  return size == 0 || memcmp (g_variant_get_data (va), g_variant_get_data (vb), size) == 0;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Connections                                                              */
@@ -1749,7 +1755,9 @@ start_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when the server is ready or failed to start
  * @user_data: data for @callback
  *
- * Starts the server process without blocking the calling thread; see
+ * Starts the server process without blocking the calling thread (on one
+ * of GIO's worker threads: see “Async calls that use a worker thread” in
+ * #MprocManager); see
  * mproc_manager_start(). @callback runs in the caller's thread-default main
  * context; call mproc_manager_start_finish() from it.
  *
@@ -1879,7 +1887,8 @@ shutdown_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when the server has exited
  * @user_data: data for @callback
  *
- * Stops the server without blocking the calling thread; see
+ * Stops the server without blocking the calling thread (on one of GIO's
+ * worker threads, which waits for the server to exit); see
  * mproc_manager_shutdown().
  *
  * Since: 1.0
@@ -1981,7 +1990,8 @@ connect_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when connected or failed
  * @user_data: data for @callback
  *
- * Connects to a manager's server without blocking the calling thread; see
+ * Connects to a manager's server without blocking the calling thread (the
+ * handshake runs on one of GIO's worker threads); see
  * mproc_manager_connect().
  *
  * Since: 1.0
@@ -2498,7 +2508,8 @@ listen_tcp_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when done
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_manager_listen_tcp().
+ * Asynchronous form of mproc_manager_listen_tcp(); runs on one of GIO's
+ * worker threads.
  *
  * Since: 1.0
  */
@@ -2647,7 +2658,9 @@ connect_with_authkey_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when connected or failed
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_manager_connect_with_authkey().
+ * Asynchronous form of mproc_manager_connect_with_authkey(); the
+ * connection and its challenge-response run on one of GIO's worker
+ * threads.
  *
  * Since: 1.0
  */
@@ -2784,7 +2797,8 @@ ping_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called with the answer
  * @user_data: data for @callback
  *
- * Makes one round trip to the server without blocking the calling thread.
+ * Makes one round trip to the server without blocking the calling thread:
+ * without a thread on the rings, on one of GIO's worker threads over TCP.
  *
  * Since: 1.0
  */
@@ -3056,8 +3070,9 @@ lookup_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called with the object
  * @user_data: data for @callback
  *
- * Gets a published object without blocking the calling thread; see
- * mproc_manager_lookup().
+ * Gets a published object without blocking the calling thread (on one of
+ * GIO's worker threads: the object's file descriptors come over the
+ * connection's socket); see mproc_manager_lookup().
  *
  * Since: 1.0
  */

@@ -425,6 +425,8 @@ test_list_ops (void)
   g_clear_error (&error);
   g_assert_null (mproc_list_get (list, -10, NULL, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  /* the message names the index and the length */
+  g_assert_cmpstr (error->message, ==, "List index -10 out of range (length 9)");
   g_clear_error (&error);
 
   g_assert_true (mproc_list_set (list, 0, g_variant_new_int32 (3), NULL, &error));
@@ -1094,6 +1096,402 @@ test_dict_update (void)
   test_leak_check_end (&check);
 }
 
+/* The expected contents of a dict: keys in insertion order, as Python
+ * keeps them (a key set again keeps its place; removed and set again, it
+ * goes last). */
+typedef struct
+{
+  GPtrArray  *order;    /* GVariant* keys, NULL where removed */
+  GHashTable *values;   /* key -> value */
+} Model;
+
+static void
+unref_nullable (gpointer v)
+{
+  if (v != NULL)
+    g_variant_unref (v);
+}
+
+static void
+model_init (Model *m)
+{
+  m->order = g_ptr_array_new_with_free_func (unref_nullable);
+  m->values = g_hash_table_new_full (g_variant_hash, g_variant_equal,
+                                     (GDestroyNotify) g_variant_unref, (GDestroyNotify) g_variant_unref);
+}
+
+static void
+model_clear (Model *m)
+{
+  g_ptr_array_unref (m->order);
+  g_hash_table_unref (m->values);
+}
+
+static void
+model_set (Model    *m,
+           GVariant *key,
+           GVariant *value)
+{
+  g_variant_ref_sink (key);
+  g_variant_ref_sink (value);
+  if (!g_hash_table_contains (m->values, key))
+    g_ptr_array_add (m->order, g_variant_ref (key));
+  g_hash_table_insert (m->values, key, value);
+}
+
+static void
+model_remove (Model    *m,
+              GVariant *floating_key)
+{
+  g_autoptr(GVariant) key = g_variant_ref_sink (floating_key);
+
+  g_assert_true (g_hash_table_remove (m->values, key));
+  for (guint i = 0; i < m->order->len; i++)
+    if (m->order->pdata[i] != NULL && g_variant_equal (m->order->pdata[i], key))
+      {
+        g_variant_unref (m->order->pdata[i]);
+        m->order->pdata[i] = NULL;
+      }
+}
+
+static void
+model_check (Model     *m,
+             MprocDict *dict)
+{
+  g_autoptr(GVariant) items = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantIter iter;
+  GVariant *key, *value;
+  guint i = 0;
+
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, g_hash_table_size (m->values));
+  items = mproc_dict_items (dict, NULL, &error);
+  g_assert_no_error (error);
+  g_variant_iter_init (&iter, items);
+  while (g_variant_iter_next (&iter, "(vv)", &key, &value))
+    {
+      g_autoptr(GVariant) got = NULL;
+
+      while (m->order->pdata[i] == NULL)
+        i++;
+      g_assert_true (g_variant_equal (key, m->order->pdata[i]));
+      g_assert_true (g_variant_equal (value, g_hash_table_lookup (m->values, key)));
+      /* and the same through get(), from the shared view once there is one */
+      got = mproc_dict_get (dict, key, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_variant_equal (got, value));
+      g_variant_unref (key);
+      g_variant_unref (value);
+      i++;
+    }
+  for (; i < m->order->len; i++)
+    g_assert_null (m->order->pdata[i]);
+}
+
+/* A value of some size: small ones are kept inline by the server's table,
+ * large ones apart. */
+static GVariant *
+sized_string (const char *prefix,
+              guint       i,
+              guint       size)
+{
+  g_autofree char *text = g_strdup_printf ("%s%u-%0*u", prefix, i, (int) size, 0);
+
+  return g_variant_new_take_string (g_steal_pointer (&text));
+}
+
+static void
+test_dict_table (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  GVariantBuilder builder;
+  gboolean present;
+  Model m;
+
+  g_test_summary ("The server keeps keys as their bytes and type: thousands of sets, "
+                  "updates, removals and replacements give Python's contents and order");
+  test_leak_check_begin (&check);
+  model_init (&m);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  /* one batch with repeated keys: the later pair wins, in the first one's place */
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(xx)"));
+  for (gint64 i = 0; i < 3000; i++)
+    {
+      g_variant_builder_add (&builder, "(xx)", i % 2000, i);
+      model_set (&m, g_variant_new_int64 (i % 2000), g_variant_new_int64 (i));
+    }
+  g_assert_true (mproc_dict_update (dict, g_variant_builder_end (&builder), NULL, &error));
+  g_assert_no_error (error);
+
+  /* the same bytes of another type are another key */
+  for (guint i = 0; i < 50; i++)
+    {
+      g_assert_true (mproc_dict_set (dict, g_variant_new_uint64 (i), g_variant_new_int32 (-i), NULL, &error));
+      model_set (&m, g_variant_new_uint64 (i), g_variant_new_int32 (-i));
+      g_assert_true (mproc_dict_set (dict, g_variant_new_double (i), sized_string ("d", i, 40), NULL, &error));
+      model_set (&m, g_variant_new_double (i), sized_string ("d", i, 40));
+    }
+  g_assert_no_error (error);
+  model_check (&m, dict);   /* the view is made here, from the table */
+
+  /* removals leave holes, sets fill the table until it is rebuilt */
+  for (gint64 i = 0; i < 2000; i += 3)
+    {
+      g_assert_true (mproc_dict_remove (dict, g_variant_new_int64 (i), NULL, &error));
+      model_remove (&m, g_variant_new_int64 (i));
+    }
+  for (gint64 i = 1; i < 2000; i += 3)
+    {
+      g_autoptr(GVariant) key = g_variant_ref_sink (g_variant_new_int64 (i));
+
+      value = mproc_dict_pop (dict, key, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_variant_equal (value, g_hash_table_lookup (m.values, key)));
+      g_clear_pointer (&value, g_variant_unref);
+      model_remove (&m, g_variant_new_int64 (i));
+    }
+  g_assert_false (mproc_dict_remove (dict, g_variant_new_int64 (0), NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_true (mproc_dict_contains (dict, g_variant_new_int64 (2), &present, NULL, &error));
+  g_assert_true (present);
+  g_assert_true (mproc_dict_contains (dict, g_variant_new_int64 (3), &present, NULL, &error));
+  g_assert_false (present);
+
+  /* large keys and values, replaced by small ones and back; removed keys
+   * set again go last */
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{sv}"));
+  for (guint i = 0; i < 500; i++)
+    {
+      GVariant *v = i % 2 ? sized_string ("v", i, 100) : g_variant_new_byte (i);
+      GVariant *k = sized_string ("k", i % 300, i % 40);
+
+      g_variant_builder_add (&builder, "{@sv}", k, v);
+      model_set (&m, k, v);
+    }
+  for (gint64 i = 0; i < 600; i += 3)
+    {
+      g_variant_builder_add (&builder, "{sv}", "back", g_variant_new_int64 (i));
+      model_set (&m, g_variant_new_string ("back"), g_variant_new_int64 (i));
+    }
+  g_assert_true (mproc_dict_update (dict, g_variant_builder_end (&builder), NULL, &error));
+  g_assert_no_error (error);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{xx}"));
+  for (gint64 i = 0; i < 900; i += 3)
+    {
+      g_variant_builder_add (&builder, "{xx}", i, -i);
+      model_set (&m, g_variant_new_int64 (i), g_variant_new_int64 (-i));
+    }
+  g_assert_true (mproc_dict_update (dict, g_variant_builder_end (&builder), NULL, &error));
+  value = mproc_dict_setdefault (dict, g_variant_new_int64 (3), g_variant_new_int64 (1), NULL, &error);
+  g_assert_cmpint (g_variant_get_int64 (value), ==, -3);
+  g_clear_pointer (&value, g_variant_unref);
+  value = mproc_dict_setdefault (dict, g_variant_new_int64 (4), g_variant_new_string ("new"), NULL, &error);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "new");
+  g_clear_pointer (&value, g_variant_unref);
+  model_set (&m, g_variant_new_int64 (4), g_variant_new_string ("new"));
+  g_assert_no_error (error);
+  model_check (&m, dict);
+
+  /* and empty again, then filled again */
+  g_assert_true (mproc_dict_clear (dict, NULL, &error));
+  model_clear (&m);
+  model_init (&m);
+  for (guint i = 0; i < 100; i++)
+    {
+      g_assert_true (mproc_dict_set (dict, sized_string ("again", i, 20), g_variant_new_uint32 (i), NULL, &error));
+      model_set (&m, sized_string ("again", i, 20), g_variant_new_uint32 (i));
+    }
+  g_assert_no_error (error);
+  model_check (&m, dict);
+
+  model_clear (&m);
+  g_clear_object (&dict);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+/* The boxed request of a pipelined packed update of @object with @pairs
+ * of @type as they are (a serialised value in any form, normal or not). */
+static GBytes *
+packed_update_request (guint64       object,
+                       const char   *type,
+                       const guint8 *pairs,
+                       gsize         size)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (pairs, size);
+  GVariant *array = g_variant_new_from_bytes (G_VARIANT_TYPE (type), bytes, FALSE);
+  g_autoptr(GVariant) boxed = NULL;
+
+  /* serialised as they are: a container copies a serialised child's bytes */
+  boxed = g_variant_ref_sink (g_variant_new_variant (
+    g_variant_new ("(uttt@v)", (guint32) DICT_OP_UPDATE_PACKED, object, (guint64) 0, (guint64) 0,
+                   g_variant_new_variant (g_variant_new_variant (array)))));
+  return g_variant_get_data_as_bytes (boxed);
+}
+
+static gint64
+server_len (MprocManager *manager,
+            MprocDict    *dict)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* a round trip, served after everything put in the ring before */
+  g_assert_true (mproc_manager_call_raw (manager, DICT_OP_LEN, mproc_proxy_get_id (dict), NULL, &reply, &error));
+  g_assert_no_error (error);
+  return (gint64) g_variant_get_uint64 (reply);
+}
+
+static void
+inject_bytes (MprocManager *manager,
+              GBytes       *bytes)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (bytes, &size);
+
+  mproc_manager_inject_raw (manager, data, size);
+}
+
+static void
+test_dict_update_checked (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  const gint64 xx[] = { 1, 10, 2, 20, 3, 30 };
+  const guint8 bx[] = { 2, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0 };
+  guint8 yx[16] = { 5, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0 };
+  guint8 *data;
+  gsize size;
+  guint64 id;
+
+  g_test_summary ("A batch of fixed-size pairs is checked for normal form by the server's own "
+                  "decoder: a well-formed one is applied, any other refused, and serving goes on");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+  id = mproc_proxy_get_id (dict);
+
+  /* well-formed: applied */
+  {
+    g_autoptr(GBytes) request = packed_update_request (id, "a{xx}", (const guint8 *) xx, sizeof xx);
+
+    inject_bytes (manager, request);
+    g_assert_cmpint (server_len (manager, dict), ==, 3);
+  }
+  /* a size that is no whole number of pairs */
+  {
+    g_autoptr(GBytes) request = packed_update_request (id, "a{xx}", (const guint8 *) xx, sizeof xx - 1);
+
+    inject_bytes (manager, request);
+    g_assert_cmpint (server_len (manager, dict), ==, 3);
+  }
+  /* a boolean that is neither 0 nor 1 */
+  {
+    g_autoptr(GBytes) request = packed_update_request (id, "a{bx}", bx, sizeof bx);
+
+    inject_bytes (manager, request);
+    g_assert_cmpint (server_len (manager, dict), ==, 3);
+  }
+  /* padding that is not zero, then zero */
+  {
+    g_autoptr(GBytes) bad = NULL;
+    g_autoptr(GBytes) good = NULL;
+
+    yx[3] = 1;
+    bad = packed_update_request (id, "a(yx)", yx, sizeof yx);
+    inject_bytes (manager, bad);
+    g_assert_cmpint (server_len (manager, dict), ==, 3);
+    yx[3] = 0;
+    good = packed_update_request (id, "a(yx)", yx, sizeof yx);
+    inject_bytes (manager, good);
+    g_assert_cmpint (server_len (manager, dict), ==, 4);
+  }
+  /* the request's own padding, and a pair type that is no type */
+  {
+    g_autoptr(GBytes) request = packed_update_request (id, "a{xx}", (const guint8 *) xx, sizeof xx);
+
+    data = g_bytes_unref_to_data (g_steal_pointer (&request), &size);
+    data[4] = 1;
+    mproc_manager_inject_raw (manager, data, size);
+    data[4] = 0;
+    data[size - strlen ("(utttv)") - 1 - 2 - 2] = 'z';   /* a{xz} */
+    mproc_manager_inject_raw (manager, data, size);
+    data[size - strlen ("(utttv)") - 1 - 2 - 2] = 'x';
+    data[size - strlen ("(utttv)") - 1 - 2 - 6] = 1;     /* no NUL before the pairs' type */
+    mproc_manager_inject_raw (manager, data, size);
+    g_free (data);
+    g_assert_cmpint (server_len (manager, dict), ==, 4);
+  }
+
+  value = mproc_dict_get (dict, g_variant_new_int64 (2), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (value), ==, 20);
+  g_clear_pointer (&value, g_variant_unref);
+  value = mproc_dict_get (dict, g_variant_new_byte (5), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (value), ==, 9);
+  g_clear_pointer (&value, g_variant_unref);
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+  g_assert_no_error (error);
+
+  g_clear_object (&dict);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
+static void
+test_dict_update_changed (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *joined = NULL;
+  Observed observed = { 0, };
+  gint64 deadline;
+
+  g_test_summary ("A watching proxy hears of every key of an update, a removal and a clear, in order");
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+  observed.dict_keys = g_ptr_array_new_with_free_func (g_free);
+  g_assert_true (mproc_dict_watch (dict, NULL, &error));
+  g_signal_connect (dict, "changed", G_CALLBACK (on_dict_changed), &observed);
+
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("{int64 1: int64 10, 2: 20}"), NULL, &error));
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("[(byte 3, true), (3, false)]"), NULL, &error));
+  g_assert_true (mproc_dict_update (dict, g_variant_new_parsed ("{'s': <1>}"), NULL, &error));
+  g_assert_true (mproc_dict_remove (dict, g_variant_new_int64 (2), NULL, &error));
+  g_assert_true (mproc_dict_clear (dict, NULL, &error));
+  g_assert_no_error (error);
+
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (observed.dict_keys->len < 7 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE);
+  g_ptr_array_add (observed.dict_keys, NULL);
+  joined = g_strjoinv (" ", (char **) observed.dict_keys->pdata);
+  g_assert_cmpstr (joined, ==, "1 2 0x03 0x03 's' 2 *");
+
+  mproc_dict_unwatch (dict);
+  g_ptr_array_unref (observed.dict_keys);
+  g_clear_object (&dict);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
 static void
 test_client_killed (void)
 {
@@ -1212,6 +1610,9 @@ main (int argc, char *argv[])
   test_add_method_test ("/mproc/manager", "view-reads", test_view_reads);
   g_test_add_func ("/mproc/manager/dict/ops", test_dict_ops);
   g_test_add_func ("/mproc/manager/dict/update", test_dict_update);
+  g_test_add_func ("/mproc/manager/dict/table", test_dict_table);
+  g_test_add_func ("/mproc/manager/dict/update-checked", test_dict_update_checked);
+  g_test_add_func ("/mproc/manager/dict/update-changed", test_dict_update_changed);
   g_test_add_func ("/mproc/manager/list/ops", test_list_ops);
   g_test_add_func ("/mproc/manager/namespace/ops", test_namespace_ops);
   g_test_add_func ("/mproc/manager/async", test_async);
