@@ -56,6 +56,7 @@ typedef enum
   OP_MAP,
   OP_MAP_ARRAY,
   OP_MAP_FD,
+  OP_MAP_INTO,
 } OpKind;
 
 struct _Export
@@ -593,6 +594,7 @@ map_done_cb (GObject      *source,
       }
       break;
     case OP_SUBMIT:
+    case OP_MAP_INTO:
     default:
       g_assert_not_reached ();
     }
@@ -722,6 +724,12 @@ map_fd_done_cb (GObject      *source,
 
   invocation = op_steal_invocation (op);
   op_finish (op);
+  if (op->kind == OP_MAP_INTO)
+    {
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(s)", type));
+      op_unref (op);
+      return;
+    }
   if (fd < 0)
     {
       /* the results were not all packed like the items: serialise them */
@@ -773,8 +781,112 @@ handle_map_fd_packed (Export                *e,
     }
   op = op_new (e, c, OP_MAP_FD, invocation, size / esize);
   op->ref_count++;
-  mproc_pool_map_fd_async (e->pool, target, type_string, fd, size, op->cancellable,
+  mproc_pool_map_fd_async (e->pool, target, type_string, fd, size, -1, op->cancellable,
                            map_progress_cb, op, op_unref, map_fd_done_cb, op);
+}
+
+/* Checks a memfd of MapInto: shared memory (it has seals, none against
+ * what we do to it) of at least @size bytes. */
+static gboolean
+check_into_fd (int          fd,
+               gboolean     results,
+               gsize        size,
+               GError     **error)
+{
+  int seals = fcntl (fd, F_GET_SEALS);
+  int flags = fcntl (fd, F_GETFL);
+  struct stat st;
+
+  if (seals < 0 || flags < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error_literal (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                           _("The items and the results of MapInto must be memfds"));
+      return FALSE;
+    }
+  if (results && ((seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0 || (flags & O_ACCMODE) == O_RDONLY))
+    {
+      g_set_error_literal (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                           _("The results of MapInto must go to a writable memfd"));
+      return FALSE;
+    }
+  if ((guint64) st.st_size < size)
+    {
+      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                   _("A memfd of MapInto takes %" G_GUINT64_FORMAT " bytes, fewer than the %"
+                     G_GSIZE_FORMAT " of the items"), (guint64) st.st_size, size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* MapInto: MapFd in the caller's own memfds, reused from call to call. */
+static void
+handle_map_into (Export                *e,
+                 const char            *sender,
+                 const char            *target,
+                 GVariant              *parameters,
+                 GDBusMethodInvocation *invocation)
+{
+  GUnixFDList *fds = g_dbus_message_get_unix_fd_list (g_dbus_method_invocation_get_message (invocation));
+  g_autoptr(GError) error = NULL;
+  const char *type_string;
+  gint32 in_handle, out_handle;
+  guint32 n_items;
+  MprocFd in_fd = -1;
+  MprocFd out_fd = -1;
+  gsize esize, size;
+  Caller *c;
+  Op *op;
+
+  g_variant_get (parameters, "(&s&shuh)", NULL, &type_string, &in_handle, &n_items, &out_handle);
+  esize = mproc_pool_packed_size (type_string);
+  if (esize == 0)
+    {
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                                             _("MapInto takes packed arrays of numbers, not “%s”"),
+                                             type_string);
+      return;
+    }
+  size = (gsize) n_items * esize;
+  if (e->max_message_size != 0 && size > e->max_message_size)
+    {
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED,
+                                             _("The items take %" G_GSIZE_FORMAT " bytes, more than the limit of %"
+                                               G_GUINT64_FORMAT), size, e->max_message_size);
+      return;
+    }
+  if (fds == NULL || in_handle < 0 || out_handle < 0 ||
+      in_handle >= g_unix_fd_list_get_length (fds) || out_handle >= g_unix_fd_list_get_length (fds))
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                                                     _("The call carries no file descriptor for the items"));
+      return;
+    }
+  in_fd = g_unix_fd_list_get (fds, in_handle, &error);
+  if (in_fd >= 0)
+    out_fd = g_unix_fd_list_get (fds, out_handle, &error);
+  if (out_fd < 0 || !check_into_fd (in_fd, FALSE, size, &error) || !check_into_fd (out_fd, TRUE, size, &error))
+    {
+      mproc_clear_fd (&in_fd);
+      mproc_clear_fd (&out_fd);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+
+  c = export_get_caller (e, sender);
+  if (!check_queue (e, c, n_items, &error))
+    {
+      mproc_clear_fd (&in_fd);
+      mproc_clear_fd (&out_fd);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  op = op_new (e, c, OP_MAP_INTO, invocation, n_items);
+  op->ref_count++;
+  mproc_pool_map_fd_async (e->pool, target, type_string, in_fd, size, out_fd, op->cancellable,
+                           map_progress_cb, op, op_unref, map_fd_done_cb, op);
+  mproc_clear_fd (&in_fd);
+  mproc_clear_fd (&out_fd);
 }
 
 static void
@@ -846,6 +958,11 @@ method_call_cb (GDBusConnection       *connection,
                                                  g_variant_get_type_string (items));
           return;
         }
+    }
+  else if (g_str_equal (method_name, "MapInto"))
+    {
+      handle_map_into (e, sender, target, parameters, invocation);
+      return;
     }
   else if (g_str_equal (method_name, "MapFd"))
     {
@@ -1090,7 +1207,11 @@ pool_interface_info (GError **error)
  *   `MapArray (s target, v items) → (v results)` does the same with one
  *   array value (packed when its elements are fixed-width numbers), and
  *   `MapFd (s target, s type, h items) → (s type, h results)` with the
- *   serialised array in a sealed memfd, the fastest way for large maps;
+ *   serialised array in a sealed memfd, the way for large maps;
+ *   `MapInto (s target, s type, h items, u n_items, h results) → (s type)`
+ *   the fastest, in memfds the caller keeps and reuses: the workers read
+ *   the packed numbers of @type from the first and write their results
+ *   into the second;
  * - `Cancel (u serial) → (u n)` cancels the caller's call sent with that
  *   message serial, or all of its calls for 0;
  * - the `TaskFinished (u serial, u done, u n_items)` signal follows a map (at most

@@ -116,23 +116,26 @@ gsize    mproc_pool_packed_size   (const char     *type_string);
 #define POOL_FRAME_MAX_SIZE ((gsize) 1 << 31)
 
 /* Maps @target over the packed array of @type_string (`ax`, `ad`…) that
- * fills the memfd @items_fd (not taken; its size must be a multiple of the
- * element size, and it must not change during the call: sealed), the
- * workers reading and writing the memfds themselves.  The results come as
- * a new memfd, sealed, when they all are a packed array of the items'
- * element size, else as a value. */
+ * starts the memfd @items_fd (not taken) and takes @size bytes, the
+ * workers reading and writing the memfds themselves.  With @results_fd -1
+ * the results come as a new memfd, sealed, when they all are a packed
+ * array of the items' element size, else as a value; with a memfd of the
+ * caller's (not taken) they are written at its start, and the call fails
+ * with MPROC_ERROR_INVALID_MESSAGE if they do not fit so. */
 void     mproc_pool_map_fd_async  (MprocPool              *self,
                                    const char             *target,
                                    const char             *type_string,
                                    int                     items_fd,
                                    gsize                   size,
+                                   int                     results_fd,
                                    GCancellable           *cancellable,
                                    MprocPoolProgressFunc   progress_func,
                                    gpointer                progress_data,
                                    GDestroyNotify          progress_notify,
                                    GAsyncReadyCallback     callback,
                                    gpointer                user_data);
-/* Either *results_fd (>= 0, with *results_type) or *results_value is set. */
+/* *results_type and *results_fd (a new memfd), or *results_value, or, for
+ * a @results_fd of the caller's, *results_type alone. */
 gboolean mproc_pool_map_fd_finish (MprocPool              *self,
                                    GAsyncResult           *result,
                                    int                    *results_fd,

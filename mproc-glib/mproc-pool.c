@@ -184,6 +184,7 @@ struct _Call
   int                   in_fd;
   int                   out_fd;
   guint32               file_id;
+  gboolean              into;          /* out_fd is the caller's */
 };
 
 /* A result of mproc_pool_map_fd_async(). */
@@ -1647,9 +1648,24 @@ call_return_fd_result (Call  *call,
     if (!(call->chunk_done[c] & CHUNK_PACKED))
       in_place = FALSE;
 
+  if (!in_place && call->into)
+    {
+      fd_result_free (r);
+      g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                               _("The results of pool target “%s” are not a packed array of "
+                                 "the size of the items"), call->target);
+      return;
+    }
   if (!in_place)
     {
       r->value = call_build_result (call);
+      g_task_return_pointer (task, r, fd_result_free);
+      return;
+    }
+
+  r->type = g_strdup (call->rtype != NULL ? call->rtype : g_variant_get_type_string (call->items));
+  if (call->into)
+    {
       g_task_return_pointer (task, r, fd_result_free);
       return;
     }
@@ -1665,7 +1681,6 @@ call_return_fd_result (Call  *call,
       return;
     }
   r->fd = g_steal_fd (&call->out_fd);
-  r->type = g_strdup (call->rtype != NULL ? call->rtype : g_variant_get_type_string (call->items));
   g_task_return_pointer (task, r, fd_result_free);
 }
 
@@ -3379,6 +3394,7 @@ mproc_pool_map_fd_async (MprocPool             *self,
                          const char            *type_string,
                          int                    items_fd,
                          gsize                  size,
+                         int                    results_fd,
                          GCancellable          *cancellable,
                          MprocPoolProgressFunc  progress_func,
                          gpointer               progress_data,
@@ -3414,8 +3430,12 @@ mproc_pool_map_fd_async (MprocPool             *self,
       return;
     }
   call->in_fd = fcntl (items_fd, F_DUPFD_CLOEXEC, 3);
-  call->out_fd = memfd_create ("mproc-pool-results", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (call->in_fd < 0 || call->out_fd < 0 || ftruncate (call->out_fd, size) < 0)
+  call->into = results_fd >= 0;
+  if (call->into)
+    call->out_fd = fcntl (results_fd, F_DUPFD_CLOEXEC, 3);
+  else
+    call->out_fd = memfd_create ("mproc-pool-results", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (call->in_fd < 0 || call->out_fd < 0 || (!call->into && ftruncate (call->out_fd, size) < 0))
     {
       int errsv = errno;
 
