@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -567,6 +568,10 @@ worker_fill (Worker *w)
         return FALSE;
       if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
         return FALSE;
+      /* Spinning: let whatever else waits for this CPU (the pool
+       * answering our result, another worker) run first. */
+      if (flags == MSG_DONTWAIT)
+        sched_yield ();
     }
 }
 
