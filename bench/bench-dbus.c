@@ -21,7 +21,13 @@
  *     and reading the results (checked untimed):
  *     dbus_map_tiny_av: Map, each item boxed in a variant;
  *     dbus_map_tiny_array: MapArray, one packed `ax` in the message;
- *     dbus_map_tiny_fd: MapFd, the `ax` in a sealed memfd both ways.
+ *     dbus_map_tiny_fd: MapFd, the `ax` in a sealed memfd both ways;
+ *     dbus_map_tiny_into: MapInto, the client's two memfds made once and
+ *       kept mapped, as a program that maps again and again would: each
+ *       call writes the items into one, and the timed part ends once every
+ *       result in the other has been read and checked.
+ *     Each row runs its repetitions on their own (after an untimed call),
+ *     so that none pays for what another kind of call left to clean up.
  *     bench/run sets them beside Python's pool_map_tiny.
  *
  * The echo server is this program executed again with
@@ -452,31 +458,119 @@ map_fd (GDBusConnection *bus,
   return n / dt;
 }
 
+typedef struct
+{
+  int     in_fd;
+  int     out_fd;
+  gint64 *in;
+  gint64 *out;
+  gsize   size;
+} IntoBuffers;
+
+static void
+into_buffers_init (IntoBuffers *b,
+                   guint64      n)
+{
+  b->size = n * sizeof (gint64);
+  b->in_fd = memfd_create ("bench-items", MFD_CLOEXEC);
+  b->out_fd = memfd_create ("bench-results", MFD_CLOEXEC);
+  if (b->in_fd < 0 || b->out_fd < 0 || ftruncate (b->in_fd, b->size) < 0 || ftruncate (b->out_fd, b->size) < 0)
+    g_error ("memfd: %s", g_strerror (errno));
+  b->in = mmap (NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED, b->in_fd, 0);
+  b->out = mmap (NULL, b->size, PROT_READ, MAP_SHARED, b->out_fd, 0);
+  if (b->in == MAP_FAILED || b->out == MAP_FAILED)
+    g_error ("mmap: %s", g_strerror (errno));
+}
+
+static void
+into_buffers_clear (IntoBuffers *b)
+{
+  munmap (b->in, b->size);
+  munmap ((gpointer) b->out, b->size);
+  close (b->in_fd);
+  close (b->out_fd);
+}
+
+/* @base changes from call to call: the results of the last one would not
+ * pass the check. */
+static double
+map_into (GDBusConnection *bus,
+          IntoBuffers     *b,
+          guint64          n,
+          gint64           base)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr(GVariant) reply = NULL;
+  double t0 = bench_now (), dt;
+
+  for (guint64 i = 0; i < n; i++)
+    b->in[i] = base + i;
+  if (g_unix_fd_list_append (fds, b->in_fd, &error) < 0 || g_unix_fd_list_append (fds, b->out_fd, &error) < 0)
+    g_error ("MapInto: %s", error->message);
+  reply = g_dbus_connection_call_with_unix_fd_list_sync (bus, SERVICE_NAME, POOL_PATH, MPROC_POOL_DBUS_INTERFACE,
+                                                         "MapInto",
+                                                         g_variant_new ("(sshuh)", "example.double", "ax", 0, (guint32) n, 1),
+                                                         G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, -1,
+                                                         fds, NULL, NULL, &error);
+  if (reply == NULL)
+    g_error ("MapInto: %s", error->message);
+  for (guint64 i = 0; i < n; i++)
+    if (b->out[i] != 2 * (base + (gint64) i))
+      g_error ("dbus_map_tiny_into: wrong result");
+  dt = bench_now () - t0;
+  return n / dt;
+}
+
 static void
 dbus_map_tiny (void)
 {
   g_autofree double *av = g_new0 (double, bench_reps ());
   g_autofree double *array = g_new0 (double, bench_reps ());
   g_autofree double *fd = g_new0 (double, bench_reps ());
+  g_autofree double *into = g_new0 (double, bench_reps ());
   guint64 n = bench_scale (100000, 1000);
   Service s = { NULL, };
+  IntoBuffers buffers;
 
   service_start (&s);
+  into_buffers_init (&buffers, n);
+  /* one row after the other, each with an untimed call first: what one
+   * kind of call leaves to clean up (the memfds of MapFd, the values of
+   * Map) would fall on the next one */
   for (int r = -1; r < (int) bench_reps (); r++)
     {
       double a = map_av (s.bus, n);
+
+      if (r >= 0)
+        av[r] = a;
+    }
+  for (int r = -1; r < (int) bench_reps (); r++)
+    {
       double b = map_array (s.bus, n);
+
+      if (r >= 0)
+        array[r] = b;
+    }
+  for (int r = -1; r < (int) bench_reps (); r++)
+    {
       double c = map_fd (s.bus, n);
 
-      if (r < 0)
-        continue;
-      av[r] = a;
-      array[r] = b;
-      fd[r] = c;
+      if (r >= 0)
+        fd[r] = c;
+    }
+  for (int r = -1; r < (int) bench_reps (); r++)
+    {
+      double d = map_into (s.bus, &buffers, n, (r + 2) * (gint64) n);
+
+      if (r >= 0)
+        into[r] = d;
     }
   bench_emit ("dbus_map_tiny_av", "tasks/s", n, av, bench_reps ());
   bench_emit ("dbus_map_tiny_array", "tasks/s", n, array, bench_reps ());
   bench_emit ("dbus_map_tiny_fd", "tasks/s", n, fd, bench_reps ());
+  bench_emit ("dbus_map_tiny_into", "tasks/s", n, into, bench_reps ());
+  into_buffers_clear (&buffers);
   service_stop (&s);
 }
 

@@ -27,6 +27,7 @@ PY_NAME = {
     'dbus_map_tiny_av': 'pool_map_tiny',
     'dbus_map_tiny_array': 'pool_map_tiny',
     'dbus_map_tiny_fd': 'pool_map_tiny',
+    'dbus_map_tiny_into': 'pool_map_tiny',
 }
 
 

@@ -40,6 +40,10 @@
 
 #define POOL_INTERFACE_PATH  "/org/gnome/Mproc/interfaces/org.gnome.Mproc.Pool1.xml"
 #define PROPS_MIN_INTERVAL   (100 * G_TIME_SPAN_MILLISECOND)
+/* TaskFinished at most this often per call, none in a call's first
+ * interval: a signal wakes the bus daemon and the caller, which a fast map
+ * of tiny items would pay for on every chunk. */
+#define PROGRESS_MIN_INTERVAL (50 * G_TIME_SPAN_MILLISECOND)
 #define REQUIRED_SEALS       (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK)
 #define MAX_IDLE_CALLERS     1024
 
@@ -52,6 +56,7 @@ typedef enum
   OP_MAP,
   OP_MAP_ARRAY,
   OP_MAP_FD,
+  OP_MAP_INTO,
 } OpKind;
 
 struct _Export
@@ -98,6 +103,7 @@ typedef struct
   GCancellable          *cancellable;
   guint32                serial;
   guint                  n_items;
+  gint64                 progress_at;  /* when TaskFinished was last sent */
 } Op;
 
 G_LOCK_DEFINE_STATIC (exports);
@@ -296,6 +302,7 @@ op_new (Export                *e,
   op->cancellable = g_cancellable_new ();
   op->serial = g_dbus_message_get_serial (g_dbus_method_invocation_get_message (invocation));
   op->n_items = n_items;
+  op->progress_at = g_get_monotonic_time ();
   c->ops = g_list_prepend (c->ops, op);
   c->n_queued += n_items;
   return op;
@@ -386,6 +393,48 @@ unmap_bytes (gpointer data)
   g_bytes_unref (mapping);
 }
 
+/* Checks a sealed memfd holding a serialised @type_string array. */
+static gboolean
+check_items_fd (int          fd,
+                const char  *type_string,
+                guint64      max_size,
+                gsize       *size,
+                GError     **error)
+{
+  struct stat st;
+  int seals;
+
+  if (!g_variant_type_string_is_valid (type_string) || type_string[0] != 'a')
+    {
+      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                   _("“%s” is not an array type"), type_string);
+      return FALSE;
+    }
+  seals = fcntl (fd, F_GET_SEALS);
+  if (seals < 0 || (seals & REQUIRED_SEALS) != REQUIRED_SEALS)
+    {
+      g_set_error_literal (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                           _("The items must come in a memfd sealed against writing and resizing"));
+      return FALSE;
+    }
+  if (fstat (fd, &st) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                   _("Cannot read the items: %s"), g_strerror (errsv));
+      return FALSE;
+    }
+  if (max_size != 0 && (guint64) st.st_size > max_size)
+    {
+      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED,
+                   _("The items take %" G_GUINT64_FORMAT " bytes, more than the limit of %"
+                     G_GUINT64_FORMAT), (guint64) st.st_size, max_size);
+      return FALSE;
+    }
+  *size = st.st_size;
+  return TRUE;
+}
+
 /* Maps a sealed memfd holding a serialised @type_string array. */
 static GVariant *
 items_from_fd (int          fd,
@@ -395,43 +444,17 @@ items_from_fd (int          fd,
 {
   g_autoptr(GBytes) bytes = NULL;
   g_autoptr(GVariant) value = NULL;
-  struct stat st;
+  gsize size;
   gpointer mem;
-  int seals;
 
-  if (!g_variant_type_string_is_valid (type_string) || type_string[0] != 'a')
-    {
-      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-                   _("“%s” is not an array type"), type_string);
-      return NULL;
-    }
-  seals = fcntl (fd, F_GET_SEALS);
-  if (seals < 0 || (seals & REQUIRED_SEALS) != REQUIRED_SEALS)
-    {
-      g_set_error_literal (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-                           _("The items must come in a memfd sealed against writing and resizing"));
-      return NULL;
-    }
-  if (fstat (fd, &st) < 0)
-    {
-      int errsv = errno;
-      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-                   _("Cannot read the items: %s"), g_strerror (errsv));
-      return NULL;
-    }
-  if (max_size != 0 && (guint64) st.st_size > max_size)
-    {
-      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED,
-                   _("The items take %" G_GUINT64_FORMAT " bytes, more than the limit of %"
-                     G_GUINT64_FORMAT), (guint64) st.st_size, max_size);
-      return NULL;
-    }
+  if (!check_items_fd (fd, type_string, max_size, &size, error))
+    return NULL;
 
-  if (st.st_size == 0)
+  if (size == 0)
     bytes = g_bytes_new (NULL, 0);
   else
     {
-      mem = mmap (NULL, st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+      mem = mmap (NULL, size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
       if (mem == MAP_FAILED)
         {
           int errsv = errno;
@@ -439,8 +462,8 @@ items_from_fd (int          fd,
                        _("Cannot map the items: %s"), g_strerror (errsv));
           return NULL;
         }
-      bytes = g_bytes_new_with_free_func (mem, st.st_size, unmap_bytes,
-                                          g_bytes_new_static (mem, st.st_size));
+      bytes = g_bytes_new_with_free_func (mem, size, unmap_bytes,
+                                          g_bytes_new_static (mem, size));
     }
 
   value = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (type_string), bytes, FALSE));
@@ -571,6 +594,7 @@ map_done_cb (GObject      *source,
       }
       break;
     case OP_SUBMIT:
+    case OP_MAP_INTO:
     default:
       g_assert_not_reached ();
     }
@@ -585,9 +609,13 @@ map_progress_cb (guint    n_done,
 {
   Op *op = user_data;
   Export *e = op->export;
+  gint64 now = g_get_monotonic_time ();
 
   if (e->unexported || op->caller->gone || g_dbus_connection_is_closed (e->connection))
     return;
+  if (now - op->progress_at < PROGRESS_MIN_INTERVAL)
+    return;
+  op->progress_at = now;
   g_dbus_connection_emit_signal (e->connection, e->on_bus ? op->caller->name : NULL,
                                  e->object_path, MPROC_POOL_DBUS_INTERFACE, "TaskFinished",
                                  g_variant_new ("(uuu)", op->serial, n_done, n_items), NULL);
@@ -657,6 +685,208 @@ handle_cancel (Export                *e,
         }
     }
   g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", n));
+}
+
+/* Replies to MapFd with the results' memfd. */
+static void
+return_results_fd (GDBusMethodInvocation *invocation,
+                   int                    fd,
+                   const char            *type)
+{
+  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
+  g_autoptr(GError) error = NULL;
+
+  if (g_unix_fd_list_append (fds, fd, &error) < 0)
+    g_dbus_method_invocation_return_gerror (invocation, error);
+  else
+    g_dbus_method_invocation_return_value_with_unix_fd_list (invocation,
+                                                             g_variant_new ("(sh)", type, 0), fds);
+}
+
+static void
+map_fd_done_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Op *op = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusMethodInvocation) invocation = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autofree char *type = NULL;
+  MprocFd fd = -1;
+
+  if (!mproc_pool_map_fd_finish (MPROC_POOL (source), result, &fd, &type, &value, &error))
+    {
+      op_return_error (op, error);
+      op_unref (op);
+      return;
+    }
+
+  invocation = op_steal_invocation (op);
+  op_finish (op);
+  if (op->kind == OP_MAP_INTO)
+    {
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(s)", type));
+      op_unref (op);
+      return;
+    }
+  if (fd < 0)
+    {
+      /* the results were not all packed like the items: serialise them */
+      fd = fd_from_value (value, &error);
+      g_free (type);
+      type = g_strdup (g_variant_get_type_string (value));
+    }
+  if (fd < 0)
+    g_dbus_method_invocation_return_gerror (invocation, error);
+  else
+    return_results_fd (invocation, fd, type);
+  mproc_clear_fd (&fd);
+  op_unref (op);
+}
+
+/* MapFd of a packed array: the workers read the caller's memfd and write
+ * the results' memfd themselves; nothing is mapped or copied here. */
+static void
+handle_map_fd_packed (Export                *e,
+                      const char            *sender,
+                      const char            *target,
+                      const char            *type_string,
+                      int                    fd,
+                      GDBusMethodInvocation *invocation)
+{
+  g_autoptr(GError) error = NULL;
+  gsize esize = mproc_pool_packed_size (type_string);
+  gsize size;
+  Caller *c;
+  Op *op;
+
+  if (!check_items_fd (fd, type_string, e->max_message_size, &size, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  if (size % esize != 0 || size / esize >= G_MAXUINT)
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                                                     _("The items are not a valid serialised array"));
+      return;
+    }
+
+  c = export_get_caller (e, sender);
+  if (!check_queue (e, c, size / esize, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  op = op_new (e, c, OP_MAP_FD, invocation, size / esize);
+  op->ref_count++;
+  mproc_pool_map_fd_async (e->pool, target, type_string, fd, size, -1, op->cancellable,
+                           map_progress_cb, op, op_unref, map_fd_done_cb, op);
+}
+
+/* Checks a memfd of MapInto: shared memory (it has seals, none against
+ * what we do to it) of at least @size bytes. */
+static gboolean
+check_into_fd (int          fd,
+               gboolean     results,
+               gsize        size,
+               GError     **error)
+{
+  int seals = fcntl (fd, F_GET_SEALS);
+  int flags = fcntl (fd, F_GETFL);
+  struct stat st;
+
+  if (seals < 0 || flags < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
+    {
+      g_set_error_literal (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                           _("The items and the results of MapInto must be memfds"));
+      return FALSE;
+    }
+  if (results && ((seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0 || (flags & O_ACCMODE) == O_RDONLY))
+    {
+      g_set_error_literal (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                           _("The results of MapInto must go to a writable memfd"));
+      return FALSE;
+    }
+  if ((guint64) st.st_size < size)
+    {
+      g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                   _("A memfd of MapInto takes %" G_GUINT64_FORMAT " bytes, fewer than the %"
+                     G_GSIZE_FORMAT " of the items"), (guint64) st.st_size, size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* MapInto: MapFd in the caller's own memfds, reused from call to call. */
+static void
+handle_map_into (Export                *e,
+                 const char            *sender,
+                 const char            *target,
+                 GVariant              *parameters,
+                 GDBusMethodInvocation *invocation)
+{
+  GUnixFDList *fds = g_dbus_message_get_unix_fd_list (g_dbus_method_invocation_get_message (invocation));
+  g_autoptr(GError) error = NULL;
+  const char *type_string;
+  gint32 in_handle, out_handle;
+  guint32 n_items;
+  MprocFd in_fd = -1;
+  MprocFd out_fd = -1;
+  gsize esize, size;
+  Caller *c;
+  Op *op;
+
+  g_variant_get (parameters, "(&s&shuh)", NULL, &type_string, &in_handle, &n_items, &out_handle);
+  esize = mproc_pool_packed_size (type_string);
+  if (esize == 0)
+    {
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                                             _("MapInto takes packed arrays of numbers, not “%s”"),
+                                             type_string);
+      return;
+    }
+  size = (gsize) n_items * esize;
+  if (e->max_message_size != 0 && size > e->max_message_size)
+    {
+      g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED,
+                                             _("The items take %" G_GSIZE_FORMAT " bytes, more than the limit of %"
+                                               G_GUINT64_FORMAT), size, e->max_message_size);
+      return;
+    }
+  if (fds == NULL || in_handle < 0 || out_handle < 0 ||
+      in_handle >= g_unix_fd_list_get_length (fds) || out_handle >= g_unix_fd_list_get_length (fds))
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
+                                                     _("The call carries no file descriptor for the items"));
+      return;
+    }
+  in_fd = g_unix_fd_list_get (fds, in_handle, &error);
+  if (in_fd >= 0)
+    out_fd = g_unix_fd_list_get (fds, out_handle, &error);
+  if (out_fd < 0 || !check_into_fd (in_fd, FALSE, size, &error) || !check_into_fd (out_fd, TRUE, size, &error))
+    {
+      mproc_clear_fd (&in_fd);
+      mproc_clear_fd (&out_fd);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+
+  c = export_get_caller (e, sender);
+  if (!check_queue (e, c, n_items, &error))
+    {
+      mproc_clear_fd (&in_fd);
+      mproc_clear_fd (&out_fd);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  op = op_new (e, c, OP_MAP_INTO, invocation, n_items);
+  op->ref_count++;
+  mproc_pool_map_fd_async (e->pool, target, type_string, in_fd, size, out_fd, op->cancellable,
+                           map_progress_cb, op, op_unref, map_fd_done_cb, op);
+  mproc_clear_fd (&in_fd);
+  mproc_clear_fd (&out_fd);
 }
 
 static void
@@ -729,6 +959,11 @@ method_call_cb (GDBusConnection       *connection,
           return;
         }
     }
+  else if (g_str_equal (method_name, "MapInto"))
+    {
+      handle_map_into (e, sender, target, parameters, invocation);
+      return;
+    }
   else if (g_str_equal (method_name, "MapFd"))
     {
       GUnixFDList *fds = g_dbus_message_get_unix_fd_list (g_dbus_method_invocation_get_message (invocation));
@@ -745,6 +980,12 @@ method_call_cb (GDBusConnection       *connection,
             g_set_error_literal (&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
                                  _("The call carries no file descriptor for the items"));
           g_dbus_method_invocation_return_gerror (invocation, error);
+          return;
+        }
+      if (mproc_pool_packed_size (type_string) != 0)
+        {
+          handle_map_fd_packed (e, sender, target, type_string, fd, invocation);
+          mproc_clear_fd (&fd);
           return;
         }
       items = items_from_fd (fd, type_string, e->max_message_size, &error);
@@ -966,10 +1207,15 @@ pool_interface_info (GError **error)
  *   `MapArray (s target, v items) → (v results)` does the same with one
  *   array value (packed when its elements are fixed-width numbers), and
  *   `MapFd (s target, s type, h items) → (s type, h results)` with the
- *   serialised array in a sealed memfd, the fastest way for large maps;
+ *   serialised array in a sealed memfd, the way for large maps;
+ *   `MapInto (s target, s type, h items, u n_items, h results) → (s type)`
+ *   the fastest, in memfds the caller keeps and reuses: the workers read
+ *   the packed numbers of @type from the first and write their results
+ *   into the second;
  * - `Cancel (u serial) → (u n)` cancels the caller's call sent with that
  *   message serial, or all of its calls for 0;
- * - the `TaskFinished (u serial, u done, u n_items)` signal follows a map,
+ * - the `TaskFinished (u serial, u done, u n_items)` signal follows a map (at most
+ *   every 50 ms, from 50 ms after the call came),
  *   sent to its caller only;
  * - the properties `Workers`, `Busy` and `Queued` follow
  *   [property@Mproc.Pool:busy] and [property@Mproc.Pool:queued], with

@@ -26,6 +26,22 @@
  *   RESULT  no name, value = the array of results (or the apply's result)
  *   ERROR   no name, value "(sis)": error domain (quark string), code, message
  *
+ * The fast path for packed arrays in memory files (mproc_pool_map_fd_async):
+ * the items and the results never travel on the socket.  The pool sends a
+ * worker the call's two memfds once (FILES, with SCM_RIGHTS on its first
+ * byte: the input, then the output), then TASK_FD frames whose value is a
+ * PoolFdTask; the worker pread()s its items, runs the target and, when the
+ * results are a packed array of the items' element size, pwrite()s them in
+ * place and answers INPLACE (name none, type = the results' type, no data);
+ * any other result comes back as a RESULT.  RELEASE closes a call's memfds
+ * in the worker once the call is over.  No one maps them: nothing to
+ * unmap when a worker dies, and the pool can seal the output.
+ *
+ *   FILES    empty, seq = the call's file id; 2 fds ride along
+ *   TASK_FD  name = target, type = the items' array type, value PoolFdTask
+ *   INPLACE  no name, type = the results' array type, no data
+ *   RELEASE  empty, seq = the call's file id
+ *
  * A worker exits after maxtasksperchild TASK frames (counted as Python
  * counts tasks: one per chunk), on STOP, and on end-of-file; the pool never
  * sends it more than its quota.
@@ -59,7 +75,21 @@ typedef enum
   POOL_FRAME_STOP,
   POOL_FRAME_RESULT,
   POOL_FRAME_ERROR,
+  POOL_FRAME_FILES,
+  POOL_FRAME_TASK_FD,
+  POOL_FRAME_INPLACE,
+  POOL_FRAME_RELEASE,
 } PoolFrameKind;
+
+/* The value of a TASK_FD frame (stored as "ay" bytes). */
+typedef struct
+{
+  guint32 file_id;     /* as in the FILES frame */
+  guint32 n_items;
+  guint64 offset;      /* of the first item and of its result, in bytes */
+} PoolFdTask;
+
+G_STATIC_ASSERT (sizeof (PoolFdTask) == 16);
 
 /* Appends one frame to @out.  The value is @value, or @type + @data. */
 void     mproc_pool_append_frame  (GByteArray     *out,
@@ -84,6 +114,34 @@ gsize    mproc_pool_packed_size   (const char     *type_string);
 #define POOL_FRAME_PAD(size) (((gsize) (size) + 7) & ~(gsize) 7)
 /* Frames larger than this are refused as garbage. */
 #define POOL_FRAME_MAX_SIZE ((gsize) 1 << 31)
+
+/* Maps @target over the packed array of @type_string (`ax`, `ad`…) that
+ * starts the memfd @items_fd (not taken) and takes @size bytes, the
+ * workers reading and writing the memfds themselves.  With @results_fd -1
+ * the results come as a new memfd, sealed, when they all are a packed
+ * array of the items' element size, else as a value; with a memfd of the
+ * caller's (not taken) they are written at its start, and the call fails
+ * with MPROC_ERROR_INVALID_MESSAGE if they do not fit so. */
+void     mproc_pool_map_fd_async  (MprocPool              *self,
+                                   const char             *target,
+                                   const char             *type_string,
+                                   int                     items_fd,
+                                   gsize                   size,
+                                   int                     results_fd,
+                                   GCancellable           *cancellable,
+                                   MprocPoolProgressFunc   progress_func,
+                                   gpointer                progress_data,
+                                   GDestroyNotify          progress_notify,
+                                   GAsyncReadyCallback     callback,
+                                   gpointer                user_data);
+/* *results_type and *results_fd (a new memfd), or *results_value, or, for
+ * a @results_fd of the caller's, *results_type alone. */
+gboolean mproc_pool_map_fd_finish (MprocPool              *self,
+                                   GAsyncResult           *result,
+                                   int                    *results_fd,
+                                   char                  **results_type,
+                                   GVariant              **results_value,
+                                   GError                **error);
 
 /* The worker end of a pool's socket, handed to the worker process.  The
  * type is registered by mproc_register_task() and friends, which spawned

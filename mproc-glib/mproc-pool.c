@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -177,7 +178,29 @@ struct _Call
   guint                 reported_done;
 
   MprocPoolIterator    *iter;          /* weak: it owns us */
+
+  /* mproc_pool_map_fd_async(): the memfds of the items and the results
+   * (-1 otherwise), and their id in FILES frames */
+  int                   in_fd;
+  int                   out_fd;
+  guint32               file_id;
+  gboolean              into;          /* out_fd is the caller's */
 };
+
+/* A result of mproc_pool_map_fd_async(). */
+typedef struct
+{
+  int       fd;
+  char     *type;
+  GVariant *value;
+} FdResult;
+
+/* fds to send with the byte at @offset of a worker's out buffer */
+typedef struct
+{
+  gsize offset;
+  int   fds[2];
+} FdAttach;
 
 struct _Worker
 {
@@ -197,6 +220,8 @@ struct _Worker
   gsize         in_size;
   GByteArray   *out;
   gsize         out_start;
+  GArray       *attach;      /* FdAttach, in order of offset */
+  GPtrArray    *file_calls;  /* Call* whose memfds the worker holds */
   double        avg_exec_usec;
   gboolean      retiring;    /* got its quota of tasks, or was told to stop */
   gboolean      timed_out;
@@ -222,6 +247,7 @@ struct _MprocPool
   GList        *join_tasks;
   guint         n_started;
   guint32       next_seq;
+  guint32       next_file_id;
   PoolState     state;
   guint         quick_deaths;
   guint         n_busy;        /* as last notified */
@@ -331,6 +357,8 @@ call_unref (Call *call)
   if (call->progress_notify != NULL)
     call->progress_notify (call->progress_data);
   g_clear_pointer (&call->items, g_variant_unref);
+  mproc_clear_fd (&call->in_fd);
+  mproc_clear_fd (&call->out_fd);
   g_free (call->target);
   g_free (call);
 }
@@ -449,6 +477,27 @@ static GVariant *
 call_chunk_value (Call  *call,
                   guint  c)
 {
+  if ((call->chunk_done[c] & CHUNK_PACKED) && call->out_fd >= 0)
+    {
+      /* in the results' memfd, where the worker wrote them */
+      gsize lo = (gsize) c * call->chunksize;
+      gsize size = MIN (call->chunksize, call->n_items - lo) * call->resize;
+      guint8 *copy = g_malloc0 (MAX (size, 1));
+      gsize done = 0;
+
+      while (done < size)
+        {
+          ssize_t n = pread (call->out_fd, copy + done, size - done, lo * call->resize + done);
+
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            break;   /* cannot happen with a memfd of our own: zeroes */
+          done += n;
+        }
+      return g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE (call->rtype), copy,
+                                                          size, TRUE, g_free, copy));
+    }
   if (call->chunk_done[c] & CHUNK_PACKED)
     {
       gsize lo = (gsize) c * call->chunksize;
@@ -479,7 +528,7 @@ call_build_result (Call *call)
   for (guint c = 0; c < call->n_chunks; c++)
     if (!(call->chunk_done[c] & CHUNK_PACKED))
       all_packed = FALSE;
-  if (all_packed)
+  if (all_packed && call->out_fd < 0)
     {
       /* The fast path: the workers' results were copied into place. */
       gsize size = (gsize) call->n_items * call->resize;
@@ -638,18 +687,23 @@ call_cancelled_cb (GCancellable *cancellable,
   return G_SOURCE_REMOVE;
 }
 
+/* @n_items: G_MAXUINT to count @items, else the number of items of an fd
+ * call (whose @items is an empty array of their type). */
 static Call *
-call_new (MprocPool    *self,
-          CallKind      kind,
-          const char   *target,
-          GVariant     *items,
-          guint         chunksize,
-          gint64        timeout_usec,
-          GCancellable *cancellable,
-          gboolean      default_chunks_like_map)
+call_new_n (MprocPool    *self,
+            CallKind      kind,
+            const char   *target,
+            GVariant     *items,
+            guint         n_items,
+            guint         chunksize,
+            gint64        timeout_usec,
+            GCancellable *cancellable,
+            gboolean      default_chunks_like_map)
 {
   Call *call = g_new0 (Call, 1);
 
+  call->in_fd = -1;
+  call->out_fd = -1;
   call->ref_count = 1;
   call->pool = self;
   call->kind = kind;
@@ -665,7 +719,7 @@ call_new (MprocPool    *self,
     }
   else
     {
-      call->n_items = g_variant_n_children (items);
+      call->n_items = n_items != G_MAXUINT ? n_items : g_variant_n_children (items);
       call->esize = packed_size (g_variant_type_element (g_variant_get_type (items)));
       if (chunksize == 0)
         {
@@ -696,6 +750,20 @@ call_new (MprocPool    *self,
     }
 
   return call;
+}
+
+static Call *
+call_new (MprocPool    *self,
+          CallKind      kind,
+          const char   *target,
+          GVariant     *items,
+          guint         chunksize,
+          gint64        timeout_usec,
+          GCancellable *cancellable,
+          gboolean      default_chunks_like_map)
+{
+  return call_new_n (self, kind, target, items, G_MAXUINT, chunksize, timeout_usec,
+                     cancellable, default_chunks_like_map);
 }
 
 static gboolean
@@ -745,13 +813,61 @@ worker_update_source (Worker *w)
                              (w->out->len > w->out_start ? G_IO_OUT : 0));
 }
 
+/* Sends from out_start up to the next attachment; the fds of an
+ * attachment go with the first byte at its offset (SCM_RIGHTS on a stream
+ * socket stays with the bytes it was sent with). */
+static ssize_t
+worker_send (Worker *w)
+{
+  FdAttach *a = w->attach->len > 0 ? &g_array_index (w->attach, FdAttach, 0) : NULL;
+  gsize end = w->out->len;
+  union {
+    struct cmsghdr hdr;
+    char buf[CMSG_SPACE (sizeof (int) * 2)];
+  } control;
+  struct msghdr msg = { 0, };
+  struct iovec iov;
+  struct cmsghdr *cmsg;
+  ssize_t n;
+
+  if (a == NULL || a->offset > w->out_start)
+    {
+      if (a != NULL)
+        end = a->offset;
+      return send (w->fd, w->out->data + w->out_start, end - w->out_start,
+                   MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+
+  if (w->attach->len > 1)
+    end = g_array_index (w->attach, FdAttach, 1).offset;
+  iov.iov_base = w->out->data + w->out_start;
+  iov.iov_len = end - w->out_start;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  memset (&control, 0, sizeof control);
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  cmsg = CMSG_FIRSTHDR (&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN (sizeof (int) * 2);
+  memcpy (CMSG_DATA (cmsg), a->fds, sizeof (int) * 2);
+  n = sendmsg (w->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n > 0)
+    {
+      close (a->fds[0]);
+      close (a->fds[1]);
+      g_array_remove_index (w->attach, 0);
+    }
+  return n;
+}
+
 static void
 worker_flush (Worker *w)
 {
   while (w->out->len > w->out_start)
     {
-      ssize_t n = send (w->fd, w->out->data + w->out_start, w->out->len - w->out_start,
-                        MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n = worker_send (w);
 
       if (n < 0)
         {
@@ -779,12 +895,73 @@ worker_window (Worker *w)
   return CLAMP (window, 1, MAX_WINDOW);
 }
 
+/* Before the first TASK_FD of @call: hand the worker its memfds. */
+static gboolean
+worker_send_files (Worker  *w,
+                   Call    *call,
+                   GError **error)
+{
+  FdAttach a;
+
+  if (g_ptr_array_find (w->file_calls, call, NULL))
+    return TRUE;
+  /* dups: the call may be over before the frame is flushed */
+  a.offset = w->out->len;
+  a.fds[0] = fcntl (call->in_fd, F_DUPFD_CLOEXEC, 3);
+  a.fds[1] = a.fds[0] >= 0 ? fcntl (call->out_fd, F_DUPFD_CLOEXEC, 3) : -1;
+  if (a.fds[1] < 0)
+    {
+      int errsv = errno;
+      mproc_clear_fd (&a.fds[0]);
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Cannot hand the items to a pool worker: %s"), g_strerror (errsv));
+      return FALSE;
+    }
+  mproc_pool_append_frame (w->out, POOL_FRAME_FILES, call->file_id, 0, NULL, NULL, NULL, NULL, 0);
+  g_array_append_val (w->attach, a);
+  g_ptr_array_add (w->file_calls, call_ref (call));
+  return TRUE;
+}
+
+/* Tells the workers to close the memfds of the calls that are over. */
+static void
+pool_release_files (MprocPool *self)
+{
+  for (guint i = 0; i < self->workers->len; i++)
+    {
+      Worker *w = g_ptr_array_index (self->workers, i);
+      gboolean any = FALSE;
+
+      for (guint j = w->file_calls->len; j > 0; j--)
+        {
+          Call *call = g_ptr_array_index (w->file_calls, j - 1);
+
+          if (!call->finished || w->dead)
+            continue;
+          mproc_pool_append_frame (w->out, POOL_FRAME_RELEASE, call->file_id, 0,
+                                   NULL, NULL, NULL, NULL, 0);
+          g_ptr_array_remove_index_fast (w->file_calls, j - 1);
+          any = TRUE;
+        }
+      if (any)
+        worker_flush (w);
+    }
+}
+
 static void
 worker_send_chunk (Worker *w,
                    Chunk  *chunk)
 {
   MprocPool *self = w->pool;
   Call *call = chunk->call;
+  GError *error = NULL;
+
+  if (call->in_fd >= 0 && !worker_send_files (w, call, &error))
+    {
+      call_chunk_done (call, chunk->index, chunk->len, NULL, error);
+      chunk_free (chunk);
+      return;
+    }
 
   chunk->seq = self->next_seq++;
   if (g_queue_is_empty (&w->inflight))
@@ -794,6 +971,13 @@ worker_send_chunk (Worker *w,
   if (call->kind == CALL_APPLY)
     mproc_pool_append_frame (w->out, POOL_FRAME_APPLY, chunk->seq, 0, call->target,
                              call->items, NULL, NULL, 0);
+  else if (call->in_fd >= 0)
+    {
+      PoolFdTask task = { call->file_id, chunk->len, (guint64) chunk->lo * call->esize };
+
+      mproc_pool_append_frame (w->out, POOL_FRAME_TASK_FD, chunk->seq, 0, call->target, NULL,
+                               g_variant_get_type_string (call->items), &task, sizeof task);
+    }
   else if (call->esize != 0)
     /* a packed chunk: one memcpy, no GVariant */
     mproc_pool_append_frame (w->out, POOL_FRAME_TASK, chunk->seq, 0, call->target, NULL,
@@ -830,7 +1014,8 @@ worker_handle_frame (Worker          *w,
 
   chunk = g_queue_pop_head (&w->inflight);
   if (chunk == NULL || chunk->seq != frame->seq ||
-      (frame->kind != POOL_FRAME_RESULT && frame->kind != POOL_FRAME_ERROR) ||
+      (frame->kind != POOL_FRAME_RESULT && frame->kind != POOL_FRAME_ERROR &&
+       frame->kind != POOL_FRAME_INPLACE) ||
       !mproc_pool_parse_payload (payload, frame->size, &name, &type, &data, &data_size))
     {
       /* Not our protocol: treat the worker as broken. */
@@ -852,7 +1037,41 @@ worker_handle_frame (Worker          *w,
       return;
     }
 
-  if (frame->kind == POOL_FRAME_RESULT && call->kind != CALL_APPLY)
+  if (frame->kind == POOL_FRAME_INPLACE)
+    {
+      /* written into the results' memfd: check it could be */
+      if (call->out_fd < 0 || data_size != 0 || mproc_pool_packed_size (type) != call->esize)
+        error = g_error_new_literal (MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                                     _("A pool worker sent an invalid result"));
+      else if (call->rtype == NULL || strcmp (call->rtype, type) == 0)
+        {
+          if (call->rtype == NULL)
+            {
+              call->rtype = g_strdup (type);
+              call->resize = call->esize;
+            }
+          call_chunk_done (call, chunk->index, chunk->len, NULL, NULL);
+          chunk_free (chunk);
+          return;
+        }
+      else
+        {
+          /* another type of the same size: read it back as a value */
+          const char *rtype = call->rtype;
+          guint8 flags = call->chunk_done[chunk->index];
+
+          call->rtype = (char *) type;
+          call->chunk_done[chunk->index] = CHUNK_PACKED;
+          result = call_chunk_value (call, chunk->index);
+          call->chunk_done[chunk->index] = flags;
+          call->rtype = (char *) rtype;
+        }
+      call_chunk_done (call, chunk->index, chunk->len, result, error);
+      chunk_free (chunk);
+      return;
+    }
+
+  if (frame->kind == POOL_FRAME_RESULT && call->kind != CALL_APPLY && call->out_fd < 0)
     {
       gsize esize = mproc_pool_packed_size (type);
 
@@ -1115,6 +1334,15 @@ worker_free (Worker *w)
       g_source_unref (w->source);
     }
   g_queue_clear_full (&w->inflight, (GDestroyNotify) chunk_free);
+  for (guint i = 0; i < w->attach->len; i++)
+    {
+      FdAttach *a = &g_array_index (w->attach, FdAttach, i);
+
+      mproc_clear_fd (&a->fds[0]);
+      mproc_clear_fd (&a->fds[1]);
+    }
+  g_array_unref (w->attach);
+  g_ptr_array_unref (w->file_calls);
   mproc_clear_fd (&w->fd);
   mproc_clear_fd (&w->pidfd);
   g_clear_object (&w->process);
@@ -1182,6 +1410,8 @@ worker_start (MprocPool  *self,
   w->fd = sv[0];
   w->pidfd = pidfd;
   w->out = g_byte_array_new ();
+  w->attach = g_array_new (FALSE, FALSE, sizeof (FdAttach));
+  w->file_calls = g_ptr_array_new_with_free_func ((GDestroyNotify) call_unref);
   w->avg_exec_usec = DEFAULT_WINDOW_USEC / 2;
   g_queue_init (&w->inflight);
 
@@ -1261,6 +1491,7 @@ pool_dispatch (MprocPool *self)
       worker_send_chunk (best, g_queue_pop_head (&self->pending));
     }
 
+  pool_release_files (self);
   for (guint i = 0; i < self->workers->len; i++)
     {
       Worker *w = g_ptr_array_index (self->workers, i);
@@ -1393,6 +1624,67 @@ pool_notify_load (MprocPool *self)
 }
 
 static void
+fd_result_free (gpointer data)
+{
+  FdResult *r = data;
+
+  mproc_clear_fd (&r->fd);
+  g_free (r->type);
+  g_clear_pointer (&r->value, g_variant_unref);
+  g_free (r);
+}
+
+/* The result of a finished fd call: its memfd, sealed, when every chunk
+ * was written in place, else one value. */
+static void
+call_return_fd_result (Call  *call,
+                       GTask *task)
+{
+  FdResult *r = g_new0 (FdResult, 1);
+  gboolean in_place = TRUE;
+
+  r->fd = -1;
+  for (guint c = 0; c < call->n_chunks && call->n_items > 0; c++)
+    if (!(call->chunk_done[c] & CHUNK_PACKED))
+      in_place = FALSE;
+
+  if (!in_place && call->into)
+    {
+      fd_result_free (r);
+      g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                               _("The results of pool target “%s” are not a packed array of "
+                                 "the size of the items"), call->target);
+      return;
+    }
+  if (!in_place)
+    {
+      r->value = call_build_result (call);
+      g_task_return_pointer (task, r, fd_result_free);
+      return;
+    }
+
+  r->type = g_strdup (call->rtype != NULL ? call->rtype : g_variant_get_type_string (call->items));
+  if (call->into)
+    {
+      g_task_return_pointer (task, r, fd_result_free);
+      return;
+    }
+
+  /* No one maps it and the workers wrote their last: sealing works, and
+   * the workers' copies of the fd can write no more. */
+  if (fcntl (call->out_fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0)
+    {
+      int errsv = errno;
+      fd_result_free (r);
+      g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_FAILED,
+                               _("Cannot seal the results: %s"), g_strerror (errsv));
+      return;
+    }
+  r->fd = g_steal_fd (&call->out_fd);
+  g_task_return_pointer (task, r, fd_result_free);
+}
+
+static void
 pool_notify (MprocPool *self)
 {
   while (!g_queue_is_empty (&self->dirty))
@@ -1418,11 +1710,14 @@ pool_notify (MprocPool *self)
           call_release (call);
           if (call->error != NULL)
             g_task_return_error (task, g_error_copy (call->error));
+          else if (call->out_fd >= 0)
+            call_return_fd_result (call, task);
           else
             g_task_return_pointer (task, call_build_result (call), (GDestroyNotify) g_variant_unref);
         }
     }
 
+  pool_release_files (self);
   join_check_cb (self);
   pool_notify_load (self);
 }
@@ -3077,4 +3372,106 @@ mproc_pool_iterator_is_ordered (MprocPoolIterator *self)
 {
   g_return_val_if_fail (MPROC_IS_POOL_ITERATOR (self), FALSE);
   return self->ordered;
+}
+
+/* --- The fast path for packed arrays in memfds -------------------------- */
+
+/* Chunks of an fd call cost no copy on the pool's side, only a wake-up
+ * of the pool per result: fewer and larger than Python's four per worker,
+ * as many per worker as its window takes at once. */
+static guint
+fd_chunksize (MprocPool *self,
+              gsize      n_items)
+{
+  guint n = MAX (self->processes, 1) * 2;
+
+  return MAX (n_items / n + (n_items % n != 0 ? 1 : 0), 1);
+}
+
+void
+mproc_pool_map_fd_async (MprocPool             *self,
+                         const char            *target,
+                         const char            *type_string,
+                         int                    items_fd,
+                         gsize                  size,
+                         int                    results_fd,
+                         GCancellable          *cancellable,
+                         MprocPoolProgressFunc  progress_func,
+                         gpointer               progress_data,
+                         GDestroyNotify         progress_notify,
+                         GAsyncReadyCallback    callback,
+                         gpointer               user_data)
+{
+  g_autoptr(Call) call = NULL;
+  GError *error = NULL;
+  gsize esize;
+
+  g_return_if_fail (MPROC_IS_POOL (self));
+  g_return_if_fail (target != NULL);
+  g_return_if_fail (type_string != NULL && g_variant_type_string_is_valid (type_string));
+  esize = mproc_pool_packed_size (type_string);
+  g_return_if_fail (esize != 0 && size % esize == 0 && size / esize < G_MAXUINT);
+  g_return_if_fail (items_fd >= 0);
+
+  call = call_new_n (self, CALL_MAP, target,
+                     g_variant_new_array (G_VARIANT_TYPE (type_string + 1), NULL, 0),
+                     size / esize, fd_chunksize (self, size / esize), -1, cancellable, TRUE);
+  call->progress = progress_func;
+  call->progress_data = progress_data;
+  call->progress_notify = progress_notify;
+  call->file_id = ++self->next_file_id;
+  call->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (call->task, mproc_pool_map_fd_async);
+  g_task_set_check_cancellable (call->task, FALSE);
+
+  if (!pool_check_running (self, &error))
+    {
+      call_fail (call, error);
+      return;
+    }
+  call->in_fd = fcntl (items_fd, F_DUPFD_CLOEXEC, 3);
+  call->into = results_fd >= 0;
+  if (call->into)
+    call->out_fd = fcntl (results_fd, F_DUPFD_CLOEXEC, 3);
+  else
+    call->out_fd = memfd_create ("mproc-pool-results", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (call->in_fd < 0 || call->out_fd < 0 || (!call->into && ftruncate (call->out_fd, size) < 0))
+    {
+      int errsv = errno;
+
+      /* an error, not a value: keep out_fd for the result only */
+      mproc_clear_fd (&call->out_fd);
+      call_fail (call, g_error_new (MPROC_ERROR, MPROC_ERROR_FAILED,
+                                    _("Cannot pass the items in shared memory: %s"),
+                                    g_strerror (errsv)));
+      return;
+    }
+  pool_submit (self, call);
+}
+
+gboolean
+mproc_pool_map_fd_finish (MprocPool     *self,
+                          GAsyncResult  *result,
+                          int           *results_fd,
+                          char         **results_type,
+                          GVariant     **results_value,
+                          GError       **error)
+{
+  FdResult *r;
+
+  g_return_val_if_fail (MPROC_IS_POOL (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_pool_map_fd_async), FALSE);
+
+  *results_fd = -1;
+  *results_type = NULL;
+  *results_value = NULL;
+  r = g_task_propagate_pointer (G_TASK (result), error);
+  if (r == NULL)
+    return FALSE;
+  *results_fd = g_steal_fd (&r->fd);
+  *results_type = g_steal_pointer (&r->type);
+  *results_value = g_steal_pointer (&r->value);
+  fd_result_free (r);
+  return TRUE;
 }

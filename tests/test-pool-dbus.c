@@ -51,6 +51,37 @@ kill_task (GVariant *arg, gpointer user_data, GError **error)
   return g_variant_new_int64 (x);
 }
 
+/* Chunk targets over `ax`, the fast path of MapFd and MapInto: 3 * x; the
+ * worker running a chunk with a negative item kills itself with SIGKILL;
+ * x as int32 (results of another size than the items). */
+static GVariant *
+triple_chunk (GVariant *items, gpointer user_data, GError **error)
+{
+  gsize n = 0;
+  const gint64 *in = g_variant_get_fixed_array (items, &n, sizeof (gint64));
+  gint64 *out = g_new (gint64, MAX (n, 1));
+
+  for (gsize i = 0; i < n; i++)
+    {
+      if (in[i] < 0 && GPOINTER_TO_INT (user_data))
+        kill (getpid (), SIGKILL);
+      out[i] = 3 * in[i];
+    }
+  return g_variant_new_from_data (G_VARIANT_TYPE ("ax"), out, n * sizeof (gint64), TRUE, g_free, out);
+}
+
+static GVariant *
+narrow_chunk (GVariant *items, gpointer user_data, GError **error)
+{
+  gsize n = 0;
+  const gint64 *in = g_variant_get_fixed_array (items, &n, sizeof (gint64));
+  gint32 *out = g_new (gint32, MAX (n, 1));
+
+  for (gsize i = 0; i < n; i++)
+    out[i] = (gint32) in[i];
+  return g_variant_new_from_data (G_VARIANT_TYPE ("ai"), out, n * sizeof (gint32), TRUE, g_free, out);
+}
+
 static GVariant *
 sleep_task (GVariant *arg, gpointer user_data, GError **error)
 {
@@ -298,6 +329,8 @@ call_with_fd (GDBusConnection  *connection,
   return g_dbus_connection_call_with_unix_fd_list_finish (connection, out_fds, result, error);
 }
 
+static void assert_workers_hold_no_memfd (MprocPool *pool);
+
 static void
 test_map_fd (Fixture *f, gconstpointer data)
 {
@@ -334,6 +367,247 @@ test_map_fd (Fixture *f, gconstpointer data)
   reply = call_with_fd (f->client, g_variant_new ("(ssh)", "test.square", "ax", 0), fd, NULL, &error);
   g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
   g_assert_null (reply);
+  g_clear_error (&error);
+
+  /* results of another size: serialised, not written in place */
+  g_clear_object (&out_fds);
+  fd = make_memfd (in, sizeof in, TRUE);
+  reply = call_with_fd (f->client, g_variant_new ("(ssh)", "test.narrow", "ax", 0), fd, &out_fds, &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(&sh)", &type, &handle);
+  g_assert_cmpstr (type, ==, "ai");
+  fd = g_unix_fd_list_get (out_fds, handle, &error);
+  g_assert_no_error (error);
+  {
+    gint32 *narrow = mmap (NULL, G_N_ELEMENTS (in) * sizeof (gint32), PROT_READ, MAP_SHARED, fd, 0);
+
+    g_assert_true (narrow != MAP_FAILED);
+    g_assert_cmpint (narrow[4999], ==, 4999);
+    munmap (narrow, G_N_ELEMENTS (in) * sizeof (gint32));
+  }
+  close (fd);
+  g_clear_object (&out_fds);
+  assert_workers_hold_no_memfd (f->pool);
+}
+
+/* A memfd of @n int64 items, i + @base, mapped at *@map (size n * 8). */
+static int
+make_items (gsize n, gint64 base, gint64 **map)
+{
+  int fd = memfd_create ("test-items", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (ftruncate (fd, n * sizeof (gint64)), ==, 0);
+  *map = mmap (NULL, n * sizeof (gint64), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  g_assert_true (*map != MAP_FAILED);
+  for (gsize i = 0; i < n; i++)
+    (*map)[i] = base + (gint64) i;
+  return fd;
+}
+
+static void
+call_into_async (GDBusConnection  *connection,
+                 const char       *target,
+                 int               in_fd,
+                 guint32           n_items,
+                 int               out_fd,
+                 GAsyncResult    **result)
+{
+  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
+
+  g_assert_cmpint (g_unix_fd_list_append (fds, in_fd, NULL), ==, 0);
+  g_assert_cmpint (g_unix_fd_list_append (fds, out_fd, NULL), ==, 1);
+  g_dbus_connection_call_with_unix_fd_list (connection, NULL, POOL_PATH, MPROC_POOL_DBUS_INTERFACE, "MapInto",
+                                            g_variant_new ("(sshuh)", target, "ax", 0, n_items, 1),
+                                            G_VARIANT_TYPE ("(s)"), G_DBUS_CALL_FLAGS_NONE, 30000, fds,
+                                            NULL, test_store_result, result);
+}
+
+static GVariant *
+call_into (GDBusConnection  *connection,
+           const char       *target,
+           int               in_fd,
+           guint32           n_items,
+           int               out_fd,
+           GError          **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  call_into_async (connection, target, in_fd, n_items, out_fd, &result);
+  test_wait_result (&result);
+  return g_dbus_connection_call_with_unix_fd_list_finish (connection, NULL, result, error);
+}
+
+/* Whether a process holds a memfd named @name, or maps one. */
+static gboolean
+holds_memfd (int pid, const char *name)
+{
+  g_autofree char *dir_path = g_strdup_printf ("/proc/%d/fd", pid);
+  g_autofree char *maps_path = g_strdup_printf ("/proc/%d/maps", pid);
+  g_autofree char *maps = NULL;
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *entry;
+
+  if (dir == NULL)
+    return FALSE;   /* gone */
+  while ((entry = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir_path, entry, NULL);
+      g_autofree char *target = g_file_read_link (path, NULL);
+
+      if (target != NULL && strstr (target, name) != NULL)
+        return TRUE;
+    }
+  return g_file_get_contents (maps_path, &maps, NULL, NULL) && strstr (maps, name) != NULL;
+}
+
+/* The workers let go of a call's memfds once it is over (a moment later:
+ * they read the pool's word for it after their reply). */
+static void
+assert_workers_hold_no_memfd (MprocPool *pool)
+{
+  guint n_pids = 0;
+  g_autofree int *pids = mproc_pool_dup_worker_pids (pool, &n_pids);
+
+  for (guint i = 0; i < n_pids; i++)
+    {
+      guint tries = 0;
+
+      while ((holds_memfd (pids[i], "test-items") || holds_memfd (pids[i], "test-results") ||
+              holds_memfd (pids[i], "mproc-pool-results")) && tries++ < 500)
+        {
+          while (g_main_context_iteration (NULL, FALSE))
+            ;
+          g_usleep (10000);
+        }
+      g_assert_cmpuint (tries, <, 500);
+    }
+  g_assert_false (holds_memfd (getpid (), "mproc-pool-results"));
+}
+
+static void
+test_map_into (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  const gsize n = 10000;
+  gint64 *in, *out;
+  int in_fd, out_fd, sealed_fd;
+  const char *type;
+
+  g_test_summary ("MapInto runs a map from the caller's memfd into another, both reusable; "
+                  "results that do not fit, a sealed or short memfd are refused");
+  in_fd = make_items (n, 0, &in);
+  out_fd = make_items (n, 0, &out);
+
+  for (gint64 round = 0; round < 3; round++)
+    {
+      for (gsize i = 0; i < n; i++)
+        in[i] = round * 1000000 + (gint64) i;
+      reply = call_into (f->client, "test.triple", in_fd, n, out_fd, &error);
+      g_assert_no_error (error);
+      g_variant_get (reply, "(&s)", &type);
+      g_assert_cmpstr (type, ==, "ax");
+      for (gsize i = 0; i < n; i++)
+        g_assert_cmpint (out[i], ==, 3 * (round * 1000000 + (gint64) i));
+      g_clear_pointer (&reply, g_variant_unref);
+    }
+
+  /* fewer items than the memfd holds: the rest is left alone */
+  out[n - 1] = -7;
+  reply = call_into (f->client, "test.triple", in_fd, n - 1, out_fd, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (out[n - 2], ==, 3 * in[n - 2]);
+  g_assert_cmpint (out[n - 1], ==, -7);
+  g_clear_pointer (&reply, g_variant_unref);
+
+  /* a target of one item at a time works too */
+  reply = call_into (f->client, "test.square", in_fd, 100, out_fd, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (out[99], ==, in[99] * in[99]);
+  g_clear_pointer (&reply, g_variant_unref);
+
+  reply = call_into (f->client, "test.narrow", in_fd, n, out_fd, &error);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+
+  reply = call_into (f->client, "test.triple", in_fd, n + 1, out_fd, &error);
+  g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+  g_clear_error (&error);
+
+  sealed_fd = make_memfd (in, n * sizeof (gint64), TRUE);
+  reply = call_into (f->client, "test.triple", in_fd, n, sealed_fd, &error);
+  g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+  g_clear_error (&error);
+  /* sealed items are fine */
+  reply = call_into (f->client, "test.triple", sealed_fd, n, out_fd, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (out[5], ==, 3 * in[5]);
+  g_clear_pointer (&reply, g_variant_unref);
+
+  reply = call_into (f->client, "no.such.target", in_fd, n, out_fd, &error);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_UNKNOWN_TARGET);
+  g_clear_error (&error);
+
+  assert_workers_hold_no_memfd (f->pool);
+  munmap (in, n * sizeof (gint64));
+  munmap (out, n * sizeof (gint64));
+  close (in_fd);
+  close (out_fd);
+  close (sealed_fd);
+}
+
+static void
+test_map_fd_worker_killed (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) killed = NULL;
+  g_autoptr(GAsyncResult) fine = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  const gsize n = 40000;
+  gint64 *in, *ok_in, *out, *ok_out;
+  int in_fd, ok_in_fd, out_fd, ok_out_fd;
+
+  g_test_summary ("SIGKILL of a worker in the middle of a MapInto fails that call with WORKER_DIED; "
+                  "a map beside it succeeds, the pool goes on, and no worker keeps a memfd");
+  in_fd = make_items (n, 0, &in);
+  out_fd = make_items (n, 0, &out);
+  ok_in_fd = make_items (n, 0, &ok_in);
+  ok_out_fd = make_items (n, 0, &ok_out);
+  in[3 * n / 4 + 10] = -1;   /* in the last chunk: the others are done or running */
+
+  call_into_async (f->client, "test.triple-or-die", in_fd, n, out_fd, &killed);
+  call_into_async (f->client, "test.triple-or-die", ok_in_fd, n, ok_out_fd, &fine);
+  test_wait_result (&killed);
+  test_wait_result (&fine);
+
+  reply = g_dbus_connection_call_with_unix_fd_list_finish (f->client, NULL, killed, &error);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_WORKER_DIED);
+  g_assert_null (reply);
+  g_clear_error (&error);
+  reply = g_dbus_connection_call_with_unix_fd_list_finish (f->client, NULL, fine, &error);
+  g_assert_no_error (error);
+  for (gsize i = 0; i < n; i++)
+    g_assert_cmpint (ok_out[i], ==, 3 * (gint64) i);
+  g_clear_pointer (&reply, g_variant_unref);
+
+  /* the replacement worker serves the next one */
+  in[3 * n / 4 + 10] = 5;
+  reply = call_into (f->client, "test.triple-or-die", in_fd, n, out_fd, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (out[3 * n / 4 + 10], ==, 15);
+  g_assert_cmpint (out[n - 1], ==, 3 * (gint64) (n - 1));
+  g_clear_pointer (&reply, g_variant_unref);
+
+  assert_workers_hold_no_memfd (f->pool);
+  munmap (in, n * sizeof (gint64));
+  munmap (out, n * sizeof (gint64));
+  munmap (ok_in, n * sizeof (gint64));
+  munmap (ok_out, n * sizeof (gint64));
+  close (in_fd);
+  close (out_fd);
+  close (ok_in_fd);
+  close (ok_out_fd);
 }
 
 static void
@@ -727,6 +1001,9 @@ main (int argc, char *argv[])
   mproc_register_task ("test.fail", fail_task, NULL, NULL);
   mproc_register_task ("test.kill", kill_task, NULL, NULL);
   mproc_register_task ("test.sleep", sleep_task, NULL, NULL);
+  mproc_register_chunk_task ("test.triple", triple_chunk, GINT_TO_POINTER (FALSE), NULL);
+  mproc_register_chunk_task ("test.triple-or-die", triple_chunk, GINT_TO_POINTER (TRUE), NULL);
+  mproc_register_chunk_task ("test.narrow", narrow_chunk, NULL, NULL);
   test_init (&argc, &argv);
 
   if (!g_test_subprocess ())
@@ -765,6 +1042,8 @@ main (int argc, char *argv[])
   ADD ("/mproc/pool-dbus/map", test_map);
   ADD ("/mproc/pool-dbus/map-array", test_map_array);
   ADD ("/mproc/pool-dbus/map-fd", test_map_fd);
+  ADD ("/mproc/pool-dbus/map-into", test_map_into);
+  ADD ("/mproc/pool-dbus/map-fd-worker-killed", test_map_fd_worker_killed);
   ADD ("/mproc/pool-dbus/errors", test_errors);
   ADD ("/mproc/pool-dbus/worker-killed", test_worker_killed);
   ADD ("/mproc/pool-dbus/signals", test_signals);

@@ -358,6 +358,7 @@ test_c_client (void)
   g_assert_nonnull (strstr (out, "MapArray example.double: (<[int64 0, 2, 4, 6, 8, 10, 12, 14, 16, 18]>,)"));
   /* 2 × (0 + … + 99999) */
   g_assert_nonnull (strstr (out, "MapFd ax: 100000 items, sum 9999900000"));
+  g_assert_nonnull (strstr (out, "MapInto ax: 100000 items, sum 9999900000"));
   g_assert_nonnull (strstr (out, "org.gnome.Mproc.Error.NotFound: no such file"));
 }
 
