@@ -427,8 +427,8 @@ check_items_fd (int          fd,
   if (max_size != 0 && (guint64) st.st_size > max_size)
     {
       g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED,
-                   _("The items take %" G_GUINT64_FORMAT " bytes, more than the limit of %"
-                     G_GUINT64_FORMAT), (guint64) st.st_size, max_size);
+                   _("The items take %llu bytes, more than the limit of %llu"),
+                   (unsigned long long) st.st_size, (unsigned long long) max_size);
       return FALSE;
     }
   *size = st.st_size;
@@ -812,8 +812,8 @@ check_into_fd (int          fd,
   if ((guint64) st.st_size < size)
     {
       g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-                   _("A memfd of MapInto takes %" G_GUINT64_FORMAT " bytes, fewer than the %"
-                     G_GSIZE_FORMAT " of the items"), (guint64) st.st_size, size);
+                   _("A memfd of MapInto takes %llu bytes, fewer than the %llu of the items"),
+                   (unsigned long long) st.st_size, (unsigned long long) size);
       return FALSE;
     }
   return TRUE;
@@ -851,8 +851,9 @@ handle_map_into (Export                *e,
   if (e->max_message_size != 0 && size > e->max_message_size)
     {
       g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED,
-                                             _("The items take %" G_GSIZE_FORMAT " bytes, more than the limit of %"
-                                               G_GUINT64_FORMAT), size, e->max_message_size);
+                                             _("The items take %llu bytes, more than the limit of %llu"),
+                                             (unsigned long long) size,
+                                             (unsigned long long) e->max_message_size);
       return;
     }
   if (fds == NULL || in_handle < 0 || out_handle < 0 ||
@@ -916,9 +917,9 @@ method_call_cb (GDBusConnection       *connection,
   if (e->max_message_size != 0 && g_variant_get_size (parameters) > e->max_message_size)
     {
       g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_LIMITS_EXCEEDED,
-                                             _("The call takes %" G_GSIZE_FORMAT " bytes, more than the limit of %"
-                                               G_GUINT64_FORMAT),
-                                             g_variant_get_size (parameters), e->max_message_size);
+                                             _("The call takes %llu bytes, more than the limit of %llu"),
+                                             (unsigned long long) g_variant_get_size (parameters),
+                                             (unsigned long long) e->max_message_size);
       return;
     }
 
