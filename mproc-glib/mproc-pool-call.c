@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mproc-error.h"
 #include "mproc-fd-private.h"
 #include "mproc-wire-private.h"
 #include "mproc-pool-parent-private.h"
@@ -164,6 +165,22 @@ mproc_pool_call_chunk_done (Call     *call,
   if (call->n_chunks_done == call->n_chunks)
     call->finished = TRUE;
   mproc_pool_call_mark_dirty (call);
+}
+
+/* Ends every chunk of @chunks, which it empties, with @message. */
+void
+mproc_pool_fail_chunks (GQueue     *chunks,
+                        MprocError  code,
+                        const char *message)
+{
+  while (!g_queue_is_empty (chunks))
+    {
+      Chunk *chunk = g_queue_pop_head (chunks);
+
+      mproc_pool_call_chunk_done (chunk->call, chunk->index, chunk->len, NULL,
+                                  g_error_new_literal (MPROC_ERROR, code, message));
+      mproc_pool_chunk_free (chunk);
+    }
 }
 
 /* The results of chunk @c as one array value. */

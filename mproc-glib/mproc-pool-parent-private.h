@@ -20,6 +20,7 @@
 
 #include <gio/gio.h>
 
+#include "mproc-error.h"
 #include "mproc-pool-private.h"
 #include "mproc-process.h"
 
@@ -164,6 +165,12 @@ typedef gboolean (*PoolDone) (gpointer data);
 /* mproc-pool.c */
 gboolean   mproc_pool_check_running     (MprocPool          *self,
                                          GError            **error);
+gboolean   mproc_pool_start_task        (MprocPool          *self,
+                                         Call               *call,
+                                         gpointer            source_tag,
+                                         GCancellable       *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer            user_data);
 gboolean   mproc_pool_check_items       (GVariant           *items,
                                          gboolean            star);
 void       mproc_pool_notify_load       (MprocPool          *self);
@@ -205,6 +212,9 @@ void       mproc_pool_call_chunk_done   (Call               *call,
                                          guint               len,
                                          GVariant           *result,
                                          GError             *error);
+void       mproc_pool_fail_chunks       (GQueue             *chunks,
+                                         MprocError          code,
+                                         const char         *message);
 GVariant  *mproc_pool_call_chunk_value  (Call               *call,
                                          guint               c);
 GVariant  *mproc_pool_call_build_result (Call               *call);
@@ -225,8 +235,6 @@ void       mproc_pool_worker_read       (Worker             *w);
 void       mproc_pool_worker_died       (Worker             *w);
 
 /* mproc-pool-schedule.c */
-extern GSourceFuncs mproc_pool_notify_source_funcs;
-
 void       mproc_pool_submit            (MprocPool          *self,
                                          Call               *call);
 void       mproc_pool_count_load        (MprocPool          *self,

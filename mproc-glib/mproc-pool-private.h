@@ -143,6 +143,10 @@ gboolean mproc_pool_map_fd_finish (MprocPool              *self,
                                    GVariant              **results_value,
                                    GError                **error);
 
+/* A source that runs its callback at its ready time, once per
+ * g_source_set_ready_time() (mproc-pool-schedule.c). */
+extern GSourceFuncs mproc_pool_ready_source_funcs;
+
 /* The worker end of a pool's socket, handed to the worker process.  The
  * type is registered by mproc_register_task() and friends, which spawned
  * children run before mproc_init() like the parent. */

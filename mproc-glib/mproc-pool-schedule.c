@@ -194,7 +194,7 @@ mproc_pool_arm_timeouts (MprocPool *self)
         return;
       /* not a timeout source: that one would re-arm itself after
        * pool_timeout_cb() set the next deadline */
-      self->timeout_source = g_source_new (&mproc_pool_notify_source_funcs, sizeof (GSource));
+      self->timeout_source = g_source_new (&mproc_pool_ready_source_funcs, sizeof (GSource));
       g_source_set_static_name (self->timeout_source, "MprocPool timeouts");
       g_source_set_callback (self->timeout_source, pool_timeout_cb, self, NULL);
       g_source_attach (self->timeout_source, self->main_context);
@@ -242,17 +242,19 @@ pool_notify (MprocPool *self)
   mproc_pool_notify_load (self);
 }
 
+/* A source that runs its callback at its ready time, once per
+ * g_source_set_ready_time() (a timeout source would re-arm itself). */
 static gboolean
-notify_dispatch (GSource     *source,
-                 GSourceFunc  callback,
-                 gpointer     user_data)
+ready_source_dispatch (GSource     *source,
+                       GSourceFunc  callback,
+                       gpointer     user_data)
 {
   g_source_set_ready_time (source, -1);
   return callback (user_data);
 }
 
-GSourceFuncs mproc_pool_notify_source_funcs = {
-  NULL, NULL, notify_dispatch, NULL, NULL, NULL,
+GSourceFuncs mproc_pool_ready_source_funcs = {
+  NULL, NULL, ready_source_dispatch, NULL, NULL, NULL,
 };
 
 gboolean

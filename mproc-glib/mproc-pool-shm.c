@@ -166,7 +166,6 @@ mproc_pool_map_fd_async (MprocPool             *self,
                          gpointer               user_data)
 {
   g_autoptr(Call) call = NULL;
-  GError *error = NULL;
   gsize esize;
 
   g_return_if_fail (MPROC_IS_POOL (self));
@@ -183,15 +182,8 @@ mproc_pool_map_fd_async (MprocPool             *self,
   call->progress_data = progress_data;
   call->progress_notify = progress_notify;
   call->file_id = ++self->next_file_id;
-  call->task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (call->task, mproc_pool_map_fd_async);
-  g_task_set_check_cancellable (call->task, FALSE);
-
-  if (!mproc_pool_check_running (self, &error))
-    {
-      mproc_pool_call_fail (call, error);
-      return;
-    }
+  if (!mproc_pool_start_task (self, call, mproc_pool_map_fd_async, cancellable, callback, user_data))
+    return;
   call->in_fd = fcntl (items_fd, F_DUPFD_CLOEXEC, 3);
   call->into = results_fd >= 0;
   if (call->into)

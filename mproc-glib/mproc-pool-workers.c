@@ -420,15 +420,8 @@ mproc_pool_worker_died (Worker *w)
         }
       else if (self->workers->len == 0)
         {
-          while (!g_queue_is_empty (&self->pending))
-            {
-              Chunk *chunk = g_queue_pop_head (&self->pending);
-
-              mproc_pool_call_chunk_done (chunk->call, chunk->index, chunk->len, NULL,
-                                          g_error_new_literal (MPROC_ERROR, MPROC_ERROR_WORKER_DIED,
-                                                               _("Pool workers keep dying before they run a task")));
-              mproc_pool_chunk_free (chunk);
-            }
+          mproc_pool_fail_chunks (&self->pending, MPROC_ERROR_WORKER_DIED,
+                                  _("Pool workers keep dying before they run a task"));
         }
     }
 

@@ -372,7 +372,7 @@ mproc_pool_initable_init_impl (GInitable     *initable,
   if (self->processes == 0)
     self->processes = mproc_cpu_count ();
 
-  self->notify_source = g_source_new (&mproc_pool_notify_source_funcs, sizeof (GSource));
+  self->notify_source = g_source_new (&mproc_pool_ready_source_funcs, sizeof (GSource));
   g_source_set_static_name (self->notify_source, "MprocPool notify");
   g_source_set_callback (self->notify_source, mproc_pool_notify_cb, self, NULL);
   g_source_attach (self->notify_source, self->main_context);
@@ -616,13 +616,15 @@ mproc_pool_apply (MprocPool     *self,
   return mproc_pool_run_sync (self, call, cancellable, error);
 }
 
-static void
-pool_start_async (MprocPool     *self,
-                  Call          *call,
-                  gpointer       source_tag,
-                  GCancellable  *cancellable,
-                  GAsyncReadyCallback callback,
-                  gpointer       user_data)
+/* Gives @call its GTask; FALSE if the pool is not running (@call has
+ * failed then, and reports it from the main context). */
+gboolean
+mproc_pool_start_task (MprocPool           *self,
+                       Call                *call,
+                       gpointer             source_tag,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
 {
   GError *error = NULL;
 
@@ -633,9 +635,21 @@ pool_start_async (MprocPool     *self,
   if (!mproc_pool_check_running (self, &error))
     {
       mproc_pool_call_fail (call, error);
-      return;
+      return FALSE;
     }
-  mproc_pool_submit (self, call);
+  return TRUE;
+}
+
+static void
+pool_start_async (MprocPool     *self,
+                  Call          *call,
+                  gpointer       source_tag,
+                  GCancellable  *cancellable,
+                  GAsyncReadyCallback callback,
+                  gpointer       user_data)
+{
+  if (mproc_pool_start_task (self, call, source_tag, cancellable, callback, user_data))
+    mproc_pool_submit (self, call);
 }
 
 /**
@@ -973,29 +987,13 @@ mproc_pool_terminate (MprocPool *self)
   self->state = POOL_TERMINATE;
 
   pool_kill_all (self);
-  while (!g_queue_is_empty (&self->pending))
-    {
-      Chunk *chunk = g_queue_pop_head (&self->pending);
-
-      mproc_pool_call_chunk_done (chunk->call, chunk->index, chunk->len, NULL,
-                                  g_error_new_literal (MPROC_ERROR, MPROC_ERROR_CLOSED,
-                                                       _("The pool was terminated")));
-      mproc_pool_chunk_free (chunk);
-    }
+  mproc_pool_fail_chunks (&self->pending, MPROC_ERROR_CLOSED, _("The pool was terminated"));
   for (guint i = 0; i < self->workers->len; i++)
     {
       Worker *w = g_ptr_array_index (self->workers, i);
 
       w->retiring = TRUE;
-      while (!g_queue_is_empty (&w->inflight))
-        {
-          Chunk *chunk = g_queue_pop_head (&w->inflight);
-
-          mproc_pool_call_chunk_done (chunk->call, chunk->index, chunk->len, NULL,
-                                      g_error_new_literal (MPROC_ERROR, MPROC_ERROR_CLOSED,
-                                                           _("The pool was terminated")));
-          mproc_pool_chunk_free (chunk);
-        }
+      mproc_pool_fail_chunks (&w->inflight, MPROC_ERROR_CLOSED, _("The pool was terminated"));
     }
 }
 
