@@ -45,6 +45,11 @@
  * A worker exits after maxtasksperchild TASK frames (counted as Python
  * counts tasks: one per chunk), on STOP, and on end-of-file; the pool never
  * sends it more than its quota.
+ *
+ * Both sides use mproc-pool-frame.c (frames, payloads, errors),
+ * mproc-pool-channel.c (the worker's socket) and mproc-pool-registry.c
+ * (the targets); mproc-pool-worker.c is the worker process, and
+ * mproc-pool-parent-private.h lists the pool's own files.
  */
 
 #pragma once
@@ -159,6 +164,8 @@ MprocPoolChannel *mproc_pool_channel_new       (int               fd,
 int               mproc_pool_channel_get_fd    (MprocPoolChannel *self);
 /* In the parent, after the worker has started: close the worker's end. */
 void              mproc_pool_channel_close_fd  (MprocPoolChannel *self);
+/* In a forked worker: close the pool's end (its death must read as EOF). */
+void              mproc_pool_channel_close_peer_fd (MprocPoolChannel *self);
 
 /* The task registry (mproc_register_task()): %FALSE if @name is unknown. */
 gboolean          mproc_pool_lookup_task       (const char       *name,
