@@ -1070,21 +1070,6 @@ static const GDBusInterfaceVTable vtable = {
   { 0 },
 };
 
-/* A source that runs its callback at its ready time, once per
- * g_source_set_ready_time() (a timeout source would re-arm itself). */
-static gboolean
-ready_source_dispatch (GSource     *source,
-                       GSourceFunc  callback,
-                       gpointer     user_data)
-{
-  g_source_set_ready_time (source, -1);
-  return callback (user_data);
-}
-
-static GSourceFuncs ready_source_funcs = {
-  NULL, NULL, ready_source_dispatch, NULL, NULL, NULL,
-};
-
 static gboolean
 props_dispatch_cb (gpointer user_data)
 {
@@ -1282,7 +1267,7 @@ mproc_pool_export (MprocPool        *self,
     }
 
   export_read_load (e, e->sent);
-  e->props_source = g_source_new (&ready_source_funcs, sizeof (GSource));
+  e->props_source = g_source_new (&mproc_pool_ready_source_funcs, sizeof (GSource));
   g_source_set_static_name (e->props_source, "MprocPool export properties");
   g_source_set_callback (e->props_source, props_dispatch_cb, e, NULL);
   g_source_attach (e->props_source, e->context);

@@ -45,6 +45,11 @@
  * A worker exits after maxtasksperchild TASK frames (counted as Python
  * counts tasks: one per chunk), on STOP, and on end-of-file; the pool never
  * sends it more than its quota.
+ *
+ * Both sides use mproc-pool-frame.c (frames, payloads, errors),
+ * mproc-pool-channel.c (the worker's socket) and mproc-pool-registry.c
+ * (the targets); mproc-pool-worker.c is the worker process, and
+ * mproc-pool-parent-private.h lists the pool's own files.
  */
 
 #pragma once
@@ -143,6 +148,10 @@ gboolean mproc_pool_map_fd_finish (MprocPool              *self,
                                    GVariant              **results_value,
                                    GError                **error);
 
+/* A source that runs its callback at its ready time, once per
+ * g_source_set_ready_time() (mproc-pool-schedule.c). */
+extern GSourceFuncs mproc_pool_ready_source_funcs;
+
 /* The worker end of a pool's socket, handed to the worker process.  The
  * type is registered by mproc_register_task() and friends, which spawned
  * children run before mproc_init() like the parent. */
@@ -155,6 +164,8 @@ MprocPoolChannel *mproc_pool_channel_new       (int               fd,
 int               mproc_pool_channel_get_fd    (MprocPoolChannel *self);
 /* In the parent, after the worker has started: close the worker's end. */
 void              mproc_pool_channel_close_fd  (MprocPoolChannel *self);
+/* In a forked worker: close the pool's end (its death must read as EOF). */
+void              mproc_pool_channel_close_peer_fd (MprocPoolChannel *self);
 
 /* The task registry (mproc_register_task()): %FALSE if @name is unknown. */
 gboolean          mproc_pool_lookup_task       (const char       *name,
