@@ -104,13 +104,18 @@ gboolean          mproc_manager_conn_call       (MprocManagerConn  *conn,
                                                  GArray            *fds_out,
                                                  GCancellable      *cancellable,
                                                  GError           **error);
-/* On the rings only: @task's value is the reply ("()" when pipelined). */
-void              mproc_manager_conn_call_async (MprocManagerConn *conn,
-                                                 guint             op,
-                                                 guint64           object,
-                                                 GVariant         *args,
-                                                 gboolean          want_reply,
-                                                 GTask            *task);
+/* On the rings only: @task's value is the reply ("()" when pipelined);
+ * @fds travel with the request, the reply's go to @fds_out (which @task
+ * must keep alive, e.g. as its task data). */
+void              mproc_manager_conn_call_async (MprocManagerConn  *conn,
+                                                 guint              op,
+                                                 guint64            object,
+                                                 GVariant          *args,
+                                                 const int         *fds,
+                                                 guint              n_fds,
+                                                 gboolean           want_reply,
+                                                 GArray            *fds_out,
+                                                 GTask             *task);
 void              mproc_manager_set_broken_error (GError          **error,
                                                   const char       *why);
 

@@ -400,6 +400,7 @@ typedef struct
   GMainContext *context;     /* async: its AsyncPoll */
   GCancellable *cancellable; /* async */
   gulong        cancel_id;
+  GArray       *fds_out;     /* async: the reply's fds go there (the task holds it) */
 } Waiter;
 
 typedef struct
@@ -573,7 +574,7 @@ complete_async (GPtrArray *completed)
 
       if (w->cancel_id != 0)
         g_cancellable_disconnect (w->cancellable, w->cancel_id);
-      if (waiter_result (w, &reply, NULL, &error))
+      if (waiter_result (w, &reply, w->fds_out, &error))
         g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
       else
         g_task_return_error (task, error);
@@ -873,23 +874,36 @@ async_cancelled_cb (GCancellable *cancellable,
 {
   CancelData *cd = user_data;
   CancelData *copy = g_new0 (CancelData, 1);
+  GSource *source;
 
-  /* any thread: the waiter is ended from its own context */
+  /* any thread: the waiter is ended from its own context, always later
+   * (g_main_context_invoke() could run it here, in the ::cancelled
+   * emission, whose g_cancellable_disconnect() in complete_async() would
+   * then wait for itself) */
   copy->conn = mproc_manager_conn_ref (cd->conn);
   copy->serial = cd->serial;
   copy->context = g_main_context_ref (cd->context);
-  g_main_context_invoke_full (copy->context, G_PRIORITY_DEFAULT, async_cancel_idle, copy, cancel_data_free);
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, async_cancel_idle, copy, cancel_data_free);
+  g_source_set_static_name (source, "[mproc] cancelled manager call");
+  g_source_attach (source, copy->context);
+  g_source_unref (source);
 }
 
-/* The async form of mproc_manager_conn_call() on the ring: the request is put at once
- * (a pipelined one completes then), the reply is waited for by the
- * AsyncPoll of the caller's context.  The task's value is the reply. */
+/* The async form of mproc_manager_conn_call() on the ring: the request
+ * is put at once (a pipelined one completes then), the reply is waited for
+ * by the AsyncPoll of the caller's context.  The task's value is the
+ * reply. */
 void
 mproc_manager_conn_call_async (MprocManagerConn *conn,
                                guint             op,
                                guint64           object,
                                GVariant         *args,
+                               const int        *fds,
+                               guint             n_fds,
                                gboolean          want_reply,
+                               GArray           *fds_out,
                                GTask            *task)
 {
   g_autoptr(GVariant) request = NULL;
@@ -917,6 +931,7 @@ mproc_manager_conn_call_async (MprocManagerConn *conn,
       w = g_new0 (Waiter, 1);
       w->serial = ++conn->next_serial;
       w->task = g_object_ref (task);
+      w->fds_out = fds_out;
       w->context = g_main_context_ref (g_task_get_context (task));
       if (cancellable != NULL)
         {
@@ -951,7 +966,7 @@ mproc_manager_conn_call_async (MprocManagerConn *conn,
     }
   request = mproc_manager_conn_request (op, object, w != NULL ? w->serial : 0, args);
   /* the ring has room unless the server is far behind: a put does not wait */
-  if (!conn_send (conn, request, NULL, 0, !want_reply, NULL, &error))
+  if (!conn_send (conn, request, fds, n_fds, !want_reply, NULL, &error))
     {
       g_mutex_unlock (&conn->call_lock);
       mproc_manager_conn_fail_error (conn, error);

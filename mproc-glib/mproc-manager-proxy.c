@@ -405,7 +405,7 @@ mproc_proxy_call_async (MprocProxyCore      *core,
     {
       g_autoptr(GVariant) sunk = g_variant_take_ref (args != NULL ? args : g_variant_new ("()"));
 
-      mproc_manager_conn_call_async (conn, op, core->id, sunk, want_reply, task);
+      mproc_manager_conn_call_async (conn, op, core->id, sunk, NULL, 0, want_reply, NULL, task);
       mproc_manager_conn_unref (conn);
       return;
     }

@@ -106,11 +106,13 @@
  * ## Async calls that use a worker thread
  *
  * Every `_async` function returns at once and calls its callback in the
- * caller's thread-default main context. Most need no thread: a proxy call
- * on the rings (every #MprocDict, #MprocList and #MprocNamespace call, and
- * mproc_manager_ping_async(), of a manager reached by its unix address)
- * puts its request in the ring and one #GSource per connection and main
- * context waits for the replies. The following run their blocking form on
+ * caller's thread-default main context. Most need no thread: a call on
+ * the rings (every #MprocDict, #MprocList and #MprocNamespace call, and
+ * mproc_manager_ping_async(), mproc_manager_publish_async() and
+ * mproc_manager_lookup_async(), of a manager reached by its unix address)
+ * puts its request in the ring (file descriptors beside it on the
+ * connection's socket) and one #GSource per connection and main context
+ * waits for the replies. The following run their blocking form on
  * one of GIO's worker threads instead (g_task_run_in_thread()), each for
  * the time of the call:
  *
@@ -125,13 +127,11 @@
  *   user id or run the HMAC challenge-response both ways, and receive the
  *   rings' file descriptors: a short exchange of several steps, each with
  *   a timeout.
- * - mproc_manager_listen_tcp_async() (which also resolves the host name
- *   and binds the listening socket), mproc_manager_publish_async() and
- *   mproc_manager_lookup_async(): requests whose file descriptors travel
- *   on the connection's unix socket (`SCM_RIGHTS`) beside the ring, which
- *   only the blocking path does.
+ * - mproc_manager_listen_tcp_async(): resolves the host name (a blocking
+ *   lookup) and binds the listening socket before its request.
  * - Over TCP (mproc_manager_connect_with_authkey()), every proxy call and
- *   mproc_manager_ping_async(): there are no rings; each call sends a frame
+ *   mproc_manager_ping_async(), mproc_manager_publish_async() and
+ *   mproc_manager_lookup_async(): there are no rings; each call sends a frame
  *   and reads frames until its reply under the connection's lock, so the
  *   calls of one TCP connection take turns, one worker thread each.
  *
@@ -1463,7 +1463,7 @@ mproc_manager_ping_async (MprocManager        *self,
       g_autoptr(GVariant) unit = g_variant_ref_sink (g_variant_new ("()"));
 
       /* on the ring: no thread */
-      mproc_manager_conn_call_async (conn, MANAGER_OP_PING, 0, unit, TRUE, task);
+      mproc_manager_conn_call_async (conn, MANAGER_OP_PING, 0, unit, NULL, 0, TRUE, NULL, task);
     }
   else
     g_task_run_in_thread (task, ping_thread);
@@ -1494,6 +1494,68 @@ mproc_manager_ping_finish (MprocManager  *self,
 
   reply = g_task_propagate_pointer (G_TASK (result), error);
   return reply != NULL;
+}
+
+/* @object's description (owned) with its fds in @fds, or NULL. */
+static GVariant *
+publish_serialize (MprocShareable  *object,
+                   GArray          *fds,
+                   GError         **error)
+{
+  g_autoptr(GVariant) description = mproc_shareable_serialize (object, fds, error);
+
+  if (description == NULL)
+    return NULL;
+  g_variant_ref_sink (description);
+  if (fds->len > MPROC_WIRE_MAX_FDS)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                           _("The object has too many file descriptors to publish"));
+      return NULL;
+    }
+  return g_steal_pointer (&description);
+}
+
+/* A request of the manager itself that carries fds (publish, lookup), on
+ * the rings: the request and @fds are put at once and the reply is read
+ * with its fds by the connection's GSource in the caller's context, as for
+ * proxy calls, without a thread.  @done gets an inner task whose value is
+ * the reply, whose task data is the reply's fds, and whose user data is
+ * @task (a reference).  Returns FALSE over TCP, where the caller runs the
+ * blocking form on a worker thread instead. */
+static gboolean
+manager_call_on_ring (MprocManager        *self,
+                      guint                op,
+                      GVariant            *args,
+                      GArray              *fds,
+                      GTask               *task,
+                      GAsyncReadyCallback  done)
+{
+  g_autoptr(GVariant) sunk = g_variant_ref_sink (args);
+  g_autoptr(GTask) inner = NULL;
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  GError *error = NULL;
+  MprocManagerConn *conn;
+  GArray *fds_out;
+
+  conn = mproc_manager_get_conn (self, cancellable, &error);
+  if (conn == NULL)
+    {
+      g_task_return_error (task, error);
+      return TRUE;
+    }
+  if (conn->requests == NULL)
+    {
+      mproc_manager_conn_unref (conn);
+      return FALSE;
+    }
+  inner = g_task_new (self, cancellable, done, g_object_ref (task));
+  fds_out = mproc_fd_array_new ();
+  g_task_set_task_data (inner, fds_out, (GDestroyNotify) g_array_unref);
+  mproc_manager_conn_call_async (conn, op, 0, sunk, fds != NULL ? (const int *) fds->data : NULL,
+                                 fds != NULL ? fds->len : 0, TRUE, fds_out, inner);
+  mproc_manager_conn_unref (conn);
+  return TRUE;
 }
 
 /**
@@ -1532,16 +1594,9 @@ mproc_manager_publish (MprocManager    *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   fds = mproc_fd_array_new ();
-  description = mproc_shareable_serialize (object, fds, error);
+  description = publish_serialize (object, fds, error);
   if (description == NULL)
     return FALSE;
-  g_variant_ref_sink (description);
-  if (fds->len > MPROC_WIRE_MAX_FDS)
-    {
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
-                           _("The object has too many file descriptors to publish"));
-      return FALSE;
-    }
   return mproc_manager_call_server (self, MANAGER_OP_PUBLISH, 0, g_variant_new ("(sv)", name, description),
                                     (const int *) fds->data, fds->len, &reply, NULL, cancellable, error);
 }
@@ -1577,6 +1632,22 @@ publish_thread (GTask        *task,
     g_task_return_error (task, error);
 }
 
+static void
+publish_reply_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GVariant) reply = NULL;
+  GError *error = NULL;
+
+  reply = g_task_propagate_pointer (G_TASK (result), &error);
+  if (reply != NULL)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
 /**
  * mproc_manager_publish_async:
  * @self: a `MprocManager`
@@ -1586,7 +1657,8 @@ publish_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when done
  * @user_data: data for @callback
  *
- * Publishes @object without blocking the calling thread; see
+ * Publishes @object without blocking the calling thread: without a thread
+ * on the rings, on one of GIO's worker threads over TCP; see
  * mproc_manager_publish().
  *
  * Since: 1.0
@@ -1600,6 +1672,9 @@ mproc_manager_publish_async (MprocManager        *self,
                              gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  g_autoptr(GArray) fds = NULL;
+  g_autoptr(GVariant) description = NULL;
+  GError *error = NULL;
   PublishData *pd;
 
   g_return_if_fail (MPROC_IS_MANAGER (self));
@@ -1608,6 +1683,16 @@ mproc_manager_publish_async (MprocManager        *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_publish_async);
+  fds = mproc_fd_array_new ();
+  description = publish_serialize (object, fds, &error);
+  if (description == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (manager_call_on_ring (self, MANAGER_OP_PUBLISH, g_variant_new ("(sv)", name, description), fds,
+                            task, publish_reply_cb))
+    return;
   pd = g_new0 (PublishData, 1);
   pd->name = g_strdup (name);
   pd->object = g_object_ref (object);
@@ -1692,6 +1777,28 @@ lookup_thread (GTask        *task,
     g_task_return_error (task, error);
 }
 
+static void
+lookup_reply_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) description = NULL;
+  MprocShareable *object = NULL;
+  GError *error = NULL;
+
+  reply = g_task_propagate_pointer (G_TASK (result), &error);
+  if (reply != NULL)
+    description = mproc_proxy_reply_unbox (reply, &error);
+  if (description != NULL)
+    object = mproc_shareable_deserialize (description, g_task_get_task_data (G_TASK (result)), &error);
+  if (object != NULL)
+    g_task_return_pointer (task, object, g_object_unref);
+  else
+    g_task_return_error (task, error);
+}
+
 /**
  * mproc_manager_lookup_async:
  * @self: a `MprocManager`
@@ -1700,9 +1807,9 @@ lookup_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called with the object
  * @user_data: data for @callback
  *
- * Gets a published object without blocking the calling thread (on one of
- * GIO's worker threads: the object's file descriptors come over the
- * connection's socket); see mproc_manager_lookup().
+ * Gets a published object without blocking the calling thread: without a
+ * thread on the rings, on one of GIO's worker threads over TCP; see
+ * mproc_manager_lookup().
  *
  * Since: 1.0
  */
@@ -1720,6 +1827,9 @@ mproc_manager_lookup_async (MprocManager        *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_lookup_async);
+  if (manager_call_on_ring (self, MANAGER_OP_LOOKUP, g_variant_new_string (name), NULL, task,
+                            lookup_reply_cb))
+    return;
   g_task_set_task_data (task, g_strdup (name), g_free);
   g_task_run_in_thread (task, lookup_thread);
 }
