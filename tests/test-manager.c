@@ -610,6 +610,143 @@ test_async (void)
   test_leak_check_end (&check);
 }
 
+static guint
+count_threads (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+static void
+test_publish_async (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocEvent) event = NULL;
+  g_autoptr(MprocEvent) other = NULL;
+  g_autoptr(MprocShareable) found = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *published[2] = { NULL, NULL };
+  GAsyncResult *looked_up[3] = { NULL, NULL, NULL };
+  GAsyncResult *result = NULL;
+  guint threads;
+
+  /* in a fresh process, where no earlier test left GIO worker threads */
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDOUT | G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  g_test_summary ("publish_async() and lookup_async() on the rings: from a main loop, several in "
+                  "flight, cancelled, and BROKEN when the server is killed; no thread");
+  /* a first async call starts GLib's own worker thread ("gmain", one per
+   * process, with its fds): before counting */
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  g_main_context_push_thread_default (context);
+  mproc_manager_ping_async (manager, NULL, store_result, &result);
+  g_assert_true (mproc_manager_ping_finish (manager, wait_result (context, &result), &error));
+  g_clear_object (&result);
+  g_main_context_pop_thread_default (context);
+  stop_manager (g_steal_pointer (&manager));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+
+  test_leak_check_begin (&check);
+  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  event = mproc_event_new (&error);
+  other = mproc_event_new (&error);
+  g_assert_no_error (error);
+  threads = count_threads ();
+
+  g_main_context_push_thread_default (context);
+
+  mproc_manager_publish_async (manager, "ready", MPROC_SHAREABLE (event), NULL, store_result, &published[0]);
+  mproc_manager_publish_async (manager, "other", MPROC_SHAREABLE (other), NULL, store_result, &published[1]);
+  mproc_manager_lookup_async (manager, "nothing", NULL, store_result, &looked_up[0]);
+  g_assert_cmpuint (count_threads (), ==, threads);
+  g_assert_true (mproc_manager_publish_finish (manager, wait_result (context, &published[0]), &error));
+  g_assert_true (mproc_manager_publish_finish (manager, wait_result (context, &published[1]), &error));
+  g_assert_no_error (error);
+  g_assert_null (mproc_manager_lookup_finish (manager, wait_result (context, &looked_up[0]), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_clear_object (&published[0]);
+  g_clear_object (&looked_up[0]);
+
+  mproc_manager_lookup_async (manager, "ready", NULL, store_result, &looked_up[1]);
+  mproc_manager_lookup_async (manager, "other", NULL, store_result, &looked_up[2]);
+  g_assert_cmpuint (count_threads (), ==, threads);
+  found = mproc_manager_lookup_finish (manager, wait_result (context, &looked_up[1]), &error);
+  g_assert_no_error (error);
+  g_assert_true (MPROC_IS_EVENT (found));
+  /* the object that came back shares the published one's state */
+  mproc_event_set (MPROC_EVENT (found));
+  g_assert_true (mproc_event_is_set (event));
+  g_clear_object (&found);
+  found = mproc_manager_lookup_finish (manager, wait_result (context, &looked_up[2]), &error);
+  g_assert_no_error (error);
+  g_assert_false (mproc_event_is_set (MPROC_EVENT (found)));
+  g_clear_object (&found);
+  g_assert_cmpuint (count_threads (), ==, threads);
+
+  /* cancelled before: nothing is sent */
+  g_cancellable_cancel (cancellable);
+  mproc_manager_lookup_async (manager, "ready", cancellable, store_result, &result);
+  g_assert_null (mproc_manager_lookup_finish (manager, wait_result (context, &result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  /* cancelled while the server cannot answer: CANCELLED at once, and the
+   * reply that comes later is dropped with its fds */
+  g_cancellable_reset (cancellable);
+  stop_process (mproc_manager_get_server_pid (manager));
+  mproc_manager_lookup_async (manager, "ready", cancellable, store_result, &result);
+  g_cancellable_cancel (cancellable);
+  g_assert_null (mproc_manager_lookup_finish (manager, wait_result (context, &result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  g_assert_no_errno (kill (mproc_manager_get_server_pid (manager), SIGCONT));
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+
+  /* pending when the server is killed: BROKEN */
+  stop_process (mproc_manager_get_server_pid (manager));
+  mproc_manager_lookup_async (manager, "ready", NULL, store_result, &looked_up[0]);
+  mproc_manager_publish_async (manager, "again", MPROC_SHAREABLE (other), NULL, store_result, &published[0]);
+  g_assert_no_errno (kill (mproc_manager_get_server_pid (manager), SIGKILL));
+  g_assert_null (mproc_manager_lookup_finish (manager, wait_result (context, &looked_up[0]), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_assert_false (mproc_manager_publish_finish (manager, wait_result (context, &published[0]), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_assert_cmpuint (count_threads (), ==, threads);
+
+  g_main_context_pop_thread_default (context);
+  for (guint i = 0; i < G_N_ELEMENTS (published); i++)
+    g_clear_object (&published[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (looked_up); i++)
+    g_clear_object (&looked_up[i]);
+  g_clear_object (&event);
+  g_clear_object (&other);
+  g_clear_object (&cancellable);
+  g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
+  g_assert_finalize_object (g_steal_pointer (&manager));
+  while (g_main_context_iteration (context, FALSE))
+    ;
+  test_leak_check_end (&check);
+}
+
 static void
 test_concurrent (gconstpointer data)
 {
@@ -1616,6 +1753,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/manager/list/ops", test_list_ops);
   g_test_add_func ("/mproc/manager/namespace/ops", test_namespace_ops);
   g_test_add_func ("/mproc/manager/async", test_async);
+  g_test_add_func ("/mproc/manager/publish-async", test_publish_async);
   g_test_add_func ("/mproc/manager/unrelated", test_unrelated);
   g_test_add_func ("/mproc/manager/client-killed", test_client_killed);
   g_test_add_func ("/mproc/manager/malformed", test_malformed);
