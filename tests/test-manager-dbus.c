@@ -397,7 +397,9 @@ test_changed (void)
   g_autoptr(MprocManager) manager = NULL;
   g_autoptr(MprocManager) remote = NULL;
   g_autoptr(GDBusConnection) connection = NULL;
-  g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
+  /* Not fork: this process runs GDBus's worker thread, and a child forked
+   * while it holds a lock (of the type system, say) would wait for ever. */
+  g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORKSERVER);
   g_autoptr(MprocProcess) child = NULL;
   g_autoptr(MprocDict) dict = NULL;
   g_autoptr(MprocDict) remote_dict = NULL;
