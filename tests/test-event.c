@@ -149,14 +149,14 @@ test_async_many (gconstpointer method)
   test_leak_check_begin (&check);
 
   event = mproc_event_new (NULL);
-  threads_before = sync_count_threads ();
+  threads_before = test_count_threads ();
   fds_before = test_list_fds ();
   for (guint i = 0; i < 1000; i++)
     mproc_event_wait_async (event, -1, NULL, count_cb, &done);
   for (guint i = 0; i < 20; i++)
     g_main_context_iteration (NULL, FALSE);
   g_assert_cmpuint (done, ==, 0);
-  g_assert_cmpuint (sync_count_threads (), ==, threads_before);
+  g_assert_cmpuint (test_count_threads (), ==, threads_before);
   fds_during = test_list_fds ();
   before = g_strsplit (fds_before, " ", -1);
   during = g_strsplit (fds_during, " ", -1);

@@ -610,18 +610,6 @@ test_async (void)
   test_leak_check_end (&check);
 }
 
-static guint
-count_threads (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 static void
 test_publish_async (void)
 {
@@ -665,14 +653,14 @@ test_publish_async (void)
   event = mproc_event_new (&error);
   other = mproc_event_new (&error);
   g_assert_no_error (error);
-  threads = count_threads ();
+  threads = test_count_threads ();
 
   g_main_context_push_thread_default (context);
 
   mproc_manager_publish_async (manager, "ready", MPROC_SHAREABLE (event), NULL, store_result, &published[0]);
   mproc_manager_publish_async (manager, "other", MPROC_SHAREABLE (other), NULL, store_result, &published[1]);
   mproc_manager_lookup_async (manager, "nothing", NULL, store_result, &looked_up[0]);
-  g_assert_cmpuint (count_threads (), ==, threads);
+  g_assert_cmpuint (test_count_threads (), ==, threads);
   g_assert_true (mproc_manager_publish_finish (manager, wait_result (context, &published[0]), &error));
   g_assert_true (mproc_manager_publish_finish (manager, wait_result (context, &published[1]), &error));
   g_assert_no_error (error);
@@ -684,7 +672,7 @@ test_publish_async (void)
 
   mproc_manager_lookup_async (manager, "ready", NULL, store_result, &looked_up[1]);
   mproc_manager_lookup_async (manager, "other", NULL, store_result, &looked_up[2]);
-  g_assert_cmpuint (count_threads (), ==, threads);
+  g_assert_cmpuint (test_count_threads (), ==, threads);
   found = mproc_manager_lookup_finish (manager, wait_result (context, &looked_up[1]), &error);
   g_assert_no_error (error);
   g_assert_true (MPROC_IS_EVENT (found));
@@ -696,7 +684,7 @@ test_publish_async (void)
   g_assert_no_error (error);
   g_assert_false (mproc_event_is_set (MPROC_EVENT (found)));
   g_clear_object (&found);
-  g_assert_cmpuint (count_threads (), ==, threads);
+  g_assert_cmpuint (test_count_threads (), ==, threads);
 
   /* cancelled before: nothing is sent */
   g_cancellable_cancel (cancellable);
@@ -730,7 +718,7 @@ test_publish_async (void)
   g_assert_false (mproc_manager_publish_finish (manager, wait_result (context, &published[0]), &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
   g_clear_error (&error);
-  g_assert_cmpuint (count_threads (), ==, threads);
+  g_assert_cmpuint (test_count_threads (), ==, threads);
 
   g_main_context_pop_thread_default (context);
   for (guint i = 0; i < G_N_ELEMENTS (published); i++)

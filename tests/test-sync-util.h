@@ -65,17 +65,6 @@ sync_wait_value (MprocValue *value,
     }
 }
 
-static inline guint
-sync_count_threads (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
-  guint n = 0;
-
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 typedef struct
 {
   GCancellable *cancellable;

@@ -21,6 +21,20 @@ GPid     mproc_forkserver_get_pid (void);
 GPid     mproc_forkserver_sync_spare (void);
 gboolean mproc_runtime_is_own_fd  (int fd);
 
+/* Threads of this process: an async call that must not start one is
+ * checked by counting them before and after. */
+static inline guint
+test_count_threads (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
 /* Open fds of this process, as a sorted string "0 1 2 5 …". */
 static inline char *
 test_list_fds (void)
