@@ -48,6 +48,11 @@ G_BEGIN_DECLS
  * @MPROC_ERROR_NOT_FOUND: a manager's object has no such key, attribute,
  *   item or published name
  * @MPROC_ERROR_ACCESS_DENIED: a manager refused the connection
+ * @MPROC_ERROR_INVALID_STATE: the object is not in a state that allows the
+ *   call (a process started twice or used after close(), a condition
+ *   notified without its lock held, a pool joined while still open);
+ *   Python raises `ValueError`, `AssertionError` or `RuntimeError` there.
+ *   Since: 0.2
  *
  * Error codes in the %MPROC_ERROR domain. Cancellation is always reported as
  * %G_IO_ERROR_CANCELLED.
@@ -73,6 +78,7 @@ typedef enum
   MPROC_ERROR_WORKER_DIED,
   MPROC_ERROR_NOT_FOUND,
   MPROC_ERROR_ACCESS_DENIED,
+  MPROC_ERROR_INVALID_STATE,
 } MprocError;
 
 MPROC_AVAILABLE_IN_1_0

@@ -31,10 +31,11 @@ static const GDBusErrorEntry mproc_dbus_error_entries[] = {
   { MPROC_ERROR_WORKER_DIED, "org.gnome.Mproc.Error.WorkerDied" },
   { MPROC_ERROR_NOT_FOUND, "org.gnome.Mproc.Error.NotFound" },
   { MPROC_ERROR_ACCESS_DENIED, "org.gnome.Mproc.Error.AccessDenied" },
+  { MPROC_ERROR_INVALID_STATE, "org.gnome.Mproc.Error.InvalidState" },
 };
 
 /* A new code needs its D-Bus name above. */
-G_STATIC_ASSERT (G_N_ELEMENTS (mproc_dbus_error_entries) == MPROC_ERROR_ACCESS_DENIED + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (mproc_dbus_error_entries) == MPROC_ERROR_INVALID_STATE + 1);
 
 /**
  * mproc_error_quark:
