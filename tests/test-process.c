@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/pidfd.h>
 #include <unistd.h>
 
@@ -467,7 +468,7 @@ test_join_async (gconstpointer data)
   g_source_set_callback (ticker, tick, &state, NULL);
   g_source_attach (ticker, NULL);
 
-  mproc_process_join_async (process, NULL, store_result, &state);
+  mproc_process_join_async (process, -1, NULL, store_result, &state);
 
   /* The loop runs while the child waits: the other source keeps firing. */
   while (state.ticks < 10)
@@ -487,7 +488,7 @@ test_join_async (gconstpointer data)
 
   /* joining an exited process completes at once, in a later iteration */
   g_clear_object (&state.result);
-  mproc_process_join_async (process, NULL, store_result, &state);
+  mproc_process_join_async (process, -1, NULL, store_result, &state);
   g_assert_null (state.result);
   while (state.result == NULL)
     g_main_context_iteration (NULL, TRUE);
@@ -515,7 +516,7 @@ test_join_async_cancel (void)
   test_leak_check_begin (&check);
 
   g_assert_true (mproc_process_start (process, NULL));
-  mproc_process_join_async (process, cancellable, store_result, &state);
+  mproc_process_join_async (process, -1, cancellable, store_result, &state);
   g_main_context_iteration (NULL, FALSE);
   g_cancellable_cancel (cancellable);
   while (state.result == NULL)
@@ -544,7 +545,7 @@ test_join_async_other_context (void)
 
   g_assert_true (mproc_process_start (process, NULL));
   g_main_context_push_thread_default (context);
-  mproc_process_join_async (process, NULL, store_result, &state);
+  mproc_process_join_async (process, -1, NULL, store_result, &state);
   g_main_context_pop_thread_default (context);
 
   /* Iterating the global default context does not complete it. */
@@ -784,38 +785,99 @@ test_active_children (void)
 }
 
 static void
+assert_join_fails (MprocProcess *process,
+                   int           code)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (mproc_process_join (process, -1, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, code);
+  g_assert_nonnull (strstr (error->message, mproc_process_get_name (process)));
+  g_clear_error (&error);
+  mproc_process_join_async (process, -1, NULL, test_store_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (mproc_process_join_finish (process, result, &error));
+  g_assert_error (error, MPROC_ERROR, code);
+}
+
+static void
 test_start_twice (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(MprocProcess) process = mproc_process_new ("exit-code", g_variant_new_int32 (0));
+  TestLeakCheck check;
+  g_autoptr(MprocProcess) process = mproc_process_new ("exit-code", g_variant_new_int32 (0));
+  g_autoptr(GError) error = NULL;
 
-      mproc_process_start (process, NULL);
-      mproc_process_start (process, NULL);
-      return;
-    }
+  g_test_summary ("Starting a process twice, after its exit or after close() is INVALID_STATE, "
+                  "naming the process, not a critical (regression)");
+  test_leak_check_begin (&check);
+  g_assert_true (mproc_process_start (process, NULL));
+  g_assert_false (mproc_process_start (process, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE);
+  g_assert_nonnull (strstr (error->message, mproc_process_get_name (process)));
+  g_clear_error (&error);
+  join_ok (process);
+  g_assert_false (mproc_process_start (process, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE);
+  g_clear_error (&error);
 
-  g_test_summary ("Starting a process twice is a programmer error");
-  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
-  g_test_trap_assert_failed ();
-  g_test_trap_assert_stderr ("*CRITICAL*state == PROCESS_STATE_NEW*");
+  g_assert_true (mproc_process_close (process, NULL));
+  g_assert_false (mproc_process_start (process, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+  assert_join_fails (process, MPROC_ERROR_INVALID_STATE);
+  /* the getters still answer; signals do nothing */
+  g_assert_true (mproc_process_has_exited (process));
+  g_assert_cmpint (mproc_process_get_exit_code (process), ==, 0);
+  g_assert_false (mproc_process_is_alive (process));
+  mproc_process_terminate (process);
+  mproc_process_kill (process);
+  g_clear_object (&process);
+  test_leak_check_end (&check);
 }
 
 static void
 test_join_unstarted (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(MprocProcess) process = mproc_process_new ("exit-code", g_variant_new_int32 (0));
+  g_autoptr(MprocProcess) process = mproc_process_new ("exit-code", g_variant_new_int32 (0));
 
-      mproc_process_join (process, -1, NULL, NULL);
-      return;
-    }
+  g_test_summary ("Joining a process that was never started is INVALID_STATE, blocking and async, "
+                  "not a critical (regression)");
+  assert_join_fails (process, MPROC_ERROR_INVALID_STATE);
+  g_assert_true (mproc_process_close (process, NULL));
+}
 
-  g_test_summary ("Joining a process that was never started is a programmer error");
-  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
-  g_test_trap_assert_failed ();
-  g_test_trap_assert_stderr ("*CRITICAL*PROCESS_STATE_NEW*");
+static void
+test_join_async_timeout (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocProcess) process = mproc_process_new ("sleep", NULL);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("join_async() takes a timeout like join(): TIMED_OUT, and the process is unaffected");
+  test_leak_check_begin (&check);
+  g_assert_true (mproc_process_start (process, NULL));
+  mproc_process_join_async (process, 20 * 1000, NULL, test_store_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (mproc_process_join_finish (process, result, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  g_assert_true (mproc_process_is_alive (process));
+
+  mproc_process_kill (process);
+  mproc_process_join_async (process, 30 * G_USEC_PER_SEC, NULL, test_store_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (mproc_process_join_finish (process, result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mproc_process_get_exit_code (process), ==, -SIGKILL);
+  g_clear_object (&result);
+  g_clear_object (&process);
+  test_leak_check_end (&check);
 }
 
 static gpointer
@@ -956,6 +1018,7 @@ main (int argc, char *argv[])
   test_add_method_test ("/mproc/process", "subclass", test_subclass);
   g_test_add_func ("/mproc/process/join-async/cancel", test_join_async_cancel);
   g_test_add_func ("/mproc/process/join-async/other-context", test_join_async_other_context);
+  g_test_add_func ("/mproc/process/join-async/timeout", test_join_async_timeout);
   g_test_add_func ("/mproc/process/names", test_names);
   g_test_add_func ("/mproc/process/unknown-target", test_unknown_target);
   g_test_add_func ("/mproc/process/active-children", test_active_children);

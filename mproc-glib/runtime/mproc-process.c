@@ -1488,7 +1488,19 @@ mproc_process_start (MprocProcess  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   priv = PRIV (self);
-  g_return_val_if_fail (priv->state == PROCESS_STATE_NEW, FALSE);
+  if (priv->state != PROCESS_STATE_NEW)
+    {
+      if (priv->state == PROCESS_STATE_CLOSED)
+        g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                     _("Cannot start process “%s”: it was closed"), priv->name);
+      else if (priv->state == PROCESS_STATE_SELF)
+        g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                     _("Cannot start process “%s”: it is the process running it"), priv->name);
+      else
+        g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                     _("Cannot start process “%s”: it was already started"), priv->name);
+      return FALSE;
+    }
 
   method = mproc_context_get_start_method (priv->context);
 
@@ -1575,6 +1587,36 @@ mproc_process_start (MprocProcess  *self,
 
 /* --- Joining ----------------------------------------------------------- */
 
+/* Sets the error for joining @self in @state, a state that cannot be
+ * joined; FALSE if it can be. */
+static gboolean
+join_set_state_error (MprocProcess  *self,
+                      ProcessState   state,
+                      GError       **error)
+{
+  const char *name = PRIV (self)->name;
+
+  switch (state)
+    {
+    case PROCESS_STATE_NEW:
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                   _("Cannot join process “%s”: it was never started"), name);
+      return TRUE;
+    case PROCESS_STATE_SELF:
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                   _("Process “%s” cannot join itself"), name);
+      return TRUE;
+    case PROCESS_STATE_CLOSED:
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                   _("Cannot join process “%s”: it was closed"), name);
+      return TRUE;
+    case PROCESS_STATE_RUNNING:
+    case PROCESS_STATE_EXITED:
+    default:
+      return FALSE;
+    }
+}
+
 /**
  * mproc_process_join:
  * @self: a started process
@@ -1605,8 +1647,8 @@ mproc_process_join (MprocProcess  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   priv = PRIV (self);
-  g_return_val_if_fail (priv->state != PROCESS_STATE_NEW, FALSE);
-  g_return_val_if_fail (priv->state != PROCESS_STATE_SELF, FALSE);
+  if (join_set_state_error (self, priv->state, error))
+    return FALSE;
 
   deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
 
@@ -1637,6 +1679,7 @@ typedef struct
   int      pidfd;
   GSource *fd_source;
   GSource *cancel_source;
+  GSource *timeout_source;
 } JoinData;
 
 /* The sources hold the task, which holds this: the callbacks drop the
@@ -1653,6 +1696,11 @@ join_data_clear_sources (JoinData *join)
     {
       g_source_destroy (join->cancel_source);
       g_clear_pointer (&join->cancel_source, g_source_unref);
+    }
+  if (join->timeout_source != NULL)
+    {
+      g_source_destroy (join->timeout_source);
+      g_clear_pointer (&join->timeout_source, g_source_unref);
     }
 }
 
@@ -1697,27 +1745,49 @@ join_cancelled_cb (GCancellable *cancellable,
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+join_timeout_cb (gpointer data)
+{
+  GTask *task = data;
+  JoinData *join = g_task_get_task_data (task);
+  MprocProcess *self = g_task_get_source_object (task);
+
+  join_data_clear_sources (join);
+  if (mproc_process_try_reap (self))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_TIMED_OUT,
+                             _("Process “%s” did not exit in time"), PRIV (self)->name);
+  return G_SOURCE_REMOVE;
+}
+
 /**
  * mproc_process_join_async:
  * @self: a started process
+ * @timeout_usec: how long to wait in microseconds, or -1 to wait for ever
  * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async) (closure user_data): called once @self has exited
- *   or the wait is cancelled
+ * @callback: (scope async) (closure user_data): called once @self has exited,
+ *   or the wait timed out or was cancelled
  * @user_data: data for @callback
  *
  * Waits for @self to exit without blocking: the wait is a source on the
  * process's pidfd in the thread-default main context, no thread. Call
- * [method@Mproc.Process.join_finish] from @callback.
+ * [method@Mproc.Process.join_finish] from @callback. As with
+ * [method@Mproc.Process.join], a wait that times out fails with
+ * %MPROC_ERROR_TIMED_OUT, and joining a process that was never started or
+ * was closed fails with %MPROC_ERROR_INVALID_STATE.
  *
- * Since: 1.0
+ * Since: 0.2
  */
 void
 mproc_process_join_async (MprocProcess        *self,
+                          gint64               timeout_usec,
                           GCancellable        *cancellable,
                           GAsyncReadyCallback  callback,
                           gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
   MprocProcessPrivate *priv;
   JoinData *join;
   int pidfd;
@@ -1726,12 +1796,14 @@ mproc_process_join_async (MprocProcess        *self,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   priv = PRIV (self);
-  g_return_if_fail (priv->state != PROCESS_STATE_NEW);
-  g_return_if_fail (priv->state != PROCESS_STATE_SELF);
-
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_process_join_async);
 
+  if (join_set_state_error (self, priv->state, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
   if (g_task_return_error_if_cancelled (task))
     return;
 
@@ -1765,6 +1837,11 @@ mproc_process_join_async (MprocProcess        *self,
       join->cancel_source = g_cancellable_source_new (cancellable);
       g_task_attach_source (task, join->cancel_source, (GSourceFunc) (void (*) (void)) join_cancelled_cb);
     }
+  if (timeout_usec >= 0)
+    {
+      join->timeout_source = g_timeout_source_new ((guint) MIN ((timeout_usec + 999) / 1000, G_MAXUINT));
+      g_task_attach_source (task, join->timeout_source, join_timeout_cb);
+    }
 }
 
 /**
@@ -1776,7 +1853,7 @@ mproc_process_join_async (MprocProcess        *self,
  * Finishes [method@Mproc.Process.join_async].
  *
  * Returns: %TRUE once @self has exited, %FALSE with @error set if the wait
- *   was cancelled
+ *   timed out or was cancelled, or @self cannot be joined
  *
  * Since: 1.0
  */

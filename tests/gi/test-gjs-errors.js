@@ -137,6 +137,6 @@ run(async tap => {
         'the pool replaces the dead worker and goes on', `${again} ${pool.get_n_workers()}`);
 
     pool.close();
-    await pool.join_async(null);
+    await pool.join_async(-1, null);
     tap.ok(Mproc.active_children().length === 0, 'no child is left running');
 });
