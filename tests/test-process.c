@@ -749,6 +749,85 @@ test_unknown_target (void)
   g_assert_cmpuint (test_count_children (), ==, 0);
 }
 
+/* A subclass the child cannot find: its get_type() is not exported. */
+#define TEST_TYPE_HIDDEN (test_hidden_get_type ())
+static GType test_hidden_get_type (void);
+typedef MprocProcess TestHidden;
+typedef MprocProcessClass TestHiddenClass;
+G_DEFINE_TYPE (TestHidden, test_hidden, MPROC_TYPE_PROCESS)
+
+static int
+test_hidden_run (MprocProcess *process)
+{
+  return 0;
+}
+
+static void
+test_hidden_class_init (TestHiddenClass *klass)
+{
+  klass->run = test_hidden_run;
+}
+
+static void
+test_hidden_init (TestHidden *self)
+{
+}
+
+static void
+assert_start_error_reported (MprocProcess *process,
+                             const char   *what)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pid = NULL;
+
+  g_assert_true (mproc_process_start (process, NULL));
+  pid = g_strdup_printf ("%d", (int) mproc_process_get_pid (process));
+  mproc_process_join_async (process, 30 * G_USEC_PER_SEC, NULL, test_store_result, &result);
+  test_wait_result (&result);
+  g_assert_false (mproc_process_join_finish (process, result, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_UNKNOWN_TARGET);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, what));
+  g_assert_nonnull (strstr (error->message, pid));
+  g_assert_nonnull (strstr (error->message, "before mproc_init()"));
+  g_clear_error (&error);
+  /* and again from join(), the exit code being 1 */
+  g_assert_false (mproc_process_join (process, -1, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_UNKNOWN_TARGET);
+  g_assert_cmpint (mproc_process_get_exit_code (process), ==, 1);
+}
+
+static int
+target_late (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  return 0;
+}
+
+static void
+test_child_unknown_target (gconstpointer data)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocProcess) process = NULL;
+  g_autoptr(MprocProcess) hidden = NULL;
+  g_autoptr(MprocContext) context = mproc_context_new (GPOINTER_TO_INT (data));
+
+  g_test_summary ("A spawned or forkserver child that cannot find its target (registered after "
+                  "mproc_init()) or its subclass makes join() fail with UNKNOWN_TARGET naming the "
+                  "target, the pid and the fix (regression: a line on the child's stderr, exit 1)");
+  test_leak_check_begin (&check);
+  mproc_register_target ("late", target_late, NULL, NULL);
+  process = mproc_process_new_with_context (context, "late", NULL);
+  assert_start_error_reported (process, "“late”");
+
+  hidden = g_object_new (TEST_TYPE_HIDDEN, "context", context, NULL);
+  assert_start_error_reported (hidden, "TestHidden");
+
+  g_clear_object (&process);
+  g_clear_object (&hidden);
+  test_leak_check_end (&check);
+}
+
 static void
 test_active_children (void)
 {
@@ -1021,6 +1100,10 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/process/join-async/timeout", test_join_async_timeout);
   g_test_add_func ("/mproc/process/names", test_names);
   g_test_add_func ("/mproc/process/unknown-target", test_unknown_target);
+  g_test_add_data_func ("/mproc/process/unknown-target/child/spawn",
+                        GINT_TO_POINTER (MPROC_START_METHOD_SPAWN), test_child_unknown_target);
+  g_test_add_data_func ("/mproc/process/unknown-target/child/forkserver",
+                        GINT_TO_POINTER (MPROC_START_METHOD_FORKSERVER), test_child_unknown_target);
   g_test_add_func ("/mproc/process/active-children", test_active_children);
   g_test_add_func ("/mproc/process/start-twice", test_start_twice);
   g_test_add_func ("/mproc/process/join-unstarted", test_join_unstarted);

@@ -376,12 +376,10 @@ spare_main (int  sock,
     }
   close (sock);
 
+  /* a failure is reported to the parent (mproc-start-status.c) */
   self = mproc_process_new_from_start_message (message, fds, &error);
   if (self == NULL)
-    {
-      g_printerr ("mproc-glib: %s%s\n", _("Cannot start a process: "), error->message);
-      _exit (1);
-    }
+    _exit (1);
   mproc_fd_array_close_all (fds);
   mproc_process_run_in_child (self);
 }
