@@ -828,6 +828,61 @@ test_child_unknown_target (gconstpointer data)
   test_leak_check_end (&check);
 }
 
+static char *
+read_proc_file (GPid        pid,
+                const char *name,
+                gsize      *len)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/%s", (int) pid, name);
+  char *contents = NULL;
+
+  g_assert_true (g_file_get_contents (path, &contents, len, NULL));
+  return contents;
+}
+
+static void
+test_child_title (gconstpointer data)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocContext) context = mproc_context_new (GPOINTER_TO_INT (data));
+  g_autoptr(MprocProcess) process = mproc_process_new_with_context (context, "sleep", NULL);
+  g_autofree char *comm = NULL;
+  g_autofree char *cmdline = NULL;
+  gsize len = 0;
+  GPid pid;
+
+  g_test_summary ("A child is named where top and ps look: /proc/PID/comm is its name (15 bytes) "
+                  "and its command line reads “program: name”");
+  test_leak_check_begin (&check);
+  mproc_process_set_name (process, "TitledWorker-12345");
+  g_assert_true (mproc_process_start (process, NULL));
+  pid = mproc_process_get_pid (process);
+
+  /* the child names itself as it starts */
+  while (comm == NULL || !g_str_equal (comm, "TitledWorker-12\n"))
+    {
+      g_free (comm);
+      comm = read_proc_file (pid, "comm", NULL);
+      if (!g_str_equal (comm, "TitledWorker-12\n"))
+        g_usleep (1000);
+    }
+  cmdline = read_proc_file (pid, "cmdline", &len);
+  g_assert_cmpuint (len, >, 0);
+  g_assert_cmpstr (cmdline, ==, "test-process: TitledWorker-12345");
+
+  if (GPOINTER_TO_INT (data) == MPROC_START_METHOD_FORKSERVER)
+    {
+      g_autofree char *server = read_proc_file (mproc_forkserver_get_pid (), "comm", NULL);
+
+      g_assert_cmpstr (server, ==, "forkserver\n");
+    }
+
+  mproc_process_kill (process);
+  join_ok (process);
+  g_clear_object (&process);
+  test_leak_check_end (&check);
+}
+
 static void
 test_active_children (void)
 {
@@ -1100,6 +1155,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/process/join-async/timeout", test_join_async_timeout);
   g_test_add_func ("/mproc/process/names", test_names);
   g_test_add_func ("/mproc/process/unknown-target", test_unknown_target);
+  test_add_method_test ("/mproc/process", "title", test_child_title);
   g_test_add_data_func ("/mproc/process/unknown-target/child/spawn",
                         GINT_TO_POINTER (MPROC_START_METHOD_SPAWN), test_child_unknown_target);
   g_test_add_data_func ("/mproc/process/unknown-target/child/forkserver",

@@ -433,6 +433,7 @@ mproc_forkserver_main (int  control_fd,
    * original descriptor for its children to open theirs from. */
   mproc_runtime_hold_lifeline (lifeline_fd, parent_pid);
   mproc_runtime_warn_if_threaded ();
+  mproc_title_set ("forkserver");
   syscall (SYS_get_robust_list, 0, &robust_head, &robust_len);
   if (robust_head != NULL)
     {

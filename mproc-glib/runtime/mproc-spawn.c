@@ -44,6 +44,7 @@ mproc_spawn_self (const char  *mode,
 
   bootstrap = g_strdup_printf ("%s:3:4:%d", mode, (int) getpid ());
   envp = g_environ_setenv (g_get_environ (), MPROC_BOOTSTRAP_ENV, bootstrap, TRUE);
+  envp = mproc_title_environ_add_space (envp);
 
   source_fds[0] = child_fd;
   source_fds[1] = lifeline;
