@@ -531,10 +531,10 @@ mproc_connection_send_bytes (MprocConnection  *self,
   total = g_bytes_get_size (bytes);
   if (offset > total || size < -1 || (size >= 0 && (gsize) size > total - offset))
     {
+      /* plain C formats: gettext does not expand GLib's format macros */
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   _("Cannot send %" G_GSSIZE_FORMAT " bytes at offset %" G_GSIZE_FORMAT
-                     " of a buffer of %" G_GSIZE_FORMAT " bytes on a connection"),
-                   size, offset, total);
+                   _("Cannot send %ld bytes at offset %lu of a buffer of %lu bytes on a connection"),
+                   (long) size, (unsigned long) offset, (unsigned long) total);
       return FALSE;
     }
 
