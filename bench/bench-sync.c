@@ -246,7 +246,7 @@ condition_ponger (MprocProcess *process,
       while (mproc_value_get_int (turn) != 1)
         mproc_condition_wait (cond, -1, NULL, NULL);
       mproc_value_set_int (turn, 0);
-      mproc_condition_notify (cond, 1);
+      mproc_condition_notify (cond, 1, NULL);
       mproc_condition_release (cond, NULL);
     }
   return 0;
@@ -258,7 +258,7 @@ condition_ping (MprocCondition *cond,
 {
   mproc_condition_acquire (cond, -1, NULL, NULL);
   mproc_value_set_int (turn, 1);
-  mproc_condition_notify (cond, 1);
+  mproc_condition_notify (cond, 1, NULL);
   while (mproc_value_get_int (turn) != 0)
     mproc_condition_wait (cond, -1, NULL, NULL);
   mproc_condition_release (cond, NULL);

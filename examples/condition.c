@@ -20,7 +20,7 @@ stage_1 (MprocProcess *process, GVariant *args, gpointer user_data)
   printf ("Starting %s\n", name);
   mproc_condition_acquire (cond, -1, NULL, NULL);
   printf ("%s done and ready for stage 2\n", name);
-  mproc_condition_notify_all (cond);
+  mproc_condition_notify_all (cond, NULL);
   mproc_condition_release (cond, NULL);
   return 0;
 }

@@ -34,7 +34,7 @@ target_notify_later (MprocProcess *process, GVariant *args, gpointer user_data)
   g_usleep (100 * 1000);
   mproc_condition_acquire (cond, -1, NULL, NULL);
   mproc_value_set_int (flag, 1);
-  mproc_condition_notify_all (cond);
+  mproc_condition_notify_all (cond, NULL);
   mproc_condition_release (cond, NULL);
   return 0;
 }
@@ -71,14 +71,14 @@ test_notify_n (gconstpointer method)
   start_waiters (method, cond, waiting, woken, procs, G_N_ELEMENTS (procs));
 
   g_assert_true (mproc_condition_acquire (cond, -1, NULL, NULL));
-  g_assert_cmpuint (mproc_condition_notify (cond, 2), ==, 2);
+  g_assert_cmpuint (mproc_condition_notify (cond, 2, NULL), ==, 2);
   g_assert_true (mproc_condition_release (cond, NULL));
   sync_wait_value (woken, 2);
   g_usleep (200 * 1000);
   g_assert_cmpint (mproc_value_get_int (woken), ==, 2);
 
   g_assert_true (mproc_condition_acquire (cond, -1, NULL, NULL));
-  g_assert_cmpuint (mproc_condition_notify_all (cond), ==, 2);
+  g_assert_cmpuint (mproc_condition_notify_all (cond, NULL), ==, 2);
   g_assert_true (mproc_condition_release (cond, NULL));
   for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
     {
@@ -115,7 +115,7 @@ test_waiter_killed (gconstpointer method)
   mproc_process_kill (procs[0]);
   sync_join (procs[0], -SIGKILL);
   g_assert_true (mproc_condition_acquire (cond, -1, NULL, NULL));
-  g_assert_cmpuint (mproc_condition_notify (cond, 1), ==, 1);
+  g_assert_cmpuint (mproc_condition_notify (cond, 1, NULL), ==, 1);
   g_assert_true (mproc_condition_release (cond, NULL));
   sync_join (procs[1], 0);
   g_assert_cmpint (mproc_value_get_int (woken), ==, 1);
@@ -141,10 +141,17 @@ test_timeout_cancel (void)
   gint64 start;
 
   g_test_summary ("wait times out (FALSE, no error) and is cancelled, the lock held again each time; "
-                  "waiting without the lock is NOT_OWNER");
+                  "waiting or notifying without the lock is NOT_OWNER");
 
   g_assert_true (MPROC_IS_RLOCK (lock));
   g_assert_false (mproc_condition_wait (cond, 10, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER);
+  g_clear_error (&error);
+  /* notifying without the lock is an error too, not a critical */
+  g_assert_cmpuint (mproc_condition_notify (cond, 1, &error), ==, 0);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER);
+  g_clear_error (&error);
+  g_assert_cmpuint (mproc_condition_notify_all (cond, &error), ==, 0);
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER);
   g_clear_error (&error);
 

@@ -1013,6 +1013,63 @@ blocked_call_thread (gpointer data)
     }
 }
 
+static gpointer
+kill_after_50ms (gpointer data)
+{
+  g_usleep (50 * 1000);
+  g_assert_no_errno (kill (GPOINTER_TO_INT (data), SIGKILL));
+  return NULL;
+}
+
+static void
+test_server_killed_first_read (gconstpointer data)
+{
+  MprocStartMethod method = GPOINTER_TO_INT (data);
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GError) error = NULL;
+  GThread *thread;
+  gboolean present = TRUE;
+  GPid server;
+
+  g_test_summary ("SIGKILL of the server while a dict's first read maps its view: that read and every "
+                  "later one fail with BROKEN (regression: the error was freed twice)");
+  test_leak_check_begin (&check);
+  manager = start_manager (method);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_int32 (0), g_variant_new_int32 (0), NULL, &error));
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+
+  /* the server is stopped so that the read is waiting for it when it dies */
+  server = mproc_manager_get_server_pid (manager);
+  stop_process (server);
+  thread = g_thread_new ("killer", kill_after_50ms, GINT_TO_POINTER (server));
+  g_assert_null (mproc_dict_get (dict, g_variant_new_int32 (0), NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+  g_clear_error (&error);
+  g_thread_join (thread);
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_null (mproc_dict_get (dict, g_variant_new_int32 (0), NULL, &error));
+      g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+      g_clear_error (&error);
+      g_assert_false (mproc_dict_contains (dict, g_variant_new_int32 (0), &present, NULL, &error));
+      g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+      g_clear_error (&error);
+      g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, -1);
+      g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
+      g_clear_error (&error);
+    }
+
+  g_clear_object (&dict);
+  g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
+  g_assert_finalize_object (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
 static void
 test_server_killed (gconstpointer data)
 {
@@ -1732,6 +1789,7 @@ main (int argc, char *argv[])
   test_add_method_test ("/mproc/manager", "concurrent", test_concurrent);
   test_add_method_test ("/mproc/manager", "notifications", test_notifications);
   test_add_method_test ("/mproc/manager", "server-killed", test_server_killed);
+  test_add_method_test ("/mproc/manager", "server-killed-first-read", test_server_killed_first_read);
   test_add_method_test ("/mproc/manager", "view-reads", test_view_reads);
   g_test_add_func ("/mproc/manager/dict/ops", test_dict_ops);
   g_test_add_func ("/mproc/manager/dict/update", test_dict_update);

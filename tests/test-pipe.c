@@ -63,6 +63,16 @@ target_send_and_exit (MprocProcess *process, GVariant *args, gpointer user_data)
   return mproc_connection_send (conn, g_variant_new_string ("bye"), NULL, NULL) ? 0 : 1;
 }
 
+/* Exits once it has received one value. */
+static int
+target_recv_one (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  MprocConnection *conn = MPROC_CONNECTION (mproc_process_get_object (process, 0));
+  g_autoptr(GVariant) v = mproc_connection_recv (conn, NULL, NULL);
+
+  return v != NULL ? 0 : 1;
+}
+
 static MprocProcess *
 new_process (gconstpointer data, const char *target)
 {
@@ -242,6 +252,129 @@ test_eof_and_wait (gconstpointer data)
 }
 
 static void
+test_wait_processes (gconstpointer data)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocConnection) a = NULL;
+  g_autoptr(MprocConnection) b = NULL;
+  g_autoptr(MprocConnection) c = NULL;
+  g_autoptr(MprocConnection) d = NULL;
+  g_autoptr(MprocProcess) process = new_process (data, "recv-one");
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) ready = NULL;
+  GObject *objects[2];
+
+  g_test_summary ("wait() over processes alone, closed connections alone or nothing returns "
+                  "at the timeout, at a child's exit or when cancelled (regression: it never "
+                  "returned)");
+  test_leak_check_begin (&check);
+  g_assert_true (mproc_pipe_new (FALSE, &a, &b, &error));
+  mproc_process_add_object (process, MPROC_SHAREABLE (a));
+  g_assert_true (mproc_process_start (process, NULL));
+  mproc_connection_close (a);
+  objects[0] = G_OBJECT (process);
+
+  /* running: the timeout passes, blocking and async, and a cancel is seen */
+  ready = mproc_connection_wait (objects, 1, 20 * 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ready->len, ==, 0);
+  g_clear_pointer (&ready, g_ptr_array_unref);
+  mproc_connection_wait_async (objects, 1, 20 * 1000, NULL, test_store_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  ready = mproc_connection_wait_finish (result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ready->len, ==, 0);
+  g_clear_pointer (&ready, g_ptr_array_unref);
+  g_clear_object (&result);
+  mproc_connection_wait_async (objects, 1, -1, cancellable, test_store_result, &result);
+  g_main_context_iteration (NULL, FALSE);
+  g_cancellable_cancel (cancellable);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_null (mproc_connection_wait_finish (result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  /* the child's exit wakes a wait without a timeout */
+  mproc_connection_wait_async (objects, 1, -1, NULL, test_store_result, &result);
+  g_assert_true (mproc_connection_send (b, g_variant_new_int32 (1), NULL, &error));
+  mproc_connection_close (b);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  ready = mproc_connection_wait_finish (result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ready->len, ==, 1);
+  g_assert_true (ready->pdata[0] == (gpointer) process);
+  g_clear_pointer (&ready, g_ptr_array_unref);
+  g_clear_object (&result);
+  ready = mproc_connection_wait (objects, 1, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ready->len, ==, 1);
+  g_clear_pointer (&ready, g_ptr_array_unref);
+  join_ok (process, 0);
+
+  /* closed connections alone are ready at once */
+  g_assert_true (mproc_pipe_new (TRUE, &c, &d, &error));
+  mproc_connection_close (c);
+  mproc_connection_close (d);
+  objects[0] = G_OBJECT (c);
+  objects[1] = G_OBJECT (d);
+  ready = mproc_connection_wait (objects, 2, -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ready->len, ==, 2);
+  g_clear_pointer (&ready, g_ptr_array_unref);
+
+  /* nothing to wait for: the timeout */
+  ready = mproc_connection_wait (NULL, 0, 20 * 1000, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ready->len, ==, 0);
+  g_clear_pointer (&ready, g_ptr_array_unref);
+
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_clear_object (&process);
+  g_clear_object (&a);
+  g_clear_object (&b);
+  g_clear_object (&c);
+  g_clear_object (&d);
+  test_leak_check_end (&check);
+}
+
+static void
+test_send_bytes_range (void)
+{
+  g_autoptr(MprocConnection) a = NULL;
+  g_autoptr(MprocConnection) b = NULL;
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("abcdef", 6);
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GError) error = NULL;
+  static const struct { gsize offset; gssize size; } bad[] = { { 7, -1 }, { 0, 7 }, { 4, 3 }, { 0, -2 } };
+
+  g_test_summary ("send_bytes() with an offset or size outside the buffer is INVALID_ARGUMENT, "
+                  "not a critical; the connection stays usable");
+  g_assert_true (mproc_pipe_new (TRUE, &a, &b, NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_assert_false (mproc_connection_send_bytes (a, bytes, bad[i].offset, bad[i].size, NULL, &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+    }
+  g_assert_true (mproc_connection_send_bytes (a, bytes, 6, -1, NULL, &error));
+  g_assert_true (mproc_connection_send_bytes (a, bytes, 2, 3, NULL, &error));
+  g_assert_no_error (error);
+  got = mproc_connection_recv_bytes (b, NULL, &error);
+  g_assert_cmpuint (g_bytes_get_size (got), ==, 0);
+  g_clear_pointer (&got, g_bytes_unref);
+  got = mproc_connection_recv_bytes (b, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got), "cde", 3);
+}
+
+static void
 test_cancel (void)
 {
   TestLeakCheck check = { test_list_fds () };
@@ -325,6 +458,7 @@ main (int argc, char *argv[])
 {
   mproc_register_target ("echo", target_echo, NULL, NULL);
   mproc_register_target ("send-and-exit", target_send_and_exit, NULL, NULL);
+  mproc_register_target ("recv-one", target_recv_one, NULL, NULL);
   g_type_ensure (MPROC_TYPE_CONNECTION);
   test_init (&argc, &argv);
 
@@ -332,11 +466,14 @@ main (int argc, char *argv[])
     {
       g_autofree char *p1 = g_strdup_printf ("/mproc/pipe/echo/%s", test_method_names[m]);
       g_autofree char *p2 = g_strdup_printf ("/mproc/pipe/eof-wait/%s", test_method_names[m]);
+      g_autofree char *p3 = g_strdup_printf ("/mproc/pipe/wait-processes/%s", test_method_names[m]);
 
       g_test_add_data_func (p1, GINT_TO_POINTER (m), test_echo);
       g_test_add_data_func (p2, GINT_TO_POINTER (m), test_eof_and_wait);
+      g_test_add_data_func (p3, GINT_TO_POINTER (m), test_wait_processes);
     }
   g_test_add_func ("/mproc/pipe/recv-async/cancelled", test_cancel);
+  g_test_add_func ("/mproc/pipe/send-bytes/out-of-range", test_send_bytes_range);
   g_test_add_func ("/mproc/pipe/idle-wait-sleeps", test_idle_wait_sleeps);
 
   return g_test_run ();

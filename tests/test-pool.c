@@ -949,7 +949,7 @@ test_join_async (void)
   pool = new_pool (GINT_TO_POINTER (MPROC_START_METHOD_FORKSERVER), 2, NULL, NULL, 0);
   g_variant_unref (mproc_pool_map (pool, "double", range (10), 0, -1, NULL, NULL));
   mproc_pool_close (pool);
-  mproc_pool_join_async (pool, NULL, test_store_result, &result);
+  mproc_pool_join_async (pool, -1, NULL, test_store_result, &result);
   test_wait_result (&result);
   g_assert_true (mproc_pool_join_finish (pool, result, NULL));
   g_assert_cmpuint (mproc_pool_get_n_workers (pool), ==, 0);
@@ -974,7 +974,7 @@ test_join_async_cancel (void)
   mproc_pool_apply_async (pool, "slow", g_variant_new ("(xis)", (gint64) 7, 300, ""), -1, NULL,
                           test_store_result, &slow);
   mproc_pool_close (pool);
-  mproc_pool_join_async (pool, cancellable, test_store_result, &result);
+  mproc_pool_join_async (pool, -1, cancellable, test_store_result, &result);
   g_cancellable_cancel (cancellable);
   test_wait_result (&result);
   g_assert_false (mproc_pool_join_finish (pool, result, &error));
@@ -990,6 +990,53 @@ test_join_async_cancel (void)
   test_leak_check_end (&check);
 }
 
+static void
+test_join_misuse_timeout (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocPool) pool = NULL;
+  g_autoptr(GAsyncResult) slow = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  g_test_summary ("Joining a running pool is INVALID_STATE, blocking and async, not a critical "
+                  "(regression); join_async() takes a timeout like join()");
+  test_leak_check_begin (&check);
+  pool = new_pool (GINT_TO_POINTER (MPROC_START_METHOD_FORKSERVER), 1, NULL, NULL, 0);
+  g_assert_false (mproc_pool_join (pool, -1, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+  mproc_pool_join_async (pool, -1, NULL, test_store_result, &result);
+  test_wait_result (&result);
+  g_assert_false (mproc_pool_join_finish (pool, result, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  /* the worker is busy for a while after close(): a short join times out */
+  mproc_pool_apply_async (pool, "slow", g_variant_new ("(xis)", (gint64) 7, 300, ""), -1, NULL,
+                          test_store_result, &slow);
+  mproc_pool_close (pool);
+  mproc_pool_join_async (pool, 10 * 1000, NULL, test_store_result, &result);
+  test_wait_result (&result);
+  g_assert_false (mproc_pool_join_finish (pool, result, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  mproc_pool_join_async (pool, 60 * G_USEC_PER_SEC, NULL, test_store_result, &result);
+  test_wait_result (&result);
+  g_assert_true (mproc_pool_join_finish (pool, result, &error));
+  g_assert_no_error (error);
+  test_wait_result (&slow);
+  value = mproc_pool_apply_finish (pool, slow, NULL);
+  g_assert_nonnull (value);
+  g_clear_object (&slow);
+  g_clear_object (&result);
+  g_clear_object (&pool);
+  test_leak_check_end (&check);
+}
 
 int
 main (int argc, char *argv[])
@@ -1022,6 +1069,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/pool/timeout", test_timeout);
   g_test_add_func ("/mproc/pool/join-async", test_join_async);
   g_test_add_func ("/mproc/pool/join-async/cancel", test_join_async_cancel);
+  g_test_add_func ("/mproc/pool/join/misuse-timeout", test_join_misuse_timeout);
   g_test_add_func ("/mproc/pool/dispose-busy", test_dispose_busy);
 
   return g_test_run ();

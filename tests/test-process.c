@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/pidfd.h>
 #include <unistd.h>
 
@@ -467,7 +468,7 @@ test_join_async (gconstpointer data)
   g_source_set_callback (ticker, tick, &state, NULL);
   g_source_attach (ticker, NULL);
 
-  mproc_process_join_async (process, NULL, store_result, &state);
+  mproc_process_join_async (process, -1, NULL, store_result, &state);
 
   /* The loop runs while the child waits: the other source keeps firing. */
   while (state.ticks < 10)
@@ -487,7 +488,7 @@ test_join_async (gconstpointer data)
 
   /* joining an exited process completes at once, in a later iteration */
   g_clear_object (&state.result);
-  mproc_process_join_async (process, NULL, store_result, &state);
+  mproc_process_join_async (process, -1, NULL, store_result, &state);
   g_assert_null (state.result);
   while (state.result == NULL)
     g_main_context_iteration (NULL, TRUE);
@@ -515,7 +516,7 @@ test_join_async_cancel (void)
   test_leak_check_begin (&check);
 
   g_assert_true (mproc_process_start (process, NULL));
-  mproc_process_join_async (process, cancellable, store_result, &state);
+  mproc_process_join_async (process, -1, cancellable, store_result, &state);
   g_main_context_iteration (NULL, FALSE);
   g_cancellable_cancel (cancellable);
   while (state.result == NULL)
@@ -544,7 +545,7 @@ test_join_async_other_context (void)
 
   g_assert_true (mproc_process_start (process, NULL));
   g_main_context_push_thread_default (context);
-  mproc_process_join_async (process, NULL, store_result, &state);
+  mproc_process_join_async (process, -1, NULL, store_result, &state);
   g_main_context_pop_thread_default (context);
 
   /* Iterating the global default context does not complete it. */
@@ -748,6 +749,140 @@ test_unknown_target (void)
   g_assert_cmpuint (test_count_children (), ==, 0);
 }
 
+/* A subclass the child cannot find: its get_type() is not exported. */
+#define TEST_TYPE_HIDDEN (test_hidden_get_type ())
+static GType test_hidden_get_type (void);
+typedef MprocProcess TestHidden;
+typedef MprocProcessClass TestHiddenClass;
+G_DEFINE_TYPE (TestHidden, test_hidden, MPROC_TYPE_PROCESS)
+
+static int
+test_hidden_run (MprocProcess *process)
+{
+  return 0;
+}
+
+static void
+test_hidden_class_init (TestHiddenClass *klass)
+{
+  klass->run = test_hidden_run;
+}
+
+static void
+test_hidden_init (TestHidden *self)
+{
+}
+
+static void
+assert_start_error_reported (MprocProcess *process,
+                             const char   *what)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pid = NULL;
+
+  g_assert_true (mproc_process_start (process, NULL));
+  pid = g_strdup_printf ("%d", (int) mproc_process_get_pid (process));
+  mproc_process_join_async (process, 30 * G_USEC_PER_SEC, NULL, test_store_result, &result);
+  test_wait_result (&result);
+  g_assert_false (mproc_process_join_finish (process, result, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_UNKNOWN_TARGET);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, what));
+  g_assert_nonnull (strstr (error->message, pid));
+  g_assert_nonnull (strstr (error->message, "before mproc_init()"));
+  g_clear_error (&error);
+  /* and again from join(), the exit code being 1 */
+  g_assert_false (mproc_process_join (process, -1, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_UNKNOWN_TARGET);
+  g_assert_cmpint (mproc_process_get_exit_code (process), ==, 1);
+}
+
+static int
+target_late (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  return 0;
+}
+
+static void
+test_child_unknown_target (gconstpointer data)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocProcess) process = NULL;
+  g_autoptr(MprocProcess) hidden = NULL;
+  g_autoptr(MprocContext) context = mproc_context_new (GPOINTER_TO_INT (data));
+
+  g_test_summary ("A spawned or forkserver child that cannot find its target (registered after "
+                  "mproc_init()) or its subclass makes join() fail with UNKNOWN_TARGET naming the "
+                  "target, the pid and the fix (regression: a line on the child's stderr, exit 1)");
+  test_leak_check_begin (&check);
+  mproc_register_target ("late", target_late, NULL, NULL);
+  process = mproc_process_new_with_context (context, "late", NULL);
+  assert_start_error_reported (process, "“late”");
+
+  hidden = g_object_new (TEST_TYPE_HIDDEN, "context", context, NULL);
+  assert_start_error_reported (hidden, "TestHidden");
+
+  g_clear_object (&process);
+  g_clear_object (&hidden);
+  test_leak_check_end (&check);
+}
+
+static char *
+read_proc_file (GPid        pid,
+                const char *name,
+                gsize      *len)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/%s", (int) pid, name);
+  char *contents = NULL;
+
+  g_assert_true (g_file_get_contents (path, &contents, len, NULL));
+  return contents;
+}
+
+static void
+test_child_title (gconstpointer data)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocContext) context = mproc_context_new (GPOINTER_TO_INT (data));
+  g_autoptr(MprocProcess) process = mproc_process_new_with_context (context, "sleep", NULL);
+  g_autofree char *comm = NULL;
+  g_autofree char *cmdline = NULL;
+  gsize len = 0;
+  GPid pid;
+
+  g_test_summary ("A child is named where top and ps look: /proc/PID/comm is its name (15 bytes) "
+                  "and its command line reads “program: name”");
+  test_leak_check_begin (&check);
+  mproc_process_set_name (process, "TitledWorker-12345");
+  g_assert_true (mproc_process_start (process, NULL));
+  pid = mproc_process_get_pid (process);
+
+  /* the child names itself as it starts */
+  while (comm == NULL || !g_str_equal (comm, "TitledWorker-12\n"))
+    {
+      g_free (comm);
+      comm = read_proc_file (pid, "comm", NULL);
+      if (!g_str_equal (comm, "TitledWorker-12\n"))
+        g_usleep (1000);
+    }
+  cmdline = read_proc_file (pid, "cmdline", &len);
+  g_assert_cmpuint (len, >, 0);
+  g_assert_cmpstr (cmdline, ==, "test-process: TitledWorker-12345");
+
+  if (GPOINTER_TO_INT (data) == MPROC_START_METHOD_FORKSERVER)
+    {
+      g_autofree char *server = read_proc_file (mproc_forkserver_get_pid (), "comm", NULL);
+
+      g_assert_cmpstr (server, ==, "forkserver\n");
+    }
+
+  mproc_process_kill (process);
+  join_ok (process);
+  g_clear_object (&process);
+  test_leak_check_end (&check);
+}
+
 static void
 test_active_children (void)
 {
@@ -784,38 +919,99 @@ test_active_children (void)
 }
 
 static void
+assert_join_fails (MprocProcess *process,
+                   int           code)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (mproc_process_join (process, -1, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, code);
+  g_assert_nonnull (strstr (error->message, mproc_process_get_name (process)));
+  g_clear_error (&error);
+  mproc_process_join_async (process, -1, NULL, test_store_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (mproc_process_join_finish (process, result, &error));
+  g_assert_error (error, MPROC_ERROR, code);
+}
+
+static void
 test_start_twice (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(MprocProcess) process = mproc_process_new ("exit-code", g_variant_new_int32 (0));
+  TestLeakCheck check;
+  g_autoptr(MprocProcess) process = mproc_process_new ("exit-code", g_variant_new_int32 (0));
+  g_autoptr(GError) error = NULL;
 
-      mproc_process_start (process, NULL);
-      mproc_process_start (process, NULL);
-      return;
-    }
+  g_test_summary ("Starting a process twice, after its exit or after close() is INVALID_STATE, "
+                  "naming the process, not a critical (regression)");
+  test_leak_check_begin (&check);
+  g_assert_true (mproc_process_start (process, NULL));
+  g_assert_false (mproc_process_start (process, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE);
+  g_assert_nonnull (strstr (error->message, mproc_process_get_name (process)));
+  g_clear_error (&error);
+  join_ok (process);
+  g_assert_false (mproc_process_start (process, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE);
+  g_clear_error (&error);
 
-  g_test_summary ("Starting a process twice is a programmer error");
-  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
-  g_test_trap_assert_failed ();
-  g_test_trap_assert_stderr ("*CRITICAL*state == PROCESS_STATE_NEW*");
+  g_assert_true (mproc_process_close (process, NULL));
+  g_assert_false (mproc_process_start (process, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+  assert_join_fails (process, MPROC_ERROR_INVALID_STATE);
+  /* the getters still answer; signals do nothing */
+  g_assert_true (mproc_process_has_exited (process));
+  g_assert_cmpint (mproc_process_get_exit_code (process), ==, 0);
+  g_assert_false (mproc_process_is_alive (process));
+  mproc_process_terminate (process);
+  mproc_process_kill (process);
+  g_clear_object (&process);
+  test_leak_check_end (&check);
 }
 
 static void
 test_join_unstarted (void)
 {
-  if (g_test_subprocess ())
-    {
-      g_autoptr(MprocProcess) process = mproc_process_new ("exit-code", g_variant_new_int32 (0));
+  g_autoptr(MprocProcess) process = mproc_process_new ("exit-code", g_variant_new_int32 (0));
 
-      mproc_process_join (process, -1, NULL, NULL);
-      return;
-    }
+  g_test_summary ("Joining a process that was never started is INVALID_STATE, blocking and async, "
+                  "not a critical (regression)");
+  assert_join_fails (process, MPROC_ERROR_INVALID_STATE);
+  g_assert_true (mproc_process_close (process, NULL));
+}
 
-  g_test_summary ("Joining a process that was never started is a programmer error");
-  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
-  g_test_trap_assert_failed ();
-  g_test_trap_assert_stderr ("*CRITICAL*PROCESS_STATE_NEW*");
+static void
+test_join_async_timeout (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocProcess) process = mproc_process_new ("sleep", NULL);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("join_async() takes a timeout like join(): TIMED_OUT, and the process is unaffected");
+  test_leak_check_begin (&check);
+  g_assert_true (mproc_process_start (process, NULL));
+  mproc_process_join_async (process, 20 * 1000, NULL, test_store_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (mproc_process_join_finish (process, result, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  g_assert_true (mproc_process_is_alive (process));
+
+  mproc_process_kill (process);
+  mproc_process_join_async (process, 30 * G_USEC_PER_SEC, NULL, test_store_result, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (mproc_process_join_finish (process, result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mproc_process_get_exit_code (process), ==, -SIGKILL);
+  g_clear_object (&result);
+  g_clear_object (&process);
+  test_leak_check_end (&check);
 }
 
 static gpointer
@@ -956,8 +1152,14 @@ main (int argc, char *argv[])
   test_add_method_test ("/mproc/process", "subclass", test_subclass);
   g_test_add_func ("/mproc/process/join-async/cancel", test_join_async_cancel);
   g_test_add_func ("/mproc/process/join-async/other-context", test_join_async_other_context);
+  g_test_add_func ("/mproc/process/join-async/timeout", test_join_async_timeout);
   g_test_add_func ("/mproc/process/names", test_names);
   g_test_add_func ("/mproc/process/unknown-target", test_unknown_target);
+  test_add_method_test ("/mproc/process", "title", test_child_title);
+  g_test_add_data_func ("/mproc/process/unknown-target/child/spawn",
+                        GINT_TO_POINTER (MPROC_START_METHOD_SPAWN), test_child_unknown_target);
+  g_test_add_data_func ("/mproc/process/unknown-target/child/forkserver",
+                        GINT_TO_POINTER (MPROC_START_METHOD_FORKSERVER), test_child_unknown_target);
   g_test_add_func ("/mproc/process/active-children", test_active_children);
   g_test_add_func ("/mproc/process/start-twice", test_start_twice);
   g_test_add_func ("/mproc/process/join-unstarted", test_join_unstarted);

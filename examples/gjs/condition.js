@@ -72,9 +72,9 @@ async function main() {
     }
     const s1 = start('stage_1', 's1', condition);
 
-    await s1.join_async(null);
+    await s1.join_async(-1, null);
     for (const client of s2Clients)
-        await client.join_async(null);
+        await client.join_async(-1, null);
 }
 
 const loop = new GLib.MainLoop(null, false);

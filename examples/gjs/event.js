@@ -70,8 +70,8 @@ async function main() {
     e.set();
     print('main: event is set');
 
-    await w1.join_async(null);
-    await w2.join_async(null);
+    await w1.join_async(-1, null);
+    await w2.join_async(-1, null);
 }
 
 const loop = new GLib.MainLoop(null, false);

@@ -68,8 +68,8 @@ async function main() {
     nw.add_object(lock);
     w.start();
     nw.start();
-    await w.join_async(null);
-    await nw.join_async(null);
+    await w.join_async(-1, null);
+    await nw.join_async(-1, null);
 }
 
 const loop = new GLib.MainLoop(null, false);

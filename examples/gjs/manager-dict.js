@@ -46,7 +46,7 @@ async function main() {
         jobs.push(job);
     }
     for (const job of jobs)
-        await job.join_async(null);
+        await job.join_async(-1, null);
 
     // like Python 3's dict, printed in key order
     const items = (await d.items_async(null)).deepUnpack()

@@ -61,8 +61,8 @@ async function main() {
     }
     c.start();
     p.start();
-    await c.join_async(null);
-    await p.join_async(null);
+    await c.join_async(-1, null);
+    await p.join_async(-1, null);
 
     await mgr.shutdown_async(null);
 }

@@ -45,7 +45,7 @@ async function main() {
     const poolOutputs = await pool.map_async('do_calculation', new GLib.Variant('ax', inputs),
         0, -1, null, null);
     pool.close();                 // no more tasks
-    await pool.join_async(null);  // wrap up current tasks
+    await pool.join_async(-1, null);  // wrap up current tasks
     print(`Pool    : [${poolOutputs.deepUnpack().join(', ')}]`);
 }
 

@@ -105,7 +105,7 @@ async function main() {
     }
 
     for (const consumer of consumers)
-        await consumer.join_async(null);
+        await consumer.join_async(-1, null);
 }
 
 const loop = new GLib.MainLoop(null, false);

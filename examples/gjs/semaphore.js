@@ -97,7 +97,7 @@ async function main() {
     }
 
     for (const job of jobs) {
-        await job.join_async(null);
+        await job.join_async(-1, null);
         print(`Now running: ${pool}`);
     }
 

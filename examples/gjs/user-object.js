@@ -62,7 +62,7 @@ async function main() {
     // Wait for the worker to finish
     queue.close();
     queue.join_thread();
-    await p.join_async(null);
+    await p.join_async(-1, null);
     return p.get_exit_code();
 }
 

@@ -38,7 +38,8 @@ G_BEGIN_DECLS
  * @MPROC_ERROR_EMPTY: a queue is empty (Python's `queue.Empty`)
  * @MPROC_ERROR_OWNER_DIED: the process holding a lock died; the lock now
  *   belongs to the caller, and what it protects may be inconsistent
- * @MPROC_ERROR_NOT_OWNER: releasing a lock the caller does not hold
+ * @MPROC_ERROR_NOT_OWNER: releasing a lock, or waiting on or notifying a
+ *   condition whose lock, the caller does not hold
  * @MPROC_ERROR_TOO_MANY_RELEASES: a bounded semaphore released above its
  *   initial value, or task_done() called more times than items were put
  * @MPROC_ERROR_BROKEN_BARRIER: the barrier was aborted or a participant
@@ -49,8 +50,8 @@ G_BEGIN_DECLS
  *   item or published name
  * @MPROC_ERROR_ACCESS_DENIED: a manager refused the connection
  * @MPROC_ERROR_INVALID_STATE: the object is not in a state that allows the
- *   call (a process started twice or used after close(), a condition
- *   notified without its lock held, a pool joined while still open);
+ *   call (a process started twice or used after close(), a pool joined
+ *   while still open);
  *   Python raises `ValueError`, `AssertionError` or `RuntimeError` there.
  *   Since: 0.2
  *

@@ -466,7 +466,7 @@ mproc_connection_send_async (MprocConnection     *self,
   ring = check_ring (self, TRUE, &error);
   if (ring == NULL)
     {
-      g_task_report_error (self, callback, user_data, mproc_connection_send_async, g_steal_pointer (&error));
+      g_task_report_error (self, callback, user_data, mproc_ring_put_async, g_steal_pointer (&error));
       return;
     }
   mproc_ring_put_async (ring, self, sunk, NULL, self->sock, NULL, 0, -1, cancellable, callback, user_data);
@@ -490,6 +490,8 @@ mproc_connection_send_finish (MprocConnection  *self,
                               GError          **error)
 {
   g_return_val_if_fail (MPROC_IS_CONNECTION (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
   return mproc_ring_put_finish (result, error);
 }
 
@@ -503,7 +505,8 @@ mproc_connection_send_finish (MprocConnection  *self,
  * @error: return location for a #GError
  *
  * Sends a byte message, received whole by mproc_connection_recv_bytes()
- * (Python's `send_bytes()`).
+ * (Python's `send_bytes()`). An @offset or @size that reaches outside
+ * @bytes fails with %G_IO_ERROR_INVALID_ARGUMENT (Python's `ValueError`).
  *
  * Returns: %TRUE once sent, else %FALSE with @error set
  *
@@ -523,10 +526,17 @@ mproc_connection_send_bytes (MprocConnection  *self,
 
   g_return_val_if_fail (MPROC_IS_CONNECTION (self), FALSE);
   g_return_val_if_fail (bytes != NULL, FALSE);
-  total = g_bytes_get_size (bytes);
-  g_return_val_if_fail (offset <= total, FALSE);
-  g_return_val_if_fail (size < 0 || (gsize) size <= total - offset, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  total = g_bytes_get_size (bytes);
+  if (offset > total || size < -1 || (size >= 0 && (gsize) size > total - offset))
+    {
+      /* plain C formats: gettext does not expand GLib's format macros */
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("Cannot send %ld bytes at offset %lu of a buffer of %lu bytes on a connection"),
+                   (long) size, (unsigned long) offset, (unsigned long) total);
+      return FALSE;
+    }
 
   ring = check_ring (self, TRUE, error);
   if (ring == NULL)
@@ -734,6 +744,8 @@ mproc_connection_recv_bytes_finish (MprocConnection  *self,
                                     GError          **error)
 {
   g_return_val_if_fail (MPROC_IS_CONNECTION (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
   return mproc_ring_get_finish (result, NULL, error);
 }
 
@@ -797,7 +809,7 @@ mproc_connection_poll_async (MprocConnection     *self,
   ring = check_ring (self, FALSE, &error);
   if (ring == NULL)
     {
-      g_task_report_error (self, callback, user_data, mproc_connection_poll_async, g_steal_pointer (&error));
+      g_task_report_error (self, callback, user_data, mproc_ring_poll_async, g_steal_pointer (&error));
       return;
     }
   mproc_ring_poll_async (ring, self, self->sock, timeout_usec, cancellable, callback, user_data);
@@ -821,7 +833,9 @@ mproc_connection_poll_finish (MprocConnection  *self,
                               GError          **error)
 {
   g_return_val_if_fail (MPROC_IS_CONNECTION (self), FALSE);
-  return g_task_propagate_boolean (G_TASK (result), error);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return mproc_ring_poll_finish (result, error);
 }
 
 /**
@@ -869,10 +883,8 @@ typedef struct
   GCancellable *inner;
   gulong        cancelled_id;
   GCancellable *outer;
-  GSource      *timeout;
-  GPtrArray    *sources;     /* pidfd sources */
-  guint         n_pending;
-  gboolean      timed_out;
+  GPtrArray    *sources;     /* pidfd, idle, cancellable and timeout sources */
+  guint         n_pending;   /* the set-up, ring polls and sources */
 } WaitAll;
 
 static MprocRing *
@@ -912,8 +924,10 @@ object_is_ready (GObject *object)
 }
 
 static void
-wait_all_unref (WaitAll *wa)
+wait_all_unref (gpointer data)
 {
+  WaitAll *wa = data;
+
   if (--wa->n_pending > 0)
     return;
   g_clear_object (&wa->task);
@@ -922,9 +936,6 @@ wait_all_unref (WaitAll *wa)
     g_cancellable_disconnect (wa->outer, wa->cancelled_id);
   g_clear_object (&wa->outer);
   g_clear_object (&wa->inner);
-  if (wa->timeout != NULL)
-    g_source_destroy (wa->timeout);
-  g_clear_pointer (&wa->timeout, g_source_unref);
   for (guint i = 0; i < wa->sources->len; i++)
     g_source_destroy (wa->sources->pdata[i]);
   g_ptr_array_unref (wa->sources);
@@ -942,8 +953,6 @@ wait_all_complete (WaitAll *wa)
   g_cancellable_cancel (wa->inner);
   for (guint i = 0; i < wa->sources->len; i++)
     g_source_destroy (wa->sources->pdata[i]);
-  if (wa->timeout != NULL)
-    g_source_destroy (wa->timeout);
 
   if (g_cancellable_is_cancelled (wa->outer))
     {
@@ -993,6 +1002,28 @@ wait_all_cancelled_cb (GCancellable *cancellable,
                        WaitAll      *wa)
 {
   g_cancellable_cancel (wa->inner);
+}
+
+static gboolean
+wait_all_inner_cancelled_cb (GCancellable *cancellable,
+                             gpointer      user_data)
+{
+  wait_all_complete (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Each source holds a reference on @wa until it is destroyed, so that the
+ * set-up's own reference going away does not take the sources with it. */
+static void
+wait_all_attach (WaitAll      *wa,
+                 GSource      *source,
+                 GSourceFunc   func,
+                 GMainContext *context)
+{
+  wa->n_pending++;
+  g_source_set_callback (source, func, wa, wait_all_unref);
+  g_source_attach (source, context);
+  g_ptr_array_add (wa->sources, source);
 }
 
 /**
@@ -1049,41 +1080,30 @@ mproc_connection_wait_async (GObject             **objects,
       if (MPROC_IS_PROCESS (object))
         {
           int pidfd = mproc_process_get_pidfd (MPROC_PROCESS (object));
-          GSource *source;
 
           if (pidfd < 0)
-            source = g_idle_source_new ();
+            wait_all_attach (wa, g_idle_source_new (), wait_all_source_cb, context);
           else
-            source = g_unix_fd_source_new (pidfd, G_IO_IN);
-          if (pidfd < 0)
-            g_source_set_callback (source, wait_all_source_cb, wa, NULL);
-          else
-            g_source_set_callback (source, G_SOURCE_FUNC (wait_all_fd_cb), wa, NULL);
-          g_source_attach (source, context);
-          g_ptr_array_add (wa->sources, source);
+            wait_all_attach (wa, g_unix_fd_source_new (pidfd, G_IO_IN), G_SOURCE_FUNC (wait_all_fd_cb), context);
           continue;
         }
 
       ring = object_ring (object, &sock);
       if (ring == NULL)
         {
-          GSource *source = g_idle_source_new ();
-
-          g_source_set_callback (source, wait_all_source_cb, wa, NULL);
-          g_source_attach (source, context);
-          g_ptr_array_add (wa->sources, source);
+          wait_all_attach (wa, g_idle_source_new (), wait_all_source_cb, context);
           continue;
         }
       wa->n_pending++;
       mproc_ring_poll_async (ring, object, sock, -1, wa->inner, wait_all_poll_cb, wa);
     }
 
+  /* the ring polls see the inner cancellable; processes and the timeout
+   * need a source of their own to be woken by it */
+  wait_all_attach (wa, g_cancellable_source_new (wa->inner), G_SOURCE_FUNC (wait_all_inner_cancelled_cb), context);
   if (timeout_usec >= 0)
-    {
-      wa->timeout = g_timeout_source_new ((guint) MIN ((timeout_usec + 999) / 1000, G_MAXUINT));
-      g_source_set_callback (wa->timeout, wait_all_source_cb, wa, NULL);
-      g_source_attach (wa->timeout, context);
-    }
+    wait_all_attach (wa, g_timeout_source_new ((guint) MIN ((timeout_usec + 999) / 1000, G_MAXUINT)),
+                     wait_all_source_cb, context);
   wait_all_unref (wa);
 }
 
@@ -1103,7 +1123,10 @@ GPtrArray *
 mproc_connection_wait_finish (GAsyncResult  *result,
                               GError       **error)
 {
-  g_return_val_if_fail (G_IS_TASK (result), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_connection_wait_async), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 

@@ -154,7 +154,7 @@ mproc_joinable_queue_join_async (MprocJoinableQueue  *self,
   ring = mproc_queue_get_ring (MPROC_QUEUE (self), &error);
   if (ring == NULL)
     {
-      g_task_report_error (self, callback, user_data, mproc_joinable_queue_join_async,
+      g_task_report_error (self, callback, user_data, mproc_ring_join_async,
                            g_steal_pointer (&error));
       return;
     }
@@ -180,7 +180,7 @@ mproc_joinable_queue_join_finish (MprocJoinableQueue  *self,
                                   GError             **error)
 {
   g_return_val_if_fail (MPROC_IS_JOINABLE_QUEUE (self), FALSE);
-  g_return_val_if_fail (G_IS_TASK (result), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
-  return g_task_propagate_boolean (G_TASK (result), error);
+  return mproc_ring_join_finish (result, error);
 }

@@ -570,7 +570,7 @@ mproc_queue_put_async (MprocQueue          *self,
   ring = mproc_queue_get_ring (self, &error);
   if (ring == NULL)
     {
-      g_task_report_error (self, callback, user_data, mproc_queue_put_async, g_steal_pointer (&error));
+      g_task_report_error (self, callback, user_data, mproc_ring_put_async, g_steal_pointer (&error));
       return;
     }
   mproc_ring_put_async (ring, self, sunk, NULL, -1, NULL, 0, timeout_usec, cancellable,
@@ -595,7 +595,7 @@ mproc_queue_put_finish (MprocQueue    *self,
                         GError       **error)
 {
   g_return_val_if_fail (MPROC_IS_QUEUE (self), FALSE);
-  g_return_val_if_fail (G_IS_TASK (result), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
   return mproc_ring_put_finish (result, error);
 }
@@ -722,7 +722,7 @@ mproc_queue_get_finish (MprocQueue    *self,
   g_autoptr(GBytes) bytes = NULL;
 
   g_return_val_if_fail (MPROC_IS_QUEUE (self), NULL);
-  g_return_val_if_fail (G_IS_TASK (result), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
   bytes = mproc_ring_get_finish (result, NULL, error);
   return decode_or_null (bytes, error);

@@ -1920,6 +1920,8 @@ gboolean
 mproc_ring_put_finish (GAsyncResult  *result,
                        GError       **error)
 {
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_ring_put_async), FALSE);
+
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
@@ -1942,9 +1944,14 @@ mproc_ring_get_finish (GAsyncResult  *result,
                        GArray        *fds_out,
                        GError       **error)
 {
-  AsyncOp *a = g_task_get_task_data (G_TASK (result));
+  AsyncOp *a;
   GetOp *op;
 
+  /* only a get carries a GetOp: a task of any other operation must not be
+   * read as one */
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_ring_get_async), NULL);
+
+  a = g_task_get_task_data (G_TASK (result));
   if (!g_task_propagate_boolean (G_TASK (result), error) || a == NULL)
     return NULL;
   op = a->op;
@@ -1973,6 +1980,8 @@ gboolean
 mproc_ring_poll_finish (GAsyncResult  *result,
                         GError       **error)
 {
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_ring_poll_async), FALSE);
+
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
@@ -2048,6 +2057,8 @@ gboolean
 mproc_ring_join_finish (GAsyncResult  *result,
                         GError       **error)
 {
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_ring_join_async), FALSE);
+
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 

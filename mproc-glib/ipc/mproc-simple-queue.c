@@ -247,7 +247,7 @@ mproc_simple_queue_get_finish (MprocSimpleQueue  *self,
   g_autoptr(GBytes) bytes = NULL;
 
   g_return_val_if_fail (MPROC_IS_SIMPLE_QUEUE (self), NULL);
-  g_return_val_if_fail (G_IS_TASK (result), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
   bytes = mproc_ring_get_finish (result, NULL, error);
   return bytes != NULL ? mproc_wire_decode (bytes, error) : NULL;

@@ -282,7 +282,7 @@ proxy_view_prepare (MprocProxyCore  *core,
             }
           if (g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_BROKEN))
             {
-              g_propagate_error (error, local_error);
+              g_propagate_error (error, g_steal_pointer (&local_error));
               ret = FALSE;
             }
           else if (core->view == NULL)

@@ -460,6 +460,7 @@ mproc_pool_iterator_next_finish (MprocPoolIterator  *self,
 {
   g_return_val_if_fail (MPROC_IS_POOL_ITERATOR (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_pool_iterator_next_async), NULL);
 
   if (out_index != NULL)
     *out_index = GPOINTER_TO_UINT (g_task_get_task_data (G_TASK (result)));

@@ -1003,6 +1003,19 @@ pool_has_no_workers (gpointer data)
   return ((MprocPool *) data)->workers->len == 0;
 }
 
+static gboolean
+pool_check_joinable (MprocPool  *self,
+                     GError    **error)
+{
+  if (self->state == POOL_RUN)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                           _("Cannot join the pool: it is still running; close or terminate it first"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * mproc_pool_join:
  * @self: a pool, closed or terminated
@@ -1015,7 +1028,8 @@ pool_has_no_workers (gpointer data)
  * mproc_pool_close() or mproc_pool_terminate() first.
  *
  * Returns: %TRUE once the workers are gone, %FALSE with @error set on
- *   timeout (%MPROC_ERROR_TIMED_OUT) or cancellation
+ *   timeout (%MPROC_ERROR_TIMED_OUT) or cancellation, or
+ *   %MPROC_ERROR_INVALID_STATE if the pool is still running
  *
  * Since: 1.0
  */
@@ -1026,9 +1040,10 @@ mproc_pool_join (MprocPool     *self,
                  GError       **error)
 {
   g_return_val_if_fail (MPROC_IS_POOL (self), FALSE);
-  g_return_val_if_fail (self->state != POOL_RUN, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (!pool_check_joinable (self, error))
+    return FALSE;
   return mproc_pool_wait (self, pool_has_no_workers, self, timeout_usec, cancellable, error);
 }
 
@@ -1042,7 +1057,7 @@ mproc_pool_join_check_cb (MprocPool *self)
   tasks = g_steal_pointer (&self->join_tasks);
   for (GList *l = tasks; l != NULL; l = l->next)
     {
-      /* drops its cancellation source, which holds the task */
+      /* drops its cancellation and timeout sources, which hold the task */
       g_task_set_task_data (l->data, NULL, NULL);
       g_task_return_boolean (l->data, TRUE);
       g_object_unref (l->data);
@@ -1050,11 +1065,43 @@ mproc_pool_join_check_cb (MprocPool *self)
   g_list_free (tasks);
 }
 
-static void
-join_cancel_source_free (gpointer data)
+typedef struct
 {
-  g_source_destroy (data);
-  g_source_unref (data);
+  GSource *cancel_source;
+  GSource *timeout_source;
+} JoinSources;
+
+static void
+join_sources_free (gpointer data)
+{
+  JoinSources *sources = data;
+
+  if (sources->cancel_source != NULL)
+    {
+      g_source_destroy (sources->cancel_source);
+      g_source_unref (sources->cancel_source);
+    }
+  if (sources->timeout_source != NULL)
+    {
+      g_source_destroy (sources->timeout_source);
+      g_source_unref (sources->timeout_source);
+    }
+  g_free (sources);
+}
+
+/* Takes @task off the pending joins; FALSE if it was completed already. */
+static gboolean
+join_task_steal (GTask *task)
+{
+  MprocPool *self = g_task_get_source_object (task);
+  GList *link = g_list_find (self->join_tasks, task);
+
+  if (link == NULL)
+    return FALSE;
+  self->join_tasks = g_list_delete_link (self->join_tasks, link);
+  /* drops both sources, each holding the task */
+  g_task_set_task_data (task, NULL, NULL);
+  return TRUE;
 }
 
 static gboolean
@@ -1062,13 +1109,24 @@ join_cancelled_cb (GCancellable *cancellable,
                    gpointer      data)
 {
   GTask *task = data;
-  MprocPool *self = g_task_get_source_object (task);
-  GList *link = g_list_find (self->join_tasks, task);
 
-  if (link != NULL)
+  if (join_task_steal (task))
     {
-      self->join_tasks = g_list_delete_link (self->join_tasks, link);
       g_task_return_error_if_cancelled (task);
+      g_object_unref (task);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+join_timeout_cb (gpointer data)
+{
+  GTask *task = data;
+
+  if (join_task_steal (task))
+    {
+      g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_TIMED_OUT,
+                               _("The pool’s workers did not exit in time"));
       g_object_unref (task);
     }
   return G_SOURCE_REMOVE;
@@ -1077,35 +1135,54 @@ join_cancelled_cb (GCancellable *cancellable,
 /**
  * mproc_pool_join_async:
  * @self: a pool, closed or terminated
+ * @timeout_usec: how long to wait in microseconds, or -1 to wait forever
  * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async) (closure user_data): called once the workers are gone
+ * @callback: (scope async) (closure user_data): called once the workers are
+ *   gone, or the wait timed out or was cancelled
  * @user_data: data for @callback
  *
  * Waits for the workers to exit without blocking; @callback runs in the
- * thread-default main context of the caller.
+ * thread-default main context of the caller. As with mproc_pool_join(), a
+ * wait that times out fails with %MPROC_ERROR_TIMED_OUT, and a pool that is
+ * still running (neither closed nor terminated) with
+ * %MPROC_ERROR_INVALID_STATE.
  *
- * Since: 1.0
+ * Since: 0.2
  */
 void
 mproc_pool_join_async (MprocPool           *self,
+                       gint64               timeout_usec,
                        GCancellable        *cancellable,
                        GAsyncReadyCallback  callback,
                        gpointer             user_data)
 {
   GTask *task;
+  GError *error = NULL;
+  JoinSources *sources;
 
   g_return_if_fail (MPROC_IS_POOL (self));
-  g_return_if_fail (self->state != POOL_RUN);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_pool_join_async);
+  if (!pool_check_joinable (self, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  sources = g_new0 (JoinSources, 1);
   if (cancellable != NULL)
     {
-      GSource *source = g_cancellable_source_new (cancellable);
-
-      g_task_attach_source (task, source, (GSourceFunc) (void (*) (void)) join_cancelled_cb);
-      g_task_set_task_data (task, source, join_cancel_source_free);
+      sources->cancel_source = g_cancellable_source_new (cancellable);
+      g_task_attach_source (task, sources->cancel_source, (GSourceFunc) (void (*) (void)) join_cancelled_cb);
     }
+  if (timeout_usec >= 0)
+    {
+      sources->timeout_source = g_timeout_source_new ((guint) MIN ((timeout_usec + 999) / 1000, G_MAXUINT));
+      g_task_attach_source (task, sources->timeout_source, join_timeout_cb);
+    }
+  g_task_set_task_data (task, sources, join_sources_free);
   self->join_tasks = g_list_append (self->join_tasks, task);
   mproc_pool_schedule_notify (self);
 }
@@ -1129,6 +1206,8 @@ mproc_pool_join_finish (MprocPool     *self,
 {
   g_return_val_if_fail (MPROC_IS_POOL (self), FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_pool_join_async), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -204,8 +204,9 @@ gboolean           mproc_pool_join                 (MprocPool             *self,
                                                     gint64                 timeout_usec,
                                                     GCancellable          *cancellable,
                                                     GError               **error);
-MPROC_AVAILABLE_IN_1_0
+MPROC_AVAILABLE_IN_0_2
 void               mproc_pool_join_async           (MprocPool             *self,
+                                                    gint64                 timeout_usec,
                                                     GCancellable          *cancellable,
                                                     GAsyncReadyCallback    callback,
                                                     gpointer               user_data);

@@ -376,12 +376,10 @@ spare_main (int  sock,
     }
   close (sock);
 
+  /* a failure is reported to the parent (mproc-start-status.c) */
   self = mproc_process_new_from_start_message (message, fds, &error);
   if (self == NULL)
-    {
-      g_printerr ("mproc-glib: %s%s\n", _("Cannot start a process: "), error->message);
-      _exit (1);
-    }
+    _exit (1);
   mproc_fd_array_close_all (fds);
   mproc_process_run_in_child (self);
 }
@@ -435,6 +433,7 @@ mproc_forkserver_main (int  control_fd,
    * original descriptor for its children to open theirs from. */
   mproc_runtime_hold_lifeline (lifeline_fd, parent_pid);
   mproc_runtime_warn_if_threaded ();
+  mproc_title_set ("forkserver");
   syscall (SYS_get_robust_list, 0, &robust_head, &robust_len);
   if (robust_head != NULL)
     {

@@ -661,6 +661,8 @@ mproc_runtime_enter_child (MprocProcess *self,
   for (guint i = 0; inherited != NULL && i < inherited->len; i++)
     mproc_process_forget (inherited->pdata[i]);
 
+  mproc_title_set (mproc_process_get_name (self));
+
   mproc_forkserver_forget ();
 
   /* A child reads nothing from its parent's terminal (as in Python). */

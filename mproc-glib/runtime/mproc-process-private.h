@@ -42,4 +42,18 @@ gboolean      mproc_process_try_reap            (MprocProcess  *self);
  * or -1: what mproc_connection_wait() polls for a process. Owned by @self. */
 int           mproc_process_get_pidfd           (MprocProcess  *self);
 
+/* The start status socket (mproc-start-status.c). The parent keeps the
+ * returned end and appends the child's to @fds, at *@child_index. */
+int           mproc_start_status_new            (GArray        *fds,
+                                                 guint         *child_index,
+                                                 GError       **error);
+/* In the child: tells the parent why it cannot run (on stderr if @fd < 0). */
+void          mproc_start_status_report         (int            fd,
+                                                 const GError  *error);
+/* In the parent, once the child is reaped: what the child reported, as an
+ * error naming the process, or NULL. */
+GError       *mproc_start_status_read           (int            fd,
+                                                 const char    *name,
+                                                 GPid           pid);
+
 G_END_DECLS

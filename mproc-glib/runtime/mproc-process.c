@@ -105,6 +105,8 @@ typedef struct
   GMainContext  *main_context;
   GSource       *watch;
   gboolean       exited_emitted;
+  int            status_fd;      /* spawn, forkserver: mproc-start-status.c */
+  GError        *start_error;    /* what the child reported before exiting */
 } MprocProcessPrivate;
 
 enum {
@@ -209,6 +211,8 @@ mproc_process_finalize (GObject *object)
   MprocProcessPrivate *priv = PRIV (self);
 
   mproc_clear_fd (&priv->pidfd);
+  mproc_clear_fd (&priv->status_fd);
+  g_clear_error (&priv->start_error);
   g_clear_object (&priv->context);
   g_clear_pointer (&priv->target, g_free);
   g_clear_pointer (&priv->args, g_variant_unref);
@@ -436,6 +440,7 @@ mproc_process_init (MprocProcess *self)
 
   g_mutex_init (&priv->lock);
   priv->pidfd = -1;
+  priv->status_fd = -1;
   priv->objects = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
@@ -771,6 +776,12 @@ mproc_process_try_reap (MprocProcess *self)
             priv->exit_code = -info.si_status;
           priv->state = PROCESS_STATE_EXITED;
           reaped_now = TRUE;
+        }
+      if (reaped_now)
+        {
+          /* sent before its exit: already there */
+          priv->start_error = mproc_start_status_read (priv->status_fd, priv->name, priv->pid);
+          mproc_clear_fd (&priv->status_fd);
         }
     }
   exited = priv->state != PROCESS_STATE_RUNNING && priv->state != PROCESS_STATE_SELF;
@@ -1119,6 +1130,7 @@ mproc_process_build_start_message (MprocProcess  *self,
   g_autofree GParamSpec **pspecs = NULL;
   GVariantBuilder builder, props, descs;
   guint n_pspecs = 0;
+  guint status_index = 0;
 
   for (guint i = 0; i < priv->objects->len; i++)
     g_ptr_array_add (objects, g_object_ref (priv->objects->pdata[i]));
@@ -1179,14 +1191,22 @@ mproc_process_build_start_message (MprocProcess  *self,
    * was executed in the directory of mproc_init() (mproc_spawn_self()). */
   cwd = g_get_current_dir ();
   g_variant_builder_add (&builder, "{sv}", "cwd", g_variant_new_bytestring (cwd));
+  mproc_clear_fd (&priv->status_fd);
+  priv->status_fd = mproc_start_status_new (fds, &status_index, error);
+  if (priv->status_fd < 0)
+    {
+      g_variant_builder_clear (&builder);
+      return NULL;
+    }
+  g_variant_builder_add (&builder, "{sv}", "status-fd", g_variant_new_handle (status_index));
 
   return g_variant_ref_sink (g_variant_builder_end (&builder));
 }
 
-MprocProcess *
-mproc_process_new_from_start_message (GVariant  *message,
-                                      GArray    *fds,
-                                      GError   **error)
+static MprocProcess *
+process_from_start_message (GVariant  *message,
+                            GArray    *fds,
+                            GError   **error)
 {
   g_autoptr(GVariantDict) dict = NULL;
   g_autoptr(GPtrArray) objects = g_ptr_array_new_with_free_func (g_object_unref);
@@ -1229,8 +1249,9 @@ mproc_process_new_from_start_message (GVariant  *message,
   type = mproc_type_from_name (type_name);
   if (type == G_TYPE_INVALID || !g_type_is_a (type, MPROC_TYPE_PROCESS))
     {
-      g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
-                   _("Unknown process type “%s” (call g_type_ensure() on it before mproc_init())"),
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_UNKNOWN_TARGET,
+                   _("“%s” is not a process type of this program: call g_type_ensure() on it "
+                     "before mproc_init()"),
                    type_name);
       return NULL;
     }
@@ -1312,6 +1333,37 @@ bad:
   return NULL;
 }
 
+MprocProcess *
+mproc_process_new_from_start_message (GVariant  *message,
+                                      GArray    *fds,
+                                      GError   **error)
+{
+  GError *local_error = NULL;
+  MprocProcess *self;
+  gint32 index;
+  int status_fd = -1;
+
+  /* taken first, so that any failure below reaches the parent */
+  if (g_variant_is_of_type (message, G_VARIANT_TYPE_VARDICT) &&
+      g_variant_lookup (message, "status-fd", "h", &index) &&
+      index >= 0 && (guint) index < fds->len)
+    {
+      status_fd = g_array_index (fds, int, index);
+      g_array_index (fds, int, index) = -1;
+    }
+
+  self = process_from_start_message (message, fds, &local_error);
+  if (self == NULL)
+    {
+      mproc_start_status_report (status_fd, local_error);
+      mproc_clear_fd (&status_fd);
+      g_propagate_error (error, local_error);
+      return NULL;
+    }
+  PRIV (self)->status_fd = status_fd;
+  return self;
+}
+
 /* --- Child side -------------------------------------------------------- */
 
 void
@@ -1320,6 +1372,8 @@ mproc_process_run_in_child (MprocProcess *self)
   MprocProcessPrivate *priv = PRIV (self);
   const char *parent_name;
   const char *start_dir;
+  MprocTargetFunc func;
+  gpointer user_data;
   int code;
 
   parent_name = g_object_get_data (G_OBJECT (self), "mproc-parent-name");
@@ -1331,7 +1385,24 @@ mproc_process_run_in_child (MprocProcess *self)
                              parent_name != NULL ? parent_name : "MainProcess",
                              getppid ());
 
-  code = MPROC_PROCESS_GET_CLASS (self)->run (self);
+  /* A target registered after mproc_init() is not known to a spawned
+   * child: say so to the parent, which reports it from join(). */
+  if (MPROC_PROCESS_GET_CLASS (self)->run == mproc_process_real_run && priv->target != NULL &&
+      !mproc_runtime_lookup_target (priv->target, &func, &user_data))
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_set_error (&error, MPROC_ERROR, MPROC_ERROR_UNKNOWN_TARGET,
+                   _("No target named “%s” is registered in the child: register it with "
+                     "mproc_register_target() before mproc_init()"), priv->target);
+      mproc_start_status_report (priv->status_fd, error);
+      code = 1;
+    }
+  else
+    {
+      mproc_clear_fd (&priv->status_fd);
+      code = MPROC_PROCESS_GET_CLASS (self)->run (self);
+    }
 
   /* As Python does at a child's exit: wait for its own children. */
   mproc_shutdown ();
@@ -1488,7 +1559,19 @@ mproc_process_start (MprocProcess  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   priv = PRIV (self);
-  g_return_val_if_fail (priv->state == PROCESS_STATE_NEW, FALSE);
+  if (priv->state != PROCESS_STATE_NEW)
+    {
+      if (priv->state == PROCESS_STATE_CLOSED)
+        g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                     _("Cannot start process “%s”: it was closed"), priv->name);
+      else if (priv->state == PROCESS_STATE_SELF)
+        g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                     _("Cannot start process “%s”: it is the process running it"), priv->name);
+      else
+        g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                     _("Cannot start process “%s”: it was already started"), priv->name);
+      return FALSE;
+    }
 
   method = mproc_context_get_start_method (priv->context);
 
@@ -1540,7 +1623,10 @@ mproc_process_start (MprocProcess  *self,
     }
 
   if (!ok)
-    return FALSE;
+    {
+      mproc_clear_fd (&priv->status_fd);
+      return FALSE;
+    }
 
   /* The child cannot be reaped by anyone but us, so the pid is stable. */
   pidfd = pidfd_open (pid, 0);
@@ -1575,6 +1661,65 @@ mproc_process_start (MprocProcess  *self,
 
 /* --- Joining ----------------------------------------------------------- */
 
+/* After the reap: FALSE with what the child reported, if it could not
+ * run its target. */
+static gboolean
+join_check_start_error (MprocProcess  *self,
+                        GError       **error)
+{
+  MprocProcessPrivate *priv = PRIV (self);
+  GError *start_error;
+
+  g_mutex_lock (&priv->lock);
+  start_error = priv->start_error != NULL ? g_error_copy (priv->start_error) : NULL;
+  g_mutex_unlock (&priv->lock);
+  if (start_error == NULL)
+    return TRUE;
+  g_propagate_error (error, start_error);
+  return FALSE;
+}
+
+static void
+join_task_return_reaped (GTask *task)
+{
+  GError *error = NULL;
+
+  if (join_check_start_error (g_task_get_source_object (task), &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/* Sets the error for joining @self in @state, a state that cannot be
+ * joined; FALSE if it can be. */
+static gboolean
+join_set_state_error (MprocProcess  *self,
+                      ProcessState   state,
+                      GError       **error)
+{
+  const char *name = PRIV (self)->name;
+
+  switch (state)
+    {
+    case PROCESS_STATE_NEW:
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                   _("Cannot join process “%s”: it was never started"), name);
+      return TRUE;
+    case PROCESS_STATE_SELF:
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                   _("Process “%s” cannot join itself"), name);
+      return TRUE;
+    case PROCESS_STATE_CLOSED:
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                   _("Cannot join process “%s”: it was closed"), name);
+      return TRUE;
+    case PROCESS_STATE_RUNNING:
+    case PROCESS_STATE_EXITED:
+    default:
+      return FALSE;
+    }
+}
+
 /**
  * mproc_process_join:
  * @self: a started process
@@ -1605,8 +1750,8 @@ mproc_process_join (MprocProcess  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   priv = PRIV (self);
-  g_return_val_if_fail (priv->state != PROCESS_STATE_NEW, FALSE);
-  g_return_val_if_fail (priv->state != PROCESS_STATE_SELF, FALSE);
+  if (join_set_state_error (self, priv->state, error))
+    return FALSE;
 
   deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
 
@@ -1629,7 +1774,7 @@ mproc_process_join (MprocProcess  *self,
         }
     }
 
-  return TRUE;
+  return join_check_start_error (self, error);
 }
 
 typedef struct
@@ -1637,6 +1782,7 @@ typedef struct
   int      pidfd;
   GSource *fd_source;
   GSource *cancel_source;
+  GSource *timeout_source;
 } JoinData;
 
 /* The sources hold the task, which holds this: the callbacks drop the
@@ -1653,6 +1799,11 @@ join_data_clear_sources (JoinData *join)
     {
       g_source_destroy (join->cancel_source);
       g_clear_pointer (&join->cancel_source, g_source_unref);
+    }
+  if (join->timeout_source != NULL)
+    {
+      g_source_destroy (join->timeout_source);
+      g_clear_pointer (&join->timeout_source, g_source_unref);
     }
 }
 
@@ -1679,7 +1830,7 @@ join_fd_cb (gint         fd,
     return G_SOURCE_CONTINUE;
 
   join_data_clear_sources (join);
-  g_task_return_boolean (task, TRUE);
+  join_task_return_reaped (task);
   return G_SOURCE_REMOVE;
 }
 
@@ -1697,27 +1848,49 @@ join_cancelled_cb (GCancellable *cancellable,
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+join_timeout_cb (gpointer data)
+{
+  GTask *task = data;
+  JoinData *join = g_task_get_task_data (task);
+  MprocProcess *self = g_task_get_source_object (task);
+
+  join_data_clear_sources (join);
+  if (mproc_process_try_reap (self))
+    join_task_return_reaped (task);
+  else
+    g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_TIMED_OUT,
+                             _("Process “%s” did not exit in time"), PRIV (self)->name);
+  return G_SOURCE_REMOVE;
+}
+
 /**
  * mproc_process_join_async:
  * @self: a started process
+ * @timeout_usec: how long to wait in microseconds, or -1 to wait for ever
  * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async) (closure user_data): called once @self has exited
- *   or the wait is cancelled
+ * @callback: (scope async) (closure user_data): called once @self has exited,
+ *   or the wait timed out or was cancelled
  * @user_data: data for @callback
  *
  * Waits for @self to exit without blocking: the wait is a source on the
  * process's pidfd in the thread-default main context, no thread. Call
- * [method@Mproc.Process.join_finish] from @callback.
+ * [method@Mproc.Process.join_finish] from @callback. As with
+ * [method@Mproc.Process.join], a wait that times out fails with
+ * %MPROC_ERROR_TIMED_OUT, and joining a process that was never started or
+ * was closed fails with %MPROC_ERROR_INVALID_STATE.
  *
- * Since: 1.0
+ * Since: 0.2
  */
 void
 mproc_process_join_async (MprocProcess        *self,
+                          gint64               timeout_usec,
                           GCancellable        *cancellable,
                           GAsyncReadyCallback  callback,
                           gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
   MprocProcessPrivate *priv;
   JoinData *join;
   int pidfd;
@@ -1726,18 +1899,20 @@ mproc_process_join_async (MprocProcess        *self,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   priv = PRIV (self);
-  g_return_if_fail (priv->state != PROCESS_STATE_NEW);
-  g_return_if_fail (priv->state != PROCESS_STATE_SELF);
-
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_process_join_async);
 
+  if (join_set_state_error (self, priv->state, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
   if (g_task_return_error_if_cancelled (task))
     return;
 
   if (mproc_process_try_reap (self))
     {
-      g_task_return_boolean (task, TRUE);
+      join_task_return_reaped (task);
       return;
     }
 
@@ -1748,7 +1923,10 @@ mproc_process_join_async (MprocProcess        *self,
   g_mutex_unlock (&priv->lock);
   if (pidfd < 0)
     {
-      g_task_return_boolean (task, mproc_process_try_reap (self));
+      if (mproc_process_try_reap (self))
+        join_task_return_reaped (task);
+      else
+        g_task_return_boolean (task, FALSE);
       return;
     }
 
@@ -1765,6 +1943,11 @@ mproc_process_join_async (MprocProcess        *self,
       join->cancel_source = g_cancellable_source_new (cancellable);
       g_task_attach_source (task, join->cancel_source, (GSourceFunc) (void (*) (void)) join_cancelled_cb);
     }
+  if (timeout_usec >= 0)
+    {
+      join->timeout_source = g_timeout_source_new ((guint) MIN ((timeout_usec + 999) / 1000, G_MAXUINT));
+      g_task_attach_source (task, join->timeout_source, join_timeout_cb);
+    }
 }
 
 /**
@@ -1776,7 +1959,7 @@ mproc_process_join_async (MprocProcess        *self,
  * Finishes [method@Mproc.Process.join_async].
  *
  * Returns: %TRUE once @self has exited, %FALSE with @error set if the wait
- *   was cancelled
+ *   timed out or was cancelled, or @self cannot be joined
  *
  * Since: 1.0
  */
@@ -1893,6 +2076,7 @@ mproc_process_close (MprocProcess  *self,
     priv->state = PROCESS_STATE_CLOSED;
   watch = g_steal_pointer (&priv->watch);
   mproc_clear_fd (&priv->pidfd);
+  mproc_clear_fd (&priv->status_fd);
   g_mutex_unlock (&priv->lock);
 
   if (watch != NULL)

@@ -111,8 +111,9 @@ gboolean        mproc_process_join             (MprocProcess        *self,
                                                 gint64               timeout_usec,
                                                 GCancellable        *cancellable,
                                                 GError             **error);
-MPROC_AVAILABLE_IN_1_0
+MPROC_AVAILABLE_IN_0_2
 void            mproc_process_join_async       (MprocProcess        *self,
+                                                gint64               timeout_usec,
                                                 GCancellable        *cancellable,
                                                 GAsyncReadyCallback  callback,
                                                 gpointer             user_data);

@@ -77,4 +77,10 @@ G_NORETURN void  mproc_spawn_child_main         (int              fd,
                                                  int              lifeline_fd,
                                                  GPid             parent_pid);
 
+/* mproc-title.c: names this process @name in /proc/PID/comm and its
+ * command line "program: @name"; in a child, before its target runs. */
+void             mproc_title_set                (const char      *name);
+/* Lends a spawned program's command line room for its title: takes @envp. */
+char           **mproc_title_environ_add_space  (char           **envp);
+
 G_END_DECLS

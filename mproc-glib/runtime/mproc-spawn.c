@@ -44,6 +44,7 @@ mproc_spawn_self (const char  *mode,
 
   bootstrap = g_strdup_printf ("%s:3:4:%d", mode, (int) getpid ());
   envp = g_environ_setenv (g_get_environ (), MPROC_BOOTSTRAP_ENV, bootstrap, TRUE);
+  envp = mproc_title_environ_add_space (envp);
 
   source_fds[0] = child_fd;
   source_fds[1] = lifeline;
@@ -85,13 +86,15 @@ mproc_spawn_child_main (int  fd,
 
   message = mproc_wire_recv_value (fd, fds, START_MESSAGE_MAX_SIZE, NULL, &error);
   close (fd);
-  if (message != NULL)
-    self = mproc_process_new_from_start_message (message, fds, &error);
-  if (message == NULL || self == NULL)
+  if (message == NULL)
     {
       g_printerr ("mproc-glib: %s%s\n", _("Cannot start a process: "), error->message);
       _exit (1);
     }
+  /* a failure is reported to the parent (mproc-start-status.c) */
+  self = mproc_process_new_from_start_message (message, fds, &error);
+  if (self == NULL)
+    _exit (1);
 
   mproc_fd_array_close_all (fds);
   mproc_process_run_in_child (self);

@@ -620,23 +620,33 @@ mproc_condition_wait_for (MprocCondition           *self,
  * mproc_condition_notify:
  * @self: a `MprocCondition`
  * @n: how many waiters to wake
+ * @error: return location for a #GError
  *
  * Wakes the @n longest-waiting threads (fewer if fewer wait), in any
- * process. The calling thread must hold the lock.
+ * process. The calling thread must hold the lock: if it does not, fails
+ * with %MPROC_ERROR_NOT_OWNER (Python raises `RuntimeError`).
  *
- * Returns: how many waiters were woken
+ * Returns: how many waiters were woken; 0 with @error set on failure
  *
- * Since: 1.0
+ * Since: 0.2
  */
 guint
-mproc_condition_notify (MprocCondition *self,
-                        guint           n)
+mproc_condition_notify (MprocCondition  *self,
+                        guint            n,
+                        GError         **error)
 {
   CondShared *shared;
   guint woken = 0;
 
   g_return_val_if_fail (MPROC_IS_CONDITION (self), 0);
-  g_return_val_if_fail (mproc_mutex_is_owned (self->lock_sync), 0);
+  g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  if (!mproc_mutex_is_owned (self->lock_sync))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER,
+                           _("Cannot notify a condition whose lock the calling thread does not hold"));
+      return 0;
+    }
 
   shared = self->shared;
   while (woken < n)
@@ -672,16 +682,18 @@ mproc_condition_notify (MprocCondition *self,
 /**
  * mproc_condition_notify_all:
  * @self: a `MprocCondition`
+ * @error: return location for a #GError
  *
  * Wakes every waiter, in every process. The calling thread must hold the
- * lock.
+ * lock, as for [method@Mproc.Condition.notify].
  *
- * Returns: how many waiters were woken
+ * Returns: how many waiters were woken; 0 with @error set on failure
  *
- * Since: 1.0
+ * Since: 0.2
  */
 guint
-mproc_condition_notify_all (MprocCondition *self)
+mproc_condition_notify_all (MprocCondition  *self,
+                            GError         **error)
 {
-  return mproc_condition_notify (self, G_MAXUINT);
+  return mproc_condition_notify (self, G_MAXUINT, error);
 }

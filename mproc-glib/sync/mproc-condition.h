@@ -69,10 +69,12 @@ gboolean        mproc_condition_wait_for       (MprocCondition          *self,
                                                 gint64                   timeout_usec,
                                                 GCancellable            *cancellable,
                                                 GError                 **error);
-MPROC_AVAILABLE_IN_1_0
+MPROC_AVAILABLE_IN_0_2
 guint           mproc_condition_notify         (MprocCondition          *self,
-                                                guint                    n);
-MPROC_AVAILABLE_IN_1_0
-guint           mproc_condition_notify_all     (MprocCondition          *self);
+                                                guint                    n,
+                                                GError                 **error);
+MPROC_AVAILABLE_IN_0_2
+guint           mproc_condition_notify_all     (MprocCondition          *self,
+                                                GError                 **error);
 
 G_END_DECLS

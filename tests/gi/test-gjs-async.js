@@ -109,7 +109,7 @@ run(async tap => {
         });
         const got = (await Promise.all(pending)).map(v => v.unpack()).sort();
         GLib.source_remove(tick);
-        await child.join_async(null);
+        await child.join_async(-1, null);
         return ticks >= 5 && JSON.stringify(got) === '["a","b","c"]' ? true : `${ticks} ${got}`;
     });
 
@@ -132,7 +132,7 @@ run(async tap => {
         await queue.get_async(-1, null);
         e.set();
         const woken = await waiting;
-        await child.join_async(null);
+        await child.join_async(-1, null);
         return timedOut === false && woken === true;
     });
 
@@ -142,7 +142,7 @@ run(async tap => {
             await queue.put_async(new GLib.Variant('i', i), -1, null);
         const child = start('drain', new GLib.Variant('i', 5), queue);
         await queue.join_async(-1, null);
-        await child.join_async(null);
+        await child.join_async(-1, null);
         return child.get_exit_code() === 0 && queue.is_empty();
     });
 
@@ -162,7 +162,7 @@ run(async tap => {
         release.set();
         const acquired = await acquiring;
         lock.release();
-        await child.join_async(null);
+        await child.join_async(-1, null);
         return busy === 'timed out' && acquired === true ? true : `${busy} ${acquired}`;
     });
 
@@ -177,7 +177,7 @@ run(async tap => {
         const children = [start('meet', null, barrier), start('meet', null, barrier)];
         const index = await barrier.wait_async(-1, null);
         for (const child of children)
-            await child.join_async(null);
+            await child.join_async(-1, null);
         return first === true && second === true && index >= 0 && index < 3 &&
             children.every(c => c.get_exit_code() === 0) ? true : `${first} ${second} ${index}`;
     });
@@ -192,7 +192,7 @@ run(async tap => {
         await Promise.all([...Array(5).keys()].map(
             i => d.set_async(new GLib.Variant('i', i), new GLib.Variant('s', `v${i}`), null)));
         const child = start('touch-manager', null, list, ns);
-        await child.join_async(null);
+        await child.join_async(-1, null);
         const len = await d.len_async(null);
         // a finish() with one (out) and a skipped gboolean: GJS 1.74 still
         // resolves the Promise with [out]
@@ -226,7 +226,7 @@ run(async tap => {
         }));
         const child = start('fill-manager', new GLib.Variant('as', ['a', 'b', 'c']), list, d);
         await allSeen;
-        await child.join_async(null);
+        await child.join_async(-1, null);
         const items = [0, 1, 2].map(i => list.get_item(i).get_value().unpack());
         // the dict's signals may lag the list's: wait for them in the loop
         for (let i = 0; i < 500 && changedKeys.length < 3; i++)

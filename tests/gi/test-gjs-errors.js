@@ -106,6 +106,15 @@ run(async tap => {
     e = thrown(() => p.start());
     tap.ok(isMproc(e, Mproc.Error.UNKNOWN_TARGET), 'starting an unknown target throws MPROC_ERROR_UNKNOWN_TARGET', e);
 
+    e = thrown(() => p.join(-1, null));
+    tap.ok(isMproc(e, Mproc.Error.INVALID_STATE), 'joining a process never started throws MPROC_ERROR_INVALID_STATE', e);
+    e = await rejected(p.join_async(-1, null));
+    tap.ok(isMproc(e, Mproc.Error.INVALID_STATE), 'join_async of a process never started rejects with INVALID_STATE', e);
+
+    const cond = Mproc.Condition.new(null);
+    e = thrown(() => cond.notify_all());
+    tap.ok(isMproc(e, Mproc.Error.NOT_OWNER), 'notify_all without the lock throws MPROC_ERROR_NOT_OWNER', e);
+
     const mgr = Mproc.Manager.new_with_context(context);
     await mgr.start_async(null);
     const d = Mproc.Dict.new(mgr, null, null);
@@ -136,7 +145,10 @@ run(async tap => {
     tap.ok(JSON.stringify(again) === '[2,4,6]' && pool.get_n_workers() === 2,
         'the pool replaces the dead worker and goes on', `${again} ${pool.get_n_workers()}`);
 
+    e = await rejected(pool.join_async(-1, null));
+    tap.ok(isMproc(e, Mproc.Error.INVALID_STATE), 'join_async of an open pool rejects with INVALID_STATE', e);
+
     pool.close();
-    await pool.join_async(null);
+    await pool.join_async(-1, null);
     tap.ok(Mproc.active_children().length === 0, 'no child is left running');
 });

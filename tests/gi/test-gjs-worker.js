@@ -101,7 +101,7 @@ run(async tap => {
         p.add_object(queue);
         p.start();
         const [message, pid, name, parentPid, parentName] = (await queue.get_async(-1, null)).deepUnpack();
-        await p.join_async(null);
+        await p.join_async(-1, null);
         const cmdline = new TextDecoder().decode(
             GLib.file_get_contents(`/proc/${myPid}/cmdline`)[1]).split('\0')[0];
         if (message !== 'hello' || pid !== p.get_pid() || pid === myPid || name !== 'reporter' ||
@@ -123,7 +123,7 @@ run(async tap => {
         });
         ready.set();
         for (const child of children)
-            await child.join_async(null);
+            await child.join_async(-1, null);
         return value.get_int() === 3000 && children.every(c => c.get_exit_code() === 0)
             ? true : `${value.get_int()} ${children.map(c => c.get_exit_code())}`;
     });
@@ -135,7 +135,7 @@ run(async tap => {
         const got = [];
         for (let i = 0; i < 3; i++)
             got.push((await queue.get_async(-1, null)).unpack());
-        await echo.join_async(null);
+        await echo.join_async(-1, null);
         const name = echo.get_name();
         const want = [0, 1, 2].map(i => `item ${i} from ${name}`);
         return JSON.stringify(got) === JSON.stringify(want) && /^GjsTestEcho-\d+$/.test(name) &&
@@ -172,7 +172,7 @@ run(async tap => {
     });
 
     pool.close();
-    await pool.join_async(null);
+    await pool.join_async(-1, null);
     tap.ok(pool.get_n_workers() === 0, 'pool join_async waits for every worker');
     tap.ok(Mproc.active_children().length === 0, 'no child is left running');
 });

@@ -53,7 +53,7 @@ def join_async(method, code):
     process.start()
     pid = process.get_pid()
     ticker = GLib.timeout_add(1, on_tick)
-    process.join_async(None, on_joined)
+    process.join_async(-1, None, on_joined)
     GLib.timeout_add_seconds(30, loop.quit)
     loop.run()
     GLib.source_remove(ticker)
