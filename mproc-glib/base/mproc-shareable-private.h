@@ -34,6 +34,15 @@ struct _MprocShareableInterface
   MprocShareable *(*deserialize) (GVariant       *handle,
                                   GArray         *fds,
                                   GError        **error);
+
+  /* Instead of deserialize: connects @self, just made with g_object_new()
+   * as an instance of the type that was sent (a binding's subclass, say),
+   * to the state @handle describes; @self must then not allocate its own
+   * in GInitable::init.  Takes fds as deserialize does. */
+  gboolean        (*attach)      (MprocShareable *self,
+                                  GVariant       *handle,
+                                  GArray         *fds,
+                                  GError        **error);
 };
 
 GVariant       *mproc_shareable_serialize   (MprocShareable *self,

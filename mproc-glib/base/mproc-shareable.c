@@ -153,7 +153,23 @@ mproc_shareable_deserialize (GVariant *description,
 
   klass = g_type_class_ref (type);
   iface = g_type_interface_peek (klass, MPROC_TYPE_SHAREABLE);
-  object = iface->deserialize (handle, fds, error);
+  if (iface->attach != NULL)
+    {
+      if (G_TYPE_IS_ABSTRACT (type))
+        {
+          g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("Received a shared object of unknown type “%s”"), type_name);
+          object = NULL;
+        }
+      else
+        {
+          object = g_object_new (type, NULL);
+          if (!iface->attach (object, handle, fds, error))
+            g_clear_object (&object);
+        }
+    }
+  else
+    object = iface->deserialize (handle, fds, error);
   g_type_class_unref (klass);
 
   return object;
