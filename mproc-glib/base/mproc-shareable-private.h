@@ -45,6 +45,11 @@ struct _MprocShareableInterface
                                   GError        **error);
 };
 
+/* Makes sure @self has its shared state (runs GInitable::init, which
+ * every shared class makes idempotent): an object made with
+ * g_object_new() alone must have it before a fork() copies @self. */
+gboolean        mproc_shareable_prepare     (MprocShareable *self,
+                                             GError        **error);
 GVariant       *mproc_shareable_serialize   (MprocShareable *self,
                                              GArray         *fds,
                                              GError        **error);

@@ -38,6 +38,15 @@ mproc_shareable_default_init (MprocShareableInterface *iface)
 {
 }
 
+gboolean
+mproc_shareable_prepare (MprocShareable  *self,
+                         GError         **error)
+{
+  g_assert (MPROC_IS_SHAREABLE (self));
+
+  return !G_IS_INITABLE (self) || g_initable_init (G_INITABLE (self), NULL, error);
+}
+
 /* Returns "(sv)": the type name and the class's handle. */
 GVariant *
 mproc_shareable_serialize (MprocShareable *self,
@@ -49,6 +58,8 @@ mproc_shareable_serialize (MprocShareable *self,
 
   g_assert (MPROC_IS_SHAREABLE (self));
 
+  if (!mproc_shareable_prepare (self, error))
+    return NULL;
   iface = MPROC_SHAREABLE_GET_IFACE (self);
   handle = iface->serialize (self, fds, error);
   if (handle == NULL)
