@@ -43,6 +43,13 @@
  * end should be used by one process at a time in each direction; it stays
  * consistent (each direction has locks) if more do.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_CONNECTION, "duplex", FALSE, NULL)` (GJS's
+ * `new Mproc.Connection()`, Python's `GObject.new()` or a subclass) makes
+ * a new pipe, in [method@Gio.Initable.init] or on first use: the object is
+ * its first end, and [method@Mproc.Connection.take_peer] gives the second.
+ *
  * ## Thread safety
  *
  * Every method may be called from any thread; async methods complete in

@@ -49,6 +49,13 @@
  * a consumer killed in the middle of a get loses that message; in both
  * cases the other processes go on.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_QUEUE, "maxsize", 4, NULL)` (GJS's
+ * `new Mproc.Queue({maxsize: 4})`, Python's `GObject.new()` or a subclass)
+ * makes a complete queue: its ring is made by [method@Gio.Initable.init],
+ * or on first use when nobody called it.
+ *
  * ## Thread safety
  *
  * Every method may be called from any thread of any process that has the

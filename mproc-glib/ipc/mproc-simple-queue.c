@@ -20,6 +20,12 @@
  * the same shared ring as #MprocQueue (default capacity), so a put waits
  * only while the ring is full, and a message of any size goes through.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_SIMPLE_QUEUE, NULL)` (GJS's `new`, Python's
+ * `GObject.new()` or a subclass) makes a complete queue: its ring is made
+ * by [method@Gio.Initable.init], or on first use when nobody called it.
+ *
  * ## Thread safety
  *
  * Every method may be called from any thread of any process that has the

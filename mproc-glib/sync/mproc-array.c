@@ -40,6 +40,14 @@
  * `_boolean` accessors, floats and doubles with the `_double` ones, as for
  * [class@Mproc.Value]. An index out of range is a programmer error.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_ARRAY, "value-type", …, "length", 10, NULL)`
+ * (GJS's `new Mproc.Array({value_type: …, length: 10})`, Python's
+ * `GObject.new()` or a subclass) makes a complete array: its shared
+ * memory is made by [method@Gio.Initable.init], or on first use when
+ * nobody called it.
+ *
  * ## Thread safety
  *
  * All methods may be called from any thread.

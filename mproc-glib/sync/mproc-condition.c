@@ -52,6 +52,14 @@
  * is not remembered: nobody waiting, nobody woken. At most 256 threads may
  * wait on one condition at a time.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_CONDITION, "lock", lock, NULL)` (GJS's
+ * `new Mproc.Condition({lock})`, Python's `GObject.new()` or a subclass)
+ * makes a complete condition, with an [class@Mproc.RLock] of its own when
+ * no lock is given: its shared memory is made by
+ * [method@Gio.Initable.init], or on first use when nobody called it.
+ *
  * ## Thread safety
  *
  * All methods may be called from any thread.

@@ -46,6 +46,13 @@
  * [method@Mproc.Lock.acquire] are woken by the kernel (robust futex list);
  * async and cancellable waiters watch the holder thread's pidfd.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_LOCK, NULL)` (GJS's `new Mproc.Lock()`,
+ * Python's `GObject.new()` or a subclass) makes a complete lock: its
+ * shared memory is made by [method@Gio.Initable.init], or on first use
+ * when nobody called it.
+ *
  * ## Thread safety
  *
  * All methods may be called from any thread; ownership is per thread.

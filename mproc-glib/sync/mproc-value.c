@@ -31,6 +31,14 @@
  * Integers and booleans are read and written with the `_int` and
  * `_boolean` accessors, floats and doubles with the `_double` ones.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_VALUE, "value-type", MPROC_VALUE_TYPE_INT32,
+ * NULL)` (GJS's `new Mproc.Value({value_type: …})`, Python's
+ * `GObject.new()` or a subclass) makes a complete value: its shared
+ * memory is made by [method@Gio.Initable.init], or on first use when
+ * nobody called it.
+ *
  * ## Thread safety
  *
  * All methods may be called from any thread.
