@@ -10,7 +10,6 @@
 #include "mproc-array.h"
 #include "mproc-element-private.h"
 #include "mproc-error.h"
-#include "mproc-enum-types.h"
 #include "mproc-i18n-private.h"
 #include "mproc-initable-private.h"
 #include "mproc-shareable-private.h"
@@ -196,11 +195,7 @@ mproc_array_class_init (MprocArrayClass *klass)
    *
    * Since: 0.2
    */
-  properties[PROP_VALUE_TYPE] =
-    g_param_spec_enum ("value-type", NULL, NULL,
-                       MPROC_TYPE_VALUE_TYPE, MPROC_VALUE_TYPE_INT64,
-                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
-                       G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_VALUE_TYPE] = mproc_element_value_type_pspec ();
 
   /**
    * MprocArray:length:
@@ -223,11 +218,7 @@ mproc_array_class_init (MprocArrayClass *klass)
    *
    * Since: 0.2
    */
-  properties[PROP_WITH_LOCK] =
-    g_param_spec_boolean ("with-lock", NULL, NULL,
-                          TRUE,
-                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
-                          G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_WITH_LOCK] = mproc_element_with_lock_pspec ();
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
