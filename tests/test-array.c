@@ -614,6 +614,37 @@ test_transfer_checked (void)
   test_leak_check_end (&check);
 }
 
+
+static void
+test_construct (gconstpointer method)
+{
+  g_autoptr(MprocArray) ints = NULL;
+  g_autoptr(MprocArray) reals = NULL;
+  g_autoptr(MprocArray) flags = NULL;
+  g_autoptr(MprocProcess) child = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("Arrays made by g_object_new() alone (a binding's new) and by "
+                  "g_initable_new() with their properties are shared with a child");
+
+  ints = g_object_new (MPROC_TYPE_ARRAY, "value-type", MPROC_VALUE_TYPE_INT64,
+                       "length", N_PROCS * SLOTS_PER_PROC, "with-lock", FALSE, NULL);
+  reals = g_initable_new (MPROC_TYPE_ARRAY, NULL, &error, "value-type", MPROC_VALUE_TYPE_DOUBLE,
+                          "length", N_PROCS * SLOTS_PER_PROC, NULL);
+  g_assert_no_error (error);
+  g_assert_nonnull (mproc_array_get_lock (reals));
+  flags = g_object_new (MPROC_TYPE_ARRAY, "value-type", MPROC_VALUE_TYPE_BOOLEAN,
+                        "length", N_PROCS + 1, NULL);
+
+  child = sync_start (method, "slots", g_variant_new_uint32 (0), ints, reals, flags, NULL);
+  sync_join (child, 0);
+  for (guint slot = 0; slot < SLOTS_PER_PROC; slot++)
+    {
+      g_assert_cmpint (mproc_array_get_int (ints, slot), ==, G_GINT64_CONSTANT (1) << 40 | slot);
+      g_assert_cmpfloat (mproc_array_get_double (reals, slot), ==, slot + 0.5);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -624,6 +655,7 @@ main (int argc, char *argv[])
   test_init (&argc, &argv);
 
   test_add_method_test ("/mproc/array", "slots", test_slots);
+  test_add_method_test ("/mproc/array", "construct", test_construct);
   test_add_method_test ("/mproc/array", "atomic-add", test_atomic_add);
   test_add_method_test ("/mproc/array", "locked", test_locked);
   test_add_method_test ("/mproc/array", "property", test_property);

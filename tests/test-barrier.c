@@ -152,6 +152,27 @@ test_timeout_abort_reset (void)
   }
 }
 
+
+static void
+test_construct (gconstpointer method)
+{
+  g_autoptr(MprocBarrier) barrier = g_object_new (MPROC_TYPE_BARRIER, "parties", 2, NULL);
+  g_autoptr(MprocValue) seen = g_object_new (MPROC_TYPE_VALUE, NULL);
+  g_autoptr(MprocProcess) waiter = NULL;
+  g_autoptr(GError) error = NULL;
+  gint index;
+
+  g_test_summary ("A barrier made by g_object_new() alone (a binding's new) trips across processes");
+
+  g_assert_cmpuint (mproc_barrier_get_parties (barrier), ==, 2);
+  waiter = sync_start (method, "wait", NULL, barrier, seen, NULL);
+  index = mproc_barrier_wait (barrier, 30 * G_USEC_PER_SEC, NULL, &error);
+  g_assert_no_error (error);
+  sync_join (waiter, 0);
+  mproc_value_add (seen, (gint64) 1 << index);
+  g_assert_cmpint (mproc_value_get_int (seen), ==, 3);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -159,6 +180,7 @@ main (int argc, char *argv[])
   test_init (&argc, &argv);
 
   test_add_method_test ("/mproc/barrier", "trip", test_trip);
+  test_add_method_test ("/mproc/barrier", "construct", test_construct);
   test_add_method_test ("/mproc/barrier", "participant-killed", test_participant_killed);
   g_test_add_func ("/mproc/barrier/timeout-abort-reset", test_timeout_abort_reset);
 

@@ -269,6 +269,39 @@ test_wait_for (void)
   test_leak_check_end (&check);
 }
 
+
+static void
+test_construct (gconstpointer method)
+{
+  g_autoptr(MprocLock) lock = g_object_new (MPROC_TYPE_LOCK, NULL);
+  g_autoptr(GError) error = NULL;
+  MprocCondition *conds[2];
+
+  g_test_summary ("A condition made by g_object_new() alone with a lock as its property, or "
+                  "by g_initable_new() without one, is notified from another process");
+
+  conds[0] = g_object_new (MPROC_TYPE_CONDITION, "lock", lock, NULL);
+  conds[1] = g_initable_new (MPROC_TYPE_CONDITION, NULL, &error, NULL);
+  g_assert_no_error (error);
+  g_assert_true (mproc_condition_get_lock (conds[0]) == lock);
+  g_assert_true (MPROC_IS_RLOCK (mproc_condition_get_lock (conds[1])));
+
+  for (guint i = 0; i < G_N_ELEMENTS (conds); i++)
+    {
+      g_autoptr(MprocValue) flag = g_object_new (MPROC_TYPE_VALUE, NULL);
+      g_autoptr(MprocProcess) notifier = NULL;
+
+      g_assert_true (mproc_condition_acquire (conds[i], -1, NULL, &error));
+      notifier = sync_start (method, "notify-later", NULL, conds[i], flag, NULL);
+      while (mproc_value_get_int (flag) == 0)
+        g_assert_true (mproc_condition_wait (conds[i], 30 * G_USEC_PER_SEC, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_true (mproc_condition_release (conds[i], &error));
+      sync_join (notifier, 0);
+      g_object_unref (conds[i]);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -277,6 +310,7 @@ main (int argc, char *argv[])
   test_init (&argc, &argv);
 
   test_add_method_test ("/mproc/condition", "notify-n", test_notify_n);
+  test_add_method_test ("/mproc/condition", "construct", test_construct);
   test_add_method_test ("/mproc/condition", "waiter-killed", test_waiter_killed);
   test_add_method_test ("/mproc/condition", "wait-async/main-loop", test_async_main_loop);
   g_test_add_func ("/mproc/condition/timeout-cancel", test_timeout_cancel);

@@ -193,6 +193,31 @@ test_other_context (void)
   g_assert_true (mproc_event_wait_finish (event, result, NULL));
 }
 
+
+static void
+test_construct (gconstpointer method)
+{
+  g_autoptr(GError) error = NULL;
+  MprocEvent *events[2];
+
+  g_test_summary ("An event made by g_object_new() alone (a binding's new), or by "
+                  "g_initable_new(), works across a child process");
+
+  events[0] = g_object_new (MPROC_TYPE_EVENT, NULL);
+  events[1] = g_initable_new (MPROC_TYPE_EVENT, NULL, &error, NULL);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < G_N_ELEMENTS (events); i++)
+    {
+      g_autoptr(MprocProcess) setter = sync_start (method, "set-later", NULL, events[i], NULL);
+
+      g_assert_true (mproc_event_wait (events[i], 30 * G_USEC_PER_SEC, NULL, &error));
+      g_assert_no_error (error);
+      sync_join (setter, 0);
+      g_object_unref (events[i]);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -202,6 +227,7 @@ main (int argc, char *argv[])
 
   test_add_method_test ("/mproc/event", "set-wakes-all", test_set_wakes_all);
   test_add_method_test ("/mproc/event", "wait-async/many", test_async_many);
+  test_add_method_test ("/mproc/event", "construct", test_construct);
   g_test_add_func ("/mproc/event/timeout", test_timeout);
   g_test_add_func ("/mproc/event/cancel", test_cancel);
   g_test_add_func ("/mproc/event/wait-async/other-context", test_other_context);

@@ -463,6 +463,38 @@ test_rlock_owner_killed (gconstpointer method)
   test_leak_check_end (&check);
 }
 
+
+static void
+test_construct (gconstpointer method)
+{
+  g_autoptr(GError) error = NULL;
+  MprocLock *locks[2];
+
+  g_test_summary ("A lock made by g_object_new() alone (a binding's new), or an rlock made by "
+                  "g_initable_new(), excludes another process");
+
+  locks[0] = g_object_new (MPROC_TYPE_LOCK, NULL);
+  locks[1] = g_initable_new (MPROC_TYPE_RLOCK, NULL, &error, NULL);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < G_N_ELEMENTS (locks); i++)
+    {
+      g_autoptr(MprocEvent) held = g_object_new (MPROC_TYPE_EVENT, NULL);
+      g_autoptr(MprocProcess) holder = sync_start (method, "hold", g_variant_new_boolean (FALSE),
+                                                   locks[i], held, NULL);
+
+      g_assert_true (mproc_event_wait (held, 30 * G_USEC_PER_SEC, NULL, &error));
+      g_assert_false (mproc_lock_try_acquire (locks[i], &error));
+      g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+      g_clear_error (&error);
+      sync_join (holder, 0);
+      g_assert_true (mproc_lock_try_acquire (locks[i], &error));
+      g_assert_no_error (error);
+      g_assert_true (mproc_lock_release (locks[i], &error));
+      g_object_unref (locks[i]);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -472,6 +504,7 @@ main (int argc, char *argv[])
   test_init (&argc, &argv);
 
   test_add_method_test ("/mproc/lock", "mutual-exclusion", test_mutual_exclusion);
+  test_add_method_test ("/mproc/lock", "construct", test_construct);
   test_add_method_test ("/mproc/lock", "owner-killed", test_owner_killed);
   test_add_method_test ("/mproc/lock", "owner-killed/async", test_owner_killed_async);
   test_add_method_test ("/mproc/lock", "acquire-async/main-loop", test_async_main_loop);

@@ -453,6 +453,41 @@ test_idle_wait_sleeps (void)
   test_leak_check_end (&check);
 }
 
+
+static void
+test_construct (gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  MprocConnection *ends[2];
+
+  g_test_summary ("A connection made by g_object_new() alone (a binding's new), or by "
+                  "g_initable_new(), is one end of a new pipe whose peer works in a child");
+
+  ends[0] = g_object_new (MPROC_TYPE_CONNECTION, "duplex", FALSE, NULL);
+  ends[1] = g_initable_new (MPROC_TYPE_CONNECTION, NULL, &error, NULL);
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < G_N_ELEMENTS (ends); i++)
+    {
+      g_autoptr(MprocConnection) peer = mproc_connection_take_peer (ends[i]);
+      g_autoptr(MprocProcess) process = new_process (data, "send-and-exit");
+      g_autoptr(GVariant) v = NULL;
+
+      g_assert_nonnull (peer);
+      g_assert_null (mproc_connection_take_peer (ends[i]));
+      g_assert_true (mproc_connection_get_readable (ends[i]));
+      g_assert_true (mproc_connection_get_writable (peer));
+      mproc_process_add_object (process, MPROC_SHAREABLE (peer));
+      g_assert_true (mproc_process_start (process, &error));
+      mproc_connection_close (peer);
+      v = mproc_connection_recv (ends[i], NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "bye");
+      join_ok (process, 0);
+      g_object_unref (ends[i]);
+    }
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -467,10 +502,12 @@ main (int argc, char *argv[])
       g_autofree char *p1 = g_strdup_printf ("/mproc/pipe/echo/%s", test_method_names[m]);
       g_autofree char *p2 = g_strdup_printf ("/mproc/pipe/eof-wait/%s", test_method_names[m]);
       g_autofree char *p3 = g_strdup_printf ("/mproc/pipe/wait-processes/%s", test_method_names[m]);
+      g_autofree char *p4 = g_strdup_printf ("/mproc/pipe/construct/%s", test_method_names[m]);
 
       g_test_add_data_func (p1, GINT_TO_POINTER (m), test_echo);
       g_test_add_data_func (p2, GINT_TO_POINTER (m), test_eof_and_wait);
       g_test_add_data_func (p3, GINT_TO_POINTER (m), test_wait_processes);
+      g_test_add_data_func (p4, GINT_TO_POINTER (m), test_construct);
     }
   g_test_add_func ("/mproc/pipe/recv-async/cancelled", test_cancel);
   g_test_add_func ("/mproc/pipe/send-bytes/out-of-range", test_send_bytes_range);

@@ -904,6 +904,50 @@ test_huge (void)
 }
 
 
+
+static void
+test_construct (gconstpointer data)
+{
+  g_autoptr(MprocQueue) in = g_object_new (MPROC_TYPE_QUEUE, "maxsize", 4, NULL);
+  g_autoptr(MprocJoinableQueue) out = NULL;
+  g_autoptr(MprocSimpleQueue) simple_in = g_object_new (MPROC_TYPE_SIMPLE_QUEUE, NULL);
+  g_autoptr(MprocSimpleQueue) simple_out = NULL;
+  g_autoptr(MprocProcess) echo = new_process (data, "echo", NULL);
+  g_autoptr(MprocProcess) simple_echo = new_process (data, "simple-echo", NULL);
+  g_autoptr(GVariant) v = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("Queues made by g_object_new() alone (a binding's new) and by "
+                  "g_initable_new() carry messages to a child and back");
+
+  out = g_initable_new (MPROC_TYPE_JOINABLE_QUEUE, NULL, &error, "maxsize", 4, NULL);
+  g_assert_no_error (error);
+  simple_out = g_initable_new (MPROC_TYPE_SIMPLE_QUEUE, NULL, &error, NULL);
+  g_assert_no_error (error);
+  g_assert_cmpuint (mproc_queue_get_maxsize (in), ==, 4);
+
+  mproc_process_add_object (echo, MPROC_SHAREABLE (in));
+  mproc_process_add_object (echo, MPROC_SHAREABLE (out));
+  g_assert_true (mproc_process_start (echo, &error));
+  g_assert_true (mproc_queue_put (in, g_variant_new_string ("__stop__"), -1, NULL, &error));
+  v = mproc_queue_get (MPROC_QUEUE (out), 30 * G_USEC_PER_SEC, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "__stop__");
+  g_clear_pointer (&v, g_variant_unref);
+  g_assert_true (mproc_process_join (echo, 30 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_cmpint (mproc_process_get_exit_code (echo), ==, 0);
+
+  mproc_process_add_object (simple_echo, MPROC_SHAREABLE (simple_in));
+  mproc_process_add_object (simple_echo, MPROC_SHAREABLE (simple_out));
+  g_assert_true (mproc_process_start (simple_echo, &error));
+  g_assert_true (mproc_simple_queue_put (simple_in, g_variant_new ("()"), NULL, &error));
+  v = mproc_simple_queue_get (simple_out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_is_of_type (v, G_VARIANT_TYPE_UNIT));
+  g_assert_true (mproc_process_join (simple_echo, 30 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_cmpint (mproc_process_get_exit_code (simple_echo), ==, 0);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -919,6 +963,7 @@ main (int argc, char *argv[])
   test_init (&argc, &argv);
 
   test_add_method_test ("/mproc/queue", "round-trip", test_round_trip);
+  test_add_method_test ("/mproc/queue", "construct", test_construct);
   test_add_method_test ("/mproc/queue", "many-to-many", test_many_to_many);
   test_add_method_test ("/mproc/queue", "simple", test_simple);
   test_add_method_test ("/mproc/queue", "joinable", test_joinable);

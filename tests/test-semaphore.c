@@ -138,6 +138,48 @@ test_timeout_cancel (void)
   g_assert_cmpuint (mproc_semaphore_get_value (sem), ==, 0);
 }
 
+
+static void
+test_construct (gconstpointer method)
+{
+  g_autoptr(MprocSemaphore) sem = NULL;
+  g_autoptr(MprocSemaphore) bounded = NULL;
+  g_autoptr(MprocSemaphore) bad = NULL;
+  g_autoptr(MprocValue) active = NULL;
+  g_autoptr(MprocValue) max = NULL;
+  g_autoptr(GError) error = NULL;
+  MprocProcess *procs[3];
+
+  g_test_summary ("Semaphores made by g_object_new() alone (a binding's new) and by "
+                  "g_initable_new() with their properties work across processes");
+
+  sem = g_object_new (MPROC_TYPE_SEMAPHORE, "initial-value", 2, NULL);
+  active = g_object_new (MPROC_TYPE_VALUE, "with-lock", FALSE, NULL);
+  max = g_object_new (MPROC_TYPE_VALUE, "with-lock", FALSE, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+    procs[i] = sync_start (method, "limited", NULL, sem, active, max, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (procs); i++)
+    {
+      sync_join (procs[i], 0);
+      g_object_unref (procs[i]);
+    }
+  g_assert_cmpint (mproc_value_get_int (max), <=, 2);
+  g_assert_cmpuint (mproc_semaphore_get_value (sem), ==, 2);
+  g_assert_false (mproc_semaphore_is_bounded (sem));
+
+  bounded = g_initable_new (MPROC_TYPE_SEMAPHORE, NULL, &error, "initial-value", 1, "bounded", TRUE, NULL);
+  g_assert_no_error (error);
+  g_assert_true (mproc_semaphore_is_bounded (bounded));
+  g_assert_false (mproc_semaphore_release (bounded, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TOO_MANY_RELEASES);
+  g_clear_error (&error);
+
+  /* init fails with a GError, not a critical */
+  bad = g_initable_new (MPROC_TYPE_SEMAPHORE, NULL, &error, "initial-value", 0, "bounded", TRUE, NULL);
+  g_assert_null (bad);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_FAILED);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -145,6 +187,7 @@ main (int argc, char *argv[])
   test_init (&argc, &argv);
 
   test_add_method_test ("/mproc/semaphore", "limit", test_limit);
+  test_add_method_test ("/mproc/semaphore", "construct", test_construct);
   g_test_add_func ("/mproc/semaphore/bounded", test_bounded);
   g_test_add_func ("/mproc/semaphore/timeout-cancel", test_timeout_cancel);
 

@@ -88,6 +88,31 @@ test_types (void)
   g_assert_cmpfloat (mproc_value_get_double (f), ==, (gfloat) 0.1);
 }
 
+
+static void
+test_construct (gconstpointer method)
+{
+  g_autoptr(MprocValue) counter = g_object_new (MPROC_TYPE_VALUE, "value-type", MPROC_VALUE_TYPE_INT32,
+                                                "with-lock", FALSE, NULL);
+  g_autoptr(MprocValue) real = NULL;
+  g_autoptr(MprocValue) locked = g_object_new (MPROC_TYPE_VALUE, NULL);
+  g_autoptr(MprocProcess) adder = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("Values made by g_object_new() alone (a binding's new) and by "
+                  "g_initable_new() with their properties are shared with a child");
+
+  real = g_initable_new (MPROC_TYPE_VALUE, NULL, &error, "value-type", MPROC_VALUE_TYPE_DOUBLE, NULL);
+  g_assert_no_error (error);
+  g_assert_cmpint (mproc_value_get_value_type (counter), ==, MPROC_VALUE_TYPE_INT32);
+  g_assert_null (mproc_value_get_lock (counter));
+  g_assert_nonnull (mproc_value_get_lock (locked));
+
+  adder = sync_start (method, "add", NULL, counter, real, locked, NULL);
+  sync_join (adder, 0);
+  g_assert_cmpint (mproc_value_get_int (counter), ==, 1000);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -95,6 +120,7 @@ main (int argc, char *argv[])
   test_init (&argc, &argv);
 
   test_add_method_test ("/mproc/value", "shared", test_shared);
+  test_add_method_test ("/mproc/value", "construct", test_construct);
   g_test_add_func ("/mproc/value/types", test_types);
 
   return g_test_run ();

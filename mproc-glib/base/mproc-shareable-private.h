@@ -34,8 +34,22 @@ struct _MprocShareableInterface
   MprocShareable *(*deserialize) (GVariant       *handle,
                                   GArray         *fds,
                                   GError        **error);
+
+  /* Instead of deserialize: connects @self, just made with g_object_new()
+   * as an instance of the type that was sent (a binding's subclass, say),
+   * to the state @handle describes; @self must then not allocate its own
+   * in GInitable::init.  Takes fds as deserialize does. */
+  gboolean        (*attach)      (MprocShareable *self,
+                                  GVariant       *handle,
+                                  GArray         *fds,
+                                  GError        **error);
 };
 
+/* Makes sure @self has its shared state (runs GInitable::init, which
+ * every shared class makes idempotent): an object made with
+ * g_object_new() alone must have it before a fork() copies @self. */
+gboolean        mproc_shareable_prepare     (MprocShareable *self,
+                                             GError        **error);
 GVariant       *mproc_shareable_serialize   (MprocShareable *self,
                                              GArray         *fds,
                                              GError        **error);

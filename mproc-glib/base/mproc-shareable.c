@@ -38,6 +38,15 @@ mproc_shareable_default_init (MprocShareableInterface *iface)
 {
 }
 
+gboolean
+mproc_shareable_prepare (MprocShareable  *self,
+                         GError         **error)
+{
+  g_assert (MPROC_IS_SHAREABLE (self));
+
+  return !G_IS_INITABLE (self) || g_initable_init (G_INITABLE (self), NULL, error);
+}
+
 /* Returns "(sv)": the type name and the class's handle. */
 GVariant *
 mproc_shareable_serialize (MprocShareable *self,
@@ -49,6 +58,8 @@ mproc_shareable_serialize (MprocShareable *self,
 
   g_assert (MPROC_IS_SHAREABLE (self));
 
+  if (!mproc_shareable_prepare (self, error))
+    return NULL;
   iface = MPROC_SHAREABLE_GET_IFACE (self);
   handle = iface->serialize (self, fds, error);
   if (handle == NULL)
@@ -153,7 +164,23 @@ mproc_shareable_deserialize (GVariant *description,
 
   klass = g_type_class_ref (type);
   iface = g_type_interface_peek (klass, MPROC_TYPE_SHAREABLE);
-  object = iface->deserialize (handle, fds, error);
+  if (iface->attach != NULL)
+    {
+      if (G_TYPE_IS_ABSTRACT (type))
+        {
+          g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("Received a shared object of unknown type “%s”"), type_name);
+          object = NULL;
+        }
+      else
+        {
+          object = g_object_new (type, NULL);
+          if (!iface->attach (object, handle, fds, error))
+            g_clear_object (&object);
+        }
+    }
+  else
+    object = iface->deserialize (handle, fds, error);
   g_type_class_unref (klass);
 
   return object;

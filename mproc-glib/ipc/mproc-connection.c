@@ -16,6 +16,7 @@
 #include "mproc-error.h"
 #include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
+#include "mproc-initable-private.h"
 #include "mproc-process-private.h"
 #include "mproc-queue-private.h"
 #include "mproc-shareable-private.h"
@@ -42,6 +43,13 @@
  * end should be used by one process at a time in each direction; it stays
  * consistent (each direction has locks) if more do.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_CONNECTION, "duplex", FALSE, NULL)` (GJS's
+ * `new Mproc.Connection()`, Python's `GObject.new()` or a subclass) makes
+ * a new pipe, in [method@Gio.Initable.init] or on first use: the object is
+ * its first end, and [method@Mproc.Connection.take_peer] gives the second.
+ *
  * ## Thread safety
  *
  * Every method may be called from any thread; async methods complete in
@@ -55,7 +63,9 @@
 
 struct _MprocConnection
 {
-  GObject    parent_instance;
+  GObject          parent_instance;
+  MprocInitOnce    once;
+  MprocConnection *peer;   /* the other end made by init, until taken */
   MprocShm  *shm;
   int        event_fd;
   int        sock;
@@ -66,11 +76,25 @@ struct _MprocConnection
   gboolean   closed;
 };
 
+enum {
+  PROP_0,
+  PROP_DUPLEX,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void mproc_connection_initable_init (GInitableIface *iface);
 static void mproc_connection_shareable_init (MprocShareableInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocConnection, mproc_connection, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE,
-                                                      mproc_connection_shareable_init))
+/* Not final, so that bindings can subclass it. */
+G_DEFINE_TYPE_WITH_CODE (MprocConnection, mproc_connection, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_connection_initable_init)
+                         G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE,
+                                                mproc_connection_shareable_init))
+
+#define READY(self, error) \
+  (MPROC_INIT_ONCE_READY (&(self)->once) || mproc_init_once_ensure (&(self)->once, G_INITABLE (self), (error)))
 
 static void
 connection_release (MprocConnection *self)
@@ -85,14 +109,72 @@ connection_release (MprocConnection *self)
 static void
 mproc_connection_finalize (GObject *object)
 {
-  connection_release (MPROC_CONNECTION (object));
+  MprocConnection *self = MPROC_CONNECTION (object);
+
+  g_clear_object (&self->peer);
+  connection_release (self);
+  mproc_init_once_clear (&self->once);
   G_OBJECT_CLASS (mproc_connection_parent_class)->finalize (object);
+}
+
+static void
+mproc_connection_get_property (GObject    *object,
+                               guint       prop_id,
+                               GValue     *value,
+                               GParamSpec *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_DUPLEX:
+      g_value_set_boolean (value, MPROC_CONNECTION (object)->duplex);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mproc_connection_set_property (GObject      *object,
+                               guint         prop_id,
+                               const GValue *value,
+                               GParamSpec   *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_DUPLEX:
+      MPROC_CONNECTION (object)->duplex = g_value_get_boolean (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
 mproc_connection_class_init (MprocConnectionClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = mproc_connection_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mproc_connection_finalize;
+  object_class->get_property = mproc_connection_get_property;
+  object_class->set_property = mproc_connection_set_property;
+
+  /**
+   * MprocConnection:duplex:
+   *
+   * Whether both ends send and receive. A one-way end made alone
+   * receives, and its peer ([method@Mproc.Connection.take_peer]) sends.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_DUPLEX] =
+    g_param_spec_boolean ("duplex", NULL, NULL,
+                          TRUE,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                          G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
@@ -100,6 +182,7 @@ mproc_connection_init (MprocConnection *self)
 {
   self->event_fd = -1;
   self->sock = -1;
+  self->duplex = TRUE;
 }
 
 /* Ring 0 carries end 0 → end 1 (duplex) or writer → reader (simplex);
@@ -134,6 +217,8 @@ mproc_connection_serialize (MprocShareable *shareable,
   int dups[3] = { -1, -1, -1 };
   int src[3];
 
+  if (!READY (self, error))
+    return NULL;
   if (self->closed)
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_CLOSED, _("The connection is closed"));
@@ -161,24 +246,24 @@ mproc_connection_serialize (MprocShareable *shareable,
                         self->end, self->duplex);
 }
 
-static MprocShareable *
-mproc_connection_deserialize (GVariant *handle,
-                              GArray   *fds,
-                              GError  **error)
+static gboolean
+mproc_connection_attach (MprocShareable  *shareable,
+                         GVariant        *handle,
+                         GArray          *fds,
+                         GError         **error)
 {
-  g_autoptr(MprocConnection) self = NULL;
+  MprocConnection *self = MPROC_CONNECTION (shareable);
   GVariant *h[3] = { NULL, };
-  MprocShareable *ret = NULL;
+  gboolean ret = FALSE;
   int shm_fd;
 
   if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("(hhhub)")))
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                            _("Received a malformed shared object"));
-      return NULL;
+      return FALSE;
     }
 
-  self = g_object_new (MPROC_TYPE_CONNECTION, NULL);
   for (guint i = 0; i < 3; i++)
     h[i] = g_variant_get_child_value (handle, i);
   g_variant_get_child (handle, 3, "u", &self->end);
@@ -206,7 +291,8 @@ mproc_connection_deserialize (GVariant *handle,
   if (!connection_attach (self, error))
     goto out;
 
-  ret = MPROC_SHAREABLE (g_steal_pointer (&self));
+  mproc_init_once_mark_done (&self->once);
+  ret = TRUE;
 
 out:
   for (guint i = 0; i < 3; i++)
@@ -218,41 +304,23 @@ static void
 mproc_connection_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_connection_serialize;
-  iface->deserialize = mproc_connection_deserialize;
+  iface->attach = mproc_connection_attach;
 }
 
-/**
- * mproc_pipe_new:
- * @duplex: %TRUE for a two-way pipe; %FALSE for a one-way pipe where
- *   @conn1 can only receive and @conn2 only send (Python's `Pipe(False)`)
- * @conn1: (out) (transfer full): the first end
- * @conn2: (out) (transfer full): the second end
- * @error: return location for a #GError
- *
- * Creates a pipe: two connected #MprocConnection ends, like Python's
- * `multiprocessing.Pipe()`. Give one end to a child process and keep the
- * other; close the end you gave away in the parent, so that the child's exit
- * is seen as end-of-file.
- *
- * Returns: (skip): %TRUE on success, else %FALSE with @error set
- *
- * Since: 1.0
- */
-gboolean
-mproc_pipe_new (gboolean           duplex,
-                MprocConnection  **conn1,
-                MprocConnection  **conn2,
-                GError           **error)
+/* A new pipe: @self is end 0 (the receiving end of a one-way pipe) and
+ * keeps end 1, of the same class, until it is taken. */
+static gboolean
+connection_init_pipe (GInitable     *initable,
+                      GCancellable  *cancellable,
+                      GError       **error)
 {
-  g_autoptr(MprocConnection) a = NULL;
+  MprocConnection *a = MPROC_CONNECTION (initable);
   g_autoptr(MprocConnection) b = NULL;
   g_autoptr(MprocShm) shm = NULL;
+  gboolean duplex = a->duplex;
   gsize ring_size = mproc_ring_shm_size (PIPE_CAPACITY);
   int sv[2];
   int event_fd;
-
-  g_return_val_if_fail (conn1 != NULL && conn2 != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   shm = mproc_shm_new (ring_size * (duplex ? 2 : 1), "mproc-pipe", error);
   if (shm == NULL)
@@ -281,8 +349,7 @@ mproc_pipe_new (gboolean           duplex,
       return FALSE;
     }
 
-  a = g_object_new (MPROC_TYPE_CONNECTION, NULL);
-  b = g_object_new (MPROC_TYPE_CONNECTION, NULL);
+  b = g_object_new (G_OBJECT_TYPE (a), "duplex", duplex, NULL);
   a->shm = mproc_shm_ref (shm);
   b->shm = mproc_shm_ref (shm);
   a->sock = sv[0];
@@ -291,7 +358,7 @@ mproc_pipe_new (gboolean           duplex,
   b->event_fd = fcntl (event_fd, F_DUPFD_CLOEXEC, 3);
   a->end = 0;
   b->end = 1;
-  a->duplex = b->duplex = duplex;
+  mproc_init_once_mark_done (&b->once);
   if (b->event_fd < 0)
     {
       int errsv = errno;
@@ -303,9 +370,84 @@ mproc_pipe_new (gboolean           duplex,
   if (!connection_attach (a, error) || !connection_attach (b, error))
     return FALSE;
 
-  *conn1 = g_steal_pointer (&a);
-  *conn2 = g_steal_pointer (&b);
+  a->peer = g_steal_pointer (&b);
   return TRUE;
+}
+
+static gboolean
+mproc_connection_initable_init_impl (GInitable     *initable,
+                                     GCancellable  *cancellable,
+                                     GError       **error)
+{
+  return mproc_init_once_run (&MPROC_CONNECTION (initable)->once, initable, connection_init_pipe,
+                              cancellable, error);
+}
+
+static void
+mproc_connection_initable_init (GInitableIface *iface)
+{
+  iface->init = mproc_connection_initable_init_impl;
+}
+
+/**
+ * mproc_pipe_new:
+ * @duplex: %TRUE for a two-way pipe; %FALSE for a one-way pipe where
+ *   @conn1 can only receive and @conn2 only send (Python's `Pipe(False)`)
+ * @conn1: (out) (transfer full): the first end
+ * @conn2: (out) (transfer full): the second end
+ * @error: return location for a #GError
+ *
+ * Creates a pipe: two connected #MprocConnection ends, like Python's
+ * `multiprocessing.Pipe()`. Give one end to a child process and keep the
+ * other; close the end you gave away in the parent, so that the child's exit
+ * is seen as end-of-file.
+ *
+ * Returns: (skip): %TRUE on success, else %FALSE with @error set
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_pipe_new (gboolean           duplex,
+                MprocConnection  **conn1,
+                MprocConnection  **conn2,
+                GError           **error)
+{
+  MprocConnection *a;
+
+  g_return_val_if_fail (conn1 != NULL && conn2 != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  a = g_initable_new (MPROC_TYPE_CONNECTION, NULL, error, "duplex", duplex, NULL);
+  if (a == NULL)
+    return FALSE;
+  *conn2 = g_steal_pointer (&a->peer);
+  *conn1 = a;
+  return TRUE;
+}
+
+/**
+ * mproc_connection_take_peer:
+ * @self: a #MprocConnection
+ *
+ * Takes the other end of the pipe that @self made when it was constructed
+ * on its own (`g_object_new (MPROC_TYPE_CONNECTION, "duplex", FALSE,
+ * NULL)`, GJS's `new Mproc.Connection()`): the two ends of
+ * [func@Mproc.pipe_new], of the same class. @self gives it up: the first
+ * call returns it, later ones %NULL, as do ends made by
+ * [func@Mproc.pipe_new] or received from another process.
+ *
+ * Returns: (transfer full) (nullable): the other end, or %NULL
+ *
+ * Since: 0.2
+ */
+MprocConnection *
+mproc_connection_take_peer (MprocConnection *self)
+{
+  g_return_val_if_fail (MPROC_IS_CONNECTION (self), NULL);
+
+  if (!READY (self, NULL))
+    return NULL;
+  return g_steal_pointer (&self->peer);
 }
 
 /**
@@ -322,6 +464,8 @@ gboolean
 mproc_connection_get_readable (MprocConnection *self)
 {
   g_return_val_if_fail (MPROC_IS_CONNECTION (self), FALSE);
+  if (!READY (self, NULL))
+    return FALSE;
   return self->in_ring != NULL;
 }
 
@@ -339,6 +483,8 @@ gboolean
 mproc_connection_get_writable (MprocConnection *self)
 {
   g_return_val_if_fail (MPROC_IS_CONNECTION (self), FALSE);
+  if (!READY (self, NULL))
+    return FALSE;
   return self->out_ring != NULL;
 }
 
@@ -347,13 +493,17 @@ check_ring (MprocConnection  *self,
             gboolean          out,
             GError          **error)
 {
-  MprocRing *ring = out ? self->out_ring : self->in_ring;
+  MprocRing *ring;
 
   if (self->closed)
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_CLOSED, _("The connection is closed"));
       return NULL;
     }
+  /* Made with g_object_new() alone (a binding's `new`): make the pipe now. */
+  if (!READY (self, error))
+    return NULL;
+  ring = out ? self->out_ring : self->in_ring;
   if (ring == NULL)
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
@@ -894,6 +1044,8 @@ object_ring (GObject *object,
   *sock = -1;
   if (MPROC_IS_CONNECTION (object))
     {
+      if (!READY (MPROC_CONNECTION (object), NULL))
+        return NULL;
       *sock = MPROC_CONNECTION (object)->sock;
       return MPROC_CONNECTION (object)->closed ? NULL : MPROC_CONNECTION (object)->in_ring;
     }

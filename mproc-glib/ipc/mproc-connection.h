@@ -27,6 +27,8 @@ gboolean         mproc_pipe_new                    (gboolean              duplex
                                                     MprocConnection     **conn2,
                                                     GError              **error);
 
+MPROC_AVAILABLE_IN_0_2
+MprocConnection *mproc_connection_take_peer        (MprocConnection      *self);
 MPROC_AVAILABLE_IN_1_0
 gboolean         mproc_connection_get_readable     (MprocConnection      *self);
 MPROC_AVAILABLE_IN_1_0

@@ -31,7 +31,8 @@ struct _MprocJoinableQueue
   MprocQueue parent_instance;
 };
 
-G_DEFINE_FINAL_TYPE (MprocJoinableQueue, mproc_joinable_queue, MPROC_TYPE_QUEUE)
+/* Not final, so that bindings can subclass it. */
+G_DEFINE_TYPE (MprocJoinableQueue, mproc_joinable_queue, MPROC_TYPE_QUEUE)
 
 static void
 mproc_joinable_queue_class_init (MprocJoinableQueueClass *klass)

@@ -11,6 +11,7 @@
 #include "mproc-error.h"
 #include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
+#include "mproc-initable-private.h"
 #include "mproc-joinable-queue.h"
 #include "mproc-queue-private.h"
 #include "mproc-shareable-private.h"
@@ -48,6 +49,13 @@
  * a consumer killed in the middle of a get loses that message; in both
  * cases the other processes go on.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_QUEUE, "maxsize", 4, NULL)` (GJS's
+ * `new Mproc.Queue({maxsize: 4})`, Python's `GObject.new()` or a subclass)
+ * makes a complete queue: its ring is made by [method@Gio.Initable.init],
+ * or on first use when nobody called it.
+ *
  * ## Thread safety
  *
  * Every method may be called from any thread of any process that has the
@@ -62,7 +70,7 @@ typedef struct
   MprocQueueStore store;
   guint           maxsize;
   gsize           capacity;
-  gboolean        initialized;
+  MprocInitOnce   once;
   gboolean        closed;
 } MprocQueuePrivate;
 
@@ -185,25 +193,26 @@ mproc_queue_get_ring (MprocQueue  *self,
 {
   MprocQueuePrivate *priv = mproc_queue_get_instance_private (self);
 
-  if (priv->closed || priv->store.ring == NULL)
+  if (priv->closed)
     {
       mproc_queue_set_error_closed (error);
       return NULL;
     }
+  /* Made with g_object_new() alone (a binding's `new`): make the ring now. */
+  if (!MPROC_INIT_ONCE_READY (&priv->once) &&
+      !mproc_init_once_ensure (&priv->once, G_INITABLE (self), error))
+    return NULL;
   return priv->store.ring;
 }
 
 static gboolean
-mproc_queue_initable_init_impl (GInitable     *initable,
-                                GCancellable  *cancellable,
-                                GError       **error)
+queue_init_shared (GInitable     *initable,
+                   GCancellable  *cancellable,
+                   GError       **error)
 {
   MprocQueue *self = MPROC_QUEUE (initable);
   MprocQueuePrivate *priv = mproc_queue_get_instance_private (self);
   gsize capacity = priv->capacity;
-
-  if (priv->initialized)
-    return TRUE;
 
   if (capacity < 4096)
     capacity = 4096;
@@ -217,8 +226,17 @@ mproc_queue_initable_init_impl (GInitable     *initable,
       return FALSE;
     }
   priv->capacity = capacity;
-  priv->initialized = TRUE;
   return TRUE;
+}
+
+static gboolean
+mproc_queue_initable_init_impl (GInitable     *initable,
+                                GCancellable  *cancellable,
+                                GError       **error)
+{
+  MprocQueuePrivate *priv = mproc_queue_get_instance_private (MPROC_QUEUE (initable));
+
+  return mproc_init_once_run (&priv->once, initable, queue_init_shared, cancellable, error);
 }
 
 static void
@@ -234,44 +252,48 @@ mproc_queue_serialize (MprocShareable *shareable,
 {
   MprocQueuePrivate *priv = mproc_queue_get_instance_private (MPROC_QUEUE (shareable));
 
-  if (priv->store.ring == NULL)
-    {
-      mproc_queue_set_error_closed (error);
-      return NULL;
-    }
+  /* Even a queue this process closed can be handed on. */
+  if (!MPROC_INIT_ONCE_READY (&priv->once) &&
+      !mproc_init_once_ensure (&priv->once, G_INITABLE (shareable), error))
+    return NULL;
   return mproc_queue_store_serialize (&priv->store, fds, error);
 }
 
-static MprocShareable *
-mproc_queue_deserialize (GVariant *handle,
-                         GArray   *fds,
-                         GError  **error)
+static gboolean
+mproc_queue_attach (MprocShareable  *shareable,
+                    GVariant        *handle,
+                    GArray          *fds,
+                    GError         **error)
 {
   MprocQueueStore store = { NULL, -1, NULL };
-  MprocQueuePrivate *priv;
-  MprocQueue *self;
+  MprocQueuePrivate *priv = mproc_queue_get_instance_private (MPROC_QUEUE (shareable));
 
   if (!mproc_queue_store_init_handle (&store, handle, fds, error))
     {
       mproc_queue_store_clear (&store);
-      return NULL;
+      return FALSE;
+    }
+  /* The class sent must be the kind of ring in the memory. */
+  if (!mproc_ring_is_joinable (store.ring) != !MPROC_IS_JOINABLE_QUEUE (shareable))
+    {
+      mproc_queue_store_clear (&store);
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                           _("Received a malformed shared object"));
+      return FALSE;
     }
 
-  self = g_object_new (mproc_ring_is_joinable (store.ring) ? MPROC_TYPE_JOINABLE_QUEUE : MPROC_TYPE_QUEUE,
-                       NULL);
-  priv = mproc_queue_get_instance_private (self);
   priv->store = store;
   priv->maxsize = mproc_ring_get_maxsize (store.ring);
   priv->capacity = mproc_ring_get_capacity (store.ring);
-  priv->initialized = TRUE;
-  return MPROC_SHAREABLE (self);
+  mproc_init_once_mark_done (&priv->once);
+  return TRUE;
 }
 
 static void
 mproc_queue_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_queue_serialize;
-  iface->deserialize = mproc_queue_deserialize;
+  iface->attach = mproc_queue_attach;
 }
 
 static void
@@ -280,6 +302,7 @@ mproc_queue_finalize (GObject *object)
   MprocQueuePrivate *priv = mproc_queue_get_instance_private (MPROC_QUEUE (object));
 
   mproc_queue_store_clear (&priv->store);
+  mproc_init_once_clear (&priv->once);
   G_OBJECT_CLASS (mproc_queue_parent_class)->finalize (object);
 }
 
@@ -892,6 +915,8 @@ mproc_queue_create_source (MprocQueue *self)
   g_return_val_if_fail (MPROC_IS_QUEUE (self), NULL);
 
   priv = mproc_queue_get_instance_private (self);
-  g_return_val_if_fail (priv->store.ring != NULL, NULL);
+  if (!MPROC_INIT_ONCE_READY (&priv->once) &&
+      !mproc_init_once_ensure (&priv->once, G_INITABLE (self), NULL))
+    return NULL;
   return mproc_ring_source_new (priv->store.ring, G_OBJECT (self));
 }

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include "mproc-error.h"
+#include "mproc-initable-private.h"
 #include "mproc-queue-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-simple-queue.h"
@@ -19,6 +20,12 @@
  * the same shared ring as #MprocQueue (default capacity), so a put waits
  * only while the ring is full, and a message of any size goes through.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_SIMPLE_QUEUE, NULL)` (GJS's `new`, Python's
+ * `GObject.new()` or a subclass) makes a complete queue: its ring is made
+ * by [method@Gio.Initable.init], or on first use when nobody called it.
+ *
  * ## Thread safety
  *
  * Every method may be called from any thread of any process that has the
@@ -30,50 +37,93 @@
 struct _MprocSimpleQueue
 {
   GObject         parent_instance;
+  MprocInitOnce   once;
   MprocQueueStore store;
   gboolean        closed;
 };
 
+static void mproc_simple_queue_initable_init (GInitableIface *iface);
 static void mproc_simple_queue_shareable_init (MprocShareableInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocSimpleQueue, mproc_simple_queue, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE,
-                                                      mproc_simple_queue_shareable_init))
+/* Not final, so that bindings can subclass it. */
+G_DEFINE_TYPE_WITH_CODE (MprocSimpleQueue, mproc_simple_queue, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_simple_queue_initable_init)
+                         G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE,
+                                                mproc_simple_queue_shareable_init))
+
+#define READY(self, error) \
+  (MPROC_INIT_ONCE_READY (&(self)->once) || mproc_init_once_ensure (&(self)->once, G_INITABLE (self), (error)))
+
+static gboolean
+simple_queue_init_shared (GInitable     *initable,
+                          GCancellable  *cancellable,
+                          GError       **error)
+{
+  MprocSimpleQueue *self = MPROC_SIMPLE_QUEUE (initable);
+
+  if (!mproc_queue_store_init (&self->store, 0, MPROC_QUEUE_DEFAULT_CAPACITY, 0, error))
+    {
+      mproc_queue_store_clear (&self->store);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+mproc_simple_queue_initable_init_impl (GInitable     *initable,
+                                       GCancellable  *cancellable,
+                                       GError       **error)
+{
+  return mproc_init_once_run (&MPROC_SIMPLE_QUEUE (initable)->once, initable,
+                              simple_queue_init_shared, cancellable, error);
+}
+
+static void
+mproc_simple_queue_initable_init (GInitableIface *iface)
+{
+  iface->init = mproc_simple_queue_initable_init_impl;
+}
 
 static GVariant *
 mproc_simple_queue_serialize (MprocShareable *shareable,
                               GArray         *fds,
                               GError        **error)
 {
-  return mproc_queue_store_serialize (&MPROC_SIMPLE_QUEUE (shareable)->store, fds, error);
+  MprocSimpleQueue *self = MPROC_SIMPLE_QUEUE (shareable);
+
+  if (!READY (self, error))
+    return NULL;
+  return mproc_queue_store_serialize (&self->store, fds, error);
 }
 
-static MprocShareable *
-mproc_simple_queue_deserialize (GVariant *handle,
-                                GArray   *fds,
-                                GError  **error)
+static gboolean
+mproc_simple_queue_attach (MprocShareable  *shareable,
+                           GVariant        *handle,
+                           GArray          *fds,
+                           GError         **error)
 {
-  MprocSimpleQueue *self = g_object_new (MPROC_TYPE_SIMPLE_QUEUE, NULL);
+  MprocSimpleQueue *self = MPROC_SIMPLE_QUEUE (shareable);
 
   if (!mproc_queue_store_init_handle (&self->store, handle, fds, error))
-    {
-      g_object_unref (self);
-      return NULL;
-    }
-  return MPROC_SHAREABLE (self);
+    return FALSE;   /* finalize clears the store */
+  mproc_init_once_mark_done (&self->once);
+  return TRUE;
 }
 
 static void
 mproc_simple_queue_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_simple_queue_serialize;
-  iface->deserialize = mproc_simple_queue_deserialize;
+  iface->attach = mproc_simple_queue_attach;
 }
 
 static void
 mproc_simple_queue_finalize (GObject *object)
 {
-  mproc_queue_store_clear (&MPROC_SIMPLE_QUEUE (object)->store);
+  MprocSimpleQueue *self = MPROC_SIMPLE_QUEUE (object);
+
+  mproc_queue_store_clear (&self->store);
+  mproc_init_once_clear (&self->once);
   G_OBJECT_CLASS (mproc_simple_queue_parent_class)->finalize (object);
 }
 
@@ -93,11 +143,14 @@ static MprocRing *
 get_ring (MprocSimpleQueue  *self,
           GError           **error)
 {
-  if (self->closed || self->store.ring == NULL)
+  if (self->closed)
     {
       mproc_queue_set_error_closed (error);
       return NULL;
     }
+  /* Made with g_object_new() alone (a binding's `new`): make the ring now. */
+  if (!READY (self, error))
+    return NULL;
   return self->store.ring;
 }
 
@@ -115,17 +168,9 @@ get_ring (MprocSimpleQueue  *self,
 MprocSimpleQueue *
 mproc_simple_queue_new (GError **error)
 {
-  MprocSimpleQueue *self;
-
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  self = g_object_new (MPROC_TYPE_SIMPLE_QUEUE, NULL);
-  if (!mproc_queue_store_init (&self->store, 0, MPROC_QUEUE_DEFAULT_CAPACITY, 0, error))
-    {
-      g_object_unref (self);
-      return NULL;
-    }
-  return self;
+  return g_initable_new (MPROC_TYPE_SIMPLE_QUEUE, NULL, error, NULL);
 }
 
 /**

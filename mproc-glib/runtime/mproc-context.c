@@ -52,7 +52,8 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-G_DEFINE_FINAL_TYPE (MprocContext, mproc_context, G_TYPE_OBJECT)
+/* Not final, so that bindings can subclass it. */
+G_DEFINE_TYPE (MprocContext, mproc_context, G_TYPE_OBJECT)
 
 static void
 mproc_context_get_property (GObject    *object,

@@ -954,6 +954,34 @@ property_is_transferred (GParamSpec *pspec)
          (pspec->flags & G_PARAM_WRITABLE) != 0;
 }
 
+/* Shared objects made with g_object_new() alone (by a binding) get their
+ * shared state now, before a fork() would copy them without it. */
+static gboolean
+prepare_shared_objects (MprocProcess  *self,
+                        GError       **error)
+{
+  MprocProcessPrivate *priv = PRIV (self);
+  g_autofree GParamSpec **pspecs = NULL;
+  guint n_pspecs = 0;
+
+  for (guint i = 0; i < priv->objects->len; i++)
+    if (!mproc_shareable_prepare (priv->objects->pdata[i], error))
+      return FALSE;
+
+  pspecs = g_object_class_list_properties (G_OBJECT_GET_CLASS (self), &n_pspecs);
+  for (guint i = 0; i < n_pspecs; i++)
+    {
+      g_autoptr(GObject) object = NULL;
+
+      if (!property_is_transferred (pspecs[i]) || !g_type_is_a (pspecs[i]->value_type, MPROC_TYPE_SHAREABLE))
+        continue;
+      g_object_get (self, pspecs[i]->name, &object, NULL);
+      if (object != NULL && !mproc_shareable_prepare (MPROC_SHAREABLE (object), error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* Plain values become GVariants; a shared object becomes its index in
  * @objects (appended). NULL when the value cannot travel. */
 static GVariant *
@@ -1598,6 +1626,9 @@ mproc_process_start (MprocProcess  *self,
 
   /* As Python does at every start: reap the children that have exited. */
   g_list_free_full (mproc_active_children (), g_object_unref);
+
+  if (!prepare_shared_objects (self, error))
+    return FALSE;
 
   if (method != MPROC_START_METHOD_FORK)
     {

@@ -11,6 +11,7 @@
 #include "mproc-element-private.h"
 #include "mproc-error.h"
 #include "mproc-i18n-private.h"
+#include "mproc-initable-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
 
@@ -38,6 +39,14 @@
  * `_boolean` accessors, floats and doubles with the `_double` ones, as for
  * [class@Mproc.Value]. An index out of range is a programmer error.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_ARRAY, "value-type", …, "length", 10, NULL)`
+ * (GJS's `new Mproc.Array({value_type: …, length: 10})`, Python's
+ * `GObject.new()` or a subclass) makes a complete array: its shared
+ * memory is made by [method@Gio.Initable.init], or on first use when
+ * nobody called it.
+ *
  * ## Thread safety
  *
  * All methods may be called from any thread.
@@ -58,17 +67,35 @@ G_STATIC_ASSERT (sizeof (ArrayShared) == 8);
 struct _MprocArray
 {
   GObject         parent_instance;
+  MprocInitOnce   once;
   MprocSync      *sync;
   gpointer        data;
   MprocValueType  value_type;
   guint           length;
+  gboolean        with_lock;   /* construct property */
   MprocRLock     *lock;
 };
 
+enum {
+  PROP_0,
+  PROP_VALUE_TYPE,
+  PROP_LENGTH,
+  PROP_WITH_LOCK,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void mproc_array_initable_init (GInitableIface *iface);
 static void mproc_array_shareable_init (MprocShareableInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocArray, mproc_array, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_array_shareable_init))
+/* Not final, so that bindings can subclass it. */
+G_DEFINE_TYPE_WITH_CODE (MprocArray, mproc_array, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_array_initable_init)
+                         G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_array_shareable_init))
+
+#define READY(self, error) \
+  (MPROC_INIT_ONCE_READY (&(self)->once) || mproc_init_once_ensure (&(self)->once, G_INITABLE (self), (error)))
 
 /* The size of the state for @length elements, or FALSE if it overflows. */
 static gboolean
@@ -93,34 +120,160 @@ mproc_array_finalize (GObject *object)
 
   g_clear_pointer (&self->sync, mproc_sync_free);
   g_clear_object (&self->lock);
+  mproc_init_once_clear (&self->once);
   G_OBJECT_CLASS (mproc_array_parent_class)->finalize (object);
 }
 
 static void
+mproc_array_get_property (GObject    *object,
+                       guint       prop_id,
+                       GValue     *value,
+                       GParamSpec *pspec)
+{
+  MprocArray *self = MPROC_ARRAY (object);
+
+  switch (prop_id)
+    {
+    case PROP_VALUE_TYPE:
+      g_value_set_enum (value, mproc_array_get_value_type (self));
+      break;
+
+    case PROP_LENGTH:
+      g_value_set_uint (value, mproc_array_get_length (self));
+      break;
+
+    case PROP_WITH_LOCK:
+      g_value_set_boolean (value, mproc_array_get_lock (self) != NULL);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mproc_array_set_property (GObject      *object,
+                       guint         prop_id,
+                       const GValue *value,
+                       GParamSpec   *pspec)
+{
+  MprocArray *self = MPROC_ARRAY (object);
+
+  switch (prop_id)
+    {
+    case PROP_VALUE_TYPE:
+      self->value_type = g_value_get_enum (value);
+      break;
+
+    case PROP_LENGTH:
+      self->length = g_value_get_uint (value);
+      break;
+
+    case PROP_WITH_LOCK:
+      self->with_lock = g_value_get_boolean (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+
+static void
 mproc_array_class_init (MprocArrayClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = mproc_array_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mproc_array_finalize;
+  object_class->get_property = mproc_array_get_property;
+  object_class->set_property = mproc_array_set_property;
+
+  /**
+   * MprocArray:value-type:
+   *
+   * The type of the elements.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_VALUE_TYPE] = mproc_element_value_type_pspec ();
+
+  /**
+   * MprocArray:length:
+   *
+   * The number of elements, fixed when the array is made.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_LENGTH] =
+    g_param_spec_uint ("length", NULL, NULL,
+                       0, G_MAXUINT32, 0,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                       G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocArray:with-lock:
+   *
+   * Whether a [class@Mproc.RLock] goes with it ([method@Mproc.Array.get_lock]),
+   * as Python's `lock=True`.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_WITH_LOCK] = mproc_element_with_lock_pspec ();
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 mproc_array_init (MprocArray *self)
 {
+  self->value_type = MPROC_VALUE_TYPE_INT64;
+  self->with_lock = TRUE;
 }
 
-static MprocArray *
-array_new_take (MprocSync      *sync,
-                MprocValueType  value_type,
-                guint           length,
-                MprocRLock     *lock)
+static gboolean
+array_init_shared (GInitable     *initable,
+                   GCancellable  *cancellable,
+                   GError       **error)
 {
-  MprocArray *self = g_object_new (MPROC_TYPE_ARRAY, NULL);
+  MprocArray *self = MPROC_ARRAY (initable);
+  ArrayShared *shared;
+  gsize size;
 
-  self->sync = sync;
-  self->data = (ArrayShared *) mproc_sync_get_state (sync) + 1;
-  self->value_type = value_type;
-  self->length = length;
-  self->lock = lock;
-  return self;
+  if (!state_size (self->value_type, self->length, &size))
+    {
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Cannot create a shared array of %u elements: too large"), self->length);
+      return FALSE;
+    }
+  if (self->with_lock)
+    {
+      self->lock = mproc_rlock_new (error);
+      if (self->lock == NULL)
+        return FALSE;
+    }
+  self->sync = mproc_sync_new (size, "mproc-array", error);
+  if (self->sync == NULL)
+    return FALSE;
+  shared = mproc_sync_get_state (self->sync);
+  shared->value_type = self->value_type;
+  shared->length = self->length;
+  self->data = shared + 1;
+  return TRUE;
+}
+
+static gboolean
+mproc_array_initable_init_impl (GInitable     *initable,
+                                  GCancellable  *cancellable,
+                                  GError       **error)
+{
+  return mproc_init_once_run (&MPROC_ARRAY (initable)->once, initable, array_init_shared,
+                              cancellable, error);
+}
+
+static void
+mproc_array_initable_init (GInitableIface *iface)
+{
+  iface->init = mproc_array_initable_init_impl;
 }
 
 static GVariant *
@@ -142,11 +295,13 @@ mproc_array_serialize (MprocShareable  *shareable,
                         (guint32) self->value_type, (guint32) self->length, lock);
 }
 
-static MprocShareable *
-mproc_array_deserialize (GVariant  *handle,
-                         GArray    *fds,
-                         GError   **error)
+static gboolean
+mproc_array_attach (MprocShareable  *shareable,
+                    GVariant        *handle,
+                    GArray          *fds,
+                    GError         **error)
 {
+  MprocArray *self = MPROC_ARRAY (shareable);
   g_autoptr(GVariant) sync_h = NULL;
   g_autoptr(GVariant) lock_h = NULL;
   MprocRLock *lock = NULL;
@@ -163,14 +318,14 @@ mproc_array_deserialize (GVariant  *handle,
     goto malformed;
 
   if (!mproc_sync_deserialize_optional_lock (lock_h, fds, &lock, error))
-    return NULL;
+    return FALSE;
   /* The memfd is checked to hold @size bytes: the handle's length cannot
    * make us access beyond it. */
   sync = mproc_sync_new_from_handle (sync_h, fds, size, error);
   if (sync == NULL)
     {
       g_clear_object (&lock);
-      return NULL;
+      return FALSE;
     }
   shared = mproc_sync_get_state (sync);
   if (shared->value_type != value_type || shared->length != length)
@@ -179,19 +334,26 @@ mproc_array_deserialize (GVariant  *handle,
       g_clear_object (&lock);
       goto malformed;
     }
-  return MPROC_SHAREABLE (array_new_take (sync, value_type, length, lock));
+  self->sync = sync;
+  self->data = shared + 1;
+  self->value_type = value_type;
+  self->length = length;
+  self->with_lock = lock != NULL;
+  self->lock = lock;
+  mproc_init_once_mark_done (&self->once);
+  return TRUE;
 
 malformed:
   g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                        _("Received a malformed shared array"));
-  return NULL;
+  return FALSE;
 }
 
 static void
 mproc_array_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_array_serialize;
-  iface->deserialize = mproc_array_deserialize;
+  iface->attach = mproc_array_attach;
 }
 
 /**
@@ -214,36 +376,11 @@ mproc_array_new (MprocValueType   value_type,
                  gboolean         with_lock,
                  GError         **error)
 {
-  MprocRLock *lock = NULL;
-  ArrayShared *shared;
-  MprocSync *sync;
-  gsize size;
-
   g_return_val_if_fail (value_type <= MPROC_VALUE_TYPE_DOUBLE, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!state_size (value_type, length, &size))
-    {
-      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
-                   _("Cannot create a shared array of %u elements: too large"), length);
-      return NULL;
-    }
-  if (with_lock)
-    {
-      lock = mproc_rlock_new (error);
-      if (lock == NULL)
-        return NULL;
-    }
-  sync = mproc_sync_new (size, "mproc-array", error);
-  if (sync == NULL)
-    {
-      g_clear_object (&lock);
-      return NULL;
-    }
-  shared = mproc_sync_get_state (sync);
-  shared->value_type = value_type;
-  shared->length = length;
-  return array_new_take (sync, value_type, length, lock);
+  return g_initable_new (MPROC_TYPE_ARRAY, NULL, error, "value-type", value_type,
+                         "length", length, "with-lock", with_lock, NULL);
 }
 
 /**
@@ -299,6 +436,9 @@ mproc_array_get_lock (MprocArray *self)
 {
   g_return_val_if_fail (MPROC_IS_ARRAY (self), NULL);
 
+  if (!READY (self, NULL))
+    return NULL;
+
   return self->lock;
 }
 
@@ -324,6 +464,9 @@ mproc_array_get_int (MprocArray *self,
   g_return_val_if_fail (mproc_element_is_integer (self->value_type), 0);
   g_return_val_if_fail (index_ < self->length, 0);
 
+  if (!READY (self, NULL))
+    return 0;
+
   return mproc_element_load_int (self->value_type, self->data, index_);
 }
 
@@ -345,6 +488,9 @@ mproc_array_set_int (MprocArray *self,
   g_return_if_fail (MPROC_IS_ARRAY (self));
   g_return_if_fail (mproc_element_is_integer (self->value_type));
   g_return_if_fail (index_ < self->length);
+
+  if (!READY (self, NULL))
+    return;
 
   mproc_element_store_int (self->value_type, self->data, index_, mproc_element_normalise (self->value_type, value));
 }
@@ -368,6 +514,9 @@ mproc_array_get_double (MprocArray *self,
   g_return_val_if_fail (!mproc_element_is_integer (self->value_type), 0.0);
   g_return_val_if_fail (index_ < self->length, 0.0);
 
+  if (!READY (self, NULL))
+    return 0.0;
+
   return mproc_element_load_double (self->value_type, self->data, index_);
 }
 
@@ -389,6 +538,9 @@ mproc_array_set_double (MprocArray *self,
   g_return_if_fail (MPROC_IS_ARRAY (self));
   g_return_if_fail (!mproc_element_is_integer (self->value_type));
   g_return_if_fail (index_ < self->length);
+
+  if (!READY (self, NULL))
+    return;
 
   mproc_element_store_double (self->value_type, self->data, index_, value);
 }
@@ -477,6 +629,9 @@ mproc_array_get_values (MprocArray *self)
 
   g_return_val_if_fail (MPROC_IS_ARRAY (self), NULL);
 
+  if (!READY (self, NULL))
+    return NULL;
+
   /* 8 bytes per element fits every type; one more so that it is never
    * empty */
   buffer = g_new (gint64, (gsize) self->length + 1);
@@ -530,6 +685,8 @@ mproc_array_set_values (MprocArray *self,
   g_return_if_fail (values != NULL);
 
   sunk = g_variant_ref_sink (values);
+  if (!READY (self, NULL))
+    return;
   g_return_if_fail (g_variant_type_is_array (g_variant_get_type (sunk)) &&
                     g_variant_type_equal (g_variant_type_element (g_variant_get_type (sunk)),
                                           element_variant_type (self->value_type)));
@@ -578,6 +735,9 @@ mproc_array_add (MprocArray *self,
   g_return_val_if_fail (mproc_element_is_integer (self->value_type), 0);
   g_return_val_if_fail (index_ < self->length, 0);
 
+  if (!READY (self, NULL))
+    return 0;
+
   return mproc_element_add (self->value_type, self->data, index_, delta);
 }
 
@@ -604,6 +764,9 @@ mproc_array_compare_and_swap (MprocArray *self,
   g_return_val_if_fail (MPROC_IS_ARRAY (self), FALSE);
   g_return_val_if_fail (mproc_element_is_integer (self->value_type), FALSE);
   g_return_val_if_fail (index_ < self->length, FALSE);
+
+  if (!READY (self, NULL))
+    return FALSE;
 
   return mproc_element_compare_and_swap (self->value_type, self->data, index_, old_value, new_value);
 }

@@ -21,6 +21,7 @@
 #include "mproc-barrier.h"
 #include "mproc-error.h"
 #include "mproc-i18n-private.h"
+#include "mproc-initable-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
 
@@ -37,6 +38,11 @@
  * and later, until [method@Mproc.Barrier.reset]) when it is aborted, when a
  * waiter times out or is cancelled, or when a process that is waiting at
  * it dies: a killed participant never leaves the others hanging.
+ *
+ * `g_object_new (MPROC_TYPE_BARRIER, "parties", 3, NULL)` (GJS's
+ * `new Mproc.Barrier({parties: 3})`, Python's `GObject.new()` or a
+ * subclass) makes a complete barrier: its shared memory is made by
+ * [method@Gio.Initable.init], or on first use when nobody called it.
  *
  * ## Thread safety
  *
@@ -61,41 +67,144 @@ typedef struct
 struct _MprocBarrier
 {
   GObject        parent_instance;
+  MprocInitOnce  once;
   MprocSync     *sync;
   BarrierShared *shared;
+  guint          parties;   /* construct property */
 };
 
+enum {
+  PROP_0,
+  PROP_PARTIES,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void mproc_barrier_initable_init (GInitableIface *iface);
 static void mproc_barrier_shareable_init (MprocShareableInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocBarrier, mproc_barrier, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_barrier_shareable_init))
+/* Not final, so that bindings can subclass it. */
+G_DEFINE_TYPE_WITH_CODE (MprocBarrier, mproc_barrier, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_barrier_initable_init)
+                         G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_barrier_shareable_init))
+
+#define READY(self, error) \
+  (MPROC_INIT_ONCE_READY (&(self)->once) || mproc_init_once_ensure (&(self)->once, G_INITABLE (self), (error)))
 
 static void
 mproc_barrier_finalize (GObject *object)
 {
-  g_clear_pointer (&MPROC_BARRIER (object)->sync, mproc_sync_free);
+  MprocBarrier *self = MPROC_BARRIER (object);
+
+  g_clear_pointer (&self->sync, mproc_sync_free);
+  mproc_init_once_clear (&self->once);
   G_OBJECT_CLASS (mproc_barrier_parent_class)->finalize (object);
+}
+
+static void
+mproc_barrier_get_property (GObject    *object,
+                            guint       prop_id,
+                            GValue     *value,
+                            GParamSpec *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_PARTIES:
+      g_value_set_uint (value, mproc_barrier_get_parties (MPROC_BARRIER (object)));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mproc_barrier_set_property (GObject      *object,
+                            guint         prop_id,
+                            const GValue *value,
+                            GParamSpec   *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_PARTIES:
+      MPROC_BARRIER (object)->parties = g_value_get_uint (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
 mproc_barrier_class_init (MprocBarrierClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = mproc_barrier_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mproc_barrier_finalize;
+  object_class->get_property = mproc_barrier_get_property;
+  object_class->set_property = mproc_barrier_set_property;
+
+  /**
+   * MprocBarrier:parties:
+   *
+   * How many must wait before all are released (1 to 256).
+   *
+   * Since: 0.2
+   */
+  properties[PROP_PARTIES] =
+    g_param_spec_uint ("parties", NULL, NULL,
+                       1, MAX_PARTIES, 1,
+                       G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                       G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 mproc_barrier_init (MprocBarrier *self)
 {
+  self->parties = 1;
 }
 
-static MprocBarrier *
-barrier_new_take (MprocSync *sync)
+static void
+barrier_take (MprocBarrier *self,
+              MprocSync    *sync)
 {
-  MprocBarrier *self = g_object_new (MPROC_TYPE_BARRIER, NULL);
-
   self->sync = sync;
   self->shared = mproc_sync_get_state (sync);
-  return self;
+}
+
+static gboolean
+barrier_init_shared (GInitable     *initable,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  MprocBarrier *self = MPROC_BARRIER (initable);
+  MprocSync *sync;
+
+  sync = mproc_sync_new (sizeof (BarrierShared), "mproc-barrier", error);
+  if (sync == NULL)
+    return FALSE;
+  barrier_take (self, sync);
+  mproc_mutex_shared_init (&self->shared->guard, FALSE);
+  self->shared->parties = self->parties;
+  return TRUE;
+}
+
+static gboolean
+mproc_barrier_initable_init_impl (GInitable     *initable,
+                                  GCancellable  *cancellable,
+                                  GError       **error)
+{
+  return mproc_init_once_run (&MPROC_BARRIER (initable)->once, initable, barrier_init_shared,
+                              cancellable, error);
+}
+
+static void
+mproc_barrier_initable_init (GInitableIface *iface)
+{
+  iface->init = mproc_barrier_initable_init_impl;
 }
 
 static GVariant *
@@ -106,21 +215,27 @@ mproc_barrier_serialize (MprocShareable  *shareable,
   return mproc_sync_serialize (MPROC_BARRIER (shareable)->sync, fds, error);
 }
 
-static MprocShareable *
-mproc_barrier_deserialize (GVariant  *handle,
-                           GArray    *fds,
-                           GError   **error)
+static gboolean
+mproc_barrier_attach (MprocShareable  *shareable,
+                      GVariant        *handle,
+                      GArray          *fds,
+                      GError         **error)
 {
+  MprocBarrier *self = MPROC_BARRIER (shareable);
   MprocSync *sync = mproc_sync_new_from_handle (handle, fds, sizeof (BarrierShared), error);
 
-  return sync != NULL ? MPROC_SHAREABLE (barrier_new_take (sync)) : NULL;
+  if (sync == NULL)
+    return FALSE;
+  barrier_take (self, sync);
+  mproc_init_once_mark_done (&self->once);
+  return TRUE;
 }
 
 static void
 mproc_barrier_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_barrier_serialize;
-  iface->deserialize = mproc_barrier_deserialize;
+  iface->attach = mproc_barrier_attach;
 }
 
 /**
@@ -138,19 +253,10 @@ MprocBarrier *
 mproc_barrier_new (guint    parties,
                    GError **error)
 {
-  MprocSync *sync;
-  MprocBarrier *self;
-
   g_return_val_if_fail (parties >= 1 && parties <= MAX_PARTIES, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  sync = mproc_sync_new (sizeof (BarrierShared), "mproc-barrier", error);
-  if (sync == NULL)
-    return NULL;
-  self = barrier_new_take (sync);
-  mproc_mutex_shared_init (&self->shared->guard, FALSE);
-  self->shared->parties = parties;
-  return self;
+  return g_initable_new (MPROC_TYPE_BARRIER, NULL, error, "parties", parties, NULL);
 }
 
 /* The guard: a holder that died leaves the barrier broken. */
@@ -187,6 +293,9 @@ mproc_barrier_get_parties (MprocBarrier *self)
 {
   g_return_val_if_fail (MPROC_IS_BARRIER (self), 0);
 
+  if (!READY (self, NULL))
+    return 0;
+
   return self->shared->parties;
 }
 
@@ -206,6 +315,9 @@ mproc_barrier_get_n_waiting (MprocBarrier *self)
 {
   g_return_val_if_fail (MPROC_IS_BARRIER (self), 0);
 
+  if (!READY (self, NULL))
+    return 0;
+
   return g_atomic_int_get (&self->shared->count);
 }
 
@@ -224,6 +336,9 @@ gboolean
 mproc_barrier_is_broken (MprocBarrier *self)
 {
   g_return_val_if_fail (MPROC_IS_BARRIER (self), FALSE);
+
+  if (!READY (self, NULL))
+    return 0;
 
   return g_atomic_int_get (&self->shared->broken) != 0;
 }
@@ -267,6 +382,9 @@ mproc_barrier_abort (MprocBarrier *self)
 {
   g_return_if_fail (MPROC_IS_BARRIER (self));
 
+  if (!READY (self, NULL))
+    return;
+
   guard_lock (self);
   g_atomic_int_set (&self->shared->broken, 1);
   guard_unlock (self);
@@ -288,6 +406,9 @@ mproc_barrier_reset (MprocBarrier *self)
   BarrierShared *shared;
 
   g_return_if_fail (MPROC_IS_BARRIER (self));
+
+  if (!READY (self, NULL))
+    return;
 
   shared = self->shared;
   guard_lock (self);
@@ -426,6 +547,8 @@ mproc_barrier_wait_async (MprocBarrier        *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_barrier_wait_async);
+  if (!mproc_init_once_ensure_task (&self->once, G_INITABLE (self), task))
+    return;
   g_task_set_check_cancellable (task, FALSE);
   wd = g_new0 (WaitData, 1);
   wd->self = self;

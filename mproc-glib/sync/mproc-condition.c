@@ -21,6 +21,7 @@
 #include "mproc-condition.h"
 #include "mproc-error.h"
 #include "mproc-i18n-private.h"
+#include "mproc-initable-private.h"
 #include "mproc-lock.h"
 #include "mproc-rlock.h"
 #include "mproc-shareable-private.h"
@@ -51,6 +52,14 @@
  * is not remembered: nobody waiting, nobody woken. At most 256 threads may
  * wait on one condition at a time.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_CONDITION, "lock", lock, NULL)` (GJS's
+ * `new Mproc.Condition({lock})`, Python's `GObject.new()` or a subclass)
+ * makes a complete condition, with an [class@Mproc.RLock] of its own when
+ * no lock is given: its shared memory is made by
+ * [method@Gio.Initable.init], or on first use when nobody called it.
+ *
  * ## Thread safety
  *
  * All methods may be called from any thread.
@@ -77,17 +86,32 @@ typedef struct
 
 struct _MprocCondition
 {
-  GObject     parent_instance;
-  MprocSync  *sync;
-  CondShared *shared;
-  MprocLock  *lock;        /* an MprocLock or MprocRLock */
-  MprocSync  *lock_sync;
+  GObject        parent_instance;
+  MprocInitOnce  once;
+  MprocSync     *sync;
+  CondShared    *shared;
+  MprocLock     *lock;        /* an MprocLock or MprocRLock; NULL until init without one */
+  MprocSync     *lock_sync;
 };
 
+enum {
+  PROP_0,
+  PROP_LOCK,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void mproc_condition_initable_init (GInitableIface *iface);
 static void mproc_condition_shareable_init (MprocShareableInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocCondition, mproc_condition, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_condition_shareable_init))
+/* Not final, so that bindings can subclass it. */
+G_DEFINE_TYPE_WITH_CODE (MprocCondition, mproc_condition, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_condition_initable_init)
+                         G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_condition_shareable_init))
+
+#define READY(self, error) \
+  (MPROC_INIT_ONCE_READY (&(self)->once) || mproc_init_once_ensure (&(self)->once, G_INITABLE (self), (error)))
 
 static void
 mproc_condition_finalize (GObject *object)
@@ -96,13 +120,69 @@ mproc_condition_finalize (GObject *object)
 
   g_clear_pointer (&self->sync, mproc_sync_free);
   g_clear_object (&self->lock);
+  mproc_init_once_clear (&self->once);
   G_OBJECT_CLASS (mproc_condition_parent_class)->finalize (object);
+}
+
+static void
+mproc_condition_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_LOCK:
+      g_value_set_object (value, mproc_condition_get_lock (MPROC_CONDITION (object)));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mproc_condition_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_LOCK:
+      MPROC_CONDITION (object)->lock = g_value_dup_object (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
 mproc_condition_class_init (MprocConditionClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = mproc_condition_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mproc_condition_finalize;
+  object_class->get_property = mproc_condition_get_property;
+  object_class->set_property = mproc_condition_set_property;
+
+  /**
+   * MprocCondition:lock:
+   *
+   * The lock that must be held around waits and notifications, a
+   * [class@Mproc.Lock] or an [class@Mproc.RLock]; when none is given at
+   * construction, the condition makes an [class@Mproc.RLock] of its own.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_LOCK] =
+    g_param_spec_object ("lock", NULL, NULL,
+                         MPROC_TYPE_LOCK,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                         G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
@@ -110,17 +190,41 @@ mproc_condition_init (MprocCondition *self)
 {
 }
 
-static MprocCondition *
-condition_new_take (MprocSync *sync,
-                    MprocLock *lock)
+static gboolean
+condition_init_shared (GInitable     *initable,
+                       GCancellable  *cancellable,
+                       GError       **error)
 {
-  MprocCondition *self = g_object_new (MPROC_TYPE_CONDITION, NULL);
+  MprocCondition *self = MPROC_CONDITION (initable);
 
-  self->sync = sync;
-  self->shared = mproc_sync_get_state (sync);
-  self->lock = lock;
-  self->lock_sync = mproc_lock_get_sync (lock);
-  return self;
+  if (self->lock == NULL)
+    self->lock = (MprocLock *) mproc_rlock_new (error);
+  else if (!g_initable_init (G_INITABLE (self->lock), cancellable, error))
+    return FALSE;
+  if (self->lock == NULL)
+    return FALSE;
+
+  self->sync = mproc_sync_new (sizeof (CondShared), "mproc-condition", error);
+  if (self->sync == NULL)
+    return FALSE;
+  self->shared = mproc_sync_get_state (self->sync);
+  self->lock_sync = mproc_lock_get_sync (self->lock);
+  return TRUE;
+}
+
+static gboolean
+mproc_condition_initable_init_impl (GInitable     *initable,
+                                    GCancellable  *cancellable,
+                                    GError       **error)
+{
+  return mproc_init_once_run (&MPROC_CONDITION (initable)->once, initable, condition_init_shared,
+                              cancellable, error);
+}
+
+static void
+mproc_condition_initable_init (GInitableIface *iface)
+{
+  iface->init = mproc_condition_initable_init_impl;
 }
 
 static GVariant *
@@ -132,6 +236,8 @@ mproc_condition_serialize (MprocShareable  *shareable,
   g_autoptr(GVariant) sync = NULL;
   GVariant *lock;
 
+  if (!READY (self, error))
+    return NULL;
   sync = mproc_sync_serialize (self->sync, fds, error);
   if (sync == NULL)
     return NULL;
@@ -141,49 +247,55 @@ mproc_condition_serialize (MprocShareable  *shareable,
   return g_variant_new ("(@(hh)@(sv))", g_steal_pointer (&sync), lock);
 }
 
-static MprocShareable *
-mproc_condition_deserialize (GVariant  *handle,
-                             GArray    *fds,
-                             GError   **error)
+static gboolean
+mproc_condition_attach (MprocShareable  *shareable,
+                        GVariant        *handle,
+                        GArray          *fds,
+                        GError         **error)
 {
+  MprocCondition *self = MPROC_CONDITION (shareable);
   g_autoptr(GVariant) sync_h = NULL;
   g_autoptr(GVariant) lock_h = NULL;
   MprocShareable *lock;
-  MprocSync *sync;
 
   if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("((hh)(sv))")))
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                            _("Received a malformed synchronisation object"));
-      return NULL;
+      return FALSE;
     }
   sync_h = g_variant_get_child_value (handle, 0);
   lock_h = g_variant_get_child_value (handle, 1);
 
   lock = mproc_shareable_deserialize (lock_h, fds, error);
   if (lock == NULL)
-    return NULL;
+    return FALSE;
   if (!MPROC_IS_LOCK (lock))
     {
       g_object_unref (lock);
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                            _("Received a malformed synchronisation object"));
-      return NULL;
+      return FALSE;
     }
-  sync = mproc_sync_new_from_handle (sync_h, fds, sizeof (CondShared), error);
-  if (sync == NULL)
+  self->sync = mproc_sync_new_from_handle (sync_h, fds, sizeof (CondShared), error);
+  if (self->sync == NULL)
     {
       g_object_unref (lock);
-      return NULL;
+      return FALSE;
     }
-  return MPROC_SHAREABLE (condition_new_take (sync, MPROC_LOCK (lock)));
+  self->shared = mproc_sync_get_state (self->sync);
+  g_clear_object (&self->lock);
+  self->lock = MPROC_LOCK (lock);
+  self->lock_sync = mproc_lock_get_sync (self->lock);
+  mproc_init_once_mark_done (&self->once);
+  return TRUE;
 }
 
 static void
 mproc_condition_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_condition_serialize;
-  iface->deserialize = mproc_condition_deserialize;
+  iface->attach = mproc_condition_attach;
 }
 
 /**
@@ -202,27 +314,10 @@ MprocCondition *
 mproc_condition_new (MprocLock  *lock,
                      GError    **error)
 {
-  MprocSync *sync;
-
   g_return_val_if_fail (lock == NULL || MPROC_IS_LOCK (lock), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (lock != NULL)
-    g_object_ref (lock);
-  else
-    {
-      lock = (MprocLock *) mproc_rlock_new (error);
-      if (lock == NULL)
-        return NULL;
-    }
-
-  sync = mproc_sync_new (sizeof (CondShared), "mproc-condition", error);
-  if (sync == NULL)
-    {
-      g_object_unref (lock);
-      return NULL;
-    }
-  return condition_new_take (sync, lock);
+  return g_initable_new (MPROC_TYPE_CONDITION, NULL, error, "lock", lock, NULL);
 }
 
 /**
@@ -240,6 +335,9 @@ MprocLock *
 mproc_condition_get_lock (MprocCondition *self)
 {
   g_return_val_if_fail (MPROC_IS_CONDITION (self), NULL);
+
+  if (!READY (self, NULL))
+    return NULL;
 
   return self->lock;
 }
@@ -266,6 +364,9 @@ mproc_condition_acquire (MprocCondition  *self,
 {
   g_return_val_if_fail (MPROC_IS_CONDITION (self), FALSE);
 
+  if (!READY (self, error))
+    return FALSE;
+
   return mproc_mutex_acquire (self->lock_sync, timeout_usec, cancellable, error);
 }
 
@@ -285,6 +386,9 @@ mproc_condition_release (MprocCondition  *self,
                          GError         **error)
 {
   g_return_val_if_fail (MPROC_IS_CONDITION (self), FALSE);
+
+  if (!READY (self, error))
+    return FALSE;
 
   return mproc_mutex_release (self->lock_sync, error);
 }
@@ -421,6 +525,9 @@ mproc_condition_wait (MprocCondition  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (!READY (self, error))
+    return FALSE;
+
   index = wait_begin (self, &saved_count, error);
   if (index < 0)
     return FALSE;
@@ -520,6 +627,8 @@ mproc_condition_wait_async (MprocCondition      *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_condition_wait_async);
+  if (!mproc_init_once_ensure_task (&self->once, G_INITABLE (self), task))
+    return;
   g_task_set_check_cancellable (task, FALSE);
   wd = g_new0 (WaitData, 1);
   g_task_set_task_data (task, wd, wait_data_free);
@@ -640,6 +749,9 @@ mproc_condition_notify (MprocCondition  *self,
 
   g_return_val_if_fail (MPROC_IS_CONDITION (self), 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
+
+  if (!READY (self, error))
+    return 0;
 
   if (!mproc_mutex_is_owned (self->lock_sync))
     {

@@ -14,6 +14,7 @@
 
 #include <glib.h>
 
+#include "mproc-enum-types.h"
 #include "mproc-value.h"
 
 G_BEGIN_DECLS
@@ -218,6 +219,25 @@ mproc_element_compare_and_swap (MprocValueType type,
   if (mproc_element_normalise (type, old_value) != old_value)
     return FALSE;
   return mproc_element_cas_int (type, data, i, &old_value, mproc_element_normalise (type, new_value));
+}
+
+/* The construct properties that MprocValue and MprocArray share. */
+static inline GParamSpec *
+mproc_element_value_type_pspec (void)
+{
+  return g_param_spec_enum ("value-type", NULL, NULL,
+                            MPROC_TYPE_VALUE_TYPE, MPROC_VALUE_TYPE_INT64,
+                            G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                            G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+}
+
+static inline GParamSpec *
+mproc_element_with_lock_pspec (void)
+{
+  return g_param_spec_boolean ("with-lock", NULL, NULL,
+                               TRUE,
+                               G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                               G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 }
 
 G_END_DECLS

@@ -7,6 +7,7 @@
 
 #include "mproc-error.h"
 #include "mproc-event.h"
+#include "mproc-initable-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
 
@@ -33,24 +34,41 @@
  *
  * All methods may be called from any thread.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_EVENT, NULL)` (GJS's `new Mproc.Event()`,
+ * Python's `GObject.new (Mproc.Event)` or a subclass) makes a complete
+ * event: its shared memory is made by [method@Gio.Initable.init], or on
+ * first use when nobody called it.
+ *
  * Since: 1.0
  */
 struct _MprocEvent
 {
-  GObject    parent_instance;
-  MprocSync *sync;
-  guint32   *flag;
+  GObject        parent_instance;
+  MprocInitOnce  once;
+  MprocSync     *sync;
+  guint32       *flag;
 };
 
+static void mproc_event_initable_init (GInitableIface *iface);
 static void mproc_event_shareable_init (MprocShareableInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocEvent, mproc_event, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_event_shareable_init))
+/* Not final, so that bindings can subclass it. */
+G_DEFINE_TYPE_WITH_CODE (MprocEvent, mproc_event, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_event_initable_init)
+                         G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_event_shareable_init))
+
+#define READY(self, error) \
+  (MPROC_INIT_ONCE_READY (&(self)->once) || mproc_init_once_ensure (&(self)->once, G_INITABLE (self), (error)))
 
 static void
 mproc_event_finalize (GObject *object)
 {
-  g_clear_pointer (&MPROC_EVENT (object)->sync, mproc_sync_free);
+  MprocEvent *self = MPROC_EVENT (object);
+
+  g_clear_pointer (&self->sync, mproc_sync_free);
+  mproc_init_once_clear (&self->once);
   G_OBJECT_CLASS (mproc_event_parent_class)->finalize (object);
 }
 
@@ -65,14 +83,40 @@ mproc_event_init (MprocEvent *self)
 {
 }
 
-static MprocEvent *
-event_new_take (MprocSync *sync)
+static void
+event_take (MprocEvent *self,
+            MprocSync  *sync)
 {
-  MprocEvent *self = g_object_new (MPROC_TYPE_EVENT, NULL);
-
   self->sync = sync;
   self->flag = mproc_sync_get_state (sync);
-  return self;
+}
+
+static gboolean
+event_init_shared (GInitable     *initable,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  MprocSync *sync = mproc_sync_new (sizeof (guint32), "mproc-event", error);
+
+  if (sync == NULL)
+    return FALSE;
+  event_take (MPROC_EVENT (initable), sync);
+  return TRUE;
+}
+
+static gboolean
+mproc_event_initable_init_impl (GInitable     *initable,
+                                GCancellable  *cancellable,
+                                GError       **error)
+{
+  return mproc_init_once_run (&MPROC_EVENT (initable)->once, initable, event_init_shared,
+                              cancellable, error);
+}
+
+static void
+mproc_event_initable_init (GInitableIface *iface)
+{
+  iface->init = mproc_event_initable_init_impl;
 }
 
 static GVariant *
@@ -83,21 +127,27 @@ mproc_event_serialize (MprocShareable  *shareable,
   return mproc_sync_serialize (MPROC_EVENT (shareable)->sync, fds, error);
 }
 
-static MprocShareable *
-mproc_event_deserialize (GVariant  *handle,
-                         GArray    *fds,
-                         GError   **error)
+static gboolean
+mproc_event_attach (MprocShareable  *shareable,
+                    GVariant        *handle,
+                    GArray          *fds,
+                    GError         **error)
 {
+  MprocEvent *self = MPROC_EVENT (shareable);
   MprocSync *sync = mproc_sync_new_from_handle (handle, fds, sizeof (guint32), error);
 
-  return sync != NULL ? MPROC_SHAREABLE (event_new_take (sync)) : NULL;
+  if (sync == NULL)
+    return FALSE;
+  event_take (self, sync);
+  mproc_init_once_mark_done (&self->once);
+  return TRUE;
 }
 
 static void
 mproc_event_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_event_serialize;
-  iface->deserialize = mproc_event_deserialize;
+  iface->attach = mproc_event_attach;
 }
 
 /**
@@ -113,12 +163,9 @@ mproc_event_shareable_init (MprocShareableInterface *iface)
 MprocEvent *
 mproc_event_new (GError **error)
 {
-  MprocSync *sync;
-
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  sync = mproc_sync_new (sizeof (guint32), "mproc-event", error);
-  return sync != NULL ? event_new_take (sync) : NULL;
+  return g_initable_new (MPROC_TYPE_EVENT, NULL, error, NULL);
 }
 
 /**
@@ -133,6 +180,9 @@ void
 mproc_event_set (MprocEvent *self)
 {
   g_return_if_fail (MPROC_IS_EVENT (self));
+
+  if (!READY (self, NULL))
+    return;
 
   if (g_atomic_int_exchange ((gint *) self->flag, 1) == 0)
     mproc_sync_wake (self->sync, G_MAXINT);
@@ -151,6 +201,9 @@ mproc_event_clear (MprocEvent *self)
 {
   g_return_if_fail (MPROC_IS_EVENT (self));
 
+  if (!READY (self, NULL))
+    return;
+
   g_atomic_int_set (self->flag, 0);
 }
 
@@ -168,6 +221,9 @@ gboolean
 mproc_event_is_set (MprocEvent *self)
 {
   g_return_val_if_fail (MPROC_IS_EVENT (self), FALSE);
+
+  if (!READY (self, NULL))
+    return FALSE;
 
   return g_atomic_int_get (self->flag) != 0;
 }
@@ -208,6 +264,9 @@ mproc_event_wait (MprocEvent    *self,
   g_return_val_if_fail (MPROC_IS_EVENT (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!READY (self, error))
+    return FALSE;
 
   if (g_atomic_int_get (self->flag) != 0)
     return TRUE;
@@ -267,6 +326,8 @@ mproc_event_wait_async (MprocEvent          *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_event_wait_async);
+  if (!mproc_init_once_ensure_task (&self->once, G_INITABLE (self), task))
+    return;
   mproc_wait_point_wait_async (mproc_sync_get_wait_point (self->sync),
                                event_check, self->flag, timeout_usec, cancellable,
                                event_wait_done, task);

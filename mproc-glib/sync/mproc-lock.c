@@ -7,6 +7,7 @@
 
 #include "mproc-error.h"
 #include "mproc-i18n-private.h"
+#include "mproc-initable-private.h"
 #include "mproc-lock.h"
 #include "mproc-rlock.h"
 #include "mproc-shareable-private.h"
@@ -45,6 +46,13 @@
  * [method@Mproc.Lock.acquire] are woken by the kernel (robust futex list);
  * async and cancellable waiters watch the holder thread's pidfd.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_LOCK, NULL)` (GJS's `new Mproc.Lock()`,
+ * Python's `GObject.new()` or a subclass) makes a complete lock: its
+ * shared memory is made by [method@Gio.Initable.init], or on first use
+ * when nobody called it.
+ *
  * ## Thread safety
  *
  * All methods may be called from any thread; ownership is per thread.
@@ -54,16 +62,19 @@
 
 typedef struct
 {
+  MprocInitOnce    once;
   MprocSync       *sync;
   /* Cached for the fast paths (the mapping never moves). */
   pthread_mutex_t *mutex;
   guint32         *n_fd_waiters;
 } MprocLockPrivate;
 
+static void mproc_lock_initable_init (GInitableIface *iface);
 static void mproc_lock_shareable_init (MprocShareableInterface *iface);
 
 G_DEFINE_TYPE_WITH_CODE (MprocLock, mproc_lock, G_TYPE_OBJECT,
                          G_ADD_PRIVATE (MprocLock)
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_lock_initable_init)
                          G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_lock_shareable_init))
 
 /* The type check of the fast paths: an exact match for MprocLock, without
@@ -76,6 +87,11 @@ static GType lock_type;
 
 #define PRIV(self) ((MprocLockPrivate *) mproc_lock_get_instance_private (self))
 
+/* The shared memory exists (made at construction or now, on first use). */
+#define READY(self, error) \
+  (MPROC_INIT_ONCE_READY (&PRIV (self)->once) || \
+   mproc_init_once_ensure (&PRIV (self)->once, G_INITABLE (self), (error)))
+
 static void
 mproc_lock_finalize (GObject *object)
 {
@@ -87,6 +103,7 @@ mproc_lock_finalize (GObject *object)
     while (mproc_mutex_release (priv->sync, NULL) && mproc_mutex_is_owned (priv->sync))
       ;
   g_clear_pointer (&priv->sync, mproc_sync_free);
+  mproc_init_once_clear (&priv->once);
   G_OBJECT_CLASS (mproc_lock_parent_class)->finalize (object);
 }
 
@@ -102,18 +119,47 @@ mproc_lock_init (MprocLock *self)
 {
 }
 
-/* Wraps @sync (taken) in a new MprocLock, or MprocRLock when @recursive. */
-static MprocLock *
-lock_new_take (MprocSync *sync,
-               gboolean   recursive)
+static void
+lock_take (MprocLock *self,
+           MprocSync *sync)
 {
-  MprocLock *self = g_object_new (recursive ? MPROC_TYPE_RLOCK : MPROC_TYPE_LOCK, NULL);
   MprocLockPrivate *priv = PRIV (self);
 
   priv->sync = sync;
   priv->mutex = &((MprocMutexShared *) mproc_sync_get_state (sync))->mutex;
   priv->n_fd_waiters = &mproc_sync_get_wait_shared (sync)->n_fd_waiters;
-  return self;
+}
+
+/* An MprocRLock (or a binding's subclass of it) is the recursive kind. */
+static gboolean
+lock_init_shared (GInitable     *initable,
+                  GCancellable  *cancellable,
+                  GError       **error)
+{
+  gboolean recursive = MPROC_IS_RLOCK (initable);
+  MprocSync *sync;
+
+  sync = mproc_sync_new (sizeof (MprocMutexShared), recursive ? "mproc-rlock" : "mproc-lock", error);
+  if (sync == NULL)
+    return FALSE;
+  mproc_mutex_shared_init (mproc_sync_get_state (sync), recursive);
+  lock_take (MPROC_LOCK (initable), sync);
+  return TRUE;
+}
+
+static gboolean
+mproc_lock_initable_init_impl (GInitable     *initable,
+                               GCancellable  *cancellable,
+                               GError       **error)
+{
+  return mproc_init_once_run (&PRIV (MPROC_LOCK (initable))->once, initable, lock_init_shared,
+                              cancellable, error);
+}
+
+static void
+mproc_lock_initable_init (GInitableIface *iface)
+{
+  iface->init = mproc_lock_initable_init_impl;
 }
 
 /* The handle is "((hh)b)": the shared state, and whether the mutex is
@@ -133,11 +179,13 @@ mproc_lock_serialize (MprocShareable  *shareable,
                         ((MprocMutexShared *) mproc_sync_get_state (sync))->recursive != 0);
 }
 
-static MprocShareable *
-mproc_lock_deserialize (GVariant  *handle,
-                        GArray    *fds,
-                        GError   **error)
+static gboolean
+mproc_lock_attach (MprocShareable  *shareable,
+                   GVariant        *handle,
+                   GArray          *fds,
+                   GError         **error)
 {
+  MprocLock *self = MPROC_LOCK (shareable);
   g_autoptr(GVariant) sync_h = NULL;
   gboolean recursive;
   MprocSync *sync;
@@ -146,27 +194,32 @@ mproc_lock_deserialize (GVariant  *handle,
     goto malformed;
   g_variant_get (handle, "(@(hh)b)", &sync_h, &recursive);
 
+  /* The class sent must be the kind of mutex in the memory. */
+  if (!recursive != !MPROC_IS_RLOCK (self))
+    goto malformed;
   sync = mproc_sync_new_from_handle (sync_h, fds, sizeof (MprocMutexShared), error);
   if (sync == NULL)
-    return NULL;
+    return FALSE;
   if ((((MprocMutexShared *) mproc_sync_get_state (sync))->recursive != 0) != recursive)
     {
       mproc_sync_free (sync);
       goto malformed;
     }
-  return MPROC_SHAREABLE (lock_new_take (sync, recursive));
+  lock_take (self, sync);
+  mproc_init_once_mark_done (&PRIV (self)->once);
+  return TRUE;
 
 malformed:
   g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                        _("Received a malformed synchronisation object"));
-  return NULL;
+  return FALSE;
 }
 
 static void
 mproc_lock_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_lock_serialize;
-  iface->deserialize = mproc_lock_deserialize;
+  iface->attach = mproc_lock_attach;
 }
 
 /* mproc_lock_new() and mproc_rlock_new(). */
@@ -174,13 +227,7 @@ MprocLock *
 mproc_lock_new_internal (gboolean   recursive,
                          GError   **error)
 {
-  MprocSync *sync;
-
-  sync = mproc_sync_new (sizeof (MprocMutexShared), recursive ? "mproc-rlock" : "mproc-lock", error);
-  if (sync == NULL)
-    return NULL;
-  mproc_mutex_shared_init (mproc_sync_get_state (sync), recursive);
-  return lock_new_take (sync, recursive);
+  return g_initable_new (recursive ? MPROC_TYPE_RLOCK : MPROC_TYPE_LOCK, NULL, error, NULL);
 }
 
 /**
@@ -233,6 +280,9 @@ mproc_lock_acquire (MprocLock     *self,
 {
   g_return_val_if_fail (CHECK_SELF (self), FALSE);
 
+  if (!READY (self, error))
+    return FALSE;
+
   if (G_LIKELY (timeout_usec < 0 && cancellable == NULL))
     {
       MprocLockPrivate *priv = PRIV (self);
@@ -267,6 +317,9 @@ mproc_lock_try_acquire (MprocLock  *self,
 {
   g_return_val_if_fail (MPROC_IS_LOCK (self), FALSE);
 
+  if (!READY (self, error))
+    return FALSE;
+
   return mproc_mutex_try_acquire (PRIV (self)->sync, error);
 }
 
@@ -293,8 +346,16 @@ mproc_lock_acquire_async (MprocLock           *self,
                           GAsyncReadyCallback  callback,
                           gpointer             user_data)
 {
+  GError *error = NULL;
+
   g_return_if_fail (MPROC_IS_LOCK (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  if (!READY (self, &error))
+    {
+      g_task_report_error (self, callback, user_data, mproc_lock_acquire_async, error);
+      return;
+    }
 
   mproc_mutex_acquire_async (PRIV (self)->sync, G_OBJECT (self), mproc_lock_acquire_async,
                              timeout_usec, cancellable, callback, user_data);
@@ -346,6 +407,9 @@ mproc_lock_release (MprocLock  *self,
 
   g_return_val_if_fail (CHECK_SELF (self), FALSE);
 
+  if (!READY (self, error))
+    return FALSE;
+
   priv = PRIV (self);
   if (G_LIKELY (pthread_mutex_unlock (priv->mutex) == 0))
     {
@@ -373,6 +437,9 @@ mproc_lock_is_owned (MprocLock *self)
 {
   g_return_val_if_fail (MPROC_IS_LOCK (self), FALSE);
 
+  if (!READY (self, NULL))
+    return FALSE;
+
   return mproc_mutex_is_owned (PRIV (self)->sync);
 }
 
@@ -380,5 +447,7 @@ mproc_lock_is_owned (MprocLock *self)
 MprocSync *
 mproc_lock_get_sync (MprocLock *self)
 {
+  if (!READY (self, NULL))
+    return NULL;
   return PRIV (self)->sync;
 }

@@ -47,7 +47,8 @@ struct _MprocRLock
   MprocLock parent_instance;
 };
 
-G_DEFINE_FINAL_TYPE (MprocRLock, mproc_rlock, MPROC_TYPE_LOCK)
+/* Not final, so that bindings can subclass it. */
+G_DEFINE_TYPE (MprocRLock, mproc_rlock, MPROC_TYPE_LOCK)
 
 static void
 mproc_rlock_class_init (MprocRLockClass *klass)

@@ -7,6 +7,7 @@
 
 #include "mproc-error.h"
 #include "mproc-i18n-private.h"
+#include "mproc-initable-private.h"
 #include "mproc-semaphore.h"
 #include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
@@ -29,6 +30,13 @@
  *
  * All methods may be called from any thread.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_SEMAPHORE, "initial-value", 2, NULL)` (GJS's
+ * `new Mproc.Semaphore({initial_value: 2})`, Python's `GObject.new()` or a
+ * subclass) makes a complete semaphore: its shared memory is made by
+ * [method@Gio.Initable.init], or on first use when nobody called it.
+ *
  * Since: 1.0
  */
 
@@ -41,41 +49,177 @@ typedef struct
 struct _MprocSemaphore
 {
   GObject          parent_instance;
+  MprocInitOnce    once;
   MprocSync       *sync;
   SemaphoreShared *shared;
+  guint            initial_value;   /* construct properties */
+  gboolean         bounded;
 };
 
+enum {
+  PROP_0,
+  PROP_INITIAL_VALUE,
+  PROP_BOUNDED,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void mproc_semaphore_initable_init (GInitableIface *iface);
 static void mproc_semaphore_shareable_init (MprocShareableInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocSemaphore, mproc_semaphore, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_semaphore_shareable_init))
+/* Not final, so that bindings can subclass it. */
+G_DEFINE_TYPE_WITH_CODE (MprocSemaphore, mproc_semaphore, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_semaphore_initable_init)
+                         G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_semaphore_shareable_init))
+
+#define READY(self, error) \
+  (MPROC_INIT_ONCE_READY (&(self)->once) || mproc_init_once_ensure (&(self)->once, G_INITABLE (self), (error)))
 
 static void
 mproc_semaphore_finalize (GObject *object)
 {
-  g_clear_pointer (&MPROC_SEMAPHORE (object)->sync, mproc_sync_free);
+  MprocSemaphore *self = MPROC_SEMAPHORE (object);
+
+  g_clear_pointer (&self->sync, mproc_sync_free);
+  mproc_init_once_clear (&self->once);
   G_OBJECT_CLASS (mproc_semaphore_parent_class)->finalize (object);
+}
+
+static void
+mproc_semaphore_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  MprocSemaphore *self = MPROC_SEMAPHORE (object);
+
+  switch (prop_id)
+    {
+    case PROP_BOUNDED:
+      g_value_set_boolean (value, mproc_semaphore_is_bounded (self));
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mproc_semaphore_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  MprocSemaphore *self = MPROC_SEMAPHORE (object);
+
+  switch (prop_id)
+    {
+    case PROP_INITIAL_VALUE:
+      self->initial_value = g_value_get_uint (value);
+      break;
+
+    case PROP_BOUNDED:
+      self->bounded = g_value_get_boolean (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
 mproc_semaphore_class_init (MprocSemaphoreClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = mproc_semaphore_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mproc_semaphore_finalize;
+  object_class->get_property = mproc_semaphore_get_property;
+  object_class->set_property = mproc_semaphore_set_property;
+
+  /**
+   * MprocSemaphore:initial-value:
+   *
+   * The value the semaphore starts with, which is also the highest one of
+   * a bounded semaphore (it must then be at least 1). Read the current
+   * value with [method@Mproc.Semaphore.get_value].
+   *
+   * Since: 0.2
+   */
+  properties[PROP_INITIAL_VALUE] =
+    g_param_spec_uint ("initial-value", NULL, NULL,
+                       0, G_MAXINT32 - 1, 1,
+                       G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY |
+                       G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocSemaphore:bounded:
+   *
+   * Whether releasing the semaphore above its initial value fails with
+   * %MPROC_ERROR_TOO_MANY_RELEASES (Python's `BoundedSemaphore`).
+   *
+   * Since: 0.2
+   */
+  properties[PROP_BOUNDED] =
+    g_param_spec_boolean ("bounded", NULL, NULL,
+                          FALSE,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                          G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 mproc_semaphore_init (MprocSemaphore *self)
 {
+  self->initial_value = 1;
 }
 
-static MprocSemaphore *
-semaphore_new_take (MprocSync *sync)
+static void
+semaphore_attach_sync (MprocSemaphore *self,
+                       MprocSync      *sync)
 {
-  MprocSemaphore *self = g_object_new (MPROC_TYPE_SEMAPHORE, NULL);
-
   self->sync = sync;
   self->shared = mproc_sync_get_state (sync);
-  return self;
+}
+
+static gboolean
+semaphore_init_shared (GInitable     *initable,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  MprocSemaphore *self = MPROC_SEMAPHORE (initable);
+  MprocSync *sync;
+
+  if (self->bounded && self->initial_value == 0)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                           _("Cannot create a bounded semaphore with an initial value of 0"));
+      return FALSE;
+    }
+
+  sync = mproc_sync_new (sizeof (SemaphoreShared), "mproc-semaphore", error);
+  if (sync == NULL)
+    return FALSE;
+  semaphore_attach_sync (self, sync);
+  self->shared->value = self->initial_value;
+  self->shared->bound = self->bounded ? self->initial_value : 0;
+  return TRUE;
+}
+
+static gboolean
+mproc_semaphore_initable_init_impl (GInitable     *initable,
+                                    GCancellable  *cancellable,
+                                    GError       **error)
+{
+  return mproc_init_once_run (&MPROC_SEMAPHORE (initable)->once, initable, semaphore_init_shared,
+                              cancellable, error);
+}
+
+static void
+mproc_semaphore_initable_init (GInitableIface *iface)
+{
+  iface->init = mproc_semaphore_initable_init_impl;
 }
 
 static GVariant *
@@ -86,38 +230,27 @@ mproc_semaphore_serialize (MprocShareable  *shareable,
   return mproc_sync_serialize (MPROC_SEMAPHORE (shareable)->sync, fds, error);
 }
 
-static MprocShareable *
-mproc_semaphore_deserialize (GVariant  *handle,
-                             GArray    *fds,
-                             GError   **error)
+static gboolean
+mproc_semaphore_attach (MprocShareable  *shareable,
+                        GVariant        *handle,
+                        GArray          *fds,
+                        GError         **error)
 {
+  MprocSemaphore *self = MPROC_SEMAPHORE (shareable);
   MprocSync *sync = mproc_sync_new_from_handle (handle, fds, sizeof (SemaphoreShared), error);
 
-  return sync != NULL ? MPROC_SHAREABLE (semaphore_new_take (sync)) : NULL;
+  if (sync == NULL)
+    return FALSE;
+  semaphore_attach_sync (self, sync);
+  mproc_init_once_mark_done (&self->once);
+  return TRUE;
 }
 
 static void
 mproc_semaphore_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_semaphore_serialize;
-  iface->deserialize = mproc_semaphore_deserialize;
-}
-
-static MprocSemaphore *
-semaphore_new (guint     value,
-               guint     bound,
-               GError  **error)
-{
-  MprocSync *sync;
-  MprocSemaphore *self;
-
-  sync = mproc_sync_new (sizeof (SemaphoreShared), "mproc-semaphore", error);
-  if (sync == NULL)
-    return NULL;
-  self = semaphore_new_take (sync);
-  self->shared->value = value;
-  self->shared->bound = bound;
-  return self;
+  iface->attach = mproc_semaphore_attach;
 }
 
 /**
@@ -138,7 +271,7 @@ mproc_semaphore_new (guint    value,
   g_return_val_if_fail (value < G_MAXINT32, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return semaphore_new (value, 0, error);
+  return g_initable_new (MPROC_TYPE_SEMAPHORE, NULL, error, "initial-value", value, NULL);
 }
 
 /**
@@ -160,7 +293,8 @@ mproc_semaphore_new_bounded (guint    value,
   g_return_val_if_fail (value > 0 && value < G_MAXINT32, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return semaphore_new (value, value, error);
+  return g_initable_new (MPROC_TYPE_SEMAPHORE, NULL, error,
+                         "initial-value", value, "bounded", TRUE, NULL);
 }
 
 /**
@@ -177,6 +311,9 @@ gboolean
 mproc_semaphore_is_bounded (MprocSemaphore *self)
 {
   g_return_val_if_fail (MPROC_IS_SEMAPHORE (self), FALSE);
+
+  if (!READY (self, NULL))
+    return FALSE;
 
   return self->shared->bound != 0;
 }
@@ -195,6 +332,9 @@ guint
 mproc_semaphore_get_value (MprocSemaphore *self)
 {
   g_return_val_if_fail (MPROC_IS_SEMAPHORE (self), 0);
+
+  if (!READY (self, NULL))
+    return 0;
 
   return g_atomic_int_get (&self->shared->value);
 }
@@ -229,6 +369,9 @@ mproc_semaphore_try_acquire (MprocSemaphore *self)
 {
   g_return_val_if_fail (MPROC_IS_SEMAPHORE (self), FALSE);
 
+  if (!READY (self, NULL))
+    return FALSE;
+
   return semaphore_take (self->shared, NULL);
 }
 
@@ -257,6 +400,9 @@ mproc_semaphore_acquire (MprocSemaphore  *self,
   g_return_val_if_fail (MPROC_IS_SEMAPHORE (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!READY (self, error))
+    return FALSE;
 
   if (cancellable == NULL && semaphore_take (self->shared, NULL))
     return TRUE;
@@ -307,6 +453,8 @@ mproc_semaphore_acquire_async (MprocSemaphore      *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_semaphore_acquire_async);
+  if (!mproc_init_once_ensure_task (&self->once, G_INITABLE (self), task))
+    return;
   /* A unit taken is reported as taken even if cancelled afterwards. */
   g_task_set_check_cancellable (task, FALSE);
   mproc_wait_point_wait_async (mproc_sync_get_wait_point (self->sync),
@@ -359,6 +507,9 @@ mproc_semaphore_release (MprocSemaphore  *self,
 
   g_return_val_if_fail (MPROC_IS_SEMAPHORE (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!READY (self, error))
+    return FALSE;
 
   shared = self->shared;
   bound = shared->bound;

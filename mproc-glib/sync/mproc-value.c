@@ -9,6 +9,7 @@
 
 #include "mproc-error.h"
 #include "mproc-i18n-private.h"
+#include "mproc-initable-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
 #include "mproc-element-private.h"
@@ -29,6 +30,14 @@
  * Integers and booleans are read and written with the `_int` and
  * `_boolean` accessors, floats and doubles with the `_double` ones.
  *
+ * ## Construction
+ *
+ * `g_object_new (MPROC_TYPE_VALUE, "value-type", MPROC_VALUE_TYPE_INT32,
+ * NULL)` (GJS's `new Mproc.Value({value_type: …})`, Python's
+ * `GObject.new()` or a subclass) makes a complete value: its shared
+ * memory is made by [method@Gio.Initable.init], or on first use when
+ * nobody called it.
+ *
  * ## Thread safety
  *
  * All methods may be called from any thread.
@@ -45,17 +54,34 @@ typedef struct
 
 struct _MprocValue
 {
-  GObject      parent_instance;
-  MprocSync   *sync;
-  ValueShared *shared;
-  MprocValueType value_type;
-  MprocRLock  *lock;
+  GObject         parent_instance;
+  MprocInitOnce   once;
+  MprocSync      *sync;
+  ValueShared    *shared;
+  MprocValueType  value_type;
+  gboolean        with_lock;   /* construct property */
+  MprocRLock     *lock;
 };
 
+enum {
+  PROP_0,
+  PROP_VALUE_TYPE,
+  PROP_WITH_LOCK,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void mproc_value_initable_init (GInitableIface *iface);
 static void mproc_value_shareable_init (MprocShareableInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocValue, mproc_value, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_value_shareable_init))
+/* Not final, so that bindings can subclass it. */
+G_DEFINE_TYPE_WITH_CODE (MprocValue, mproc_value, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_value_initable_init)
+                         G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_value_shareable_init))
+
+#define READY(self, error) \
+  (MPROC_INIT_ONCE_READY (&(self)->once) || mproc_init_once_ensure (&(self)->once, G_INITABLE (self), (error)))
 
 static void
 mproc_value_finalize (GObject *object)
@@ -64,32 +90,128 @@ mproc_value_finalize (GObject *object)
 
   g_clear_pointer (&self->sync, mproc_sync_free);
   g_clear_object (&self->lock);
+  mproc_init_once_clear (&self->once);
   G_OBJECT_CLASS (mproc_value_parent_class)->finalize (object);
+}
+
+static void
+mproc_value_get_property (GObject    *object,
+                       guint       prop_id,
+                       GValue     *value,
+                       GParamSpec *pspec)
+{
+  MprocValue *self = MPROC_VALUE (object);
+
+  switch (prop_id)
+    {
+    case PROP_VALUE_TYPE:
+      g_value_set_enum (value, mproc_value_get_value_type (self));
+      break;
+
+    case PROP_WITH_LOCK:
+      g_value_set_boolean (value, mproc_value_get_lock (self) != NULL);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+mproc_value_set_property (GObject      *object,
+                       guint         prop_id,
+                       const GValue *value,
+                       GParamSpec   *pspec)
+{
+  MprocValue *self = MPROC_VALUE (object);
+
+  switch (prop_id)
+    {
+    case PROP_VALUE_TYPE:
+      self->value_type = g_value_get_enum (value);
+      break;
+
+    case PROP_WITH_LOCK:
+      self->with_lock = g_value_get_boolean (value);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
 mproc_value_class_init (MprocValueClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = mproc_value_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mproc_value_finalize;
+  object_class->get_property = mproc_value_get_property;
+  object_class->set_property = mproc_value_set_property;
+
+  /**
+   * MprocValue:value-type:
+   *
+   * The type of the value.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_VALUE_TYPE] = mproc_element_value_type_pspec ();
+
+  /**
+   * MprocValue:with-lock:
+   *
+   * Whether a [class@Mproc.RLock] goes with it ([method@Mproc.Value.get_lock]),
+   * as Python's `lock=True`.
+   *
+   * Since: 0.2
+   */
+  properties[PROP_WITH_LOCK] = mproc_element_with_lock_pspec ();
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 mproc_value_init (MprocValue *self)
 {
+  self->value_type = MPROC_VALUE_TYPE_INT64;
+  self->with_lock = TRUE;
 }
 
-static MprocValue *
-value_new_take (MprocSync      *sync,
-                MprocValueType  value_type,
-                MprocRLock     *lock)
+static gboolean
+value_init_shared (GInitable     *initable,
+                   GCancellable  *cancellable,
+                   GError       **error)
 {
-  MprocValue *self = g_object_new (MPROC_TYPE_VALUE, NULL);
+  MprocValue *self = MPROC_VALUE (initable);
 
-  self->sync = sync;
-  self->shared = mproc_sync_get_state (sync);
-  self->value_type = value_type;
-  self->lock = lock;
-  return self;
+  if (self->with_lock)
+    {
+      self->lock = mproc_rlock_new (error);
+      if (self->lock == NULL)
+        return FALSE;
+    }
+  self->sync = mproc_sync_new (sizeof (ValueShared), "mproc-value", error);
+  if (self->sync == NULL)
+    return FALSE;
+  self->shared = mproc_sync_get_state (self->sync);
+  self->shared->value_type = self->value_type;
+  return TRUE;
+}
+
+static gboolean
+mproc_value_initable_init_impl (GInitable     *initable,
+                                  GCancellable  *cancellable,
+                                  GError       **error)
+{
+  return mproc_init_once_run (&MPROC_VALUE (initable)->once, initable, value_init_shared,
+                              cancellable, error);
+}
+
+static void
+mproc_value_initable_init (GInitableIface *iface)
+{
+  iface->init = mproc_value_initable_init_impl;
 }
 
 static GVariant *
@@ -110,11 +232,13 @@ mproc_value_serialize (MprocShareable  *shareable,
   return g_variant_new ("(@(hh)u@m(sv))", g_steal_pointer (&sync), (guint32) self->value_type, lock);
 }
 
-static MprocShareable *
-mproc_value_deserialize (GVariant  *handle,
-                         GArray    *fds,
-                         GError   **error)
+static gboolean
+mproc_value_attach (MprocShareable  *shareable,
+                    GVariant        *handle,
+                    GArray          *fds,
+                    GError         **error)
 {
+  MprocValue *self = MPROC_VALUE (shareable);
   g_autoptr(GVariant) sync_h = NULL;
   g_autoptr(GVariant) lock_h = NULL;
   MprocRLock *lock = NULL;
@@ -128,26 +252,32 @@ mproc_value_deserialize (GVariant  *handle,
     goto malformed;
 
   if (!mproc_sync_deserialize_optional_lock (lock_h, fds, &lock, error))
-    return NULL;
+    return FALSE;
   sync = mproc_sync_new_from_handle (sync_h, fds, sizeof (ValueShared), error);
   if (sync == NULL)
     {
       g_clear_object (&lock);
-      return NULL;
+      return FALSE;
     }
-  return MPROC_SHAREABLE (value_new_take (sync, value_type, lock));
+  self->sync = sync;
+  self->shared = mproc_sync_get_state (sync);
+  self->value_type = value_type;
+  self->with_lock = lock != NULL;
+  self->lock = lock;
+  mproc_init_once_mark_done (&self->once);
+  return TRUE;
 
 malformed:
   g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                        _("Received a malformed shared value"));
-  return NULL;
+  return FALSE;
 }
 
 static void
 mproc_value_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_value_serialize;
-  iface->deserialize = mproc_value_deserialize;
+  iface->attach = mproc_value_attach;
 }
 
 /**
@@ -167,26 +297,11 @@ mproc_value_new (MprocValueType   value_type,
                  gboolean         with_lock,
                  GError         **error)
 {
-  MprocRLock *lock = NULL;
-  MprocSync *sync;
-
   g_return_val_if_fail (value_type <= MPROC_VALUE_TYPE_DOUBLE, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (with_lock)
-    {
-      lock = mproc_rlock_new (error);
-      if (lock == NULL)
-        return NULL;
-    }
-  sync = mproc_sync_new (sizeof (ValueShared), "mproc-value", error);
-  if (sync == NULL)
-    {
-      g_clear_object (&lock);
-      return NULL;
-    }
-  ((ValueShared *) mproc_sync_get_state (sync))->value_type = value_type;
-  return value_new_take (sync, value_type, lock);
+  return g_initable_new (MPROC_TYPE_VALUE, NULL, error,
+                         "value-type", value_type, "with-lock", with_lock, NULL);
 }
 
 /**
@@ -224,6 +339,9 @@ mproc_value_get_lock (MprocValue *self)
 {
   g_return_val_if_fail (MPROC_IS_VALUE (self), NULL);
 
+  if (!READY (self, NULL))
+    return NULL;
+
   return self->lock;
 }
 
@@ -243,6 +361,9 @@ mproc_value_get_int (MprocValue *self)
   g_return_val_if_fail (MPROC_IS_VALUE (self), 0);
   g_return_val_if_fail (mproc_element_is_integer (self->value_type), 0);
 
+  if (!READY (self, NULL))
+    return 0;
+
   return mproc_element_load_int (self->value_type, &self->shared->bits, 0);
 }
 
@@ -261,6 +382,9 @@ mproc_value_set_int (MprocValue *self,
 {
   g_return_if_fail (MPROC_IS_VALUE (self));
   g_return_if_fail (mproc_element_is_integer (self->value_type));
+
+  if (!READY (self, NULL))
+    return;
 
   mproc_element_store_int (self->value_type, &self->shared->bits, 0,
                            mproc_element_normalise (self->value_type, value));
@@ -282,6 +406,9 @@ mproc_value_get_double (MprocValue *self)
   g_return_val_if_fail (MPROC_IS_VALUE (self), 0.0);
   g_return_val_if_fail (!mproc_element_is_integer (self->value_type), 0.0);
 
+  if (!READY (self, NULL))
+    return 0.0;
+
   return mproc_element_load_double (self->value_type, &self->shared->bits, 0);
 }
 
@@ -300,6 +427,9 @@ mproc_value_set_double (MprocValue *self,
 {
   g_return_if_fail (MPROC_IS_VALUE (self));
   g_return_if_fail (!mproc_element_is_integer (self->value_type));
+
+  if (!READY (self, NULL))
+    return;
 
   mproc_element_store_double (self->value_type, &self->shared->bits, 0, value);
 }
@@ -354,6 +484,9 @@ mproc_value_add (MprocValue *self,
   g_return_val_if_fail (MPROC_IS_VALUE (self), 0);
   g_return_val_if_fail (mproc_element_is_integer (self->value_type), 0);
 
+  if (!READY (self, NULL))
+    return 0;
+
   return mproc_element_add (self->value_type, &self->shared->bits, 0, delta);
 }
 
@@ -376,6 +509,9 @@ mproc_value_compare_and_swap (MprocValue *self,
 {
   g_return_val_if_fail (MPROC_IS_VALUE (self), FALSE);
   g_return_val_if_fail (mproc_element_is_integer (self->value_type), FALSE);
+
+  if (!READY (self, NULL))
+    return FALSE;
 
   return mproc_element_compare_and_swap (self->value_type, &self->shared->bits, 0,
                                          old_value, new_value);
