@@ -428,6 +428,10 @@ mproc_barrier_wait_async (MprocBarrier        *self,
 
   shared = self->shared;
   guard_lock (self);
+  /* The count indexes pids[]: one that a sharer spoiled breaks the
+   * barrier rather than steering the write. */
+  if (shared->parties == 0 || shared->parties > MAX_PARTIES || shared->count >= shared->parties)
+    g_atomic_int_set (&shared->broken, 1);
   broken = shared->broken;
   if (!broken)
     {
