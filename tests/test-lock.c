@@ -125,6 +125,26 @@ target_scribble (MprocProcess *process, GVariant *args, gpointer user_data)
   return 0;
 }
 
+/* objects: lock, held by the parent: this process must not believe it
+ * holds it, whatever it inherited. */
+static int
+target_not_owner (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  MprocLock *lock = mproc_process_get_object (process, 0);
+  g_autoptr(GError) error = NULL;
+
+  if (mproc_lock_is_owned (lock))
+    return 3;
+  if (mproc_lock_acquire (lock, 0, NULL, &error) ||
+      !g_error_matches (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
+    return 4;
+  g_clear_error (&error);
+  if (mproc_lock_release (lock, &error) ||
+      !g_error_matches (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER))
+    return 5;
+  return 0;
+}
+
 static gboolean
 scribbled_error_is_allowed (const GError *error)
 {
@@ -527,6 +547,59 @@ test_scribbled (gconstpointer method)
 }
 
 static void
+test_child_not_owner (gconstpointer method)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocLock) lock = NULL;
+  g_autoptr(MprocProcess) child = NULL;
+
+  g_test_summary ("A child (forked from the holding thread too) is not the owner of a lock "
+                  "its parent holds: the thread id the fast path caches is not inherited");
+  test_leak_check_begin (&check);
+
+  lock = mproc_lock_new (NULL);
+  g_assert_true (mproc_lock_acquire (lock, -1, NULL, NULL));
+  child = sync_start (method, "not-owner", NULL, lock, NULL);
+  sync_join (child, 0);
+  g_assert_true (mproc_lock_is_owned (lock));
+  g_assert_true (mproc_lock_release (lock, NULL));
+
+  g_clear_object (&child);
+  g_clear_object (&lock);
+  test_leak_check_end (&check);
+}
+
+static gpointer
+acquire_and_exit (gpointer data)
+{
+  g_assert_true (mproc_lock_acquire (data, -1, NULL, NULL));
+  return NULL;
+}
+
+static void
+test_thread_exited (gconstpointer data)
+{
+  gboolean async = GPOINTER_TO_INT (data);
+  g_autoptr(MprocLock) lock = mproc_lock_new (NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A thread that exits holding a lock leaves it OWNER_DIED to the next "
+                  "acquirer of its own process (the holder's pidfd is per thread)");
+  g_thread_join (g_thread_new ("holder", acquire_and_exit, lock));
+  if (async)
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+
+      mproc_lock_acquire_async (lock, 20 * G_USEC_PER_SEC, NULL, test_store_result, &result);
+      test_wait_result (&result);
+      g_assert_false (mproc_lock_acquire_finish (lock, result, &error));
+    }
+  else
+    g_assert_false (mproc_lock_acquire (lock, 20 * G_USEC_PER_SEC, NULL, &error));
+  assert_owner_died_then_usable (lock, error);
+}
+
+static void
 test_release_not_owner (void)
 {
   g_autoptr(MprocLock) lock = mproc_lock_new (NULL);
@@ -616,6 +689,7 @@ main (int argc, char *argv[])
   mproc_register_target ("hold", target_hold, NULL, NULL);
   mproc_register_target ("hold-rlock", target_hold_rlock, NULL, NULL);
   mproc_register_target ("scribble", target_scribble, NULL, NULL);
+  mproc_register_target ("not-owner", target_not_owner, NULL, NULL);
   test_init (&argc, &argv);
 
   test_add_method_test ("/mproc/lock", "mutual-exclusion", test_mutual_exclusion);
@@ -623,6 +697,9 @@ main (int argc, char *argv[])
   test_add_method_test ("/mproc/lock", "owner-killed/async", test_owner_killed_async);
   test_add_method_test ("/mproc/lock", "acquire-async/main-loop", test_async_main_loop);
   test_add_method_test ("/mproc/lock", "scribbled", test_scribbled);
+  test_add_method_test ("/mproc/lock", "child-not-owner", test_child_not_owner);
+  g_test_add_data_func ("/mproc/lock/owner-killed/thread-exited", GINT_TO_POINTER (FALSE), test_thread_exited);
+  g_test_add_data_func ("/mproc/lock/owner-killed/thread-exited/async", GINT_TO_POINTER (TRUE), test_thread_exited);
   g_test_add_data_func ("/mproc/lock/owner-killed/blocked", GINT_TO_POINTER (FALSE), test_owner_killed_blocked);
   g_test_add_data_func ("/mproc/lock/owner-killed/blocked-cancellable", GINT_TO_POINTER (TRUE), test_owner_killed_blocked);
   g_test_add_func ("/mproc/lock/timeouts", test_timeouts);

@@ -243,9 +243,12 @@ mproc_lock_acquire (MprocLock     *self,
 
   if (G_LIKELY (cancellable == NULL && self->fast_word != NULL))
     {
+      guint32 id = _mproc_thread_owner_id;
       guint32 expected = 0;
 
-      if (G_LIKELY (__atomic_compare_exchange_n (self->fast_word, &expected, mproc_owner_self_id (),
+      if (G_UNLIKELY (id == 0))
+        id = mproc_owner_self_id ();
+      if (G_LIKELY (__atomic_compare_exchange_n (self->fast_word, &expected, id,
                                                  FALSE, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
         return TRUE;
     }
@@ -356,9 +359,10 @@ mproc_lock_release (MprocLock  *self,
   priv = PRIV (self);
   if (G_LIKELY (self->fast_word != NULL))
     {
-      guint32 expected = mproc_owner_self_id ();
+      guint32 expected = _mproc_thread_owner_id;
 
-      /* Fails when waiters are marked (or not ours): the slow path. */
+      /* Fails when waiters are marked, or not ours (or an id not cached
+       * yet, which cannot hold it): the slow path. */
       if (G_LIKELY (__atomic_compare_exchange_n (self->fast_word, &expected, 0,
                                                  FALSE, __ATOMIC_RELEASE, __ATOMIC_RELAXED)))
         return TRUE;
