@@ -569,6 +569,35 @@ test_child_not_owner (gconstpointer method)
   test_leak_check_end (&check);
 }
 
+static void
+test_async_while_held (void)
+{
+  g_autoptr(MprocLock) lock = mproc_lock_new (NULL);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("acquire_async by the thread that holds the lock completes once that "
+                  "thread releases it (the inline release must not skip the wake-up)");
+  if (!g_test_subprocess ())
+    {
+      /* Without the wake-up it waits for ever. */
+      g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  g_assert_true (mproc_lock_acquire (lock, -1, NULL, NULL));
+  mproc_lock_acquire_async (lock, -1, NULL, test_store_result, &result);
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_null (result);
+  g_assert_true (mproc_lock_release (lock, NULL));
+  test_wait_result (&result);
+  g_assert_true (mproc_lock_acquire_finish (lock, result, &error));
+  g_assert_no_error (error);
+  g_assert_true (mproc_lock_release (lock, NULL));
+}
+
 static gpointer
 acquire_and_exit (gpointer data)
 {
@@ -705,6 +734,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/lock/timeouts", test_timeouts);
   g_test_add_func ("/mproc/lock/cancel", test_cancel);
   g_test_add_func ("/mproc/lock/release-not-owner", test_release_not_owner);
+  g_test_add_func ("/mproc/lock/acquire-async/while-held", test_async_while_held);
   g_test_add_func ("/mproc/lock/scoped", test_scoped);
   g_test_add_func ("/mproc/rlock/recursion", test_rlock);
   test_add_method_test ("/mproc/rlock", "owner-killed", test_rlock_owner_killed);

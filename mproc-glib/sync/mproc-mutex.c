@@ -134,8 +134,10 @@ mutex_mark_waiters (MprocMutexShared *shared,
 {
   if (seen & MUTEX_WAITERS)
     return TRUE;
+  /* Sequentially consistent, as the release that reads it: a releaser
+   * that sees the mark also sees the waiter counted in n_fd_waiters. */
   return __atomic_compare_exchange_n (&shared->word, &seen, seen | MUTEX_WAITERS,
-                                      FALSE, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+                                      FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 
 static void
@@ -261,7 +263,7 @@ mutex_lock_blocking (MprocMutexShared *shared,
 static gboolean
 mutex_unlock_word (MprocMutexShared *shared)
 {
-  guint32 old = __atomic_exchange_n (&shared->word, 0, __ATOMIC_RELEASE);
+  guint32 old = __atomic_exchange_n (&shared->word, 0, __ATOMIC_SEQ_CST);
 
   if (old & MUTEX_WAITERS)
     {
@@ -471,8 +473,6 @@ acquire_check (gpointer   user_data,
         return TRUE;
 
       holder = (int) (seen & MPROC_OWNER_ID_MASK);
-      if ((guint32) holder == self)
-        return FALSE;   /* ours (not recursive): wait for a release */
       if ((guint32) holder == ad->dead)
         {
           if (mutex_take_over (shared, recursive, self, seen))
@@ -484,6 +484,8 @@ acquire_check (gpointer   user_data,
         }
       if (!mutex_mark_waiters (shared, seen))
         continue;
+      if ((guint32) holder == self)
+        return FALSE;   /* ours (not recursive): marked, so our release wakes us */
 
       if (ad->watch == NULL)
         ad->watch = mproc_death_watch_new (g_task_get_context (task), acquire_holder_died, ad);
