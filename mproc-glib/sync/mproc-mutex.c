@@ -19,8 +19,10 @@
  * nothing else.
  *
  * A dead holder is found by its waiters, not by the kernel: a thread that
- * sleeps on the word wakes every MUTEX_SLICE_USEC to check the holder's
- * liveness through its pidfd; async (and cancellable) waiters watch that
+ * sleeps on the word wakes after MUTEX_SLICE_USEC to check the holder's
+ * liveness through its pidfd, and again after twice as long while the
+ * same holder lives (up to MUTEX_MAX_SLICE_USEC: a long hold costs few
+ * wake-ups, a death is seen within that bound); async (and cancellable) waiters watch that
  * pidfd from their main context (MprocDeathWatch).  The first to see the
  * holder dead swaps its own id in and gets the lock with OWNER_DIED.
  *
@@ -44,7 +46,8 @@
 #include "mproc-sync-private.h"
 
 #define MUTEX_WAITERS    0x80000000u
-#define MUTEX_SLICE_USEC (50 * 1000)
+#define MUTEX_SLICE_USEC     (50 * 1000)
+#define MUTEX_MAX_SLICE_USEC (400 * 1000)
 /* Tries of a compare-and-swap that keeps failing because the word keeps
  * changing (hand-overs, or a scribbler) before the caller sleeps. */
 #define MUTEX_MAX_TRIES  64
@@ -178,6 +181,8 @@ mutex_lock_blocking (MprocMutexShared *shared,
   guint32 extra = 0;
   gboolean check_holder = timeout_usec == 0;
   guint32 seen = 0;
+  guint32 slice_holder = 0;
+  gint64 slice = MUTEX_SLICE_USEC;
 
   if (timeout_usec > 0)
     deadline = g_get_monotonic_time () + timeout_usec;
@@ -246,12 +251,19 @@ mutex_lock_blocking (MprocMutexShared *shared,
 
       if (!mutex_mark_waiters (shared, seen))
         continue;
-      slice_end = now + MUTEX_SLICE_USEC;
+      if (holder != slice_holder)
+        {
+          slice_holder = holder;
+          slice = MUTEX_SLICE_USEC;
+        }
+      slice_end = now + slice;
       if (deadline >= 0)
         slice_end = MIN (slice_end, deadline);
       r = mproc_futex_wait (&shared->word, seen | MUTEX_WAITERS, slice_end);
       extra = MUTEX_WAITERS;
       check_holder = r == ETIMEDOUT;
+      if (check_holder)
+        slice = MIN (slice * 2, MUTEX_MAX_SLICE_USEC);
     }
 
   mproc_owner_watch_clear (&watch);
