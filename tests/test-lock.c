@@ -468,9 +468,14 @@ release_in_thread (gpointer data)
   return NULL;
 }
 
+/* data: the start method, | SCRIBBLED_RLOCK for an RLock */
+#define SCRIBBLED_RLOCK 0x100
+
 static void
-test_scribbled (gconstpointer method)
+test_scribbled (gconstpointer data)
 {
+  gconstpointer method = GINT_TO_POINTER (GPOINTER_TO_INT (data) & 0xff);
+  gboolean recursive = (GPOINTER_TO_INT (data) & SCRIBBLED_RLOCK) != 0;
   TestLeakCheck check;
   g_autoptr(MprocLock) lock = NULL;
   g_autoptr(MprocEvent) started = NULL;
@@ -486,7 +491,7 @@ test_scribbled (gconstpointer method)
                   "write outside the lock's memory");
   test_leak_check_begin (&check);
 
-  lock = mproc_lock_new (NULL);
+  lock = recursive ? MPROC_LOCK (mproc_rlock_new (NULL)) : mproc_lock_new (NULL);
   started = mproc_event_new (NULL);
   stop = mproc_event_new (NULL);
   scribbler = sync_start (method, "scribble", g_variant_new ("(ui)", g_test_rand_int (), (gint32) getpid ()),
@@ -726,6 +731,12 @@ main (int argc, char *argv[])
   test_add_method_test ("/mproc/lock", "owner-killed/async", test_owner_killed_async);
   test_add_method_test ("/mproc/lock", "acquire-async/main-loop", test_async_main_loop);
   test_add_method_test ("/mproc/lock", "scribbled", test_scribbled);
+  for (guint m = 0; m < G_N_ELEMENTS (test_method_names); m++)
+    {
+      g_autofree char *path = g_strdup_printf ("/mproc/rlock/scribbled/%s", test_method_names[m]);
+
+      g_test_add_data_func (path, GINT_TO_POINTER (m | SCRIBBLED_RLOCK), test_scribbled);
+    }
   test_add_method_test ("/mproc/lock", "child-not-owner", test_child_not_owner);
   g_test_add_data_func ("/mproc/lock/owner-killed/thread-exited", GINT_TO_POINTER (FALSE), test_thread_exited);
   g_test_add_data_func ("/mproc/lock/owner-killed/thread-exited/async", GINT_TO_POINTER (TRUE), test_thread_exited);
