@@ -485,7 +485,7 @@ acquire_check (gpointer   user_data,
         return TRUE;
 
       holder = (int) (seen & MPROC_OWNER_ID_MASK);
-      if ((guint32) holder == ad->dead)
+      if (holder != 0 && (guint32) holder == ad->dead)
         {
           if (mutex_take_over (shared, recursive, self, seen))
             {
@@ -494,8 +494,8 @@ acquire_check (gpointer   user_data,
             }
           continue;
         }
-      if (!mutex_mark_waiters (shared, seen))
-        continue;
+      if (holder == 0 || !mutex_mark_waiters (shared, seen))
+        continue;   /* changing hands: again */
       if ((guint32) holder == self)
         return FALSE;   /* ours (not recursive): marked, so our release wakes us */
 
