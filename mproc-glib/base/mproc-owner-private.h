@@ -43,18 +43,22 @@ int      mproc_owner_open_pidfd  (int      id,
                                   gboolean is_thread);
 
 /* What one waiter knows about the holder it waits for: the id it last
- * checked and a pidfd on it.  Process-local. */
+ * checked and a pidfd on it.  Process-local.  The ids are thread ids
+ * (MPROC_OWNER_WATCH_INIT), or process ids for words that name a whole
+ * process (MPROC_OWNER_WATCH_INIT_PROCESS: gone when every thread is). */
 typedef struct
 {
-  guint32 id;
-  int     pidfd;
+  guint32  id;
+  int      pidfd;
+  gboolean is_process;
 } MprocOwnerWatch;
 
-#define MPROC_OWNER_WATCH_INIT { 0, -1 }
+#define MPROC_OWNER_WATCH_INIT         { 0, -1, FALSE }
+#define MPROC_OWNER_WATCH_INIT_PROCESS { 0, -1, TRUE }
 
-/* Whether the thread @id is known to be gone (a zombie counts as gone: it
- * holds nothing).  Opens a pidfd when @id differs from the last one;
- * never blocks.  The calling thread is never gone. */
+/* Whether the thread (or process) @id is known to be gone (a zombie
+ * counts as gone: it holds nothing).  Opens a pidfd when @id differs from
+ * the last one; never blocks.  The caller itself is never gone. */
 gboolean mproc_owner_watch_is_dead (MprocOwnerWatch *watch,
                                     guint32          id);
 void     mproc_owner_watch_clear   (MprocOwnerWatch *watch);

@@ -94,14 +94,14 @@ mproc_owner_watch_is_dead (MprocOwnerWatch *watch,
   struct pollfd pfd;
 
   id &= MPROC_OWNER_ID_MASK;
-  if (id == 0 || id == mproc_owner_self_id ())
+  if (id == 0 || id == (watch->is_process ? (guint32) getpid () : mproc_owner_self_id ()))
     return FALSE;
 
   if (id != watch->id || watch->pidfd < 0)
     {
       mproc_owner_watch_clear (watch);
       watch->id = id;
-      watch->pidfd = mproc_owner_open_pidfd ((int) id, TRUE);
+      watch->pidfd = mproc_owner_open_pidfd ((int) id, !watch->is_process);
       if (watch->pidfd < 0)
         {
           if (errno == ESRCH)
