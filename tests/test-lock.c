@@ -639,7 +639,9 @@ test_release_not_owner (void)
   g_autoptr(MprocLock) lock = mproc_lock_new (NULL);
   g_autoptr(GError) error = NULL;
 
-  g_test_summary ("Releasing a free lock, or one held by another thread, is NOT_OWNER");
+  g_test_summary ("Releasing a free lock, or one held by another thread, is NOT_OWNER, "
+                  "also from a thread that never used a lock before");
+  g_thread_join (g_thread_new ("releaser", release_in_thread, lock));
   g_assert_false (mproc_lock_release (lock, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER);
   g_assert_true (mproc_lock_acquire (lock, -1, NULL, NULL));

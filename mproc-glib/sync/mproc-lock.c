@@ -9,8 +9,8 @@
 #include "mproc-i18n-private.h"
 #include "mproc-lock.h"
 #include "mproc-rlock.h"
-#include "mproc-shareable-private.h"
 #include "mproc-owner-private.h"
+#include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
 
 /* The exported functions behind the inline fast paths of mproc-lock.h. */
@@ -361,9 +361,11 @@ mproc_lock_release (MprocLock  *self,
     {
       guint32 expected = _mproc_thread_owner_id;
 
-      /* Fails when waiters are marked, or not ours (or an id not cached
-       * yet, which cannot hold it): the slow path. */
-      if (G_LIKELY (__atomic_compare_exchange_n (self->fast_word, &expected, 0,
+      /* Fails when waiters are marked or it is not ours: the slow path.
+       * A thread with no cached id holds nothing (0 would match a free
+       * word). */
+      if (G_LIKELY (expected != 0) &&
+          G_LIKELY (__atomic_compare_exchange_n (self->fast_word, &expected, 0,
                                                  FALSE, __ATOMIC_RELEASE, __ATOMIC_RELAXED)))
         return TRUE;
     }
