@@ -4,7 +4,11 @@
  */
 
 #include <signal.h>
+#include <sys/mman.h>
 
+#include "mproc-fd-private.h"
+#include "mproc-shareable-private.h"
+#include "mproc-sync-private.h"
 #include "test-sync-util.h"
 
 /* objects: barrier, indices (an int64 value, one bit per index seen);
@@ -173,6 +177,44 @@ test_construct (gconstpointer method)
   g_assert_cmpint (mproc_value_get_int (seen), ==, 3);
 }
 
+static void
+test_spoiled_count (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocBarrier) barrier = NULL;
+  g_autoptr(GArray) fds = NULL;
+  g_autoptr(GVariant) handle = NULL;
+  g_autoptr(GError) error = NULL;
+  guint32 *count;
+  gpointer map;
+
+  g_test_summary ("A count that a sharer spoiled breaks the barrier instead of indexing "
+                  "out of its memory");
+  test_leak_check_begin (&check);
+
+  barrier = mproc_barrier_new (2, NULL);
+  fds = mproc_fd_array_new ();
+  handle = g_variant_ref_sink (mproc_shareable_serialize (MPROC_SHAREABLE (barrier), fds, &error));
+  g_assert_no_error (error);
+  map = mmap (NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, g_array_index (fds, int, 0), 0);
+  g_assert_true (map != MAP_FAILED);
+
+  /* After the guard and parties, as a sharer would find it. */
+  count = (guint32 *) ((char *) map + MPROC_SYNC_STATE_OFFSET + sizeof (MprocMutexShared) + 4);
+  *count = 0x7fffffff;
+  g_assert_cmpint (mproc_barrier_wait (barrier, G_USEC_PER_SEC, NULL, &error), ==, -1);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN_BARRIER);
+  g_clear_error (&error);
+
+  mproc_barrier_reset (barrier);
+  g_assert_false (mproc_barrier_is_broken (barrier));
+
+  munmap (map, 4096);
+  mproc_fd_array_close_all (fds);
+  g_clear_object (&barrier);
+  test_leak_check_end (&check);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -183,6 +225,7 @@ main (int argc, char *argv[])
   test_add_method_test ("/mproc/barrier", "construct", test_construct);
   test_add_method_test ("/mproc/barrier", "participant-killed", test_participant_killed);
   g_test_add_func ("/mproc/barrier/timeout-abort-reset", test_timeout_abort_reset);
+  g_test_add_func ("/mproc/barrier/spoiled-count", test_spoiled_count);
 
   return g_test_run ();
 }

@@ -5,7 +5,11 @@
 
 #include <signal.h>
 
+#include "mproc-sync-private.h"
 #include "test-sync-util.h"
+
+/* What a scribbler aims glibc's robust-list writes at: it must stay zero. */
+static volatile guint64 scribble_victim[8];
 
 /* --- Targets ----------------------------------------------------------- */
 
@@ -64,6 +68,90 @@ target_hold_rlock (MprocProcess *process, GVariant *args, gpointer user_data)
   for (;;)
     pause ();
   return 0;
+}
+
+/* objects: lock, started and stop events; args: "(ui)" a seed and the
+ * parent's pid.
+ * Writes random bytes, pointers (into the lock's own mapping, at
+ * scribble_victim, which fork() leaves at the same address in the parent)
+ * and chosen owner words over the lock's shared memory until told to
+ * stop: a hostile sharer. */
+static int
+target_scribble (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  MprocLock *lock = mproc_process_get_object (process, 0);
+  MprocEvent *started = mproc_process_get_object (process, 1);
+  MprocEvent *stop = mproc_process_get_object (process, 2);
+  MprocSync *sync = mproc_lock_get_sync (lock);
+  guint8 *base = (guint8 *) mproc_sync_get_wait_shared (sync);
+  const gsize size = MPROC_SYNC_STATE_OFFSET + 48;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  g_autoptr(GRand) rand = NULL;
+  guint32 seed;
+  gint32 parent;
+
+  g_variant_get (args, "(ui)", &seed, &parent);
+  rand = g_rand_new_with_seed (seed);
+  mproc_event_set (started);
+  for (guint64 i = 0; !mproc_event_is_set (stop) && g_get_monotonic_time () < deadline; i++)
+    {
+      guint64 pointers[] = {
+        (guintptr) scribble_victim, (guintptr) base, (guintptr) (base + MPROC_SYNC_STATE_OFFSET),
+        1, 0xdeadbeefdeadbeefULL, 0x00007ffffffff000ULL, (guintptr) &scribble_victim[4],
+      };
+      guint32 words[] = {
+        0, (guint32) parent, (guint32) getpid (), 0x80000000u | (guint32) parent,
+        0x40000000u | (guint32) getpid (), 0xffffffffu, 0x3fffffffu, 1,
+      };
+
+      switch (g_rand_int_range (rand, 0, 3))
+        {
+        case 0:
+          for (gsize j = 0; j < size; j++)
+            base[j] = (guint8) g_rand_int (rand);
+          break;
+        case 1:
+          for (gsize j = 0; j < size; j += 8)
+            *(volatile guint64 *) (base + j) = pointers[g_rand_int_range (rand, 0, G_N_ELEMENTS (pointers))];
+          break;
+        default:
+          for (gsize j = 0; j < size; j += 4)
+            *(volatile guint32 *) (base + j) = words[g_rand_int_range (rand, 0, G_N_ELEMENTS (words))];
+          break;
+        }
+      if (i % 16 == 0)
+        g_usleep (g_rand_int_range (rand, 0, 200));
+    }
+  return 0;
+}
+
+/* objects: lock, held by the parent: this process must not believe it
+ * holds it, whatever it inherited. */
+static int
+target_not_owner (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  MprocLock *lock = mproc_process_get_object (process, 0);
+  g_autoptr(GError) error = NULL;
+
+  if (mproc_lock_is_owned (lock))
+    return 3;
+  if (mproc_lock_acquire (lock, 0, NULL, &error) ||
+      !g_error_matches (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
+    return 4;
+  g_clear_error (&error);
+  if (mproc_lock_release (lock, &error) ||
+      !g_error_matches (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER))
+    return 5;
+  return 0;
+}
+
+static gboolean
+scribbled_error_is_allowed (const GError *error)
+{
+  return g_error_matches (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT) ||
+         g_error_matches (error, MPROC_ERROR, MPROC_ERROR_OWNER_DIED) ||
+         g_error_matches (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE) ||
+         g_error_matches (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER);
 }
 
 static MprocProcess *
@@ -380,13 +468,180 @@ release_in_thread (gpointer data)
   return NULL;
 }
 
+/* data: the start method, | SCRIBBLED_RLOCK for an RLock */
+#define SCRIBBLED_RLOCK 0x100
+
+static void
+test_scribbled (gconstpointer data)
+{
+  gconstpointer method = GINT_TO_POINTER (GPOINTER_TO_INT (data) & 0xff);
+  gboolean recursive = (GPOINTER_TO_INT (data) & SCRIBBLED_RLOCK) != 0;
+  TestLeakCheck check;
+  g_autoptr(MprocLock) lock = NULL;
+  g_autoptr(MprocEvent) started = NULL;
+  g_autoptr(MprocEvent) stop = NULL;
+  g_autoptr(MprocProcess) scribbler = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  guint n_ok = 0;
+  guint n = 0;
+  gint64 end;
+
+  g_test_summary ("A sharer that writes random bytes, pointers and chosen owner ids over a lock's "
+                  "memory makes the others see errors or success, never a crash, a hang or a "
+                  "write outside the lock's memory");
+  test_leak_check_begin (&check);
+
+  lock = recursive ? MPROC_LOCK (mproc_rlock_new (NULL)) : mproc_lock_new (NULL);
+  started = mproc_event_new (NULL);
+  stop = mproc_event_new (NULL);
+  scribbler = sync_start (method, "scribble", g_variant_new ("(ui)", g_test_rand_int (), (gint32) getpid ()),
+                          lock, started, stop, NULL);
+  g_assert_true (mproc_event_wait (started, 20 * G_USEC_PER_SEC, NULL, NULL));
+
+  /* A second of every kind of acquisition against the scribbler. */
+  end = g_get_monotonic_time () + G_USEC_PER_SEC;
+  for (guint i = 0; g_get_monotonic_time () < end; i++, n++)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean ok;
+
+      switch (i % 4)
+        {
+        case 0:
+          ok = mproc_lock_try_acquire (lock, &error);
+          break;
+        case 1:
+          ok = mproc_lock_acquire (lock, 10 * 1000, NULL, &error);
+          break;
+        case 2:
+          ok = mproc_lock_acquire (lock, 10 * 1000, cancellable, &error);
+          break;
+        default:
+          {
+            g_autoptr(GAsyncResult) result = NULL;
+
+            mproc_lock_acquire_async (lock, 10 * 1000, NULL, test_store_result, &result);
+            test_wait_result (&result);
+            ok = mproc_lock_acquire_finish (lock, result, &error);
+          }
+          break;
+        }
+      if (!ok && !scribbled_error_is_allowed (error))
+        g_error ("unexpected error from a scribbled lock: %s", error->message);
+      if (ok || g_error_matches (error, MPROC_ERROR, MPROC_ERROR_OWNER_DIED))
+        {
+          g_autoptr(GError) release_error = NULL;
+
+          n_ok++;
+          if (!mproc_lock_release (lock, &release_error) && !scribbled_error_is_allowed (release_error))
+            g_error ("unexpected error from a scribbled lock: %s", release_error->message);
+        }
+    }
+  mproc_event_set (stop);
+  sync_join (scribbler, 0);
+  g_test_message ("%u of %u acquisitions succeeded", n_ok, n);
+
+  for (guint i = 0; i < G_N_ELEMENTS (scribble_victim); i++)
+    g_assert_cmpuint (scribble_victim[i], ==, 0);
+
+  g_clear_object (&scribbler);
+  g_clear_object (&started);
+  g_clear_object (&stop);
+  g_clear_object (&lock);
+  test_leak_check_end (&check);
+}
+
+static void
+test_child_not_owner (gconstpointer method)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocLock) lock = NULL;
+  g_autoptr(MprocProcess) child = NULL;
+
+  g_test_summary ("A child (forked from the holding thread too) is not the owner of a lock "
+                  "its parent holds: the thread id the fast path caches is not inherited");
+  test_leak_check_begin (&check);
+
+  lock = mproc_lock_new (NULL);
+  g_assert_true (mproc_lock_acquire (lock, -1, NULL, NULL));
+  child = sync_start (method, "not-owner", NULL, lock, NULL);
+  sync_join (child, 0);
+  g_assert_true (mproc_lock_is_owned (lock));
+  g_assert_true (mproc_lock_release (lock, NULL));
+
+  g_clear_object (&child);
+  g_clear_object (&lock);
+  test_leak_check_end (&check);
+}
+
+static void
+test_async_while_held (void)
+{
+  g_autoptr(MprocLock) lock = mproc_lock_new (NULL);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("acquire_async by the thread that holds the lock completes once that "
+                  "thread releases it (the inline release must not skip the wake-up)");
+  if (!g_test_subprocess ())
+    {
+      /* Without the wake-up it waits for ever. */
+      g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      return;
+    }
+
+  g_assert_true (mproc_lock_acquire (lock, -1, NULL, NULL));
+  mproc_lock_acquire_async (lock, -1, NULL, test_store_result, &result);
+  for (int i = 0; i < 10; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_null (result);
+  g_assert_true (mproc_lock_release (lock, NULL));
+  test_wait_result (&result);
+  g_assert_true (mproc_lock_acquire_finish (lock, result, &error));
+  g_assert_no_error (error);
+  g_assert_true (mproc_lock_release (lock, NULL));
+}
+
+static gpointer
+acquire_and_exit (gpointer data)
+{
+  g_assert_true (mproc_lock_acquire (data, -1, NULL, NULL));
+  return NULL;
+}
+
+static void
+test_thread_exited (gconstpointer data)
+{
+  gboolean async = GPOINTER_TO_INT (data);
+  g_autoptr(MprocLock) lock = mproc_lock_new (NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A thread that exits holding a lock leaves it OWNER_DIED to the next "
+                  "acquirer of its own process (the holder's pidfd is per thread)");
+  g_thread_join (g_thread_new ("holder", acquire_and_exit, lock));
+  if (async)
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+
+      mproc_lock_acquire_async (lock, 20 * G_USEC_PER_SEC, NULL, test_store_result, &result);
+      test_wait_result (&result);
+      g_assert_false (mproc_lock_acquire_finish (lock, result, &error));
+    }
+  else
+    g_assert_false (mproc_lock_acquire (lock, 20 * G_USEC_PER_SEC, NULL, &error));
+  assert_owner_died_then_usable (lock, error);
+}
+
 static void
 test_release_not_owner (void)
 {
   g_autoptr(MprocLock) lock = mproc_lock_new (NULL);
   g_autoptr(GError) error = NULL;
 
-  g_test_summary ("Releasing a free lock, or one held by another thread, is NOT_OWNER");
+  g_test_summary ("Releasing a free lock, or one held by another thread, is NOT_OWNER, "
+                  "also from a thread that never used a lock before");
+  g_thread_join (g_thread_new ("releaser", release_in_thread, lock));
   g_assert_false (mproc_lock_release (lock, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER);
   g_assert_true (mproc_lock_acquire (lock, -1, NULL, NULL));
@@ -501,6 +756,8 @@ main (int argc, char *argv[])
   mproc_register_target ("increment", target_increment, NULL, NULL);
   mproc_register_target ("hold", target_hold, NULL, NULL);
   mproc_register_target ("hold-rlock", target_hold_rlock, NULL, NULL);
+  mproc_register_target ("scribble", target_scribble, NULL, NULL);
+  mproc_register_target ("not-owner", target_not_owner, NULL, NULL);
   test_init (&argc, &argv);
 
   test_add_method_test ("/mproc/lock", "mutual-exclusion", test_mutual_exclusion);
@@ -508,11 +765,22 @@ main (int argc, char *argv[])
   test_add_method_test ("/mproc/lock", "owner-killed", test_owner_killed);
   test_add_method_test ("/mproc/lock", "owner-killed/async", test_owner_killed_async);
   test_add_method_test ("/mproc/lock", "acquire-async/main-loop", test_async_main_loop);
+  test_add_method_test ("/mproc/lock", "scribbled", test_scribbled);
+  for (guint m = 0; m < G_N_ELEMENTS (test_method_names); m++)
+    {
+      g_autofree char *path = g_strdup_printf ("/mproc/rlock/scribbled/%s", test_method_names[m]);
+
+      g_test_add_data_func (path, GINT_TO_POINTER (m | SCRIBBLED_RLOCK), test_scribbled);
+    }
+  test_add_method_test ("/mproc/lock", "child-not-owner", test_child_not_owner);
+  g_test_add_data_func ("/mproc/lock/owner-killed/thread-exited", GINT_TO_POINTER (FALSE), test_thread_exited);
+  g_test_add_data_func ("/mproc/lock/owner-killed/thread-exited/async", GINT_TO_POINTER (TRUE), test_thread_exited);
   g_test_add_data_func ("/mproc/lock/owner-killed/blocked", GINT_TO_POINTER (FALSE), test_owner_killed_blocked);
   g_test_add_data_func ("/mproc/lock/owner-killed/blocked-cancellable", GINT_TO_POINTER (TRUE), test_owner_killed_blocked);
   g_test_add_func ("/mproc/lock/timeouts", test_timeouts);
   g_test_add_func ("/mproc/lock/cancel", test_cancel);
   g_test_add_func ("/mproc/lock/release-not-owner", test_release_not_owner);
+  g_test_add_func ("/mproc/lock/acquire-async/while-held", test_async_while_held);
   g_test_add_func ("/mproc/lock/scoped", test_scoped);
   g_test_add_func ("/mproc/rlock/recursion", test_rlock);
   test_add_method_test ("/mproc/rlock", "owner-killed", test_rlock_owner_killed);

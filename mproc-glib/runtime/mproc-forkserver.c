@@ -40,6 +40,7 @@
 #include "mproc-error.h"
 #include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
+#include "mproc-owner-private.h"
 #include "mproc-process-private.h"
 #include "mproc-runtime-private.h"
 #include "mproc-wire-private.h"
@@ -362,6 +363,8 @@ spare_main (int  sock,
    * list of the child's thread: register it again. */
   if (robust_head != NULL)
     syscall (SYS_set_robust_list, robust_head, robust_len);
+  /* Nor does it run the atfork handlers: this thread's id changed. */
+  mproc_owner_forget_self ();
   mproc_runtime_hold_lifeline (lifeline_fd, parent_pid);
   close (lifeline_fd);
   spare_rehearse ();

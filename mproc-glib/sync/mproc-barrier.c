@@ -2,7 +2,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * State, in shared memory, under a robust mutex (a participant killed
+ * State, in shared memory, under a lock word (a participant killed
  * while it holds it leaves the barrier broken, not stuck): the number of
  * parties, how many arrived in this generation and their pids, the
  * generation (bumped when the barrier trips or is reset), the generation
@@ -263,19 +263,14 @@ mproc_barrier_new (guint    parties,
 static void
 guard_lock (MprocBarrier *self)
 {
-  int r = pthread_mutex_lock (&self->shared->guard.mutex);
-
-  if (r == EOWNERDEAD)
-    {
-      pthread_mutex_consistent (&self->shared->guard.mutex);
-      self->shared->broken = 1;
-    }
+  if (mproc_mutex_shared_lock (&self->shared->guard) == MPROC_MUTEX_OWNER_DIED)
+    self->shared->broken = 1;
 }
 
 static void
 guard_unlock (MprocBarrier *self)
 {
-  pthread_mutex_unlock (&self->shared->guard.mutex);
+  mproc_mutex_shared_unlock (&self->shared->guard);
 }
 
 /**
@@ -556,6 +551,10 @@ mproc_barrier_wait_async (MprocBarrier        *self,
 
   shared = self->shared;
   guard_lock (self);
+  /* The count indexes pids[]: one that a sharer spoiled breaks the
+   * barrier rather than steering the write. */
+  if (shared->parties == 0 || shared->parties > MAX_PARTIES || shared->count >= shared->parties)
+    g_atomic_int_set (&shared->broken, 1);
   broken = shared->broken;
   if (!broken)
     {

@@ -10,8 +10,13 @@
 #include "mproc-initable-private.h"
 #include "mproc-lock.h"
 #include "mproc-rlock.h"
+#include "mproc-owner-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
+
+/* The exported functions behind the inline fast paths of mproc-lock.h. */
+#undef mproc_lock_acquire
+#undef mproc_lock_release
 
 /**
  * MprocLock:
@@ -65,8 +70,7 @@ typedef struct
   MprocInitOnce    once;
   MprocSync       *sync;
   /* Cached for the fast paths (the mapping never moves). */
-  pthread_mutex_t *mutex;
-  guint32         *n_fd_waiters;
+  guint32         *word;
 } MprocLockPrivate;
 
 static void mproc_lock_initable_init (GInitableIface *iface);
@@ -97,11 +101,14 @@ mproc_lock_finalize (GObject *object)
 {
   MprocLockPrivate *priv = PRIV (MPROC_LOCK (object));
 
-  /* A lock held by this thread must leave glibc's robust list before its
-   * memory is unmapped (every level of a recursive one). */
+  /* A lock still held by this thread is released (every level of a
+   * recursive one), as it always was. */
   if (priv->sync != NULL && mproc_mutex_is_owned (priv->sync))
-    while (mproc_mutex_release (priv->sync, NULL) && mproc_mutex_is_owned (priv->sync))
-      ;
+    {
+      guint saved_count;
+
+      mproc_mutex_release_all (priv->sync, &saved_count, NULL);
+    }
   g_clear_pointer (&priv->sync, mproc_sync_free);
   mproc_init_once_clear (&priv->once);
   G_OBJECT_CLASS (mproc_lock_parent_class)->finalize (object);
@@ -124,10 +131,13 @@ lock_take (MprocLock *self,
            MprocSync *sync)
 {
   MprocLockPrivate *priv = PRIV (self);
+  gboolean recursive = MPROC_IS_RLOCK (self);
 
   priv->sync = sync;
-  priv->mutex = &((MprocMutexShared *) mproc_sync_get_state (sync))->mutex;
-  priv->n_fd_waiters = &mproc_sync_get_wait_shared (sync)->n_fd_waiters;
+  priv->word = &((MprocMutexShared *) mproc_sync_get_state (sync))->word;
+  mproc_sync_set_recursive (sync, recursive);
+  /* An RLock must count its levels: no inline fast path. */
+  self->fast_word = recursive ? NULL : priv->word;
 }
 
 /* An MprocRLock (or a binding's subclass of it) is the recursive kind. */
@@ -175,8 +185,7 @@ mproc_lock_serialize (MprocShareable  *shareable,
   sync_h = mproc_sync_serialize (sync, fds, error);
   if (sync_h == NULL)
     return NULL;
-  return g_variant_new ("(@(hh)b)", sync_h,
-                        ((MprocMutexShared *) mproc_sync_get_state (sync))->recursive != 0);
+  return g_variant_new ("(@(hh)b)", sync_h, mproc_sync_get_recursive (sync));
 }
 
 static gboolean
@@ -280,20 +289,21 @@ mproc_lock_acquire (MprocLock     *self,
 {
   g_return_val_if_fail (CHECK_SELF (self), FALSE);
 
-  if (!READY (self, error))
-    return FALSE;
-
-  if (G_LIKELY (timeout_usec < 0 && cancellable == NULL))
+  if (G_LIKELY (cancellable == NULL && self->fast_word != NULL))
     {
-      MprocLockPrivate *priv = PRIV (self);
-      int r = pthread_mutex_lock (priv->mutex);
+      guint32 id = _mproc_thread_owner_id;
+      guint32 expected = 0;
 
-      if (G_LIKELY (r == 0))
+      if (G_UNLIKELY (id == 0))
+        id = mproc_owner_self_id ();
+      if (G_LIKELY (__atomic_compare_exchange_n (self->fast_word, &expected, id,
+                                                 FALSE, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
         return TRUE;
-      return mproc_mutex_result (priv->sync, r, error);
     }
 
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  if (!READY (self, error))
+    return FALSE;
   return mproc_mutex_acquire (PRIV (self)->sync, timeout_usec, cancellable, error);
 }
 
@@ -407,19 +417,22 @@ mproc_lock_release (MprocLock  *self,
 
   g_return_val_if_fail (CHECK_SELF (self), FALSE);
 
+  priv = PRIV (self);
+  if (G_LIKELY (self->fast_word != NULL))
+    {
+      guint32 expected = _mproc_thread_owner_id;
+
+      /* Fails when waiters are marked or it is not ours: the slow path.
+       * A thread with no cached id holds nothing (0 would match a free
+       * word). */
+      if (G_LIKELY (expected != 0) &&
+          G_LIKELY (__atomic_compare_exchange_n (self->fast_word, &expected, 0,
+                                                 FALSE, __ATOMIC_RELEASE, __ATOMIC_RELAXED)))
+        return TRUE;
+    }
   if (!READY (self, error))
     return FALSE;
-
-  priv = PRIV (self);
-  if (G_LIKELY (pthread_mutex_unlock (priv->mutex) == 0))
-    {
-      /* Blocking waiters sleep in the kernel (glibc wakes them); async and
-       * cancellable ones are counted here and need the wait point. */
-      if (G_UNLIKELY (g_atomic_int_get (priv->n_fd_waiters) != 0))
-        mproc_sync_wake (priv->sync, G_MAXINT);
-      return TRUE;
-    }
-  return mproc_mutex_release (priv->sync, error);   /* reports NOT_OWNER */
+  return mproc_mutex_release (priv->sync, error);
 }
 
 /**

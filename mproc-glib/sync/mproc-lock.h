@@ -17,8 +17,54 @@ G_BEGIN_DECLS
 
 #define MPROC_TYPE_LOCK (mproc_lock_get_type ())
 
+/* G_DECLARE_DERIVABLE_TYPE() spelt out, for an instance structure that
+ * carries what the inline fast paths below need. */
 MPROC_AVAILABLE_IN_1_0
-G_DECLARE_DERIVABLE_TYPE (MprocLock, mproc_lock, MPROC, LOCK, GObject)
+GType mproc_lock_get_type (void);
+G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+typedef struct _MprocLock MprocLock;
+typedef struct _MprocLockClass MprocLockClass;
+
+struct _MprocLock
+{
+  GObject parent_instance;
+
+  /*< private >*/
+  /* The lock word in shared memory for the inline fast paths, or NULL
+   * (an RLock, or not initialised): then they call the library.  Set once
+   * at construction; this member and its meaning are part of the ABI. */
+  guint32 *fast_word;
+};
+
+_GLIB_DEFINE_AUTOPTR_CHAINUP (MprocLock, GObject)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MprocLockClass, g_type_class_unref)
+
+G_GNUC_UNUSED static inline MprocLock *
+MPROC_LOCK (gpointer ptr)
+{
+  return G_TYPE_CHECK_INSTANCE_CAST (ptr, mproc_lock_get_type (), MprocLock);
+}
+G_GNUC_UNUSED static inline MprocLockClass *
+MPROC_LOCK_CLASS (gpointer ptr)
+{
+  return G_TYPE_CHECK_CLASS_CAST (ptr, mproc_lock_get_type (), MprocLockClass);
+}
+G_GNUC_UNUSED static inline gboolean
+MPROC_IS_LOCK (gpointer ptr)
+{
+  return G_TYPE_CHECK_INSTANCE_TYPE (ptr, mproc_lock_get_type ());
+}
+G_GNUC_UNUSED static inline gboolean
+MPROC_IS_LOCK_CLASS (gpointer ptr)
+{
+  return G_TYPE_CHECK_CLASS_TYPE (ptr, mproc_lock_get_type ());
+}
+G_GNUC_UNUSED static inline MprocLockClass *
+MPROC_LOCK_GET_CLASS (gpointer ptr)
+{
+  return G_TYPE_INSTANCE_GET_CLASS (ptr, mproc_lock_get_type (), MprocLockClass);
+}
+G_GNUC_END_IGNORE_DEPRECATIONS
 
 /**
  * MprocLockClass:
@@ -62,6 +108,51 @@ gboolean   mproc_lock_release         (MprocLock            *self,
                                        GError              **error);
 MPROC_AVAILABLE_IN_1_0
 gboolean   mproc_lock_is_owned        (MprocLock            *self);
+
+#if defined(__GNUC__) && !defined(__GI_SCANNER__)
+/* The calling thread's owner id as the library caches it (0 until it has
+ * computed it); for the inline fast paths only. */
+MPROC_AVAILABLE_IN_0_2
+__thread guint32 _mproc_thread_owner_id __attribute__ ((tls_model ("initial-exec")));
+
+/* C callers acquire and release a free plain lock inline: one
+ * compare-and-swap each, no function call.  Anything else (an RLock, a
+ * cancellable, contention, waiters to wake, a thread the library has not
+ * met yet) goes to the exported functions, which bindings call. */
+static inline gboolean
+_mproc_lock_acquire_inline (MprocLock     *self,
+                            gint64         timeout_usec,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  guint32 expected = 0;
+
+  if (G_LIKELY (self != NULL && self->fast_word != NULL && cancellable == NULL &&
+                _mproc_thread_owner_id != 0) &&
+      G_LIKELY (__atomic_compare_exchange_n (self->fast_word, &expected, _mproc_thread_owner_id,
+                                             FALSE, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)))
+    return TRUE;
+  return (mproc_lock_acquire) (self, timeout_usec, cancellable, error);
+}
+
+static inline gboolean
+_mproc_lock_release_inline (MprocLock  *self,
+                            GError    **error)
+{
+  guint32 expected = _mproc_thread_owner_id;
+
+  if (G_LIKELY (self != NULL && self->fast_word != NULL && expected != 0) &&
+      G_LIKELY (__atomic_compare_exchange_n (self->fast_word, &expected, 0,
+                                             FALSE, __ATOMIC_RELEASE, __ATOMIC_RELAXED)))
+    return TRUE;
+  return (mproc_lock_release) (self, error);
+}
+
+#define mproc_lock_acquire(self, timeout_usec, cancellable, error) \
+  (_mproc_lock_acquire_inline ((self), (timeout_usec), (cancellable), (error)))
+#define mproc_lock_release(self, error) \
+  (_mproc_lock_release_inline ((self), (error)))
+#endif
 
 /**
  * MprocLockLocker:

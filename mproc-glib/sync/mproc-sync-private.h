@@ -14,19 +14,13 @@
  * lazily in a child that inherited the object through fork() (the
  * inherited wait point is inert there, see mproc-waitable-private.h).
  *
- * The robust mutex (MprocLock and its recursive subclass MprocRLock) is a
- * process-shared robust pthread_mutex_t in that state: glibc keeps it on
- * the holding thread's robust list, so when the holder dies the kernel
- * marks it OWNER_DIED and wakes one thread blocked on it.  Async (and
- * cancellable) waiters are not blocked in the kernel: they wait on the wait point and additionally watch
- * the holder thread's pidfd (PIDFD_THREAD), whose readability is raised
- * after the kernel has processed the robust list; the watch then wakes the
- * wait point and the waiters' checks find the lock OWNER_DIED.
+ * The lock word of MprocLock and its recursive subclass MprocRLock (and of
+ * the barrier's guard) is described in mproc-mutex.c: an owner id in a
+ * futex word, the holder's liveness learned from its pidfd; nothing in the
+ * shared memory is a pointer or a libc structure.
  */
 
 #pragma once
-
-#include <pthread.h>
 
 #include <gio/gio.h>
 
@@ -66,6 +60,11 @@ gpointer        mproc_sync_get_state       (MprocSync     *sync);
 MprocWaitShared *mproc_sync_get_wait_shared (MprocSync    *sync);
 void            mproc_sync_wake            (MprocSync     *sync,
                                             int            n);
+/* Whether the lock in @sync's state is recursive: kept in this process,
+ * never read from the shared memory. */
+void            mproc_sync_set_recursive   (MprocSync     *sync,
+                                            gboolean       recursive);
+gboolean        mproc_sync_get_recursive   (MprocSync     *sync);
 
 /* Blocks on an async operation by running it in a private main context
  * (the sync pattern of gsubprocess.c): used by the blocking calls that must
@@ -100,16 +99,30 @@ gboolean         mproc_death_watch_set     (MprocDeathWatch *watch,
                                             gboolean         is_thread);
 void             mproc_death_watch_free    (MprocDeathWatch *watch);
 
-/* The robust mutex of MprocLock and MprocRLock. */
+/* The lock of MprocLock and MprocRLock (mproc-mutex.c). */
 typedef struct
 {
-  pthread_mutex_t mutex;
-  guint32         recursive;
-  guint32         _pad;
+  guint32 word;        /* owner id | waiters bit; 0 when free */
+  guint32 recursive;   /* checked against the handle when received, never trusted after */
+  guint32 count;       /* levels of an RLock held, written by the holder only */
+  guint32 _pad;
 } MprocMutexShared;
+
+typedef enum
+{
+  MPROC_MUTEX_OK,
+  MPROC_MUTEX_OWNER_DIED,   /* held, taken over from a dead holder */
+  MPROC_MUTEX_TIMED_OUT,
+} MprocMutexStatus;
 
 void      mproc_mutex_shared_init    (MprocMutexShared *shared,
                                       gboolean          recursive);
+/* Blocking, forever, without async waiters: the barrier's guard. */
+MprocMutexStatus mproc_mutex_shared_lock   (MprocMutexShared *shared);
+void             mproc_mutex_shared_unlock (MprocMutexShared *shared);
+
+/* On the MprocMutexShared state of @sync, recursive as set with
+ * mproc_sync_set_recursive(). */
 gboolean  mproc_mutex_acquire        (MprocSync        *sync,
                                       gint64            timeout_usec,
                                       GCancellable     *cancellable,
@@ -126,10 +139,6 @@ void      mproc_mutex_acquire_async  (MprocSync        *sync,
                                       GAsyncReadyCallback callback,
                                       gpointer          user_data);
 gboolean  mproc_mutex_is_owned       (MprocSync        *sync);
-/* The slow half of a pthread result (EOWNERDEAD, EBUSY, ETIMEDOUT, …). */
-gboolean  mproc_mutex_result         (MprocSync        *sync,
-                                      int               r,
-                                      GError          **error);
 /* For MprocCondition: release every level of recursion, and take them back. */
 gboolean  mproc_mutex_release_all    (MprocSync        *sync,
                                       guint            *saved_count,
@@ -144,7 +153,5 @@ struct _MprocLock *mproc_lock_new_internal (gboolean            recursive,
 /* The MprocSync of a lock (or rlock), for MprocCondition. */
 MprocSync *mproc_lock_get_sync  (struct _MprocLock  *self);
 
-/* Ids of the calling thread and process, cached (fork-aware). */
-int       mproc_sync_self_tid        (void);
 
 G_END_DECLS

@@ -14,26 +14,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/pidfd.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mproc-error.h"
 #include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
+#include "mproc-owner-private.h"
 #include "mproc-rlock.h"
 #include "mproc-runtime-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
-
-#ifndef PIDFD_THREAD
-# define PIDFD_THREAD O_EXCL   /* Linux 6.9 */
-#endif
-
-#ifndef FUTEX_TID_MASK
-# define FUTEX_TID_MASK 0x3fffffff
-#endif
 
 G_STATIC_ASSERT (sizeof (MprocWaitShared) <= MPROC_SYNC_STATE_OFFSET);
 
@@ -43,6 +33,7 @@ struct _MprocSync
   MprocWaitPoint *wp;
   guint           generation;   /* fork generation wp was made in */
   GMutex          mutex;        /* serialises the rebuild of wp */
+  gboolean        recursive;    /* of the lock in the state, if any */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -235,19 +226,17 @@ mproc_sync_wake (MprocSync *sync,
   mproc_wait_point_wake (mproc_sync_get_wait_point (sync), n);
 }
 
-int
-mproc_sync_self_tid (void)
+void
+mproc_sync_set_recursive (MprocSync *sync,
+                          gboolean   recursive)
 {
-  static __thread int tid;
-  static __thread guint tid_generation;
-  guint generation = mproc_runtime_get_fork_generation ();
+  sync->recursive = recursive != FALSE;
+}
 
-  if (G_UNLIKELY (tid == 0 || tid_generation != generation))
-    {
-      tid = (int) syscall (SYS_gettid);
-      tid_generation = generation;
-    }
-  return tid;
+gboolean
+mproc_sync_get_recursive (MprocSync *sync)
+{
+  return sync->recursive;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -370,26 +359,6 @@ death_watch_clear (MprocDeathWatch *watch)
   watch->n = 0;
 }
 
-static int
-open_pidfd (int      pid,
-            gboolean is_thread)
-{
-  int fd = -1;
-
-  if (is_thread)
-    {
-      fd = (int) syscall (SYS_pidfd_open, pid, PIDFD_THREAD);
-      if (fd >= 0 || errno != EINVAL)
-        return fd;
-    }
-  /* No PIDFD_THREAD (before Linux 6.9): good for a thread group leader;
-   * pidfd_open() refuses (ENOENT/EINVAL) anything else. */
-  fd = (int) syscall (SYS_pidfd_open, pid, 0);
-  if (fd >= 0)
-    fcntl (fd, F_SETFD, FD_CLOEXEC);
-  return fd;
-}
-
 gboolean
 mproc_death_watch_set (MprocDeathWatch *watch,
                        const int       *pids,
@@ -414,7 +383,7 @@ mproc_death_watch_set (MprocDeathWatch *watch,
 
   for (guint i = 0; i < n_pids; i++)
     {
-      watch->pidfds[i] = open_pidfd (pids[i], is_thread);
+      watch->pidfds[i] = mproc_owner_open_pidfd (pids[i], is_thread);
       if (watch->pidfds[i] < 0)
         {
           death_watch_clear (watch);
@@ -442,299 +411,6 @@ mproc_death_watch_free (MprocDeathWatch *watch)
   death_watch_clear (watch);
   g_main_context_unref (watch->context);
   g_free (watch);
-}
-
-/* ------------------------------------------------------------------------ */
-/* Robust mutex                                                             */
-
-static inline MprocMutexShared *
-mutex_shared (MprocSync *sync)
-{
-  return mproc_sync_get_state (sync);
-}
-
-void
-mproc_mutex_shared_init (MprocMutexShared *shared,
-                         gboolean          recursive)
-{
-  pthread_mutexattr_t attr;
-
-  pthread_mutexattr_init (&attr);
-  pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
-  pthread_mutexattr_settype (&attr, recursive ? PTHREAD_MUTEX_RECURSIVE : PTHREAD_MUTEX_NORMAL);
-  pthread_mutex_init (&shared->mutex, &attr);
-  pthread_mutexattr_destroy (&attr);
-  shared->recursive = recursive;
-}
-
-/* Turns a pthread result into ours.  EOWNERDEAD: we own the lock, mark it
- * consistent (Python has no notion of an inconsistent lock) and say so. */
-gboolean
-mproc_mutex_result (MprocSync  *sync,
-              int         r,
-              GError    **error)
-{
-  switch (r)
-    {
-    case 0:
-      return TRUE;
-
-    case EOWNERDEAD:
-      pthread_mutex_consistent (&mutex_shared (sync)->mutex);
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_OWNER_DIED,
-                           _("The previous owner of the lock died while holding it; "
-                             "the lock now belongs to the caller"));
-      return FALSE;
-
-    case EBUSY:
-    case ETIMEDOUT:
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT,
-                           _("Timed out while waiting for the lock"));
-      return FALSE;
-
-    default:
-      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
-                   _("Failed to acquire the lock: %s"), g_strerror (r));
-      return FALSE;
-    }
-}
-
-gboolean
-mproc_mutex_try_acquire (MprocSync  *sync,
-                         GError    **error)
-{
-  int r = pthread_mutex_trylock (&mutex_shared (sync)->mutex);
-
-  if (G_LIKELY (r == 0))
-    return TRUE;
-  return mproc_mutex_result (sync, r, error);
-}
-
-gboolean
-mproc_mutex_acquire (MprocSync     *sync,
-                     gint64         timeout_usec,
-                     GCancellable  *cancellable,
-                     GError       **error)
-{
-  pthread_mutex_t *mutex = &mutex_shared (sync)->mutex;
-  MprocSyncBlock block;
-  g_autoptr(GAsyncResult) result = NULL;
-  int r;
-
-  if (cancellable == NULL)
-    {
-      if (timeout_usec < 0)
-        r = pthread_mutex_lock (mutex);
-      else if (timeout_usec == 0)
-        r = pthread_mutex_trylock (mutex);
-      else
-        {
-          struct timespec ts;
-
-          r = pthread_mutex_trylock (mutex);
-          if (r == EBUSY)
-            {
-              clock_gettime (CLOCK_MONOTONIC, &ts);
-              ts.tv_sec += timeout_usec / G_USEC_PER_SEC;
-              ts.tv_nsec += (timeout_usec % G_USEC_PER_SEC) * 1000;
-              if (ts.tv_nsec >= 1000000000)
-                {
-                  ts.tv_sec++;
-                  ts.tv_nsec -= 1000000000;
-                }
-              r = pthread_mutex_clocklock (mutex, CLOCK_MONOTONIC, &ts);
-            }
-        }
-      if (G_LIKELY (r == 0))
-        return TRUE;
-      return mproc_mutex_result (sync, r, error);
-    }
-
-  /* Cancellable: the kernel's robust-futex wake-up cannot be interrupted
-   * by a GCancellable, so wait like an async waiter, in a private context. */
-  if (g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-  r = pthread_mutex_trylock (mutex);
-  if (r != EBUSY || timeout_usec == 0)
-    return r == 0 || mproc_mutex_result (sync, r, error);
-
-  mproc_sync_block_begin (&block);
-  mproc_mutex_acquire_async (sync, NULL, mproc_mutex_acquire, timeout_usec, cancellable,
-                             mproc_sync_block_cb, &block);
-  result = mproc_sync_block_end (&block);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-gboolean
-mproc_mutex_release (MprocSync  *sync,
-                     GError    **error)
-{
-  int r = pthread_mutex_unlock (&mutex_shared (sync)->mutex);
-
-  if (G_UNLIKELY (r != 0))
-    {
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER,
-                           _("Cannot release a lock that the calling thread does not hold"));
-      return FALSE;
-    }
-
-  /* Blocking waiters sleep in the kernel on the mutex itself (glibc wakes
-   * them); only async and cancellable waiters need the wait point. */
-  if (G_UNLIKELY (g_atomic_int_get (&mproc_sync_get_wait_shared (sync)->n_fd_waiters) != 0))
-    mproc_sync_wake (sync, G_MAXINT);
-
-  return TRUE;
-}
-
-gboolean
-mproc_mutex_is_owned (MprocSync *sync)
-{
-  MprocMutexShared *shared = mutex_shared (sync);
-  int word = g_atomic_int_get (&shared->mutex.__data.__lock);
-
-  return (word & FUTEX_TID_MASK) == mproc_sync_self_tid ();
-}
-
-gboolean
-mproc_mutex_release_all (MprocSync  *sync,
-                         guint      *saved_count,
-                         GError    **error)
-{
-  MprocMutexShared *shared = mutex_shared (sync);
-  guint count;
-
-  if (!mproc_mutex_is_owned (sync))
-    {
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER,
-                           _("Cannot release a lock that the calling thread does not hold"));
-      return FALSE;
-    }
-
-  count = shared->recursive ? MAX (shared->mutex.__data.__count, 1) : 1;
-  for (guint i = 0; i < count; i++)
-    pthread_mutex_unlock (&shared->mutex);
-  if (g_atomic_int_get (&mproc_sync_get_wait_shared (sync)->n_fd_waiters) != 0)
-    mproc_sync_wake (sync, G_MAXINT);
-
-  *saved_count = count;
-  return TRUE;
-}
-
-/* After a successful acquire (one level). */
-void
-mproc_mutex_restore_count (MprocSync *sync,
-                           guint      saved_count)
-{
-  MprocMutexShared *shared = mutex_shared (sync);
-
-  for (guint i = 1; i < saved_count; i++)
-    pthread_mutex_trylock (&shared->mutex);   /* recursive owner: cannot fail */
-}
-
-/* Async acquisition: wait point + a pidfd watch on the holder thread. */
-
-typedef struct
-{
-  MprocSync       *sync;
-  MprocDeathWatch *watch;
-} AcquireData;
-
-static void
-acquire_data_free (gpointer data)
-{
-  AcquireData *ad = data;
-
-  mproc_death_watch_free (ad->watch);
-  g_free (ad);
-}
-
-static void
-acquire_holder_died (gpointer user_data,
-                     int      pid)
-{
-  AcquireData *ad = user_data;
-
-  /* The kernel has marked the mutex OWNER_DIED before the pidfd became
-   * readable: wake every waiter so that one takes it. */
-  mproc_death_watch_set (ad->watch, NULL, 0, TRUE);
-  mproc_sync_wake (ad->sync, G_MAXINT);
-}
-
-static gboolean
-acquire_check (gpointer   user_data,
-               GError   **error)
-{
-  GTask *task = user_data;
-  AcquireData *ad = g_task_get_task_data (task);
-  MprocMutexShared *shared = mutex_shared (ad->sync);
-
-  for (guint attempt = 0; attempt < 8; attempt++)
-    {
-      int r = pthread_mutex_trylock (&shared->mutex);
-      int holder;
-
-      if (r == 0)
-        return TRUE;
-      if (r != EBUSY)
-        return mproc_mutex_result (ad->sync, r, error);
-
-      holder = g_atomic_int_get (&shared->mutex.__data.__lock) & FUTEX_TID_MASK;
-      if (holder == 0 || holder == mproc_sync_self_tid ())
-        return FALSE;   /* changing hands, or ours (wait for a release) */
-
-      if (ad->watch == NULL)
-        ad->watch = mproc_death_watch_new (g_task_get_context (task), acquire_holder_died, ad);
-      if (mproc_death_watch_set (ad->watch, &holder, 1, TRUE))
-        return FALSE;
-      /* The holder is already gone: the kernel has released it as
-       * OWNER_DIED, or it changed hands; try again. */
-    }
-
-  return FALSE;
-}
-
-static void
-acquire_done (gpointer  user_data,
-              gboolean  success,
-              GError   *error)
-{
-  GTask *task = user_data;
-  AcquireData *ad = g_task_get_task_data (task);
-
-  g_clear_pointer (&ad->watch, mproc_death_watch_free);
-  if (success)
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, g_error_copy (error));
-  g_object_unref (task);
-}
-
-void
-mproc_mutex_acquire_async (MprocSync           *sync,
-                           GObject             *source_object,
-                           gpointer             source_tag,
-                           gint64               timeout_usec,
-                           GCancellable        *cancellable,
-                           GAsyncReadyCallback  callback,
-                           gpointer             user_data)
-{
-  GTask *task;
-  AcquireData *ad;
-
-  task = g_task_new (source_object, cancellable, callback, user_data);
-  g_task_set_source_tag (task, source_tag);
-  /* A lock taken must be reported as taken, even if the cancellable fires
-   * after the fact: the wait layer decides cancellation. */
-  g_task_set_check_cancellable (task, FALSE);
-  ad = g_new0 (AcquireData, 1);
-  ad->sync = sync;
-  g_task_set_task_data (task, ad, acquire_data_free);
-
-  mproc_wait_point_wait_async (mproc_sync_get_wait_point (sync),
-                               acquire_check, task, timeout_usec, cancellable,
-                               acquire_done, task);
 }
 
 GVariant *
