@@ -175,11 +175,41 @@ GSource   *mproc_ring_source_new    (MprocRing     *ring,
 /* Whether the socket of a connection has hung up (peer gone). */
 gboolean   mproc_ring_sock_hup      (int            sock);
 
+/* Queues: the spill file of messages too large for the ring (see
+ * mproc-ring-body-private.h); @spill_fd is dup()ed. */
+gboolean   mproc_ring_set_spill_fd  (MprocRing     *ring,
+                                     int            spill_fd,
+                                     GError       **error);
+
 /* Tests: appends @size raw bytes as one record, bypassing the encoder, or
  * overwrites the header of the next record to read with garbage. */
 void       mproc_ring_inject_raw    (MprocRing     *ring,
                                      const void    *data,
                                      gsize          size);
 void       mproc_ring_corrupt_next  (MprocRing     *ring);
+/* Tests: adds @delta to the shared head (or tail), as a hostile sharer
+ * could; writes @owner into the write (or read) lock word. */
+void       mproc_ring_test_skew     (MprocRing     *ring,
+                                     gboolean       head,
+                                     gint64         delta);
+void       mproc_ring_test_set_lock (MprocRing     *ring,
+                                     gboolean       write,
+                                     guint64        owner);
+/* Tests: the owner word this process writes into a lock. */
+guint64    mproc_ring_test_owner    (MprocRing     *ring);
+
+/* Tests: points where a test can stop or kill the process that gets
+ * there (a fault hook, process-wide, NULL by default). */
+typedef enum
+{
+  MPROC_RING_FAULT_BODY_WRITTEN,   /* an out-of-line body is partly written */
+  MPROC_RING_FAULT_BODY_READ,      /* an out-of-line body was read, not yet taken */
+  MPROC_RING_FAULT_COUNTED,        /* a message is counted as got, the tail not yet moved */
+} MprocRingFault;
+
+typedef void (*MprocRingFaultHook) (MprocRingFault point);
+
+void       mproc_ring_set_fault_hook (MprocRingFaultHook hook);
+void       mproc_ring_fault          (MprocRingFault     point);
 
 G_END_DECLS

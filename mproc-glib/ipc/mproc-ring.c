@@ -27,34 +27,37 @@
 #include "mproc-fd-private.h"
 #include "mproc-futex-private.h"
 #include "mproc-i18n-private.h"
+#include "mproc-ring-body-private.h"
 #include "mproc-ring-private.h"
 #include "mproc-runtime-private.h"
 #include "mproc-wire-private.h"
 
 #define RING_MAGIC      0x474e4952u   /* "RING" */
-#define RING_VERSION    1u
+#define RING_VERSION    2u
 #define HEADER_SIZE     512           /* RingShared, rounded up */
 #define REC_HDR         8
-#define FIRST_HDR       16            /* total (8), generation (4), reserved (4) */
-#define LOCK_PID_MASK   0x7fffffffu
+#define OOL_HDR         16            /* SPILL: position (8), length (8); MEMFD: length (8), 0 (8) */
 /* A holder seen for this long is checked for life, at most this often. */
 #define DEAD_CHECK_USEC (50 * 1000)
-/* Sliced waits re-check locks, streams and hang-ups this often. */
+/* Sliced waits re-check locks and hang-ups this often. */
 #define SLICE_USEC      (100 * 1000)
-/* Messages at most this fraction of the ring are never streamed: at the
- * wrap they skip to the start (a PAD record) instead. */
-#define SMALL_DIVISOR   8
+/* Records larger than this fraction of the ring go out of line (the body
+ * in the spill file or a memfd); smaller ones skip to the start of the
+ * ring (a PAD record) when they do not fit before the wrap. */
+#define INLINE_DIVISOR  2
 /* Messages up to this size are copied by a sync get into a buffer on the
  * stack and decoded from there (no heap copy, no GBytes). */
 #define SMALL_COPY      256
+/* Out-of-line bodies are written and read in pieces of this size, with
+ * the timeout and the cancellable checked in between. */
+#define OOL_PIECE       (8 * 1024 * 1024)
 
 enum
 {
   KIND_SINGLE = 0x51,
-  KIND_FIRST  = 0x52,
-  KIND_MORE   = 0x53,
-  KIND_LAST   = 0x54,
   KIND_PAD    = 0x55,
+  KIND_SPILL  = 0x56,   /* body in the ring's spill file */
+  KIND_MEMFD  = 0x57,   /* body in a sealed memfd, the last fd of the record */
 };
 
 typedef struct
@@ -67,19 +70,25 @@ typedef struct
   guint8  _pad0[64 - 24];
 
   /* producer side */
-  guint32 wlock;
-  guint32 wgen;
+  guint64 wlock;           /* holder: mproc_ring_owner_self(), 0 when free */
   guint64 head;
   guint64 n_put;
   guint64 pending;         /* joinable: head a commit is about to publish */
-  guint8  _pad1[64 - 32];
+  guint64 spill_head;      /* next free position of the spill file */
+  guint8  _pad1[64 - 40];
 
   /* consumer side */
-  guint32 rlock;
-  guint32 rgen;
+  guint64 rlock;
   guint64 tail;
   guint64 n_got;
-  guint8  _pad2[64 - 24];
+  /* The count of the record being taken, as it will be (j_ngot) and the
+   * tail it is taken at (j_tail), written before n_got and tail: a
+   * consumer that takes over the lock of a dead one undoes a count whose
+   * tail never moved (see ring_recover_rlock()). */
+  guint64 j_tail;
+  guint64 j_ngot;
+  guint64 spill_tail;      /* the spill file is free below this position */
+  guint8  _pad2[64 - 48];
 
   guint32 unfinished;      /* joinable: put and not task_done() */
   guint32 _pad3;
@@ -112,9 +121,10 @@ struct _MprocRing
   guint32         maxsize;
   gboolean        joinable;
   int             event_fd;
+  int             spill_fd;   /* queues: the spill file; else -1 */
   GMutex          mutex;      /* rebuilding the wait points after fork */
   guint           generation;
-  guint32         pid;
+  guint64         owner;      /* this process in the lock words */
   MprocWaitPoint *wp_data;
   MprocWaitPoint *wp_space;
   MprocWaitPoint *wp_done;
@@ -130,6 +140,29 @@ struct _MprocRing
   guint64         seen_tail;
   guint64         seen_head;
 };
+
+static guint64 owner_self (void);
+
+static MprocRingFaultHook fault_hook;
+
+static inline void
+ring_fault (MprocRingFault point)
+{
+  if (G_UNLIKELY (fault_hook != NULL))
+    fault_hook (point);
+}
+
+void
+mproc_ring_fault (MprocRingFault point)
+{
+  ring_fault (point);
+}
+
+void
+mproc_ring_set_fault_hook (MprocRingFaultHook hook)
+{
+  fault_hook = hook;
+}
 
 #define ALIGN8(x) (((x) + 7) & ~(guint64) 7)
 #define REC_SIZE(len) (REC_HDR + ALIGN8 ((guint64) (len)))
@@ -198,7 +231,7 @@ make_wait_points (MprocRing  *ring,
   ring->wp_data = wps[0];
   ring->wp_space = wps[1];
   ring->wp_done = wps[2];
-  ring->pid = (guint32) getpid ();
+  ring->owner = owner_self ();
   return TRUE;
 }
 
@@ -232,6 +265,7 @@ mproc_ring_new (MprocShm  *shm,
   ring->joinable = (sh->flags & MPROC_RING_JOINABLE) != 0;
   g_mutex_init (&ring->mutex);
   ring->event_fd = fcntl (event_fd, F_DUPFD_CLOEXEC, 3);
+  ring->spill_fd = -1;
   ring->generation = mproc_runtime_get_fork_generation ();
 
   if (ring->event_fd < 0 || !make_wait_points (ring, error))
@@ -265,9 +299,30 @@ mproc_ring_free (MprocRing *ring)
   mproc_wait_point_free (ring->wp_space);
   mproc_wait_point_free (ring->wp_done);
   mproc_clear_fd (&ring->event_fd);
+  mproc_clear_fd (&ring->spill_fd);
   g_clear_pointer (&ring->shm, mproc_shm_unref);
   g_mutex_clear (&ring->mutex);
   g_free (ring);
+}
+
+gboolean
+mproc_ring_set_spill_fd (MprocRing  *ring,
+                         int         spill_fd,
+                         GError    **error)
+{
+  int fd = fcntl (spill_fd, F_DUPFD_CLOEXEC, 3);
+
+  if (fd < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Failed to duplicate a file descriptor: %s"), g_strerror (errsv));
+      return FALSE;
+    }
+  mproc_clear_fd (&ring->spill_fd);
+  ring->spill_fd = fd;
+  return TRUE;
 }
 
 /* A handle inherited through fork() has inert wait points and the
@@ -377,41 +432,105 @@ ring_waiter_remove (guint32 *waiters)
 
 typedef struct
 {
-  guint32 owner;       /* holder last seen */
+  guint64 owner;       /* holder last seen */
   gint64  since;       /* when first seen */
   gint64  last_check;
 } LockWatch;
 
-/* Whether @pid is gone (a zombie counts as gone: it holds nothing). */
+/* The start time of @pid (clock ticks since boot, field 22 of its stat),
+ * which tells a process from a later one that got the same pid. */
 static gboolean
-pid_is_dead (guint32 pid)
+proc_start_time (pid_t    pid,
+                 guint64 *out)
 {
+  char path[64];
+  char buf[1024];
+  const char *p;
+  ssize_t n;
+  int fd;
+
+  g_snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  do
+    n = read (fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  close (fd);
+  if (n <= 0)
+    return FALSE;
+  buf[n] = '\0';
+
+  /* the command name may hold spaces and parentheses: skip past the last
+   * ')', then field 3 (state) to field 22 */
+  p = strrchr (buf, ')');
+  if (p == NULL)
+    return FALSE;
+  for (guint field = 2; field < 22; field++)
+    {
+      p = strchr (p + 1, ' ');
+      if (p == NULL)
+        return FALSE;
+    }
+  *out = g_ascii_strtoull (p + 1, NULL, 10);
+  return TRUE;
+}
+
+/* What this process writes into a lock word it takes: its pid, and in
+ * the upper half the low bits of its start time, so that a holder that
+ * died is recognised even once its pid belongs to another process. */
+static guint64
+owner_self (void)
+{
+  guint64 start = 0;
+  pid_t pid = getpid ();
+
+  if (!proc_start_time (pid, &start))
+    start = 0;   /* no /proc: fall back to the pid alone */
+  return (guint64) (guint32) pid | ((guint64) (guint32) start << 32);
+}
+
+/* Whether the holder @owner is gone: no such process, a zombie (it holds
+ * nothing), or its pid now names a process that started at another time. */
+static gboolean
+owner_is_dead (guint64 owner)
+{
+  pid_t pid = (pid_t) (owner & G_MAXUINT32);
+  guint32 tag = (guint32) (owner >> 32);
   struct pollfd pfd;
+  guint64 start;
+  gboolean have_start;
   int fd;
   int r;
 
-  if (pid == 0)
+  if (pid <= 0)
     return TRUE;
-  if (pid == (guint32) getpid ())
-    return FALSE;   /* another thread of ours */
 
-  fd = (int) syscall (SYS_pidfd_open, (pid_t) pid, 0);
+  fd = (int) syscall (SYS_pidfd_open, pid, 0);
   if (fd < 0)
     return errno == ESRCH;
 
+  /* Read while the pidfd pins the process: if it is still alive after
+   * the read, the stat we read was its own. */
+  have_start = proc_start_time (pid, &start);
   pfd.fd = fd;
   pfd.events = POLLIN;
   pfd.revents = 0;
   r = poll (&pfd, 1, 0);
   close (fd);
-  return r == 1;
+  if (r == 1)
+    return TRUE;
+  if (!have_start || tag == 0)
+    return FALSE;   /* cannot tell a reused pid: the pid is alive */
+  return (guint32) start != tag;
 }
 
 /* Throttled: TRUE only once @owner has been seen holding for a while and
  * turns out to be dead. */
 static gboolean
-watch_owner_dead (LockWatch *watch,
-                  guint32    owner)
+watch_owner_dead (MprocRing *ring,
+                  LockWatch *watch,
+                  guint64    owner)
 {
   gint64 now = g_get_monotonic_time ();
 
@@ -425,7 +544,9 @@ watch_owner_dead (LockWatch *watch,
   if (now - watch->last_check < DEAD_CHECK_USEC)
     return FALSE;
   watch->last_check = now;
-  return pid_is_dead (owner & LOCK_PID_MASK);
+  if (owner == ring->owner)
+    return FALSE;   /* another thread of ours */
+  return owner_is_dead (owner);
 }
 
 static void
@@ -448,24 +569,37 @@ ring_recover_wlock (MprocRing *ring)
   __atomic_store_n (&sh->pending, 0, __ATOMIC_RELEASE);
 }
 
-/* Tries to take @lock; marks it contended on failure, and takes it over
- * from a dead holder. */
+/* A consumer died holding the read lock: a record it counted (n_got)
+ * without moving the tail past it is still there for the next one, so
+ * the count is undone. */
+static void
+ring_recover_rlock (MprocRing *ring)
+{
+  RingShared *sh = ring->sh;
+  guint64 j_ngot = __atomic_load_n (&sh->j_ngot, __ATOMIC_ACQUIRE);
+
+  if (j_ngot != 0 &&
+      __atomic_load_n (&sh->j_tail, __ATOMIC_ACQUIRE) == __atomic_load_n (&sh->tail, __ATOMIC_ACQUIRE) &&
+      __atomic_load_n (&sh->n_got, __ATOMIC_ACQUIRE) == j_ngot)
+    __atomic_store_n (&sh->n_got, j_ngot - 1, __ATOMIC_RELEASE);
+}
+
+/* Tries to take @lock, and takes it over from a dead holder. */
 static gboolean
 ring_trylock (MprocRing *ring,
-              guint32   *lock,
-              guint32   *gen,
+              guint64   *lock,
               LockWatch *watch,
               gboolean   is_write)
 {
-  guint32 me = ring->pid;
-  guint32 old = __atomic_load_n (lock, __ATOMIC_RELAXED);
+  guint64 me = ring->owner;
+  guint64 old = __atomic_load_n (lock, __ATOMIC_RELAXED);
 
   /* No RMW on a lock seen held: waiters do not mark it (see ring_unlock). */
   if (G_LIKELY (old == 0) &&
       __atomic_compare_exchange_n (lock, &old, me, FALSE,
                                    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-    goto taken;
-  if (!watch_owner_dead (watch, old & LOCK_PID_MASK))
+    return TRUE;
+  if (!watch_owner_dead (ring, watch, old))
     return FALSE;
 
   /* The holder died holding it: take it over. */
@@ -474,9 +608,8 @@ ring_trylock (MprocRing *ring,
     return FALSE;
   if (is_write && ring->joinable)
     ring_recover_wlock (ring);
-
-taken:
-  __atomic_store_n (gen, *gen + 1, __ATOMIC_RELEASE);
+  else if (!is_write)
+    ring_recover_rlock (ring);
   return TRUE;
 }
 
@@ -487,7 +620,7 @@ taken:
  * itself when it releases after finding nothing to do, and two idle ends
  * of a pipe would wake each other for ever. */
 static void
-ring_unlock (guint32        *lock,
+ring_unlock (guint64        *lock,
              guint32        *lock_waiters,
              MprocWaitPoint *wp)
 {
@@ -500,20 +633,19 @@ ring_unlock (guint32        *lock,
  * more: the holder may have released before it could see the count. */
 static gboolean
 ring_lock_or_wait (MprocRing *ring,
-                   guint32   *lock,
-                   guint32   *gen,
+                   guint64   *lock,
                    LockWatch *watch,
                    gboolean   is_write,
                    guint32   *lock_waiters,
                    gboolean  *counted)
 {
-  gboolean taken = ring_trylock (ring, lock, gen, watch, is_write);
+  gboolean taken = ring_trylock (ring, lock, watch, is_write);
 
   if (!taken && !*counted)
     {
       ring_waiter_add (lock_waiters);
       *counted = TRUE;
-      taken = ring_trylock (ring, lock, gen, watch, is_write);
+      taken = ring_trylock (ring, lock, watch, is_write);
     }
   if (taken && *counted)
     {
@@ -537,6 +669,74 @@ ring_wake_both (MprocRing *ring)
     mproc_wait_point_wake (ring->wp_data, G_MAXINT);
   if (__atomic_load_n (&sh->space_waiters, __ATOMIC_RELAXED) != 0)
     mproc_wait_point_wake (ring->wp_space, G_MAXINT);
+}
+
+/* Positions that are misaligned or out of range are corruption (only a
+ * sharer that wrote into the shared memory can cause them): the caller,
+ * holding its lock (@holding_write says which), reports
+ * %MPROC_ERROR_INVALID_MESSAGE and calls this to make the ring usable
+ * again.  With both locks, everything visible is dropped; with only its
+ * own, each side moves its own position forward to a sane one, and the
+ * other side fixes the rest on its next step. */
+static void
+ring_realign (MprocRing *ring,
+              gboolean   holding_write)
+{
+  RingShared *sh = ring->sh;
+  guint64 *other = holding_write ? &sh->rlock : &sh->wlock;
+  guint64 expected = 0;
+  guint64 head = __atomic_load_n (&sh->head, __ATOMIC_ACQUIRE);
+  guint64 tail = __atomic_load_n (&sh->tail, __ATOMIC_ACQUIRE);
+  gboolean tail_ahead = (gint64) (tail - head) > 0;
+
+  if (__atomic_compare_exchange_n (other, &expected, ring->owner, FALSE,
+                                   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    {
+      guint64 pos = ALIGN8 (tail_ahead ? tail : head);
+
+      __atomic_store_n (&sh->n_got, __atomic_load_n (&sh->n_put, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+      __atomic_store_n (&sh->head, pos, __ATOMIC_RELEASE);
+      __atomic_store_n (&sh->tail, pos, __ATOMIC_RELEASE);
+      ring->seen_head = ring->seen_tail = pos;
+      if (holding_write)
+        ring_unlock (&sh->rlock, &sh->rlock_waiters, ring->wp_data);
+      else
+        ring_unlock (&sh->wlock, &sh->wlock_waiters, ring->wp_space);
+      ring_wake_both (ring);
+      return;
+    }
+
+  if (holding_write)
+    {
+      if (tail_ahead)
+        head = ALIGN8 (tail);
+      else
+        head = ALIGN8 (head);
+      __atomic_store_n (&sh->head, head, __ATOMIC_RELEASE);
+      ring->seen_tail = tail;
+      /* a parked consumer re-checks, and fixes the tail */
+      ring_wake (&sh->data_waiters, ring->wp_data);
+    }
+  else
+    {
+      if (!tail_ahead)
+        {
+          tail = ALIGN8 (head);
+          __atomic_store_n (&sh->n_got, __atomic_load_n (&sh->n_put, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+        }
+      else
+        tail = ALIGN8 (tail);
+      __atomic_store_n (&sh->tail, tail, __ATOMIC_RELEASE);
+      ring->seen_head = head;
+      ring_wake (&sh->space_waiters, ring->wp_space);
+    }
+}
+
+static void
+set_corrupt (GError **error)
+{
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("The shared memory of the queue is corrupt"));
 }
 
 gboolean
@@ -572,13 +772,14 @@ typedef struct
   int          *fds;
   guint         n_fds;
 
+  gint64        deadline;     /* an out-of-line body is written until then */
+  GCancellable *cancellable;  /* ... or until this is cancelled */
+
   gboolean      holding;
-  gboolean      started;    /* a stream is under way */
   gboolean      full;       /* last failure: no room (not lock contention) */
   gboolean      hup;
-  gsize         done;
   LockWatch     watch;
-  gboolean   lock_counted;   /* in wlock_waiters */
+  gboolean      lock_counted;   /* in wlock_waiters */
 } PutOp;
 
 static void
@@ -698,25 +899,6 @@ put_op_new (MprocRing *ring,
   return op;
 }
 
-static void
-put_op_ensure_data (PutOp *op)
-{
-  if (op->data == NULL && op->value != NULL)
-    {
-      g_autoptr(GVariant) boxed = NULL;
-
-      /* new_variant() would take a floating ref that we own: sink it
-       * first (still ours, dropped by put_op_clear()) */
-      if (op->own_value && g_variant_is_floating (op->value))
-        g_variant_ref_sink (op->value);
-      boxed = g_variant_ref_sink (g_variant_new_variant (op->value));
-
-      op->bytes = g_variant_get_data_as_bytes (boxed);
-      op->data = g_bytes_get_data (op->bytes, NULL);
-      g_assert (g_bytes_get_size (op->bytes) == op->size);
-    }
-}
-
 static inline void
 write_header (guint8  *at,
               guint32  len,
@@ -758,13 +940,18 @@ commit (MprocRing *ring,
   ring_wake (&ring->sh->data_waiters, ring->wp_data);
 }
 
+/* Sends the message's fds, and @body (>= 0) after them, over the
+ * connection's socket: before the record that announces them. */
 static gboolean
 send_fds (PutOp   *op,
+          int      body,
           GError **error)
 {
   g_autoptr(GBytes) empty = NULL;
+  g_autofree int *all = NULL;
+  guint n = op->n_fds + (body >= 0 ? 1 : 0);
 
-  if (op->n_fds == 0)
+  if (n == 0)
     return TRUE;
   if (op->sock < 0)
     {
@@ -779,8 +966,19 @@ send_fds (PutOp   *op,
                              _("Invalid file descriptor to send"));
         return FALSE;
       }
+  if (n > MPROC_WIRE_MAX_FDS)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                           _("Too many file descriptors in one message"));
+      return FALSE;
+    }
+  all = g_new (int, n);
+  if (op->n_fds > 0)
+    memcpy (all, op->fds, op->n_fds * sizeof (int));
+  if (body >= 0)
+    all[op->n_fds] = body;
   empty = g_bytes_new_static ("", 0);
-  return mproc_wire_send (op->sock, empty, op->fds, op->n_fds, NULL, error);
+  return mproc_wire_send (op->sock, empty, all, n, NULL, error);
 }
 
 static void
@@ -798,6 +996,98 @@ put_op_release (PutOp *op)
     }
 }
 
+/* The pieces of the serialised "v" of @op: the value's own serialised
+ * form, a NUL and its type string (or the caller's bytes). */
+static guint
+put_op_iov (PutOp        *op,
+            struct iovec  iov[3])
+{
+  if (op->value != NULL)
+    {
+      iov[0].iov_base = (gpointer) g_variant_get_data (op->value);
+      iov[0].iov_len = op->value_size;
+      iov[1].iov_base = (gpointer) "";
+      iov[1].iov_len = 1;
+      iov[2].iov_base = (gpointer) op->type;
+      iov[2].iov_len = op->type_len;
+      return 3;
+    }
+  iov[0].iov_base = (gpointer) op->data;
+  iov[0].iov_len = op->size;
+  return 1;
+}
+
+/* Writes a message too large for the ring out of line and publishes the
+ * record that points at it at @off; the caller checked the room for the
+ * record.  The write lock is held throughout, so that bodies in the spill
+ * file are in the order of their records. */
+static gboolean
+put_out_of_line (PutOp    *op,
+                 guint64   head,
+                 guint64   off,
+                 GError  **error)
+{
+  MprocRing *ring = op->ring;
+  RingShared *sh = ring->sh;
+  guint8 *at = ring->data + off;
+  struct iovec iov[3];
+  guint n_iov = put_op_iov (op, iov);
+  guint64 words[2];
+  guint32 kind;
+  guint n_fds = op->n_fds;
+  guint64 spill_end = 0;
+
+  if (ring->spill_fd >= 0)
+    {
+      guint64 pos = (__atomic_load_n (&sh->spill_head, __ATOMIC_RELAXED) + 4095) & ~(guint64) 4095;
+
+      if (pos >= MPROC_RING_SPILL_LIMIT || op->size > MPROC_RING_SPILL_LIMIT - pos)
+        pos = 0;   /* only a corrupt position gets here: start again */
+      if (!mproc_ring_body_write (ring->spill_fd, pos, iov, n_iov, op->size,
+                                  op->deadline, op->cancellable, NULL, error) ||
+          !send_fds (op, -1, error))
+        return FALSE;
+      kind = KIND_SPILL;
+      words[0] = pos;
+      words[1] = op->size;
+      spill_end = pos + op->size;
+    }
+  else if (op->sock >= 0)
+    {
+      MprocFd body = -1;
+      gboolean sent;
+
+      if (!mproc_ring_body_write (-1, 0, iov, n_iov, op->size,
+                                  op->deadline, op->cancellable, &body, error))
+        return FALSE;
+      sent = send_fds (op, body, error);
+      mproc_clear_fd (&body);
+      if (!sent)
+        return FALSE;
+      kind = KIND_MEMFD;
+      words[0] = op->size;
+      words[1] = 0;
+      n_fds++;
+    }
+  else
+    {
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("A message of %llu bytes is too large for this channel"),
+                   (unsigned long long) op->size);
+      return FALSE;
+    }
+
+  write_header (at, OOL_HDR, kind, n_fds);
+  memcpy (at + REC_HDR, words, sizeof words);
+  if (spill_end != 0)
+    __atomic_store_n (&sh->spill_head, spill_end, __ATOMIC_RELEASE);
+  commit_nowake (ring, head + REC_SIZE (OOL_HDR), TRUE);
+  op->holding = FALSE;
+  __atomic_store_n (&sh->wlock, 0, __ATOMIC_RELEASE);
+  ring_wake_both (ring);
+  return TRUE;
+}
+
 /* MprocWaitCheck of writers: makes as much progress as it can. */
 static gboolean
 put_step (gpointer  user_data,
@@ -807,11 +1097,13 @@ put_step (gpointer  user_data,
   MprocRing *ring = op->ring;
   RingShared *sh = ring->sh;
   guint64 cap = ring->capacity;
+  gboolean inline_rec = REC_SIZE (op->size) <= cap / INLINE_DIVISOR;
+  guint64 need = inline_rec ? REC_SIZE (op->size) : REC_SIZE (OOL_HDR);
 
   op->full = FALSE;
   if (!op->holding)
     {
-      if (!ring_lock_or_wait (ring, &sh->wlock, &sh->wgen, &op->watch, TRUE,
+      if (!ring_lock_or_wait (ring, &sh->wlock, &op->watch, TRUE,
                               &sh->wlock_waiters, &op->lock_counted))
         return FALSE;
       op->holding = TRUE;
@@ -824,141 +1116,75 @@ put_step (gpointer  user_data,
       guint64 used = head - tail;
       guint64 off, room, contig;
 
-      /* The tail seen last is enough when it leaves room for a whole
-       * record; anything else is decided on the current one. */
-      if (op->started || used > cap ||
-          REC_SIZE (op->size) > MIN (cap - used, cap - (head & ring->mask)))
+      /* The tail seen last is enough when it leaves room for the record;
+       * anything else is decided on the current one. */
+      if (used > cap || need > MIN (cap - used, cap - (head & ring->mask)))
         {
           tail = __atomic_load_n (&sh->tail, __ATOMIC_ACQUIRE);
           ring->seen_tail = tail;
           used = head - tail;
         }
 
-      if (used > cap || (used & 7) != 0)
+      if (used > cap || (head & 7) != 0 || (tail & 7) != 0)
         {
+          ring_realign (ring, TRUE);
           put_op_release (op);
-          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
-                               _("The shared memory of the queue is corrupt"));
+          set_corrupt (error);
           return FALSE;
         }
       off = head & ring->mask;
       room = cap - used;
       contig = MIN (room, cap - off);
 
-      if (!op->started)
+      if (ring->maxsize > 0 && mproc_ring_get_qsize (ring) >= ring->maxsize)
+        break;
+
+      if (need <= contig)
         {
-          guint64 need = REC_SIZE (op->size);
-
-          if (ring->maxsize > 0 && mproc_ring_get_qsize (ring) >= ring->maxsize)
-            goto no_room_release;
-
-          if (need <= contig)
-            {
-              guint8 *at = ring->data + off;
-
-              if (!send_fds (op, error))
-                {
-                  put_op_release (op);
-                  return FALSE;
-                }
-              write_header (at, (guint32) op->size, KIND_SINGLE, op->n_fds);
-              if (op->is_fixed)
-                {
-                  memcpy (at + REC_HDR, &op->fixed, op->value_size);
-                  at[REC_HDR + op->value_size] = '\0';
-                  at[REC_HDR + op->value_size + 1] = (guint8) op->type[0];
-                }
-              else if (op->value != NULL && op->data == NULL)
-                {
-                  g_variant_store (op->value, at + REC_HDR);
-                  at[REC_HDR + op->value_size] = '\0';
-                  memcpy (at + REC_HDR + op->value_size + 1, op->type, op->type_len);
-                }
-              else if (op->size > 0)
-                memcpy (at + REC_HDR, op->data, op->size);
-              /* publish, unlock, then one fence for both wake-ups */
-              commit_nowake (ring, head + need, TRUE);
-              op->holding = FALSE;
-              __atomic_store_n (&sh->wlock, 0, __ATOMIC_RELEASE);
-              ring_wake_both (ring);
-              return TRUE;
-            }
-
-          if (contig < room && (need <= cap / SMALL_DIVISOR || contig < REC_HDR + FIRST_HDR + 64))
-            {
-              /* skip to the start of the ring */
-              write_header (ring->data + off, (guint32) (contig - REC_HDR), KIND_PAD, 0);
-              commit (ring, head + contig, FALSE);
-              continue;
-            }
-          if (need <= cap / SMALL_DIVISOR || contig < REC_HDR + FIRST_HDR + 64)
-            goto no_room_release;
-
-          /* stream it */
-          {
-            guint8 *at = ring->data + off;
-            guint64 chunk = MIN (op->size, contig - REC_HDR - FIRST_HDR);
-            guint64 total = op->size;
-            guint32 gen = sh->wgen;
-
-            put_op_ensure_data (op);
-            if (!send_fds (op, error))
-              {
-                put_op_release (op);
-                return FALSE;
-              }
-            chunk &= ~(guint64) 7;
-            write_header (at, (guint32) (FIRST_HDR + chunk), KIND_FIRST, op->n_fds);
-            memcpy (at + REC_HDR, &total, 8);
-            memcpy (at + REC_HDR + 8, &gen, 4);
-            memset (at + REC_HDR + 12, 0, 4);
-            memcpy (at + REC_HDR + FIRST_HDR, op->data, chunk);
-            op->done = chunk;
-            op->started = TRUE;
-            commit (ring, head + REC_SIZE (FIRST_HDR + chunk), TRUE);
-            continue;
-          }
-        }
-      else
-        {
-          guint64 left = op->size - op->done;
-          guint64 chunk;
           guint8 *at = ring->data + off;
 
-          if (contig < REC_HDR + 8 && left > 0)
+          if (!inline_rec)
             {
-              if (contig < room)
-                {
-                  write_header (at, (guint32) (contig - REC_HDR), KIND_PAD, 0);
-                  commit (ring, head + contig, FALSE);
-                  continue;
-                }
-              op->full = TRUE;
-              return FALSE;   /* keep the lock: wait for room */
-            }
-          if (contig < REC_HDR)
-            {
-              op->full = TRUE;
+              if (put_out_of_line (op, head, off, error))
+                return TRUE;
+              put_op_release (op);
               return FALSE;
             }
-          chunk = MIN (left, contig - REC_HDR);
-          if (chunk < left)
-            chunk &= ~(guint64) 7;
-          write_header (at, (guint32) chunk, chunk == left ? KIND_LAST : KIND_MORE, 0);
-          memcpy (at + REC_HDR, op->data + op->done, chunk);
-          op->done += chunk;
-          commit (ring, head + REC_SIZE (chunk), FALSE);
-          if (op->done == op->size)
+          if (!send_fds (op, -1, error))
             {
-              op->started = FALSE;
               put_op_release (op);
-              return TRUE;
+              return FALSE;
             }
-          continue;
+          write_header (at, (guint32) op->size, KIND_SINGLE, op->n_fds);
+          if (op->is_fixed)
+            {
+              memcpy (at + REC_HDR, &op->fixed, op->value_size);
+              at[REC_HDR + op->value_size] = '\0';
+              at[REC_HDR + op->value_size + 1] = (guint8) op->type[0];
+            }
+          else if (op->value != NULL)
+            {
+              g_variant_store (op->value, at + REC_HDR);
+              at[REC_HDR + op->value_size] = '\0';
+              memcpy (at + REC_HDR + op->value_size + 1, op->type, op->type_len);
+            }
+          else if (op->size > 0)
+            memcpy (at + REC_HDR, op->data, op->size);
+          /* publish, unlock, then one fence for both wake-ups */
+          commit_nowake (ring, head + need, TRUE);
+          op->holding = FALSE;
+          __atomic_store_n (&sh->wlock, 0, __ATOMIC_RELEASE);
+          ring_wake_both (ring);
+          return TRUE;
         }
+
+      if (contig == room)
+        break;
+      /* skip to the start of the ring: a record never wraps */
+      write_header (ring->data + off, (guint32) (contig - REC_HDR), KIND_PAD, 0);
+      commit (ring, head + contig, FALSE);
     }
 
-no_room_release:
   op->full = TRUE;
   put_op_release (op);
   return FALSE;
@@ -977,44 +1203,30 @@ typedef struct
   gboolean   want_copy;   /* a small SINGLE message goes to @small */
 
   gboolean   holding;
-  gboolean   in_stream;
   gboolean   hup;
-  guint8    *buf;
-  guint64    total;
-  guint64    received;
-  guint32    stream_gen;
   GBytes    *result;
   LockWatch  watch;
-  LockWatch  writer_watch;
   gboolean   got_small;   /* the message is in @small, @small_len bytes */
   guint32    small_len;
   guint64    small[SMALL_COPY / 8];
   gboolean   lock_counted;   /* in rlock_waiters */
 } GetOp;
 
+/* A counted message the reader could not deliver (no memory, a malformed
+ * body) will never be task_done() by anyone. */
 static void
-get_op_drop_partial (GetOp *op)
+ring_forget_task (MprocRing *ring)
 {
-  MprocRing *ring = op->ring;
+  guint32 old;
 
-  if (!op->in_stream)
+  if (!ring->joinable)
     return;
-  op->in_stream = FALSE;
-  g_clear_pointer (&op->buf, g_free);
-  if (op->fds != NULL)
-    mproc_fd_array_close_all (op->fds);
-
-  /* That message will never be task_done() by anyone. */
-  if (ring->joinable)
-    {
-      guint32 old = __atomic_load_n (&ring->sh->unfinished, __ATOMIC_ACQUIRE);
-
-      while (old > 0 && !__atomic_compare_exchange_n (&ring->sh->unfinished, &old, old - 1, FALSE,
-                                                      __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
-        ;
-      if (old == 1)
-        mproc_wait_point_wake (ring->wp_done, G_MAXINT);
-    }
+  old = __atomic_load_n (&ring->sh->unfinished, __ATOMIC_ACQUIRE);
+  while (old > 0 && !__atomic_compare_exchange_n (&ring->sh->unfinished, &old, old - 1, FALSE,
+                                                  __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+    ;
+  if (old == 1)
+    mproc_wait_point_wake (ring->wp_done, G_MAXINT);
 }
 
 static void
@@ -1035,7 +1247,6 @@ get_op_release (GetOp *op)
 static void
 get_op_clear (GetOp *op)
 {
-  get_op_drop_partial (op);
   get_op_release (op);
   g_clear_pointer (&op->result, g_bytes_unref);
   if (op->fds != NULL)
@@ -1057,6 +1268,23 @@ advance_tail (MprocRing *ring,
 {
   __atomic_store_n (&ring->sh->tail, tail, __ATOMIC_RELEASE);
   ring_wake (&ring->sh->space_waiters, ring->wp_space);
+}
+
+/* Counts the message of the record at @tail as got, without waking
+ * anyone yet.  The journal (j_tail, j_ngot) goes first, so that whoever
+ * takes the lock over from us, should we die before the tail moves,
+ * undoes the count (ring_recover_rlock()). */
+static void
+count_got (MprocRing *ring,
+           guint64    tail)
+{
+  RingShared *sh = ring->sh;
+  guint64 n_got = sh->n_got + 1;
+
+  __atomic_store_n (&sh->j_ngot, n_got, __ATOMIC_RELAXED);
+  __atomic_store_n (&sh->j_tail, tail, __ATOMIC_RELEASE);
+  __atomic_store_n (&sh->n_got, n_got, __ATOMIC_RELEASE);
+  ring_fault (MPROC_RING_FAULT_COUNTED);
 }
 
 /* Moves the fds of @from to the end of @to (which owns them afterwards). */
@@ -1106,37 +1334,100 @@ get_fail (GetOp    *op,
           GError  **error,
           GError   *local_error)
 {
-  get_op_drop_partial (op);
   get_op_release (op);
   g_propagate_error (error, local_error);
   return FALSE;
 }
 
+/* A record that does not make sense: we cannot find the next record
+ * boundary, so everything visible is dropped. */
 static gboolean
 get_corrupt (GetOp    *op,
-             guint64   head,
              GError  **error)
 {
-  /* Drop everything visible: we cannot find the next record boundary. */
-  head = MAX (head, __atomic_load_n (&op->ring->sh->head, __ATOMIC_ACQUIRE));
-  advance_tail (op->ring, head);
-  return get_fail (op, error,
-                   g_error_new_literal (MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
-                                        _("Received a malformed message")));
+  ring_realign (op->ring, FALSE);
+  get_op_release (op);
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("Received a malformed message"));
+  return FALSE;
 }
 
-/* Whether the writer of the stream we are reading is gone for good. */
+/* Takes the out-of-line message of the record at @tail (@rec bytes):
+ * reads its body, then counts it and moves the tail.  A body that cannot
+ * be read costs only its own message. */
 static gboolean
-stream_writer_gone (GetOp *op)
+get_out_of_line (GetOp         *op,
+                 guint64        tail,
+                 guint64        rec,
+                 guint32        kind,
+                 guint32        n_fds,
+                 const guint8  *at,
+                 GError       **error)
 {
-  RingShared *sh = op->ring->sh;
-  guint32 owner = __atomic_load_n (&sh->wlock, __ATOMIC_ACQUIRE);
+  MprocRing *ring = op->ring;
+  RingShared *sh = ring->sh;
+  GError *local_error = NULL;
+  guint64 words[2];
+  GBytes *body = NULL;
 
-  if (owner == 0)
-    return TRUE;
-  if (__atomic_load_n (&sh->wgen, __ATOMIC_ACQUIRE) != op->stream_gen)
-    return FALSE;   /* another producer: its next record ends our stream */
-  return watch_owner_dead (&op->writer_watch, owner & LOCK_PID_MASK);
+  memcpy (words, at + REC_HDR, sizeof words);
+  if (kind == KIND_SPILL)
+    {
+      guint64 pos = words[0], size = words[1];
+      guint64 end = (pos + size + 4095) & ~(guint64) 4095;
+      guint64 freed = __atomic_load_n (&sh->spill_tail, __ATOMIC_RELAXED);
+
+      if (ring->spill_fd < 0 || (pos & 4095) != 0 || pos >= MPROC_RING_SPILL_LIMIT ||
+          size > MPROC_RING_SPILL_LIMIT - pos)
+        return get_corrupt (op, error);
+      body = mproc_ring_body_read (ring->spill_fd, pos, size, &local_error);
+      if (body != NULL)
+        ring_fault (MPROC_RING_FAULT_BODY_READ);
+      if (body != NULL && n_fds > 0 && !receive_fds (op, n_fds, &local_error))
+        g_clear_pointer (&body, g_bytes_unref);
+      count_got (ring, tail);
+      advance_tail (ring, tail + rec);
+      /* Bodies lie in the order of their records: everything below this
+       * one is taken, or was left by a writer that died. */
+      if (freed > pos || pos - freed > MPROC_RING_SPILL_LIMIT / 2)
+        freed = pos;
+      mproc_ring_body_punch (ring->spill_fd, freed, end);
+      __atomic_store_n (&sh->spill_tail, end, __ATOMIC_RELAXED);
+    }
+  else
+    {
+      g_autoptr(GArray) fds = mproc_fd_array_new ();
+      GArray *user_fds = op->fds;
+      int body_fd;
+
+      if (n_fds == 0 || words[1] != 0)
+        return get_corrupt (op, error);
+      op->fds = fds;
+      if (receive_fds (op, n_fds, &local_error))
+        {
+          body_fd = g_array_index (fds, int, fds->len - 1);
+          g_array_index (fds, int, fds->len - 1) = -1;
+          g_array_set_size (fds, fds->len - 1);
+          body = mproc_ring_body_map (body_fd, words[0], &local_error);
+          if (body != NULL)
+            ring_fault (MPROC_RING_FAULT_BODY_READ);
+        }
+      op->fds = user_fds;
+      if (body != NULL && user_fds != NULL)
+        move_fds (fds, user_fds);
+      mproc_fd_array_close_all (fds);
+      count_got (ring, tail);
+      advance_tail (ring, tail + rec);
+    }
+
+  if (body == NULL)
+    {
+      ring_forget_task (ring);
+      return get_fail (op, error, local_error);
+    }
+  get_op_release (op);
+  op->result = body;
+  return TRUE;
 }
 
 /* MprocWaitCheck of readers. */
@@ -1160,7 +1451,7 @@ get_step (gpointer  user_data,
 
   if (!op->holding)
     {
-      if (!ring_lock_or_wait (ring, &sh->rlock, &sh->rgen, &op->watch, FALSE,
+      if (!ring_lock_or_wait (ring, &sh->rlock, &op->watch, FALSE,
                               &sh->rlock_waiters, &op->lock_counted))
         return FALSE;
       op->holding = TRUE;
@@ -1186,20 +1477,18 @@ get_step (gpointer  user_data,
           avail = head - tail;
         }
 
+      if (avail > cap || (head & 7) != 0 || (tail & 7) != 0)
+        {
+          ring_realign (ring, FALSE);
+          get_op_release (op);
+          set_corrupt (error);
+          return FALSE;
+        }
       if (avail == 0)
         {
-          if (op->in_stream)
-            {
-              if (!stream_writer_gone (op))
-                return FALSE;   /* keep the lock: the rest is coming */
-              get_op_drop_partial (op);
-            }
           get_op_release (op);
           return FALSE;
         }
-
-      if (avail > cap || (avail & 7) != 0)
-        return get_corrupt (op, head, error);
 
       off = tail & ring->mask;
       at = ring->data + off;
@@ -1211,7 +1500,7 @@ get_step (gpointer  user_data,
       n_fds = hdr[1] >> 16;
       rec = REC_SIZE (len);
       if (rec > avail || off + rec > cap || n_fds > MPROC_WIRE_MAX_FDS)
-        return get_corrupt (op, head, error);
+        return get_corrupt (op, error);
 
       switch (kind)
         {
@@ -1224,13 +1513,12 @@ get_step (gpointer  user_data,
             guint8 *copy;
             GError *local_error = NULL;
 
-            get_op_drop_partial (op);
             if (op->want_copy && len <= SMALL_COPY && n_fds == 0)
               {
                 memcpy (op->small, at + REC_HDR, len);
                 op->small_len = len;
                 op->got_small = TRUE;
-                __atomic_store_n (&sh->n_got, sh->n_got + 1, __ATOMIC_RELEASE);
+                count_got (ring, tail);
                 /* hand the space back, unlock, one fence for both wake-ups */
                 __atomic_store_n (&sh->tail, tail + rec, __ATOMIC_RELEASE);
                 op->holding = FALSE;
@@ -1241,13 +1529,15 @@ get_step (gpointer  user_data,
             copy = g_try_malloc (MAX (len, 1));
             if (copy == NULL)
               {
+                count_got (ring, tail);
                 advance_tail (ring, tail + rec);
+                ring_forget_task (ring);
                 return get_fail (op, error,
                                  g_error_new (MPROC_ERROR, MPROC_ERROR_FAILED,
                                               _("Not enough memory for a message of %u bytes"), len));
               }
             memcpy (copy, at + REC_HDR, len);
-            __atomic_store_n (&sh->n_got, sh->n_got + 1, __ATOMIC_RELEASE);
+            count_got (ring, tail);
             advance_tail (ring, tail + rec);
             if (!receive_fds (op, n_fds, &local_error))
               {
@@ -1259,67 +1549,14 @@ get_step (gpointer  user_data,
             return TRUE;
           }
 
-        case KIND_FIRST:
-          {
-            guint64 total;
-            guint32 gen;
-            GError *local_error = NULL;
-
-            get_op_drop_partial (op);
-            if (len < FIRST_HDR)
-              return get_corrupt (op, head, error);
-            memcpy (&total, at + REC_HDR, 8);
-            memcpy (&gen, at + REC_HDR + 8, 4);
-            __atomic_store_n (&sh->n_got, sh->n_got + 1, __ATOMIC_RELEASE);
-            if (total < len - FIRST_HDR || total > G_MAXSSIZE)
-              return get_corrupt (op, head, error);
-            op->buf = g_try_malloc (MAX (total, 1));
-            if (op->buf == NULL)
-              {
-                advance_tail (ring, tail + rec);
-                /* the rest arrives as orphans and is skipped */
-                return get_fail (op, error,
-                                 g_error_new (MPROC_ERROR, MPROC_ERROR_FAILED,
-                                              _("Not enough memory for a message of %llu bytes"),
-                                              (unsigned long long) total));
-              }
-            op->in_stream = TRUE;
-            op->total = total;
-            op->received = len - FIRST_HDR;
-            op->stream_gen = gen;
-            memset (&op->writer_watch, 0, sizeof op->writer_watch);
-            memcpy (op->buf, at + REC_HDR + FIRST_HDR, op->received);
-            advance_tail (ring, tail + rec);
-            if (!receive_fds (op, n_fds, &local_error))
-              return get_fail (op, error, local_error);
-            continue;
-          }
-
-        case KIND_MORE:
-        case KIND_LAST:
-          if (!op->in_stream)
-            {
-              /* its reader died, or it failed: skip */
-              advance_tail (ring, tail + rec);
-              continue;
-            }
-          if (len > op->total - op->received ||
-              (kind == KIND_LAST && op->received + len != op->total))
-            return get_corrupt (op, head, error);
-          memcpy (op->buf + op->received, at + REC_HDR, len);
-          op->received += len;
-          advance_tail (ring, tail + rec);
-          if (kind == KIND_LAST)
-            {
-              op->result = g_bytes_new_take (g_steal_pointer (&op->buf), op->total);
-              op->in_stream = FALSE;
-              get_op_release (op);
-              return TRUE;
-            }
-          continue;
+        case KIND_SPILL:
+        case KIND_MEMFD:
+          if (len != OOL_HDR)
+            return get_corrupt (op, error);
+          return get_out_of_line (op, tail, rec, kind, n_fds, at, error);
 
         default:
-          return get_corrupt (op, head, error);
+          return get_corrupt (op, error);
         }
     }
 }
@@ -1328,17 +1565,6 @@ get_step (gpointer  user_data,
 /* Driving the steps: sync                                                  */
 
 typedef enum { OP_PUT, OP_GET, OP_POLL, OP_JOIN } OpKind;
-
-static gboolean
-op_in_progress (OpKind   kind,
-                gpointer op)
-{
-  if (kind == OP_PUT)
-    return ((PutOp *) op)->started;
-  if (kind == OP_GET)
-    return ((GetOp *) op)->in_stream;
-  return FALSE;
-}
 
 static void
 set_would_block (OpKind   kind,
@@ -1372,15 +1598,9 @@ op_abandon (OpKind   kind,
             gpointer op)
 {
   if (kind == OP_PUT)
-    {
-      ((PutOp *) op)->started = FALSE;
-      put_op_release (op);
-    }
+    put_op_release (op);
   else if (kind == OP_GET)
-    {
-      get_op_drop_partial (op);
-      get_op_release (op);
-    }
+    get_op_release (op);
 }
 
 static MprocWaitPoint *
@@ -1457,9 +1677,6 @@ op_after_slice (MprocRing *ring,
       return FALSE;
     }
 
-  if (op_in_progress (kind, op))
-    return TRUE;
-
   if (nowait || (deadline >= 0 && g_get_monotonic_time () >= deadline))
     {
       op_abandon (kind, op);
@@ -1473,7 +1690,7 @@ op_after_slice (MprocRing *ring,
 }
 
 /* Waits are cut in slices so that what no wake-up announces (a lock
- * holder or a stream writer that died, a connection's peer hanging up) is
+ * holder that died, a connection's peer hanging up) is
  * noticed: short ones when it matters, else one second. */
 static gint64
 op_slice (MprocRing *ring,
@@ -1483,12 +1700,12 @@ op_slice (MprocRing *ring,
 {
   gint64 slice = SLICE_USEC * 10;
 
-  if (op_sock (kind, op) >= 0 || op_in_progress (kind, op) ||
+  if (op_sock (kind, op) >= 0 ||
       (kind == OP_PUT && ((PutOp *) op)->watch.owner != 0) ||
       ((kind == OP_GET || kind == OP_POLL) && ((GetOp *) op)->watch.owner != 0))
     slice = SLICE_USEC;
 
-  if (!op_in_progress (kind, op) && deadline >= 0)
+  if (deadline >= 0)
     slice = CLAMP (deadline - g_get_monotonic_time (), 0, SLICE_USEC);
   return slice;
 }
@@ -1534,7 +1751,7 @@ op_spin (MprocRing *ring,
   MprocWaitCheck check = op_check (kind);
   gint64 spin = mproc_wait_get_spin_usec ();
   guint64 *pos;
-  guint32 *lock;
+  guint64 *lock;
   gint64 end;
 
   if (spin <= 0 || !mproc_spin_allowed ())
@@ -1559,7 +1776,7 @@ op_spin (MprocRing *ring,
   for (;;)
     {
       guint64 p0 = __atomic_load_n (pos, __ATOMIC_ACQUIRE);
-      guint32 l0 = __atomic_load_n (lock, __ATOMIC_ACQUIRE);
+      guint64 l0 = __atomic_load_n (lock, __ATOMIC_ACQUIRE);
       GError *local_error = NULL;
 
       /* checked after the snapshot: a change in between is seen below */
@@ -1626,7 +1843,7 @@ op_run_sync (MprocRing    *ring,
 
   for (;;)
     {
-      if (timeout_usec != 0 || op_in_progress (kind, op))
+      if (timeout_usec != 0)
         {
           gint64 slice = op_slice (ring, kind, op, deadline);
           guint32 *waiters = op_waiters (ring, kind);
@@ -1672,6 +1889,9 @@ mproc_ring_put (MprocRing     *ring,
   gboolean ret;
 
   put_op_init (&op, ring, value, bytes, sock, fds, n_fds, TRUE);
+  /* put_nowait() does not wait for room, but writes all of its body */
+  op.deadline = timeout_usec <= 0 ? -1 : g_get_monotonic_time () + timeout_usec;
+  op.cancellable = cancellable;
   ret = op_run_sync (ring, OP_PUT, &op, timeout_usec, cancellable, error);
   put_op_clear (&op);
   return ret;
@@ -1846,8 +2066,7 @@ static void
 async_arm (GTask *task)
 {
   AsyncOp *a = g_task_get_task_data (task);
-  gint64 slice = a->nowait && !op_in_progress (a->kind, a->op)
-                 ? 0 : op_slice (a->ring, a->kind, a->op, a->deadline);
+  gint64 slice = a->nowait ? 0 : op_slice (a->ring, a->kind, a->op, a->deadline);
 
   a->waiters = op_waiters (a->ring, a->kind);
   if (a->waiters != NULL)
@@ -1895,6 +2114,11 @@ async_start (MprocRing          *ring,
   a->op = op;
   a->nowait = timeout_usec == 0;
   a->deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
+  if (kind == OP_PUT)
+    {
+      ((PutOp *) op)->deadline = timeout_usec <= 0 ? -1 : a->deadline;
+      ((PutOp *) op)->cancellable = g_task_get_cancellable (task);
+    }
   g_task_set_task_data (task, a, async_op_free);
   async_arm (g_steal_pointer (&task));
 }
@@ -2232,4 +2456,29 @@ mproc_ring_corrupt_next (MprocRing *ring)
   guint32 garbage[2] = { 0x7ffffff0u, 0x99 };
 
   memcpy (ring->data + (tail & ring->mask), garbage, sizeof garbage);
+}
+
+void
+mproc_ring_test_skew (MprocRing *ring,
+                      gboolean   head,
+                      gint64     delta)
+{
+  guint64 *pos = head ? &ring->sh->head : &ring->sh->tail;
+
+  __atomic_store_n (pos, __atomic_load_n (pos, __ATOMIC_ACQUIRE) + (guint64) delta, __ATOMIC_RELEASE);
+}
+
+void
+mproc_ring_test_set_lock (MprocRing *ring,
+                          gboolean   write,
+                          guint64    owner)
+{
+  __atomic_store_n (write ? &ring->sh->wlock : &ring->sh->rlock, owner, __ATOMIC_RELEASE);
+}
+
+guint64
+mproc_ring_test_owner (MprocRing *ring)
+{
+  ring_ensure (ring);
+  return ring->owner;
 }
