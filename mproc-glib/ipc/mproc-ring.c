@@ -28,120 +28,13 @@
 #include "mproc-futex-private.h"
 #include "mproc-i18n-private.h"
 #include "mproc-ring-body-private.h"
-#include "mproc-ring-private.h"
+#include "mproc-ring-ops-private.h"
 #include "mproc-runtime-private.h"
 #include "mproc-wire-private.h"
 
-#define RING_MAGIC      0x474e4952u   /* "RING" */
-#define RING_VERSION    2u
-#define HEADER_SIZE     512           /* RingShared, rounded up */
-#define REC_HDR         8
-#define OOL_HDR         16            /* SPILL: position (8), length (8); MEMFD: length (8), 0 (8) */
-/* A holder seen for this long is checked for life, at most this often. */
-#define DEAD_CHECK_USEC (50 * 1000)
-/* Sliced waits re-check locks and hang-ups this often. */
-#define SLICE_USEC      (100 * 1000)
-/* Records larger than this fraction of the ring go out of line (the body
- * in the spill file or a memfd); smaller ones skip to the start of the
- * ring (a PAD record) when they do not fit before the wrap. */
-#define INLINE_DIVISOR  2
-/* Messages up to this size are copied by a sync get into a buffer on the
- * stack and decoded from there (no heap copy, no GBytes). */
-#define SMALL_COPY      256
-/* Out-of-line bodies are written and read in pieces of this size, with
- * the timeout and the cancellable checked in between. */
-#define OOL_PIECE       (8 * 1024 * 1024)
 
-enum
-{
-  KIND_SINGLE = 0x51,
-  KIND_PAD    = 0x55,
-  KIND_SPILL  = 0x56,   /* body in the ring's spill file */
-  KIND_MEMFD  = 0x57,   /* body in a sealed memfd, the last fd of the record */
-};
 
-typedef struct
-{
-  guint32 magic;
-  guint32 version;
-  guint64 capacity;
-  guint32 maxsize;
-  guint32 flags;
-  guint8  _pad0[64 - 24];
 
-  /* producer side */
-  guint64 wlock;           /* holder: mproc_ring_owner_self(), 0 when free */
-  guint64 head;
-  guint64 n_put;
-  guint64 pending;         /* joinable: head a commit is about to publish */
-  guint64 spill_head;      /* next free position of the spill file */
-  guint8  _pad1[64 - 40];
-
-  /* consumer side */
-  guint64 rlock;
-  guint64 tail;
-  guint64 n_got;
-  /* The count of the record being taken, as it will be (j_ngot) and the
-   * tail it is taken at (j_tail), written before n_got and tail: a
-   * consumer that takes over the lock of a dead one undoes a count whose
-   * tail never moved (see ring_recover_rlock()). */
-  guint64 j_tail;
-  guint64 j_ngot;
-  guint64 spill_tail;      /* the spill file is free below this position */
-  guint8  _pad2[64 - 48];
-
-  guint32 unfinished;      /* joinable: put and not task_done() */
-  guint32 _pad3;
-  guint8  _pad4[64 - 8];
-
-  /* data_waiters / space_waiters: threads (or async sources) about to
-   * wait, or waiting, on wait_data / wait_space.  A state change wakes the
-   * wait point only when its count is non-zero, so that a queue nobody
-   * waits on costs no shared write besides head / tail (see ring_wake()). */
-  MprocWaitShared wait_data;
-  guint32 data_waiters;
-  guint32 rlock_waiters;   /* consumers that found the read lock held */
-  guint8  _pad5[64 - 24];
-  MprocWaitShared wait_space;
-  guint32 space_waiters;
-  guint32 wlock_waiters;   /* producers that found the write lock held */
-  guint8  _pad6[64 - 24];
-  MprocWaitShared wait_done;
-} RingShared;
-
-G_STATIC_ASSERT (sizeof (RingShared) <= HEADER_SIZE);
-
-struct _MprocRing
-{
-  MprocShm       *shm;
-  RingShared     *sh;
-  guint8         *data;
-  guint64         capacity;   /* read once, validated */
-  guint64         mask;
-  guint32         maxsize;
-  gboolean        joinable;
-  int             event_fd;
-  int             spill_fd;   /* queues: the spill file; else -1 */
-  GMutex          mutex;      /* rebuilding the wait points after fork */
-  guint           generation;
-  guint64         owner;      /* this process in the lock words */
-  MprocWaitPoint *wp_data;
-  MprocWaitPoint *wp_space;
-  MprocWaitPoint *wp_done;
-
-  /* Last values seen of the other side's position; read and written only
-   * while holding the write lock (seen_tail) or the read lock (seen_head),
-   * whose acquire/release orders them between threads.  Both positions
-   * only grow, so a value seen is a lower bound of the current one: a
-   * producer that finds room below seen_tail, or a consumer that finds
-   * records below seen_head, need not touch the other side's cache line.
-   * Decisions that need the exact value (no room, no data, validation)
-   * re-read the shared one. */
-  guint64         seen_tail;
-  guint64         seen_head;
-};
-
-static guint64 owner_self (void);
 
 static MprocRingFaultHook fault_hook;
 
@@ -164,8 +57,6 @@ mproc_ring_set_fault_hook (MprocRingFaultHook hook)
   fault_hook = hook;
 }
 
-#define ALIGN8(x) (((x) + 7) & ~(guint64) 7)
-#define REC_SIZE(len) (REC_HDR + ALIGN8 ((guint64) (len)))
 
 /* ------------------------------------------------------------------------ */
 /* Set-up                                                                   */
@@ -231,7 +122,7 @@ make_wait_points (MprocRing  *ring,
   ring->wp_data = wps[0];
   ring->wp_space = wps[1];
   ring->wp_done = wps[2];
-  ring->owner = owner_self ();
+  ring->owner = mproc_ring_owner_self ();
   return TRUE;
 }
 
@@ -327,8 +218,8 @@ mproc_ring_set_spill_fd (MprocRing  *ring,
 
 /* A handle inherited through fork() has inert wait points and the
  * parent's pid: make our own, once, on first use. */
-static inline void
-ring_ensure (MprocRing *ring)
+void
+mproc_ring_ensure (MprocRing *ring)
 {
   guint generation = mproc_runtime_get_fork_generation ();
 
@@ -395,135 +286,10 @@ mproc_ring_is_full (MprocRing *ring)
 /* ------------------------------------------------------------------------ */
 /* Wake-ups only for waiters                                                */
 
-/* Whoever changes the state (head, tail) publishes it, then calls this:
- * the fence orders the publication before the read of the count, and a
- * waiter counts itself (ring_waiter_add) before its check reads the state,
- * so either we see its count and wake the wait point, or its check sees
- * the new state (Dekker, as in the wait point itself). */
-static inline void
-ring_wake (guint32        *waiters,
-           MprocWaitPoint *wp)
-{
-  __atomic_thread_fence (__ATOMIC_SEQ_CST);
-  if (__atomic_load_n (waiters, __ATOMIC_RELAXED) != 0)
-    mproc_wait_point_wake (wp, G_MAXINT);
-}
-
-static inline void
-ring_waiter_add (guint32 *waiters)
-{
-  __atomic_add_fetch (waiters, 1, __ATOMIC_SEQ_CST);
-  __atomic_thread_fence (__ATOMIC_SEQ_CST);
-}
-
-static inline void
-ring_waiter_remove (guint32 *waiters)
-{
-  /* A count corrupted to 0 only costs extra wake-ups: do not wrap. */
-  guint32 old = __atomic_load_n (waiters, __ATOMIC_RELAXED);
-
-  while (old > 0 && !__atomic_compare_exchange_n (waiters, &old, old - 1, FALSE,
-                                                  __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-    ;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Locks that survive their holder                                          */
 
-typedef struct
-{
-  guint64 owner;       /* holder last seen */
-  gint64  since;       /* when first seen */
-  gint64  last_check;
-} LockWatch;
-
-/* The start time of @pid (clock ticks since boot, field 22 of its stat),
- * which tells a process from a later one that got the same pid. */
-static gboolean
-proc_start_time (pid_t    pid,
-                 guint64 *out)
-{
-  char path[64];
-  char buf[1024];
-  const char *p;
-  ssize_t n;
-  int fd;
-
-  g_snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return FALSE;
-  do
-    n = read (fd, buf, sizeof buf - 1);
-  while (n < 0 && errno == EINTR);
-  close (fd);
-  if (n <= 0)
-    return FALSE;
-  buf[n] = '\0';
-
-  /* the command name may hold spaces and parentheses: skip past the last
-   * ')', then field 3 (state) to field 22 */
-  p = strrchr (buf, ')');
-  if (p == NULL)
-    return FALSE;
-  for (guint field = 2; field < 22; field++)
-    {
-      p = strchr (p + 1, ' ');
-      if (p == NULL)
-        return FALSE;
-    }
-  *out = g_ascii_strtoull (p + 1, NULL, 10);
-  return TRUE;
-}
-
-/* What this process writes into a lock word it takes: its pid, and in
- * the upper half the low bits of its start time, so that a holder that
- * died is recognised even once its pid belongs to another process. */
-static guint64
-owner_self (void)
-{
-  guint64 start = 0;
-  pid_t pid = getpid ();
-
-  if (!proc_start_time (pid, &start))
-    start = 0;   /* no /proc: fall back to the pid alone */
-  return (guint64) (guint32) pid | ((guint64) (guint32) start << 32);
-}
-
-/* Whether the holder @owner is gone: no such process, a zombie (it holds
- * nothing), or its pid now names a process that started at another time. */
-static gboolean
-owner_is_dead (guint64 owner)
-{
-  pid_t pid = (pid_t) (owner & G_MAXUINT32);
-  guint32 tag = (guint32) (owner >> 32);
-  struct pollfd pfd;
-  guint64 start;
-  gboolean have_start;
-  int fd;
-  int r;
-
-  if (pid <= 0)
-    return TRUE;
-
-  fd = (int) syscall (SYS_pidfd_open, pid, 0);
-  if (fd < 0)
-    return errno == ESRCH;
-
-  /* Read while the pidfd pins the process: if it is still alive after
-   * the read, the stat we read was its own. */
-  have_start = proc_start_time (pid, &start);
-  pfd.fd = fd;
-  pfd.events = POLLIN;
-  pfd.revents = 0;
-  r = poll (&pfd, 1, 0);
-  close (fd);
-  if (r == 1)
-    return TRUE;
-  if (!have_start || tag == 0)
-    return FALSE;   /* cannot tell a reused pid: the pid is alive */
-  return (guint32) start != tag;
-}
 
 /* Throttled: TRUE only once @owner has been seen holding for a while and
  * turns out to be dead. */
@@ -546,7 +312,7 @@ watch_owner_dead (MprocRing *ring,
   watch->last_check = now;
   if (owner == ring->owner)
     return FALSE;   /* another thread of ours */
-  return owner_is_dead (owner);
+  return mproc_ring_owner_is_dead (owner);
 }
 
 static void
@@ -754,36 +520,9 @@ mproc_ring_sock_hup (int sock)
 /* ------------------------------------------------------------------------ */
 /* Writing                                                                  */
 
-typedef struct
-{
-  MprocRing    *ring;
-  GVariant     *value;      /* to store in place boxed in a "v", or NULL */
-  const char   *type;       /* its type string, @type_len bytes */
-  gsize         type_len;
-  gsize         value_size;
-  gboolean      own_value;  /* else borrowed from a sync caller */
-  gboolean      is_fixed;   /* a fixed-size basic value, read into @fixed */
-  guint64       fixed;
-  GBytes       *bytes;      /* the message bytes (serialised lazily for value) */
-  const guint8 *data;
-  gsize         size;
-  int           sock;
-  gboolean      own_sock;
-  int          *fds;
-  guint         n_fds;
 
-  gint64        deadline;     /* an out-of-line body is written until then */
-  GCancellable *cancellable;  /* ... or until this is cancelled */
-
-  gboolean      holding;
-  gboolean      full;       /* last failure: no room (not lock contention) */
-  gboolean      hup;
-  LockWatch     watch;
-  gboolean      lock_counted;   /* in wlock_waiters */
-} PutOp;
-
-static void
-put_op_clear (PutOp *op)
+void
+mproc_ring_put_op_clear (PutOp *op)
 {
   if (op->own_sock)
     mproc_clear_fd (&op->sock);
@@ -798,10 +537,10 @@ put_op_clear (PutOp *op)
     }
 }
 
-static void
-put_op_free (PutOp *op)
+void
+mproc_ring_put_op_free (PutOp *op)
 {
-  put_op_clear (op);
+  mproc_ring_put_op_clear (op);
   g_free (op);
 }
 
@@ -837,15 +576,15 @@ read_fixed_basic (GVariant *value,
 /* @op is zeroed.  A sync put (@borrow) keeps no reference of its own to
  * a non-floating @value: the caller's lasts the whole call.  A floating
  * @value is consumed either way. */
-static void
-put_op_init (PutOp     *op,
-             MprocRing *ring,
-             GVariant  *value,
-             GBytes    *bytes,
-             int        sock,
-             const int *fds,
-             guint      n_fds,
-             gboolean   borrow)
+void
+mproc_ring_put_op_init (PutOp     *op,
+                        MprocRing *ring,
+                        GVariant  *value,
+                        GBytes    *bytes,
+                        int        sock,
+                        const int *fds,
+                        guint      n_fds,
+                        gboolean   borrow)
 {
   op->ring = ring;
   op->sock = sock;
@@ -885,17 +624,17 @@ put_op_init (PutOp     *op,
     }
 }
 
-static PutOp *
-put_op_new (MprocRing *ring,
-            GVariant  *value,
-            GBytes    *bytes,
-            int        sock,
-            const int *fds,
-            guint      n_fds)
+PutOp *
+mproc_ring_put_op_new (MprocRing *ring,
+                       GVariant  *value,
+                       GBytes    *bytes,
+                       int        sock,
+                       const int *fds,
+                       guint      n_fds)
 {
   PutOp *op = g_new0 (PutOp, 1);
 
-  put_op_init (op, ring, value, bytes, sock, fds, n_fds, FALSE);
+  mproc_ring_put_op_init (op, ring, value, bytes, sock, fds, n_fds, FALSE);
   return op;
 }
 
@@ -981,8 +720,8 @@ send_fds (PutOp   *op,
   return mproc_wire_send (op->sock, empty, all, n, NULL, error);
 }
 
-static void
-put_op_release (PutOp *op)
+void
+mproc_ring_put_op_release (PutOp *op)
 {
   if (op->lock_counted)
     {
@@ -1089,9 +828,9 @@ put_out_of_line (PutOp    *op,
 }
 
 /* MprocWaitCheck of writers: makes as much progress as it can. */
-static gboolean
-put_step (gpointer  user_data,
-          GError  **error)
+gboolean
+mproc_ring_put_step (gpointer   user_data,
+                     GError   **error)
 {
   PutOp *op = user_data;
   MprocRing *ring = op->ring;
@@ -1128,7 +867,7 @@ put_step (gpointer  user_data,
       if (used > cap || (head & 7) != 0 || (tail & 7) != 0)
         {
           ring_realign (ring, TRUE);
-          put_op_release (op);
+          mproc_ring_put_op_release (op);
           set_corrupt (error);
           return FALSE;
         }
@@ -1147,12 +886,12 @@ put_step (gpointer  user_data,
             {
               if (put_out_of_line (op, head, off, error))
                 return TRUE;
-              put_op_release (op);
+              mproc_ring_put_op_release (op);
               return FALSE;
             }
           if (!send_fds (op, -1, error))
             {
-              put_op_release (op);
+              mproc_ring_put_op_release (op);
               return FALSE;
             }
           write_header (at, (guint32) op->size, KIND_SINGLE, op->n_fds);
@@ -1186,31 +925,13 @@ put_step (gpointer  user_data,
     }
 
   op->full = TRUE;
-  put_op_release (op);
+  mproc_ring_put_op_release (op);
   return FALSE;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Reading                                                                  */
 
-typedef struct
-{
-  MprocRing *ring;
-  int        sock;
-  gboolean   own_sock;
-  GArray    *fds;         /* received fds, or NULL to close them */
-  gboolean   peek;        /* poll(): only wait for data or hang-up */
-  gboolean   want_copy;   /* a small SINGLE message goes to @small */
-
-  gboolean   holding;
-  gboolean   hup;
-  GBytes    *result;
-  LockWatch  watch;
-  gboolean   got_small;   /* the message is in @small, @small_len bytes */
-  guint32    small_len;
-  guint64    small[SMALL_COPY / 8];
-  gboolean   lock_counted;   /* in rlock_waiters */
-} GetOp;
 
 /* A counted message the reader could not deliver (no memory, a malformed
  * body) will never be task_done() by anyone. */
@@ -1229,8 +950,8 @@ ring_forget_task (MprocRing *ring)
     mproc_wait_point_wake (ring->wp_done, G_MAXINT);
 }
 
-static void
-get_op_release (GetOp *op)
+void
+mproc_ring_get_op_release (GetOp *op)
 {
   if (op->lock_counted)
     {
@@ -1244,10 +965,10 @@ get_op_release (GetOp *op)
     }
 }
 
-static void
-get_op_clear (GetOp *op)
+void
+mproc_ring_get_op_clear (GetOp *op)
 {
-  get_op_release (op);
+  mproc_ring_get_op_release (op);
   g_clear_pointer (&op->result, g_bytes_unref);
   if (op->fds != NULL)
     g_array_unref (op->fds);
@@ -1255,10 +976,10 @@ get_op_clear (GetOp *op)
     mproc_clear_fd (&op->sock);
 }
 
-static void
-get_op_free (GetOp *op)
+void
+mproc_ring_get_op_free (GetOp *op)
 {
-  get_op_clear (op);
+  mproc_ring_get_op_clear (op);
   g_free (op);
 }
 
@@ -1288,9 +1009,9 @@ count_got (MprocRing *ring,
 }
 
 /* Moves the fds of @from to the end of @to (which owns them afterwards). */
-static void
-move_fds (GArray *from,
-          GArray *to)
+void
+mproc_ring_move_fds (GArray *from,
+                     GArray *to)
 {
   g_array_append_vals (to, from->data, from->len);
   for (guint i = 0; i < from->len; i++)
@@ -1325,7 +1046,7 @@ receive_fds (GetOp    *op,
       return FALSE;
     }
   if (op->fds != NULL)
-    move_fds (fds, op->fds);
+    mproc_ring_move_fds (fds, op->fds);
   return TRUE;
 }
 
@@ -1334,7 +1055,7 @@ get_fail (GetOp    *op,
           GError  **error,
           GError   *local_error)
 {
-  get_op_release (op);
+  mproc_ring_get_op_release (op);
   g_propagate_error (error, local_error);
   return FALSE;
 }
@@ -1346,7 +1067,7 @@ get_corrupt (GetOp    *op,
              GError  **error)
 {
   ring_realign (op->ring, FALSE);
-  get_op_release (op);
+  mproc_ring_get_op_release (op);
   g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                        _("Received a malformed message"));
   return FALSE;
@@ -1414,7 +1135,7 @@ get_out_of_line (GetOp         *op,
         }
       op->fds = user_fds;
       if (body != NULL && user_fds != NULL)
-        move_fds (fds, user_fds);
+        mproc_ring_move_fds (fds, user_fds);
       mproc_fd_array_close_all (fds);
       count_got (ring, tail);
       advance_tail (ring, tail + rec);
@@ -1425,15 +1146,15 @@ get_out_of_line (GetOp         *op,
       ring_forget_task (ring);
       return get_fail (op, error, local_error);
     }
-  get_op_release (op);
+  mproc_ring_get_op_release (op);
   op->result = body;
   return TRUE;
 }
 
 /* MprocWaitCheck of readers. */
-static gboolean
-get_step (gpointer  user_data,
-          GError  **error)
+gboolean
+mproc_ring_get_step (gpointer   user_data,
+                     GError   **error)
 {
   GetOp *op = user_data;
   MprocRing *ring = op->ring;
@@ -1480,13 +1201,13 @@ get_step (gpointer  user_data,
       if (avail > cap || (head & 7) != 0 || (tail & 7) != 0)
         {
           ring_realign (ring, FALSE);
-          get_op_release (op);
+          mproc_ring_get_op_release (op);
           set_corrupt (error);
           return FALSE;
         }
       if (avail == 0)
         {
-          get_op_release (op);
+          mproc_ring_get_op_release (op);
           return FALSE;
         }
 
@@ -1544,7 +1265,7 @@ get_step (gpointer  user_data,
                 g_free (copy);
                 return get_fail (op, error, local_error);
               }
-            get_op_release (op);
+            mproc_ring_get_op_release (op);
             op->result = g_bytes_new_take (copy, len);
             return TRUE;
           }
@@ -1559,881 +1280,6 @@ get_step (gpointer  user_data,
           return get_corrupt (op, error);
         }
     }
-}
-
-/* ------------------------------------------------------------------------ */
-/* Driving the steps: sync                                                  */
-
-typedef enum { OP_PUT, OP_GET, OP_POLL, OP_JOIN } OpKind;
-
-static void
-set_would_block (OpKind   kind,
-                 GError **error)
-{
-  switch (kind)
-    {
-    case OP_PUT:
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FULL, _("The queue is full"));
-      break;
-    case OP_GET:
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_EMPTY, _("The queue is empty"));
-      break;
-    case OP_POLL:
-    case OP_JOIN:
-    default:
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT, _("Timed out"));
-      break;
-    }
-}
-
-static void
-set_broken (GError **error)
-{
-  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_BROKEN,
-                       _("The other end of the connection is closed"));
-}
-
-static void
-op_abandon (OpKind   kind,
-            gpointer op)
-{
-  if (kind == OP_PUT)
-    put_op_release (op);
-  else if (kind == OP_GET)
-    get_op_release (op);
-}
-
-static MprocWaitPoint *
-op_wait_point (MprocRing *ring,
-               OpKind     kind)
-{
-  switch (kind)
-    {
-    case OP_PUT: return ring->wp_space;
-    case OP_JOIN: return ring->wp_done;
-    case OP_GET:
-    case OP_POLL:
-    default: return ring->wp_data;
-    }
-}
-
-static gboolean join_step (gpointer user_data, GError **error);
-
-static MprocWaitCheck
-op_check (OpKind kind)
-{
-  switch (kind)
-    {
-    case OP_PUT: return put_step;
-    case OP_JOIN: return join_step;
-    case OP_GET:
-    case OP_POLL:
-    default: return get_step;
-    }
-}
-
-static int
-op_sock (OpKind   kind,
-         gpointer op)
-{
-  if (kind == OP_PUT)
-    return ((PutOp *) op)->sock;
-  if (kind == OP_GET || kind == OP_POLL)
-    return ((GetOp *) op)->sock;
-  return -1;
-}
-
-/* After a slice timed out: TRUE to go on waiting, FALSE with @error set. */
-static gboolean
-op_after_slice (MprocRing *ring,
-                OpKind     kind,
-                gpointer   op,
-                gint64     deadline,
-                gboolean   nowait,
-                GError   **error)
-{
-  int sock = op_sock (kind, op);
-
-  if (sock >= 0 && mproc_ring_sock_hup (sock))
-    {
-      if (kind == OP_GET || kind == OP_POLL)
-        {
-          GError *local_error = NULL;
-
-          /* what was sent before the peer closed is still ours */
-          ((GetOp *) op)->hup = TRUE;
-          if (op_check (kind) (op, &local_error))
-            return TRUE;
-          if (local_error != NULL)
-            {
-              g_propagate_error (error, local_error);
-              return FALSE;
-            }
-          if (kind == OP_POLL)
-            return TRUE;
-        }
-      op_abandon (kind, op);
-      set_broken (error);
-      return FALSE;
-    }
-
-  if (nowait || (deadline >= 0 && g_get_monotonic_time () >= deadline))
-    {
-      op_abandon (kind, op);
-      if (nowait)
-        set_would_block (kind, error);
-      else
-        g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT, _("Timed out"));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Waits are cut in slices so that what no wake-up announces (a lock
- * holder that died, a connection's peer hanging up) is
- * noticed: short ones when it matters, else one second. */
-static gint64
-op_slice (MprocRing *ring,
-          OpKind     kind,
-          gpointer   op,
-          gint64     deadline)
-{
-  gint64 slice = SLICE_USEC * 10;
-
-  if (op_sock (kind, op) >= 0 ||
-      (kind == OP_PUT && ((PutOp *) op)->watch.owner != 0) ||
-      ((kind == OP_GET || kind == OP_POLL) && ((GetOp *) op)->watch.owner != 0))
-    slice = SLICE_USEC;
-
-  if (deadline >= 0)
-    slice = CLAMP (deadline - g_get_monotonic_time (), 0, SLICE_USEC);
-  return slice;
-}
-
-/* The count of waiters that state changes for @kind must wake. */
-static guint32 *
-op_waiters (MprocRing *ring,
-            OpKind     kind)
-{
-  switch (kind)
-    {
-    case OP_PUT: return &ring->sh->space_waiters;
-    case OP_GET:
-    case OP_POLL: return &ring->sh->data_waiters;
-    case OP_JOIN:
-    default: return NULL;   /* wp_done: every change wakes */
-    }
-}
-
-static gboolean
-op_has_result (OpKind   kind,
-               gpointer op)
-{
-  return kind == OP_GET && (((GetOp *) op)->result != NULL || ((GetOp *) op)->got_small);
-}
-
-/* Before counting itself as a waiter (from then on every change the peer
- * makes costs it a wake-up), a blocking put or get spins briefly on the
- * words its check depends on (the position the peer moves and the lock),
- * as the raw ring does: a peer a few hundred ns behind is caught with no
- * shared write at all.  Same budget and same rule (never on one usable
- * CPU) as the wait point's own spin.  Returns TRUE when the op finished
- * (*@success says how), FALSE to go on and wait. */
-static gboolean
-op_spin (MprocRing *ring,
-         OpKind     kind,
-         gpointer   op,
-         gint64     deadline,
-         gboolean  *success,
-         GError   **error)
-{
-  RingShared *sh = ring->sh;
-  MprocWaitCheck check = op_check (kind);
-  gint64 spin = mproc_wait_get_spin_usec ();
-  guint64 *pos;
-  guint64 *lock;
-  gint64 end;
-
-  if (spin <= 0 || !mproc_spin_allowed ())
-    return FALSE;
-  if (kind == OP_PUT)
-    {
-      pos = &sh->tail;
-      lock = &sh->wlock;
-    }
-  else if (kind == OP_GET || kind == OP_POLL)
-    {
-      pos = &sh->head;
-      lock = &sh->rlock;
-    }
-  else
-    return FALSE;
-
-  end = g_get_monotonic_time () + spin;
-  if (deadline >= 0 && deadline < end)
-    end = deadline;
-
-  for (;;)
-    {
-      guint64 p0 = __atomic_load_n (pos, __ATOMIC_ACQUIRE);
-      guint64 l0 = __atomic_load_n (lock, __ATOMIC_ACQUIRE);
-      GError *local_error = NULL;
-
-      /* checked after the snapshot: a change in between is seen below */
-      if (check (op, &local_error) || local_error != NULL)
-        {
-          *success = local_error == NULL;
-          if (local_error != NULL)
-            g_propagate_error (error, local_error);
-          return TRUE;
-        }
-
-      for (;;)
-        {
-          guint i;
-
-          for (i = 0; i < 64; i++)
-            {
-              if (__atomic_load_n (pos, __ATOMIC_RELAXED) != p0 ||
-                  __atomic_load_n (lock, __ATOMIC_RELAXED) != l0)
-                break;
-              mproc_cpu_relax ();
-            }
-          if (i < 64)
-            break;
-          if (g_get_monotonic_time () >= end)
-            return FALSE;
-        }
-    }
-}
-
-/* Returns TRUE when done; "done" for OP_POLL with hup set too. */
-static gboolean
-op_run_sync (MprocRing    *ring,
-             OpKind        kind,
-             gpointer      op,
-             gint64        timeout_usec,
-             GCancellable *cancellable,
-             GError      **error)
-{
-  MprocWaitCheck check = op_check (kind);
-  gint64 deadline;
-  GError *local_error = NULL;
-
-  ring_ensure (ring);
-
-  /* fast path: no wait machinery at all */
-  if (check (op, &local_error))
-    return TRUE;
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, local_error);
-      return FALSE;
-    }
-
-  deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
-
-  if (timeout_usec != 0)
-    {
-      gboolean success = FALSE;
-
-      if (op_spin (ring, kind, op, deadline, &success, error))
-        return success;
-    }
-
-  for (;;)
-    {
-      if (timeout_usec != 0)
-        {
-          gint64 slice = op_slice (ring, kind, op, deadline);
-          guint32 *waiters = op_waiters (ring, kind);
-          gboolean done;
-
-          if (waiters != NULL)
-            ring_waiter_add (waiters);
-          done = mproc_wait_point_wait (op_wait_point (ring, kind), check, op, slice,
-                                        cancellable, &local_error);
-          if (waiters != NULL)
-            ring_waiter_remove (waiters);
-          if (done)
-            return TRUE;
-          if (!g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
-            {
-              op_abandon (kind, op);
-              g_propagate_error (error, local_error);
-              return FALSE;
-            }
-          g_clear_error (&local_error);
-        }
-      if (!op_after_slice (ring, kind, op, deadline, timeout_usec == 0, error))
-        return FALSE;
-      if (kind == OP_POLL && ((GetOp *) op)->hup)
-        return TRUE;
-      if (op_has_result (kind, op))
-        return TRUE;
-    }
-}
-
-gboolean
-mproc_ring_put (MprocRing     *ring,
-                GVariant      *value,
-                GBytes        *bytes,
-                int            sock,
-                const int     *fds,
-                guint          n_fds,
-                gint64         timeout_usec,
-                GCancellable  *cancellable,
-                GError       **error)
-{
-  PutOp op = { NULL, };
-  gboolean ret;
-
-  put_op_init (&op, ring, value, bytes, sock, fds, n_fds, TRUE);
-  /* put_nowait() does not wait for room, but writes all of its body */
-  op.deadline = timeout_usec <= 0 ? -1 : g_get_monotonic_time () + timeout_usec;
-  op.cancellable = cancellable;
-  ret = op_run_sync (ring, OP_PUT, &op, timeout_usec, cancellable, error);
-  put_op_clear (&op);
-  return ret;
-}
-
-/* @op is zeroed. */
-static void
-get_op_init (GetOp     *op,
-             MprocRing *ring,
-             int        sock,
-             gboolean   want_fds)
-{
-  op->ring = ring;
-  op->sock = sock;
-  if (want_fds)
-    op->fds = mproc_fd_array_new ();
-}
-
-static GetOp *
-get_op_new (MprocRing *ring,
-            int        sock,
-            gboolean   want_fds)
-{
-  GetOp *op = g_new0 (GetOp, 1);
-
-  get_op_init (op, ring, sock, want_fds);
-  return op;
-}
-
-GBytes *
-mproc_ring_get (MprocRing     *ring,
-                int            sock,
-                GArray        *fds_out,
-                gint64         timeout_usec,
-                GCancellable  *cancellable,
-                GError       **error)
-{
-  GetOp op = { NULL, };
-  GBytes *ret = NULL;
-
-  get_op_init (&op, ring, sock, fds_out != NULL);
-  if (op_run_sync (ring, OP_GET, &op, timeout_usec, cancellable, error))
-    {
-      ret = g_steal_pointer (&op.result);
-      if (fds_out != NULL)
-        move_fds (op.fds, fds_out);
-    }
-  get_op_clear (&op);
-  return ret;
-}
-
-GVariant *
-mproc_ring_get_value (MprocRing     *ring,
-                      gint64         timeout_usec,
-                      GCancellable  *cancellable,
-                      GError       **error)
-{
-  GetOp op = { NULL, };
-  GVariant *ret = NULL;
-
-  get_op_init (&op, ring, -1, FALSE);
-  op.want_copy = TRUE;
-  if (op_run_sync (ring, OP_GET, &op, timeout_usec, cancellable, error))
-    {
-      /* decoded with the read lock released: a malformed message costs
-       * only itself */
-      if (op.got_small)
-        ret = mproc_wire_decode_data ((const guint8 *) op.small, op.small_len, error);
-      else
-        ret = mproc_wire_decode (op.result, error);
-    }
-  get_op_clear (&op);
-  return ret;
-}
-
-gboolean
-mproc_ring_poll (MprocRing     *ring,
-                 int            sock,
-                 gint64         timeout_usec,
-                 GCancellable  *cancellable,
-                 GError       **error)
-{
-  GetOp *op = get_op_new (ring, sock, FALSE);
-  gboolean ret;
-
-  op->peek = TRUE;
-  ret = op_run_sync (ring, OP_POLL, op, timeout_usec, cancellable, error);
-  get_op_free (op);
-  return ret;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Driving the steps: async                                                 */
-
-typedef struct
-{
-  MprocRing *ring;
-  OpKind     kind;
-  gpointer   op;
-  gint64     deadline;
-  gboolean   nowait;
-  MprocShm  *shm;       /* keeps *waiters mapped until the wait is over */
-  guint32   *waiters;   /* counted in it while a wait is pending */
-} AsyncOp;
-
-static void
-async_op_uncount (AsyncOp *a)
-{
-  if (a->waiters != NULL)
-    {
-      ring_waiter_remove (a->waiters);
-      a->waiters = NULL;
-    }
-}
-
-static void
-async_op_free (gpointer data)
-{
-  AsyncOp *a = data;
-
-  async_op_uncount (a);
-  g_clear_pointer (&a->shm, mproc_shm_unref);
-
-  if (a->kind == OP_PUT)
-    put_op_free (a->op);
-  else if (a->kind == OP_JOIN)
-    g_free (a->op);
-  else
-    get_op_free (a->op);
-  g_free (a);
-}
-
-static void async_arm (GTask *task);
-
-static void
-async_done_cb (gpointer  user_data,
-               gboolean  success,
-               GError   *error)
-{
-  g_autoptr(GTask) task = user_data;
-  AsyncOp *a = g_task_get_task_data (task);
-  GError *local_error = NULL;
-
-  async_op_uncount (a);
-  if (success)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  if (!g_error_matches (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
-    {
-      op_abandon (a->kind, a->op);
-      g_task_return_error (task, g_error_copy (error));
-      return;
-    }
-  if (!op_after_slice (a->ring, a->kind, a->op, a->deadline, a->nowait, &local_error))
-    {
-      g_task_return_error (task, local_error);
-      return;
-    }
-  if ((a->kind == OP_POLL && ((GetOp *) a->op)->hup) ||
-      op_has_result (a->kind, a->op))
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  async_arm (g_steal_pointer (&task));
-}
-
-/* Takes the task's reference. */
-static void
-async_arm (GTask *task)
-{
-  AsyncOp *a = g_task_get_task_data (task);
-  gint64 slice = a->nowait ? 0 : op_slice (a->ring, a->kind, a->op, a->deadline);
-
-  a->waiters = op_waiters (a->ring, a->kind);
-  if (a->waiters != NULL)
-    {
-      if (a->shm == NULL)
-        a->shm = mproc_shm_ref (a->ring->shm);
-      ring_waiter_add (a->waiters);
-    }
-  /* a slice of 0 would never run the check: 1 µs does, once */
-  mproc_wait_point_wait_async (op_wait_point (a->ring, a->kind), op_check (a->kind), a->op,
-                               MAX (slice, 1), g_task_get_cancellable (task),
-                               async_done_cb, task);
-}
-
-static void
-async_start (MprocRing          *ring,
-             gpointer            source_object,
-             OpKind              kind,
-             gpointer            op,
-             gint64              timeout_usec,
-             GCancellable       *cancellable,
-             GAsyncReadyCallback callback,
-             gpointer            user_data,
-             gpointer            tag)
-{
-  g_autoptr(GTask) task = g_task_new (source_object, cancellable, callback, user_data);
-  AsyncOp *a = g_new0 (AsyncOp, 1);
-
-  /* An async operation keeps its own copy of a connection's socket, so that
-   * closing the connection meanwhile cannot make it use a reused fd. */
-  if (kind == OP_PUT && ((PutOp *) op)->sock >= 0)
-    {
-      ((PutOp *) op)->sock = fcntl (((PutOp *) op)->sock, F_DUPFD_CLOEXEC, 3);
-      ((PutOp *) op)->own_sock = TRUE;
-    }
-  else if ((kind == OP_GET || kind == OP_POLL) && ((GetOp *) op)->sock >= 0)
-    {
-      ((GetOp *) op)->sock = fcntl (((GetOp *) op)->sock, F_DUPFD_CLOEXEC, 3);
-      ((GetOp *) op)->own_sock = TRUE;
-    }
-  ring_ensure (ring);
-  g_task_set_source_tag (task, tag);
-  a->ring = ring;
-  a->kind = kind;
-  a->op = op;
-  a->nowait = timeout_usec == 0;
-  a->deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
-  if (kind == OP_PUT)
-    {
-      ((PutOp *) op)->deadline = timeout_usec <= 0 ? -1 : a->deadline;
-      ((PutOp *) op)->cancellable = g_task_get_cancellable (task);
-    }
-  g_task_set_task_data (task, a, async_op_free);
-  async_arm (g_steal_pointer (&task));
-}
-
-void
-mproc_ring_put_async (MprocRing          *ring,
-                      gpointer            source_object,
-                      GVariant           *value,
-                      GBytes             *bytes,
-                      int                 sock,
-                      const int          *fds,
-                      guint               n_fds,
-                      gint64              timeout_usec,
-                      GCancellable       *cancellable,
-                      GAsyncReadyCallback callback,
-                      gpointer            user_data)
-{
-  async_start (ring, source_object, OP_PUT, put_op_new (ring, value, bytes, sock, fds, n_fds),
-               timeout_usec, cancellable, callback, user_data, mproc_ring_put_async);
-}
-
-gboolean
-mproc_ring_put_finish (GAsyncResult  *result,
-                       GError       **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-void
-mproc_ring_get_async (MprocRing          *ring,
-                      gpointer            source_object,
-                      int                 sock,
-                      gboolean            want_fds,
-                      gint64              timeout_usec,
-                      GCancellable       *cancellable,
-                      GAsyncReadyCallback callback,
-                      gpointer            user_data)
-{
-  async_start (ring, source_object, OP_GET, get_op_new (ring, sock, want_fds),
-               timeout_usec, cancellable, callback, user_data, mproc_ring_get_async);
-}
-
-GBytes *
-mproc_ring_get_finish (GAsyncResult  *result,
-                       GArray        *fds_out,
-                       GError       **error)
-{
-  AsyncOp *a = g_task_get_task_data (G_TASK (result));
-  GetOp *op;
-
-  if (!g_task_propagate_boolean (G_TASK (result), error) || a == NULL)
-    return NULL;
-  op = a->op;
-  if (fds_out != NULL && op->fds != NULL)
-    move_fds (op->fds, fds_out);
-  return g_steal_pointer (&op->result);
-}
-
-void
-mproc_ring_poll_async (MprocRing          *ring,
-                       gpointer            source_object,
-                       int                 sock,
-                       gint64              timeout_usec,
-                       GCancellable       *cancellable,
-                       GAsyncReadyCallback callback,
-                       gpointer            user_data)
-{
-  GetOp *op = get_op_new (ring, sock, FALSE);
-
-  op->peek = TRUE;
-  async_start (ring, source_object, OP_POLL, op, timeout_usec, cancellable, callback, user_data,
-               mproc_ring_poll_async);
-}
-
-gboolean
-mproc_ring_poll_finish (GAsyncResult  *result,
-                        GError       **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-/* ------------------------------------------------------------------------ */
-/* JoinableQueue                                                            */
-
-typedef struct
-{
-  MprocRing *ring;
-} JoinOp;
-
-static gboolean
-join_step (gpointer  user_data,
-           GError  **error)
-{
-  JoinOp *op = user_data;
-
-  return __atomic_load_n (&op->ring->sh->unfinished, __ATOMIC_ACQUIRE) == 0;
-}
-
-gboolean
-mproc_ring_task_done (MprocRing  *ring,
-                      GError    **error)
-{
-  guint32 old = __atomic_load_n (&ring->sh->unfinished, __ATOMIC_ACQUIRE);
-
-  ring_ensure (ring);
-  do
-    {
-      if (old == 0)
-        {
-          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TOO_MANY_RELEASES,
-                               _("task_done() called more times than there were items"));
-          return FALSE;
-        }
-    }
-  while (!__atomic_compare_exchange_n (&ring->sh->unfinished, &old, old - 1, FALSE,
-                                       __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE));
-
-  if (old == 1)
-    mproc_wait_point_wake (ring->wp_done, G_MAXINT);
-  return TRUE;
-}
-
-gboolean
-mproc_ring_join (MprocRing     *ring,
-                 gint64         timeout_usec,
-                 GCancellable  *cancellable,
-                 GError       **error)
-{
-  JoinOp op = { ring };
-
-  ring_ensure (ring);
-  return mproc_wait_point_wait (ring->wp_done, join_step, &op, timeout_usec, cancellable, error);
-}
-
-void
-mproc_ring_join_async (MprocRing          *ring,
-                       gpointer            source_object,
-                       gint64              timeout_usec,
-                       GCancellable       *cancellable,
-                       GAsyncReadyCallback callback,
-                       gpointer            user_data)
-{
-  JoinOp *op = g_new0 (JoinOp, 1);
-
-  op->ring = ring;
-  async_start (ring, source_object, OP_JOIN, op, timeout_usec, cancellable, callback, user_data,
-               mproc_ring_join_async);
-}
-
-gboolean
-mproc_ring_join_finish (GAsyncResult  *result,
-                        GError       **error)
-{
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-/* ------------------------------------------------------------------------ */
-/* A GSource for "readable"                                                 */
-
-typedef struct _SourceWait SourceWait;
-
-typedef struct
-{
-  GSource       source;
-  MprocRing    *ring;
-  GObject      *owner;
-  GCancellable *cancellable;   /* of the pending wait, NULL when none */
-  SourceWait   *wait;          /* the pending wait, NULL when none */
-  gboolean      ready;
-} RingSource;
-
-/* The pending wait does not own its source: a source destroyed while it
- * waits must still reach its dispose, which cancels the wait and detaches
- * it (source = NULL); the wait then only frees itself. */
-struct _SourceWait
-{
-  GSource  *source;   /* not a ref; NULL once the source is disposed */
-  MprocShm *shm;      /* keeps *waiters mapped */
-  guint32  *waiters;  /* counted in it until done */
-};
-
-static gboolean
-source_check_cb (gpointer  user_data,
-                 GError  **error)
-{
-  SourceWait *w = user_data;
-
-  if (w->source == NULL)
-    return FALSE;
-  return mproc_ring_has_data (((RingSource *) w->source)->ring);
-}
-
-static void
-source_done_cb (gpointer  user_data,
-                gboolean  success,
-                GError   *error)
-{
-  SourceWait *w = user_data;
-  RingSource *rs = (RingSource *) w->source;
-
-  ring_waiter_remove (w->waiters);
-  mproc_shm_unref (w->shm);
-  if (rs != NULL)
-    {
-      rs->wait = NULL;
-      if (success && !g_source_is_destroyed (w->source))
-        {
-          rs->ready = TRUE;
-          g_source_set_ready_time (w->source, 0);
-        }
-      else if (!g_source_is_destroyed (w->source) &&
-               g_error_matches (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
-        {
-          rs->ready = FALSE;   /* re-armed by prepare() */
-        }
-      if (!g_source_is_destroyed (w->source))
-        g_clear_object (&rs->cancellable);
-    }
-  g_free (w);
-}
-
-static void
-ring_source_arm (RingSource *rs)
-{
-  GMainContext *context = g_source_get_context (&rs->source);
-  SourceWait *w;
-
-  if (rs->cancellable != NULL || rs->ready || context == NULL)
-    return;
-
-  w = g_new0 (SourceWait, 1);
-  w->source = &rs->source;
-  rs->wait = w;
-  w->shm = mproc_shm_ref (rs->ring->shm);
-  w->waiters = &rs->ring->sh->data_waiters;
-  ring_waiter_add (w->waiters);
-  rs->cancellable = g_cancellable_new ();
-  g_main_context_push_thread_default (context);
-  mproc_wait_point_wait_async (rs->ring->wp_data, source_check_cb, w, -1, rs->cancellable,
-                               source_done_cb, w);
-  g_main_context_pop_thread_default (context);
-}
-
-static gboolean
-ring_source_prepare (GSource *source,
-                     gint    *timeout)
-{
-  RingSource *rs = (RingSource *) source;
-
-  *timeout = -1;
-  if (mproc_ring_has_data (rs->ring))
-    return TRUE;
-  rs->ready = FALSE;
-  ring_source_arm (rs);
-  return FALSE;
-}
-
-static gboolean
-ring_source_dispatch (GSource     *source,
-                      GSourceFunc  callback,
-                      gpointer     user_data)
-{
-  RingSource *rs = (RingSource *) source;
-
-  g_source_set_ready_time (source, -1);
-  rs->ready = FALSE;
-  if (callback == NULL)
-    return G_SOURCE_REMOVE;
-  return callback (user_data);
-}
-
-static void
-ring_source_dispose (GSource *source)
-{
-  RingSource *rs = (RingSource *) source;
-
-  if (rs->wait != NULL)
-    {
-      rs->wait->source = NULL;
-      rs->wait = NULL;
-    }
-  if (rs->cancellable != NULL)
-    g_cancellable_cancel (rs->cancellable);
-}
-
-static void
-ring_source_finalize (GSource *source)
-{
-  RingSource *rs = (RingSource *) source;
-
-  g_clear_object (&rs->cancellable);
-  g_clear_object (&rs->owner);
-}
-
-static GSourceFuncs ring_source_funcs = {
-  ring_source_prepare,
-  NULL,
-  ring_source_dispatch,
-  ring_source_finalize,
-  NULL, NULL,
-};
-
-GSource *
-mproc_ring_source_new (MprocRing *ring,
-                       GObject   *owner)
-{
-  GSource *source = g_source_new (&ring_source_funcs, sizeof (RingSource));
-  RingSource *rs = (RingSource *) source;
-
-  ring_ensure (ring);
-  rs->ring = ring;
-  rs->owner = g_object_ref (owner);   /* keeps @ring alive */
-  g_source_set_dispose_function (source, ring_source_dispose);
-  g_source_set_static_name (source, "[mproc] queue readable");
-  return source;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2479,6 +1325,6 @@ mproc_ring_test_set_lock (MprocRing *ring,
 guint64
 mproc_ring_test_owner (MprocRing *ring)
 {
-  ring_ensure (ring);
+  mproc_ring_ensure (ring);
   return ring->owner;
 }
