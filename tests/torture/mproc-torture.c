@@ -1,4 +1,4 @@
-/* mproc-torture.c: queues and locks while their users are killed at random
+/* mproc-torture.c: queues, locks, managers and pools while their users are killed at random
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
@@ -10,7 +10,8 @@
  * them; lock holders take one lock and update two counters in shared
  * memory under it, step by step.  For N seconds the parent SIGKILLs one of
  * them at random every few tens of milliseconds and starts another in its
- * place.  Then it stops the killing, lets the producers finish, drains the
+ * place.  Manager clients set and read back their own key of one shared
+ * dict; the parent runs tasks on a pool whose workers it also kills.  Then it stops the killing, lets the producers finish, drains the
  * queue and checks:
  *
  * - nothing hangs: every child and every call returns within its bound;
@@ -19,6 +20,9 @@
  *   taken when it died); every message received has the right checksum;
  * - the lock is consistent: whoever acquires it without OWNER_DIED finds
  *   the two counters equal;
+ * - a manager client's key holds what it last wrote (or the write it was
+ *   killed in); the server serves to the end;
+ * - a pool task gives its result or WORKER_DIED, and the pool goes on;
  * - no fd (memfd, socket, eventfd) and no process is left in the parent.
  *
  * The children see the shared state (the ledger) through an anonymous
@@ -39,6 +43,7 @@
 #define N_PRODUCERS   3
 #define N_CONSUMERS   3
 #define N_LOCKERS     2
+#define N_CLIENTS     2
 #define MAX_PRODUCERS 2048
 #define QUOTA         600      /* messages per producer life */
 #define RING_BYTES    (64 * 1024)
@@ -61,13 +66,16 @@ typedef struct
   gint  b;
   gint  lock_violations;
   gint  owner_died;
+  /* per manager client slot: the last value whose set returned */
+  gint  written[N_CLIENTS];
+  gint  client_errors;
 } Ledger;
 
 static Ledger *ledger;
 
-typedef enum { ROLE_PRODUCER, ROLE_CONSUMER, ROLE_LOCKER, N_ROLES } Role;
+typedef enum { ROLE_PRODUCER, ROLE_CONSUMER, ROLE_LOCKER, ROLE_CLIENT, N_ROLES } Role;
 
-static const char *role_names[] = { "producer", "consumer", "locker" };
+static const char *role_names[] = { "producer", "consumer", "locker", "client" };
 
 static guint32
 checksum (const guint8 *data, gsize n)
@@ -198,17 +206,60 @@ locker (MprocProcess *process, GVariant *args, gpointer user_data)
     }
 }
 
+/* args "u": slot.  Sets its key to growing values, reading each back. */
+static int
+client (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  MprocDict *dict = MPROC_DICT (mproc_process_get_object (process, 0));
+  guint slot = g_variant_get_uint32 (args);
+
+  for (gint v = g_atomic_int_get (&ledger->written[slot]) + 1; ; v++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) got = NULL;
+
+      if (!mproc_dict_set (dict, g_variant_new_uint32 (slot), g_variant_new_int32 (v), NULL, &error))
+        {
+          g_printerr ("client %u: set: %s\n", slot, error->message);
+          g_atomic_int_inc (&ledger->client_errors);
+          return 1;
+        }
+      g_atomic_int_set (&ledger->written[slot], v);
+      got = mproc_dict_get (dict, g_variant_new_uint32 (slot), NULL, &error);
+      if (got == NULL || !g_variant_is_of_type (got, G_VARIANT_TYPE_INT32) || g_variant_get_int32 (got) != v)
+        {
+          g_printerr ("client %u: get: %s\n", slot, error != NULL ? error->message : "wrong value");
+          g_atomic_int_inc (&ledger->client_errors);
+          return 1;
+        }
+      g_usleep (g_random_int_range (0, 2000));
+    }
+}
+
+static GVariant *
+task_double (GVariant *arg, gpointer user_data, GError **error)
+{
+  return g_variant_new_int64 (2 * g_variant_get_int64 (arg));
+}
+
 typedef struct
 {
   MprocProcess *process;
   Role          role;
   guint         producer_id;
+  guint         slot;         /* manager clients */
 } Child;
 
 typedef struct
 {
   MprocQueue *queue;
   MprocLock  *lock;
+  MprocManager *manager;
+  MprocDict  *dict;
+  MprocPool  *pool;
+  guint       tasks;
+  guint       tasks_failed;
+  guint       worker_kills;
   GRand      *rand;
   guint       next_producer;
   guint       kills[N_ROLES];
@@ -231,9 +282,12 @@ start_child (Run *run, Child *child, Role role)
       child->producer_id = run->next_producer++;
       args = g_variant_new ("(uu)", child->producer_id, g_rand_int (run->rand));
     }
+  else if (role == ROLE_CLIENT)
+    args = g_variant_new_uint32 (child->slot);
   child->process = mproc_process_new_with_context (context, role_names[role], args);
   mproc_process_add_object (child->process,
-                            role == ROLE_LOCKER ? MPROC_SHAREABLE (run->lock) : MPROC_SHAREABLE (run->queue));
+                            role == ROLE_LOCKER ? MPROC_SHAREABLE (run->lock) :
+                            role == ROLE_CLIENT ? MPROC_SHAREABLE (run->dict) : MPROC_SHAREABLE (run->queue));
   if (!mproc_process_start (child->process, &error))
     {
       g_printerr ("cannot start a %s: %s\n", role_names[role], error->message);
@@ -274,6 +328,59 @@ kill_child (Run *run, Child *child)
     g_atomic_int_set (&ledger->killed[child->producer_id], 1);
   run->kills[child->role]++;
   reap_child (run, child, FALSE);
+}
+
+/* One task on the pool, sometimes right after one of its workers was
+ * killed: its result, or WORKER_DIED. */
+static void
+run_task (Run *run)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) result = NULL;
+  gint64 arg = g_rand_int_range (run->rand, 0, 1 << 20);
+
+  if (g_rand_int_range (run->rand, 0, 4) == 0)
+    {
+      guint n = 0;
+      g_autofree int *pids = mproc_pool_dup_worker_pids (run->pool, &n);
+
+      if (n > 0 && kill (pids[g_rand_int_range (run->rand, 0, n)], SIGKILL) == 0)
+        run->worker_kills++;
+    }
+  run->tasks++;
+  result = mproc_pool_apply (run->pool, "double", g_variant_new_int64 (arg), 30 * G_USEC_PER_SEC, NULL, &error);
+  if (result == NULL && g_error_matches (error, MPROC_ERROR, MPROC_ERROR_WORKER_DIED))
+    run->tasks_failed++;
+  else if (result == NULL || g_variant_get_int64 (result) != 2 * arg)
+    {
+      g_print ("# pool task: %s\n", error != NULL ? error->message : "wrong result");
+      run->failed = TRUE;
+    }
+}
+
+static void
+check_dict (Run *run)
+{
+  for (guint slot = 0; slot < N_CLIENTS; slot++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) v = mproc_dict_get (run->dict, g_variant_new_uint32 (slot), NULL, &error);
+      gint written = g_atomic_int_get (&ledger->written[slot]);
+
+      if (v == NULL && written == 0)
+        continue;
+      if (v == NULL || (g_variant_get_int32 (v) != written && g_variant_get_int32 (v) != written + 1))
+        {
+          g_print ("# client %u: wrote %d, the dict has %d (%s)\n", slot, written,
+                   v != NULL ? g_variant_get_int32 (v) : -1, error != NULL ? error->message : "");
+          run->failed = TRUE;
+        }
+    }
+  if (ledger->client_errors > 0)
+    {
+      g_print ("# %d manager client errors\n", ledger->client_errors);
+      run->failed = TRUE;
+    }
 }
 
 static guint
@@ -324,13 +431,15 @@ main (int argc, char *argv[])
     { "tap", 0, 0, G_OPTION_ARG_NONE, NULL, "Ignored (TAP is always printed)", NULL },
     { NULL }
   };
-  Child children[N_PRODUCERS + N_CONSUMERS + N_LOCKERS] = { { NULL, 0, 0 } };
+  Child children[N_PRODUCERS + N_CONSUMERS + N_LOCKERS + N_CLIENTS] = { { NULL, 0, 0, 0 } };
   Run run = { NULL, };
   gint64 end;
 
   mproc_register_target ("producer", producer, NULL, NULL);
   mproc_register_target ("consumer", consumer, NULL, NULL);
   mproc_register_target ("locker", locker, NULL, NULL);
+  mproc_register_target ("client", client, NULL, NULL);
+  mproc_register_task ("double", task_double, NULL, NULL);
   mproc_init (&argc, &argv);
 
   options = g_option_context_new ("- kill queue and lock users at random");
@@ -362,10 +471,26 @@ main (int argc, char *argv[])
   g_assert_no_error (error);
   run.lock = mproc_lock_new (&error);
   g_assert_no_error (error);
+  {
+    g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
+
+    run.manager = mproc_manager_new_with_context (context);
+    g_assert_true (mproc_manager_start (run.manager, NULL, &error));
+    g_assert_no_error (error);
+    run.dict = mproc_dict_new (run.manager, NULL, NULL, &error);
+    g_assert_no_error (error);
+    run.pool = mproc_pool_new_full (context, 2, NULL, NULL, 0, &error);
+    g_assert_no_error (error);
+  }
 
   for (guint i = 0; i < G_N_ELEMENTS (children); i++)
-    start_child (&run, &children[i],
-                 i < N_PRODUCERS ? ROLE_PRODUCER : i < N_PRODUCERS + N_CONSUMERS ? ROLE_CONSUMER : ROLE_LOCKER);
+    {
+      children[i].slot = i - (N_PRODUCERS + N_CONSUMERS + N_LOCKERS);
+      start_child (&run, &children[i],
+                   i < N_PRODUCERS ? ROLE_PRODUCER :
+                   i < N_PRODUCERS + N_CONSUMERS ? ROLE_CONSUMER :
+                   i < N_PRODUCERS + N_CONSUMERS + N_LOCKERS ? ROLE_LOCKER : ROLE_CLIENT);
+    }
 
   end = g_get_monotonic_time () + (gint64) seconds * G_USEC_PER_SEC;
   while (g_get_monotonic_time () < end && !run.failed)
@@ -382,6 +507,7 @@ main (int argc, char *argv[])
             run.finished++;
             start_child (&run, &children[i], ROLE_PRODUCER);
           }
+      run_task (&run);
       if (victim->process == NULL)
         continue;
       kill_child (&run, victim);
@@ -400,9 +526,20 @@ main (int argc, char *argv[])
     reap_child (&run, &children[i], TRUE);
   for (guint i = N_PRODUCERS + N_CONSUMERS; i < G_N_ELEMENTS (children); i++)
     kill_child (&run, &children[i]);
+  check_dict (&run);
+  mproc_pool_close (run.pool);
+  if (!mproc_pool_join (run.pool, 30 * G_USEC_PER_SEC, NULL, &error))
+    {
+      g_print ("# the pool did not end: %s\n", error->message);
+      g_clear_error (&error);
+      run.failed = TRUE;
+    }
+  g_print ("# pool: %u tasks, %u failed with WORKER_DIED, %u workers killed\n",
+           run.tasks, run.tasks_failed, run.worker_kills);
 
-  g_print ("# kills: %u producers, %u consumers, %u lock holders; %u producers finished\n",
-           run.kills[ROLE_PRODUCER], run.kills[ROLE_CONSUMER], run.kills[ROLE_LOCKER], run.finished);
+  g_print ("# kills: %u producers, %u consumers, %u lock holders, %u manager clients; "
+           "%u producers finished\n", run.kills[ROLE_PRODUCER], run.kills[ROLE_CONSUMER],
+           run.kills[ROLE_LOCKER], run.kills[ROLE_CLIENT], run.finished);
   check_messages (&run);
   g_print ("# lock: %d updates, %d taken over from a dead holder, %d inconsistent\n",
            ledger->a, ledger->owner_died, ledger->lock_violations);
@@ -429,6 +566,15 @@ main (int argc, char *argv[])
 
   g_clear_object (&run.queue);
   g_clear_object (&run.lock);
+  g_clear_object (&run.pool);
+  g_clear_object (&run.dict);
+  if (!mproc_manager_shutdown (run.manager, NULL, &error))
+    {
+      g_print ("# the manager did not shut down: %s\n", error->message);
+      g_clear_error (&error);
+      run.failed = TRUE;
+    }
+  g_clear_object (&run.manager);
   g_rand_free (run.rand);
   while (g_main_context_iteration (NULL, FALSE))
     ;
