@@ -94,6 +94,37 @@ target_put_large (MprocProcess *process, GVariant *args, gpointer user_data)
                           -1, NULL, NULL) ? 0 : 1;
 }
 
+static MprocRingFault kill_point;
+
+static void
+kill_at_fault (MprocRingFault point)
+{
+  if (point == kill_point)
+    raise (SIGKILL);
+}
+
+/* Puts one "ay" message of args bytes, and is SIGKILLed half-way through
+ * writing it out of line. */
+static int
+target_put_large_killed (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  kill_point = MPROC_RING_FAULT_BODY_WRITTEN;
+  mproc_ring_set_fault_hook (kill_at_fault);
+  return target_put_large (process, args, user_data);
+}
+
+/* Gets one message, and is SIGKILLed once it has read its body. */
+static int
+target_get_killed (MprocProcess *process, GVariant *args, gpointer user_data)
+{
+  g_autoptr(GVariant) v = NULL;
+
+  kill_point = MPROC_RING_FAULT_BODY_READ;
+  mproc_ring_set_fault_hook (kill_at_fault);
+  v = mproc_queue_get (queue_arg (process, 0), -1, NULL, NULL);
+  return 1;
+}
+
 /* JoinableQueue worker: gets until a pill, task_done for each. */
 static int
 target_joinable_worker (MprocProcess *process, GVariant *args, gpointer user_data)
@@ -380,52 +411,23 @@ test_large (gconstpointer data)
   test_leak_check_end (&check);
 }
 
-static gboolean
-wait_for (gboolean (*cond) (gpointer), gpointer data)
-{
-  gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (!cond (data))
-    {
-      if (g_get_monotonic_time () > end)
-        return FALSE;
-      g_usleep (1000);
-    }
-  return TRUE;
-}
-
-static gboolean
-has_one (gpointer data)
-{
-  return mproc_queue_get_qsize (data) >= 1;
-}
-
-static gboolean
-has_none (gpointer data)
-{
-  return mproc_queue_get_qsize (data) == 0;
-}
-
 static void
 test_producer_killed (void)
 {
   TestLeakCheck check = { test_list_fds () };
   g_autoptr(MprocQueue) queue = queue_new (0, 4096);
-  g_autoptr(MprocProcess) process = new_process (GINT_TO_POINTER (MPROC_START_METHOD_FORK), "put-large",
-                                                 g_variant_new_uint64 (1 << 20));
+  g_autoptr(MprocProcess) process = new_process (GINT_TO_POINTER (MPROC_START_METHOD_FORK), "put-large-killed",
+                                                 g_variant_new_uint64 (24 << 20));
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) v = NULL;
 
-  g_test_summary ("A producer SIGKILLed in the middle of streaming a message: its partial message "
-                  "is dropped, and the queue goes on for other producers and consumers");
+  g_test_summary ("A producer SIGKILLed in the middle of writing a large message: nothing of it "
+                  "is seen, and the queue goes on for other producers and consumers");
   mproc_process_add_object (process, MPROC_SHAREABLE (queue));
   g_assert_true (mproc_process_start (process, NULL));
-  g_assert_true (wait_for (has_one, queue));   /* the first part is in, the writer waits for room */
-  mproc_process_kill (process);
   join_ok (process, -SIGKILL);
 
-  /* the reader takes what there is, sees the writer is dead, drops it */
-  v = mproc_queue_get (queue, 500 * 1000, NULL, &error);
+  v = mproc_queue_get (queue, 200 * 1000, NULL, &error);
   g_assert_null (v);
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
   g_clear_error (&error);
@@ -448,39 +450,35 @@ test_consumer_killed (void)
   TestLeakCheck check = { test_list_fds () };
   g_autoptr(MprocQueue) queue = queue_new (0, 4096);
   g_autoptr(MprocQueue) results = queue_new (0, 0);
-  g_autoptr(MprocProcess) victim = new_process (GINT_TO_POINTER (MPROC_START_METHOD_FORK), "consume", NULL);
+  g_autoptr(MprocProcess) victim = new_process (GINT_TO_POINTER (MPROC_START_METHOD_FORK), "get-killed", NULL);
   g_autoptr(MprocProcess) survivor = new_process (GINT_TO_POINTER (MPROC_START_METHOD_FORK), "consume", NULL);
-  g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GVariant) r = NULL;
+  g_autoptr(GVariant) large = NULL;
   g_autoptr(GError) error = NULL;
   gsize size = 256 * 1024;
   gpointer payload;
   gint64 n, s;
 
-  g_test_summary ("A consumer SIGKILLed in the middle of receiving a message: another consumer "
-                  "takes over its lock, skips the rest of it, and gets the next messages");
+  g_test_summary ("A consumer SIGKILLed in the middle of receiving a message: the message stays "
+                  "in the queue, and another consumer takes over its lock and gets it");
   mproc_process_add_object (victim, MPROC_SHAREABLE (queue));
-  mproc_process_add_object (victim, MPROC_SHAREABLE (results));
   mproc_process_add_object (survivor, MPROC_SHAREABLE (queue));
   mproc_process_add_object (survivor, MPROC_SHAREABLE (results));
-  /* Streamed by an async put that only progresses when we iterate. */
   payload = g_malloc0 (size);
-  mproc_queue_put_async (queue, g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, payload, size,
-                                                         TRUE, g_free, payload),
-                         -1, NULL, test_store_result, &result);
-  while (!has_one (queue))
-    g_main_context_iteration (NULL, TRUE);
+  large = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE_BYTESTRING, payload, size,
+                                                       TRUE, g_free, payload));
+  g_assert_true (mproc_queue_put (queue, large, 0, NULL, &error));
+  g_assert_no_error (error);
   g_assert_true (mproc_process_start (victim, NULL));
-  g_assert_true (wait_for (has_none, queue));   /* the victim took the first part and waits for more */
-  g_usleep (20 * 1000);
-  mproc_process_kill (victim);
   join_ok (victim, -SIGKILL);
+  g_assert_cmpuint (mproc_queue_get_qsize (queue), ==, 1);
+
+  r = mproc_queue_get (queue, 10 * G_USEC_PER_SEC, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_variant_equal (r, large));
+  g_clear_pointer (&r, g_variant_unref);
 
   g_assert_true (mproc_process_start (survivor, NULL));
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (mproc_queue_put_finish (queue, result, &error));
-  g_assert_no_error (error);
   g_assert_true (mproc_queue_put (queue, g_variant_new_int64 (42), -1, NULL, NULL));
   g_assert_true (mproc_queue_put (queue, g_variant_new ("()"), -1, NULL, NULL));
   r = mproc_queue_get (results, 10 * G_USEC_PER_SEC, NULL, &error);
@@ -490,7 +488,6 @@ test_consumer_killed (void)
   g_assert_cmpint (s, ==, 42);
   join_ok (survivor, 0);
 
-  g_clear_object (&result);
   g_clear_object (&victim);
   g_clear_object (&survivor);
   g_clear_object (&queue);
@@ -955,6 +952,8 @@ main (int argc, char *argv[])
   mproc_register_target ("consume", target_consume, NULL, NULL);
   mproc_register_target ("echo", target_echo, NULL, NULL);
   mproc_register_target ("put-large", target_put_large, NULL, NULL);
+  mproc_register_target ("put-large-killed", target_put_large_killed, NULL, NULL);
+  mproc_register_target ("get-killed", target_get_killed, NULL, NULL);
   mproc_register_target ("joinable-worker", target_joinable_worker, NULL, NULL);
   mproc_register_target ("simple-echo", target_simple_echo, NULL, NULL);
   g_type_ensure (MPROC_TYPE_QUEUE);

@@ -15,11 +15,13 @@ G_BEGIN_DECLS
 MprocRing *mproc_queue_get_ring (MprocQueue  *self,
                                  GError     **error);
 
-/* Shared by the queue types: a memfd holding one ring, plus its eventfd. */
+/* Shared by the queue types: a memfd holding one ring, its eventfd, and
+ * the spill file of messages too large for the ring. */
 typedef struct
 {
   MprocShm  *shm;
   int        event_fd;
+  int        spill_fd;
   MprocRing *ring;
 } MprocQueueStore;
 

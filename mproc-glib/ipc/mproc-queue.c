@@ -14,6 +14,7 @@
 #include "mproc-initable-private.h"
 #include "mproc-joinable-queue.h"
 #include "mproc-queue-private.h"
+#include "mproc-ring-body-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-wire-private.h"
 
@@ -110,12 +111,15 @@ mproc_queue_store_init (MprocQueueStore *store,
                    _("Failed to create event file descriptor: %s"), g_strerror (errsv));
       return FALSE;
     }
+  store->spill_fd = mproc_ring_spill_new (error);
+  if (store->spill_fd < 0)
+    return FALSE;
   store->shm = mproc_shm_new (mproc_ring_shm_size (capacity), "mproc-queue", error);
   if (store->shm == NULL)
     return FALSE;
   mproc_ring_init_shared (store->shm, 0, capacity, maxsize, flags);
   store->ring = mproc_ring_new (store->shm, 0, store->event_fd, error);
-  return store->ring != NULL;
+  return store->ring != NULL && mproc_ring_set_spill_fd (store->ring, store->spill_fd, error);
 }
 
 gboolean
@@ -126,9 +130,12 @@ mproc_queue_store_init_handle (MprocQueueStore *store,
 {
   g_autoptr(GVariant) shm_h = NULL;
   g_autoptr(GVariant) efd_h = NULL;
+  g_autoptr(GVariant) spill_h = NULL;
   int shm_fd;
 
-  if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("(hh)")))
+  store->event_fd = -1;
+  store->spill_fd = -1;
+  if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("(hhh)")))
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                            _("Received a malformed shared object"));
@@ -136,6 +143,7 @@ mproc_queue_store_init_handle (MprocQueueStore *store,
     }
   shm_h = g_variant_get_child_value (handle, 0);
   efd_h = g_variant_get_child_value (handle, 1);
+  spill_h = g_variant_get_child_value (handle, 2);
   shm_fd = mproc_shareable_steal_fd (fds, shm_h, error);
   if (shm_fd < 0)
     return FALSE;
@@ -145,8 +153,11 @@ mproc_queue_store_init_handle (MprocQueueStore *store,
   store->event_fd = mproc_shareable_steal_fd (fds, efd_h, error);
   if (store->event_fd < 0)
     return FALSE;
+  store->spill_fd = mproc_shareable_steal_fd (fds, spill_h, error);
+  if (store->spill_fd < 0 || !mproc_ring_spill_check (store->spill_fd, error))
+    return FALSE;
   store->ring = mproc_ring_new (store->shm, 0, store->event_fd, error);
-  return store->ring != NULL;
+  return store->ring != NULL && mproc_ring_set_spill_fd (store->ring, store->spill_fd, error);
 }
 
 GVariant *
@@ -156,19 +167,22 @@ mproc_queue_store_serialize (MprocQueueStore *store,
 {
   int shm_fd = fcntl (mproc_shm_get_fd (store->shm), F_DUPFD_CLOEXEC, 3);
   int event_fd = shm_fd >= 0 ? fcntl (store->event_fd, F_DUPFD_CLOEXEC, 3) : -1;
+  int spill_fd = event_fd >= 0 ? fcntl (store->spill_fd, F_DUPFD_CLOEXEC, 3) : -1;
 
-  if (shm_fd < 0 || event_fd < 0)
+  if (shm_fd < 0 || event_fd < 0 || spill_fd < 0)
     {
       int errsv = errno;
 
       mproc_clear_fd (&shm_fd);
+      mproc_clear_fd (&event_fd);
       g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
                    _("Failed to duplicate a file descriptor: %s"), g_strerror (errsv));
       return NULL;
     }
   g_array_append_val (fds, shm_fd);
   g_array_append_val (fds, event_fd);
-  return g_variant_new ("(hh)", fds->len - 2, fds->len - 1);
+  g_array_append_val (fds, spill_fd);
+  return g_variant_new ("(hhh)", fds->len - 3, fds->len - 2, fds->len - 1);
 }
 
 void
@@ -177,6 +191,7 @@ mproc_queue_store_clear (MprocQueueStore *store)
   g_clear_pointer (&store->ring, mproc_ring_free);
   g_clear_pointer (&store->shm, mproc_shm_unref);
   mproc_clear_fd (&store->event_fd);
+  mproc_clear_fd (&store->spill_fd);
 }
 
 void
@@ -265,7 +280,7 @@ mproc_queue_attach (MprocShareable  *shareable,
                     GArray          *fds,
                     GError         **error)
 {
-  MprocQueueStore store = { NULL, -1, NULL };
+  MprocQueueStore store = { NULL, -1, -1, NULL };
   MprocQueuePrivate *priv = mproc_queue_get_instance_private (MPROC_QUEUE (shareable));
 
   if (!mproc_queue_store_init_handle (&store, handle, fds, error))
@@ -393,6 +408,7 @@ mproc_queue_init (MprocQueue *self)
   MprocQueuePrivate *priv = mproc_queue_get_instance_private (self);
 
   priv->store.event_fd = -1;
+  priv->store.spill_fd = -1;
   priv->capacity = MPROC_QUEUE_DEFAULT_CAPACITY;
 }
 

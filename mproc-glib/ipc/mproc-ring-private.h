@@ -6,25 +6,26 @@
  * header: producers hold the write lock while they append records, and
  * consumers hold the read lock while they take them, so the ring itself is
  * single-producer single-consumer and needs no per-message system call.
- * Both locks are words holding the holder's pid: a process killed while it
- * holds one is detected (its pidfd is readable, or it no longer exists)
- * by whoever waits for the lock longer than a moment, and the lock is
- * taken over.
+ * Both locks are words holding the holder's pid and start time
+ * (mproc-ring-owner.c): a process killed while it holds one is detected
+ * (its pidfd is readable, it no longer exists, or its pid now names a
+ * later process) by whoever waits for the lock longer than a moment, and
+ * the lock is taken over.
  *
  * Records are 8-byte aligned: an 8-byte header (payload length, kind and
- * number of fds) and the payload.  A message that fits where the head is
- * goes in one SINGLE record, written in place (g_variant_store() straight
- * into the ring).  A larger one is streamed: FIRST (total size, writer
- * generation, then data), MORE…, LAST, written as space frees up; the
- * writer keeps the write lock and the reader the read lock for the whole
- * message, so two large messages never interleave and never deadlock.
+ * number of fds) and the payload.  A message whose record fits in half the
+ * ring goes in one SINGLE record, written in place (g_variant_store()
+ * straight into the ring); where it does not fit before the wrap, a PAD
+ * record skips to the start.  A larger one goes out of line (see
+ * mproc-ring-body-private.h): its body is written whole elsewhere first,
+ * and a small SPILL or MEMFD record points at it.  So no message is ever
+ * split, and no put waits for a reader beyond the room for its record.
  *
  * Publication is the release store of `head` after a record is complete:
- * a producer killed in the middle of a record leaves nothing visible.  A
- * producer killed in the middle of a stream leaves a partial message that
- * its reader drops (it sees the next FIRST/SINGLE, or finds the write lock
- * free or held by a dead process); chunks whose reader died are skipped by
- * the next reader.
+ * a producer killed in the middle of a record or of an out-of-line body
+ * leaves nothing visible.  A consumer counts a message (n_got) with a
+ * journal, then moves the tail: one killed in between leaves the message
+ * for the next one, which undoes the count when it takes the lock over.
  *
  * Wake-ups cost nothing when nobody waits: a blocking put or get first
  * spins briefly on the words it depends on (the peer's position and the
@@ -38,9 +39,11 @@
  * the stack and decodes it from there (mproc_ring_get_value()).
  *
  * Nothing read from shared memory is trusted: positions and lengths are
- * checked against the capacity read once at attach time; a record that
- * does not make sense makes the reader drop everything visible and report
- * %MPROC_ERROR_INVALID_MESSAGE, and the ring stays usable.
+ * checked for range and alignment against the capacity read once at
+ * attach time; a position or a record that does not make sense makes the
+ * side that finds it drop everything visible, realign the positions
+ * under its lock and report %MPROC_ERROR_INVALID_MESSAGE, and the ring
+ * stays usable.
  */
 
 #pragma once
@@ -83,10 +86,11 @@ gboolean   mproc_ring_is_full       (MprocRing     *ring);
 gboolean   mproc_ring_has_data      (MprocRing     *ring);
 
 /* Sync operations.  @timeout_usec: -1 forever, 0 = do not wait (then
- * FULL / EMPTY instead of TIMED_OUT).  The timeout applies until a
- * streamed message has started to move; after that only cancellation and
- * a dead peer end the call.  @sock >= 0: a connection's socket, which
- * carries fds and whose hang-up means the peer is gone. */
+ * FULL / EMPTY instead of TIMED_OUT); the timeout and @cancellable hold
+ * for the whole call, out-of-line body included (put_nowait() does not
+ * wait for room, but writes all of its body).  @sock >= 0: a
+ * connection's socket, which carries fds (and bodies of large messages)
+ * and whose hang-up means the peer is gone. */
 gboolean   mproc_ring_put           (MprocRing     *ring,
                                      GVariant      *value,
                                      GBytes        *bytes,
@@ -175,11 +179,41 @@ GSource   *mproc_ring_source_new    (MprocRing     *ring,
 /* Whether the socket of a connection has hung up (peer gone). */
 gboolean   mproc_ring_sock_hup      (int            sock);
 
+/* Queues: the spill file of messages too large for the ring (see
+ * mproc-ring-body-private.h); @spill_fd is dup()ed. */
+gboolean   mproc_ring_set_spill_fd  (MprocRing     *ring,
+                                     int            spill_fd,
+                                     GError       **error);
+
 /* Tests: appends @size raw bytes as one record, bypassing the encoder, or
  * overwrites the header of the next record to read with garbage. */
 void       mproc_ring_inject_raw    (MprocRing     *ring,
                                      const void    *data,
                                      gsize          size);
 void       mproc_ring_corrupt_next  (MprocRing     *ring);
+/* Tests: adds @delta to the shared head (or tail), as a hostile sharer
+ * could; writes @owner into the write (or read) lock word. */
+void       mproc_ring_test_skew     (MprocRing     *ring,
+                                     gboolean       head,
+                                     gint64         delta);
+void       mproc_ring_test_set_lock (MprocRing     *ring,
+                                     gboolean       write,
+                                     guint64        owner);
+/* Tests: the owner word this process writes into a lock. */
+guint64    mproc_ring_test_owner    (MprocRing     *ring);
+
+/* Tests: points where a test can stop or kill the process that gets
+ * there (a fault hook, process-wide, NULL by default). */
+typedef enum
+{
+  MPROC_RING_FAULT_BODY_WRITTEN,   /* an out-of-line body is partly written */
+  MPROC_RING_FAULT_BODY_READ,      /* an out-of-line body was read, not yet taken */
+  MPROC_RING_FAULT_COUNTED,        /* a message is counted as got, the tail not yet moved */
+} MprocRingFault;
+
+typedef void (*MprocRingFaultHook) (MprocRingFault point);
+
+void       mproc_ring_set_fault_hook (MprocRingFaultHook hook);
+void       mproc_ring_fault          (MprocRingFault     point);
 
 G_END_DECLS

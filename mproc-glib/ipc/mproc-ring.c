@@ -27,112 +27,36 @@
 #include "mproc-fd-private.h"
 #include "mproc-futex-private.h"
 #include "mproc-i18n-private.h"
-#include "mproc-ring-private.h"
+#include "mproc-ring-body-private.h"
+#include "mproc-ring-ops-private.h"
 #include "mproc-runtime-private.h"
 #include "mproc-wire-private.h"
 
-#define RING_MAGIC      0x474e4952u   /* "RING" */
-#define RING_VERSION    1u
-#define HEADER_SIZE     512           /* RingShared, rounded up */
-#define REC_HDR         8
-#define FIRST_HDR       16            /* total (8), generation (4), reserved (4) */
-#define LOCK_PID_MASK   0x7fffffffu
-/* A holder seen for this long is checked for life, at most this often. */
-#define DEAD_CHECK_USEC (50 * 1000)
-/* Sliced waits re-check locks, streams and hang-ups this often. */
-#define SLICE_USEC      (100 * 1000)
-/* Messages at most this fraction of the ring are never streamed: at the
- * wrap they skip to the start (a PAD record) instead. */
-#define SMALL_DIVISOR   8
-/* Messages up to this size are copied by a sync get into a buffer on the
- * stack and decoded from there (no heap copy, no GBytes). */
-#define SMALL_COPY      256
 
-enum
+
+
+
+static MprocRingFaultHook fault_hook;
+
+static inline void
+ring_fault (MprocRingFault point)
 {
-  KIND_SINGLE = 0x51,
-  KIND_FIRST  = 0x52,
-  KIND_MORE   = 0x53,
-  KIND_LAST   = 0x54,
-  KIND_PAD    = 0x55,
-};
+  if (G_UNLIKELY (fault_hook != NULL))
+    fault_hook (point);
+}
 
-typedef struct
+void
+mproc_ring_fault (MprocRingFault point)
 {
-  guint32 magic;
-  guint32 version;
-  guint64 capacity;
-  guint32 maxsize;
-  guint32 flags;
-  guint8  _pad0[64 - 24];
+  ring_fault (point);
+}
 
-  /* producer side */
-  guint32 wlock;
-  guint32 wgen;
-  guint64 head;
-  guint64 n_put;
-  guint64 pending;         /* joinable: head a commit is about to publish */
-  guint8  _pad1[64 - 32];
-
-  /* consumer side */
-  guint32 rlock;
-  guint32 rgen;
-  guint64 tail;
-  guint64 n_got;
-  guint8  _pad2[64 - 24];
-
-  guint32 unfinished;      /* joinable: put and not task_done() */
-  guint32 _pad3;
-  guint8  _pad4[64 - 8];
-
-  /* data_waiters / space_waiters: threads (or async sources) about to
-   * wait, or waiting, on wait_data / wait_space.  A state change wakes the
-   * wait point only when its count is non-zero, so that a queue nobody
-   * waits on costs no shared write besides head / tail (see ring_wake()). */
-  MprocWaitShared wait_data;
-  guint32 data_waiters;
-  guint32 rlock_waiters;   /* consumers that found the read lock held */
-  guint8  _pad5[64 - 24];
-  MprocWaitShared wait_space;
-  guint32 space_waiters;
-  guint32 wlock_waiters;   /* producers that found the write lock held */
-  guint8  _pad6[64 - 24];
-  MprocWaitShared wait_done;
-} RingShared;
-
-G_STATIC_ASSERT (sizeof (RingShared) <= HEADER_SIZE);
-
-struct _MprocRing
+void
+mproc_ring_set_fault_hook (MprocRingFaultHook hook)
 {
-  MprocShm       *shm;
-  RingShared     *sh;
-  guint8         *data;
-  guint64         capacity;   /* read once, validated */
-  guint64         mask;
-  guint32         maxsize;
-  gboolean        joinable;
-  int             event_fd;
-  GMutex          mutex;      /* rebuilding the wait points after fork */
-  guint           generation;
-  guint32         pid;
-  MprocWaitPoint *wp_data;
-  MprocWaitPoint *wp_space;
-  MprocWaitPoint *wp_done;
+  fault_hook = hook;
+}
 
-  /* Last values seen of the other side's position; read and written only
-   * while holding the write lock (seen_tail) or the read lock (seen_head),
-   * whose acquire/release orders them between threads.  Both positions
-   * only grow, so a value seen is a lower bound of the current one: a
-   * producer that finds room below seen_tail, or a consumer that finds
-   * records below seen_head, need not touch the other side's cache line.
-   * Decisions that need the exact value (no room, no data, validation)
-   * re-read the shared one. */
-  guint64         seen_tail;
-  guint64         seen_head;
-};
-
-#define ALIGN8(x) (((x) + 7) & ~(guint64) 7)
-#define REC_SIZE(len) (REC_HDR + ALIGN8 ((guint64) (len)))
 
 /* ------------------------------------------------------------------------ */
 /* Set-up                                                                   */
@@ -198,7 +122,7 @@ make_wait_points (MprocRing  *ring,
   ring->wp_data = wps[0];
   ring->wp_space = wps[1];
   ring->wp_done = wps[2];
-  ring->pid = (guint32) getpid ();
+  ring->owner = mproc_ring_owner_self ();
   return TRUE;
 }
 
@@ -232,6 +156,7 @@ mproc_ring_new (MprocShm  *shm,
   ring->joinable = (sh->flags & MPROC_RING_JOINABLE) != 0;
   g_mutex_init (&ring->mutex);
   ring->event_fd = fcntl (event_fd, F_DUPFD_CLOEXEC, 3);
+  ring->spill_fd = -1;
   ring->generation = mproc_runtime_get_fork_generation ();
 
   if (ring->event_fd < 0 || !make_wait_points (ring, error))
@@ -265,15 +190,36 @@ mproc_ring_free (MprocRing *ring)
   mproc_wait_point_free (ring->wp_space);
   mproc_wait_point_free (ring->wp_done);
   mproc_clear_fd (&ring->event_fd);
+  mproc_clear_fd (&ring->spill_fd);
   g_clear_pointer (&ring->shm, mproc_shm_unref);
   g_mutex_clear (&ring->mutex);
   g_free (ring);
 }
 
+gboolean
+mproc_ring_set_spill_fd (MprocRing  *ring,
+                         int         spill_fd,
+                         GError    **error)
+{
+  int fd = fcntl (spill_fd, F_DUPFD_CLOEXEC, 3);
+
+  if (fd < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Failed to duplicate a file descriptor: %s"), g_strerror (errsv));
+      return FALSE;
+    }
+  mproc_clear_fd (&ring->spill_fd);
+  ring->spill_fd = fd;
+  return TRUE;
+}
+
 /* A handle inherited through fork() has inert wait points and the
  * parent's pid: make our own, once, on first use. */
-static inline void
-ring_ensure (MprocRing *ring)
+void
+mproc_ring_ensure (MprocRing *ring)
 {
   guint generation = mproc_runtime_get_fork_generation ();
 
@@ -340,78 +286,17 @@ mproc_ring_is_full (MprocRing *ring)
 /* ------------------------------------------------------------------------ */
 /* Wake-ups only for waiters                                                */
 
-/* Whoever changes the state (head, tail) publishes it, then calls this:
- * the fence orders the publication before the read of the count, and a
- * waiter counts itself (ring_waiter_add) before its check reads the state,
- * so either we see its count and wake the wait point, or its check sees
- * the new state (Dekker, as in the wait point itself). */
-static inline void
-ring_wake (guint32        *waiters,
-           MprocWaitPoint *wp)
-{
-  __atomic_thread_fence (__ATOMIC_SEQ_CST);
-  if (__atomic_load_n (waiters, __ATOMIC_RELAXED) != 0)
-    mproc_wait_point_wake (wp, G_MAXINT);
-}
-
-static inline void
-ring_waiter_add (guint32 *waiters)
-{
-  __atomic_add_fetch (waiters, 1, __ATOMIC_SEQ_CST);
-  __atomic_thread_fence (__ATOMIC_SEQ_CST);
-}
-
-static inline void
-ring_waiter_remove (guint32 *waiters)
-{
-  /* A count corrupted to 0 only costs extra wake-ups: do not wrap. */
-  guint32 old = __atomic_load_n (waiters, __ATOMIC_RELAXED);
-
-  while (old > 0 && !__atomic_compare_exchange_n (waiters, &old, old - 1, FALSE,
-                                                  __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-    ;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Locks that survive their holder                                          */
 
-typedef struct
-{
-  guint32 owner;       /* holder last seen */
-  gint64  since;       /* when first seen */
-  gint64  last_check;
-} LockWatch;
-
-/* Whether @pid is gone (a zombie counts as gone: it holds nothing). */
-static gboolean
-pid_is_dead (guint32 pid)
-{
-  struct pollfd pfd;
-  int fd;
-  int r;
-
-  if (pid == 0)
-    return TRUE;
-  if (pid == (guint32) getpid ())
-    return FALSE;   /* another thread of ours */
-
-  fd = (int) syscall (SYS_pidfd_open, (pid_t) pid, 0);
-  if (fd < 0)
-    return errno == ESRCH;
-
-  pfd.fd = fd;
-  pfd.events = POLLIN;
-  pfd.revents = 0;
-  r = poll (&pfd, 1, 0);
-  close (fd);
-  return r == 1;
-}
 
 /* Throttled: TRUE only once @owner has been seen holding for a while and
  * turns out to be dead. */
 static gboolean
-watch_owner_dead (LockWatch *watch,
-                  guint32    owner)
+watch_owner_dead (MprocRing *ring,
+                  LockWatch *watch,
+                  guint64    owner)
 {
   gint64 now = g_get_monotonic_time ();
 
@@ -425,7 +310,9 @@ watch_owner_dead (LockWatch *watch,
   if (now - watch->last_check < DEAD_CHECK_USEC)
     return FALSE;
   watch->last_check = now;
-  return pid_is_dead (owner & LOCK_PID_MASK);
+  if (owner == ring->owner)
+    return FALSE;   /* another thread of ours */
+  return mproc_ring_owner_is_dead (owner);
 }
 
 static void
@@ -448,24 +335,37 @@ ring_recover_wlock (MprocRing *ring)
   __atomic_store_n (&sh->pending, 0, __ATOMIC_RELEASE);
 }
 
-/* Tries to take @lock; marks it contended on failure, and takes it over
- * from a dead holder. */
+/* A consumer died holding the read lock: a record it counted (n_got)
+ * without moving the tail past it is still there for the next one, so
+ * the count is undone. */
+static void
+ring_recover_rlock (MprocRing *ring)
+{
+  RingShared *sh = ring->sh;
+  guint64 j_ngot = __atomic_load_n (&sh->j_ngot, __ATOMIC_ACQUIRE);
+
+  if (j_ngot != 0 &&
+      __atomic_load_n (&sh->j_tail, __ATOMIC_ACQUIRE) == __atomic_load_n (&sh->tail, __ATOMIC_ACQUIRE) &&
+      __atomic_load_n (&sh->n_got, __ATOMIC_ACQUIRE) == j_ngot)
+    __atomic_store_n (&sh->n_got, j_ngot - 1, __ATOMIC_RELEASE);
+}
+
+/* Tries to take @lock, and takes it over from a dead holder. */
 static gboolean
 ring_trylock (MprocRing *ring,
-              guint32   *lock,
-              guint32   *gen,
+              guint64   *lock,
               LockWatch *watch,
               gboolean   is_write)
 {
-  guint32 me = ring->pid;
-  guint32 old = __atomic_load_n (lock, __ATOMIC_RELAXED);
+  guint64 me = ring->owner;
+  guint64 old = __atomic_load_n (lock, __ATOMIC_RELAXED);
 
   /* No RMW on a lock seen held: waiters do not mark it (see ring_unlock). */
   if (G_LIKELY (old == 0) &&
       __atomic_compare_exchange_n (lock, &old, me, FALSE,
                                    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-    goto taken;
-  if (!watch_owner_dead (watch, old & LOCK_PID_MASK))
+    return TRUE;
+  if (!watch_owner_dead (ring, watch, old))
     return FALSE;
 
   /* The holder died holding it: take it over. */
@@ -474,9 +374,8 @@ ring_trylock (MprocRing *ring,
     return FALSE;
   if (is_write && ring->joinable)
     ring_recover_wlock (ring);
-
-taken:
-  __atomic_store_n (gen, *gen + 1, __ATOMIC_RELEASE);
+  else if (!is_write)
+    ring_recover_rlock (ring);
   return TRUE;
 }
 
@@ -487,7 +386,7 @@ taken:
  * itself when it releases after finding nothing to do, and two idle ends
  * of a pipe would wake each other for ever. */
 static void
-ring_unlock (guint32        *lock,
+ring_unlock (guint64        *lock,
              guint32        *lock_waiters,
              MprocWaitPoint *wp)
 {
@@ -500,20 +399,19 @@ ring_unlock (guint32        *lock,
  * more: the holder may have released before it could see the count. */
 static gboolean
 ring_lock_or_wait (MprocRing *ring,
-                   guint32   *lock,
-                   guint32   *gen,
+                   guint64   *lock,
                    LockWatch *watch,
                    gboolean   is_write,
                    guint32   *lock_waiters,
                    gboolean  *counted)
 {
-  gboolean taken = ring_trylock (ring, lock, gen, watch, is_write);
+  gboolean taken = ring_trylock (ring, lock, watch, is_write);
 
   if (!taken && !*counted)
     {
       ring_waiter_add (lock_waiters);
       *counted = TRUE;
-      taken = ring_trylock (ring, lock, gen, watch, is_write);
+      taken = ring_trylock (ring, lock, watch, is_write);
     }
   if (taken && *counted)
     {
@@ -539,6 +437,74 @@ ring_wake_both (MprocRing *ring)
     mproc_wait_point_wake (ring->wp_space, G_MAXINT);
 }
 
+/* Positions that are misaligned or out of range are corruption (only a
+ * sharer that wrote into the shared memory can cause them): the caller,
+ * holding its lock (@holding_write says which), reports
+ * %MPROC_ERROR_INVALID_MESSAGE and calls this to make the ring usable
+ * again.  With both locks, everything visible is dropped; with only its
+ * own, each side moves its own position forward to a sane one, and the
+ * other side fixes the rest on its next step. */
+static void
+ring_realign (MprocRing *ring,
+              gboolean   holding_write)
+{
+  RingShared *sh = ring->sh;
+  guint64 *other = holding_write ? &sh->rlock : &sh->wlock;
+  guint64 expected = 0;
+  guint64 head = __atomic_load_n (&sh->head, __ATOMIC_ACQUIRE);
+  guint64 tail = __atomic_load_n (&sh->tail, __ATOMIC_ACQUIRE);
+  gboolean tail_ahead = (gint64) (tail - head) > 0;
+
+  if (__atomic_compare_exchange_n (other, &expected, ring->owner, FALSE,
+                                   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    {
+      guint64 pos = ALIGN8 (tail_ahead ? tail : head);
+
+      __atomic_store_n (&sh->n_got, __atomic_load_n (&sh->n_put, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+      __atomic_store_n (&sh->head, pos, __ATOMIC_RELEASE);
+      __atomic_store_n (&sh->tail, pos, __ATOMIC_RELEASE);
+      ring->seen_head = ring->seen_tail = pos;
+      if (holding_write)
+        ring_unlock (&sh->rlock, &sh->rlock_waiters, ring->wp_data);
+      else
+        ring_unlock (&sh->wlock, &sh->wlock_waiters, ring->wp_space);
+      ring_wake_both (ring);
+      return;
+    }
+
+  if (holding_write)
+    {
+      if (tail_ahead)
+        head = ALIGN8 (tail);
+      else
+        head = ALIGN8 (head);
+      __atomic_store_n (&sh->head, head, __ATOMIC_RELEASE);
+      ring->seen_tail = tail;
+      /* a parked consumer re-checks, and fixes the tail */
+      ring_wake (&sh->data_waiters, ring->wp_data);
+    }
+  else
+    {
+      if (!tail_ahead)
+        {
+          tail = ALIGN8 (head);
+          __atomic_store_n (&sh->n_got, __atomic_load_n (&sh->n_put, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+        }
+      else
+        tail = ALIGN8 (tail);
+      __atomic_store_n (&sh->tail, tail, __ATOMIC_RELEASE);
+      ring->seen_head = head;
+      ring_wake (&sh->space_waiters, ring->wp_space);
+    }
+}
+
+static void
+set_corrupt (GError **error)
+{
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("The shared memory of the queue is corrupt"));
+}
+
 gboolean
 mproc_ring_sock_hup (int sock)
 {
@@ -554,35 +520,9 @@ mproc_ring_sock_hup (int sock)
 /* ------------------------------------------------------------------------ */
 /* Writing                                                                  */
 
-typedef struct
-{
-  MprocRing    *ring;
-  GVariant     *value;      /* to store in place boxed in a "v", or NULL */
-  const char   *type;       /* its type string, @type_len bytes */
-  gsize         type_len;
-  gsize         value_size;
-  gboolean      own_value;  /* else borrowed from a sync caller */
-  gboolean      is_fixed;   /* a fixed-size basic value, read into @fixed */
-  guint64       fixed;
-  GBytes       *bytes;      /* the message bytes (serialised lazily for value) */
-  const guint8 *data;
-  gsize         size;
-  int           sock;
-  gboolean      own_sock;
-  int          *fds;
-  guint         n_fds;
 
-  gboolean      holding;
-  gboolean      started;    /* a stream is under way */
-  gboolean      full;       /* last failure: no room (not lock contention) */
-  gboolean      hup;
-  gsize         done;
-  LockWatch     watch;
-  gboolean   lock_counted;   /* in wlock_waiters */
-} PutOp;
-
-static void
-put_op_clear (PutOp *op)
+void
+mproc_ring_put_op_clear (PutOp *op)
 {
   if (op->own_sock)
     mproc_clear_fd (&op->sock);
@@ -597,10 +537,10 @@ put_op_clear (PutOp *op)
     }
 }
 
-static void
-put_op_free (PutOp *op)
+void
+mproc_ring_put_op_free (PutOp *op)
 {
-  put_op_clear (op);
+  mproc_ring_put_op_clear (op);
   g_free (op);
 }
 
@@ -636,15 +576,15 @@ read_fixed_basic (GVariant *value,
 /* @op is zeroed.  A sync put (@borrow) keeps no reference of its own to
  * a non-floating @value: the caller's lasts the whole call.  A floating
  * @value is consumed either way. */
-static void
-put_op_init (PutOp     *op,
-             MprocRing *ring,
-             GVariant  *value,
-             GBytes    *bytes,
-             int        sock,
-             const int *fds,
-             guint      n_fds,
-             gboolean   borrow)
+void
+mproc_ring_put_op_init (PutOp     *op,
+                        MprocRing *ring,
+                        GVariant  *value,
+                        GBytes    *bytes,
+                        int        sock,
+                        const int *fds,
+                        guint      n_fds,
+                        gboolean   borrow)
 {
   op->ring = ring;
   op->sock = sock;
@@ -684,37 +624,18 @@ put_op_init (PutOp     *op,
     }
 }
 
-static PutOp *
-put_op_new (MprocRing *ring,
-            GVariant  *value,
-            GBytes    *bytes,
-            int        sock,
-            const int *fds,
-            guint      n_fds)
+PutOp *
+mproc_ring_put_op_new (MprocRing *ring,
+                       GVariant  *value,
+                       GBytes    *bytes,
+                       int        sock,
+                       const int *fds,
+                       guint      n_fds)
 {
   PutOp *op = g_new0 (PutOp, 1);
 
-  put_op_init (op, ring, value, bytes, sock, fds, n_fds, FALSE);
+  mproc_ring_put_op_init (op, ring, value, bytes, sock, fds, n_fds, FALSE);
   return op;
-}
-
-static void
-put_op_ensure_data (PutOp *op)
-{
-  if (op->data == NULL && op->value != NULL)
-    {
-      g_autoptr(GVariant) boxed = NULL;
-
-      /* new_variant() would take a floating ref that we own: sink it
-       * first (still ours, dropped by put_op_clear()) */
-      if (op->own_value && g_variant_is_floating (op->value))
-        g_variant_ref_sink (op->value);
-      boxed = g_variant_ref_sink (g_variant_new_variant (op->value));
-
-      op->bytes = g_variant_get_data_as_bytes (boxed);
-      op->data = g_bytes_get_data (op->bytes, NULL);
-      g_assert (g_bytes_get_size (op->bytes) == op->size);
-    }
 }
 
 static inline void
@@ -758,13 +679,18 @@ commit (MprocRing *ring,
   ring_wake (&ring->sh->data_waiters, ring->wp_data);
 }
 
+/* Sends the message's fds, and @body (>= 0) after them, over the
+ * connection's socket: before the record that announces them. */
 static gboolean
 send_fds (PutOp   *op,
+          int      body,
           GError **error)
 {
   g_autoptr(GBytes) empty = NULL;
+  g_autofree int *all = NULL;
+  guint n = op->n_fds + (body >= 0 ? 1 : 0);
 
-  if (op->n_fds == 0)
+  if (n == 0)
     return TRUE;
   if (op->sock < 0)
     {
@@ -779,12 +705,23 @@ send_fds (PutOp   *op,
                              _("Invalid file descriptor to send"));
         return FALSE;
       }
+  if (n > MPROC_WIRE_MAX_FDS)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                           _("Too many file descriptors in one message"));
+      return FALSE;
+    }
+  all = g_new (int, n);
+  if (op->n_fds > 0)
+    memcpy (all, op->fds, op->n_fds * sizeof (int));
+  if (body >= 0)
+    all[op->n_fds] = body;
   empty = g_bytes_new_static ("", 0);
-  return mproc_wire_send (op->sock, empty, op->fds, op->n_fds, NULL, error);
+  return mproc_wire_send (op->sock, empty, all, n, NULL, error);
 }
 
-static void
-put_op_release (PutOp *op)
+void
+mproc_ring_put_op_release (PutOp *op)
 {
   if (op->lock_counted)
     {
@@ -798,20 +735,114 @@ put_op_release (PutOp *op)
     }
 }
 
-/* MprocWaitCheck of writers: makes as much progress as it can. */
+/* The pieces of the serialised "v" of @op: the value's own serialised
+ * form, a NUL and its type string (or the caller's bytes). */
+static guint
+put_op_iov (PutOp        *op,
+            struct iovec  iov[3])
+{
+  if (op->value != NULL)
+    {
+      iov[0].iov_base = (gpointer) g_variant_get_data (op->value);
+      iov[0].iov_len = op->value_size;
+      iov[1].iov_base = (gpointer) "";
+      iov[1].iov_len = 1;
+      iov[2].iov_base = (gpointer) op->type;
+      iov[2].iov_len = op->type_len;
+      return 3;
+    }
+  iov[0].iov_base = (gpointer) op->data;
+  iov[0].iov_len = op->size;
+  return 1;
+}
+
+/* Writes a message too large for the ring out of line and publishes the
+ * record that points at it at @off; the caller checked the room for the
+ * record.  The write lock is held throughout, so that bodies in the spill
+ * file are in the order of their records. */
 static gboolean
-put_step (gpointer  user_data,
-          GError  **error)
+put_out_of_line (PutOp    *op,
+                 guint64   head,
+                 guint64   off,
+                 GError  **error)
+{
+  MprocRing *ring = op->ring;
+  RingShared *sh = ring->sh;
+  guint8 *at = ring->data + off;
+  struct iovec iov[3];
+  guint n_iov = put_op_iov (op, iov);
+  guint64 words[2];
+  guint32 kind;
+  guint n_fds = op->n_fds;
+  guint64 spill_end = 0;
+
+  if (ring->spill_fd >= 0)
+    {
+      guint64 pos = (__atomic_load_n (&sh->spill_head, __ATOMIC_RELAXED) + 4095) & ~(guint64) 4095;
+
+      if (pos >= MPROC_RING_SPILL_LIMIT || op->size > MPROC_RING_SPILL_LIMIT - pos)
+        pos = 0;   /* only a corrupt position gets here: start again */
+      if (!mproc_ring_body_write (ring->spill_fd, pos, iov, n_iov, op->size,
+                                  op->deadline, op->cancellable, NULL, error) ||
+          !send_fds (op, -1, error))
+        return FALSE;
+      kind = KIND_SPILL;
+      words[0] = pos;
+      words[1] = op->size;
+      spill_end = pos + op->size;
+    }
+  else if (op->sock >= 0)
+    {
+      MprocFd body = -1;
+      gboolean sent;
+
+      if (!mproc_ring_body_write (-1, 0, iov, n_iov, op->size,
+                                  op->deadline, op->cancellable, &body, error))
+        return FALSE;
+      sent = send_fds (op, body, error);
+      mproc_clear_fd (&body);
+      if (!sent)
+        return FALSE;
+      kind = KIND_MEMFD;
+      words[0] = op->size;
+      words[1] = 0;
+      n_fds++;
+    }
+  else
+    {
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("A message of %llu bytes is too large for this channel"),
+                   (unsigned long long) op->size);
+      return FALSE;
+    }
+
+  write_header (at, OOL_HDR, kind, n_fds);
+  memcpy (at + REC_HDR, words, sizeof words);
+  if (spill_end != 0)
+    __atomic_store_n (&sh->spill_head, spill_end, __ATOMIC_RELEASE);
+  commit_nowake (ring, head + REC_SIZE (OOL_HDR), TRUE);
+  op->holding = FALSE;
+  __atomic_store_n (&sh->wlock, 0, __ATOMIC_RELEASE);
+  ring_wake_both (ring);
+  return TRUE;
+}
+
+/* MprocWaitCheck of writers: makes as much progress as it can. */
+gboolean
+mproc_ring_put_step (gpointer   user_data,
+                     GError   **error)
 {
   PutOp *op = user_data;
   MprocRing *ring = op->ring;
   RingShared *sh = ring->sh;
   guint64 cap = ring->capacity;
+  gboolean inline_rec = REC_SIZE (op->size) <= cap / INLINE_DIVISOR;
+  guint64 need = inline_rec ? REC_SIZE (op->size) : REC_SIZE (OOL_HDR);
 
   op->full = FALSE;
   if (!op->holding)
     {
-      if (!ring_lock_or_wait (ring, &sh->wlock, &sh->wgen, &op->watch, TRUE,
+      if (!ring_lock_or_wait (ring, &sh->wlock, &op->watch, TRUE,
                               &sh->wlock_waiters, &op->lock_counted))
         return FALSE;
       op->holding = TRUE;
@@ -824,201 +855,103 @@ put_step (gpointer  user_data,
       guint64 used = head - tail;
       guint64 off, room, contig;
 
-      /* The tail seen last is enough when it leaves room for a whole
-       * record; anything else is decided on the current one. */
-      if (op->started || used > cap ||
-          REC_SIZE (op->size) > MIN (cap - used, cap - (head & ring->mask)))
+      /* The tail seen last is enough when it leaves room for the record;
+       * anything else is decided on the current one. */
+      if (used > cap || need > MIN (cap - used, cap - (head & ring->mask)))
         {
           tail = __atomic_load_n (&sh->tail, __ATOMIC_ACQUIRE);
           ring->seen_tail = tail;
           used = head - tail;
         }
 
-      if (used > cap || (used & 7) != 0)
+      if (used > cap || (head & 7) != 0 || (tail & 7) != 0)
         {
-          put_op_release (op);
-          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
-                               _("The shared memory of the queue is corrupt"));
+          ring_realign (ring, TRUE);
+          mproc_ring_put_op_release (op);
+          set_corrupt (error);
           return FALSE;
         }
       off = head & ring->mask;
       room = cap - used;
       contig = MIN (room, cap - off);
 
-      if (!op->started)
+      if (ring->maxsize > 0 && mproc_ring_get_qsize (ring) >= ring->maxsize)
+        break;
+
+      if (need <= contig)
         {
-          guint64 need = REC_SIZE (op->size);
-
-          if (ring->maxsize > 0 && mproc_ring_get_qsize (ring) >= ring->maxsize)
-            goto no_room_release;
-
-          if (need <= contig)
-            {
-              guint8 *at = ring->data + off;
-
-              if (!send_fds (op, error))
-                {
-                  put_op_release (op);
-                  return FALSE;
-                }
-              write_header (at, (guint32) op->size, KIND_SINGLE, op->n_fds);
-              if (op->is_fixed)
-                {
-                  memcpy (at + REC_HDR, &op->fixed, op->value_size);
-                  at[REC_HDR + op->value_size] = '\0';
-                  at[REC_HDR + op->value_size + 1] = (guint8) op->type[0];
-                }
-              else if (op->value != NULL && op->data == NULL)
-                {
-                  g_variant_store (op->value, at + REC_HDR);
-                  at[REC_HDR + op->value_size] = '\0';
-                  memcpy (at + REC_HDR + op->value_size + 1, op->type, op->type_len);
-                }
-              else if (op->size > 0)
-                memcpy (at + REC_HDR, op->data, op->size);
-              /* publish, unlock, then one fence for both wake-ups */
-              commit_nowake (ring, head + need, TRUE);
-              op->holding = FALSE;
-              __atomic_store_n (&sh->wlock, 0, __ATOMIC_RELEASE);
-              ring_wake_both (ring);
-              return TRUE;
-            }
-
-          if (contig < room && (need <= cap / SMALL_DIVISOR || contig < REC_HDR + FIRST_HDR + 64))
-            {
-              /* skip to the start of the ring */
-              write_header (ring->data + off, (guint32) (contig - REC_HDR), KIND_PAD, 0);
-              commit (ring, head + contig, FALSE);
-              continue;
-            }
-          if (need <= cap / SMALL_DIVISOR || contig < REC_HDR + FIRST_HDR + 64)
-            goto no_room_release;
-
-          /* stream it */
-          {
-            guint8 *at = ring->data + off;
-            guint64 chunk = MIN (op->size, contig - REC_HDR - FIRST_HDR);
-            guint64 total = op->size;
-            guint32 gen = sh->wgen;
-
-            put_op_ensure_data (op);
-            if (!send_fds (op, error))
-              {
-                put_op_release (op);
-                return FALSE;
-              }
-            chunk &= ~(guint64) 7;
-            write_header (at, (guint32) (FIRST_HDR + chunk), KIND_FIRST, op->n_fds);
-            memcpy (at + REC_HDR, &total, 8);
-            memcpy (at + REC_HDR + 8, &gen, 4);
-            memset (at + REC_HDR + 12, 0, 4);
-            memcpy (at + REC_HDR + FIRST_HDR, op->data, chunk);
-            op->done = chunk;
-            op->started = TRUE;
-            commit (ring, head + REC_SIZE (FIRST_HDR + chunk), TRUE);
-            continue;
-          }
-        }
-      else
-        {
-          guint64 left = op->size - op->done;
-          guint64 chunk;
           guint8 *at = ring->data + off;
 
-          if (contig < REC_HDR + 8 && left > 0)
+          if (!inline_rec)
             {
-              if (contig < room)
-                {
-                  write_header (at, (guint32) (contig - REC_HDR), KIND_PAD, 0);
-                  commit (ring, head + contig, FALSE);
-                  continue;
-                }
-              op->full = TRUE;
-              return FALSE;   /* keep the lock: wait for room */
-            }
-          if (contig < REC_HDR)
-            {
-              op->full = TRUE;
+              if (put_out_of_line (op, head, off, error))
+                return TRUE;
+              mproc_ring_put_op_release (op);
               return FALSE;
             }
-          chunk = MIN (left, contig - REC_HDR);
-          if (chunk < left)
-            chunk &= ~(guint64) 7;
-          write_header (at, (guint32) chunk, chunk == left ? KIND_LAST : KIND_MORE, 0);
-          memcpy (at + REC_HDR, op->data + op->done, chunk);
-          op->done += chunk;
-          commit (ring, head + REC_SIZE (chunk), FALSE);
-          if (op->done == op->size)
+          if (!send_fds (op, -1, error))
             {
-              op->started = FALSE;
-              put_op_release (op);
-              return TRUE;
+              mproc_ring_put_op_release (op);
+              return FALSE;
             }
-          continue;
+          write_header (at, (guint32) op->size, KIND_SINGLE, op->n_fds);
+          if (op->is_fixed)
+            {
+              memcpy (at + REC_HDR, &op->fixed, op->value_size);
+              at[REC_HDR + op->value_size] = '\0';
+              at[REC_HDR + op->value_size + 1] = (guint8) op->type[0];
+            }
+          else if (op->value != NULL)
+            {
+              g_variant_store (op->value, at + REC_HDR);
+              at[REC_HDR + op->value_size] = '\0';
+              memcpy (at + REC_HDR + op->value_size + 1, op->type, op->type_len);
+            }
+          else if (op->size > 0)
+            memcpy (at + REC_HDR, op->data, op->size);
+          /* publish, unlock, then one fence for both wake-ups */
+          commit_nowake (ring, head + need, TRUE);
+          op->holding = FALSE;
+          __atomic_store_n (&sh->wlock, 0, __ATOMIC_RELEASE);
+          ring_wake_both (ring);
+          return TRUE;
         }
+
+      if (contig == room)
+        break;
+      /* skip to the start of the ring: a record never wraps */
+      write_header (ring->data + off, (guint32) (contig - REC_HDR), KIND_PAD, 0);
+      commit (ring, head + contig, FALSE);
     }
 
-no_room_release:
   op->full = TRUE;
-  put_op_release (op);
+  mproc_ring_put_op_release (op);
   return FALSE;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Reading                                                                  */
 
-typedef struct
-{
-  MprocRing *ring;
-  int        sock;
-  gboolean   own_sock;
-  GArray    *fds;         /* received fds, or NULL to close them */
-  gboolean   peek;        /* poll(): only wait for data or hang-up */
-  gboolean   want_copy;   /* a small SINGLE message goes to @small */
 
-  gboolean   holding;
-  gboolean   in_stream;
-  gboolean   hup;
-  guint8    *buf;
-  guint64    total;
-  guint64    received;
-  guint32    stream_gen;
-  GBytes    *result;
-  LockWatch  watch;
-  LockWatch  writer_watch;
-  gboolean   got_small;   /* the message is in @small, @small_len bytes */
-  guint32    small_len;
-  guint64    small[SMALL_COPY / 8];
-  gboolean   lock_counted;   /* in rlock_waiters */
-} GetOp;
-
+/* A counted message the reader could not deliver (no memory, a malformed
+ * body) will never be task_done() by anyone. */
 static void
-get_op_drop_partial (GetOp *op)
+ring_forget_task (MprocRing *ring)
 {
-  MprocRing *ring = op->ring;
+  guint32 old;
 
-  if (!op->in_stream)
+  if (!ring->joinable)
     return;
-  op->in_stream = FALSE;
-  g_clear_pointer (&op->buf, g_free);
-  if (op->fds != NULL)
-    mproc_fd_array_close_all (op->fds);
-
-  /* That message will never be task_done() by anyone. */
-  if (ring->joinable)
-    {
-      guint32 old = __atomic_load_n (&ring->sh->unfinished, __ATOMIC_ACQUIRE);
-
-      while (old > 0 && !__atomic_compare_exchange_n (&ring->sh->unfinished, &old, old - 1, FALSE,
-                                                      __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
-        ;
-      if (old == 1)
-        mproc_wait_point_wake (ring->wp_done, G_MAXINT);
-    }
+  old = __atomic_load_n (&ring->sh->unfinished, __ATOMIC_ACQUIRE);
+  while (old > 0 && !__atomic_compare_exchange_n (&ring->sh->unfinished, &old, old - 1, FALSE,
+                                                  __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+    ;
+  if (old == 1)
+    mproc_wait_point_wake (ring->wp_done, G_MAXINT);
 }
 
-static void
-get_op_release (GetOp *op)
+void
+mproc_ring_get_op_release (GetOp *op)
 {
   if (op->lock_counted)
     {
@@ -1032,11 +965,10 @@ get_op_release (GetOp *op)
     }
 }
 
-static void
-get_op_clear (GetOp *op)
+void
+mproc_ring_get_op_clear (GetOp *op)
 {
-  get_op_drop_partial (op);
-  get_op_release (op);
+  mproc_ring_get_op_release (op);
   g_clear_pointer (&op->result, g_bytes_unref);
   if (op->fds != NULL)
     g_array_unref (op->fds);
@@ -1044,10 +976,10 @@ get_op_clear (GetOp *op)
     mproc_clear_fd (&op->sock);
 }
 
-static void
-get_op_free (GetOp *op)
+void
+mproc_ring_get_op_free (GetOp *op)
 {
-  get_op_clear (op);
+  mproc_ring_get_op_clear (op);
   g_free (op);
 }
 
@@ -1059,10 +991,27 @@ advance_tail (MprocRing *ring,
   ring_wake (&ring->sh->space_waiters, ring->wp_space);
 }
 
-/* Moves the fds of @from to the end of @to (which owns them afterwards). */
+/* Counts the message of the record at @tail as got, without waking
+ * anyone yet.  The journal (j_tail, j_ngot) goes first, so that whoever
+ * takes the lock over from us, should we die before the tail moves,
+ * undoes the count (ring_recover_rlock()). */
 static void
-move_fds (GArray *from,
-          GArray *to)
+count_got (MprocRing *ring,
+           guint64    tail)
+{
+  RingShared *sh = ring->sh;
+  guint64 n_got = sh->n_got + 1;
+
+  __atomic_store_n (&sh->j_ngot, n_got, __ATOMIC_RELAXED);
+  __atomic_store_n (&sh->j_tail, tail, __ATOMIC_RELEASE);
+  __atomic_store_n (&sh->n_got, n_got, __ATOMIC_RELEASE);
+  ring_fault (MPROC_RING_FAULT_COUNTED);
+}
+
+/* Moves the fds of @from to the end of @to (which owns them afterwards). */
+void
+mproc_ring_move_fds (GArray *from,
+                     GArray *to)
 {
   g_array_append_vals (to, from->data, from->len);
   for (guint i = 0; i < from->len; i++)
@@ -1097,7 +1046,7 @@ receive_fds (GetOp    *op,
       return FALSE;
     }
   if (op->fds != NULL)
-    move_fds (fds, op->fds);
+    mproc_ring_move_fds (fds, op->fds);
   return TRUE;
 }
 
@@ -1106,43 +1055,106 @@ get_fail (GetOp    *op,
           GError  **error,
           GError   *local_error)
 {
-  get_op_drop_partial (op);
-  get_op_release (op);
+  mproc_ring_get_op_release (op);
   g_propagate_error (error, local_error);
   return FALSE;
 }
 
+/* A record that does not make sense: we cannot find the next record
+ * boundary, so everything visible is dropped. */
 static gboolean
 get_corrupt (GetOp    *op,
-             guint64   head,
              GError  **error)
 {
-  /* Drop everything visible: we cannot find the next record boundary. */
-  head = MAX (head, __atomic_load_n (&op->ring->sh->head, __ATOMIC_ACQUIRE));
-  advance_tail (op->ring, head);
-  return get_fail (op, error,
-                   g_error_new_literal (MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
-                                        _("Received a malformed message")));
+  ring_realign (op->ring, FALSE);
+  mproc_ring_get_op_release (op);
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                       _("Received a malformed message"));
+  return FALSE;
 }
 
-/* Whether the writer of the stream we are reading is gone for good. */
+/* Takes the out-of-line message of the record at @tail (@rec bytes):
+ * reads its body, then counts it and moves the tail.  A body that cannot
+ * be read costs only its own message. */
 static gboolean
-stream_writer_gone (GetOp *op)
+get_out_of_line (GetOp         *op,
+                 guint64        tail,
+                 guint64        rec,
+                 guint32        kind,
+                 guint32        n_fds,
+                 const guint8  *at,
+                 GError       **error)
 {
-  RingShared *sh = op->ring->sh;
-  guint32 owner = __atomic_load_n (&sh->wlock, __ATOMIC_ACQUIRE);
+  MprocRing *ring = op->ring;
+  RingShared *sh = ring->sh;
+  GError *local_error = NULL;
+  guint64 words[2];
+  GBytes *body = NULL;
 
-  if (owner == 0)
-    return TRUE;
-  if (__atomic_load_n (&sh->wgen, __ATOMIC_ACQUIRE) != op->stream_gen)
-    return FALSE;   /* another producer: its next record ends our stream */
-  return watch_owner_dead (&op->writer_watch, owner & LOCK_PID_MASK);
+  memcpy (words, at + REC_HDR, sizeof words);
+  if (kind == KIND_SPILL)
+    {
+      guint64 pos = words[0], size = words[1];
+      guint64 end = (pos + size + 4095) & ~(guint64) 4095;
+      guint64 freed = __atomic_load_n (&sh->spill_tail, __ATOMIC_RELAXED);
+
+      if (ring->spill_fd < 0 || (pos & 4095) != 0 || pos >= MPROC_RING_SPILL_LIMIT ||
+          size > MPROC_RING_SPILL_LIMIT - pos)
+        return get_corrupt (op, error);
+      body = mproc_ring_body_read (ring->spill_fd, pos, size, &local_error);
+      if (body != NULL)
+        ring_fault (MPROC_RING_FAULT_BODY_READ);
+      if (body != NULL && n_fds > 0 && !receive_fds (op, n_fds, &local_error))
+        g_clear_pointer (&body, g_bytes_unref);
+      count_got (ring, tail);
+      advance_tail (ring, tail + rec);
+      /* Bodies lie in the order of their records: everything below this
+       * one is taken, or was left by a writer that died. */
+      if (freed > pos || pos - freed > MPROC_RING_SPILL_LIMIT / 2)
+        freed = pos;
+      mproc_ring_body_punch (ring->spill_fd, freed, end);
+      __atomic_store_n (&sh->spill_tail, end, __ATOMIC_RELAXED);
+    }
+  else
+    {
+      g_autoptr(GArray) fds = mproc_fd_array_new ();
+      GArray *user_fds = op->fds;
+      int body_fd;
+
+      if (n_fds == 0 || words[1] != 0)
+        return get_corrupt (op, error);
+      op->fds = fds;
+      if (receive_fds (op, n_fds, &local_error))
+        {
+          body_fd = g_array_index (fds, int, fds->len - 1);
+          g_array_index (fds, int, fds->len - 1) = -1;
+          g_array_set_size (fds, fds->len - 1);
+          body = mproc_ring_body_map (body_fd, words[0], &local_error);
+          if (body != NULL)
+            ring_fault (MPROC_RING_FAULT_BODY_READ);
+        }
+      op->fds = user_fds;
+      if (body != NULL && user_fds != NULL)
+        mproc_ring_move_fds (fds, user_fds);
+      mproc_fd_array_close_all (fds);
+      count_got (ring, tail);
+      advance_tail (ring, tail + rec);
+    }
+
+  if (body == NULL)
+    {
+      ring_forget_task (ring);
+      return get_fail (op, error, local_error);
+    }
+  mproc_ring_get_op_release (op);
+  op->result = body;
+  return TRUE;
 }
 
 /* MprocWaitCheck of readers. */
-static gboolean
-get_step (gpointer  user_data,
-          GError  **error)
+gboolean
+mproc_ring_get_step (gpointer   user_data,
+                     GError   **error)
 {
   GetOp *op = user_data;
   MprocRing *ring = op->ring;
@@ -1160,7 +1172,7 @@ get_step (gpointer  user_data,
 
   if (!op->holding)
     {
-      if (!ring_lock_or_wait (ring, &sh->rlock, &sh->rgen, &op->watch, FALSE,
+      if (!ring_lock_or_wait (ring, &sh->rlock, &op->watch, FALSE,
                               &sh->rlock_waiters, &op->lock_counted))
         return FALSE;
       op->holding = TRUE;
@@ -1186,20 +1198,18 @@ get_step (gpointer  user_data,
           avail = head - tail;
         }
 
-      if (avail == 0)
+      if (avail > cap || (head & 7) != 0 || (tail & 7) != 0)
         {
-          if (op->in_stream)
-            {
-              if (!stream_writer_gone (op))
-                return FALSE;   /* keep the lock: the rest is coming */
-              get_op_drop_partial (op);
-            }
-          get_op_release (op);
+          ring_realign (ring, FALSE);
+          mproc_ring_get_op_release (op);
+          set_corrupt (error);
           return FALSE;
         }
-
-      if (avail > cap || (avail & 7) != 0)
-        return get_corrupt (op, head, error);
+      if (avail == 0)
+        {
+          mproc_ring_get_op_release (op);
+          return FALSE;
+        }
 
       off = tail & ring->mask;
       at = ring->data + off;
@@ -1211,7 +1221,7 @@ get_step (gpointer  user_data,
       n_fds = hdr[1] >> 16;
       rec = REC_SIZE (len);
       if (rec > avail || off + rec > cap || n_fds > MPROC_WIRE_MAX_FDS)
-        return get_corrupt (op, head, error);
+        return get_corrupt (op, error);
 
       switch (kind)
         {
@@ -1224,13 +1234,12 @@ get_step (gpointer  user_data,
             guint8 *copy;
             GError *local_error = NULL;
 
-            get_op_drop_partial (op);
             if (op->want_copy && len <= SMALL_COPY && n_fds == 0)
               {
                 memcpy (op->small, at + REC_HDR, len);
                 op->small_len = len;
                 op->got_small = TRUE;
-                __atomic_store_n (&sh->n_got, sh->n_got + 1, __ATOMIC_RELEASE);
+                count_got (ring, tail);
                 /* hand the space back, unlock, one fence for both wake-ups */
                 __atomic_store_n (&sh->tail, tail + rec, __ATOMIC_RELEASE);
                 op->holding = FALSE;
@@ -1241,986 +1250,36 @@ get_step (gpointer  user_data,
             copy = g_try_malloc (MAX (len, 1));
             if (copy == NULL)
               {
+                count_got (ring, tail);
                 advance_tail (ring, tail + rec);
+                ring_forget_task (ring);
                 return get_fail (op, error,
                                  g_error_new (MPROC_ERROR, MPROC_ERROR_FAILED,
                                               _("Not enough memory for a message of %u bytes"), len));
               }
             memcpy (copy, at + REC_HDR, len);
-            __atomic_store_n (&sh->n_got, sh->n_got + 1, __ATOMIC_RELEASE);
+            count_got (ring, tail);
             advance_tail (ring, tail + rec);
             if (!receive_fds (op, n_fds, &local_error))
               {
                 g_free (copy);
                 return get_fail (op, error, local_error);
               }
-            get_op_release (op);
+            mproc_ring_get_op_release (op);
             op->result = g_bytes_new_take (copy, len);
             return TRUE;
           }
 
-        case KIND_FIRST:
-          {
-            guint64 total;
-            guint32 gen;
-            GError *local_error = NULL;
-
-            get_op_drop_partial (op);
-            if (len < FIRST_HDR)
-              return get_corrupt (op, head, error);
-            memcpy (&total, at + REC_HDR, 8);
-            memcpy (&gen, at + REC_HDR + 8, 4);
-            __atomic_store_n (&sh->n_got, sh->n_got + 1, __ATOMIC_RELEASE);
-            if (total < len - FIRST_HDR || total > G_MAXSSIZE)
-              return get_corrupt (op, head, error);
-            op->buf = g_try_malloc (MAX (total, 1));
-            if (op->buf == NULL)
-              {
-                advance_tail (ring, tail + rec);
-                /* the rest arrives as orphans and is skipped */
-                return get_fail (op, error,
-                                 g_error_new (MPROC_ERROR, MPROC_ERROR_FAILED,
-                                              _("Not enough memory for a message of %llu bytes"),
-                                              (unsigned long long) total));
-              }
-            op->in_stream = TRUE;
-            op->total = total;
-            op->received = len - FIRST_HDR;
-            op->stream_gen = gen;
-            memset (&op->writer_watch, 0, sizeof op->writer_watch);
-            memcpy (op->buf, at + REC_HDR + FIRST_HDR, op->received);
-            advance_tail (ring, tail + rec);
-            if (!receive_fds (op, n_fds, &local_error))
-              return get_fail (op, error, local_error);
-            continue;
-          }
-
-        case KIND_MORE:
-        case KIND_LAST:
-          if (!op->in_stream)
-            {
-              /* its reader died, or it failed: skip */
-              advance_tail (ring, tail + rec);
-              continue;
-            }
-          if (len > op->total - op->received ||
-              (kind == KIND_LAST && op->received + len != op->total))
-            return get_corrupt (op, head, error);
-          memcpy (op->buf + op->received, at + REC_HDR, len);
-          op->received += len;
-          advance_tail (ring, tail + rec);
-          if (kind == KIND_LAST)
-            {
-              op->result = g_bytes_new_take (g_steal_pointer (&op->buf), op->total);
-              op->in_stream = FALSE;
-              get_op_release (op);
-              return TRUE;
-            }
-          continue;
+        case KIND_SPILL:
+        case KIND_MEMFD:
+          if (len != OOL_HDR)
+            return get_corrupt (op, error);
+          return get_out_of_line (op, tail, rec, kind, n_fds, at, error);
 
         default:
-          return get_corrupt (op, head, error);
+          return get_corrupt (op, error);
         }
     }
-}
-
-/* ------------------------------------------------------------------------ */
-/* Driving the steps: sync                                                  */
-
-typedef enum { OP_PUT, OP_GET, OP_POLL, OP_JOIN } OpKind;
-
-static gboolean
-op_in_progress (OpKind   kind,
-                gpointer op)
-{
-  if (kind == OP_PUT)
-    return ((PutOp *) op)->started;
-  if (kind == OP_GET)
-    return ((GetOp *) op)->in_stream;
-  return FALSE;
-}
-
-static void
-set_would_block (OpKind   kind,
-                 GError **error)
-{
-  switch (kind)
-    {
-    case OP_PUT:
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FULL, _("The queue is full"));
-      break;
-    case OP_GET:
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_EMPTY, _("The queue is empty"));
-      break;
-    case OP_POLL:
-    case OP_JOIN:
-    default:
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT, _("Timed out"));
-      break;
-    }
-}
-
-static void
-set_broken (GError **error)
-{
-  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_BROKEN,
-                       _("The other end of the connection is closed"));
-}
-
-static void
-op_abandon (OpKind   kind,
-            gpointer op)
-{
-  if (kind == OP_PUT)
-    {
-      ((PutOp *) op)->started = FALSE;
-      put_op_release (op);
-    }
-  else if (kind == OP_GET)
-    {
-      get_op_drop_partial (op);
-      get_op_release (op);
-    }
-}
-
-static MprocWaitPoint *
-op_wait_point (MprocRing *ring,
-               OpKind     kind)
-{
-  switch (kind)
-    {
-    case OP_PUT: return ring->wp_space;
-    case OP_JOIN: return ring->wp_done;
-    case OP_GET:
-    case OP_POLL:
-    default: return ring->wp_data;
-    }
-}
-
-static gboolean join_step (gpointer user_data, GError **error);
-
-static MprocWaitCheck
-op_check (OpKind kind)
-{
-  switch (kind)
-    {
-    case OP_PUT: return put_step;
-    case OP_JOIN: return join_step;
-    case OP_GET:
-    case OP_POLL:
-    default: return get_step;
-    }
-}
-
-static int
-op_sock (OpKind   kind,
-         gpointer op)
-{
-  if (kind == OP_PUT)
-    return ((PutOp *) op)->sock;
-  if (kind == OP_GET || kind == OP_POLL)
-    return ((GetOp *) op)->sock;
-  return -1;
-}
-
-/* After a slice timed out: TRUE to go on waiting, FALSE with @error set. */
-static gboolean
-op_after_slice (MprocRing *ring,
-                OpKind     kind,
-                gpointer   op,
-                gint64     deadline,
-                gboolean   nowait,
-                GError   **error)
-{
-  int sock = op_sock (kind, op);
-
-  if (sock >= 0 && mproc_ring_sock_hup (sock))
-    {
-      if (kind == OP_GET || kind == OP_POLL)
-        {
-          GError *local_error = NULL;
-
-          /* what was sent before the peer closed is still ours */
-          ((GetOp *) op)->hup = TRUE;
-          if (op_check (kind) (op, &local_error))
-            return TRUE;
-          if (local_error != NULL)
-            {
-              g_propagate_error (error, local_error);
-              return FALSE;
-            }
-          if (kind == OP_POLL)
-            return TRUE;
-        }
-      op_abandon (kind, op);
-      set_broken (error);
-      return FALSE;
-    }
-
-  if (op_in_progress (kind, op))
-    return TRUE;
-
-  if (nowait || (deadline >= 0 && g_get_monotonic_time () >= deadline))
-    {
-      op_abandon (kind, op);
-      if (nowait)
-        set_would_block (kind, error);
-      else
-        g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT, _("Timed out"));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* Waits are cut in slices so that what no wake-up announces (a lock
- * holder or a stream writer that died, a connection's peer hanging up) is
- * noticed: short ones when it matters, else one second. */
-static gint64
-op_slice (MprocRing *ring,
-          OpKind     kind,
-          gpointer   op,
-          gint64     deadline)
-{
-  gint64 slice = SLICE_USEC * 10;
-
-  if (op_sock (kind, op) >= 0 || op_in_progress (kind, op) ||
-      (kind == OP_PUT && ((PutOp *) op)->watch.owner != 0) ||
-      ((kind == OP_GET || kind == OP_POLL) && ((GetOp *) op)->watch.owner != 0))
-    slice = SLICE_USEC;
-
-  if (!op_in_progress (kind, op) && deadline >= 0)
-    slice = CLAMP (deadline - g_get_monotonic_time (), 0, SLICE_USEC);
-  return slice;
-}
-
-/* The count of waiters that state changes for @kind must wake. */
-static guint32 *
-op_waiters (MprocRing *ring,
-            OpKind     kind)
-{
-  switch (kind)
-    {
-    case OP_PUT: return &ring->sh->space_waiters;
-    case OP_GET:
-    case OP_POLL: return &ring->sh->data_waiters;
-    case OP_JOIN:
-    default: return NULL;   /* wp_done: every change wakes */
-    }
-}
-
-static gboolean
-op_has_result (OpKind   kind,
-               gpointer op)
-{
-  return kind == OP_GET && (((GetOp *) op)->result != NULL || ((GetOp *) op)->got_small);
-}
-
-/* Before counting itself as a waiter (from then on every change the peer
- * makes costs it a wake-up), a blocking put or get spins briefly on the
- * words its check depends on (the position the peer moves and the lock),
- * as the raw ring does: a peer a few hundred ns behind is caught with no
- * shared write at all.  Same budget and same rule (never on one usable
- * CPU) as the wait point's own spin.  Returns TRUE when the op finished
- * (*@success says how), FALSE to go on and wait. */
-static gboolean
-op_spin (MprocRing *ring,
-         OpKind     kind,
-         gpointer   op,
-         gint64     deadline,
-         gboolean  *success,
-         GError   **error)
-{
-  RingShared *sh = ring->sh;
-  MprocWaitCheck check = op_check (kind);
-  gint64 spin = mproc_wait_get_spin_usec ();
-  guint64 *pos;
-  guint32 *lock;
-  gint64 end;
-
-  if (spin <= 0 || !mproc_spin_allowed ())
-    return FALSE;
-  if (kind == OP_PUT)
-    {
-      pos = &sh->tail;
-      lock = &sh->wlock;
-    }
-  else if (kind == OP_GET || kind == OP_POLL)
-    {
-      pos = &sh->head;
-      lock = &sh->rlock;
-    }
-  else
-    return FALSE;
-
-  end = g_get_monotonic_time () + spin;
-  if (deadline >= 0 && deadline < end)
-    end = deadline;
-
-  for (;;)
-    {
-      guint64 p0 = __atomic_load_n (pos, __ATOMIC_ACQUIRE);
-      guint32 l0 = __atomic_load_n (lock, __ATOMIC_ACQUIRE);
-      GError *local_error = NULL;
-
-      /* checked after the snapshot: a change in between is seen below */
-      if (check (op, &local_error) || local_error != NULL)
-        {
-          *success = local_error == NULL;
-          if (local_error != NULL)
-            g_propagate_error (error, local_error);
-          return TRUE;
-        }
-
-      for (;;)
-        {
-          guint i;
-
-          for (i = 0; i < 64; i++)
-            {
-              if (__atomic_load_n (pos, __ATOMIC_RELAXED) != p0 ||
-                  __atomic_load_n (lock, __ATOMIC_RELAXED) != l0)
-                break;
-              mproc_cpu_relax ();
-            }
-          if (i < 64)
-            break;
-          if (g_get_monotonic_time () >= end)
-            return FALSE;
-        }
-    }
-}
-
-/* Returns TRUE when done; "done" for OP_POLL with hup set too. */
-static gboolean
-op_run_sync (MprocRing    *ring,
-             OpKind        kind,
-             gpointer      op,
-             gint64        timeout_usec,
-             GCancellable *cancellable,
-             GError      **error)
-{
-  MprocWaitCheck check = op_check (kind);
-  gint64 deadline;
-  GError *local_error = NULL;
-
-  ring_ensure (ring);
-
-  /* fast path: no wait machinery at all */
-  if (check (op, &local_error))
-    return TRUE;
-  if (local_error != NULL)
-    {
-      g_propagate_error (error, local_error);
-      return FALSE;
-    }
-
-  deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
-
-  if (timeout_usec != 0)
-    {
-      gboolean success = FALSE;
-
-      if (op_spin (ring, kind, op, deadline, &success, error))
-        return success;
-    }
-
-  for (;;)
-    {
-      if (timeout_usec != 0 || op_in_progress (kind, op))
-        {
-          gint64 slice = op_slice (ring, kind, op, deadline);
-          guint32 *waiters = op_waiters (ring, kind);
-          gboolean done;
-
-          if (waiters != NULL)
-            ring_waiter_add (waiters);
-          done = mproc_wait_point_wait (op_wait_point (ring, kind), check, op, slice,
-                                        cancellable, &local_error);
-          if (waiters != NULL)
-            ring_waiter_remove (waiters);
-          if (done)
-            return TRUE;
-          if (!g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
-            {
-              op_abandon (kind, op);
-              g_propagate_error (error, local_error);
-              return FALSE;
-            }
-          g_clear_error (&local_error);
-        }
-      if (!op_after_slice (ring, kind, op, deadline, timeout_usec == 0, error))
-        return FALSE;
-      if (kind == OP_POLL && ((GetOp *) op)->hup)
-        return TRUE;
-      if (op_has_result (kind, op))
-        return TRUE;
-    }
-}
-
-gboolean
-mproc_ring_put (MprocRing     *ring,
-                GVariant      *value,
-                GBytes        *bytes,
-                int            sock,
-                const int     *fds,
-                guint          n_fds,
-                gint64         timeout_usec,
-                GCancellable  *cancellable,
-                GError       **error)
-{
-  PutOp op = { NULL, };
-  gboolean ret;
-
-  put_op_init (&op, ring, value, bytes, sock, fds, n_fds, TRUE);
-  ret = op_run_sync (ring, OP_PUT, &op, timeout_usec, cancellable, error);
-  put_op_clear (&op);
-  return ret;
-}
-
-/* @op is zeroed. */
-static void
-get_op_init (GetOp     *op,
-             MprocRing *ring,
-             int        sock,
-             gboolean   want_fds)
-{
-  op->ring = ring;
-  op->sock = sock;
-  if (want_fds)
-    op->fds = mproc_fd_array_new ();
-}
-
-static GetOp *
-get_op_new (MprocRing *ring,
-            int        sock,
-            gboolean   want_fds)
-{
-  GetOp *op = g_new0 (GetOp, 1);
-
-  get_op_init (op, ring, sock, want_fds);
-  return op;
-}
-
-GBytes *
-mproc_ring_get (MprocRing     *ring,
-                int            sock,
-                GArray        *fds_out,
-                gint64         timeout_usec,
-                GCancellable  *cancellable,
-                GError       **error)
-{
-  GetOp op = { NULL, };
-  GBytes *ret = NULL;
-
-  get_op_init (&op, ring, sock, fds_out != NULL);
-  if (op_run_sync (ring, OP_GET, &op, timeout_usec, cancellable, error))
-    {
-      ret = g_steal_pointer (&op.result);
-      if (fds_out != NULL)
-        move_fds (op.fds, fds_out);
-    }
-  get_op_clear (&op);
-  return ret;
-}
-
-GVariant *
-mproc_ring_get_value (MprocRing     *ring,
-                      gint64         timeout_usec,
-                      GCancellable  *cancellable,
-                      GError       **error)
-{
-  GetOp op = { NULL, };
-  GVariant *ret = NULL;
-
-  get_op_init (&op, ring, -1, FALSE);
-  op.want_copy = TRUE;
-  if (op_run_sync (ring, OP_GET, &op, timeout_usec, cancellable, error))
-    {
-      /* decoded with the read lock released: a malformed message costs
-       * only itself */
-      if (op.got_small)
-        ret = mproc_wire_decode_data ((const guint8 *) op.small, op.small_len, error);
-      else
-        ret = mproc_wire_decode (op.result, error);
-    }
-  get_op_clear (&op);
-  return ret;
-}
-
-gboolean
-mproc_ring_poll (MprocRing     *ring,
-                 int            sock,
-                 gint64         timeout_usec,
-                 GCancellable  *cancellable,
-                 GError       **error)
-{
-  GetOp *op = get_op_new (ring, sock, FALSE);
-  gboolean ret;
-
-  op->peek = TRUE;
-  ret = op_run_sync (ring, OP_POLL, op, timeout_usec, cancellable, error);
-  get_op_free (op);
-  return ret;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Driving the steps: async                                                 */
-
-typedef struct
-{
-  MprocRing *ring;
-  OpKind     kind;
-  gpointer   op;
-  gint64     deadline;
-  gboolean   nowait;
-  MprocShm  *shm;       /* keeps *waiters mapped until the wait is over */
-  guint32   *waiters;   /* counted in it while a wait is pending */
-} AsyncOp;
-
-static void
-async_op_uncount (AsyncOp *a)
-{
-  if (a->waiters != NULL)
-    {
-      ring_waiter_remove (a->waiters);
-      a->waiters = NULL;
-    }
-}
-
-static void
-async_op_free (gpointer data)
-{
-  AsyncOp *a = data;
-
-  async_op_uncount (a);
-  g_clear_pointer (&a->shm, mproc_shm_unref);
-
-  if (a->kind == OP_PUT)
-    put_op_free (a->op);
-  else if (a->kind == OP_JOIN)
-    g_free (a->op);
-  else
-    get_op_free (a->op);
-  g_free (a);
-}
-
-static void async_arm (GTask *task);
-
-static void
-async_done_cb (gpointer  user_data,
-               gboolean  success,
-               GError   *error)
-{
-  g_autoptr(GTask) task = user_data;
-  AsyncOp *a = g_task_get_task_data (task);
-  GError *local_error = NULL;
-
-  async_op_uncount (a);
-  if (success)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  if (!g_error_matches (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
-    {
-      op_abandon (a->kind, a->op);
-      g_task_return_error (task, g_error_copy (error));
-      return;
-    }
-  if (!op_after_slice (a->ring, a->kind, a->op, a->deadline, a->nowait, &local_error))
-    {
-      g_task_return_error (task, local_error);
-      return;
-    }
-  if ((a->kind == OP_POLL && ((GetOp *) a->op)->hup) ||
-      op_has_result (a->kind, a->op))
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  async_arm (g_steal_pointer (&task));
-}
-
-/* Takes the task's reference. */
-static void
-async_arm (GTask *task)
-{
-  AsyncOp *a = g_task_get_task_data (task);
-  gint64 slice = a->nowait && !op_in_progress (a->kind, a->op)
-                 ? 0 : op_slice (a->ring, a->kind, a->op, a->deadline);
-
-  a->waiters = op_waiters (a->ring, a->kind);
-  if (a->waiters != NULL)
-    {
-      if (a->shm == NULL)
-        a->shm = mproc_shm_ref (a->ring->shm);
-      ring_waiter_add (a->waiters);
-    }
-  /* a slice of 0 would never run the check: 1 µs does, once */
-  mproc_wait_point_wait_async (op_wait_point (a->ring, a->kind), op_check (a->kind), a->op,
-                               MAX (slice, 1), g_task_get_cancellable (task),
-                               async_done_cb, task);
-}
-
-static void
-async_start (MprocRing          *ring,
-             gpointer            source_object,
-             OpKind              kind,
-             gpointer            op,
-             gint64              timeout_usec,
-             GCancellable       *cancellable,
-             GAsyncReadyCallback callback,
-             gpointer            user_data,
-             gpointer            tag)
-{
-  g_autoptr(GTask) task = g_task_new (source_object, cancellable, callback, user_data);
-  AsyncOp *a = g_new0 (AsyncOp, 1);
-
-  /* An async operation keeps its own copy of a connection's socket, so that
-   * closing the connection meanwhile cannot make it use a reused fd. */
-  if (kind == OP_PUT && ((PutOp *) op)->sock >= 0)
-    {
-      ((PutOp *) op)->sock = fcntl (((PutOp *) op)->sock, F_DUPFD_CLOEXEC, 3);
-      ((PutOp *) op)->own_sock = TRUE;
-    }
-  else if ((kind == OP_GET || kind == OP_POLL) && ((GetOp *) op)->sock >= 0)
-    {
-      ((GetOp *) op)->sock = fcntl (((GetOp *) op)->sock, F_DUPFD_CLOEXEC, 3);
-      ((GetOp *) op)->own_sock = TRUE;
-    }
-  ring_ensure (ring);
-  g_task_set_source_tag (task, tag);
-  a->ring = ring;
-  a->kind = kind;
-  a->op = op;
-  a->nowait = timeout_usec == 0;
-  a->deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
-  g_task_set_task_data (task, a, async_op_free);
-  async_arm (g_steal_pointer (&task));
-}
-
-void
-mproc_ring_put_async (MprocRing          *ring,
-                      gpointer            source_object,
-                      GVariant           *value,
-                      GBytes             *bytes,
-                      int                 sock,
-                      const int          *fds,
-                      guint               n_fds,
-                      gint64              timeout_usec,
-                      GCancellable       *cancellable,
-                      GAsyncReadyCallback callback,
-                      gpointer            user_data)
-{
-  async_start (ring, source_object, OP_PUT, put_op_new (ring, value, bytes, sock, fds, n_fds),
-               timeout_usec, cancellable, callback, user_data, mproc_ring_put_async);
-}
-
-gboolean
-mproc_ring_put_finish (GAsyncResult  *result,
-                       GError       **error)
-{
-  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_ring_put_async), FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-void
-mproc_ring_get_async (MprocRing          *ring,
-                      gpointer            source_object,
-                      int                 sock,
-                      gboolean            want_fds,
-                      gint64              timeout_usec,
-                      GCancellable       *cancellable,
-                      GAsyncReadyCallback callback,
-                      gpointer            user_data)
-{
-  async_start (ring, source_object, OP_GET, get_op_new (ring, sock, want_fds),
-               timeout_usec, cancellable, callback, user_data, mproc_ring_get_async);
-}
-
-GBytes *
-mproc_ring_get_finish (GAsyncResult  *result,
-                       GArray        *fds_out,
-                       GError       **error)
-{
-  AsyncOp *a;
-  GetOp *op;
-
-  /* only a get carries a GetOp: a task of any other operation must not be
-   * read as one */
-  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_ring_get_async), NULL);
-
-  a = g_task_get_task_data (G_TASK (result));
-  if (!g_task_propagate_boolean (G_TASK (result), error) || a == NULL)
-    return NULL;
-  op = a->op;
-  if (fds_out != NULL && op->fds != NULL)
-    move_fds (op->fds, fds_out);
-  return g_steal_pointer (&op->result);
-}
-
-void
-mproc_ring_poll_async (MprocRing          *ring,
-                       gpointer            source_object,
-                       int                 sock,
-                       gint64              timeout_usec,
-                       GCancellable       *cancellable,
-                       GAsyncReadyCallback callback,
-                       gpointer            user_data)
-{
-  GetOp *op = get_op_new (ring, sock, FALSE);
-
-  op->peek = TRUE;
-  async_start (ring, source_object, OP_POLL, op, timeout_usec, cancellable, callback, user_data,
-               mproc_ring_poll_async);
-}
-
-gboolean
-mproc_ring_poll_finish (GAsyncResult  *result,
-                        GError       **error)
-{
-  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_ring_poll_async), FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-/* ------------------------------------------------------------------------ */
-/* JoinableQueue                                                            */
-
-typedef struct
-{
-  MprocRing *ring;
-} JoinOp;
-
-static gboolean
-join_step (gpointer  user_data,
-           GError  **error)
-{
-  JoinOp *op = user_data;
-
-  return __atomic_load_n (&op->ring->sh->unfinished, __ATOMIC_ACQUIRE) == 0;
-}
-
-gboolean
-mproc_ring_task_done (MprocRing  *ring,
-                      GError    **error)
-{
-  guint32 old = __atomic_load_n (&ring->sh->unfinished, __ATOMIC_ACQUIRE);
-
-  ring_ensure (ring);
-  do
-    {
-      if (old == 0)
-        {
-          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TOO_MANY_RELEASES,
-                               _("task_done() called more times than there were items"));
-          return FALSE;
-        }
-    }
-  while (!__atomic_compare_exchange_n (&ring->sh->unfinished, &old, old - 1, FALSE,
-                                       __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE));
-
-  if (old == 1)
-    mproc_wait_point_wake (ring->wp_done, G_MAXINT);
-  return TRUE;
-}
-
-gboolean
-mproc_ring_join (MprocRing     *ring,
-                 gint64         timeout_usec,
-                 GCancellable  *cancellable,
-                 GError       **error)
-{
-  JoinOp op = { ring };
-
-  ring_ensure (ring);
-  return mproc_wait_point_wait (ring->wp_done, join_step, &op, timeout_usec, cancellable, error);
-}
-
-void
-mproc_ring_join_async (MprocRing          *ring,
-                       gpointer            source_object,
-                       gint64              timeout_usec,
-                       GCancellable       *cancellable,
-                       GAsyncReadyCallback callback,
-                       gpointer            user_data)
-{
-  JoinOp *op = g_new0 (JoinOp, 1);
-
-  op->ring = ring;
-  async_start (ring, source_object, OP_JOIN, op, timeout_usec, cancellable, callback, user_data,
-               mproc_ring_join_async);
-}
-
-gboolean
-mproc_ring_join_finish (GAsyncResult  *result,
-                        GError       **error)
-{
-  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_ring_join_async), FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
-}
-
-/* ------------------------------------------------------------------------ */
-/* A GSource for "readable"                                                 */
-
-typedef struct _SourceWait SourceWait;
-
-typedef struct
-{
-  GSource       source;
-  MprocRing    *ring;
-  GObject      *owner;
-  GCancellable *cancellable;   /* of the pending wait, NULL when none */
-  SourceWait   *wait;          /* the pending wait, NULL when none */
-  gboolean      ready;
-} RingSource;
-
-/* The pending wait does not own its source: a source destroyed while it
- * waits must still reach its dispose, which cancels the wait and detaches
- * it (source = NULL); the wait then only frees itself. */
-struct _SourceWait
-{
-  GSource  *source;   /* not a ref; NULL once the source is disposed */
-  MprocShm *shm;      /* keeps *waiters mapped */
-  guint32  *waiters;  /* counted in it until done */
-};
-
-static gboolean
-source_check_cb (gpointer  user_data,
-                 GError  **error)
-{
-  SourceWait *w = user_data;
-
-  if (w->source == NULL)
-    return FALSE;
-  return mproc_ring_has_data (((RingSource *) w->source)->ring);
-}
-
-static void
-source_done_cb (gpointer  user_data,
-                gboolean  success,
-                GError   *error)
-{
-  SourceWait *w = user_data;
-  RingSource *rs = (RingSource *) w->source;
-
-  ring_waiter_remove (w->waiters);
-  mproc_shm_unref (w->shm);
-  if (rs != NULL)
-    {
-      rs->wait = NULL;
-      if (success && !g_source_is_destroyed (w->source))
-        {
-          rs->ready = TRUE;
-          g_source_set_ready_time (w->source, 0);
-        }
-      else if (!g_source_is_destroyed (w->source) &&
-               g_error_matches (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
-        {
-          rs->ready = FALSE;   /* re-armed by prepare() */
-        }
-      if (!g_source_is_destroyed (w->source))
-        g_clear_object (&rs->cancellable);
-    }
-  g_free (w);
-}
-
-static void
-ring_source_arm (RingSource *rs)
-{
-  GMainContext *context = g_source_get_context (&rs->source);
-  SourceWait *w;
-
-  if (rs->cancellable != NULL || rs->ready || context == NULL)
-    return;
-
-  w = g_new0 (SourceWait, 1);
-  w->source = &rs->source;
-  rs->wait = w;
-  w->shm = mproc_shm_ref (rs->ring->shm);
-  w->waiters = &rs->ring->sh->data_waiters;
-  ring_waiter_add (w->waiters);
-  rs->cancellable = g_cancellable_new ();
-  g_main_context_push_thread_default (context);
-  mproc_wait_point_wait_async (rs->ring->wp_data, source_check_cb, w, -1, rs->cancellable,
-                               source_done_cb, w);
-  g_main_context_pop_thread_default (context);
-}
-
-static gboolean
-ring_source_prepare (GSource *source,
-                     gint    *timeout)
-{
-  RingSource *rs = (RingSource *) source;
-
-  *timeout = -1;
-  if (mproc_ring_has_data (rs->ring))
-    return TRUE;
-  rs->ready = FALSE;
-  ring_source_arm (rs);
-  return FALSE;
-}
-
-static gboolean
-ring_source_dispatch (GSource     *source,
-                      GSourceFunc  callback,
-                      gpointer     user_data)
-{
-  RingSource *rs = (RingSource *) source;
-
-  g_source_set_ready_time (source, -1);
-  rs->ready = FALSE;
-  if (callback == NULL)
-    return G_SOURCE_REMOVE;
-  return callback (user_data);
-}
-
-static void
-ring_source_dispose (GSource *source)
-{
-  RingSource *rs = (RingSource *) source;
-
-  if (rs->wait != NULL)
-    {
-      rs->wait->source = NULL;
-      rs->wait = NULL;
-    }
-  if (rs->cancellable != NULL)
-    g_cancellable_cancel (rs->cancellable);
-}
-
-static void
-ring_source_finalize (GSource *source)
-{
-  RingSource *rs = (RingSource *) source;
-
-  g_clear_object (&rs->cancellable);
-  g_clear_object (&rs->owner);
-}
-
-static GSourceFuncs ring_source_funcs = {
-  ring_source_prepare,
-  NULL,
-  ring_source_dispatch,
-  ring_source_finalize,
-  NULL, NULL,
-};
-
-GSource *
-mproc_ring_source_new (MprocRing *ring,
-                       GObject   *owner)
-{
-  GSource *source = g_source_new (&ring_source_funcs, sizeof (RingSource));
-  RingSource *rs = (RingSource *) source;
-
-  ring_ensure (ring);
-  rs->ring = ring;
-  rs->owner = g_object_ref (owner);   /* keeps @ring alive */
-  g_source_set_dispose_function (source, ring_source_dispose);
-  g_source_set_static_name (source, "[mproc] queue readable");
-  return source;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2243,4 +1302,29 @@ mproc_ring_corrupt_next (MprocRing *ring)
   guint32 garbage[2] = { 0x7ffffff0u, 0x99 };
 
   memcpy (ring->data + (tail & ring->mask), garbage, sizeof garbage);
+}
+
+void
+mproc_ring_test_skew (MprocRing *ring,
+                      gboolean   head,
+                      gint64     delta)
+{
+  guint64 *pos = head ? &ring->sh->head : &ring->sh->tail;
+
+  __atomic_store_n (pos, __atomic_load_n (pos, __ATOMIC_ACQUIRE) + (guint64) delta, __ATOMIC_RELEASE);
+}
+
+void
+mproc_ring_test_set_lock (MprocRing *ring,
+                          gboolean   write,
+                          guint64    owner)
+{
+  __atomic_store_n (write ? &ring->sh->wlock : &ring->sh->rlock, owner, __ATOMIC_RELEASE);
+}
+
+guint64
+mproc_ring_test_owner (MprocRing *ring)
+{
+  mproc_ring_ensure (ring);
+  return ring->owner;
 }

@@ -137,6 +137,7 @@ static void
 mproc_simple_queue_init (MprocSimpleQueue *self)
 {
   self->store.event_fd = -1;
+  self->store.spill_fd = -1;
 }
 
 static MprocRing *
