@@ -69,6 +69,27 @@ count_fds_of (GPid pid)
   return n;
 }
 
+/* The server's count of fds once it has settled: its threads open their
+ * wakeup fds lazily, so a count taken right after start may be short. */
+static guint
+settled_server_fds (MprocManager *manager)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  guint n = count_fds_of (mproc_manager_get_server_pid (manager));
+  guint stable = 0;
+
+  while (stable < 30 && g_get_monotonic_time () < end)
+    {
+      guint now;
+
+      g_usleep (10000);
+      now = count_fds_of (mproc_manager_get_server_pid (manager));
+      stable = now == n ? stable + 1 : 0;
+      n = now;
+    }
+  return n;
+}
+
 /* Waits (up to 10 s) until the server has @n fds again. */
 static void
 assert_server_fds (MprocManager *manager,
@@ -366,7 +387,7 @@ test_refused (void)
   /* a local read maps the dict's view: one fd of the server, the dict's */
   g_assert_true (mproc_dict_contains (dict, g_variant_new_string ("secret"), &found, NULL, &error));
   g_assert_true (found);
-  server_fds = count_fds_of (mproc_manager_get_server_pid (manager));
+  server_fds = settled_server_fds (manager);
 
   /* a wrong key, from another process */
   out = run_helper (address, "wrong key wrong key wrong key!!!");
@@ -552,7 +573,7 @@ test_stalled_client (void)
                                  NULL, &error));
   g_assert_true (mproc_manager_ping (manager, NULL, &error));
   g_assert_no_error (error);
-  server_fds = count_fds_of (mproc_manager_get_server_pid (manager));
+  server_fds = settled_server_fds (manager);
 
   /* 32 MiB of replies that are never read: far more than the socket holds */
   sock = raw_connect (mproc_manager_get_tcp_address (manager));

@@ -4,12 +4,15 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gio/gunixfdlist.h>
 #include <glib/gstdio.h>
 #include <mproc.h>
 
@@ -198,6 +201,68 @@ test_errors (void)
   /* a chunk target refusing items of the wrong type */
   reply = call (connection, "MapArray", g_variant_new_parsed ("('example.double', <['a', 'b']>)"), &error);
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE);
+  g_clear_error (&error);
+
+  reply = call (connection, "Submit", g_variant_new ("(sv)", "example.echo", g_variant_new_int32 (1)), &error);
+  g_assert_no_error (error);
+}
+
+/* MapFd of a sealed memfd of 16 zero bytes, said to hold @type_string */
+static GVariant *
+call_map_fd (GDBusConnection  *connection,
+             const char       *type_string,
+             GError          **error)
+{
+  g_autoptr(GUnixFDList) fds = g_unix_fd_list_new ();
+  guint8 zeroes[16] = { 0, };
+  int fd = memfd_create ("test-items", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, zeroes, sizeof zeroes), ==, sizeof zeroes);
+  g_assert_cmpint (fcntl (fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK), ==, 0);
+  g_assert_cmpint (g_unix_fd_list_append (fds, fd, NULL), ==, 0);
+  close (fd);
+  return g_dbus_connection_call_with_unix_fd_list_sync (connection, BUS_NAME, POOL_PATH,
+                                                        MPROC_POOL_DBUS_INTERFACE, "MapFd",
+                                                        g_variant_new ("(ssh)", "example.double",
+                                                                       type_string, 0),
+                                                        NULL, G_DBUS_CALL_FLAGS_NONE, 60000, fds,
+                                                        NULL, NULL, error);
+}
+
+static void
+test_indefinite_types (void)
+{
+  g_autoptr(GDBusConnection) connection = connect_bus ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autofree char *arrays = g_strnfill (200, 'a');
+  g_autofree char *deep = NULL;
+  const char *types[] = { "ar", "a*", "a?", "a(rv)", "a{?v}", "am*", "a", "a(", "a{vv}", "ai(" };
+
+  g_test_summary ("A type string that is not a definite type (or is too deep) is refused with a "
+                  "D-Bus error by MapFd and MapInto, and the service goes on");
+
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    {
+      reply = call_map_fd (connection, types[i], &error);
+      g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+      g_assert_null (reply);
+      g_clear_error (&error);
+
+      reply = g_dbus_connection_call_sync (connection, BUS_NAME, POOL_PATH, MPROC_POOL_DBUS_INTERFACE,
+                                           "MapInto",
+                                           g_variant_new ("(sshuh)", "example.double", types[i], 0, 1, 0),
+                                           NULL, G_DBUS_CALL_FLAGS_NONE, 60000, NULL, &error);
+      g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+      g_assert_null (reply);
+      g_clear_error (&error);
+    }
+
+  /* valid and definite, but nested 200 deep */
+  deep = g_strconcat ("a", arrays, "i", NULL);
+  reply = call_map_fd (connection, deep, &error);
+  g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
   g_clear_error (&error);
 
   reply = call (connection, "Submit", g_variant_new ("(sv)", "example.echo", g_variant_new_int32 (1)), &error);
@@ -523,6 +588,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/worker-service/activation", test_activation);
   g_test_add_func ("/mproc/worker-service/submit-map", test_submit_map);
   g_test_add_func ("/mproc/worker-service/errors", test_errors);
+  g_test_add_func ("/mproc/worker-service/indefinite-types", test_indefinite_types);
   g_test_add_func ("/mproc/worker-service/worker-killed", test_worker_killed);
   g_test_add_func ("/mproc/worker-service/client-disconnect", test_client_disconnect);
   g_test_add_func ("/mproc/worker-service/gdbus-call", test_gdbus_call);

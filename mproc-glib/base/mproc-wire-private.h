@@ -22,6 +22,22 @@ G_BEGIN_DECLS
  * 'd'), whose every bit pattern is a normal value; 0 for any other type. */
 gsize     mproc_wire_number_size (char          type_char);
 
+/* The largest message a peer may announce (a ring's streamed message, a
+ * frame on a manager's sockets): mproc_set_max_message_size(). */
+#define MPROC_WIRE_DEFAULT_MAX_MESSAGE_SIZE ((gsize) 1 << 30)
+gsize     mproc_wire_get_max_message_size (void);
+void      mproc_wire_set_max_message_size (gsize size);
+
+/* How deep a type received from a peer may nest containers: far beyond
+ * any real message, far below what GVariant's recursive walks can take. */
+#define MPROC_WIRE_MAX_TYPE_DEPTH 64
+
+/* Whether @type_string, received from a peer, may be handed to GVariant:
+ * a valid, definite type (not "r", "*", "?" nor anything holding them:
+ * g_variant_new_from_bytes() asserts on those) nested at most
+ * MPROC_WIRE_MAX_TYPE_DEPTH deep. */
+gboolean  mproc_wire_type_string_is_safe (const char *type_string);
+
 GBytes   *mproc_wire_encode (GVariant     *value);
 GVariant *mproc_wire_decode (GBytes       *bytes,
                              GError      **error);

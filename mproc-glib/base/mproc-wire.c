@@ -39,6 +39,55 @@ mproc_wire_number_size (char type_char)
     }
 }
 
+static gsize max_message_size = MPROC_WIRE_DEFAULT_MAX_MESSAGE_SIZE;
+
+gsize
+mproc_wire_get_max_message_size (void)
+{
+  return __atomic_load_n (&max_message_size, __ATOMIC_RELAXED);
+}
+
+void
+mproc_wire_set_max_message_size (gsize size)
+{
+  __atomic_store_n (&max_message_size, size, __ATOMIC_RELAXED);
+}
+
+gboolean
+mproc_wire_type_string_is_safe (const char *type_string)
+{
+  /* per open tuple or entry: the depth it adds, arrays and maybes in front
+   * of it included (they end where it ends) */
+  guint8 opened[MPROC_WIRE_MAX_TYPE_DEPTH];
+  guint n_opened = 0;
+  guint depth = 0;
+
+  if (type_string == NULL || !g_variant_type_string_is_valid (type_string) ||
+      !g_variant_type_is_definite ((const GVariantType *) type_string))
+    return FALSE;
+
+  for (const char *p = type_string; *p != '\0'; p++)
+    {
+      guint prefix = 0;
+
+      while (*p == 'a' || *p == 'm')
+        {
+          prefix++;
+          p++;
+        }
+      if (depth + prefix + 1 > MPROC_WIRE_MAX_TYPE_DEPTH)
+        return FALSE;
+      if (*p == '(' || *p == '{')
+        {
+          opened[n_opened++] = prefix + 1;
+          depth += prefix + 1;
+        }
+      else if (*p == ')' || *p == '}')
+        depth -= opened[--n_opened];
+    }
+  return TRUE;
+}
+
 GBytes *
 mproc_wire_encode (GVariant *value)
 {

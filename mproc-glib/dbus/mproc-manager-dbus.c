@@ -3,12 +3,18 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Beside its rings (the data path), a manager's server listens on a
- * peer-to-peer D-Bus address of its own: a GDBusServer on an abstract unix
- * socket whose name is the manager's with "-dbus" appended, so that anyone
- * who knows the manager's address knows the D-Bus one.  Only the EXTERNAL
- * mechanism is allowed (no anonymous peers) and the peer's uid, from its
- * GCredentials, must be ours.  The server runs in the server process's
- * main loop (mproc_manager_server_main()).
+ * peer-to-peer D-Bus address of its own: an abstract unix socket whose
+ * name is the manager's with "-dbus" appended, so that anyone who knows
+ * the manager's address knows the D-Bus one.  The process that starts the
+ * manager binds both names at once, before anyone can learn them, and
+ * hands the sockets to the server (a name bound later could be taken
+ * first by another user).  The server accepts on it itself and runs the
+ * D-Bus server side of each connection (what a GDBusServer does, which
+ * cannot take a bound socket): only the EXTERNAL mechanism is allowed (no
+ * anonymous peers) and the peer's uid, from its GCredentials, must be
+ * ours.  Clients check in turn that the socket they reached belongs to
+ * their uid (SO_PEERCRED) before they say anything.  The server runs in
+ * the server process's main loop (mproc_manager_server_main()).
  *
  * At MPROC_MANAGER_DBUS_OBJECT_PATH it exports the interfaces described in
  * data/org.gnome.Mproc.*.xml (compiled in as a GResource): each method is
@@ -24,11 +30,18 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <gio/gunixsocketaddress.h>
+#include <glib-unix.h>
 
 #include "mproc-dbus-resources.h"
 #include "mproc-error.h"
+#include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
 #include "mproc-manager-dbus.h"
 #include "mproc-manager-private.h"
@@ -151,7 +164,10 @@ struct _MprocManagerDBus
 {
   MprocManagerServer *server;
   char               *manager_address;
-  GDBusServer        *dbus_server;
+  char               *guid;
+  int                 listen_fd;
+  GSource            *accept_source;
+  GCancellable       *cancellable;   /* handshakes in progress */
   GDBusAuthObserver  *observer;
   GPtrArray          *interfaces;    /* GDBusInterfaceInfo* */
   GPtrArray          *skeletons;     /* GDBusInterfaceSkeleton*, parallel to... */
@@ -312,12 +328,10 @@ static const GDBusInterfaceVTable hello_vtable = {
   { 0 },
 };
 
-static gboolean
-new_connection_cb (GDBusServer     *dbus_server,
-                   GDBusConnection *connection,
-                   gpointer         user_data)
+static void
+new_connection_cb (MprocManagerDBus *dbus,
+                   GDBusConnection  *connection)
 {
-  MprocManagerDBus *dbus = user_data;
 
   for (guint i = 0; i < dbus->interfaces->len; i++)
     {
@@ -345,7 +359,7 @@ new_connection_cb (GDBusServer     *dbus_server,
   g_ptr_array_add (dbus->connections, g_object_ref (connection));
   g_atomic_int_inc (&dbus->n_peers);
   g_mutex_unlock (&dbus->conn_lock);
-  return TRUE;
+  g_dbus_connection_start_message_processing (connection);
 }
 
 static gboolean
@@ -397,30 +411,84 @@ load_interfaces (MprocManagerDBus  *dbus,
   return TRUE;
 }
 
-MprocManagerDBus *
-mproc_manager_dbus_start (MprocManagerServer *server,
-                          const char         *address)
+/* A handshake in progress: @dbus may be gone when it ends (cancelled). */
+typedef struct
 {
-  g_autofree char *dbus_address = mproc_manager_dbus_address_for (address);
-  g_autofree char *guid = g_dbus_generate_guid ();
-  g_autoptr(GError) error = NULL;
   MprocManagerDBus *dbus;
+  GCancellable     *cancellable;
+} Handshake;
 
-  if (dbus_address == NULL)
-    return NULL;
+static void
+handshake_done_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  Handshake *h = user_data;
+  g_autoptr(GDBusConnection) connection = g_dbus_connection_new_finish (result, NULL);
+
+  /* a peer that fails the handshake is simply dropped */
+  if (connection != NULL && !g_cancellable_is_cancelled (h->cancellable))
+    new_connection_cb (h->dbus, connection);
+  else if (connection != NULL)
+    g_dbus_connection_close (connection, NULL, NULL, NULL);
+  g_object_unref (h->cancellable);
+  g_free (h);
+}
+
+static gboolean
+accept_cb (int          fd,
+           GIOCondition condition,
+           gpointer     user_data)
+{
+  MprocManagerDBus *dbus = user_data;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketConnection) stream = NULL;
+  Handshake *h;
+  int sock = accept4 (fd, NULL, NULL, SOCK_CLOEXEC);
+
+  if (sock < 0)
+    return G_SOURCE_CONTINUE;   /* EAGAIN, or a peer gone already */
+  socket = g_socket_new_from_fd (sock, NULL);
+  if (socket == NULL)
+    {
+      close (sock);
+      return G_SOURCE_CONTINUE;
+    }
+  stream = g_socket_connection_factory_create_connection (socket);
+  h = g_new0 (Handshake, 1);
+  h->dbus = dbus;
+  h->cancellable = g_object_ref (dbus->cancellable);
+  g_dbus_connection_new (G_IO_STREAM (stream), dbus->guid,
+                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_SERVER |
+                         G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_REQUIRE_SAME_USER |
+                         G_DBUS_CONNECTION_FLAGS_DELAY_MESSAGE_PROCESSING,
+                         dbus->observer, h->cancellable, handshake_done_cb, h);
+  return G_SOURCE_CONTINUE;
+}
+
+MprocManagerDBus *
+mproc_manager_dbus_start (MprocManagerServer  *server,
+                          const char          *address,
+                          int                  listen_fd,
+                          GError             **error)
+{
+  MprocManagerDBus *dbus;
 
   dbus = g_new0 (MprocManagerDBus, 1);
   dbus->server = server;
   dbus->manager_address = g_strdup (address);
+  dbus->guid = g_dbus_generate_guid ();
+  dbus->listen_fd = listen_fd;
+  dbus->cancellable = g_cancellable_new ();
   dbus->interfaces = g_ptr_array_new_with_free_func ((GDestroyNotify) g_dbus_interface_info_unref);
   dbus->skeletons = g_ptr_array_new_with_free_func (g_object_unref);
   dbus->paths = g_ptr_array_new_with_free_func (g_free);
   dbus->connections = g_ptr_array_new_with_free_func (g_object_unref);
   g_mutex_init (&dbus->conn_lock);
 
-  if (!load_interfaces (dbus, &error))
+  if (!load_interfaces (dbus, error))
     goto fail;
-  dbus->hello = g_dbus_node_info_new_for_xml (hello_xml, &error);
+  dbus->hello = g_dbus_node_info_new_for_xml (hello_xml, error);
   if (dbus->hello == NULL)
     goto fail;
 
@@ -443,17 +511,21 @@ mproc_manager_dbus_start (MprocManagerServer *server,
   dbus->observer = g_dbus_auth_observer_new ();
   g_signal_connect (dbus->observer, "allow-mechanism", G_CALLBACK (allow_mechanism_cb), NULL);
   g_signal_connect (dbus->observer, "authorize-authenticated-peer", G_CALLBACK (authorize_peer_cb), NULL);
-  dbus->dbus_server = g_dbus_server_new_sync (dbus_address,
-                                              G_DBUS_SERVER_FLAGS_AUTHENTICATION_REQUIRE_SAME_USER,
-                                              guid, dbus->observer, NULL, &error);
-  if (dbus->dbus_server == NULL)
-    goto fail;
-  g_signal_connect (dbus->dbus_server, "new-connection", G_CALLBACK (new_connection_cb), dbus);
-  g_dbus_server_start (dbus->dbus_server);
+
+  if (fcntl (listen_fd, F_SETFL, fcntl (listen_fd, F_GETFL) | O_NONBLOCK) < 0)
+    {
+      int errsv = errno;
+
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED, g_strerror (errsv));
+      goto fail;
+    }
+  dbus->accept_source = g_unix_fd_source_new (listen_fd, G_IO_IN);
+  g_source_set_callback (dbus->accept_source, (GSourceFunc) (void (*) (void)) accept_cb, dbus, NULL);
+  g_source_attach (dbus->accept_source, g_main_context_get_thread_default ());
   return dbus;
 
 fail:
-  g_warning ("Manager: no D-Bus plane at %s: %s", dbus_address, error->message);
+  g_prefix_error (error, _("Cannot serve the manager’s D-Bus plane at “%s-dbus”: "), address);
   mproc_manager_dbus_stop (dbus);
   return NULL;
 }
@@ -489,12 +561,13 @@ mproc_manager_dbus_emit (MprocManagerDBus *dbus,
 void
 mproc_manager_dbus_stop (MprocManagerDBus *dbus)
 {
-  if (dbus->dbus_server != NULL)
-    {
-      g_signal_handlers_disconnect_by_func (dbus->dbus_server, new_connection_cb, dbus);
-      g_dbus_server_stop (dbus->dbus_server);
-      g_clear_object (&dbus->dbus_server);
-    }
+  if (dbus->accept_source != NULL)
+    g_source_destroy (dbus->accept_source);
+  g_clear_pointer (&dbus->accept_source, g_source_unref);
+  mproc_clear_fd (&dbus->listen_fd);
+  /* handshakes still running end without us */
+  g_cancellable_cancel (dbus->cancellable);
+  g_clear_object (&dbus->cancellable);
   while (dbus->connections->len > 0)
     {
       GDBusConnection *connection = g_object_ref (dbus->connections->pdata[0]);
@@ -511,6 +584,7 @@ mproc_manager_dbus_stop (MprocManagerDBus *dbus)
   g_ptr_array_unref (dbus->paths);
   g_ptr_array_unref (dbus->interfaces);
   g_free (dbus->manager_address);
+  g_free (dbus->guid);
   g_free (dbus);
 }
 
@@ -589,6 +663,41 @@ check_dbus_address (MprocManager  *self,
 
 #define CONNECTION_FLAGS G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
 
+static GSocketAddress *
+plane_socket_address (const char *address)
+{
+  const char *name = address + strlen ("unix:abstract=");
+
+  return g_unix_socket_address_new_with_type (name, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT);
+}
+
+/* Whether the socket we reached belongs to our uid: another user who
+ * bound the name would otherwise receive our calls and answer them. */
+static gboolean
+check_plane_peer (GSocketConnection  *stream,
+                  const char         *address,
+                  GError            **error)
+{
+  g_autoptr(GCredentials) credentials = NULL;
+  uid_t uid;
+
+  credentials = g_socket_get_credentials (g_socket_connection_get_socket (stream), error);
+  if (credentials == NULL)
+    {
+      g_prefix_error (error, _("Cannot identify the manager’s D-Bus plane at “%s”: "), address);
+      return FALSE;
+    }
+  uid = g_credentials_get_unix_user (credentials, NULL);
+  if (uid != getuid ())
+    {
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED,
+                   _("The manager’s D-Bus plane at “%s” belongs to another user (uid %u)"),
+                   address, (guint) uid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * mproc_manager_dup_dbus_connection:
  * @self: a `MprocManager`
@@ -607,6 +716,10 @@ check_dbus_address (MprocManager  *self,
  * every pending and later call on it fails at once with
  * %G_IO_ERROR_CLOSED.
  *
+ * The socket reached must belong to the caller's uid (its peer
+ * credentials are checked before anything is sent), else the call fails
+ * with %MPROC_ERROR_ACCESS_DENIED.
+ *
  * Returns: (transfer full): a new connection, or %NULL with @error set
  *
  * Since: 1.0
@@ -616,6 +729,9 @@ mproc_manager_dup_dbus_connection (MprocManager  *self,
                                    GCancellable  *cancellable,
                                    GError       **error)
 {
+  g_autoptr(GSocketClient) client = NULL;
+  g_autoptr(GSocketAddress) socket_address = NULL;
+  g_autoptr(GSocketConnection) stream = NULL;
   const char *address;
 
   g_return_val_if_fail (MPROC_IS_MANAGER (self), NULL);
@@ -625,22 +741,48 @@ mproc_manager_dup_dbus_connection (MprocManager  *self,
   address = mproc_manager_get_dbus_address (self);
   if (!check_dbus_address (self, address, error))
     return NULL;
-  return g_dbus_connection_new_for_address_sync (address, CONNECTION_FLAGS, NULL, cancellable, error);
+  client = g_socket_client_new ();
+  socket_address = plane_socket_address (address);
+  stream = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (socket_address), cancellable, error);
+  if (stream == NULL || !check_plane_peer (stream, address, error))
+    return NULL;
+  return g_dbus_connection_new_sync (G_IO_STREAM (stream), NULL, CONNECTION_FLAGS, NULL, cancellable, error);
 }
 
 static void
-new_for_address_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+new_connection_done_cb (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   GError *error = NULL;
-  GDBusConnection *connection = g_dbus_connection_new_for_address_finish (result, &error);
+  GDBusConnection *connection = g_dbus_connection_new_finish (result, &error);
 
   if (connection == NULL)
     g_task_return_error (task, error);
   else
     g_task_return_pointer (task, connection, g_object_unref);
+}
+
+static void
+plane_connected_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GSocketConnection) stream = NULL;
+  GError *error = NULL;
+  const char *address = g_task_get_task_data (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+
+  stream = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (stream == NULL || !check_plane_peer (stream, address, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_dbus_connection_new (G_IO_STREAM (stream), NULL, CONNECTION_FLAGS, NULL, cancellable,
+                         new_connection_done_cb, g_steal_pointer (&task));
 }
 
 /**
@@ -665,6 +807,8 @@ mproc_manager_dup_dbus_connection_async (MprocManager        *self,
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketClient) client = NULL;
+  g_autoptr(GSocketAddress) socket_address = NULL;
   const char *address;
 
   g_return_if_fail (MPROC_IS_MANAGER (self));
@@ -679,8 +823,11 @@ mproc_manager_dup_dbus_connection_async (MprocManager        *self,
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  g_dbus_connection_new_for_address (address, CONNECTION_FLAGS, NULL, cancellable,
-                                     new_for_address_cb, g_steal_pointer (&task));
+  g_task_set_task_data (task, g_strdup (address), g_free);
+  client = g_socket_client_new ();
+  socket_address = plane_socket_address (address);
+  g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (socket_address), cancellable,
+                                 plane_connected_cb, g_steal_pointer (&task));
 }
 
 /**

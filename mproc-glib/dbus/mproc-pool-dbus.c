@@ -37,6 +37,7 @@
 #include "mproc-i18n-private.h"
 #include "mproc-pool-dbus.h"
 #include "mproc-pool-private.h"
+#include "mproc-wire-private.h"
 
 #define POOL_INTERFACE_PATH  "/org/gnome/Mproc/interfaces/org.gnome.Mproc.Pool1.xml"
 #define PROPS_MIN_INTERVAL   (100 * G_TIME_SPAN_MILLISECOND)
@@ -404,10 +405,10 @@ check_items_fd (int          fd,
   struct stat st;
   int seals;
 
-  if (!g_variant_type_string_is_valid (type_string) || type_string[0] != 'a')
+  if (!mproc_wire_type_string_is_safe (type_string) || type_string[0] != 'a')
     {
       g_set_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
-                   _("“%s” is not an array type"), type_string);
+                   _("“%s” is not the type of an array of values"), type_string);
       return FALSE;
     }
   seals = fcntl (fd, F_GET_SEALS);

@@ -1076,6 +1076,14 @@ get_corrupt (GetOp    *op,
 /* Takes the out-of-line message of the record at @tail (@rec bytes):
  * reads its body, then counts it and moves the tail.  A body that cannot
  * be read costs only its own message. */
+static GError *
+message_too_large (guint64 size)
+{
+  return g_error_new (MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                      _("Refused a message of %llu bytes: larger than the limit of this process"),
+                      (unsigned long long) size);
+}
+
 static gboolean
 get_out_of_line (GetOp         *op,
                  guint64        tail,
@@ -1101,7 +1109,11 @@ get_out_of_line (GetOp         *op,
       if (ring->spill_fd < 0 || (pos & 4095) != 0 || pos >= MPROC_RING_SPILL_LIMIT ||
           size > MPROC_RING_SPILL_LIMIT - pos)
         return get_corrupt (op, error);
-      body = mproc_ring_body_read (ring->spill_fd, pos, size, &local_error);
+      /* A sharer may announce any size: refused before it is allocated. */
+      if (size > mproc_wire_get_max_message_size ())
+        local_error = message_too_large (size);
+      else
+        body = mproc_ring_body_read (ring->spill_fd, pos, size, &local_error);
       if (body != NULL)
         ring_fault (MPROC_RING_FAULT_BODY_READ);
       if (body != NULL && n_fds > 0 && !receive_fds (op, n_fds, &local_error))
@@ -1129,7 +1141,13 @@ get_out_of_line (GetOp         *op,
           body_fd = g_array_index (fds, int, fds->len - 1);
           g_array_index (fds, int, fds->len - 1) = -1;
           g_array_set_size (fds, fds->len - 1);
-          body = mproc_ring_body_map (body_fd, words[0], &local_error);
+          if (words[0] > mproc_wire_get_max_message_size ())
+            {
+              local_error = message_too_large (words[0]);
+              close (body_fd);
+            }
+          else
+            body = mproc_ring_body_map (body_fd, words[0], &local_error);
           if (body != NULL)
             ring_fault (MPROC_RING_FAULT_BODY_READ);
         }

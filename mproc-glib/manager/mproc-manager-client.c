@@ -269,10 +269,10 @@ mproc_manager_conn_open (const char    *address,
 
   shm_fd = g_array_index (fds, int, h_shm);
   g_array_index (fds, int, h_shm) = -1;
+  /* consumes shm_fd, on failure too */
   conn->shm = mproc_shm_new_from_fd (shm_fd, size, error);
   if (conn->shm == NULL)
     {
-      close (shm_fd);
       mproc_manager_conn_unref (conn);
       return NULL;
     }

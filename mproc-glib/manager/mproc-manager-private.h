@@ -131,6 +131,7 @@ int       mproc_manager_server_main (MprocProcess *process,
 
 /* Manager internals used by the server's start. */
 int       mproc_manager_steal_listen_fd (MprocManager *self);
+int       mproc_manager_steal_dbus_listen_fd (MprocManager *self);
 
 /* Values as dict keys: hash and equality on type and normal-form bytes. */
 /* The server's decoding of a boxed request: mproc_wire_decode(), with the
@@ -258,10 +259,12 @@ guint64   mproc_proxy_get_id           (gpointer            proxy);
 typedef struct _Server MprocManagerServer;
 typedef struct _MprocManagerDBus MprocManagerDBus;
 
-/* In the server's main thread, its context pushed: never fails (a plane
- * that cannot listen logs a warning and returns NULL). */
+/* In the server's main thread, its context pushed: serves the D-Bus
+ * plane on @listen_fd (taken), bound by the manager's starter. */
 MprocManagerDBus *mproc_manager_dbus_start (MprocManagerServer *server,
-                                            const char         *address);
+                                            const char         *address,
+                                            int                 listen_fd,
+                                            GError            **error);
 void      mproc_manager_dbus_stop      (MprocManagerDBus   *dbus);
 /* Whether any D-Bus peer is connected (cheap: checked before each change). */
 gboolean  mproc_manager_dbus_has_peers (MprocManagerDBus   *dbus);

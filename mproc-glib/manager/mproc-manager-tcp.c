@@ -372,7 +372,8 @@ mproc_manager_conn_call_tcp (MprocManagerConn  *conn,
       /* once a frame starts it is read whole, so that a cancellation
        * never leaves half of one in the stream */
       if (mproc_fd_wait (conn->sock, G_IO_IN, -1, cancellable, &local_error))
-        bytes = mproc_wire_recv (conn->sock, NULL, MPROC_MANAGER_TCP_MAX_MESSAGE, NULL, &local_error);
+        bytes = mproc_wire_recv (conn->sock, NULL, MIN (MPROC_MANAGER_TCP_MAX_MESSAGE, mproc_wire_get_max_message_size ()),
+                                 NULL, &local_error);
       if (bytes == NULL)
         goto failed;
       message = mproc_wire_decode (bytes, &local_error);

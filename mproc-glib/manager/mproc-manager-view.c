@@ -731,13 +731,11 @@ mproc_order_new_from_fd (int      fd,
                          GError **error)
 {
   MprocOrder *order;
+  /* consumes fd, on failure too */
   MprocShm *shm = mproc_shm_new_from_fd (fd, sizeof (OrderPage), error);
 
   if (shm == NULL)
-    {
-      close (fd);
-      return NULL;
-    }
+    return NULL;
   order = g_new0 (MprocOrder, 1);
   order->shm = shm;
   order->page = mproc_shm_get_data (shm);

@@ -166,6 +166,7 @@ struct _MprocManager
   MprocProcess     *process;           /* the server, in the process that started it */
   GPid              starter_pid;
   int               listen_fd;         /* between bind() and the server's start */
+  int               dbus_listen_fd;    /* the same for the D-Bus plane */
   gboolean          shut_down;
   GBytes           *authkey;           /* TCP: to listen, or to connect */
   char             *tcp_address;       /* after mproc_manager_listen_tcp() */
@@ -344,6 +345,7 @@ mproc_manager_finalize (GObject *object)
     mproc_manager_conn_unref (self->conn);
   self->conn = NULL;
   mproc_clear_fd (&self->listen_fd);
+  mproc_clear_fd (&self->dbus_listen_fd);
   g_clear_object (&self->process);
   g_clear_object (&self->context);
   g_clear_pointer (&self->address, g_free);
@@ -441,10 +443,33 @@ mproc_manager_init (MprocManager *self)
 {
   g_mutex_init (&self->lock);
   self->listen_fd = -1;
+  self->dbus_listen_fd = -1;
 }
 
 /* --- Shareable: a manager crosses as its address (and, to the server
- * process only, its listening socket) ---------------------------------- */
+ * process only, its listening sockets) --------------------------------- */
+
+static gint32
+serialize_fd (int      fd,
+              GArray  *fds,
+              GError **error)
+{
+  int copy;
+
+  if (fd < 0)
+    return -1;
+  copy = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Failed to duplicate a file descriptor: %s"), g_strerror (errsv));
+      return -2;
+    }
+  g_array_append_val (fds, copy);
+  return fds->len - 1;
+}
 
 static GVariant *
 mproc_manager_serialize (MprocShareable *shareable,
@@ -452,7 +477,7 @@ mproc_manager_serialize (MprocShareable *shareable,
                          GError        **error)
 {
   MprocManager *self = MPROC_MANAGER (shareable);
-  gint32 handle = -1;
+  gint32 handle, dbus_handle;
 
   if (self->address == NULL)
     {
@@ -460,22 +485,10 @@ mproc_manager_serialize (MprocShareable *shareable,
                            _("The manager has not been started"));
       return NULL;
     }
-  if (self->listen_fd >= 0)
-    {
-      int fd = fcntl (self->listen_fd, F_DUPFD_CLOEXEC, 3);
-
-      if (fd < 0)
-        {
-          int errsv = errno;
-
-          g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
-                       _("Failed to duplicate a file descriptor: %s"), g_strerror (errsv));
-          return NULL;
-        }
-      g_array_append_val (fds, fd);
-      handle = fds->len - 1;
-    }
-  return g_variant_new ("(sh)", self->address, handle);
+  if ((handle = serialize_fd (self->listen_fd, fds, error)) < -1 ||
+      (dbus_handle = serialize_fd (self->dbus_listen_fd, fds, error)) < -1)
+    return NULL;
+  return g_variant_new ("(shh)", self->address, handle, dbus_handle);
 }
 
 static MprocShareable *
@@ -485,23 +498,32 @@ mproc_manager_deserialize (GVariant *handle,
 {
   const char *address;
   g_autoptr(GVariant) h = NULL;
+  g_autoptr(GVariant) dbus_h = NULL;
   MprocManager *self;
 
-  if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("(sh)")))
+  if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("(shh)")))
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                            _("Received a malformed shared object"));
       return NULL;
     }
-  g_variant_get (handle, "(&s@h)", &address, &h);
+  g_variant_get (handle, "(&s@h@h)", &address, &h, &dbus_h);
   if (g_variant_get_handle (h) >= 0)
     {
       int fd = mproc_shareable_steal_fd (fds, h, error);
+      int dbus_fd = -1;
 
       if (fd < 0)
         return NULL;
+      if (g_variant_get_handle (dbus_h) >= 0 &&
+          (dbus_fd = mproc_shareable_steal_fd (fds, dbus_h, error)) < 0)
+        {
+          close (fd);
+          return NULL;
+        }
       self = g_object_new (MPROC_TYPE_MANAGER, "address", address, NULL);
       self->listen_fd = fd;
+      self->dbus_listen_fd = dbus_fd;
       return MPROC_SHAREABLE (self);
     }
   return MPROC_SHAREABLE (mproc_manager_for_address (address));
@@ -519,6 +541,13 @@ mproc_manager_steal_listen_fd (MprocManager *self)
 {
   g_return_val_if_fail (MPROC_IS_MANAGER (self), -1);
   return g_steal_fd (&self->listen_fd);
+}
+
+int
+mproc_manager_steal_dbus_listen_fd (MprocManager *self)
+{
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), -1);
+  return g_steal_fd (&self->dbus_listen_fd);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -558,42 +587,58 @@ mproc_manager_new_with_context (MprocContext *context)
   return g_object_new (MPROC_TYPE_MANAGER, "context", context, NULL);
 }
 
+/* Binds @sock to the abstract @address and listens; FALSE with errno. */
+static gboolean
+bind_abstract (int          sock,
+               const char  *address)
+{
+  struct sockaddr_un sun;
+  socklen_t len;
+
+  if (!mproc_manager_parse_address (address, &sun, &len, NULL))
+    {
+      errno = ENAMETOOLONG;
+      return FALSE;
+    }
+  return bind (sock, (struct sockaddr *) &sun, len) == 0 && listen (sock, 128) == 0;
+}
+
+/* Binds the manager's socket and the D-Bus plane's beside it (its name
+ * with "-dbus"), both here and now: a name bound later by the server could
+ * be taken first by another user, whom clients would then reach. */
 static int
 listen_abstract (char    **address_out,
+                 int      *dbus_fd_out,
                  GError  **error)
 {
   static gint counter = 0;
-  g_auto(MprocFd) fd = -1;
-  struct sockaddr_un sun;
-  socklen_t len;
-  int errsv;
-
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    goto failed;
+  int errsv = EADDRINUSE;
 
   for (guint attempt = 0; attempt < 16; attempt++)
     {
       g_autofree char *address =
         g_strdup_printf ("unix:abstract=mproc-manager-%d-%d-%08x", (int) getpid (),
                          g_atomic_int_add (&counter, 1), g_random_int ());
+      g_autofree char *dbus_address = g_strconcat (address, "-dbus", NULL);
+      g_auto(MprocFd) fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      g_auto(MprocFd) dbus_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-      if (!mproc_manager_parse_address (address, &sun, &len, error))
-        return -1;
-      if (bind (fd, (struct sockaddr *) &sun, len) == 0)
+      if (fd < 0 || dbus_fd < 0)
         {
-          if (listen (fd, 128) < 0)
-            goto failed;
+          errsv = errno;
+          break;
+        }
+      if (bind_abstract (fd, address) && bind_abstract (dbus_fd, dbus_address))
+        {
           *address_out = g_steal_pointer (&address);
+          *dbus_fd_out = g_steal_fd (&dbus_fd);
           return g_steal_fd (&fd);
         }
-      if (errno != EADDRINUSE)
-        goto failed;
+      errsv = errno;
+      if (errsv != EADDRINUSE)
+        break;
     }
-  errno = EADDRINUSE;
 
-failed:
-  errsv = errno;
   g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
                _("Cannot create the manager’s socket: %s"), g_strerror (errsv));
   return -1;
@@ -623,7 +668,7 @@ mproc_manager_start (MprocManager  *self,
   g_autoptr(MprocProcess) process = NULL;
   g_autofree char *address = NULL;
   MprocManagerConn *conn;
-  int fd;
+  int fd, dbus_fd;
 
   g_return_val_if_fail (MPROC_IS_MANAGER (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
@@ -636,7 +681,7 @@ mproc_manager_start (MprocManager  *self,
       return FALSE;
     }
 
-  fd = listen_abstract (&address, error);
+  fd = listen_abstract (&address, &dbus_fd, error);
   if (fd < 0)
     return FALSE;
 
@@ -645,6 +690,7 @@ mproc_manager_start (MprocManager  *self,
    * waits for it to be ready. */
   carrier = g_object_new (MPROC_TYPE_MANAGER, "address", address, NULL);
   carrier->listen_fd = fd;
+  carrier->dbus_listen_fd = dbus_fd;
   process = mproc_process_new_with_context (self->context, MPROC_MANAGER_SERVER_TARGET, NULL);
   mproc_process_set_name (process, "SyncManager");
   mproc_process_set_daemon (process, TRUE);
@@ -656,6 +702,7 @@ mproc_manager_start (MprocManager  *self,
     }
   /* only the server keeps listening */
   mproc_clear_fd (&carrier->listen_fd);
+  mproc_clear_fd (&carrier->dbus_listen_fd);
 
   g_mutex_lock (&self->lock);
   self->address = g_steal_pointer (&address);

@@ -161,7 +161,9 @@ mproc_pool_parse_payload (const guint8  *payload,
     return FALSE;
   *name = name_len > 0 ? (const char *) payload + 8 : NULL;
   *type = (const char *) payload + 8 + name_len;
-  if (!g_variant_type_string_is_valid (*type))
+  /* a type GVariant would assert on ("ar", "a*"…) is as malformed as a
+   * bad length */
+  if (!mproc_wire_type_string_is_safe (*type))
     return FALSE;
   *data = payload + head;
   *data_size = size - head;
@@ -171,7 +173,8 @@ mproc_pool_parse_payload (const guint8  *payload,
 gsize
 mproc_pool_packed_size (const char *type_string)
 {
+  /* @type_string may come from a peer: look at its characters only */
   if (type_string[0] != 'a' || type_string[1] == '\0' || type_string[2] != '\0')
     return 0;
-  return fixed_element_size (G_VARIANT_TYPE (type_string + 1));
+  return mproc_wire_number_size (type_string[1]);
 }

@@ -24,6 +24,7 @@
 #include "mproc-pool-private.h"   /* pools (#7): the worker target */
 #include "mproc-manager-private.h"   /* managers (#6): the server target */
 #include "mproc-runtime-private.h"
+#include "mproc-wire-private.h"
 
 typedef struct
 {
@@ -783,4 +784,46 @@ mproc_runtime_dup_self_argv (GError **error)
   g_ptr_array_add (argv, NULL);
 
   return (char **) g_ptr_array_free (g_steal_pointer (&argv), FALSE);
+}
+
+/**
+ * mproc_set_max_message_size:
+ * @size: the largest message, in bytes, this process accepts from a peer
+ *
+ * Sets the largest message this process accepts from another process:
+ * a message put in a queue, pipe or manager ring, or a request or reply
+ * on a manager's TCP connection.  A peer that announces a larger one is
+ * refused before anything is allocated for it: the receiver gets
+ * %MPROC_ERROR_INVALID_MESSAGE (queues and pipes) or drops the connection
+ * (a manager's server).  The default, 1 GiB, keeps a hostile sharer from
+ * making a receiver allocate any size up to `G_MAXSSIZE`; raise it for
+ * larger messages, in every process that receives them (a child gets the
+ * default).  A manager's TCP connections keep their own limit of 64 MiB
+ * when this one is larger.
+ *
+ * Thread-safe; takes effect for the messages that start after it.
+ *
+ * Since: 0.2
+ */
+void
+mproc_set_max_message_size (gsize size)
+{
+  g_return_if_fail (size > 0);
+
+  mproc_wire_set_max_message_size (size);
+}
+
+/**
+ * mproc_get_max_message_size:
+ *
+ * Gets the limit set by mproc_set_max_message_size().
+ *
+ * Returns: the largest message, in bytes, this process accepts
+ *
+ * Since: 0.2
+ */
+gsize
+mproc_get_max_message_size (void)
+{
+  return mproc_wire_get_max_message_size ();
 }

@@ -49,5 +49,9 @@ MPROC_AVAILABLE_IN_1_0
 GList        *mproc_active_children  (void);
 MPROC_AVAILABLE_IN_1_0
 guint         mproc_cpu_count        (void);
+MPROC_AVAILABLE_IN_0_2
+void          mproc_set_max_message_size (gsize size);
+MPROC_AVAILABLE_IN_0_2
+gsize         mproc_get_max_message_size (void);
 
 G_END_DECLS

@@ -49,6 +49,10 @@
 #define REQUESTS_CAPACITY      (256 * 1024)
 #define REPLIES_CAPACITY       (256 * 1024)
 #define EVENTS_CAPACITY        (1024 * 1024)
+/* Replies a ring client has not made room for wait in its outbox, sent by
+ * its own thread; past these limits it is disconnected. */
+#define OUTBOX_MAX_REPLIES     1024
+#define OUTBOX_STALL_USEC      (10 * G_USEC_PER_SEC)
 
 typedef struct _Server Server;
 typedef struct _Client Client;
@@ -105,7 +109,25 @@ struct _Client
   int         slot;        /* in the order page (ring clients; -1: untracked) */
   GQueue      queue;       /* Pending*: received, not yet served */
   GQueue      outbox;      /* remote: replies its thread sends, without the lock */
+  GQueue      ring_outbox; /* ring client: OutReply* that found its ring full */
+  GCancellable *wake;      /* ring client: cancelled to wake its thread */
 };
+
+typedef struct
+{
+  GVariant *reply;
+  GArray   *fds;
+} OutReply;
+
+static void
+out_reply_free (gpointer data)
+{
+  OutReply *o = data;
+
+  g_variant_unref (o->reply);
+  g_clear_pointer (&o->fds, g_array_unref);
+  g_free (o);
+}
 
 #define ID_KEY(id) GSIZE_TO_POINTER ((gsize) (id))
 
@@ -218,7 +240,9 @@ client_push_event (Client   *c,
 
   message = g_variant_ref_sink (g_variant_new ("(ttu@v)", c->event_seq + 1, id, kind,
                                                g_variant_new_variant (payload)));
-  if (g_variant_get_size (message) > EVENTS_CAPACITY / 4 ||
+  /* at most an eighth of the ring: never streamed, so the put that does
+   * not wait cannot stop half-way under the server's lock */
+  if (g_variant_get_size (message) + 64 > EVENTS_CAPACITY / 8 ||
       !mproc_ring_put (c->events, message, NULL, -1, NULL, 0, 0, NULL, NULL))
     c->events_lost = TRUE;
   else
@@ -1303,6 +1327,10 @@ client_free (Client *c)
   g_clear_pointer (&c->subs, g_hash_table_unref);
   g_queue_clear_full (&c->queue, pending_free);
   g_queue_clear_full (&c->outbox, (GDestroyNotify) g_variant_unref);
+  g_queue_clear_full (&c->ring_outbox, out_reply_free);
+  if (c->wake != NULL)
+    g_cancellable_release_fd (c->wake);
+  g_clear_object (&c->wake);
   mproc_clear_fd (&c->sock);
   g_free (c);
 }
@@ -1453,6 +1481,70 @@ malformed:
   return FALSE;
 }
 
+/* A ring client's reply, with the server's lock held: never blocks.  A
+ * small reply without fds goes straight into the ring when there is room
+ * (small messages are never streamed, so a put that does not wait cannot
+ * stop half-way); anything else waits in the client's outbox for its own
+ * thread (client_flush()).  FALSE: the outbox is over its limit. */
+static gboolean
+send_ring_reply (Client   *c,
+                 GVariant *reply,
+                 GArray   *fds)
+{
+  g_autoptr(GError) error = NULL;
+  OutReply *o;
+
+  if (g_queue_is_empty (&c->ring_outbox) && (fds == NULL || fds->len == 0) &&
+      g_variant_get_size (reply) + 64 <= mproc_ring_get_capacity (c->replies) / 8)
+    {
+      if (mproc_ring_put (c->replies, reply, NULL, c->sock, NULL, 0, 0, NULL, &error))
+        return TRUE;
+      if (!g_error_matches (error, MPROC_ERROR, MPROC_ERROR_FULL))
+        return FALSE;
+    }
+  if (c->ring_outbox.length >= OUTBOX_MAX_REPLIES)
+    return FALSE;
+  o = g_new0 (OutReply, 1);
+  o->reply = g_variant_ref (reply);
+  o->fds = fds != NULL && fds->len > 0 ? g_array_ref (fds) : NULL;
+  g_queue_push_tail (&c->ring_outbox, o);
+  g_cancellable_cancel (c->wake);
+  return TRUE;
+}
+
+/* In @c's thread, without the lock: sends what waits in its outbox, each
+ * reply waiting at most OUTBOX_STALL_USEC for room.  Only this thread
+ * takes replies out, so the head stays put while it is sent. */
+static gboolean
+client_flush (Client *c)
+{
+  Server *server = c->server;
+
+  for (;;)
+    {
+      OutReply *o;
+      gboolean sent;
+
+      g_mutex_lock (&server->lock);
+      o = c->gone ? NULL : g_queue_peek_head (&c->ring_outbox);
+      g_mutex_unlock (&server->lock);
+      if (o == NULL)
+        return !c->gone;
+
+      sent = mproc_ring_put (c->replies, o->reply, NULL, c->sock,
+                             o->fds != NULL ? (const int *) o->fds->data : NULL,
+                             o->fds != NULL ? o->fds->len : 0, OUTBOX_STALL_USEC, NULL, NULL);
+      g_mutex_lock (&server->lock);
+      if (sent)
+        out_reply_free (g_queue_pop_head (&c->ring_outbox));
+      else
+        c->gone = TRUE;
+      g_mutex_unlock (&server->lock);
+      if (!sent)
+        return FALSE;
+    }
+}
+
 static gboolean
 send_reply (Client    *c,
             guint64    serial,
@@ -1475,9 +1567,7 @@ send_reply (Client    *c,
       g_queue_push_tail (&c->outbox, g_steal_pointer (&reply));
       return TRUE;
     }
-  return mproc_ring_put (c->replies, reply, NULL, c->sock,
-                         fds != NULL ? (const int *) fds->data : NULL, fds != NULL ? fds->len : 0,
-                         -1, NULL, NULL);
+  return send_ring_reply (c, reply, fds);
 }
 
 /* --- Serving: one order for all clients ------------------------------------
@@ -1632,11 +1722,18 @@ client_thread (gpointer data)
 
   for (;;)
     {
-      gboolean shutdown, gone, woken_by_data;
+      gboolean shutdown, gone, woken_by_data, outbox;
+      g_autoptr(GError) poll_error = NULL;
+
+      /* before anything that looks at the outbox: a reply queued from
+       * now on cancels it again, and the poll below returns at once */
+      if (g_cancellable_is_cancelled (c->wake))
+        g_cancellable_reset (c->wake);
 
       /* a busy client is served without sleeping: wait a little, yielding
        * the CPU (the client may share ours), then sleep in the ring (which
-       * also returns when the client hangs up) */
+       * also returns when the client hangs up, or a reply is queued for
+       * it) */
       if (!c->gone)
         {
           gint64 end = g_get_monotonic_time () + SERVER_SPIN_USEC;
@@ -1644,7 +1741,8 @@ client_thread (gpointer data)
           while (!mproc_ring_has_data (c->requests) && g_get_monotonic_time () < end)
             sched_yield ();
         }
-      if (!c->gone && !mproc_ring_poll (c->requests, c->sock, -1, NULL, NULL))
+      if (!c->gone && !mproc_ring_poll (c->requests, c->sock, -1, c->wake, &poll_error) &&
+          !g_error_matches (poll_error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         c->gone = TRUE;
       woken_by_data = mproc_ring_has_data (c->requests);
 
@@ -1652,10 +1750,13 @@ client_thread (gpointer data)
       shutdown = serve_all (server);
       gone = c->gone || (!woken_by_data && mproc_ring_sock_hup (c->sock) &&
                          !mproc_ring_has_data (c->requests));
+      outbox = !g_queue_is_empty (&c->ring_outbox);
       g_mutex_unlock (&server->lock);
 
       if (shutdown)
         g_main_loop_quit (server->loop);
+      if (!gone && outbox && !client_flush (c))
+        gone = TRUE;
       if (gone)
         break;
     }
@@ -1683,6 +1784,10 @@ accept_cb (int          fd,
   c->sock = sock;
   c->refs = g_hash_table_new (g_direct_hash, g_direct_equal);
   c->subs = g_hash_table_new (g_direct_hash, g_direct_equal);
+  /* its fd made once and kept: polls would otherwise open and close one
+   * each time */
+  c->wake = g_cancellable_new ();
+  g_cancellable_make_pollfd (c->wake, &(GPollFD) { 0, });
   g_thread_unref (g_thread_new ("mproc-manager-client", client_thread, c));
   return G_SOURCE_CONTINUE;
 }
@@ -1879,7 +1984,7 @@ tcp_client_thread (gpointer data)
       g_autoptr(GVariant) request = NULL;
       gboolean shutdown, gone;
 
-      bytes = mproc_wire_recv (c->sock, NULL, MPROC_MANAGER_TCP_MAX_MESSAGE, NULL, NULL);
+      bytes = mproc_wire_recv (c->sock, NULL, MIN (MPROC_MANAGER_TCP_MAX_MESSAGE, mproc_wire_get_max_message_size ()), NULL, NULL);
       if (bytes == NULL)
         break;   /* hung up, or a broken frame: the stream cannot resync */
       request = mproc_manager_request_decode (bytes, NULL);
@@ -2014,8 +2119,9 @@ mproc_manager_server_main (MprocProcess *process,
   g_autoptr(GSource) source = NULL;
   MprocManager *carrier;
   MprocManagerDBus *dbus;
+  g_autoptr(GError) error = NULL;
   Server server = { 0, };
-  int listen_fd;
+  int listen_fd, dbus_fd;
 
   if (mproc_process_get_n_objects (process) < 1)
     return 2;
@@ -2023,8 +2129,13 @@ mproc_manager_server_main (MprocProcess *process,
   if (!MPROC_IS_MANAGER (carrier))
     return 2;
   listen_fd = mproc_manager_steal_listen_fd (carrier);
-  if (listen_fd < 0)
-    return 2;
+  dbus_fd = mproc_manager_steal_dbus_listen_fd (carrier);
+  if (listen_fd < 0 || dbus_fd < 0)
+    {
+      mproc_clear_fd (&listen_fd);
+      mproc_clear_fd (&dbus_fd);
+      return 2;
+    }
 
   g_mutex_init (&server.lock);
   server.objects = g_hash_table_new (g_direct_hash, g_direct_equal);
@@ -2042,8 +2153,17 @@ mproc_manager_server_main (MprocProcess *process,
   source = g_unix_fd_source_new (listen_fd, G_IO_IN);
   g_source_set_callback (source, (GSourceFunc) (void (*) (void)) accept_cb, &server, NULL);
   g_source_attach (source, context);
-  /* the D-Bus plane is up before the first client is accepted */
-  dbus = mproc_manager_dbus_start (&server, mproc_manager_get_address (carrier));
+  /* the D-Bus plane is up before the first client is accepted; without
+   * it the server does not serve at all */
+  dbus = mproc_manager_dbus_start (&server, mproc_manager_get_address (carrier), dbus_fd, &error);
+  if (dbus == NULL)
+    {
+      g_printerr ("%s\n", error->message);
+      g_source_destroy (source);
+      close (listen_fd);
+      g_main_context_pop_thread_default (context);
+      return 1;
+    }
   g_mutex_lock (&server.lock);
   server_dbus = dbus;
   g_mutex_unlock (&server.lock);
