@@ -158,7 +158,21 @@ mproc_pool_check_timeouts (MprocPool *self,
       Chunk *chunk = g_queue_peek_head (&w->inflight);
       gint64 deadline;
 
-      if (chunk == NULL || chunk->call->timeout_usec < 0 || w->timed_out)
+      if (chunk == NULL || w->timed_out || w->cancel_killed)
+        continue;
+      if (chunk->call->cancelled && self->cancel_grace_ms >= 0)
+        {
+          /* a target that does not stop by itself when cancelled */
+          deadline = chunk->call->cancelled_at + (gint64) self->cancel_grace_ms * 1000;
+          if (deadline <= now)
+            {
+              w->cancel_killed = TRUE;
+              mproc_process_kill (w->process);
+              continue;
+            }
+          next = MIN (next, deadline);
+        }
+      if (chunk->call->timeout_usec < 0)
         continue;
       deadline = chunk->started + chunk->call->timeout_usec;
       if (deadline <= now)

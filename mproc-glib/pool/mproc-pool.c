@@ -24,7 +24,10 @@
  * [method@Mproc.Pool.apply] runs one task.  Every call has an `_async` form
  * on GTask that never blocks the main loop and takes a #GCancellable:
  * cancelling removes the tasks of that call that no worker has started and
- * reports %G_IO_ERROR_CANCELLED, other calls go on.
+ * reports %G_IO_ERROR_CANCELLED, other calls go on.  The tasks already
+ * running are told (mproc_pool_task_get_cancellable()) and, if they go on
+ * past [property@Mproc.Pool:cancel-grace], their workers are killed and
+ * replaced.
  *
  * ```c
  * static GVariant *
@@ -84,15 +87,20 @@ enum {
   PROP_MAXTASKSPERCHILD,
   PROP_BUSY,
   PROP_QUEUED,
+  PROP_CANCEL_GRACE,
+  PROP_NICE,
+  PROP_SCHED_IDLE,
+  PROP_MEMORY_LIMIT,
+  PROP_EXECUTABLE,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
 
-static void mproc_pool_initable_init (GInitableIface *iface);
-
 G_DEFINE_FINAL_TYPE_WITH_CODE (MprocPool, mproc_pool, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_pool_initable_init))
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_pool_initable_init)
+                               G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE,
+                                                      mproc_pool_async_initable_init))
 
 gboolean
 mproc_pool_check_running (MprocPool  *self,
@@ -179,6 +187,7 @@ mproc_pool_finalize (GObject *object)
   g_clear_pointer (&self->workers, g_ptr_array_unref);
   g_clear_object (&self->context);
   g_free (self->initializer);
+  g_free (self->executable);
   g_clear_pointer (&self->initargs, g_variant_unref);
   g_clear_pointer (&self->main_context, g_main_context_unref);
 
@@ -216,6 +225,21 @@ mproc_pool_get_property (GObject    *object,
     case PROP_QUEUED:
       g_value_set_uint (value, self->n_queued);
       break;
+    case PROP_CANCEL_GRACE:
+      g_value_set_int (value, self->cancel_grace_ms);
+      break;
+    case PROP_NICE:
+      g_value_set_int (value, self->nice);
+      break;
+    case PROP_SCHED_IDLE:
+      g_value_set_boolean (value, self->sched_idle);
+      break;
+    case PROP_MEMORY_LIMIT:
+      g_value_set_uint64 (value, self->memory_limit);
+      break;
+    case PROP_EXECUTABLE:
+      g_value_set_string (value, self->executable);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -247,6 +271,23 @@ mproc_pool_set_property (GObject      *object,
       break;
     case PROP_MAXTASKSPERCHILD:
       self->maxtasksperchild = g_value_get_uint (value);
+      break;
+    case PROP_CANCEL_GRACE:
+      mproc_pool_set_cancel_grace (self, g_value_get_int (value));
+      break;
+    case PROP_NICE:
+      self->nice = g_value_get_int (value);
+      break;
+    case PROP_SCHED_IDLE:
+      self->sched_idle = g_value_get_boolean (value);
+      break;
+    case PROP_MEMORY_LIMIT:
+      self->memory_limit = g_value_get_uint64 (value);
+      break;
+    case PROP_EXECUTABLE:
+      self->executable = g_value_dup_string (value);
+      if (self->executable != NULL && self->executable[0] == '\0')
+        g_clear_pointer (&self->executable, g_free);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -346,6 +387,83 @@ mproc_pool_class_init (MprocPoolClass *klass)
     g_param_spec_uint ("queued", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /**
+   * MprocPool:cancel-grace:
+   *
+   * How long, in milliseconds, a worker may go on running a task of a
+   * cancelled call before the pool kills it and starts a new one; -1 to
+   * let such tasks run to their end.
+   *
+   * A target sees the cancellation at once through
+   * mproc_pool_task_get_cancellable(), and a chunk of item tasks stops
+   * between items: only a target that checks nothing is killed.  Killing a
+   * worker fails no other call: the tasks it had been sent and had not
+   * started go to the other workers.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_CANCEL_GRACE] =
+    g_param_spec_int ("cancel-grace", NULL, NULL, -1, G_MAXINT, 100,
+                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                      G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocPool:nice:
+   *
+   * How much each worker adds to its niceness (nice(2)) before it runs
+   * anything, so that its work yields the CPU to the application's own
+   * threads; 0 leaves it as the parent's.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_NICE] =
+    g_param_spec_int ("nice", NULL, NULL, 0, 19, 0,
+                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocPool:sched-idle:
+   *
+   * Whether the workers run under the `SCHED_IDLE` policy: they get only
+   * the CPU time nothing else wants.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_SCHED_IDLE] =
+    g_param_spec_boolean ("sched-idle", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocPool:memory-limit:
+   *
+   * The most memory, in bytes, each worker may use for its data
+   * (`RLIMIT_DATA`), or 0 for no limit.  A target that allocates beyond it
+   * fails with %MPROC_ERROR_WORKER_DIED saying so, and its worker is
+   * replaced.  The limit counts what a worker started by fork inherits of
+   * its parent: with a large parent, use the spawn or forkserver start
+   * method.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MEMORY_LIMIT] =
+    g_param_spec_uint64 ("memory-limit", NULL, NULL, 0, G_MAXUINT64, 0,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocPool:executable:
+   *
+   * A program to run the workers in instead of the application itself,
+   * as Python's `multiprocessing.set_executable()`: a small helper that
+   * registers the same pool targets and calls mproc_init() (with no
+   * arguments of its own) spares each worker the loading of a large
+   * application.  Only the spawn start method can use it: a pool with
+   * another start method fails to start.  %NULL runs the application.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_EXECUTABLE] =
+    g_param_spec_string ("executable", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -356,41 +474,6 @@ mproc_pool_init (MprocPool *self)
   g_queue_init (&self->pending);
   g_queue_init (&self->dirty);
   self->main_context = g_main_context_ref_thread_default ();
-}
-
-static gboolean
-mproc_pool_initable_init_impl (GInitable     *initable,
-                               GCancellable  *cancellable,
-                               GError       **error)
-{
-  MprocPool *self = MPROC_POOL (initable);
-
-  g_type_ensure (MPROC_TYPE_POOL_CHANNEL);
-
-  if (self->context == NULL)
-    self->context = g_object_ref (mproc_context_get_default ());
-  if (self->processes == 0)
-    self->processes = mproc_cpu_count ();
-
-  self->notify_source = g_source_new (&mproc_pool_ready_source_funcs, sizeof (GSource));
-  g_source_set_static_name (self->notify_source, "MprocPool notify");
-  g_source_set_callback (self->notify_source, mproc_pool_notify_cb, self, NULL);
-  g_source_attach (self->notify_source, self->main_context);
-
-  for (guint i = 0; i < self->processes; i++)
-    if (!mproc_pool_worker_start (self, error))
-      {
-        g_prefix_error (error, _("Cannot start pool worker %u: "), i + 1);
-        return FALSE;
-      }
-
-  return TRUE;
-}
-
-static void
-mproc_pool_initable_init (GInitableIface *iface)
-{
-  iface->init = mproc_pool_initable_init_impl;
 }
 
 /**
@@ -449,6 +532,46 @@ mproc_pool_new_full (MprocContext *context,
                          "initargs", initargs,
                          "maxtasksperchild", maxtasksperchild,
                          NULL);
+}
+
+/**
+ * mproc_pool_get_cancel_grace:
+ * @self: a pool
+ *
+ * Gets [property@Mproc.Pool:cancel-grace].
+ *
+ * Returns: the grace period in milliseconds, or -1
+ *
+ * Since: 0.1
+ */
+int
+mproc_pool_get_cancel_grace (MprocPool *self)
+{
+  g_return_val_if_fail (MPROC_IS_POOL (self), -1);
+  return self->cancel_grace_ms;
+}
+
+/**
+ * mproc_pool_set_cancel_grace:
+ * @self: a pool
+ * @grace_ms: milliseconds, or -1 never to kill a worker for a cancellation
+ *
+ * Sets [property@Mproc.Pool:cancel-grace]; it applies to calls cancelled
+ * afterwards.
+ *
+ * Since: 0.1
+ */
+void
+mproc_pool_set_cancel_grace (MprocPool *self,
+                             int        grace_ms)
+{
+  g_return_if_fail (MPROC_IS_POOL (self));
+
+  grace_ms = MAX (grace_ms, -1);
+  if (grace_ms == self->cancel_grace_ms)
+    return;
+  self->cancel_grace_ms = grace_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CANCEL_GRACE]);
 }
 
 /**

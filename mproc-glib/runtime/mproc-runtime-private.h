@@ -73,6 +73,12 @@ gboolean         mproc_spawn_self               (const char      *mode,
                                                  int              child_fd,
                                                  GPid            *pid,
                                                  GError         **error);
+/* The same, executing @executable (with no arguments) when not NULL. */
+gboolean         mproc_spawn_program            (const char      *mode,
+                                                 const char      *executable,
+                                                 int              child_fd,
+                                                 GPid            *pid,
+                                                 GError         **error);
 G_NORETURN void  mproc_spawn_child_main         (int              fd,
                                                  int              lifeline_fd,
                                                  GPid             parent_pid);
