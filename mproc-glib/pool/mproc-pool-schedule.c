@@ -166,11 +166,20 @@ mproc_pool_check_timeouts (MprocPool *self,
           deadline = chunk->call->cancelled_at + (gint64) self->cancel_grace_ms * 1000;
           if (deadline <= now)
             {
-              w->cancel_killed = TRUE;
-              mproc_process_kill (w->process);
-              continue;
+              /* it may have stopped with nobody reading its answer yet */
+              mproc_pool_worker_read (w);
+              chunk = g_queue_peek_head (&w->inflight);
+              if (chunk == NULL)
+                continue;
+              if (chunk->call->cancelled)
+                {
+                  w->cancel_killed = TRUE;
+                  mproc_process_kill (w->process);
+                  continue;
+                }
             }
-          next = MIN (next, deadline);
+          else
+            next = MIN (next, deadline);
         }
       if (chunk->call->timeout_usec < 0)
         continue;

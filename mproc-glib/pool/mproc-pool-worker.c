@@ -344,7 +344,7 @@ worker_apply_limits (MprocProcess *process,
       struct rlimit limit;
       g_autoptr(GError) error = NULL;
       g_autoptr(GVariant) ev = NULL;
-      g_autofree char *size = g_format_size (memory_limit);
+      g_autofree char *size = g_format_size_full (memory_limit, G_FORMAT_SIZE_IEC_UNITS);
 
       g_set_error (&error, MPROC_ERROR, MPROC_ERROR_WORKER_DIED,
                    _("Pool worker %s (pid %d) went over its memory limit of %s and was replaced"),

@@ -416,6 +416,13 @@ mproc_pool_worker_died (Worker *w)
              mproc_process_get_exit_code (w->process) == 0;
 
   running = g_queue_pop_head (&w->inflight);
+  if (running != NULL && w->cancel_killed && !running->call->cancelled)
+    {
+      /* killed for a cancelled task that ended as the kill went out: what
+       * it was running then is another call's, which deserves a retry */
+      g_queue_push_head (&w->inflight, running);
+      running = NULL;
+    }
   if (running != NULL)
     {
       g_autofree char *what = describe_exit (w);
