@@ -6,7 +6,7 @@
  * its workers), one file per job:
  *
  *   mproc-pool.c           the MprocPool object and its API (apply, map,
- *                          starmap, close, terminate, join)
+ *                          starmap)
  *   mproc-pool-iterator.c  imap and MprocPoolIterator
  *   mproc-pool-call.c      calls: their chunks and the reassembled results
  *   mproc-pool-workers.c   worker processes: their I/O, life and death
@@ -15,6 +15,7 @@
  *   mproc-pool-wait.c      the blocking calls: polling the workers directly
  *   mproc-pool-shm.c       the fast path for packed arrays in memfds
  *   mproc-pool-start.c     starting: GInitable and GAsyncInitable
+ *   mproc-pool-join.c      close, terminate, join
  */
 
 #pragma once
@@ -188,6 +189,7 @@ gboolean   mproc_pool_start_task        (MprocPool          *self,
 gboolean   mproc_pool_check_items       (GVariant           *items,
                                          gboolean            star);
 void       mproc_pool_notify_load       (MprocPool          *self);
+void       mproc_pool_kill_all          (MprocPool          *self);
 void       mproc_pool_join_check_cb     (MprocPool          *self);
 
 /* mproc-pool-iterator.c */
