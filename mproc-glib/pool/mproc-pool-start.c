@@ -7,8 +7,11 @@
 
 #include "mproc-error.h"
 #include "mproc-i18n-private.h"
+#include <glib-unix.h>
+
 #include "mproc-main.h"
 #include "mproc-pool-parent-private.h"
+#include "mproc-runtime-private.h"
 
 /* What both ways of starting do before the first worker. */
 static gboolean
@@ -78,28 +81,81 @@ mproc_pool_initable_init (GInitableIface *iface)
 
 /* --- GAsyncInitable ----------------------------------------------------- */
 
-/* One worker per dispatch of an idle source: between two starts (a fork,
- * a request to the fork server or a spawn, none waiting for the worker to
- * be ready) the main loop draws frames and handles input. */
-static gboolean
-start_next_cb (gpointer user_data)
+typedef struct
 {
-  GTask *task = user_data;
+  guint n_started;
+  gint  priority;
+} StartData;
+
+static void start_schedule (GTask *task);
+
+/* Starts the next worker; FALSE once the task returned. */
+static gboolean
+start_step (GTask *task)
+{
   MprocPool *self = g_task_get_source_object (task);
-  guint *n_started = g_task_get_task_data (task);
+  StartData *data = g_task_get_task_data (task);
   GError *error = NULL;
 
   if (g_task_return_error_if_cancelled (task))
-    return G_SOURCE_REMOVE;
-  if (*n_started < self->processes && !pool_start_one (self, *n_started, &error))
+    return FALSE;
+  if (data->n_started < self->processes && !pool_start_one (self, data->n_started, &error))
     {
       g_task_return_error (task, error);
-      return G_SOURCE_REMOVE;
+      return FALSE;
     }
-  if (++*n_started < self->processes)
-    return G_SOURCE_CONTINUE;
+  if (++data->n_started < self->processes)
+    return TRUE;
   g_task_return_boolean (task, TRUE);
+  return FALSE;
+}
+
+static gboolean
+start_idle_cb (gpointer user_data)
+{
+  GTask *task = user_data;
+
+  if (start_step (task))
+    start_schedule (task);
   return G_SOURCE_REMOVE;
+}
+
+static gboolean
+start_fd_cb (int           fd,
+             GIOCondition  condition,
+             gpointer      user_data)
+{
+  return start_idle_cb (user_data);
+}
+
+/* One worker per dispatch, so that between two starts the main loop draws
+ * frames and handles input.  A start by fork or spawn does not wait for
+ * the worker; one by the fork server waits for its next spare, so wait
+ * for the server's announcement of it first, from the main loop. */
+static void
+start_schedule (GTask *task)
+{
+  MprocPool *self = g_task_get_source_object (task);
+  StartData *data = g_task_get_task_data (task);
+  g_autoptr(GSource) source = NULL;
+  int fd = -1;
+
+  if (mproc_context_get_start_method (self->context) == MPROC_START_METHOD_FORKSERVER)
+    fd = mproc_forkserver_prepare ();
+  if (fd >= 0)
+    {
+      source = g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+      g_source_set_callback (source, (GSourceFunc) (void (*) (void)) start_fd_cb,
+                             g_object_ref (task), g_object_unref);
+    }
+  else
+    {
+      source = g_idle_source_new ();
+      g_source_set_callback (source, start_idle_cb, g_object_ref (task), g_object_unref);
+    }
+  g_source_set_priority (source, data->priority);
+  g_source_set_static_name (source, "MprocPool start");
+  g_source_attach (source, g_task_get_context (task));
 }
 
 static void
@@ -111,7 +167,7 @@ mproc_pool_init_async (GAsyncInitable      *initable,
 {
   MprocPool *self = MPROC_POOL (initable);
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  g_autoptr(GSource) source = NULL;
+  StartData *data;
   GError *error = NULL;
 
   g_task_set_source_tag (task, mproc_pool_init_async);
@@ -121,12 +177,10 @@ mproc_pool_init_async (GAsyncInitable      *initable,
       g_task_return_error (task, error);
       return;
     }
-  g_task_set_task_data (task, g_new0 (guint, 1), g_free);
-
-  source = g_idle_source_new ();
-  g_source_set_priority (source, io_priority);
-  g_source_set_static_name (source, "MprocPool start");
-  g_task_attach_source (task, source, start_next_cb);
+  data = g_new0 (StartData, 1);
+  data->priority = io_priority;
+  g_task_set_task_data (task, data, g_free);
+  start_schedule (task);
 }
 
 static gboolean
@@ -157,7 +211,8 @@ mproc_pool_async_initable_init (GAsyncInitableIface *iface)
  *
  * Starts a pool as mproc_pool_new_full() does, without blocking the
  * thread-default main context: the workers are started one per main loop
- * iteration, and @callback runs in that context once they all are (as with
+ * iteration (with the fork server, once it has a process ready to give),
+ * and @callback runs in that context once they all are (as with
  * mproc_pool_new(), not once they are ready: tasks wait for them).  The
  * pool belongs to that context.  For the other properties, use
  * g_async_initable_new_async() with %MPROC_TYPE_POOL.
