@@ -242,6 +242,11 @@ cancel_start_watch (int fd)
 {
   GThread *thread;
 
+  /* fresh state: a worker forked from a worker inherits the old one, whose
+   * lock a thread that is gone here may hold */
+  g_mutex_init (&cancel_state.lock);
+  cancel_state.running = FALSE;
+  cancel_state.started = FALSE;
   cancel_state.cancellable = g_cancellable_new ();
   cancel_state.cancelled = g_array_new (FALSE, FALSE, sizeof (guint32));
   /* lives as long as the worker: the pipe closes when the pool goes */

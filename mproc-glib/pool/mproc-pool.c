@@ -398,7 +398,8 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * mproc_pool_task_get_cancellable(), and a chunk of item tasks stops
    * between items: only a target that checks nothing is killed.  Killing a
    * worker fails no other call: the tasks it had been sent and had not
-   * started go to the other workers.
+   * started go to the other workers.  The pool kills from its main context
+   * (or from its next blocking call, after a blocking call was cancelled).
    *
    * Since: 0.1
    */

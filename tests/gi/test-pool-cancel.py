@@ -59,7 +59,7 @@ def iterate_until(condition):
     return condition()
 
 
-print('1..3', flush=True)
+print('1..4', flush=True)
 
 # --- new_async: the loop runs while the workers start
 box = {}
@@ -109,4 +109,15 @@ with tempfile.TemporaryDirectory() as directory:
 
 pool.close()
 pool.join(TIMEOUT)
+
+# --- construct properties through the override
+nice_pool = Mproc.Pool(1, nice=3, cancel_grace=-1)
+pid = nice_pool.apply(pid_of_worker, 0, TIMEOUT)
+with open(f'/proc/{pid}/stat') as f:
+    worker_nice = int(f.read().rsplit(')', 1)[1].split()[16])
+check('Mproc.Pool(nice=3) raises the workers\' niceness by 3',
+      worker_nice == min(os.getpriority(os.PRIO_PROCESS, 0) + 3, 19) and
+      nice_pool.get_cancel_grace() == -1, worker_nice)
+nice_pool.close()
+nice_pool.join(TIMEOUT)
 sys.exit(0 if all(results) else 1)
