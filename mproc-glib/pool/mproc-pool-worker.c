@@ -10,8 +10,6 @@
 #include <malloc.h>
 #include <sched.h>
 #include <string.h>
-#include <signal.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
