@@ -99,6 +99,24 @@ MprocPool         *mproc_pool_new_full             (MprocContext          *conte
                                                     guint                  maxtasksperchild,
                                                     GError               **error);
 
+MPROC_AVAILABLE_IN_ALL
+void               mproc_pool_new_async            (MprocContext          *context,
+                                                    guint                  processes,
+                                                    GCancellable          *cancellable,
+                                                    GAsyncReadyCallback    callback,
+                                                    gpointer               user_data);
+MPROC_AVAILABLE_IN_ALL
+MprocPool         *mproc_pool_new_finish           (GAsyncResult          *result,
+                                                    GError               **error);
+
+MPROC_AVAILABLE_IN_ALL
+int                mproc_pool_get_cancel_grace     (MprocPool             *self);
+MPROC_AVAILABLE_IN_ALL
+void               mproc_pool_set_cancel_grace     (MprocPool             *self,
+                                                    int                    grace_ms);
+MPROC_AVAILABLE_IN_ALL
+GCancellable      *mproc_pool_task_get_cancellable (void);
+
 MPROC_AVAILABLE_IN_1_0
 guint              mproc_pool_get_processes        (MprocPool             *self);
 MPROC_AVAILABLE_IN_1_0

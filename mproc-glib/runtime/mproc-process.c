@@ -107,6 +107,7 @@ typedef struct
   gboolean       exited_emitted;
   int            status_fd;      /* spawn, forkserver: mproc-start-status.c */
   GError        *start_error;    /* what the child reported before exiting */
+  char          *executable;     /* spawn: the program to run, NULL for ours */
 } MprocProcessPrivate;
 
 enum {
@@ -218,6 +219,7 @@ mproc_process_finalize (GObject *object)
   g_clear_pointer (&priv->args, g_variant_unref);
   g_clear_pointer (&priv->name, g_free);
   g_clear_pointer (&priv->identity, g_free);
+  g_clear_pointer (&priv->executable, g_free);
   g_clear_pointer (&priv->main_context, g_main_context_unref);
   g_mutex_clear (&priv->lock);
 
@@ -1507,6 +1509,16 @@ start_fork (MprocProcess  *self,
   return TRUE;
 }
 
+void
+mproc_process_set_executable (MprocProcess *self,
+                              const char   *executable)
+{
+  MprocProcessPrivate *priv = mproc_process_get_instance_private (self);
+
+  g_free (priv->executable);
+  priv->executable = g_strdup (executable);
+}
+
 static gboolean
 start_spawn (MprocProcess  *self,
              GVariant      *message,
@@ -1514,6 +1526,7 @@ start_spawn (MprocProcess  *self,
              GPid          *pid,
              GError       **error)
 {
+  MprocProcessPrivate *priv = mproc_process_get_instance_private (self);
   int parent_end = -1;
   int sv[2];
 
@@ -1526,7 +1539,7 @@ start_spawn (MprocProcess  *self,
     }
   parent_end = sv[0];
 
-  if (!mproc_spawn_self ("spawn", sv[1], pid, error))
+  if (!mproc_spawn_program ("spawn", priv->executable, sv[1], pid, error))
     {
       close (sv[1]);
       mproc_clear_fd (&parent_end);
