@@ -28,6 +28,19 @@ MPROC_AVAILABLE_IN_1_0
 MprocManager   *mproc_manager_new_with_context (MprocContext         *context);
 
 MPROC_AVAILABLE_IN_1_0
+MprocManager   *mproc_manager_new_for_uri        (const char           *uri,
+                                                  GCancellable         *cancellable,
+                                                  GError              **error);
+MPROC_AVAILABLE_IN_1_0
+void            mproc_manager_new_for_uri_async  (const char           *uri,
+                                                  GCancellable         *cancellable,
+                                                  GAsyncReadyCallback   callback,
+                                                  gpointer              user_data);
+MPROC_AVAILABLE_IN_1_0
+MprocManager   *mproc_manager_new_for_uri_finish (GAsyncResult         *result,
+                                                  GError              **error);
+
+MPROC_AVAILABLE_IN_1_0
 gboolean        mproc_manager_start            (MprocManager         *self,
                                                 GCancellable         *cancellable,
                                                 GError              **error);
