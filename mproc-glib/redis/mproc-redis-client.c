@@ -712,6 +712,10 @@ ensure_open_locked (MprocRedisClient  *client,
           return FALSE;
         }
     }
+  /* idle: a connection the server closed meanwhile (restarted, idle
+   * timeout, CLIENT KILL) is noticed here and replaced, losing nothing */
+  if (client->stream != NULL && client->pending.length == 0 && !client->reading)
+    read_some_locked (client, done);
   if (client->stream != NULL)
     return TRUE;
 
