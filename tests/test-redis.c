@@ -521,12 +521,232 @@ test_bad_uri (void)
     }
 }
 
+/* --- Queues and locks --------------------------------------------------------------- */
+
+static int
+target_getter (MprocProcess *process,
+               GVariant     *args,
+               gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocJoinableQueue) queue = NULL;
+  g_autoptr(MprocQueue) got = NULL;
+  g_autoptr(GVariant) item = NULL;
+  const char *uri, *mode;
+
+  g_variant_get (args, "(&s&s)", &uri, &mode);
+  manager = mproc_manager_new_for_uri (uri, NULL, &error);
+  if (manager == NULL)
+    g_error ("%s", error->message);
+  got = mproc_manager_new_queue (manager, "got", NULL, &error);
+  if (got == NULL)
+    g_error ("%s", error->message);
+  if (g_str_equal (mode, "get-and-die"))
+    {
+      queue = mproc_manager_new_joinable_queue (manager, "jobs", NULL, &error);
+      if (queue == NULL)
+        g_error ("%s", error->message);
+      item = mproc_queue_get (MPROC_QUEUE (queue), 10 * G_USEC_PER_SEC, NULL, &error);
+      if (item == NULL)
+        g_error ("%s", error->message);
+      /* tells the parent, then never calls task_done() */
+      if (!mproc_queue_put (got, item, -1, NULL, &error) ||
+          mproc_queue_get_qsize (got) == G_MAXUINT)
+        g_error ("%s", error->message);
+      pause ();
+    }
+  else if (g_str_equal (mode, "lock-and-die"))
+    {
+      g_autoptr(MprocLock) lock = mproc_manager_new_lock (manager, "l", NULL, &error);
+
+      if (lock == NULL || !mproc_lock_acquire (lock, -1, NULL, &error))
+        g_error ("%s", error->message);
+      if (!mproc_queue_put (got, g_variant_new_string ("locked"), -1, NULL, &error) ||
+          mproc_queue_get_qsize (got) == G_MAXUINT)
+        g_error ("%s", error->message);
+      pause ();
+    }
+  return 1;
+}
+
+static GVariant *
+wait_got (MprocManager *manager)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MprocQueue) got = mproc_manager_new_queue (manager, "got", NULL, &error);
+  GVariant *value;
+
+  g_assert_no_error (error);
+  value = mproc_queue_get (got, 20 * G_USEC_PER_SEC, NULL, &error);
+  g_assert_no_error (error);
+  return value;
+}
+
+static void
+test_queue (void)
+{
+  g_autofree char *uri = unique_uri (redis->uri);
+  g_autoptr(MprocManager) manager = open_manager (uri);
+  g_autoptr(MprocQueue) queue = NULL;
+  g_autoptr(MprocQueue) same = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  g_test_summary ("A queue in Redis: FIFO, one getter per message, Empty and timeouts");
+  queue = mproc_manager_new_queue (manager, "q", NULL, &error);
+  g_assert_no_error (error);
+  same = mproc_manager_new_queue (manager, "q", NULL, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < 10; i++)
+    g_assert_true (mproc_queue_put (queue, g_variant_new_int32 (i), -1, NULL, &error));
+  g_assert_cmpuint (mproc_queue_get_qsize (same), ==, 10);
+  for (int i = 0; i < 10; i++)
+    {
+      value = mproc_queue_get (i % 2 ? queue : same, -1, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int32 (value), ==, i);
+      g_clear_pointer (&value, g_variant_unref);
+    }
+  g_assert_null (mproc_queue_get_nowait (queue, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_EMPTY);
+  g_clear_error (&error);
+  start = g_get_monotonic_time ();
+  g_assert_null (mproc_queue_get (queue, 300 * 1000, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_EMPTY);
+  g_clear_error (&error);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 250 * 1000);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+  /* what a remote queue does not do is an error, not a crash */
+  g_assert_null (mproc_queue_create_source (queue));
+  {
+    g_autoptr(GAsyncResult) result = NULL;
+
+    mproc_queue_get_async (queue, 0, NULL, store_result, &result);
+    g_assert_null (mproc_queue_get_finish (queue, wait_result (&result), &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+    g_clear_error (&error);
+  }
+}
+
+static void
+test_joinable_getter_killed (void)
+{
+  g_autofree char *uri = unique_uri (redis->uri);
+  g_autoptr(MprocManager) manager = open_manager (uri);
+  g_autoptr(MprocJoinableQueue) jobs = NULL;
+  g_autoptr(MprocProcess) getter = NULL;
+  g_autoptr(GVariant) got = NULL;
+  g_autoptr(GVariant) again = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  g_test_summary ("A getter SIGKILLed before task_done: the item stays pending, join waits, another getter gets it");
+  jobs = mproc_manager_new_joinable_queue (manager, "jobs", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_queue_put (MPROC_QUEUE (jobs), g_variant_new_string ("job-1"), -1, NULL, &error));
+  g_assert_no_error (error);
+
+  getter = mproc_process_new ("getter", g_variant_new ("(ss)", uri, "get-and-die"));
+  g_assert_true (mproc_process_start (getter, &error));
+  got = wait_got (manager);
+  g_assert_cmpstr (g_variant_get_string (got, NULL), ==, "job-1");
+  g_assert_cmpuint (mproc_queue_get_qsize (MPROC_QUEUE (jobs)), ==, 0);
+  kill (mproc_process_get_pid (getter), SIGKILL);
+  g_assert_false (mproc_process_join (getter, 10 * G_USEC_PER_SEC, NULL, &error) &&
+                  mproc_process_get_exit_code (getter) == 0);
+  g_clear_error (&error);
+
+  /* not done: join does not return */
+  g_assert_false (mproc_joinable_queue_join (jobs, 300 * 1000, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  /* reclaimed from the dead getter, within a bounded time */
+  start = g_get_monotonic_time ();
+  again = mproc_queue_get (MPROC_QUEUE (jobs), 5 * G_USEC_PER_SEC, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (again, NULL), ==, "job-1");
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+  g_assert_true (mproc_joinable_queue_task_done (jobs, &error));
+  g_assert_no_error (error);
+  g_assert_true (mproc_joinable_queue_join (jobs, 5 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (mproc_joinable_queue_task_done (jobs, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TOO_MANY_RELEASES);
+  g_clear_error (&error);
+  /* nothing left */
+  g_assert_null (mproc_queue_get_nowait (MPROC_QUEUE (jobs), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_EMPTY);
+}
+
+static void
+test_lock_holder_killed (void)
+{
+  g_autofree char *base = unique_uri (redis->uri);
+  g_autofree char *uri = g_strdup_printf ("%s&lease=0.5", base);
+  g_autoptr(MprocManager) manager = open_manager (uri);
+  g_autoptr(MprocLock) lock = NULL;
+  g_autoptr(MprocLock) other = NULL;
+  g_autoptr(MprocProcess) holder = NULL;
+  g_autoptr(GVariant) got = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  g_test_summary ("A lease lock: held elsewhere it waits; its holder SIGKILLed, the next acquirer gets OWNER_DIED");
+  lock = mproc_manager_new_lock (manager, "l", NULL, &error);
+  other = mproc_manager_new_lock (manager, "l", NULL, &error);
+  g_assert_no_error (error);
+
+  g_assert_true (mproc_lock_acquire (lock, -1, NULL, &error));
+  g_assert_true (mproc_lock_is_owned (lock));
+  g_assert_false (mproc_lock_try_acquire (other, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  /* held longer than the lease: renewed from this main context */
+  start = g_get_monotonic_time ();
+  while (g_get_monotonic_time () - start < G_USEC_PER_SEC)
+    g_main_context_iteration (NULL, FALSE), g_usleep (10 * 1000);
+  g_assert_false (mproc_lock_try_acquire (other, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_true (mproc_lock_release (lock, &error));
+  g_assert_no_error (error);
+  g_assert_false (mproc_lock_release (lock, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER);
+  g_clear_error (&error);
+
+  holder = mproc_process_new ("getter", g_variant_new ("(ss)", uri, "lock-and-die"));
+  g_assert_true (mproc_process_start (holder, &error));
+  got = wait_got (manager);
+  g_assert_false (mproc_lock_try_acquire (lock, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  kill (mproc_process_get_pid (holder), SIGKILL);
+  mproc_process_join (holder, 10 * G_USEC_PER_SEC, NULL, NULL);
+
+  start = g_get_monotonic_time ();
+  g_assert_false (mproc_lock_acquire (lock, 5 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_OWNER_DIED);
+  g_clear_error (&error);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+  /* held by us all the same */
+  g_assert_true (mproc_lock_is_owned (lock));
+  g_assert_true (mproc_lock_release (lock, &error));
+  g_assert_true (mproc_lock_acquire (other, 0, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (mproc_lock_release (other, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char *argv[])
 {
   int ret;
 
   mproc_register_target ("writer", target_writer, NULL, NULL);
+  mproc_register_target ("getter", target_getter, NULL, NULL);
   test_init (&argc, &argv);
   if (!test_redis_available ())
     {
@@ -542,6 +762,9 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/redis/malformed", test_malformed);
   g_test_add_func ("/mproc/redis/auth", test_auth);
   g_test_add_func ("/mproc/redis/bad-uri", test_bad_uri);
+  g_test_add_func ("/mproc/redis/queue", test_queue);
+  g_test_add_func ("/mproc/redis/joinable-getter-killed", test_joinable_getter_killed);
+  g_test_add_func ("/mproc/redis/lock-holder-killed", test_lock_holder_killed);
 
   if (!g_test_subprocess ())
     redis = test_redis_start (FALSE, NULL);

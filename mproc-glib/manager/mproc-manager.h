@@ -12,6 +12,9 @@
 #include <gio/gio.h>
 
 #include "mproc-context.h"
+#include "mproc-joinable-queue.h"
+#include "mproc-lock.h"
+#include "mproc-queue.h"
 #include "mproc-shareable.h"
 #include "mproc-version-macros.h"
 
@@ -39,6 +42,21 @@ void            mproc_manager_new_for_uri_async  (const char           *uri,
 MPROC_AVAILABLE_IN_1_0
 MprocManager   *mproc_manager_new_for_uri_finish (GAsyncResult         *result,
                                                   GError              **error);
+MPROC_AVAILABLE_IN_1_0
+MprocQueue         *mproc_manager_new_queue          (MprocManager   *self,
+                                                      const char     *name,
+                                                      GCancellable   *cancellable,
+                                                      GError        **error);
+MPROC_AVAILABLE_IN_1_0
+MprocJoinableQueue *mproc_manager_new_joinable_queue (MprocManager   *self,
+                                                      const char     *name,
+                                                      GCancellable   *cancellable,
+                                                      GError        **error);
+MPROC_AVAILABLE_IN_1_0
+MprocLock          *mproc_manager_new_lock           (MprocManager   *self,
+                                                      const char     *name,
+                                                      GCancellable   *cancellable,
+                                                      GError        **error);
 
 MPROC_AVAILABLE_IN_1_0
 gboolean        mproc_manager_start            (MprocManager         *self,

@@ -46,11 +46,12 @@ typedef struct
   guint    db;
   char    *prefix;        /* key prefix, "mproc" by default */
   gint64   timeout_usec;  /* per call */
+  gint64   lease_usec;    /* of locks */
 } MprocRedisConfig;
 
 /* Accepts redis://, rediss://, valkey://, valkeys:// ([user[:password]@]host[:port][/db])
  * and unix:/path, each with ?prefix=, ?db=, ?password-file=, ?tls-ca=,
- * ?timeout= (seconds). */
+ * ?timeout= (seconds), ?lease= (seconds, of locks). */
 MprocRedisConfig *mproc_redis_config_parse  (const char        *uri,
                                              GError           **error);
 void              mproc_redis_config_free   (MprocRedisConfig  *config);

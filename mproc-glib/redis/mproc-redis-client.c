@@ -161,6 +161,7 @@ config_copy (const MprocRedisConfig *c)
   copy->db = c->db;
   copy->prefix = g_strdup (c->prefix);
   copy->timeout_usec = c->timeout_usec;
+  copy->lease_usec = c->lease_usec;
   return copy;
 }
 

@@ -329,3 +329,37 @@ const MprocManagerTransport mproc_redis_transport = {
   .close = transport_close,
   .address = transport_address,
 };
+
+MprocRedisBackend *
+mproc_redis_backend_for (MprocManager  *manager,
+                         GError       **error)
+{
+  if (mproc_manager_get_transport (manager) != &mproc_redis_transport)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("Only a manager made for a Redis URI makes this object"));
+      return NULL;
+    }
+  return mproc_manager_get_transport_data (manager);
+}
+
+MprocRedisCmd *
+mproc_redis_eval (MprocRedisClient *client,
+                  MprocRedisScript  script,
+                  ...)
+{
+  MprocRedisCmd *cmd = mproc_redis_cmd_new ("EVALSHA");
+  g_autoptr(GPtrArray) keys = g_ptr_array_new ();
+  const char *key;
+  va_list ap;
+
+  va_start (ap, script);
+  while ((key = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (keys, (gpointer) key);
+  va_end (ap);
+  mproc_redis_cmd_add_str (cmd, mproc_redis_client_script_sha (client, script));
+  mproc_redis_cmd_add_int (cmd, keys->len);
+  for (guint i = 0; i < keys->len; i++)
+    mproc_redis_cmd_add_str (cmd, keys->pdata[i]);
+  return cmd;
+}

@@ -53,6 +53,13 @@ typedef enum
   SCRIPT_LIST_GET,
   SCRIPT_DICT_ITEMS,
   SCRIPT_SNAPSHOT,
+  SCRIPT_JQ_PUT,
+  SCRIPT_JQ_DONE,
+  SCRIPT_JQ_STATE,
+  SCRIPT_JQ_QSIZE,
+  SCRIPT_LOCK_ACQUIRE,
+  SCRIPT_LOCK_RELEASE,
+  SCRIPT_LOCK_RENEW,
   N_SCRIPTS
 } MprocRedisScript;
 
@@ -76,6 +83,16 @@ typedef struct
   char              *nkey;
   gpointer           watcher;   /* RedisWatcher, mproc-redis-watch.c */
 } MprocRedisObject;
+
+/* An EVALSHA of @script on @n_keys keys (a NULL-terminated list). */
+MprocRedisCmd *mproc_redis_eval          (MprocRedisClient  *client,
+                                          MprocRedisScript   script,
+                                          ...) G_GNUC_NULL_TERMINATED;
+
+/* The manager's link, or NULL with G_IO_ERROR_NOT_SUPPORTED (a manager
+ * of its own server process). */
+MprocRedisBackend *mproc_redis_backend_for (MprocManager  *manager,
+                                            GError       **error);
 
 /* An EVALSHA of @script on @obj's keys; add the ARGVs after. */
 MprocRedisCmd *mproc_redis_object_eval   (MprocRedisObject  *obj,

@@ -215,5 +215,68 @@ const char * const mproc_redis_scripts[N_SCRIPTS + 1] = {
     "if ARGV[1] == 'list' then items = redis.call('LRANGE', KEYS[1], 0, -1) end\n"
     "return {v, id, items}\n",
 
+  [SCRIPT_JQ_PUT] =
+    /* KEYS: stream, unfinished; ARGV: message */
+    "redis.call('XADD', KEYS[1], '*', 'm', ARGV[1])\n"
+    "return redis.call('INCR', KEYS[2])\n",
+
+  [SCRIPT_JQ_DONE] =
+    /* KEYS: stream, unfinished, joined; ARGV: entry id.  An entry already
+     * acknowledged (reclaimed and done by another) does not count twice. */
+    "if redis.call('XACK', KEYS[1], 'g', ARGV[1]) == 0 then return -1 end\n"
+    "redis.call('XDEL', KEYS[1], ARGV[1])\n"
+    "local n = redis.call('DECR', KEYS[2])\n"
+    "if n <= 0 then\n"
+    "  redis.call('SET', KEYS[2], 0)\n"
+    "  redis.call('XADD', KEYS[3], 'MAXLEN', '~', '100', '*', 'd', '1')\n"
+    "end\n"
+    "return n\n",
+
+  [SCRIPT_JQ_STATE] =
+    /* KEYS: unfinished, joined: {unfinished, last joined id} */
+    "local n = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+    "local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)\n"
+    "local id = '0-0'\n"
+    "if #last > 0 then id = last[1][1] end\n"
+    "return {n, id}\n",
+
+  [SCRIPT_JQ_QSIZE] =
+    /* KEYS: stream: entries not yet delivered */
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "local p = redis.call('XPENDING', KEYS[1], 'g')\n"
+    "return redis.call('XLEN', KEYS[1]) - p[1]\n",
+
+  [SCRIPT_LOCK_ACQUIRE] =
+    /* KEYS: owner, held, fence; ARGV: token, lease (ms).  :held outlives
+     * the lease: found without an owner, the last holder never released. */
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('PTTL', KEYS[1])} end\n"
+    "local died = redis.call('EXISTS', KEYS[2])\n"
+    "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
+    "redis.call('SET', KEYS[2], ARGV[1])\n"
+    "return {1, died, redis.call('INCR', KEYS[3])}\n",
+
+  [SCRIPT_LOCK_RELEASE] =
+    /* KEYS: owner, held, wake; ARGV: token.  1 released; 0 not ours;
+     * 2 our lease had expired (cleaned up, but the lock was not ours) */
+    "local ours = redis.call('GET', KEYS[1]) == ARGV[1]\n"
+    "if not ours then\n"
+    "  if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('GET', KEYS[2]) == ARGV[1] then\n"
+    "    redis.call('DEL', KEYS[2])\n"
+    "    return 2\n"
+    "  end\n"
+    "  return 0\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1], KEYS[2])\n"
+    "redis.call('RPUSH', KEYS[3], '1')\n"
+    "redis.call('LTRIM', KEYS[3], -1, -1)\n"
+    "redis.call('PEXPIRE', KEYS[3], 60000)\n"
+    "return 1\n",
+
+  [SCRIPT_LOCK_RENEW] =
+    /* KEYS: owner; ARGV: token, lease (ms) */
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "return 1\n",
+
   NULL
 };

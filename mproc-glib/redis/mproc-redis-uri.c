@@ -13,6 +13,7 @@
 
 #define DEFAULT_PREFIX        "mproc"
 #define DEFAULT_TIMEOUT_USEC  (10 * G_USEC_PER_SEC)
+#define DEFAULT_LEASE_USEC    (10 * G_USEC_PER_SEC)
 #define MAX_PASSWORD_FILE     4096
 
 void
@@ -134,7 +135,7 @@ parse_query (MprocRedisConfig  *config,
           g_free (config->tls_ca);
           config->tls_ca = g_strdup (text);
         }
-      else if (strcmp (name, "timeout") == 0)
+      else if (strcmp (name, "timeout") == 0 || strcmp (name, "lease") == 0)
         {
           double seconds;
           char *end = NULL;
@@ -145,7 +146,10 @@ parse_query (MprocRedisConfig  *config,
               set_bad_uri (error, _("the timeout is not a number of seconds"));
               return FALSE;
             }
-          config->timeout_usec = (gint64) (seconds * G_USEC_PER_SEC);
+          if (name[0] == 't')
+            config->timeout_usec = (gint64) (seconds * G_USEC_PER_SEC);
+          else
+            config->lease_usec = MAX ((gint64) (seconds * G_USEC_PER_SEC), 30 * 1000);
         }
       else if (strcmp (name, "user") == 0)
         {
@@ -172,6 +176,7 @@ mproc_redis_config_parse (const char  *uri,
   config->uri = g_strdup (uri);
   config->prefix = g_strdup (DEFAULT_PREFIX);
   config->timeout_usec = DEFAULT_TIMEOUT_USEC;
+  config->lease_usec = DEFAULT_LEASE_USEC;
 
   if (g_str_has_prefix (uri, "unix:"))
     {
