@@ -75,7 +75,7 @@ def side_raw(only, scale, reps):
     server = Server()
     try:
         def want(m):
-            return not only or any(m.startswith(o) for o in only)
+            return not only or any(m.startswith(o) or o.startswith(m) for o in only)
         n = max(20000 // scale, 1000)
         if want('redis_dict'):
             emit('raw_redis_dict_set', 'ops/s', 100000, [bench_rps(server, ['-c', '1', '-P', '16', '-n', '100000', '-t', 'set'])['SET'] for _ in range(reps)])
@@ -148,7 +148,7 @@ def _consumer(port, n, out):
 
 def side_py(only, scale, reps):
     def want(m):
-        return not only or any(m.startswith(o) for o in only)
+        return not only or any(m.startswith(o) or o.startswith(m) for o in only)
     n = max(20000 // scale, 1000)
     m = M(address=('127.0.0.1', 0), authkey=b'bench-key')
     m.start()

@@ -740,6 +740,128 @@ test_lock_holder_killed (void)
   g_assert_no_error (error);
 }
 
+static void
+test_joinable_restart (void)
+{
+  const char * const extra[] = { "--appendonly", "yes", "--appendfsync", "always", NULL };
+  TestRedis *own = test_redis_start (FALSE, extra);
+  g_autoptr(MprocManager) manager = open_manager (own->uri);
+  g_autoptr(MprocJoinableQueue) jobs = NULL;
+  g_autoptr(GVariant) first = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("redis-server restarted with AOF: JoinableQueue items survive, pending ones stay pending");
+  jobs = mproc_manager_new_joinable_queue (manager, "jobs", NULL, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < 3; i++)
+    g_assert_true (mproc_queue_put (MPROC_QUEUE (jobs), g_variant_new_int32 (i), -1, NULL, &error));
+  first = mproc_queue_get (MPROC_QUEUE (jobs), -1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (first), ==, 0);
+
+  test_redis_kill (own, SIGKILL);
+  test_redis_restart (own);
+
+  /* the pending one is still ours to finish: join waits for it */
+  g_assert_cmpuint (mproc_queue_get_qsize (MPROC_QUEUE (jobs)), ==, 2);
+  for (int i = 1; i < 3; i++)
+    {
+      g_autoptr(GVariant) v = mproc_queue_get (MPROC_QUEUE (jobs), 5 * G_USEC_PER_SEC, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int32 (v), ==, i);
+    }
+  g_assert_true (mproc_joinable_queue_task_done (jobs, &error));
+  g_assert_true (mproc_joinable_queue_task_done (jobs, &error));
+  g_assert_no_error (error);
+  g_assert_false (mproc_joinable_queue_join (jobs, 200 * 1000, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_true (mproc_joinable_queue_task_done (jobs, &error));
+  g_assert_true (mproc_joinable_queue_join (jobs, 5 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&jobs);
+  g_clear_object (&manager);
+  test_redis_stop (own);
+}
+
+static void
+make_ca (const char *dir,
+         const char *name,
+         gboolean    with_server)
+{
+  g_autofree char *script = NULL;
+  int status;
+
+  /* a CA (and a server certificate it signs) made now: no keys in the repository */
+  script = g_strdup_printf (
+    "set -e; cd '%s'; "
+    "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s.key -out %s.pem -days 1 -subj /CN=%s 2>/dev/null; "
+    "%s",
+    dir, name, name, name,
+    with_server ?
+      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.cnf; "
+      "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null; "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 "
+      "-extfile san.cnf 2>/dev/null" : "true");
+  g_assert_true (g_spawn_sync (NULL, (char *[]) { (char *) "sh", (char *) "-c", script, NULL }, NULL,
+                               G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status, NULL));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+}
+
+static void
+test_tls (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *port = g_strdup_printf ("%d", g_random_int_range (20000, 60000));
+  g_autofree char *cert = NULL, *key = NULL, *ca = NULL, *wrong = NULL;
+  g_autofree char *good_uri = NULL, *wrong_uri = NULL;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GError) error = NULL;
+  TestRedis *own;
+
+  g_test_summary ("rediss:// with a CA made at test time; a wrong CA is a TLS error");
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_test_skip ("no TLS backend (glib-networking)");
+      return;
+    }
+  dir = g_dir_make_tmp ("mproc-redis-tls-XXXXXX", &error);
+  g_assert_no_error (error);
+  make_ca (dir, "ca", TRUE);
+  make_ca (dir, "other", FALSE);
+  cert = g_build_filename (dir, "server.pem", NULL);
+  key = g_build_filename (dir, "server.key", NULL);
+  ca = g_build_filename (dir, "ca.pem", NULL);
+  wrong = g_build_filename (dir, "other.pem", NULL);
+  {
+    const char * const extra[] = { "--tls-port", port, "--tls-cert-file", cert, "--tls-key-file", key,
+                                   "--tls-ca-cert-file", ca, "--tls-auth-clients", "no", NULL };
+
+    own = test_redis_start (FALSE, extra);
+  }
+  good_uri = g_strdup_printf ("rediss://localhost:%s?tls-ca=%s", port, ca);
+  wrong_uri = g_strdup_printf ("rediss://localhost:%s?tls-ca=%s", port, wrong);
+
+  manager = mproc_manager_new_for_uri (wrong_uri, NULL, &error);
+  g_assert_null (manager);
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == G_TLS_ERROR);
+  g_clear_error (&error);
+
+  manager = open_manager (good_uri);
+  dict = mproc_dict_new (manager, "d", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_int32 (1), g_variant_new_int32 (2), NULL, &error));
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  g_clear_object (&dict);
+  g_clear_object (&manager);
+  test_redis_stop (own);
+  test_redis_remove_tree (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -765,6 +887,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/redis/queue", test_queue);
   g_test_add_func ("/mproc/redis/joinable-getter-killed", test_joinable_getter_killed);
   g_test_add_func ("/mproc/redis/lock-holder-killed", test_lock_holder_killed);
+  g_test_add_func ("/mproc/redis/joinable-restart", test_joinable_restart);
+  g_test_add_func ("/mproc/redis/tls", test_tls);
 
   if (!g_test_subprocess ())
     redis = test_redis_start (FALSE, NULL);

@@ -148,6 +148,8 @@ redisReply       *mproc_redis_client_call_finish  (MprocRedisClient       *clien
 const char       *mproc_redis_client_script_sha   (MprocRedisClient       *client,
                                                    guint                   index);
 const MprocRedisConfig *mproc_redis_client_get_config (MprocRedisClient   *client);
+/* Whether the connection is up (idle: one non-blocking read tells). */
+gboolean          mproc_redis_client_is_open      (MprocRedisClient       *client);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MprocRedisClient, mproc_redis_client_unref)
 

@@ -13,6 +13,7 @@
 
 #include "config.h"
 
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,6 +30,9 @@
 /* a synchronous waiter looks at its cancellable this often */
 #define WAIT_SLICE_USEC (50 * 1000)
 #define READ_CHUNK      (64 * 1024)
+/* a connection unused this long is checked for a close by the server
+ * before a call (a busy one learns of it from its next reply) */
+#define IDLE_CHECK_USEC (100 * 1000)
 
 typedef enum
 {
@@ -60,7 +64,9 @@ struct _MprocRedisClient
 
   GMutex                lock;
   GCond                 cond;
-  GPid                  pid;
+  guint                 pid;           /* process_generation() of the connection */
+  guint                 n_waiters;     /* threads in g_cond_wait_until() */
+  gint64                last_read;     /* monotonic time of the last read */
   GIOStream            *stream;        /* NULL: not connected */
   GSocket              *socket;
   GPollableInputStream *in;
@@ -75,6 +81,37 @@ struct _MprocRedisClient
   gboolean              connecting;
   GPtrArray            *connect_waiters;   /* GTask */
 };
+
+/* This process's identity, cheaper than getpid() per call: a fork bumps
+ * it in the child. */
+static guint fork_generation = 1;
+static gsize fork_handler_set;
+
+static void
+after_fork_in_child (void)
+{
+  fork_generation++;
+}
+
+static guint
+process_generation (void)
+{
+  if (g_once_init_enter (&fork_handler_set))
+    {
+      pthread_atfork (NULL, NULL, after_fork_in_child);
+      g_once_init_leave (&fork_handler_set, 1);
+    }
+  return fork_generation;
+}
+
+/* Wakes threads waiting for the line to move, if any (a broadcast is a
+ * system call). */
+static void
+wake_waiters_locked (MprocRedisClient *client)
+{
+  if (client->n_waiters > 0)
+    wake_waiters_locked (client);
+}
 
 static Pending *
 pending_new (PendingKind kind)
@@ -258,7 +295,7 @@ fail_locked (MprocRedisClient *client,
         }
     }
   remove_sources_locked (client);
-  if (client->stream != NULL && client->pid == getpid ())
+  if (client->stream != NULL && client->pid == process_generation ())
     {
       /* no close_notify or shutdown: only this fd goes */
       g_socket_close (client->socket, NULL);
@@ -270,7 +307,7 @@ fail_locked (MprocRedisClient *client,
   g_clear_pointer (&client->reader, redisReaderFree);
   g_clear_error (&client->deferred);
   client->generation++;
-  g_cond_broadcast (&client->cond);
+  wake_waiters_locked (client);
 }
 
 static void
@@ -356,7 +393,7 @@ dispatch_locked (MprocRedisClient *client,
           p->reply = r;
           p->done = TRUE;
           pending_unref (p);
-          g_cond_broadcast (&client->cond);
+          wake_waiters_locked (client);
           break;
         case PENDING_TASK:
           p->reply = r;
@@ -390,6 +427,7 @@ read_some_locked (MprocRedisClient *client,
 
       if (n > 0)
         {
+          client->last_read = g_get_monotonic_time ();
           redisReaderFeed (client->reader, buf, n);
           if (n < (gssize) sizeof buf)
             break;
@@ -612,7 +650,7 @@ forget_inherited_locked (MprocRedisClient *client)
 {
   Pending *p;
 
-  if (client->stream == NULL || client->pid == getpid ())
+  if (client->stream == NULL || client->pid == process_generation ())
     return;
   while ((p = g_queue_pop_head (&client->pending)) != NULL)
     pending_unref (p);
@@ -644,7 +682,7 @@ install_locked (MprocRedisClient   *client,
   client->in = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (client->stream));
   client->out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (client->stream));
   client->reader = redisReaderCreate ();
-  client->pid = getpid ();
+  client->pid = process_generation ();
   g_clear_error (&client->deferred);
 
   if (c->password != NULL)
@@ -707,7 +745,12 @@ ensure_open_locked (MprocRedisClient  *client,
   forget_inherited_locked (client);
   while (client->connecting)
     {
-      if (!g_cond_wait_until (&client->cond, &client->lock, deadline))
+      gboolean woken;
+
+      client->n_waiters++;
+      woken = g_cond_wait_until (&client->cond, &client->lock, deadline);
+      client->n_waiters--;
+      if (!woken)
         {
           set_timed_out (error);
           return FALSE;
@@ -715,7 +758,8 @@ ensure_open_locked (MprocRedisClient  *client,
     }
   /* idle: a connection the server closed meanwhile (restarted, idle
    * timeout, CLIENT KILL) is noticed here and replaced, losing nothing */
-  if (client->stream != NULL && client->pending.length == 0 && !client->reading)
+  if (client->stream != NULL && client->pending.length == 0 && !client->reading &&
+      g_get_monotonic_time () - client->last_read > IDLE_CHECK_USEC)
     read_some_locked (client, done);
   if (client->stream != NULL)
     return TRUE;
@@ -791,7 +835,9 @@ wait_locked (MprocRedisClient  *client,
         {
           gint64 until = g_get_monotonic_time () + (left < 0 ? WAIT_SLICE_USEC : MIN (left, WAIT_SLICE_USEC));
 
+          client->n_waiters++;
           g_cond_wait_until (&client->cond, &client->lock, until);
+          client->n_waiters--;
           continue;
         }
       /* TLS may hold decrypted bytes the socket does not show */
@@ -807,7 +853,7 @@ wait_locked (MprocRedisClient  *client,
       ready = g_socket_condition_timed_wait (socket, G_IO_IN, left, cancellable, &local_error);
       g_mutex_lock (&client->lock);
       client->reading = FALSE;
-      g_cond_broadcast (&client->cond);
+      wake_waiters_locked (client);
       if (generation != client->generation)
         continue;
       if (!ready)
@@ -1137,7 +1183,7 @@ finish_connect_locked (MprocRedisClient *client,
   client->connecting = FALSE;
   g_ptr_array_extend_and_steal (waiters, g_steal_pointer (&client->connect_waiters));
   client->connect_waiters = g_ptr_array_new ();
-  g_cond_broadcast (&client->cond);
+  wake_waiters_locked (client);
 }
 
 static void
@@ -1288,6 +1334,23 @@ mproc_redis_client_connect (MprocRedisClient  *client,
 
   g_mutex_lock (&client->lock);
   ret = ensure_open_locked (client, cancellable, done, error);
+  g_mutex_unlock (&client->lock);
+  complete_tasks (done);
+  return ret;
+}
+
+gboolean
+mproc_redis_client_is_open (MprocRedisClient *client)
+{
+  GPtrArray *done = done_new ();
+  gboolean ret;
+
+  g_mutex_lock (&client->lock);
+  /* a close by the server shows as an end of stream, read here */
+  if (client->stream != NULL && client->pid == process_generation () &&
+      client->pending.length == 0 && !client->reading)
+    read_some_locked (client, done);
+  ret = client->stream != NULL && client->pid == process_generation ();
   g_mutex_unlock (&client->lock);
   complete_tasks (done);
   return ret;

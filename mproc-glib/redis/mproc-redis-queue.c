@@ -273,15 +273,18 @@ stream_consumer (RedisQueue    *q,
 
   g_mutex_lock (&q->lock);
   queue_reset_process_locked (q);
-  if (q->consumer != NULL)
+  if (q->consumer != NULL && mproc_redis_client_is_open (q->alive))
     {
       name = g_strdup (q->consumer);
       g_mutex_unlock (&q->lock);
       return g_steal_pointer (&name);
     }
+  /* the subscription lost with its connection (a server restart): made
+   * again under the same name, before others take us for dead */
+  name = q->consumer != NULL ? g_strdup (q->consumer) :
+         g_strdup_printf ("%s-%d-%08x", g_get_host_name (), (int) getpid (), g_random_int ());
   g_mutex_unlock (&q->lock);
 
-  name = g_strdup_printf ("%s-%d-%08x", g_get_host_name (), (int) getpid (), g_random_int ());
   channel = g_strconcat (q->alive_prefix, name, NULL);
   alive = mproc_redis_client_new_blocking (q->backend->config);
   cmd = mproc_redis_cmd_new ("SUBSCRIBE");
@@ -293,9 +296,11 @@ stream_consumer (RedisQueue    *q,
       return NULL;
     }
   g_mutex_lock (&q->lock);
-  if (q->consumer == NULL)
+  if (q->consumer == NULL || g_strcmp0 (q->consumer, name) == 0)
     {
+      g_free (q->consumer);
       q->consumer = g_strdup (name);
+      g_clear_pointer (&q->alive, mproc_redis_client_unref);
       q->alive = alive;
     }
   else
