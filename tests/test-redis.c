@@ -556,6 +556,16 @@ target_getter (MprocProcess *process,
         g_error ("%s", error->message);
       pause ();
     }
+  else if (g_str_equal (mode, "set-event"))
+    {
+      g_autoptr(MprocEvent) event = mproc_manager_new_event (manager, "e", NULL, &error);
+
+      if (event == NULL)
+        g_error ("%s", error->message);
+      g_usleep (200 * 1000);
+      mproc_event_set (event);
+      return 0;
+    }
   else if (g_str_equal (mode, "lock-and-die"))
     {
       g_autoptr(MprocLock) lock = mproc_manager_new_lock (manager, "l", NULL, &error);
@@ -862,6 +872,35 @@ test_tls (void)
   test_redis_remove_tree (dir);
 }
 
+static void
+test_event (void)
+{
+  g_autofree char *uri = unique_uri (redis->uri);
+  g_autoptr(MprocManager) manager = open_manager (uri);
+  g_autoptr(MprocEvent) event = NULL;
+  g_autoptr(MprocProcess) setter = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  g_test_summary ("An event in Redis: a wait times out, a set by another process wakes it");
+  event = mproc_manager_new_event (manager, "e", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (mproc_event_is_set (event));
+  start = g_get_monotonic_time ();
+  g_assert_false (mproc_event_wait (event, 200 * 1000, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 150 * 1000);
+
+  setter = mproc_process_new ("getter", g_variant_new ("(ss)", uri, "set-event"));
+  g_assert_true (mproc_process_start (setter, &error));
+  g_assert_true (mproc_event_wait (event, 10 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (mproc_event_is_set (event));
+  join_ok (setter);
+  mproc_event_clear (event);
+  g_assert_false (mproc_event_is_set (event));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -889,6 +928,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/redis/lock-holder-killed", test_lock_holder_killed);
   g_test_add_func ("/mproc/redis/joinable-restart", test_joinable_restart);
   g_test_add_func ("/mproc/redis/tls", test_tls);
+  g_test_add_func ("/mproc/redis/event", test_event);
 
   if (!g_test_subprocess ())
     redis = test_redis_start (FALSE, NULL);

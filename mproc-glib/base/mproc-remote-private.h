@@ -45,6 +45,14 @@ typedef struct
   gboolean  (*release)   (MprocRemote   *remote,
                           GError       **error);
   gboolean  (*is_owned)  (MprocRemote   *remote);
+  /* events: set (TRUE) or clear; wait() is FALSE without @error on timeout */
+  void      (*event_set) (MprocRemote   *remote,
+                          gboolean       value);
+  gboolean  (*event_is_set) (MprocRemote *remote);
+  gboolean  (*event_wait) (MprocRemote  *remote,
+                          gint64         timeout_usec,
+                          GCancellable  *cancellable,
+                          GError       **error);
   void      (*free)      (MprocRemote   *remote);
 } MprocRemoteClass;
 

@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 
 #include "mproc-context.h"
+#include "mproc-event.h"
 #include "mproc-joinable-queue.h"
 #include "mproc-lock.h"
 #include "mproc-queue.h"
@@ -49,6 +50,11 @@ MprocQueue         *mproc_manager_new_queue          (MprocManager   *self,
                                                       GError        **error);
 MPROC_AVAILABLE_IN_1_0
 MprocJoinableQueue *mproc_manager_new_joinable_queue (MprocManager   *self,
+                                                      const char     *name,
+                                                      GCancellable   *cancellable,
+                                                      GError        **error);
+MPROC_AVAILABLE_IN_1_0
+MprocEvent         *mproc_manager_new_event          (MprocManager   *self,
                                                       const char     *name,
                                                       GCancellable   *cancellable,
                                                       GError        **error);

@@ -30,9 +30,6 @@
 /* a synchronous waiter looks at its cancellable this often */
 #define WAIT_SLICE_USEC (50 * 1000)
 #define READ_CHUNK      (64 * 1024)
-/* a connection unused this long is checked for a close by the server
- * before a call (a busy one learns of it from its next reply) */
-#define IDLE_CHECK_USEC (100 * 1000)
 
 typedef enum
 {
@@ -66,7 +63,6 @@ struct _MprocRedisClient
   GCond                 cond;
   guint                 pid;           /* process_generation() of the connection */
   guint                 n_waiters;     /* threads in g_cond_wait_until() */
-  gint64                last_read;     /* monotonic time of the last read */
   GIOStream            *stream;        /* NULL: not connected */
   GSocket              *socket;
   GPollableInputStream *in;
@@ -427,7 +423,6 @@ read_some_locked (MprocRedisClient *client,
 
       if (n > 0)
         {
-          client->last_read = g_get_monotonic_time ();
           redisReaderFeed (client->reader, buf, n);
           if (n < (gssize) sizeof buf)
             break;
@@ -758,8 +753,7 @@ ensure_open_locked (MprocRedisClient  *client,
     }
   /* idle: a connection the server closed meanwhile (restarted, idle
    * timeout, CLIENT KILL) is noticed here and replaced, losing nothing */
-  if (client->stream != NULL && client->pending.length == 0 && !client->reading &&
-      g_get_monotonic_time () - client->last_read > IDLE_CHECK_USEC)
+  if (client->stream != NULL && client->pending.length == 0 && !client->reading)
     read_some_locked (client, done);
   if (client->stream != NULL)
     return TRUE;

@@ -278,5 +278,22 @@ const char * const mproc_redis_scripts[N_SCRIPTS + 1] = {
     "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
     "return 1\n",
 
+  [SCRIPT_EVENT_SET] =
+    /* KEYS: flag, changes; ARGV: "1" set, "0" clear */
+    "if ARGV[1] == '1' then\n"
+    "  redis.call('SET', KEYS[1], '1')\n"
+    "  redis.call('XADD', KEYS[2], 'MAXLEN', '~', '100', '*', 's', '1')\n"
+    "else\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "end\n"
+    "return 1\n",
+
+  [SCRIPT_EVENT_STATE] =
+    /* KEYS: flag, changes: {set, last change id} */
+    "local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)\n"
+    "local id = '0-0'\n"
+    "if #last > 0 then id = last[1][1] end\n"
+    "return {redis.call('EXISTS', KEYS[1]), id}\n",
+
   NULL
 };
