@@ -13,6 +13,8 @@ packages=(
 )
 # docs and install (#8): the reference, meson dist and its unpacking
 packages+=(gi-docgen git xz-utils)
+# the Redis backend: the server for tests and redis-benchmark, the RESP parser, TLS for GIO
+packages+=(redis-server redis-tools libhiredis-dev glib-networking)
 
 missing=()
 for p in "${packages[@]}"; do

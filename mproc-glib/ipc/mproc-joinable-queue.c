@@ -8,6 +8,7 @@
 #include "mproc-error.h"
 #include "mproc-joinable-queue.h"
 #include "mproc-queue-private.h"
+#include "mproc-remote-private.h"
 
 /**
  * MprocJoinableQueue:
@@ -81,11 +82,14 @@ gboolean
 mproc_joinable_queue_task_done (MprocJoinableQueue  *self,
                                 GError             **error)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_JOINABLE_QUEUE (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if ((remote = mproc_remote_get (self)) != NULL)
+    return remote->klass->task_done (remote, error);
   ring = mproc_queue_get_ring (MPROC_QUEUE (self), error);
   if (ring == NULL)
     return FALSE;
@@ -113,12 +117,15 @@ mproc_joinable_queue_join (MprocJoinableQueue  *self,
                            GCancellable        *cancellable,
                            GError             **error)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_JOINABLE_QUEUE (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if ((remote = mproc_remote_get (self)) != NULL)
+    return remote->klass->join (remote, timeout_usec, cancellable, error);
   ring = mproc_queue_get_ring (MPROC_QUEUE (self), error);
   if (ring == NULL)
     return FALSE;

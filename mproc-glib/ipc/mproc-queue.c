@@ -14,6 +14,7 @@
 #include "mproc-initable-private.h"
 #include "mproc-joinable-queue.h"
 #include "mproc-queue-private.h"
+#include "mproc-remote-private.h"
 #include "mproc-ring-body-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-wire-private.h"
@@ -213,6 +214,12 @@ mproc_queue_get_ring (MprocQueue  *self,
       mproc_queue_set_error_closed (error);
       return NULL;
     }
+  if (mproc_remote_get (self) != NULL)
+    {
+      /* what a remote queue does not do goes through here */
+      mproc_remote_set_unsupported (error);
+      return NULL;
+    }
   /* Made with g_object_new() alone (a binding's `new`): make the ring now. */
   if (!MPROC_INIT_ONCE_READY (&priv->once) &&
       !mproc_init_once_ensure (&priv->once, G_INITABLE (self), error))
@@ -267,6 +274,11 @@ mproc_queue_serialize (MprocShareable *shareable,
 {
   MprocQueuePrivate *priv = mproc_queue_get_instance_private (MPROC_QUEUE (shareable));
 
+  if (mproc_remote_get (shareable) != NULL)
+    {
+      mproc_remote_set_unsupported (error);
+      return NULL;
+    }
   /* Even a queue this process closed can be handed on. */
   if (!MPROC_INIT_ONCE_READY (&priv->once) &&
       !mproc_init_once_ensure (&priv->once, G_INITABLE (shareable), error))
@@ -535,6 +547,7 @@ mproc_queue_put (MprocQueue    *self,
                  GCancellable  *cancellable,
                  GError       **error)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_QUEUE (self), FALSE);
@@ -542,6 +555,12 @@ mproc_queue_put (MprocQueue    *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if ((remote = mproc_remote_get (self)) != NULL)
+    {
+      g_autoptr(GVariant) sunk = g_variant_ref_sink (value);
+
+      return remote->klass->put (remote, sunk, timeout_usec, cancellable, error);
+    }
   ring = mproc_queue_get_ring (self, error);
   if (ring == NULL)
     {
@@ -673,12 +692,15 @@ mproc_queue_get (MprocQueue    *self,
                  GCancellable  *cancellable,
                  GError       **error)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_QUEUE (self), NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if ((remote = mproc_remote_get (self)) != NULL)
+    return remote->klass->get (remote, timeout_usec, cancellable, error);
   ring = mproc_queue_get_ring (self, error);
   if (ring == NULL)
     return NULL;
@@ -782,10 +804,17 @@ mproc_queue_get_finish (MprocQueue    *self,
 guint
 mproc_queue_get_qsize (MprocQueue *self)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_QUEUE (self), 0);
 
+  if ((remote = mproc_remote_get (self)) != NULL)
+    {
+      gssize n = remote->klass->qsize (remote, NULL);
+
+      return n > 0 ? (guint) MIN (n, G_MAXUINT) : 0;
+    }
   ring = mproc_queue_get_ring (self, NULL);
   return ring != NULL ? mproc_ring_get_qsize (ring) : 0;
 }
@@ -931,6 +960,8 @@ mproc_queue_create_source (MprocQueue *self)
   g_return_val_if_fail (MPROC_IS_QUEUE (self), NULL);
 
   priv = mproc_queue_get_instance_private (self);
+  if (mproc_remote_get (self) != NULL)
+    return NULL;
   if (!MPROC_INIT_ONCE_READY (&priv->once) &&
       !mproc_init_once_ensure (&priv->once, G_INITABLE (self), NULL))
     return NULL;
