@@ -1,6 +1,8 @@
 #!/bin/bash
 # Installs what mproc-glib needs to build and test on Debian 12, as root.
 # Idempotent, and quiet when everything is already there.
+#   --bench  also what bench/run's peer column needs: pyzmq, joblib (whose
+#            bundled loky is the peer; Debian has no python3-loky), libzmq
 set -euo pipefail
 
 packages=(
@@ -13,6 +15,10 @@ packages=(
 )
 # docs and install (#8): the reference, meson dist and its unpacking
 packages+=(gi-docgen git xz-utils)
+# bench/run's peers (opt-in)
+if [ "${1:-}" = --bench ]; then
+  packages+=(python3-zmq python3-joblib libzmq3-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
