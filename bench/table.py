@@ -19,6 +19,7 @@ LOWER_IS_BETTER = {'ns', 'us', 'ms'}
 # compared with the plain ring, the pickled round trip with the plain one.
 RAW_NAME = {
     'simplequeue_small_int': 'raw_queue_small_int',
+    'queue_small_int_typed': 'raw_queue_small_int',
     'simplequeue_small_bytes64': 'raw_queue_small_bytes64',
     'pipe_rtt_64_obj': 'raw_pipe_rtt_64',
     'lock_uncontended': 'raw_lock_uncontended_robust',
@@ -31,6 +32,7 @@ RAW_NAME = {
 # local pool (#9).
 PY_NAME = {
     'manager_dict_update_10k': 'manager_dict_set',
+    'queue_small_int_typed': 'queue_small_int',
     'dbus_submit_rtt': 'pool_apply_async_rtt',
     'dbus_local_apply_rtt': 'pool_apply_async_rtt',
     'dbus_map_tiny_av': 'pool_map_tiny',
