@@ -1,6 +1,8 @@
 #!/bin/bash
 # Installs what mproc-glib needs to build and test on Debian 12, as root.
 # Idempotent, and quiet when everything is already there.
+#   --bench  also what bench/run's peer column needs: pyzmq, joblib (whose
+#            bundled loky is the peer; Debian has no python3-loky), libzmq
 set -euo pipefail
 
 packages=(
@@ -15,6 +17,10 @@ packages=(
 packages+=(gi-docgen git xz-utils)
 # the Redis backend: the server for tests and redis-benchmark, the RESP parser, TLS for GIO
 packages+=(redis-server redis-tools libhiredis-dev glib-networking)
+# bench/run's peers (opt-in)
+if [ "${1:-}" = --bench ]; then
+  packages+=(python3-zmq python3-joblib libzmq3-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

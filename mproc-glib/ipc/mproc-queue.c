@@ -593,6 +593,44 @@ mproc_queue_put_nowait (MprocQueue  *self,
 }
 
 /**
+ * mproc_queue_put_int64:
+ * @self: a #MprocQueue
+ * @value: the number
+ * @timeout_usec: how long to wait for room, -1 as long as needed, 0 not at all
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Puts the `int64` @value: the same message as mproc_queue_put() of
+ * g_variant_new_int64(), which any get of any process reads, but written
+ * straight into the shared ring without building a #GVariant: a C
+ * producer of many small numbers saves an allocation and a free per
+ * message.
+ *
+ * Returns: %TRUE once @value is in the queue, else %FALSE with @error set,
+ *   as mproc_queue_put()
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_queue_put_int64 (MprocQueue    *self,
+                       gint64         value,
+                       gint64         timeout_usec,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  MprocRing *ring;
+
+  g_return_val_if_fail (MPROC_IS_QUEUE (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  ring = mproc_queue_get_ring (self, error);
+  if (ring == NULL)
+    return FALSE;
+  return mproc_ring_put_fixed (ring, 'x', (guint64) value, sizeof (gint64), timeout_usec, cancellable, error);
+}
+
+/**
  * mproc_queue_put_async:
  * @self: a #MprocQueue
  * @value: the message; a floating reference is sunk
@@ -724,6 +762,48 @@ mproc_queue_get_nowait (MprocQueue  *self,
                         GError     **error)
 {
   return mproc_queue_get (self, 0, NULL, error);
+}
+
+/**
+ * mproc_queue_get_int64:
+ * @self: a #MprocQueue
+ * @out_value: (out) (optional): return location for the number
+ * @timeout_usec: how long to wait in microseconds, -1 forever, 0 not at all
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Takes the oldest message, which must be an `int64` (put by
+ * mproc_queue_put_int64() or by mproc_queue_put() of an `int64`
+ * #GVariant), and reads it without building a #GVariant. For queues that
+ * carry only numbers: a message of another type is taken all the same,
+ * and dropped with %MPROC_ERROR_INVALID_MESSAGE.
+ *
+ * Returns: %TRUE with the number in @out_value, else %FALSE with @error
+ *   set, as mproc_queue_get(), or %MPROC_ERROR_INVALID_MESSAGE for a
+ *   message that is not an `int64`
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_queue_get_int64 (MprocQueue    *self,
+                       gint64        *out_value,
+                       gint64         timeout_usec,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  MprocRing *ring;
+  guint64 bits = 0;
+
+  g_return_val_if_fail (MPROC_IS_QUEUE (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  ring = mproc_queue_get_ring (self, error);
+  if (ring == NULL || !mproc_ring_get_fixed (ring, 'x', sizeof (gint64), &bits, timeout_usec, cancellable, error))
+    return FALSE;
+  if (out_value != NULL)
+    *out_value = (gint64) bits;
+  return TRUE;
 }
 
 /**
