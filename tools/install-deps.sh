@@ -13,6 +13,8 @@ packages=(
 )
 # docs and install (#8): the reference, meson dist and its unpacking
 packages+=(gi-docgen git xz-utils)
+# the GTK 4 example and its test under Xvfb; systemd-analyze for the unit
+packages+=(libgtk-4-dev gir1.2-gtk-4.0 xvfb xauth systemd)
 
 missing=()
 for p in "${packages[@]}"; do
