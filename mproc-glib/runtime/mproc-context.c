@@ -146,10 +146,12 @@ mproc_context_new (MprocStartMethod start_method)
 /**
  * mproc_context_get_default:
  *
- * Returns the context that processes use unless told otherwise: forkserver
- * when the program called mproc_init() (safe with threads, as in every GTK
- * application), fork otherwise (with a warning the first time it forks a
- * multi-threaded process). The environment variable `MPROC_START_METHOD`
+ * Returns the context that processes use unless told otherwise: spawn in a
+ * process that runs GJS (a gjs script, whose JavaScript engine cannot be
+ * forked safely, even by a fork server), else forkserver when the program
+ * called mproc_init() (safe with threads, as in every GTK application),
+ * fork otherwise (with a warning the first time it forks a multi-threaded
+ * process). The environment variable `MPROC_START_METHOD`
  * (`fork`, `spawn` or `forkserver`) overrides the choice, to run a program
  * under each method without changing it.
  *
@@ -170,6 +172,8 @@ mproc_context_get_default (void)
     which = MPROC_START_METHOD_SPAWN;
   else if (g_strcmp0 (forced, "forkserver") == 0)
     which = MPROC_START_METHOD_FORKSERVER;
+  else if (mproc_runtime_is_gjs ())
+    which = MPROC_START_METHOD_SPAWN;
   else
     which = mproc_runtime_is_initialized () ? MPROC_START_METHOD_FORKSERVER : MPROC_START_METHOD_FORK;
 

@@ -5,6 +5,7 @@
 
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -147,6 +148,20 @@ gboolean
 mproc_runtime_is_initialized (void)
 {
   return g_atomic_int_get (&initialized);
+}
+
+/* Whether a GJS JavaScript engine lives in this process (gjs, or a program
+ * embedding libgjs such as GNOME Shell).  SpiderMonkey starts its helper
+ * threads at once and has nothing like os.fork() to prepare for a fork, so
+ * only spawn is safe there: even a fork server would be a gjs. */
+gboolean
+mproc_runtime_is_gjs (void)
+{
+  static gsize gjs = 0;
+
+  if (g_once_init_enter (&gjs))
+    g_once_init_leave (&gjs, dlsym (RTLD_DEFAULT, "gjs_context_get_current") != NULL ? 2 : 1);
+  return gjs == 2;
 }
 
 /**
@@ -709,7 +724,13 @@ mproc_runtime_warn_if_threaded (void)
     if (*p == ' ')
       field++;
 
-  if (atoi (p) > 1 && g_atomic_int_compare_and_exchange (&warned, 0, 1))
+  if (atoi (p) <= 1 || !g_atomic_int_compare_and_exchange (&warned, 0, 1))
+    return;
+  if (mproc_runtime_is_initialized ())
+    g_warning ("This process is multi-threaded, use of the fork start method "
+               "may lead to deadlocks in the child; use the spawn start method "
+               "(or forkserver, unless this program is a gjs script)");
+  else
     g_warning ("This process is multi-threaded, use of the fork start method "
                "may lead to deadlocks in the child; call mproc_init() at the "
                "top of main() to use the forkserver start method instead");
