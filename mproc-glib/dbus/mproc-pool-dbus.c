@@ -1318,24 +1318,24 @@ pool_interface_info (GError **error)
  *   `PropertiesChanged` at most ten times a second; `Targets` lists the
  *   registered targets.
  *
- * Only registered targets (mproc_register_task()) can be called; any other
+ * Only registered targets ([func@Mproc.register_task]) can be called; any other
  * name fails with %MPROC_ERROR_UNKNOWN_TARGET.  Errors reach the caller
  * with their domain and code (%MPROC_ERROR is registered for D-Bus, see
- * mproc_error_quark()): a worker that dies fails only its task, with
+ * [type_func@Mproc.Error.quark]): a worker that dies fails only its task, with
  * %MPROC_ERROR_WORKER_DIED.  Each caller (a unique name on a message bus,
  * the whole connection on a peer-to-peer one) may have at most a limited
  * number of tasks queued (%MPROC_ERROR_FULL past it) and send calls up to
  * a limited size (`org.freedesktop.DBus.Error.LimitsExceeded` past it):
- * see mproc_pool_set_export_limits().  A caller that leaves the bus, or
+ * see [method@Mproc.Pool.set_export_limits].  A caller that leaves the bus, or
  * whose connection closes, has its calls cancelled and their tasks no
  * worker has started dropped.
  *
  * The method handlers run in the thread-default main context of the
  * caller of this function, which must be the pool's, and never block it.
  * The export holds a reference on @self and @connection until
- * mproc_pool_unexport().
+ * [method@Mproc.Pool.unexport].
  *
- * Returns: an export id (never 0) for mproc_pool_unexport(), or 0 with
+ * Returns: an export id (never 0) for [method@Mproc.Pool.unexport], or 0 with
  *   @error set (for instance when something is already exported at
  *   @object_path)
  *
@@ -1417,9 +1417,9 @@ lookup_export (MprocPool *pool,
 /**
  * mproc_pool_unexport:
  * @self: a pool
- * @export_id: an id returned by mproc_pool_export() for @self
+ * @export_id: an id returned by [method@Mproc.Pool.export] for @self
  *
- * Stops serving @self where mproc_pool_export() exported it.  The calls
+ * Stops serving @self where [method@Mproc.Pool.export] exported it.  The calls
  * in progress are cancelled (their callers get %G_IO_ERROR_CANCELLED);
  * the export lets go of the pool and the connection once they are over.
  *
@@ -1451,7 +1451,7 @@ mproc_pool_unexport (MprocPool *self,
 /**
  * mproc_pool_set_export_limits:
  * @self: a pool
- * @export_id: an id returned by mproc_pool_export() for @self
+ * @export_id: an id returned by [method@Mproc.Pool.export] for @self
  * @max_queued_per_caller: how many tasks one caller may have queued (an
  *   item of a map is one), or 0 for no limit
  * @max_message_size: the largest call taken, in bytes (its arguments, or

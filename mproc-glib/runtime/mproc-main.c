@@ -80,7 +80,7 @@ target_free (gpointer data)
  * never returns.
  *
  * Call it at the top of main(), after registering targets with
- * mproc_register_target() (and after g_type_ensure() of any
+ * [func@Mproc.register_target] (and after g_type_ensure() of any
  * [class@Mproc.Process] subclass the program starts, unless it is linked with
  * `-rdynamic`), and before anything else: the spawn and forkserver start
  * methods re-execute the program, and everything main() does before this call
@@ -172,8 +172,8 @@ mproc_runtime_is_gjs (void)
  * @destroy: (nullable): frees @user_data
  *
  * Registers a function that [class@Mproc.Process] can run in a child by
- * name. Register every target before calling mproc_init(), so that a child
- * started by spawn or forkserver, which runs main() only up to mproc_init(),
+ * name. Register every target before calling [func@Mproc.init], so that a child
+ * started by spawn or forkserver, which runs main() only up to [func@Mproc.init],
  * knows them too. A second registration of the same name replaces the first.
  *
  * This function is thread-safe.
@@ -837,7 +837,7 @@ mproc_set_max_message_size (gsize size)
 /**
  * mproc_get_max_message_size:
  *
- * Gets the limit set by mproc_set_max_message_size().
+ * Gets the limit set by [func@Mproc.set_max_message_size].
  *
  * Returns: the largest message, in bytes, this process accepts
  *
