@@ -11,6 +11,9 @@
 # service module's entry point) cannot be linked: it is reported, and is an
 # error unless listed in NOT_IN_GIR below.
 #
+# In the guide's pages, every C, Python or GJS code block is labelled too
+# (a line **C**, **Python** or **GJS** before it), and --fix adds them.
+#
 # doc-links.py [--fix] [--exclude DIR]... GIR FILE-OR-DIR...
 # Exits 1 when an unlinked mention is left (after --fix: none can be).
 #
@@ -71,11 +74,44 @@ def prose_spans(path, text):
     return [(m.start(), m.end()) for m in re.finditer(r'/\*\*.*?\*/', text, re.S)]
 
 
+LABELS = {'c': 'C', 'python': 'Python', 'js': 'GJS'}
+
+
+def label_blocks(path, text, fix, problems):
+    """Every C, Python or GJS block of a page says which it is: a line
+    **C**, **Python** or **GJS** (or a heading of that name) before it."""
+    lines = text.split('\n')
+    out = []
+    in_code = False
+    for i, line in enumerate(lines):
+        fence = line.strip()
+        if fence.startswith('```'):
+            lang = fence[3:].strip()
+            if not in_code and lang in LABELS:
+                prev = next((l.strip() for l in reversed(out) if l.strip()), '')
+                label = LABELS[lang]
+                if prev not in (f'**{label}**', f'### {label}', f'#### {label}'):
+                    if fix:
+                        out += [f'**{label}**', '']
+                    else:
+                        problems.append(f'{path}:{i + 1}: a {label} block without a **{label}** label')
+            in_code = not in_code
+        out.append(line)
+    return '\n'.join(out)
+
+
 def process(path, links, fix):
     with open(path, encoding='utf-8') as f:
         text = f.read()
     problems = []
     edits = []
+    if path.endswith('.md'):
+        labelled = label_blocks(path, text, fix, problems)
+        if labelled != text:
+            with open(path, 'w', encoding='utf-8') as f:
+                f.write(labelled)
+            print(f'{path}: code blocks labelled')
+            text = labelled
     for start, end in prose_spans(path, text):
         code_spans = [(c.start(), c.end()) for c in CODE_SPAN.finditer(text, start, end)]
         for m in MENTION.finditer(text, start, end):
