@@ -3,7 +3,7 @@
 # reference (the gtk-doc comments of the library's sources) and the guide
 # (docs/reference/*.md), and with --fix turns them into gi-docgen links:
 # [func@Mproc.init], [method@Mproc.Pool.map], [ctor@Mproc.Pool.new],
-# [type_func@Mproc.Process.…].  What a symbol is comes from Mproc-1.gir.
+# [func@Mproc.Process.…].  What a symbol is comes from Mproc-1.gir.
 #
 # Fenced code blocks are code, not prose, and are left alone; so are
 # comments that are not documentation (/* … */ rather than /** … */).
@@ -50,7 +50,7 @@ def gir_links(gir):
     for kind in ('class', 'record', 'interface', 'enumeration', 'bitfield'):
         for t in ns.findall(f'core:{kind}', NS):
             tname = t.get('name')
-            for tag, link in (('method', 'method'), ('constructor', 'ctor'), ('function', 'type_func')):
+            for tag, link in (('method', 'method'), ('constructor', 'ctor'), ('function', 'func')):
                 for fn in t.findall(f'core:{tag}', NS):
                     links[fn.get(C_ID)] = f'[{link}@{name}.{tname}.{fn.get("name")}]'
     links.pop(None, None)

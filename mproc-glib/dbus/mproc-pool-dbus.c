@@ -1321,7 +1321,7 @@ pool_interface_info (GError **error)
  * Only registered targets ([func@Mproc.register_task]) can be called; any other
  * name fails with %MPROC_ERROR_UNKNOWN_TARGET.  Errors reach the caller
  * with their domain and code (%MPROC_ERROR is registered for D-Bus, see
- * [type_func@Mproc.Error.quark]): a worker that dies fails only its task, with
+ * [func@Mproc.Error.quark]): a worker that dies fails only its task, with
  * %MPROC_ERROR_WORKER_DIED.  Each caller (a unique name on a message bus,
  * the whole connection on a peer-to-peer one) may have at most a limited
  * number of tasks queued (%MPROC_ERROR_FULL past it) and send calls up to

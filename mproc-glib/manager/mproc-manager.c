@@ -63,13 +63,13 @@
  *
  * Other machines can be let in over TCP with [method@Mproc.Manager.listen_tcp],
  * which requires an authkey ([method@Mproc.Manager.set_authkey]): a client
- * connects with [type_func@Mproc.Manager.connect_with_authkey] after an HMAC-SHA256
+ * connects with [func@Mproc.Manager.connect_with_authkey] after an HMAC-SHA256
  * challenge-response both ways, as in Python, and a client with a wrong
  * or missing key is refused with %MPROC_ERROR_ACCESS_DENIED before it can
  * send any request.
  *
  * Any process of the same user, a child or an unrelated program, connects
- * with [type_func@Mproc.Manager.connect]. A manager can also be handed to a child
+ * with [func@Mproc.Manager.connect]. A manager can also be handed to a child
  * with [method@Mproc.Process.add_object]: the child gets a manager connected to
  * the same server.
  *
@@ -122,14 +122,14 @@
  *   handshake.
  * - [method@Mproc.Manager.shutdown_async]: asks the server to stop, then waits
  *   for the process to exit and reaps it.
- * - [type_func@Mproc.Manager.connect_async] and
- *   [type_func@Mproc.Manager.connect_with_authkey_async]: connect, check the peer's
+ * - [func@Mproc.Manager.connect_async] and
+ *   [func@Mproc.Manager.connect_with_authkey_async]: connect, check the peer's
  *   user id or run the HMAC challenge-response both ways, and receive the
  *   rings' file descriptors: a short exchange of several steps, each with
  *   a timeout.
  * - [method@Mproc.Manager.listen_tcp_async]: resolves the host name (a blocking
  *   lookup) and binds the listening socket before its request.
- * - Over TCP ([type_func@Mproc.Manager.connect_with_authkey]), every proxy call and
+ * - Over TCP ([func@Mproc.Manager.connect_with_authkey]), every proxy call and
  *   [method@Mproc.Manager.ping_async], [method@Mproc.Manager.publish_async] and
  *   [method@Mproc.Manager.lookup_async]: there are no rings; each call sends a frame
  *   and reads frames until its reply under the connection's lock, so the
@@ -982,7 +982,7 @@ connect_thread (GTask        *task,
  *
  * Connects to a manager's server without blocking the calling thread (the
  * handshake runs on one of GIO's worker threads); see
- * [type_func@Mproc.Manager.connect].
+ * [func@Mproc.Manager.connect].
  *
  * Since: 1.0
  */
@@ -1008,7 +1008,7 @@ mproc_manager_connect_async (const char          *address,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes [type_func@Mproc.Manager.connect_async].
+ * Finishes [func@Mproc.Manager.connect_async].
  *
  * Returns: (transfer full): the connected manager, or %NULL with @error set
  *
@@ -1032,7 +1032,7 @@ mproc_manager_connect_finish (GAsyncResult  *result,
  * Sets the authentication key of @self, like the `authkey` of Python's
  * managers: the secret a TCP listener ([method@Mproc.Manager.listen_tcp]) asks
  * its clients to prove they know, and that a manager connected over TCP
- * proves it knows (see [type_func@Mproc.Manager.connect_with_authkey]).
+ * proves it knows (see [func@Mproc.Manager.connect_with_authkey]).
  *
  * The key itself never travels: each side sends a random nonce and the
  * other answers with its HMAC-SHA256 under the key, compared in constant
@@ -1073,7 +1073,7 @@ mproc_manager_set_authkey (MprocManager *self,
  * address): the socket is bound here, so that its errors are reported
  * here, and handed to the server, which listens on it until it stops.
  * [method@Mproc.Manager.get_tcp_address] then gives the address that clients
- * pass to [type_func@Mproc.Manager.connect_with_authkey].
+ * pass to [func@Mproc.Manager.connect_with_authkey].
  *
  * An authkey is required ([method@Mproc.Manager.set_authkey]); without one the
  * call fails with %MPROC_ERROR_ACCESS_DENIED. A client that does not
@@ -1279,7 +1279,7 @@ mproc_manager_get_tcp_address (MprocManager *self)
  * and checking that the server knows it too. A wrong or missing key fails
  * with %MPROC_ERROR_ACCESS_DENIED. For a unix address the key is not
  * used (the server checks the user id instead) and this is
- * [type_func@Mproc.Manager.connect].
+ * [func@Mproc.Manager.connect].
  *
  * A manager connected over TCP serves dicts, lists and namespaces, each
  * call being one request and one reply over the network; change
@@ -1341,7 +1341,7 @@ connect_with_authkey_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when connected or failed
  * @user_data: data for @callback
  *
- * Asynchronous form of [type_func@Mproc.Manager.connect_with_authkey]; the
+ * Asynchronous form of [func@Mproc.Manager.connect_with_authkey]; the
  * connection and its challenge-response run on one of GIO's worker
  * threads.
  *
@@ -1374,7 +1374,7 @@ mproc_manager_connect_with_authkey_async (const char          *address,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes [type_func@Mproc.Manager.connect_with_authkey_async].
+ * Finishes [func@Mproc.Manager.connect_with_authkey_async].
  *
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
@@ -1394,7 +1394,7 @@ mproc_manager_connect_with_authkey_finish (GAsyncResult  *result,
  * mproc_manager_get_address:
  * @self: a `MprocManager`
  *
- * Gets the address other processes pass to [type_func@Mproc.Manager.connect].
+ * Gets the address other processes pass to [func@Mproc.Manager.connect].
  *
  * Returns: (nullable): the address, or %NULL before [method@Mproc.Manager.start]
  *
