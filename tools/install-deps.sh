@@ -21,6 +21,8 @@ packages+=(redis-server redis-tools libhiredis-dev glib-networking)
 if [ "${1:-}" = --bench ]; then
   packages+=(python3-zmq python3-joblib libzmq3-dev)
 fi
+# the GTK 4 example and its test under Xvfb; systemd-analyze for the unit
+packages+=(libgtk-4-dev gir1.2-gtk-4.0 xvfb xauth systemd)
 
 missing=()
 for p in "${packages[@]}"; do

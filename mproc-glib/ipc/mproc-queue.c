@@ -25,7 +25,7 @@
  * A message queue shared by any number of processes, like Python's
  * `multiprocessing.Queue`. Messages are #GVariant values of any type; the
  * type travels with the value and the receiver gets an equal value. Hand the
- * queue to a child with mproc_process_add_object() (or as a property of an
+ * queue to a child with [method@Mproc.Process.add_object] (or as a property of an
  * #MprocProcess subclass).
  *
  * |[<!-- language="C" -->
@@ -37,15 +37,15 @@
  *
  * The queue is a ring of bytes in shared memory (#MprocQueue:capacity bytes,
  * 4 MiB by default): a message is serialised straight into it by
- * mproc_queue_put() and copied out by mproc_queue_get(), with no system call
+ * [method@Mproc.Queue.put] and copied out by [method@Mproc.Queue.get], with no system call
  * unless a side has to sleep. A message larger than the free space, even
  * larger than the whole ring, is streamed through it while the reader reads.
- * There is no feeder thread: when mproc_queue_put() returns, the message is
+ * There is no feeder thread: when [method@Mproc.Queue.put] returns, the message is
  * in shared memory, so nothing is buffered in the process, nothing needs
  * flushing at exit, and a process may exit right after putting.
  *
  * Received bytes are never trusted: a malformed message makes
- * mproc_queue_get() fail with %MPROC_ERROR_INVALID_MESSAGE, and the queue
+ * [method@Mproc.Queue.get] fail with %MPROC_ERROR_INVALID_MESSAGE, and the queue
  * stays usable. A producer killed in the middle of a put leaves nothing
  * visible (or, for a streamed message, a partial message that is dropped);
  * a consumer killed in the middle of a get loses that message; in both
@@ -528,7 +528,7 @@ mproc_queue_get_capacity (MprocQueue *self)
  *
  * Appends @value to the queue, waiting while it is full (#MprocQueue:maxsize
  * messages, or no room in the ring). Blocks the calling thread: use
- * mproc_queue_put_async() from a main loop.
+ * [method@Mproc.Queue.put_async] from a main loop.
  *
  * Once a message larger than the free space has started to stream, the
  * timeout no longer applies; cancelling then drops the partly sent message
@@ -577,7 +577,7 @@ mproc_queue_put (MprocQueue    *self,
  * @value: the message; a floating reference is sunk
  * @error: return location for a #GError
  *
- * Like mproc_queue_put() with a timeout of 0: fails with %MPROC_ERROR_FULL
+ * Like [method@Mproc.Queue.put] with a timeout of 0: fails with %MPROC_ERROR_FULL
  * at once when there is no room (Python's `queue.Full`).
  *
  * Returns: %TRUE once @value is in the queue, else %FALSE with @error set
@@ -642,7 +642,7 @@ mproc_queue_put_int64 (MprocQueue    *self,
  *
  * Appends @value without blocking the calling thread and without any
  * helper thread: the caller's thread-default main context watches for room.
- * Call mproc_queue_put_finish() from @callback.
+ * Call [method@Mproc.Queue.put_finish] from @callback.
  *
  * Since: 1.0
  */
@@ -713,7 +713,7 @@ decode_or_null (GBytes  *bytes,
  * @error: return location for a #GError
  *
  * Takes the oldest message. Blocks the calling thread: use
- * mproc_queue_get_async() from a main loop. Once a streamed message has
+ * [method@Mproc.Queue.get_async] from a main loop. Once a streamed message has
  * started to arrive the timeout no longer applies (as in Python).
  *
  * Returns: (transfer full): the message, or %NULL with @error set:
@@ -750,7 +750,7 @@ mproc_queue_get (MprocQueue    *self,
  * @self: a #MprocQueue
  * @error: return location for a #GError
  *
- * Like mproc_queue_get() with a timeout of 0: fails with
+ * Like [method@Mproc.Queue.get] with a timeout of 0: fails with
  * %MPROC_ERROR_EMPTY at once when there is nothing (Python's `queue.Empty`).
  *
  * Returns: (transfer full): the message, or %NULL with @error set
@@ -817,7 +817,7 @@ mproc_queue_get_int64 (MprocQueue    *self,
  *
  * Takes the oldest message without blocking the calling thread and without
  * a thread per waiter. @callback runs in the caller's thread-default main
- * context; call mproc_queue_get_finish() from it.
+ * context; call [method@Mproc.Queue.get_finish] from it.
  *
  * Since: 1.0
  */
@@ -904,7 +904,7 @@ mproc_queue_get_qsize (MprocQueue *self)
  * @self: a #MprocQueue
  *
  * Whether the queue holds no message (approximate, see
- * mproc_queue_get_qsize()).
+ * [method@Mproc.Queue.get_qsize]).
  *
  * Returns: %TRUE if empty
  *
@@ -966,7 +966,7 @@ mproc_queue_close (MprocQueue *self)
  *
  * Tells whether this process closed @self.
  *
- * Returns: whether mproc_queue_close() was called in this process
+ * Returns: whether [method@Mproc.Queue.close] was called in this process
  *
  * Since: 1.0
  */
@@ -988,7 +988,7 @@ mproc_queue_is_closed (MprocQueue *self)
  * Python's `Queue.join_thread()` waits for the feeder thread to flush the
  * messages buffered in the process. This queue has no feeder thread and
  * buffers nothing: every message is in shared memory when
- * mproc_queue_put() returns. So this returns at once; it exists so that
+ * [method@Mproc.Queue.put] returns. So this returns at once; it exists so that
  * code written after Python reads the same. Nothing is ever flushed at
  * exit, and nothing put is dropped when the process exits.
  *
@@ -1006,7 +1006,7 @@ mproc_queue_join_thread (MprocQueue *self)
  *
  * Python's `Queue.cancel_join_thread()` lets a process exit without
  * flushing, dropping what it buffered. There is nothing to drop here (see
- * mproc_queue_join_thread()): this does nothing. What is dropped at exit is
+ * [method@Mproc.Queue.join_thread]): this does nothing. What is dropped at exit is
  * only a message whose put was still in progress (interrupted by the exit
  * or a signal): readers never see a partial message.
  *
@@ -1024,7 +1024,7 @@ mproc_queue_cancel_join_thread (MprocQueue *self)
  *
  * Creates a #GSource that dispatches while the queue has messages
  * (level-triggered, like an fd source watching %G_IO_IN): take messages
- * with mproc_queue_get_nowait() in its callback, a #GSourceFunc. It watches
+ * with [method@Mproc.Queue.get_nowait] in its callback, a #GSourceFunc. It watches
  * the queue through an fd of its own, polled by the context it is attached
  * to, without any thread. The source keeps @self alive.
  *

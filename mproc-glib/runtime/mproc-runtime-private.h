@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 #define MPROC_BOOTSTRAP_ENV "MPROC_BOOTSTRAP"
 
 gboolean         mproc_runtime_is_initialized   (void);
+gboolean         mproc_runtime_is_gjs           (void);
 char            *mproc_runtime_next_name        (GType            type);
 char            *mproc_runtime_dup_identity     (void);
 gboolean         mproc_runtime_lookup_target    (const char      *name,
