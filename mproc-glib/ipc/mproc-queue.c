@@ -600,14 +600,14 @@ mproc_queue_put_nowait (MprocQueue  *self,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Puts the `int64` @value: the same message as mproc_queue_put() of
+ * Puts the `int64` @value: the same message as [method@Mproc.Queue.put] of
  * g_variant_new_int64(), which any get of any process reads, but written
  * straight into the shared ring without building a #GVariant: a C
  * producer of many small numbers saves an allocation and a free per
  * message.
  *
  * Returns: %TRUE once @value is in the queue, else %FALSE with @error set,
- *   as mproc_queue_put()
+ *   as [method@Mproc.Queue.put]
  *
  * Since: 1.0
  */
@@ -773,13 +773,13 @@ mproc_queue_get_nowait (MprocQueue  *self,
  * @error: return location for a #GError
  *
  * Takes the oldest message, which must be an `int64` (put by
- * mproc_queue_put_int64() or by mproc_queue_put() of an `int64`
+ * [method@Mproc.Queue.put_int64] or by [method@Mproc.Queue.put] of an `int64`
  * #GVariant), and reads it without building a #GVariant. For queues that
  * carry only numbers: a message of another type is taken all the same,
  * and dropped with %MPROC_ERROR_INVALID_MESSAGE.
  *
  * Returns: %TRUE with the number in @out_value, else %FALSE with @error
- *   set, as mproc_queue_get(), or %MPROC_ERROR_INVALID_MESSAGE for a
+ *   set, as [method@Mproc.Queue.get], or %MPROC_ERROR_INVALID_MESSAGE for a
  *   message that is not an `int64`
  *
  * Since: 1.0

@@ -16,7 +16,7 @@
  * @self: a pool
  *
  * Accepts no more work, as Python's `close()`: the calls already made run
- * to their end, then the workers exit.  Call mproc_pool_join() to wait for
+ * to their end, then the workers exit.  Call [method@Mproc.Pool.join] to wait for
  * them.
  *
  * Since: 1.0
@@ -38,7 +38,7 @@ mproc_pool_close (MprocPool *self)
  *
  * Stops at once, as Python's `terminate()`: kills the workers, and the
  * calls not finished fail with %MPROC_ERROR_CLOSED (where Python's would
- * never complete).  Call mproc_pool_join() to reap the workers.
+ * never complete).  Call [method@Mproc.Pool.join] to reap the workers.
  *
  * Since: 1.0
  */
@@ -90,7 +90,7 @@ pool_check_joinable (MprocPool  *self,
  *
  * Waits until every worker has exited, as Python's `join()`.  Blocks the
  * calling thread (without iterating any main context).  Call
- * mproc_pool_close() or mproc_pool_terminate() first.
+ * [method@Mproc.Pool.close] or [method@Mproc.Pool.terminate] first.
  *
  * Returns: %TRUE once the workers are gone, %FALSE with @error set on
  *   timeout (%MPROC_ERROR_TIMED_OUT) or cancellation, or
@@ -207,7 +207,7 @@ join_timeout_cb (gpointer data)
  * @user_data: data for @callback
  *
  * Waits for the workers to exit without blocking; @callback runs in the
- * thread-default main context of the caller. As with mproc_pool_join(), a
+ * thread-default main context of the caller. As with [method@Mproc.Pool.join], a
  * wait that times out fails with %MPROC_ERROR_TIMED_OUT, and a pool that is
  * still running (neither closed nor terminated) with
  * %MPROC_ERROR_INVALID_STATE.
@@ -258,7 +258,7 @@ mproc_pool_join_async (MprocPool           *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_pool_join_async().
+ * Finishes [method@Mproc.Pool.join_async].
  *
  * Returns: %TRUE once the workers are gone, %FALSE with @error set
  *

@@ -203,17 +203,17 @@ mproc_pool_async_initable_init (GAsyncInitableIface *iface)
 /**
  * mproc_pool_new_async:
  * @context: (nullable): how to start the workers, or %NULL for the default
- * @processes: the number of workers, or 0 for mproc_cpu_count()
+ * @processes: the number of workers, or 0 for [func@Mproc.cpu_count]
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async) (closure user_data): called once the workers
  *   are started
  * @user_data: data for @callback
  *
- * Starts a pool as mproc_pool_new_full() does, without blocking the
+ * Starts a pool as [ctor@Mproc.Pool.new_full] does, without blocking the
  * thread-default main context: the workers are started one per main loop
  * iteration (with the fork server, once it has a process ready to give),
  * and @callback runs in that context once they all are (as with
- * mproc_pool_new(), not once they are ready: tasks wait for them).  The
+ * [ctor@Mproc.Pool.new], not once they are ready: tasks wait for them).  The
  * pool belongs to that context.  For the other properties, use
  * g_async_initable_new_async() with %MPROC_TYPE_POOL.
  *
@@ -241,7 +241,7 @@ mproc_pool_new_async (MprocContext        *context,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_pool_new_async().  A pool that could not start all its
+ * Finishes [func@Mproc.Pool.new_async].  A pool that could not start all its
  * workers kills those it had started.
  *
  * Returns: (transfer full): the new pool, or %NULL with @error set

@@ -257,7 +257,7 @@ cancel_start_watch (int fd)
  *
  * Gets the cancellable of the task the calling pool worker is running:
  * it is cancelled when the caller cancels the call the task belongs to
- * (the #GCancellable given to mproc_pool_map_async() and friends), so a
+ * (the #GCancellable given to [method@Mproc.Pool.map_async] and friends), so a
  * long target can stop early, for instance with
  * g_cancellable_set_error_if_cancelled().  Its #GCancellable::cancelled
  * signal is emitted in another thread of the worker.

@@ -16,8 +16,8 @@
  * A pool of worker processes: Python's `multiprocessing.Pool`.
  *
  * A pool keeps [property@Mproc.Pool:processes] workers (by default one per
- * CPU) and runs registered targets (mproc_register_task(),
- * mproc_register_chunk_task()) on them: [method@Mproc.Pool.map] and
+ * CPU) and runs registered targets ([func@Mproc.register_task],
+ * [func@Mproc.register_chunk_task]) on them: [method@Mproc.Pool.map] and
  * [method@Mproc.Pool.starmap] return results in input order,
  * [method@Mproc.Pool.imap] and [method@Mproc.Pool.imap_unordered] deliver
  * them as they come through a [class@Mproc.PoolIterator], and
@@ -25,7 +25,7 @@
  * on GTask that never blocks the main loop and takes a #GCancellable:
  * cancelling removes the tasks of that call that no worker has started and
  * reports %G_IO_ERROR_CANCELLED, other calls go on.  The tasks already
- * running are told (mproc_pool_task_get_cancellable()) and, if they go on
+ * running are told ([func@Mproc.Pool.task_get_cancellable]) and, if they go on
  * past [property@Mproc.Pool:cancel-grace], their workers are killed and
  * replaced.
  *
@@ -318,7 +318,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
   /**
    * MprocPool:processes:
    *
-   * The number of workers; 0 at construction means mproc_cpu_count().
+   * The number of workers; 0 at construction means [func@Mproc.cpu_count].
    *
    * Since: 1.0
    */
@@ -329,7 +329,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
   /**
    * MprocPool:initializer:
    *
-   * The name of a registered pool target (mproc_register_task()) that each
+   * The name of a registered pool target ([func@Mproc.register_task]) that each
    * worker runs once, on [property@Mproc.Pool:initargs], before its first
    * task; its result is ignored.  A worker whose initializer fails exits.
    *
@@ -395,7 +395,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * let such tasks run to their end.
    *
    * A target sees the cancellation at once through
-   * mproc_pool_task_get_cancellable(), and a chunk of item tasks stops
+   * [func@Mproc.Pool.task_get_cancellable], and a chunk of item tasks stops
    * between items: only a target that checks nothing is killed.  Killing a
    * worker fails no other call: the tasks it had been sent and had not
    * started go to the other workers.  The pool kills from its main context
@@ -454,7 +454,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    *
    * A program to run the workers in instead of the application itself,
    * as Python's `multiprocessing.set_executable()`: a small helper that
-   * registers the same pool targets and calls mproc_init() (with no
+   * registers the same pool targets and calls [func@Mproc.init] (with no
    * arguments of its own) spares each worker the loading of a large
    * application.  Only the spawn start method can use it: a pool with
    * another start method fails to start.  %NULL runs the application.
@@ -479,11 +479,11 @@ mproc_pool_init (MprocPool *self)
 
 /**
  * mproc_pool_new:
- * @processes: the number of workers, or 0 for mproc_cpu_count()
+ * @processes: the number of workers, or 0 for [func@Mproc.cpu_count]
  * @error: return location for a #GError
  *
  * Starts a pool of @processes workers with the default context, no
- * initializer and no task limit.  See mproc_pool_new_full().
+ * initializer and no task limit.  See [ctor@Mproc.Pool.new_full].
  *
  * Returns: (transfer full): a new pool, or %NULL with @error set
  *
@@ -499,7 +499,7 @@ mproc_pool_new (guint    processes,
 /**
  * mproc_pool_new_full:
  * @context: (nullable): how to start the workers, or %NULL for the default
- * @processes: the number of workers, or 0 for mproc_cpu_count()
+ * @processes: the number of workers, or 0 for [func@Mproc.cpu_count]
  * @initializer: (nullable): a registered pool target each worker runs once
  * @initargs: (nullable): the argument of @initializer (a floating
  *   reference is sunk); %NULL for an empty tuple
@@ -510,7 +510,7 @@ mproc_pool_new (guint    processes,
  * the order the pool starts them (replacements included).  Blocks while
  * the workers are started (a fraction of a millisecond each with fork or
  * forkserver), not until they are ready: tasks wait for them.  To start
- * one from a main loop without blocking it, use mproc_pool_new_async().
+ * one from a main loop without blocking it, use [func@Mproc.Pool.new_async].
  *
  * Returns: (transfer full): a new pool, or %NULL with @error set
  *
@@ -652,7 +652,7 @@ mproc_pool_get_initializer (MprocPool *self)
  *
  * Returns the number of worker processes the pool has now: after a worker
  * dies and before its replacement starts, or while workers retire after
- * mproc_pool_close(), fewer than [property@Mproc.Pool:processes].
+ * [method@Mproc.Pool.close], fewer than [property@Mproc.Pool:processes].
  *
  * Returns: the number of live workers
  *
@@ -789,7 +789,7 @@ pool_start_async (MprocPool     *self,
  *
  * Runs @target on @arg in a worker without blocking, as Python's
  * `apply_async()`.  @callback runs in the thread-default main context of
- * the caller; call mproc_pool_apply_finish() from it.  Cancelling before a
+ * the caller; call [method@Mproc.Pool.apply_finish] from it.  Cancelling before a
  * worker takes the task removes it.
  *
  * Since: 1.0
@@ -820,7 +820,7 @@ mproc_pool_apply_async (MprocPool           *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_pool_apply_async().
+ * Finishes [method@Mproc.Pool.apply_async].
  *
  * Returns: (transfer full): the result, or %NULL with @error set
  *
@@ -915,9 +915,9 @@ mproc_pool_map (MprocPool     *self,
  * @callback: (scope async) (closure user_data): called with the results
  * @user_data: data for @callback
  *
- * The asynchronous form of mproc_pool_map(): returns at once, and
+ * The asynchronous form of [method@Mproc.Pool.map]: returns at once, and
  * @callback runs in the thread-default main context of the caller; call
- * mproc_pool_map_finish() from it.  @progress_func, if given, follows the
+ * [method@Mproc.Pool.map_finish] from it.  @progress_func, if given, follows the
  * number of items done (to drive a progress bar).  Cancelling removes the
  * chunks no worker has started and reports %G_IO_ERROR_CANCELLED.
  *
@@ -956,7 +956,7 @@ mproc_pool_map_async (MprocPool             *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_pool_map_async().
+ * Finishes [method@Mproc.Pool.map_async].
  *
  * Returns: (transfer full): the results in input order, or %NULL with
  *   @error set
@@ -986,7 +986,7 @@ mproc_pool_map_finish (MprocPool     *self,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * As mproc_pool_map() over tuples, Python's `starmap()`: a pool target
+ * As [method@Mproc.Pool.map] over tuples, Python's `starmap()`: a pool target
  * takes one GVariant, so each tuple is handed to @target whole, and the
  * target reads its arguments from it.
  *
@@ -1019,7 +1019,7 @@ mproc_pool_starmap (MprocPool     *self,
  * @callback: (scope async) (closure user_data): called with the results
  * @user_data: data for @callback
  *
- * The asynchronous form of mproc_pool_starmap().
+ * The asynchronous form of [method@Mproc.Pool.starmap].
  *
  * Since: 1.0
  */
@@ -1050,7 +1050,7 @@ mproc_pool_starmap_async (MprocPool           *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_pool_starmap_async().
+ * Finishes [method@Mproc.Pool.starmap_async].
  *
  * Returns: (transfer full): the results in input order, or %NULL with
  *   @error set

@@ -19,7 +19,7 @@ G_BEGIN_DECLS
 /**
  * MprocTaskFunc:
  * @arg: (transfer none): the argument of one task
- * @user_data: the data given to mproc_register_task()
+ * @user_data: the data given to [func@Mproc.register_task]
  * @error: return location for a #GError
  *
  * A pool target: computes the result of one task in a worker process.
@@ -36,7 +36,7 @@ typedef GVariant *(*MprocTaskFunc) (GVariant  *arg,
 /**
  * MprocChunkFunc:
  * @items: (transfer none): an array of task arguments (type `aT`)
- * @user_data: the data given to mproc_register_chunk_task()
+ * @user_data: the data given to [func@Mproc.register_chunk_task]
  * @error: return location for a #GError
  *
  * A pool target that computes a whole chunk of tasks at once: the fast path

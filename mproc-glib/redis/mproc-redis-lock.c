@@ -328,7 +328,7 @@ static const MprocRemoteClass lock_class = {
 
 /**
  * mproc_manager_new_lock:
- * @self: a manager made by mproc_manager_new_for_uri()
+ * @self: a manager made by [ctor@Mproc.Manager.new_for_uri]
  * @name: the lock's name: processes that use the same name share it
  * @cancellable: (nullable): a `GCancellable`
  * @error: return location for a #GError

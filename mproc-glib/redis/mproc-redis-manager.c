@@ -113,7 +113,7 @@ mproc_redis_manager_for_uri (const char  *uri,
  * password in the URI), `?user=`, `?tls-ca=` (an absolute path to the CA
  * certificates for `rediss://`) and `?timeout=` (seconds each call may
  * take; 10 by default).  The manager has no server process of its own:
- * mproc_manager_start() and mproc_manager_shutdown() do not apply.
+ * [method@Mproc.Manager.start] and [method@Mproc.Manager.shutdown] do not apply.
  *
  * A server gone or unreachable makes every call fail with
  * %MPROC_ERROR_BROKEN within its timeout; refused credentials or a
@@ -168,12 +168,12 @@ connected_cb (GObject      *source,
 
 /**
  * mproc_manager_new_for_uri_async:
- * @uri: where the shared objects live (see mproc_manager_new_for_uri())
+ * @uri: where the shared objects live (see [ctor@Mproc.Manager.new_for_uri])
  * @cancellable: (nullable): a `GCancellable`
  * @callback: (scope async): called when connected
  * @user_data: data for @callback
  *
- * Connects as mproc_manager_new_for_uri() does, without blocking, from the
+ * Connects as [ctor@Mproc.Manager.new_for_uri] does, without blocking, from the
  * thread-default main context of the caller.
  *
  * Since: 1.0
@@ -214,7 +214,7 @@ mproc_manager_new_for_uri_async (const char          *uri,
  * @result: the result given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_manager_new_for_uri_async().
+ * Finishes [func@Mproc.Manager.new_for_uri_async].
  *
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *

@@ -745,7 +745,7 @@ queue_new (MprocManager  *manager,
 
 /**
  * mproc_manager_new_queue:
- * @self: a manager made by mproc_manager_new_for_uri()
+ * @self: a manager made by [ctor@Mproc.Manager.new_for_uri]
  * @name: the queue's name: processes that use the same name share it
  * @cancellable: (nullable): a `GCancellable`
  * @error: return location for a #GError
@@ -756,7 +756,7 @@ queue_new (MprocManager  *manager,
  * (#MprocQueue:maxsize is not enforced); get_async(), put_async() and
  * passing the queue to a process are not available: open it by name
  * there.  A getter that dies after get() loses its message, as with a
- * local queue; see mproc_manager_new_joinable_queue() for delivery that
+ * local queue; see [method@Mproc.Manager.new_joinable_queue] for delivery that
  * survives it.
  *
  * Returns: (transfer full): the queue, or %NULL with @error set
@@ -778,7 +778,7 @@ mproc_manager_new_queue (MprocManager  *self,
 
 /**
  * mproc_manager_new_joinable_queue:
- * @self: a manager made by mproc_manager_new_for_uri()
+ * @self: a manager made by [ctor@Mproc.Manager.new_for_uri]
  * @name: the queue's name: processes that use the same name share it
  * @cancellable: (nullable): a `GCancellable`
  * @error: return location for a #GError
