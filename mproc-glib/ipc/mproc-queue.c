@@ -778,7 +778,7 @@ mproc_queue_get_nowait (MprocQueue  *self,
  * carry only numbers: a message of another type is taken all the same,
  * and dropped with %MPROC_ERROR_INVALID_MESSAGE.
  *
- * Returns: %TRUE with the number in @out_value, else %FALSE with @error
+ * Returns: (skip): %TRUE with the number in @out_value, else %FALSE with @error
  *   set, as [method@Mproc.Queue.get], or %MPROC_ERROR_INVALID_MESSAGE for a
  *   message that is not an `int64`
  *

@@ -684,7 +684,8 @@ mproc_redis_ops_call (MprocProxyCore  *core,
   value = plan.convert (reply, plan.args, error);
   if (value == NULL)
     goto out;
-  *reply_out = g_variant_ref_sink (value);
+  /* convert gives a floating value or a full reference: take either */
+  *reply_out = g_variant_take_ref (value);
   ret = TRUE;
 
 out:
@@ -734,7 +735,7 @@ call_done_cb (GObject      *source,
   if (value == NULL)
     g_task_return_error (task, error);
   else
-    g_task_return_pointer (task, g_variant_ref_sink (value), (GDestroyNotify) g_variant_unref);
+    g_task_return_pointer (task, g_variant_take_ref (value), (GDestroyNotify) g_variant_unref);
 }
 
 void
