@@ -536,18 +536,21 @@ mproc_manager_shareable_init (MprocShareableInterface *iface)
   iface->deserialize = mproc_manager_deserialize;
 }
 
-int
-mproc_manager_steal_listen_fd (MprocManager *self)
+gboolean
+mproc_manager_carrier_steal (GObject     *carrier,
+                             int         *listen_fd,
+                             int         *dbus_listen_fd,
+                             const char **address)
 {
-  g_return_val_if_fail (MPROC_IS_MANAGER (self), -1);
-  return g_steal_fd (&self->listen_fd);
-}
+  MprocManager *self;
 
-int
-mproc_manager_steal_dbus_listen_fd (MprocManager *self)
-{
-  g_return_val_if_fail (MPROC_IS_MANAGER (self), -1);
-  return g_steal_fd (&self->dbus_listen_fd);
+  if (!MPROC_IS_MANAGER (carrier))
+    return FALSE;
+  self = MPROC_MANAGER (carrier);
+  *listen_fd = g_steal_fd (&self->listen_fd);
+  *dbus_listen_fd = g_steal_fd (&self->dbus_listen_fd);
+  *address = self->address;
+  return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
