@@ -148,6 +148,15 @@ int               mproc_manager_tcp_listen      (const char        *host,
                                                  GCancellable      *cancellable,
                                                  GError           **error);
 
+void              mproc_manager_tcp_listen_async (const char          *host,
+                                                  guint16              port,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
+int               mproc_manager_tcp_listen_finish (GAsyncResult       *result,
+                                                   char              **address_out,
+                                                   GError            **error);
+
 /* --- mproc-manager.c ----------------------------------------------------- */
 
 /* A manager for @address in this process: the one already there, or a
@@ -157,6 +166,13 @@ MprocManager     *mproc_manager_for_address     (const char        *address);
 MprocManagerConn *mproc_manager_get_conn        (MprocManager      *self,
                                                  GCancellable      *cancellable,
                                                  GError           **error);
+void              mproc_manager_get_conn_async  (MprocManager        *self,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
+MprocManagerConn *mproc_manager_get_conn_finish (MprocManager       *self,
+                                                 GAsyncResult       *result,
+                                                 GError            **error);
 /* This process's connection if it is open, else NULL (never connects). */
 MprocManagerConn *mproc_manager_peek_conn       (MprocManager      *self);
 /* mproc_manager_conn_call() on this process's connection; @args floating,
@@ -171,6 +187,20 @@ gboolean          mproc_manager_call_server     (MprocManager      *self,
                                                  GArray            *fds_out,
                                                  GCancellable      *cancellable,
                                                  GError           **error);
+
+void              mproc_manager_call_server_async (MprocManager        *self,
+                                                   guint                op,
+                                                   guint64              object,
+                                                   GVariant            *args,
+                                                   GArray              *fds,
+                                                   gboolean             want_reply,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+GVariant         *mproc_manager_call_server_finish (MprocManager       *self,
+                                                    GAsyncResult       *result,
+                                                    GArray            **fds_out,
+                                                    GError            **error);
 
 /* --- mproc-manager-proxy.c ----------------------------------------------- */
 

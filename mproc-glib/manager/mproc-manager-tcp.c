@@ -236,22 +236,20 @@ connect_tcp (const char    *address,
   return g_steal_fd (&sock);
 }
 
-int
-mproc_manager_tcp_listen (const char    *host,
-                          guint16        port,
-                          char         **address_out,
-                          GCancellable  *cancellable,
-                          GError       **error)
+/* Binds a listening socket on @inet:@port. */
+static int
+tcp_bind_listen (GInetAddress  *inet,
+                 guint16        port,
+                 char         **address_out,
+                 GError       **error)
 {
-  g_autoptr(GInetAddress) inet = NULL;
   g_autofree char *host_string = NULL;
   g_auto(MprocFd) fd = -1;
   struct sockaddr_storage ss;
   socklen_t len;
   int one = 1;
 
-  inet = resolve_host (host, cancellable, error);
-  if (inet == NULL || !to_native (inet, port, &ss, &len, error))
+  if (!to_native (inet, port, &ss, &len, error))
     return -1;
   fd = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0 ||
@@ -272,6 +270,114 @@ mproc_manager_tcp_listen (const char    *host,
   host_string = g_inet_address_to_string (inet);
   *address_out = g_strdup_printf ("tcp:host=%s,port=%u", host_string, (guint) port);
   return g_steal_fd (&fd);
+}
+
+int
+mproc_manager_tcp_listen (const char    *host,
+                          guint16        port,
+                          char         **address_out,
+                          GCancellable  *cancellable,
+                          GError       **error)
+{
+  g_autoptr(GInetAddress) inet = resolve_host (host, cancellable, error);
+
+  if (inet == NULL)
+    return -1;
+  return tcp_bind_listen (inet, port, address_out, error);
+}
+
+typedef struct
+{
+  guint16  port;
+  int      fd;
+  char    *address;
+} TcpListen;
+
+static void
+tcp_listen_free (gpointer data)
+{
+  TcpListen *tl = data;
+
+  mproc_clear_fd (&tl->fd);
+  g_free (tl->address);
+  g_free (tl);
+}
+
+static void
+tcp_listen_bind (GTask        *task,
+                 GInetAddress *inet)
+{
+  TcpListen *tl = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  tl->fd = tcp_bind_listen (inet, tl->port, &tl->address, &error);
+  if (tl->fd >= 0)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+tcp_listen_resolved_cb (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  GList *list = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, &error);
+
+  if (list == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  tcp_listen_bind (task, list->data);
+  g_resolver_free_addresses (list);
+}
+
+/* mproc_manager_tcp_listen() with a host name resolved by GResolver's
+ * async lookup, without a thread of ours. */
+void
+mproc_manager_tcp_listen_async (const char          *host,
+                                guint16              port,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autoptr(GInetAddress) inet = NULL;
+  TcpListen *tl = g_new0 (TcpListen, 1);
+
+  g_task_set_source_tag (task, mproc_manager_tcp_listen_async);
+  tl->port = port;
+  tl->fd = -1;
+  g_task_set_task_data (task, tl, tcp_listen_free);
+  inet = host == NULL ? g_inet_address_new_any (G_SOCKET_FAMILY_IPV4) : g_inet_address_new_from_string (host);
+  if (inet != NULL)
+    tcp_listen_bind (task, inet);
+  else
+    {
+      g_autoptr(GResolver) resolver = g_resolver_get_default ();
+
+      g_resolver_lookup_by_name_async (resolver, host, cancellable, tcp_listen_resolved_cb,
+                                       g_steal_pointer (&task));
+    }
+}
+
+int
+mproc_manager_tcp_listen_finish (GAsyncResult  *result,
+                                 char         **address_out,
+                                 GError       **error)
+{
+  TcpListen *tl;
+
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_tcp_listen_async), -1);
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return -1;
+  tl = g_task_get_task_data (G_TASK (result));
+  *address_out = g_steal_pointer (&tl->address);
+  return g_steal_fd (&tl->fd);
 }
 
 /* The client's side of the challenge-response (mproc-manager-private.h):
@@ -532,6 +638,7 @@ mproc_manager_conn_open_tcp_async (const char *address,
 {
   g_autofree char *host = NULL;
   g_autoptr(GInetAddress) inet = NULL;
+  g_autoptr(GResolver) resolver = NULL;
   GError *error = NULL;
   TcpOpen *to;
 
@@ -555,8 +662,8 @@ mproc_manager_conn_open_tcp_async (const char *address,
     }
   /* a name: GResolver's async lookup */
   to->step = OPEN_RESOLVING;
-  g_resolver_lookup_by_name_async (g_resolver_get_default (), host, g_task_get_cancellable (task),
-                                   tcp_open_step, task);
+  resolver = g_resolver_get_default ();
+  g_resolver_lookup_by_name_async (resolver, host, g_task_get_cancellable (task), tcp_open_step, task);
 }
 
 /* A reply frame over TCP (mproc-manager-client.c routes it). @timeout 0:
