@@ -15,55 +15,6 @@
 #include "test-util.h"
 
 
-static MprocManager *
-start_manager (MprocStartMethod method)
-{
-  g_autoptr(MprocContext) context = mproc_context_new (method);
-  g_autoptr(MprocManager) manager = mproc_manager_new_with_context (context);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (mproc_manager_start (manager, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_nonnull (mproc_manager_get_address (manager));
-  return g_steal_pointer (&manager);
-}
-
-static void
-stop_manager (MprocManager *manager)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_finalize_object (manager);
-}
-
-static void
-join_ok (MprocProcess *process)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (mproc_process_join (process, 30 * G_USEC_PER_SEC, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (mproc_process_get_exit_code (process), ==, 0);
-}
-
-static guint
-count_fds_of (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", (int) pid);
-  DIR *dir = opendir (path);
-  struct dirent *entry;
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while ((entry = readdir (dir)) != NULL)
-    if (entry->d_name[0] != '.')
-      n++;
-  closedir (dir);
-  return n;
-}
-
 /* Stops @pid and waits until every thread of it is stopped (kill() only
  * queues the signal). */
 static void
@@ -250,7 +201,7 @@ test_start_shutdown (gconstpointer data)
   g_test_summary ("A manager starts its server, serves, shuts down and leaves nothing behind");
   test_leak_check_begin (&check);
 
-  manager = start_manager (method);
+  manager = test_start_manager (method);
   g_assert_true (g_str_has_prefix (mproc_manager_get_address (manager), "unix:abstract="));
   server = mproc_manager_get_server_pid (manager);
   g_assert_cmpint (server, >, 0);
@@ -298,7 +249,7 @@ test_dict_ops (void)
 
   g_test_summary ("Every dict operation, with its errors");
   test_leak_check_begin (&check);
-  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  manager = test_start_manager (MPROC_START_METHOD_FORKSERVER);
   dict = mproc_dict_new (manager, "d", NULL, &error);
   g_assert_no_error (error);
 
@@ -383,7 +334,7 @@ test_dict_ops (void)
 
   g_clear_object (&dict);
   g_clear_object (&same);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -399,7 +350,7 @@ test_list_ops (void)
 
   g_test_summary ("Every list operation, with its errors");
   test_leak_check_begin (&check);
-  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  manager = test_start_manager (MPROC_START_METHOD_FORKSERVER);
   list = mproc_list_new (manager, NULL, NULL, &error);
   g_assert_no_error (error);
 
@@ -471,7 +422,7 @@ test_list_ops (void)
   g_clear_error (&error);
 
   g_clear_object (&list);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -488,7 +439,7 @@ test_namespace_ops (void)
 
   g_test_summary ("Every namespace operation, with its errors");
   test_leak_check_begin (&check);
-  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  manager = test_start_manager (MPROC_START_METHOD_FORKSERVER);
   ns = mproc_namespace_new (manager, NULL, NULL, &error);
   g_assert_no_error (error);
 
@@ -517,7 +468,7 @@ test_namespace_ops (void)
   g_clear_error (&error);
 
   g_clear_object (&ns);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -551,7 +502,7 @@ test_async (void)
 
   g_test_summary ("Async forms complete in the caller's thread-default context, with values and errors");
   test_leak_check_begin (&check);
-  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  manager = test_start_manager (MPROC_START_METHOD_FORKSERVER);
   dict = mproc_dict_new (manager, NULL, NULL, &error);
   list = mproc_list_new (manager, NULL, NULL, &error);
   ns = mproc_namespace_new (manager, NULL, NULL, &error);
@@ -606,7 +557,7 @@ test_async (void)
   g_clear_object (&dict);
   g_clear_object (&list);
   g_clear_object (&ns);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -638,18 +589,18 @@ test_publish_async (void)
                   "flight, cancelled, and BROKEN when the server is killed; no thread");
   /* a first async call starts GLib's own worker thread ("gmain", one per
    * process, with its fds): before counting */
-  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  manager = test_start_manager (MPROC_START_METHOD_FORKSERVER);
   g_main_context_push_thread_default (context);
   mproc_manager_ping_async (manager, NULL, store_result, &result);
   g_assert_true (mproc_manager_ping_finish (manager, wait_result (context, &result), &error));
   g_clear_object (&result);
   g_main_context_pop_thread_default (context);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   while (g_main_context_iteration (NULL, FALSE))
     ;
 
   test_leak_check_begin (&check);
-  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  manager = test_start_manager (MPROC_START_METHOD_FORKSERVER);
   event = mproc_event_new (&error);
   other = mproc_event_new (&error);
   g_assert_no_error (error);
@@ -752,7 +703,7 @@ test_concurrent (gconstpointer data)
 
   g_test_summary ("Several processes mutate one dict and one list at once: exact final contents");
   test_leak_check_begin (&check);
-  manager = start_manager (method);
+  manager = test_start_manager (method);
   dict = mproc_dict_new (manager, NULL, NULL, &error);
   list = mproc_list_new (manager, NULL, NULL, &error);
   ns = mproc_namespace_new (manager, NULL, NULL, &error);
@@ -766,7 +717,7 @@ test_concurrent (gconstpointer data)
     }
   for (int i = 0; i < 4; i++)
     {
-      join_ok (workers[i]);
+      test_join_ok (workers[i], 0);
       g_object_unref (workers[i]);
     }
 
@@ -797,7 +748,7 @@ test_concurrent (gconstpointer data)
   g_clear_object (&dict);
   g_clear_object (&list);
   g_clear_object (&ns);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -862,7 +813,7 @@ test_notifications (gconstpointer data)
 
   g_test_summary ("changed and items-changed reach another process's main loop, with exact positions");
   test_leak_check_begin (&check);
-  manager = start_manager (method);
+  manager = test_start_manager (method);
   dict = mproc_dict_new (manager, NULL, NULL, &error);
   list = mproc_list_new (manager, NULL, NULL, &error);
   ns = mproc_namespace_new (manager, NULL, NULL, &error);
@@ -887,7 +838,7 @@ test_notifications (gconstpointer data)
 
   worker = new_worker (method, "model", 0, 0, dict, list, ns);
   g_assert_true (mproc_process_start (worker, &error));
-  join_ok (worker);
+  test_join_ok (worker, 0);
 
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while ((observed.dict_keys->len < 2 || observed.ns_names->len < 1 ||
@@ -920,7 +871,7 @@ test_notifications (gconstpointer data)
   g_ptr_array_unref (observed.ns_names);
   g_array_unref (observed.changes);
   g_strfreev (observed.model);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -939,7 +890,7 @@ test_unrelated (void)
 
   g_test_summary ("An unrelated program connects by address, uses a named dict and a published event");
   test_leak_check_begin (&check);
-  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  manager = test_start_manager (MPROC_START_METHOD_FORKSERVER);
   dict = mproc_dict_new (manager, "shared", NULL, &error);
   event = mproc_event_new (&error);
   g_assert_no_error (error);
@@ -967,7 +918,7 @@ test_unrelated (void)
 
   g_clear_object (&dict);
   g_clear_object (&event);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -1036,7 +987,7 @@ test_server_killed_first_read (gconstpointer data)
   g_test_summary ("SIGKILL of the server while a dict's first read maps its view: that read and every "
                   "later one fail with BROKEN (regression: the error was freed twice)");
   test_leak_check_begin (&check);
-  manager = start_manager (method);
+  manager = test_start_manager (method);
   dict = mproc_dict_new (manager, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_true (mproc_dict_set (dict, g_variant_new_int32 (0), g_variant_new_int32 (0), NULL, &error));
@@ -1090,7 +1041,7 @@ test_server_killed (gconstpointer data)
 
   g_test_summary ("SIGKILL of the server: pending and later calls fail with BROKEN in bounded time");
   test_leak_check_begin (&check);
-  manager = start_manager (method);
+  manager = test_start_manager (method);
   address = g_strdup (mproc_manager_get_address (manager));
   dict = mproc_dict_new (manager, NULL, NULL, &error);
   list = mproc_list_new (manager, NULL, NULL, &error);
@@ -1182,7 +1133,7 @@ test_view_reads (gconstpointer data)
 
   g_test_summary ("Reads served from the server's view: across processes, after one's own and causally earlier writes");
   test_leak_check_begin (&check);
-  manager = start_manager (method);
+  manager = test_start_manager (method);
   server = mproc_manager_get_server_pid (manager);
   dict = mproc_dict_new (manager, NULL, NULL, &error);
   list = mproc_list_new (manager, NULL, NULL, &error);
@@ -1194,7 +1145,7 @@ test_view_reads (gconstpointer data)
 
   worker = new_worker (method, "views", 0, n, dict, list, ns);
   g_assert_true (mproc_process_start (worker, &error));
-  join_ok (worker);
+  test_join_ok (worker, 0);
 
   /* the child's last writes were never confirmed: join() orders them
    * before these reads */
@@ -1230,7 +1181,7 @@ test_view_reads (gconstpointer data)
   g_clear_object (&list);
   g_clear_object (&ns);
   g_clear_object (&worker);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -1247,7 +1198,7 @@ test_dict_update (void)
 
   g_test_summary ("Updates of every layout of pairs set the same keys as single sets");
   test_leak_check_begin (&check);
-  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  manager = test_start_manager (MPROC_START_METHOD_FORKSERVER);
   dict = mproc_dict_new (manager, NULL, NULL, &error);
   g_assert_no_error (error);
 
@@ -1274,7 +1225,7 @@ test_dict_update (void)
   g_clear_pointer (&value, g_variant_unref);
 
   g_clear_object (&dict);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -1398,7 +1349,7 @@ test_dict_table (void)
                   "updates, removals and replacements give Python's contents and order");
   test_leak_check_begin (&check);
   model_init (&m);
-  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  manager = test_start_manager (MPROC_START_METHOD_FORKSERVER);
   dict = mproc_dict_new (manager, NULL, NULL, &error);
   g_assert_no_error (error);
 
@@ -1496,7 +1447,7 @@ test_dict_table (void)
 
   model_clear (&m);
   g_clear_object (&dict);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -1560,7 +1511,7 @@ test_dict_update_checked (void)
   g_test_summary ("A batch of fixed-size pairs is checked for normal form by the server's own "
                   "decoder: a well-formed one is applied, any other refused, and serving goes on");
   test_leak_check_begin (&check);
-  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  manager = test_start_manager (MPROC_START_METHOD_FORKSERVER);
   dict = mproc_dict_new (manager, NULL, NULL, &error);
   g_assert_no_error (error);
   id = mproc_proxy_get_id (dict);
@@ -1629,7 +1580,7 @@ test_dict_update_checked (void)
   g_assert_no_error (error);
 
   g_clear_object (&dict);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -1646,7 +1597,7 @@ test_dict_update_changed (void)
 
   g_test_summary ("A watching proxy hears of every key of an update, a removal and a clear, in order");
   test_leak_check_begin (&check);
-  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  manager = test_start_manager (MPROC_START_METHOD_FORKSERVER);
   dict = mproc_dict_new (manager, NULL, NULL, &error);
   g_assert_no_error (error);
   observed.dict_keys = g_ptr_array_new_with_free_func (g_free);
@@ -1670,7 +1621,7 @@ test_dict_update_changed (void)
   mproc_dict_unwatch (dict);
   g_ptr_array_unref (observed.dict_keys);
   g_clear_object (&dict);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -1691,7 +1642,7 @@ test_client_killed (void)
 
   g_test_summary ("SIGKILL of a client mid-call: the server serves on and forgets that client");
   test_leak_check_begin (&check);
-  manager = start_manager (MPROC_START_METHOD_FORK);
+  manager = test_start_manager (MPROC_START_METHOD_FORK);
   server = mproc_manager_get_server_pid (manager);
   dict = mproc_dict_new (manager, NULL, NULL, &error);
   list = mproc_list_new (manager, NULL, NULL, &error);
@@ -1702,7 +1653,7 @@ test_client_killed (void)
   g_assert_false (spinning);
   g_assert_true (mproc_namespace_has (ns, "spinning", &spinning, NULL, &error));
   g_assert_false (spinning);
-  server_fds = count_fds_of (server);
+  server_fds = test_count_fds_of (server);
 
   worker = new_worker (MPROC_START_METHOD_FORK, "spin", 0, 0, dict, list, ns);
   g_assert_true (mproc_process_start (worker, &error));
@@ -1710,7 +1661,7 @@ test_client_killed (void)
   while (!spinning && g_get_monotonic_time () < deadline)
     g_assert_true (mproc_namespace_has (ns, "spinning", &spinning, NULL, &error));
   g_assert_true (spinning);
-  g_assert_cmpuint (count_fds_of (server), >, server_fds);
+  g_assert_cmpuint (test_count_fds_of (server), >, server_fds);
 
   mproc_process_kill (worker);
   g_assert_true (mproc_process_join (worker, 10 * G_USEC_PER_SEC, NULL, &error));
@@ -1718,9 +1669,9 @@ test_client_killed (void)
 
   /* the server notices within its 0.1 s slice and drops the client */
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (count_fds_of (server) != server_fds && g_get_monotonic_time () < deadline)
+  while (test_count_fds_of (server) != server_fds && g_get_monotonic_time () < deadline)
     g_usleep (10000);
-  g_assert_cmpuint (count_fds_of (server), ==, server_fds);
+  g_assert_cmpuint (test_count_fds_of (server), ==, server_fds);
   g_assert_true (mproc_manager_ping (manager, NULL, &error));
   g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 100);
   g_assert_no_error (error);
@@ -1729,7 +1680,7 @@ test_client_killed (void)
   g_clear_object (&list);
   g_clear_object (&ns);
   g_clear_object (&worker);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -1745,7 +1696,7 @@ test_malformed (void)
 
   g_test_summary ("Malformed requests get an error reply and the server keeps serving");
   test_leak_check_begin (&check);
-  manager = start_manager (MPROC_START_METHOD_FORKSERVER);
+  manager = test_start_manager (MPROC_START_METHOD_FORKSERVER);
   dict = mproc_dict_new (manager, NULL, NULL, &error);
   g_assert_no_error (error);
 
@@ -1772,7 +1723,7 @@ test_malformed (void)
   g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 1);
 
   g_clear_object (&dict);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
