@@ -55,7 +55,7 @@
  * the caller's thread-default main context. A pending async operation keeps
  * its end open until it completes: cancel it before relying on the close.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 #define PIPE_CAPACITY (256 * 1024)
@@ -403,7 +403,7 @@ mproc_connection_initable_init (GInitableIface *iface)
  *
  * Returns: (skip): %TRUE on success, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_pipe_new (gboolean           duplex,
@@ -457,7 +457,7 @@ mproc_connection_take_peer (MprocConnection *self)
  *
  * Returns: whether this end can receive
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_connection_get_readable (MprocConnection *self)
@@ -476,7 +476,7 @@ mproc_connection_get_readable (MprocConnection *self)
  *
  * Returns: whether this end can send
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_connection_get_writable (MprocConnection *self)
@@ -528,7 +528,7 @@ check_ring (MprocConnection  *self,
  *   the other end is gone while the ring is full, %MPROC_ERROR_CLOSED,
  *   %G_IO_ERROR_CANCELLED)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_connection_send_with_fds (MprocConnection  *self,
@@ -574,7 +574,7 @@ mproc_connection_send_with_fds (MprocConnection  *self,
  *
  * Returns: %TRUE once sent, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_connection_send (MprocConnection  *self,
@@ -595,7 +595,7 @@ mproc_connection_send (MprocConnection  *self,
  *
  * Sends @value without blocking the calling thread.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_connection_send_async (MprocConnection     *self,
@@ -631,7 +631,7 @@ mproc_connection_send_async (MprocConnection     *self,
  *
  * Returns: %TRUE if sent, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_connection_send_finish (MprocConnection  *self,
@@ -659,7 +659,7 @@ mproc_connection_send_finish (MprocConnection  *self,
  *
  * Returns: %TRUE once sent, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_connection_send_bytes (MprocConnection  *self,
@@ -709,7 +709,7 @@ mproc_connection_send_bytes (MprocConnection  *self,
  * Returns: (transfer full): the message, or %NULL with @error set:
  *   %MPROC_ERROR_BROKEN when the other end is closed and nothing is left
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GBytes *
 mproc_connection_recv_bytes (MprocConnection  *self,
@@ -742,7 +742,7 @@ mproc_connection_recv_bytes (MprocConnection  *self,
  *   %MPROC_ERROR_BROKEN when the other end is closed and nothing is left,
  *   %MPROC_ERROR_INVALID_MESSAGE when the bytes are not a valid value
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_connection_recv_with_fds (MprocConnection  *self,
@@ -788,7 +788,7 @@ mproc_connection_recv_with_fds (MprocConnection  *self,
  *
  * Returns: (transfer full): the value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_connection_recv (MprocConnection  *self,
@@ -809,7 +809,7 @@ mproc_connection_recv (MprocConnection  *self,
  * Receives the next value without blocking the calling thread and without a
  * thread; call mproc_connection_recv_finish() from @callback.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_connection_recv_async (MprocConnection     *self,
@@ -830,7 +830,7 @@ mproc_connection_recv_async (MprocConnection     *self,
  *
  * Returns: (transfer full): the value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_connection_recv_finish (MprocConnection  *self,
@@ -852,7 +852,7 @@ mproc_connection_recv_finish (MprocConnection  *self,
  *
  * Receives the next message as bytes without blocking the calling thread.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_connection_recv_bytes_async (MprocConnection     *self,
@@ -885,7 +885,7 @@ mproc_connection_recv_bytes_async (MprocConnection     *self,
  *
  * Returns: (transfer full): the message, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GBytes *
 mproc_connection_recv_bytes_finish (MprocConnection  *self,
@@ -911,7 +911,7 @@ mproc_connection_recv_bytes_finish (MprocConnection  *self,
  * Returns: %TRUE when a receive would not block; %FALSE with @error set:
  *   %MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, %MPROC_ERROR_CLOSED
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_connection_poll (MprocConnection  *self,
@@ -941,7 +941,7 @@ mproc_connection_poll (MprocConnection  *self,
  *
  * Waits like mproc_connection_poll() without blocking the calling thread.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_connection_poll_async (MprocConnection     *self,
@@ -974,7 +974,7 @@ mproc_connection_poll_async (MprocConnection     *self,
  *
  * Returns: %TRUE when a receive would not block, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_connection_poll_finish (MprocConnection  *self,
@@ -995,7 +995,7 @@ mproc_connection_poll_finish (MprocConnection  *self,
  * %MPROC_ERROR_CLOSED, and once every copy of this end is closed, the other
  * end's receives report end-of-file (%MPROC_ERROR_BROKEN).
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_connection_close (MprocConnection *self)
@@ -1014,7 +1014,7 @@ mproc_connection_close (MprocConnection *self)
  *
  * Returns: whether mproc_connection_close() was called
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_connection_is_closed (MprocConnection *self)

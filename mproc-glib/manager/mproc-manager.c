@@ -139,7 +139,7 @@
  * threads of one process are served one at a time, in order. Async methods
  * complete in the thread-default main context of the caller.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 #define SHUTDOWN_TIMEOUT_USEC  (5 * G_USEC_PER_SEC)
@@ -604,7 +604,7 @@ mproc_manager_class_init (MprocManagerClass *klass)
    * The address of the server (`unix:abstract=…`), %NULL until the manager
    * has been started.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_ADDRESS] =
     g_param_spec_string ("address", NULL, NULL, NULL,
@@ -617,7 +617,7 @@ mproc_manager_class_init (MprocManagerClass *klass)
    * The #MprocContext whose start method starts the server, %NULL for the
    * default context.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_CONTEXT] =
     g_param_spec_object ("context", NULL, NULL, MPROC_TYPE_CONTEXT,
@@ -753,7 +753,7 @@ mproc_manager_carrier_steal (GObject     *carrier,
  *
  * Returns: (transfer full): a new `MprocManager`
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocManager *
 mproc_manager_new (void)
@@ -769,7 +769,7 @@ mproc_manager_new (void)
  *
  * Returns: (transfer full): a new `MprocManager`
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocManager *
 mproc_manager_new_with_context (MprocContext *context)
@@ -901,7 +901,7 @@ start_server (MprocManager  *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_manager_start (MprocManager  *self,
@@ -978,7 +978,7 @@ start_connected_cb (GObject      *source,
  * a thread; see mproc_manager_start(). @callback runs in the caller's thread-default main
  * context; call mproc_manager_start_finish() from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_manager_start_async (MprocManager        *self,
@@ -1012,7 +1012,7 @@ mproc_manager_start_async (MprocManager        *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_manager_start_finish (MprocManager  *self,
@@ -1061,7 +1061,7 @@ shutdown_drop_conn (MprocManager *self)
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_manager_shutdown (MprocManager  *self,
@@ -1153,7 +1153,7 @@ shutdown_replied_cb (GObject      *source,
  * the server's exit are waited for from the caller's thread-default main
  * context, without a thread; see mproc_manager_shutdown().
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_manager_shutdown_async (MprocManager        *self,
@@ -1194,7 +1194,7 @@ mproc_manager_shutdown_async (MprocManager        *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_manager_shutdown_finish (MprocManager  *self,
@@ -1221,7 +1221,7 @@ mproc_manager_shutdown_finish (MprocManager  *self,
  * Returns: (transfer full): a manager connected to the server, or %NULL
  *   with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocManager *
 mproc_manager_connect (const char    *address,
@@ -1273,7 +1273,7 @@ connect_done_cb (GObject      *source,
  * step of the handshake is waited for from the caller's thread-default
  * main context, without a thread; see mproc_manager_connect().
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_manager_connect_async (const char          *address,
@@ -1302,7 +1302,7 @@ mproc_manager_connect_async (const char          *address,
  *
  * Returns: (transfer full): the connected manager, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocManager *
 mproc_manager_connect_finish (GAsyncResult  *result,
@@ -1333,7 +1333,7 @@ mproc_manager_connect_finish (GAsyncResult  *result,
  * Set the key before mproc_manager_listen_tcp(): a listener keeps the key
  * it was opened with.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_manager_set_authkey (MprocManager *self,
@@ -1383,7 +1383,7 @@ mproc_manager_set_authkey (MprocManager *self,
  *
  * Returns: %TRUE once the server listens, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_manager_listen_tcp (MprocManager  *self,
@@ -1517,7 +1517,7 @@ listen_tcp_bound_cb (GObject      *source,
  * Asynchronous form of mproc_manager_listen_tcp(), without a thread: see
  * “Async calls without a thread” in #MprocManager.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_manager_listen_tcp_async (MprocManager        *self,
@@ -1569,7 +1569,7 @@ mproc_manager_listen_tcp_async (MprocManager        *self,
  *
  * Returns: %TRUE once the server listens, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_manager_listen_tcp_finish (MprocManager  *self,
@@ -1592,7 +1592,7 @@ mproc_manager_listen_tcp_finish (MprocManager  *self,
  *
  * Returns: (nullable): the TCP address, or %NULL when not listening on TCP
  *
- * Since: 1.0
+ * Since: 0.1
  */
 const char *
 mproc_manager_get_tcp_address (MprocManager *self)
@@ -1629,7 +1629,7 @@ mproc_manager_get_tcp_address (MprocManager *self)
  *
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocManager *
 mproc_manager_connect_with_authkey (const char    *address,
@@ -1669,7 +1669,7 @@ mproc_manager_connect_with_authkey (const char    *address,
  * connection and its challenge-response are waited for from the caller's
  * main context, without a thread.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_manager_connect_with_authkey_async (const char          *address,
@@ -1706,7 +1706,7 @@ mproc_manager_connect_with_authkey_async (const char          *address,
  *
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocManager *
 mproc_manager_connect_with_authkey_finish (GAsyncResult  *result,
@@ -1726,7 +1726,7 @@ mproc_manager_connect_with_authkey_finish (GAsyncResult  *result,
  *
  * Returns: (nullable): the address, or %NULL before mproc_manager_start()
  *
- * Since: 1.0
+ * Since: 0.1
  */
 const char *
 mproc_manager_get_address (MprocManager *self)
@@ -1744,7 +1744,7 @@ mproc_manager_get_address (MprocManager *self)
  *
  * Returns: the server's pid, or 0 if this process has not connected
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GPid
 mproc_manager_get_server_pid (MprocManager *self)
@@ -1772,7 +1772,7 @@ mproc_manager_get_server_pid (MprocManager *self)
  * Returns: %TRUE on success, %FALSE with @error set (%MPROC_ERROR_BROKEN
  *   if the server is gone)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_manager_ping (MprocManager  *self,
@@ -1812,7 +1812,7 @@ ping_replied_cb (GObject      *source,
  * Makes one round trip to the server without blocking the calling thread,
  * and without a thread (on the rings or over TCP).
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_manager_ping_async (MprocManager        *self,
@@ -1840,7 +1840,7 @@ mproc_manager_ping_async (MprocManager        *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_manager_ping_finish (MprocManager  *self,
@@ -1893,7 +1893,7 @@ publish_serialize (MprocShareable  *object,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_manager_publish (MprocManager    *self,
@@ -1948,7 +1948,7 @@ publish_reply_cb (GObject      *source,
  * thread; see
  * mproc_manager_publish().
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_manager_publish_async (MprocManager        *self,
@@ -1991,7 +1991,7 @@ mproc_manager_publish_async (MprocManager        *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_manager_publish_finish (MprocManager  *self,
@@ -2017,7 +2017,7 @@ mproc_manager_publish_finish (MprocManager  *self,
  * Returns: (transfer full): the object, or %NULL with @error set
  *   (%MPROC_ERROR_NOT_FOUND if nothing is published under @name)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocShareable *
 mproc_manager_lookup (MprocManager  *self,
@@ -2080,7 +2080,7 @@ lookup_reply_cb (GObject      *source,
  * without a thread; see
  * mproc_manager_lookup().
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_manager_lookup_async (MprocManager        *self,
@@ -2110,7 +2110,7 @@ mproc_manager_lookup_async (MprocManager        *self,
  *
  * Returns: (transfer full): the object, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocShareable *
 mproc_manager_lookup_finish (MprocManager  *self,
@@ -2136,7 +2136,7 @@ mproc_manager_lookup_finish (MprocManager  *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *   (%MPROC_ERROR_NOT_FOUND if nothing is published under @name)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_manager_unpublish (MprocManager  *self,

@@ -72,7 +72,7 @@
  * them directly by polling their file descriptors, without iterating any
  * main context.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 enum {
@@ -268,7 +268,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    *
    * How the workers are started; %NULL for the default context.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_CONTEXT] =
     g_param_spec_object ("context", NULL, NULL, MPROC_TYPE_CONTEXT,
@@ -279,7 +279,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    *
    * The number of workers; 0 at construction means mproc_cpu_count().
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_PROCESSES] =
     g_param_spec_uint ("processes", NULL, NULL, 0, 4096, 0,
@@ -292,7 +292,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * worker runs once, on [property@Mproc.Pool:initargs], before its first
    * task; its result is ignored.  A worker whose initializer fails exits.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_INITIALIZER] =
     g_param_spec_string ("initializer", NULL, NULL, NULL,
@@ -303,7 +303,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    *
    * The argument of the initializer; %NULL means an empty tuple.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_INITARGS] =
     g_param_spec_variant ("initargs", NULL, NULL, G_VARIANT_TYPE_ANY, NULL,
@@ -315,7 +315,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * How many tasks a worker runs before it is replaced by a fresh one (a
    * chunk of a map counts as one task, as in Python); 0 for no limit.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_MAXTASKSPERCHILD] =
     g_param_spec_uint ("maxtasksperchild", NULL, NULL, 0, G_MAXUINT, 0,
@@ -328,7 +328,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * context when it changes (after the change: a blocking call's work is
    * notified when the main loop runs again).
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_BUSY] =
     g_param_spec_uint ("busy", NULL, NULL, 0, G_MAXUINT, 0,
@@ -340,7 +340,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * How many tasks wait for a worker (a chunk of a map counts as one task,
    * as in Python).  Notified as [property@Mproc.Pool:busy] is.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_QUEUED] =
     g_param_spec_uint ("queued", NULL, NULL, 0, G_MAXUINT, 0,
@@ -403,7 +403,7 @@ mproc_pool_initable_init (GInitableIface *iface)
  *
  * Returns: (transfer full): a new pool, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocPool *
 mproc_pool_new (guint    processes,
@@ -429,7 +429,7 @@ mproc_pool_new (guint    processes,
  *
  * Returns: (transfer full): a new pool, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocPool *
 mproc_pool_new_full (MprocContext *context,
@@ -459,7 +459,7 @@ mproc_pool_new_full (MprocContext *context,
  *
  * Returns: the number of workers the pool keeps
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_pool_get_processes (MprocPool *self)
@@ -477,7 +477,7 @@ mproc_pool_get_processes (MprocPool *self)
  *
  * Returns: the number of tasks after which a worker is replaced, or 0
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_pool_get_maxtasksperchild (MprocPool *self)
@@ -494,7 +494,7 @@ mproc_pool_get_maxtasksperchild (MprocPool *self)
  *
  * Returns: (transfer none): the context that starts the workers
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocContext *
 mproc_pool_get_context (MprocPool *self)
@@ -512,7 +512,7 @@ mproc_pool_get_context (MprocPool *self)
  *
  * Returns: (nullable): the name of the initializer, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
  */
 const char *
 mproc_pool_get_initializer (MprocPool *self)
@@ -531,7 +531,7 @@ mproc_pool_get_initializer (MprocPool *self)
  *
  * Returns: the number of live workers
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_pool_get_n_workers (MprocPool *self)
@@ -549,7 +549,7 @@ mproc_pool_get_n_workers (MprocPool *self)
  *
  * Returns: (transfer full) (array length=n_pids): the pids
  *
- * Since: 1.0
+ * Since: 0.1
  */
 int *
 mproc_pool_dup_worker_pids (MprocPool *self,
@@ -589,7 +589,7 @@ mproc_pool_dup_worker_pids (MprocPool *self,
  *
  * Returns: (transfer full): the result, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_apply (MprocPool     *self,
@@ -667,7 +667,7 @@ pool_start_async (MprocPool     *self,
  * the caller; call mproc_pool_apply_finish() from it.  Cancelling before a
  * worker takes the task removes it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_pool_apply_async (MprocPool           *self,
@@ -699,7 +699,7 @@ mproc_pool_apply_async (MprocPool           *self,
  *
  * Returns: (transfer full): the result, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_apply_finish (MprocPool     *self,
@@ -748,7 +748,7 @@ mproc_pool_check_items (GVariant  *items,
  *
  * Returns: (transfer full): the results, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_map (MprocPool     *self,
@@ -796,7 +796,7 @@ mproc_pool_map (MprocPool     *self,
  * number of items done (to drive a progress bar).  Cancelling removes the
  * chunks no worker has started and reports %G_IO_ERROR_CANCELLED.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_pool_map_async (MprocPool             *self,
@@ -836,7 +836,7 @@ mproc_pool_map_async (MprocPool             *self,
  * Returns: (transfer full): the results in input order, or %NULL with
  *   @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_map_finish (MprocPool     *self,
@@ -867,7 +867,7 @@ mproc_pool_map_finish (MprocPool     *self,
  *
  * Returns: (transfer full): the results, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_starmap (MprocPool     *self,
@@ -896,7 +896,7 @@ mproc_pool_starmap (MprocPool     *self,
  *
  * The asynchronous form of mproc_pool_starmap().
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_pool_starmap_async (MprocPool           *self,
@@ -930,7 +930,7 @@ mproc_pool_starmap_async (MprocPool           *self,
  * Returns: (transfer full): the results in input order, or %NULL with
  *   @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_starmap_finish (MprocPool     *self,
@@ -954,7 +954,7 @@ mproc_pool_starmap_finish (MprocPool     *self,
  * to their end, then the workers exit.  Call mproc_pool_join() to wait for
  * them.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_pool_close (MprocPool *self)
@@ -975,7 +975,7 @@ mproc_pool_close (MprocPool *self)
  * calls not finished fail with %MPROC_ERROR_CLOSED (where Python's would
  * never complete).  Call mproc_pool_join() to reap the workers.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_pool_terminate (MprocPool *self)
@@ -1031,7 +1031,7 @@ pool_check_joinable (MprocPool  *self,
  *   timeout (%MPROC_ERROR_TIMED_OUT) or cancellation, or
  *   %MPROC_ERROR_INVALID_STATE if the pool is still running
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_pool_join (MprocPool     *self,
@@ -1197,7 +1197,7 @@ mproc_pool_join_async (MprocPool           *self,
  *
  * Returns: %TRUE once the workers are gone, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_pool_join_finish (MprocPool     *self,

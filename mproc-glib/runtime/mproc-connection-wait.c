@@ -182,7 +182,7 @@ wait_all_attach (WaitAll      *wa,
  * Waits like mproc_connection_wait() from the caller's thread-default main
  * context, without blocking it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_connection_wait_async (GObject             **objects,
@@ -259,7 +259,7 @@ mproc_connection_wait_async (GObject             **objects,
  * Returns: (transfer container) (element-type GObject): the ready objects
  *   (empty after a timeout), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GPtrArray *
 mproc_connection_wait_finish (GAsyncResult  *result,
@@ -298,7 +298,7 @@ store_result_cb (GObject      *source,
  *   are ready, empty if the timeout passed first; %NULL with @error set if
  *   cancelled
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GPtrArray *
 mproc_connection_wait (GObject      **objects,

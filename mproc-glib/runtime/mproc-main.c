@@ -88,7 +88,7 @@ target_free (gpointer data)
  * It does nothing in a process that was not started by mproc-glib, such as
  * the subprocesses of `g_test_trap_subprocess()`.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_init (int    *argc,
@@ -161,7 +161,7 @@ mproc_runtime_is_initialized (void)
  *
  * This function is thread-safe.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_register_target (const char      *name,
@@ -226,7 +226,7 @@ fork_hook_unref (ForkHook *hook)
  * This function is thread-safe; a fork already under way finishes with the
  * function it started with.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_set_fork_func (MprocForkFunc  func,
@@ -411,7 +411,7 @@ dup_children (void)
  *
  * Returns: (transfer full) (element-type MprocProcess): the running children
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GList *
 mproc_active_children (void)
@@ -441,7 +441,7 @@ mproc_active_children (void)
  *
  * This function blocks until the non-daemon children have exited.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_shutdown (void)
@@ -476,7 +476,7 @@ mproc_shutdown (void)
  *
  * Returns: (transfer none): the current process
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocProcess *
 mproc_current_process (void)
@@ -510,7 +510,7 @@ mproc_current_process (void)
  *
  * Returns: (transfer none) (nullable): the parent process
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocProcess *
 mproc_parent_process (void)
@@ -544,7 +544,7 @@ mproc_parent_process (void)
  *
  * Returns: the number of CPUs, at least 1
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_cpu_count (void)
