@@ -684,7 +684,8 @@ mproc_manager_tcp_read_reply (MprocManagerConn  *conn,
       if (g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
         {
           g_clear_error (&local_error);
-          g_set_error_literal (&local_error, MPROC_ERROR, MPROC_ERROR_EMPTY, _("No reply yet"));
+          /* internal: the reader stops there, no one sees it */
+          g_set_error_literal (&local_error, MPROC_ERROR, MPROC_ERROR_EMPTY, "no reply yet");
         }
       g_propagate_error (error, local_error);
       return NULL;
