@@ -10,6 +10,7 @@
 
 #include "mproc-manager-protocol-private.h"
 #include "mproc-pool-private.h"
+#include "mproc-redis-private.h"
 #include "mproc-runtime-private.h"
 #include "mproc-shareable-private.h"
 
@@ -17,6 +18,11 @@ const MprocBuiltinTarget mproc_builtin_targets[] = {
   { MPROC_POOL_WORKER_TARGET, mproc_pool_worker_main },
   { MPROC_MANAGER_SERVER_TARGET, mproc_manager_server_main },
   { NULL, NULL }
+};
+
+const MprocManagerTransport * const mproc_builtin_transports[] = {
+  &mproc_redis_transport,
+  NULL
 };
 
 GType (* const mproc_builtin_private_types[]) (void) = {

@@ -18,7 +18,13 @@ import sys
 
 # Rank of each folder: a folder may include from folders of a strictly lower
 # rank, and from itself. Folders of equal rank are siblings that do not
-# include each other. "redis" is the distributed backend, beside the manager.
+# include each other.
+#
+# "redis" is a backend of the manager: an entry of the manager's transport
+# table (manager/mproc-manager-transport-private.h), so it sits above
+# manager and includes its private headers; the manager never includes it
+# and reaches it only through the table, which the top (mproc-builtins.c)
+# fills.  It is beside dbus: neither knows the other.
 LAYERS = {
     'base': 0,
     'ipc': 1,
@@ -26,10 +32,10 @@ LAYERS = {
     'runtime': 2,
     'manager/server': 3,
     'manager': 4,
-    'redis': 4,
     'pool': 4,
+    'redis': 5,
     'dbus': 5,
-    '.': 6,            # mproc.h, the umbrella header, includes everything
+    '.': 6,            # mproc.h and mproc-builtins.c, on top of everything
 }
 
 # Sibling layers that may still include each other, each with its reason.
@@ -61,8 +67,9 @@ LONG_FILES = {
     'ipc/mproc-ring.c':
         'one lock-free structure: its reading and writing halves share '
         'static inline helpers',
-    'pool/mproc-pool.c':
-        'the public pool object; its scheduler is being split out',
+    'redis/mproc-redis-client.c':
+        'the RESP connection: its blocking and async calls and its connect '
+        'share the locked struct and its pending replies: not split yet',
 }
 
 GENERATED = {'config.h', 'mproc-version.h', 'mproc-enum-types.h', 'mproc-dbus-resources.h',

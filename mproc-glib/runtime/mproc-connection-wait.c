@@ -179,7 +179,7 @@ wait_all_attach (WaitAll      *wa,
  *   ready, or the wait times out or is cancelled
  * @user_data: data for @callback
  *
- * Waits like mproc_connection_wait() from the caller's thread-default main
+ * Waits like [func@Mproc.Connection.wait] from the caller's thread-default main
  * context, without blocking it.
  *
  * Since: 0.1

@@ -29,7 +29,7 @@ import os
 import sys
 import traceback
 
-from gi.repository import GLib
+from gi.repository import GLib, GObject
 
 from ..overrides import override
 from ..module import get_introspection_module
@@ -877,15 +877,23 @@ def _items(iterable):
 @override
 class Pool(Mproc.Pool):
     """``Mproc.Pool(processes=None, initializer=None, initargs=None,
-    maxtasksperchild=None, context=None)``; tasks are functions registered
-    with ``@Mproc.register_task`` (or their names)."""
+    maxtasksperchild=None, context=None, **properties)``; tasks are functions
+    registered with ``@Mproc.register_task`` (or their names); other
+    properties by name (``nice=10``, ``memory_limit=2**30``…)."""
 
     def __new__(cls, processes=None, initializer=None, initargs=None, maxtasksperchild=None,
-                context=None):
-        return Mproc.Pool.new_full(context, processes or 0,
-                                   None if initializer is None else _task_name(initializer),
-                                   None if initargs is None else to_variant(initargs),
-                                   maxtasksperchild or 0)
+                context=None, **properties):
+        if not properties:
+            return Mproc.Pool.new_full(context, processes or 0,
+                                       None if initializer is None else _task_name(initializer),
+                                       None if initargs is None else to_variant(initargs),
+                                       maxtasksperchild or 0)
+        pool = GObject.new(Mproc.Pool, context=context, processes=processes or 0,
+                           initializer=None if initializer is None else _task_name(initializer),
+                           initargs=None if initargs is None else to_variant(initargs),
+                           maxtasksperchild=maxtasksperchild or 0, **properties)
+        pool.init(None)
+        return pool
 
     def __init__(self, *args, **kwargs):
         pass
