@@ -195,6 +195,8 @@ config_copy (const MprocRedisConfig *c)
   copy->prefix = g_strdup (c->prefix);
   copy->timeout_usec = c->timeout_usec;
   copy->lease_usec = c->lease_usec;
+  copy->worker_lease_usec = c->worker_lease_usec;
+  copy->max_redeliveries = c->max_redeliveries;
   return copy;
 }
 
