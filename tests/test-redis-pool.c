@@ -765,6 +765,65 @@ test_bad_arguments (Fixture *f, gconstpointer data)
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
 }
 
+/* The ready command: modules, warm shutdown on SIGTERM. */
+static void
+test_mproc_worker (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MprocPool) pool = NULL;
+  g_autoptr(GVariant) out = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  char *argv[] = { (char *) MPROC_WORKER, (char *) "--uri", f->uri, (char *) "--pool", (char *) POOL_NAME,
+                   (char *) "-j", (char *) "2", (char *) "-m", (char *) MODULES_DIR,
+                   (char *) "--host", (char *) "tool-host", NULL };
+  gint64 deadline, termed_at;
+  const gint64 *v;
+  gsize n;
+  GPid pid;
+  int status;
+
+  g_assert_true (g_spawn_async (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &error));
+  g_assert_no_error (error);
+  g_array_append_val (f->workers, pid);
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  while (raw_int (f, "HLEN", KEY ("w"), NULL) < 1)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10 * 1000);
+    }
+
+  pool = mproc_pool_new_for_uri (f->uri, POOL_NAME, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (mproc_pool_get_processes (pool), ==, 2);
+  out = mproc_pool_map (pool, "example.double", range_items (1000), 0, -1, NULL, &error);
+  g_assert_no_error (error);
+  v = g_variant_get_fixed_array (out, &n, sizeof (gint64));
+  g_assert_cmpuint (n, ==, 1000);
+  for (gsize i = 0; i < n; i++)
+    g_assert_cmpint (v[i], ==, 2 * (gint64) i);
+
+  /* warm shutdown: the running task finishes and is answered */
+  mproc_pool_apply_async (pool, "example.sleep", g_variant_new ("(u)", 800), -1, NULL,
+                          test_store_result, &result);
+  deadline = g_get_monotonic_time () + 300 * 1000;
+  while (g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE), g_usleep (5 * 1000);
+  kill (pid, SIGTERM);
+  termed_at = g_get_monotonic_time ();
+  test_wait_result (&result);
+  g_clear_pointer (&out, g_variant_unref);
+  out = mproc_pool_apply_finish (pool, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_get_uint32 (out), ==, 800);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  forget_worker (f, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  g_assert_cmpint (g_get_monotonic_time () - termed_at, <, 5 * G_USEC_PER_SEC);
+  /* it left the list at once */
+  g_assert_cmpint (raw_int (f, "HLEN", KEY ("w"), NULL), ==, 0);
+}
+
 static int
 worker_main (int argc, char *argv[])
 {
@@ -798,5 +857,6 @@ main (int argc, char *argv[])
   ADD ("/redis-pool/sigkill", test_sigkill);
   ADD ("/redis-pool/sigstop", test_sigstop);
   ADD ("/redis-pool/redis-killed", test_redis_killed);
+  ADD ("/redis-pool/mproc-worker", test_mproc_worker);
   return g_test_run ();
 }
