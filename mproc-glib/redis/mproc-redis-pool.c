@@ -811,6 +811,7 @@ connected_cb (GObject      *source,
   g_autoptr(GTask) task = user_data;
   RedisPool *rp = g_task_get_task_data (task);
   g_autoptr(MprocRedisCmd) cmd = NULL;
+  GCancellable *cancellable;
   GError *error = NULL;
 
   if (!mproc_redis_client_connect_finish (rp->client, result, &error))
@@ -819,8 +820,8 @@ connected_cb (GObject      *source,
       return;
     }
   cmd = open_cmd (rp);
-  mproc_redis_client_call_async (rp->client, cmd, -1, g_task_get_cancellable (task), open_done_cb,
-                                 g_steal_pointer (&task));
+  cancellable = g_task_get_cancellable (task);
+  mproc_redis_client_call_async (rp->client, cmd, -1, cancellable, open_done_cb, g_steal_pointer (&task));
 }
 
 /**
