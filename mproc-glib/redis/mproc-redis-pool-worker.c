@@ -102,7 +102,7 @@ result_done_cb (GObject      *source,
   start_reading (s);
 }
 
-/* Takes @value (a result, or "(sis)" with @status "e"). */
+/* Takes @value (a result, or "(sis)" with @status "e"; floating or not). */
 static void
 job_answer (Job        *job,
             const char *status,
@@ -110,7 +110,7 @@ job_answer (Job        *job,
 {
   Server *s = job->server;
   g_autoptr(MprocRedisCmd) cmd = mproc_redis_pool_eval (s->client, &s->keys, POOL_SCRIPT_RESULT);
-  g_autoptr(GVariant) owned = g_variant_ref_sink (value);
+  g_autoptr(GVariant) owned = g_variant_take_ref (value);
 
   g_hash_table_steal (s->jobs, job->id);
   mproc_redis_cmd_add_str (cmd, job->id);
@@ -194,7 +194,7 @@ job_start (Server     *s,
   value = g_variant_get_variant (boxed);
   job->apply = mode->str[0] == 'a';
   if (job->apply)
-    mproc_pool_apply_async (s->local, target->str, g_steal_pointer (&value), timeout_usec,
+    mproc_pool_apply_async (s->local, target->str, value, timeout_usec,
                             job->cancellable, job_done_cb, job);
   else if (!g_variant_is_of_type (value, G_VARIANT_TYPE_ARRAY) || g_variant_n_children (value) == 0)
     {
@@ -207,7 +207,7 @@ job_start (Server     *s,
       /* one chunk: the whole of it on one local process */
       guint n = (guint) g_variant_n_children (value);
 
-      mproc_pool_map_async (s->local, target->str, g_steal_pointer (&value), n, timeout_usec,
+      mproc_pool_map_async (s->local, target->str, value, n, timeout_usec,
                             job->cancellable, NULL, NULL, NULL, job_done_cb, job);
     }
 }
@@ -517,7 +517,7 @@ server_clear (Server *s)
 
 /**
  * mproc_pool_serve_for_uri:
- * @uri: where the pool's Redis server is (see [func@Mproc.pool_new_for_uri])
+ * @uri: where the pool's Redis server is (see [ctor@Mproc.Pool.new_for_uri])
  * @pool_name: the pool's name
  * @n_processes: how many local worker processes run the tasks, or 0 for
  *   [func@Mproc.cpu_count]

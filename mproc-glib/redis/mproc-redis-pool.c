@@ -723,7 +723,7 @@ rpool_make (RedisPool  *rp,
 /**
  * mproc_pool_new_for_uri:
  * @uri: where the pool's Redis (or Valkey) server is, as for
- *   [func@Mproc.Manager.new_for_uri]: `redis://`, `rediss://`, `unix:`…,
+ *   [ctor@Mproc.Manager.new_for_uri]: `redis://`, `rediss://`, `unix:`…,
  *   with `?worker-lease=` (seconds, 5 by default) and
  *   `?max-redeliveries=` (0 by default)
  * @pool_name: the pool's name: callers and workers that give the same
@@ -733,7 +733,7 @@ rpool_make (RedisPool  *rp,
  *
  * Opens the pool @pool_name on a Redis server: a [class@Mproc.Pool] whose
  * tasks run on the workers that serve that name, on any host
- * ([func@Mproc.pool_serve_for_uri] or the `mproc-worker` command).  It has
+ * ([func@Mproc.Pool.serve_for_uri] or the `mproc-worker` command).  It has
  * the API of a local pool — map, starmap, imap, apply, their `_async`
  * forms, chunk sizes, per-call cancellables and timeouts, close,
  * terminate, join — and its contract on faults: a worker that dies fails
@@ -743,7 +743,7 @@ rpool_make (RedisPool  *rp,
  * that goes away leaves nothing running; Redis unreachable fails the calls
  * with %MPROC_ERROR_BROKEN.  Cancelling a call stops its chunks that have
  * not started at once, and those running at their worker's next
- * heartbeat (the target sees [func@Mproc.pool_task_get_cancellable]).
+ * heartbeat (the target sees [func@Mproc.Pool.task_get_cancellable]).
  *
  * Default chunk sizes count the processes of the workers alive when the
  * pool is opened.  The pool renews the caller's heartbeat from its main
@@ -826,13 +826,13 @@ connected_cb (GObject      *source,
 
 /**
  * mproc_pool_new_for_uri_async:
- * @uri: where the Redis server is (see [func@Mproc.pool_new_for_uri])
+ * @uri: where the Redis server is (see [ctor@Mproc.Pool.new_for_uri])
  * @pool_name: the pool's name
  * @cancellable: (nullable): a #GCancellable
  * @callback: (scope async) (closure user_data): called when the pool is open
  * @user_data: data for @callback
  *
- * Opens a pool on a Redis server as [func@Mproc.pool_new_for_uri] does,
+ * Opens a pool on a Redis server as [ctor@Mproc.Pool.new_for_uri] does,
  * without blocking: @callback runs in the thread-default main context of
  * the caller, which the pool then belongs to.
  *
@@ -869,7 +869,7 @@ mproc_pool_new_for_uri_async (const char          *uri,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Finishes [func@Mproc.pool_new_for_uri_async].
+ * Finishes [func@Mproc.Pool.new_for_uri_async].
  *
  * Returns: (transfer full): the pool, or %NULL with @error set
  *
