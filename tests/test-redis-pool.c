@@ -297,15 +297,21 @@ range_items (gint64 n)
 
 /* The streams hold nothing once everything is answered. */
 static void
-assert_streams_empty (Fixture *f)
+assert_streams_empty_within (Fixture *f, gint64 usec)
 {
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + usec;
 
   while (raw_int (f, "XLEN", KEY ("t"), NULL) != 0)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (20 * 1000);
     }
+}
+
+static void
+assert_streams_empty (Fixture *f)
+{
+  assert_streams_empty_within (f, 5 * G_USEC_PER_SEC);
 }
 
 /* --- map, apply, starmap, imap -------------------------------------------- */
@@ -765,6 +771,73 @@ test_bad_arguments (Fixture *f, gconstpointer data)
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
 }
 
+/* A caller killed mid-map: what it left is skipped, its results expire. */
+static void
+test_caller_killed (Fixture *f, gconstpointer data)
+{
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  char *argv[] = { exe, (char *) "--caller", f->uri, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  gint64 deadline;
+  guint n_started = 0;
+  GPid caller;
+  int status;
+
+  start_worker (f, "host-a", 1);
+  g_assert_true (g_spawn_async (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &caller, &error));
+  g_assert_no_error (error);
+  deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autoptr(GHashTable) started = read_log (f);
+
+      if (log_count (started, 1000) == 1)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10 * 1000);
+    }
+  kill (caller, SIGKILL);
+  g_assert_cmpint (waitpid (caller, &status, 0), ==, caller);
+
+  /* its 10 chunks of 1 s: those taken before its lease ran out ran */
+  assert_streams_empty_within (f, 2 * LEASE_USEC + 10 * G_USEC_PER_SEC);
+  counts = read_log (f);
+  for (gint64 i = 0; i < 10; i++)
+    n_started += log_count (counts, 1000 + i);
+  g_test_message ("a killed caller: %u of its 10 chunks ran", n_started);
+  g_assert_cmpuint (n_started, <=, 1 + LEASE_USEC / G_USEC_PER_SEC + 1);
+  /* its results stream goes with its heartbeat */
+  deadline = g_get_monotonic_time () + 3 * LEASE_USEC;
+  for (;;)
+    {
+      g_autoptr(redisReply) keys = raw_call (f, "KEYS", "mproc:{pool/" POOL_NAME "}:r:*", NULL);
+
+      if (keys->elements == 0)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (50 * 1000);
+    }
+}
+
+static int
+caller_main (int argc, char *argv[])
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MprocPool) pool = NULL;
+  gint64 items[10];
+
+  mproc_init (&argc, &argv);
+  for (int i = 0; i < 10; i++)
+    items[i] = 1000 + i;
+  pool = mproc_pool_new_for_uri (argv[2], POOL_NAME, NULL, &error);
+  g_assert_no_error (error);
+  /* killed while it waits */
+  mproc_pool_map (pool, "rp-sleep", g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, items, 10, sizeof (gint64)),
+                  1, -1, NULL, &error);
+  return 1;
+}
+
 /* The ready command: modules, warm shutdown on SIGTERM. */
 static void
 test_mproc_worker (Fixture *f, gconstpointer data)
@@ -841,6 +914,8 @@ main (int argc, char *argv[])
   register_targets ();
   if (argc > 1 && strcmp (argv[1], "--worker") == 0)
     return worker_main (argc, argv);
+  if (argc > 1 && strcmp (argv[1], "--caller") == 0)
+    return caller_main (argc, argv);
   test_init (&argc, &argv);
   if (!test_redis_available ())
     {
@@ -857,6 +932,7 @@ main (int argc, char *argv[])
   ADD ("/redis-pool/sigkill", test_sigkill);
   ADD ("/redis-pool/sigstop", test_sigstop);
   ADD ("/redis-pool/redis-killed", test_redis_killed);
+  ADD ("/redis-pool/caller-killed", test_caller_killed);
   ADD ("/redis-pool/mproc-worker", test_mproc_worker);
   return g_test_run ();
 }

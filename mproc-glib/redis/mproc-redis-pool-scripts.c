@@ -24,6 +24,17 @@
   "  return f\n" \
   "end\n"
 
+/* appends to caller @c's results while it lives; they expire with it (its
+ * heartbeat renews them), so a caller that died leaves nothing behind */
+#define RESULTS_FN \
+  "local function results(c, ...)\n" \
+  "  local ttl = redis.call('PTTL', ARGV[1] .. ':hb:' .. c)\n" \
+  "  if ttl <= 0 then return end\n" \
+  "  local key = ARGV[1] .. ':r:' .. c\n" \
+  "  redis.call('XADD', key, '*', ...)\n" \
+  "  redis.call('PEXPIRE', key, 2 * ttl)\n" \
+  "end\n"
+
 const char * const mproc_redis_pool_scripts[N_POOL_SCRIPTS + 1] = {
   /* OPEN: ARGV 2 a caller's id ('' for none), 3 its lease in ms.
    * The group starts at 0: chunks added before it was made are served. */
@@ -53,14 +64,13 @@ const char * const mproc_redis_pool_scripts[N_POOL_SCRIPTS + 1] = {
    * Only the answer that finds the entry still pending counts. */
   "if redis.call('XACK', KEYS[1], 'w', ARGV[2]) == 0 then return 0 end\n"
   "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-  "if redis.call('EXISTS', ARGV[1] .. ':hb:' .. ARGV[3]) == 1 then\n"
-  "  redis.call('XADD', ARGV[1] .. ':r:' .. ARGV[3], '*', 'i', ARGV[4], 'k', ARGV[5],\n"
-  "             's', ARGV[6], 'v', ARGV[7])\n"
-  "end\n"
+  RESULTS_FN
+  "results(ARGV[3], 'i', ARGV[4], 'k', ARGV[5], 's', ARGV[6], 'v', ARGV[7])\n"
   "return 1\n",
 
   /* REAP: ARGV 2 the reaper's own name.  Returns how many chunks it took. */
   FIELDS_FN
+  RESULTS_FN
   "local n = 0\n"
   "local consumers = redis.pcall('XINFO', 'CONSUMERS', KEYS[1], 'w')\n"
   "if type(consumers) ~= 'table' or consumers.err then return 0 end\n"
@@ -86,8 +96,7 @@ const char * const mproc_redis_pool_scripts[N_POOL_SCRIPTS + 1] = {
   "            again[#again + 1] = 'n'; again[#again + 1] = tostring(done + 1)\n"
   "            redis.call('XADD', KEYS[1], '*', unpack(again))\n"
   "          else\n"
-  "            redis.call('XADD', ARGV[1] .. ':r:' .. f.c, '*', 'i', f.i or '', 'k', f.k or '',\n"
-  "                       's', 'd', 'v', name)\n"
+  "            results(f.c, 'i', f.i or '', 'k', f.k or '', 's', 'd', 'v', name)\n"
   "            redis.call('XADD', KEYS[3], 'MAXLEN', '~', '1000', '*', 'worker', name,\n"
   "                       'c', f.c, 'i', f.i or '', 'k', f.k or '', 't', f.t or '')\n"
   "          end\n"
