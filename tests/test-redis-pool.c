@@ -561,6 +561,49 @@ test_sigstop (Fixture *f, gconstpointer data)
   assert_streams_empty (f);
 }
 
+/* The opt-in: a dead worker's chunk runs again, elsewhere. */
+static void
+test_redelivery (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MprocPool) pool = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GVariant) out = NULL;
+  g_autoptr(GHashTable) counts = NULL;
+  g_autofree char *uri = g_strconcat (f->uri, "&max-redeliveries=1", NULL);
+  GPid first;
+  gint64 deadline;
+
+  first = start_worker (f, "host-a", 1);
+  pool = mproc_pool_new_for_uri (uri, POOL_NAME, NULL, &error);
+  g_assert_no_error (error);
+  mproc_pool_apply_async (pool, "rp-sleep", g_variant_new_int64 (1200), -1, NULL, test_store_result, &result);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autoptr(GHashTable) started = read_log (f);
+
+      if (log_count (started, 1200) == 1)
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (10 * 1000);
+    }
+  kill (first, SIGKILL);
+  start_worker (f, "host-b", 1);
+  test_wait_result (&result);
+  out = mproc_pool_apply_finish (pool, result, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int64 (out), ==, 1200);
+  counts = read_log (f);
+  g_assert_cmpuint (log_count (counts, 1200), ==, 2);
+  /* re-run, not failed */
+  g_assert_cmpint (raw_int (f, "XLEN", KEY ("f"), NULL), ==, 0);
+  reap_worker (first);
+  forget_worker (f, first);
+  assert_streams_empty (f);
+}
+
 static void
 test_redis_killed (Fixture *f, gconstpointer data)
 {
@@ -933,6 +976,7 @@ main (int argc, char *argv[])
   ADD ("/redis-pool/sigstop", test_sigstop);
   ADD ("/redis-pool/redis-killed", test_redis_killed);
   ADD ("/redis-pool/caller-killed", test_caller_killed);
+  ADD ("/redis-pool/redelivery", test_redelivery);
   ADD ("/redis-pool/mproc-worker", test_mproc_worker);
   return g_test_run ();
 }
