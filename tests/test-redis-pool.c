@@ -348,6 +348,43 @@ test_map_apply (Fixture *f, gconstpointer data)
   /* default chunks count the workers' processes */
   g_assert_cmpuint (mproc_pool_get_processes (pool), ==, 5);
 
+  /* the live workers, with their hosts, targets and leases */
+  {
+    g_autoptr(GVariant) list = mproc_pool_list_workers (pool, NULL, &error);
+    g_autoptr(MprocPool) local = mproc_pool_new (1, &error);
+    g_autoptr(GVariant) none = NULL;
+    g_autoptr(GHashTable) hosts = g_hash_table_new (g_str_hash, g_str_equal);
+    GVariantIter witer;
+    const char *name, *host;
+    g_autofree const char **targets = NULL;
+    gint64 pid, started, left;
+    guint32 processes;
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (g_variant_get_type_string (list), ==, "a(ssxasxux)");
+    g_assert_cmpuint (g_variant_n_children (list), ==, 3);
+    g_variant_iter_init (&witer, list);
+    while (g_variant_iter_next (&witer, "(&s&sx^a&sxux)", &name, &host, &pid, &targets, &started, &processes, &left))
+      {
+        g_assert_true (g_str_has_prefix (name, host));
+        g_assert_cmpint (pid, >, 0);
+        g_assert_true (g_strv_contains (targets, "rp-double"));
+        g_assert_cmpint (started, <=, g_get_real_time ());
+        g_assert_cmpuint (processes, ==, strcmp (host, "host-c") == 0 ? 1 : 2);
+        g_assert_cmpint (left, >, 0);
+        g_assert_cmpint (left, <=, LEASE_USEC / 1000);
+        g_hash_table_add (hosts, (gpointer) host);
+        g_clear_pointer (&targets, g_free);
+      }
+    g_assert_cmpuint (g_hash_table_size (hosts), ==, 3);
+    g_assert_no_error (error);
+    none = mproc_pool_list_workers (local, NULL, &error);
+    g_assert_null (none);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+    g_clear_error (&error);
+    mproc_pool_terminate (local);
+  }
+
   out = mproc_pool_map (pool, "rp-double", range_items (1000), 0, -1, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (g_variant_get_type_string (out), ==, "ax");

@@ -884,3 +884,90 @@ mproc_pool_new_for_uri_finish (GAsyncResult  *result,
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
+
+/**
+ * mproc_pool_list_workers:
+ * @self: a pool opened with [ctor@Mproc.Pool.new_for_uri]
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Lists the live workers of a pool on Redis: for each, its name, host,
+ * pid, registered targets, when it started (microseconds since the epoch),
+ * its number of local processes and what is left of its lease in
+ * milliseconds (the lease minus the time since its last heartbeat).
+ * Workers whose lease ran out are left out, even before a reaper removes
+ * them.
+ *
+ * Returns: (transfer full): an array of type `a(ssxasxux)`, or %NULL with
+ *   @error set: %G_IO_ERROR_NOT_SUPPORTED for a pool of local processes,
+ *   %MPROC_ERROR_BROKEN when Redis cannot be reached
+ *
+ * Since: 0.1
+ */
+GVariant *
+mproc_pool_list_workers (MprocPool     *self,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  RedisPool *rp;
+  g_autoptr(MprocRedisCmd) cmd = NULL;
+  g_autoptr(redisReply) reply = NULL;
+  GVariantBuilder builder;
+
+  g_return_val_if_fail (MPROC_IS_POOL (self), NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (self->backend != &redis_pool_backend || (rp = self->backend_data)->pool == NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           _("Only a pool on Redis has a list of workers"));
+      return NULL;
+    }
+  cmd = mproc_redis_cmd_new ("HGETALL");
+  mproc_redis_cmd_add_str (cmd, rp->keys.workers);
+  reply = mproc_redis_client_call (rp->client, cmd, -1, cancellable, error);
+  if (reply == NULL)
+    return NULL;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ssxasxux)"));
+  for (gsize i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2)
+    {
+      redisReply *name = reply->element[i];
+      redisReply *value = reply->element[i + 1];
+      g_autoptr(MprocRedisCmd) pttl = mproc_redis_cmd_new ("PTTL");
+      g_autoptr(redisReply) left = NULL;
+      g_autoptr(GVariant) boxed = NULL;
+      g_autoptr(GVariant) info = NULL;
+      g_autofree char *hb = NULL;
+      const char *host;
+      g_autofree const char **targets = NULL;
+      gint64 pid, started;
+      guint32 processes;
+
+      if (name->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING ||
+          strlen (name->str) != name->len || !g_utf8_validate (name->str, -1, NULL))
+        continue;
+      /* written by anyone with access: checked, and skipped if malformed */
+      boxed = mproc_redis_reply_boxed (value->str, value->len, NULL);
+      if (boxed == NULL)
+        continue;
+      info = g_variant_get_variant (boxed);
+      if (!g_variant_is_of_type (info, G_VARIANT_TYPE ("(sxasxu)")))
+        continue;
+      hb = g_strconcat (rp->keys.base, ":hb:", name->str, NULL);
+      mproc_redis_cmd_add_str (pttl, hb);
+      left = mproc_redis_client_call (rp->client, pttl, -1, cancellable, error);
+      if (left == NULL)
+        {
+          g_variant_builder_clear (&builder);
+          return NULL;
+        }
+      if (left->type != REDIS_REPLY_INTEGER || left->integer <= 0)
+        continue;
+      g_variant_get (info, "(&sx^a&sxu)", &host, &pid, &targets, &started, &processes);
+      g_variant_builder_add (&builder, "(ssx^asxux)", name->str, host, pid, targets, started, processes,
+                             (gint64) left->integer);
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&builder));
+}

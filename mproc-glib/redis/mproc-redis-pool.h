@@ -32,6 +32,11 @@ MprocPool *mproc_pool_new_for_uri_finish (GAsyncResult         *result,
                                           GError              **error);
 
 MPROC_AVAILABLE_IN_ALL
+GVariant  *mproc_pool_list_workers       (MprocPool            *self,
+                                          GCancellable         *cancellable,
+                                          GError              **error);
+
+MPROC_AVAILABLE_IN_ALL
 gboolean   mproc_pool_serve_for_uri      (const char           *uri,
                                           const char           *pool_name,
                                           guint                 n_processes,
