@@ -59,6 +59,13 @@ def main():
         assert pool.apply('do_calculation', 21) == 42
         ok('map and apply through the overrides')
 
+        workers = pool.list_workers(None).unpack()
+        assert len(workers) == 1, workers
+        name, host, pid, targets, started, processes, lease_ms = workers[0]
+        assert host == 'gi-host' and pid == worker.pid and processes == 2, workers
+        assert 'do_calculation' in targets and 0 < lease_ms <= 5000, workers
+        ok('list_workers')
+
         try:
             pool.apply('no-such-target', 1)
             raise AssertionError('an unknown target did not fail')
