@@ -121,6 +121,8 @@ job_answer (Job        *job,
   mproc_redis_cmd_add_boxed (cmd, owned);
   s->n_ops++;
   mproc_redis_client_call_async (s->client, cmd, -1, NULL, result_done_cb, job);
+  /* a process is free: ask for the next chunk along with the answer */
+  start_reading (s);
 }
 
 static void
