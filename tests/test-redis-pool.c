@@ -223,7 +223,21 @@ raw_int (Fixture *f, const char *first, ...)
 
 #define KEY(suffix) ("mproc:{pool/" POOL_NAME "}:" suffix)
 
-/* Starts a worker "host" with @n local processes; waits until it is listed. */
+/* Whether a worker of @host is listed (names are host/pid/random). */
+static gboolean
+host_listed (Fixture *f, const char *host)
+{
+  g_autoptr(redisReply) names = raw_call (f, "HKEYS", KEY ("w"), NULL);
+  g_autofree char *prefix = g_strconcat (host, "/", NULL);
+
+  for (gsize i = 0; i < names->elements; i++)
+    if (g_str_has_prefix (names->element[i]->str, prefix))
+      return TRUE;
+  return FALSE;
+}
+
+/* Starts a worker "host" with @n local processes; waits until it is listed
+ * (by its name: a reaper may be taking a dead one off meanwhile). */
 static GPid
 start_worker (Fixture *f, const char *host, guint n)
 {
@@ -232,14 +246,14 @@ start_worker (Fixture *f, const char *host, guint n)
   char *argv[] = { exe, (char *) "--worker", f->uri, (char *) POOL_NAME, nstr, NULL };
   g_auto(GStrv) envp = g_environ_setenv (g_get_environ (), "MPROC_WORKER_HOST", host, TRUE);
   g_autoptr(GError) error = NULL;
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-  gint64 before = raw_int (f, "HLEN", KEY ("w"), NULL);
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
   GPid pid;
 
+  g_assert_false (host_listed (f, host));
   g_assert_true (g_spawn_async (NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &error));
   g_assert_no_error (error);
   g_array_append_val (f->workers, pid);
-  while (raw_int (f, "HLEN", KEY ("w"), NULL) <= before)
+  while (!host_listed (f, host))
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       g_usleep (10 * 1000);
