@@ -34,6 +34,9 @@ mproc_pool_wait (MprocPool     *self,
   gboolean ret = FALSE;
   gint64 spin_until = 0;
 
+  if (self->backend != NULL)
+    return self->backend->wait (self, done, data, timeout_usec, cancellable, error);
+
   g_object_ref (self);
   if (cancellable != NULL)
     have_cancel_fd = g_cancellable_make_pollfd (cancellable, &cancel_fd);
