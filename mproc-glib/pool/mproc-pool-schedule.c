@@ -107,6 +107,10 @@ pool_take_back (MprocPool *self,
 
       if (worker_take_back_time (w) > now || !pool_other_has_room (self, w, now))
         continue;
+      /* its answers may be waiting unread: they count first */
+      mproc_pool_worker_read (w);
+      if (worker_take_back_time (w) > now)
+        continue;
       for (GList *l = w->inflight.tail; l != w->inflight.head; l = l->prev)
         {
           Chunk *chunk = l->data;
