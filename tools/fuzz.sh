@@ -4,11 +4,14 @@
 # _build-fuzz, and runs each target for [seconds] (default 60) on a copy
 # of its seed corpus, niced.  Prints the executions of each run and the
 # total; exits non-zero if a target found a crash (the input is left in
-# _build-fuzz/findings/TARGET/).
+# _build-fuzz/findings/TARGET/).  An input that runs longer than
+# $FUZZ_TIMEOUT seconds (default 60: a niced run on a busy machine can be
+# descheduled for a while) counts as a hang.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+timeout=${FUZZ_TIMEOUT:-60}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz-wire fuzz-types fuzz-ring fuzz-manager fuzz-tcp fuzz-pool-dbus)
@@ -31,9 +34,12 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "$findings"
   cp -n tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
   log=_build-fuzz/$t.log
-  if nice -n 10 _build-fuzz/tests/fuzz/"$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+  if nice -n 10 _build-fuzz/tests/fuzz/"$t" -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=4096 \
        -print_final_stats=1 -artifact_prefix="$findings"/ "$work" >"$log" 2>&1; then
     status=ok
+  elif grep -q 'libFuzzer: timeout' "$log"; then
+    status=HANG
+    failed=1
   else
     status=CRASH
     failed=1
