@@ -43,15 +43,26 @@ worker_elapsed (Worker *w,
   return head != NULL && !head->revoked ? now - head->started : 0;
 }
 
+static gint64
+worker_long_usec (Worker *w)
+{
+  return MAX (TAKE_BACK_MIN_USEC, (gint64) (4 * w->avg_exec_usec));
+}
+
 /* How many tasks to queue on @w ahead of it: about DEFAULT_WINDOW_USEC of
- * work, a task that has run long already counting as long as it has run. */
+ * work, a task that has run long already counting as long as it has run
+ * (a shorter wait is as likely the pool's own delay in reading answers). */
 static guint
 worker_window (Worker *w,
                gint64  now)
 {
-  double avg = MAX (MAX (w->avg_exec_usec, 0.5), (double) worker_elapsed (w, now) / 2);
-  guint window = (guint) (DEFAULT_WINDOW_USEC / avg);
+  gint64 elapsed = worker_elapsed (w, now);
+  double avg = MAX (w->avg_exec_usec, 0.5);
+  guint window;
 
+  if (elapsed >= worker_long_usec (w))
+    avg = MAX (avg, (double) elapsed);
+  window = (guint) (DEFAULT_WINDOW_USEC / avg);
   return CLAMP (window, 1, MAX_WINDOW);
 }
 
@@ -76,7 +87,7 @@ worker_take_back_time (Worker *w)
 
   if (head == NULL || head->revoked || worker_n_live (w) < 2 || w->dead)
     return G_MAXINT64;
-  return head->started + MAX (TAKE_BACK_MIN_USEC, (gint64) (4 * w->avg_exec_usec));
+  return head->started + worker_long_usec (w);
 }
 
 static gboolean
