@@ -69,7 +69,8 @@ worker_window (Worker *w,
 static guint
 worker_n_live (Worker *w)
 {
-  return w->inflight.length - w->n_revoked;
+  /* terminate() empties the queue without counting */
+  return w->inflight.length > w->n_revoked ? w->inflight.length - w->n_revoked : 0;
 }
 
 static gboolean
@@ -112,6 +113,11 @@ static void
 pool_take_back (MprocPool *self,
                 gint64     now)
 {
+  /* a skipped task counts in a worker's quota: taking back would use up
+   * workers for nothing (a quota is a window of its own anyway) */
+  if (self->maxtasksperchild != 0)
+    return;
+
   for (guint i = 0; i < self->workers->len; i++)
     {
       Worker *w = g_ptr_array_index (self->workers, i);
@@ -264,7 +270,7 @@ mproc_pool_check_timeouts (MprocPool *self,
       /* only while another worker could take it: else a worker that
        * frees up dispatches anyway */
       deadline = worker_take_back_time (w);
-      if (deadline != G_MAXINT64 && pool_other_has_room (self, w, now))
+      if (deadline != G_MAXINT64 && self->maxtasksperchild == 0 && pool_other_has_room (self, w, now))
         {
           if (deadline <= now)
             take_back = TRUE;
