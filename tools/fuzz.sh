@@ -23,7 +23,8 @@ if [ ! -d _build-fuzz ]; then
 fi
 nice ninja -C _build-fuzz $(printf 'tests/fuzz/%s ' "${targets[@]}") >/dev/null
 
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
+# handle_sigtrap: a fatal GLib critical (G_BREAKPOINT) then saves its input
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:handle_sigtrap=1
 export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
 export G_DEBUG=fatal-criticals
 total=0
