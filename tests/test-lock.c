@@ -4,6 +4,8 @@
  */
 
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "mproc-sync-private.h"
 #include "test-sync-util.h"
@@ -610,6 +612,70 @@ acquire_and_exit (gpointer data)
   return NULL;
 }
 
+typedef struct
+{
+  gint tid;
+  gint stop;
+} Bystander;
+
+static gpointer
+bystander_thread (gpointer data)
+{
+  Bystander *b = data;
+
+  g_atomic_int_set (&b->tid, (gint) syscall (SYS_gettid));
+  while (!g_atomic_int_get (&b->stop))
+    g_usleep (1000);
+  return NULL;
+}
+
+static void
+test_tid_reused (gconstpointer data)
+{
+  gboolean async = GPOINTER_TO_INT (data);
+  g_autoptr(MprocLock) lock = mproc_lock_new (NULL);
+  g_autoptr(GError) error = NULL;
+  Bystander b = { 0, 0 };
+  GThread *bystander;
+  MprocMutexShared *shared;
+  guint32 word;
+  gint64 t0;
+
+  g_test_summary ("A lock whose dead holder's thread id now names a live thread (the id was "
+                  "recycled) is taken over: the next acquirer gets OWNER_DIED at once");
+  bystander = g_thread_new ("bystander", bystander_thread, &b);
+  while (g_atomic_int_get (&b.tid) == 0)
+    g_usleep (1000);
+  /* the holder starts some clock ticks later than the bystander */
+  g_usleep (50 * 1000);
+  g_thread_join (g_thread_new ("holder", acquire_and_exit, lock));
+
+  /* give the dead holder's id (the thread id bits of the word) to the
+   * live bystander, as pid_max wrapping round would */
+  shared = mproc_sync_get_state (mproc_lock_get_sync (lock));
+  word = __atomic_load_n (&shared->word, __ATOMIC_ACQUIRE);
+  g_assert_cmpuint (word, !=, 0);
+  __atomic_store_n (&shared->word, (word & ~0x003fffffu) | (guint32) b.tid, __ATOMIC_RELEASE);
+
+  t0 = g_get_monotonic_time ();
+  if (async)
+    {
+      g_autoptr(GAsyncResult) result = NULL;
+
+      mproc_lock_acquire_async (lock, 5 * G_USEC_PER_SEC, NULL, test_store_result, &result);
+      test_wait_result (&result);
+      g_assert_false (mproc_lock_acquire_finish (lock, result, &error));
+    }
+  else
+    g_assert_false (mproc_lock_acquire (lock, 5 * G_USEC_PER_SEC, NULL, &error));
+  g_test_message ("taken over after %" G_GINT64_FORMAT " ms", (g_get_monotonic_time () - t0) / 1000);
+  assert_owner_died_then_usable (lock, error);
+  g_assert_cmpint (g_get_monotonic_time () - t0, <, 2 * G_USEC_PER_SEC);
+
+  g_atomic_int_set (&b.stop, 1);
+  g_thread_join (bystander);
+}
+
 static void
 test_thread_exited (gconstpointer data)
 {
@@ -775,6 +841,8 @@ main (int argc, char *argv[])
   test_add_method_test ("/mproc/lock", "child-not-owner", test_child_not_owner);
   g_test_add_data_func ("/mproc/lock/owner-killed/thread-exited", GINT_TO_POINTER (FALSE), test_thread_exited);
   g_test_add_data_func ("/mproc/lock/owner-killed/thread-exited/async", GINT_TO_POINTER (TRUE), test_thread_exited);
+  g_test_add_data_func ("/mproc/lock/owner-killed/tid-reused", GINT_TO_POINTER (FALSE), test_tid_reused);
+  g_test_add_data_func ("/mproc/lock/owner-killed/tid-reused/async", GINT_TO_POINTER (TRUE), test_tid_reused);
   g_test_add_data_func ("/mproc/lock/owner-killed/blocked", GINT_TO_POINTER (FALSE), test_owner_killed_blocked);
   g_test_add_data_func ("/mproc/lock/owner-killed/blocked-cancellable", GINT_TO_POINTER (TRUE), test_owner_killed_blocked);
   g_test_add_func ("/mproc/lock/timeouts", test_timeouts);

@@ -3,19 +3,22 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * A lock word in shared memory names its holder by an owner id: the
- * holder's thread id (in the low 30 bits, as FUTEX_TID_MASK), so that the
- * kernel can tell any sharer whether the holder lives.  Nothing else about
- * the holder is kept in shared memory: a sharer that writes anything into
- * the word can only make the lock look held by someone else, or free, or
- * abandoned.
+ * A lock word in shared memory names its holder by an owner id (30 bits):
+ * the holder's thread id in the low 22 bits (PID_MAX_LIMIT is 2^22), so
+ * that the kernel can tell any sharer whether the holder lives, and above
+ * it a tag, the low 8 bits of the thread's start time (clock ticks since
+ * boot, field 22 of its stat), so that a thread that got the id of a dead
+ * holder does not pass for it.  Nothing else about the holder is kept in
+ * shared memory: a sharer that writes anything into the word can only
+ * make the lock look held by someone else, or free, or abandoned.
  *
- * Liveness goes through a pidfd opened on the id (PIDFD_THREAD, Linux 6.9,
- * so that a dead thread of a live process counts as dead).  Once opened,
- * the pidfd names that very thread, however long the wait: a recycled id
- * cannot pass for the old holder.  Without PIDFD_THREAD, a thread-group
- * leader still gets a pidfd; any other thread falls back to kill (id, 0),
- * which a recycled id can fool.
+ * Liveness goes through a pidfd opened on the thread id (PIDFD_THREAD,
+ * Linux 6.9, so that a dead thread of a live process counts as dead),
+ * whose start time must match the tag.  Once opened, the pidfd names that
+ * very thread, however long the wait.  Without PIDFD_THREAD, a
+ * thread-group leader still gets a pidfd; any other thread falls back to
+ * kill (id, 0) and the tag.  A recycled id is missed only when the new
+ * thread's tag is the same (one time in 256).
  */
 
 #pragma once
@@ -25,6 +28,8 @@
 G_BEGIN_DECLS
 
 #define MPROC_OWNER_ID_MASK 0x3fffffffu
+#define MPROC_OWNER_TID_MASK 0x003fffffu
+#define MPROC_OWNER_TAG_SHIFT 22
 
 /* The cache behind mproc_owner_self_id(), _mproc_thread_owner_id, is
  * declared in mproc-lock.h: exported for the inline fast path of
@@ -39,8 +44,10 @@ void     mproc_owner_forget_self (void);
 
 guint    mproc_fork_generation   (void);
 
-/* A pidfd on a thread (@is_thread, PIDFD_THREAD where the kernel has it)
- * or a process, close-on-exec; -1 with errno set. */
+/* A pidfd on a thread (@is_thread, PIDFD_THREAD where the kernel has it;
+ * @id is an owner id, whose tag must match the thread's start time) or a
+ * process, close-on-exec; -1 with errno set (ESRCH: gone, or the id was
+ * reused). */
 int      mproc_owner_open_pidfd  (int      id,
                                   gboolean is_thread);
 

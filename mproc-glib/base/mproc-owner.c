@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -36,9 +37,65 @@ owner_atfork_child (void)
   _mproc_thread_owner_id = 0;
 }
 
+/* The tag of thread @tid (0: the calling thread): the low bits of its
+ * start time; FALSE if /proc cannot tell. */
+static gboolean
+thread_tag (int      tid,
+            guint32 *tag)
+{
+  char path[64];
+  char buf[1024];
+  const char *p;
+  ssize_t n;
+  int fd;
+
+  if (tid == 0)
+    g_strlcpy (path, "/proc/thread-self/stat", sizeof path);
+  else
+    g_snprintf (path, sizeof path, "/proc/%d/stat", tid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  do
+    n = read (fd, buf, sizeof buf - 1);
+  while (n < 0 && errno == EINTR);
+  close (fd);
+  if (n <= 0)
+    return FALSE;
+  buf[n] = '\0';
+
+  /* the command name may hold spaces and parentheses: skip past the last
+   * ')', then field 3 (state) to field 22 */
+  p = strrchr (buf, ')');
+  if (p == NULL)
+    return FALSE;
+  for (guint field = 2; field < 22; field++)
+    {
+      p = strchr (p + 1, ' ');
+      if (p == NULL)
+        return FALSE;
+    }
+  *tag = (guint32) g_ascii_strtoull (p + 1, NULL, 10) & (MPROC_OWNER_ID_MASK >> MPROC_OWNER_TAG_SHIFT);
+  return TRUE;
+}
+
+/* Whether @id names thread @tid's current incarnation (or cannot tell). */
+static gboolean
+owner_tag_matches (guint32 id)
+{
+  guint32 tag = (id & MPROC_OWNER_ID_MASK) >> MPROC_OWNER_TAG_SHIFT;
+  guint32 actual;
+
+  if (tag == 0 || !thread_tag ((int) (id & MPROC_OWNER_TID_MASK), &actual))
+    return TRUE;
+  return actual == tag;
+}
+
 guint32
 mproc_owner_self_id (void)
 {
+  guint32 tag = 0;
+
   static gsize registered = 0;
 
   if (G_LIKELY (_mproc_thread_owner_id != 0))
@@ -50,7 +107,10 @@ mproc_owner_self_id (void)
       g_once_init_leave (&registered, 1);
     }
   /* Thread ids stay below 2^22 (PID_MAX_LIMIT): they fit the mask. */
-  _mproc_thread_owner_id = (guint32) syscall (SYS_gettid) & MPROC_OWNER_ID_MASK;
+  if (!thread_tag (0, &tag))
+    tag = 0;   /* no /proc: the thread id alone */
+  _mproc_thread_owner_id = ((guint32) syscall (SYS_gettid) & MPROC_OWNER_TID_MASK) |
+                           (tag << MPROC_OWNER_TAG_SHIFT);
   return _mproc_thread_owner_id;
 }
 
@@ -60,24 +120,43 @@ mproc_owner_forget_self (void)
   _mproc_thread_owner_id = 0;
 }
 
+/* No PIDFD_THREAD (before Linux 6.9): good for a thread-group leader;
+ * pidfd_open() refuses anything else. */
+static int
+owner_open_process_pidfd (int id)
+{
+  int fd = (int) syscall (SYS_pidfd_open, id, 0);
+
+  if (fd >= 0)
+    fcntl (fd, F_SETFD, FD_CLOEXEC);
+  return fd;
+}
+
 int
 mproc_owner_open_pidfd (int      id,
                         gboolean is_thread)
 {
-  int fd;
+  int fd = -1;
 
   if (is_thread)
     {
+      guint32 owner = (guint32) id;
+
+      id = (int) (owner & MPROC_OWNER_TID_MASK);
       fd = (int) syscall (SYS_pidfd_open, id, PIDFD_THREAD);
-      if (fd >= 0 || errno != EINVAL)
-        return fd;
+      if (fd < 0 && errno == EINVAL)
+        fd = owner_open_process_pidfd (id);
+      /* Read while the pidfd pins the thread: if it was gone meanwhile,
+       * the pidfd says so anyway. */
+      if (fd >= 0 && !owner_tag_matches (owner))
+        {
+          close (fd);
+          errno = ESRCH;
+          return -1;
+        }
+      return fd;
     }
-  /* No PIDFD_THREAD (before Linux 6.9): good for a thread-group leader;
-   * pidfd_open() refuses anything else. */
-  fd = (int) syscall (SYS_pidfd_open, id, 0);
-  if (fd >= 0)
-    fcntl (fd, F_SETFD, FD_CLOEXEC);
-  return fd;
+  return owner_open_process_pidfd (id);
 }
 
 void
@@ -107,8 +186,11 @@ mproc_owner_watch_is_dead (MprocOwnerWatch *watch,
           if (errno == ESRCH)
             return TRUE;
           /* No pidfd for it (an old kernel and not a leader, or out of
-           * fds): ask whether the id exists at all. */
-          return kill ((pid_t) id, 0) < 0 && errno == ESRCH;
+           * fds): ask whether the id exists at all, and is the holder's. */
+          if (watch->is_process)
+            return kill ((pid_t) id, 0) < 0 && errno == ESRCH;
+          return (kill ((pid_t) (id & MPROC_OWNER_TID_MASK), 0) < 0 && errno == ESRCH) ||
+                 !owner_tag_matches (id);
         }
     }
 

@@ -84,12 +84,14 @@ mproc_pool_call_mark_dirty (Call *call)
   mproc_pool_schedule_notify (self);
 }
 
-/* Drops the chunks of @call that no worker has been sent. */
+/* Drops the chunks of @call that no worker has started. */
 void
 mproc_pool_call_drop_pending (Call *call)
 {
   MprocPool *self = call->pool;
   GList *l = self->pending.head;
+
+  mproc_pool_drop_queued (self, call);
 
   while (l != NULL)
     {

@@ -100,7 +100,8 @@ mproc_pool_append_frame (GByteArray    *out,
   PoolFrame frame;
   guint8 *p;
 
-  if (kind == POOL_FRAME_STOP || kind == POOL_FRAME_FILES || kind == POOL_FRAME_RELEASE)
+  if (kind == POOL_FRAME_STOP || kind == POOL_FRAME_FILES || kind == POOL_FRAME_RELEASE ||
+      kind == POOL_FRAME_SKIPPED)
     {
       frame = (PoolFrame) { 0, kind, seq, exec_usec };
       g_byte_array_append (out, (const guint8 *) &frame, sizeof frame);

@@ -31,6 +31,9 @@ G_BEGIN_DECLS
 
 #define DEFAULT_WINDOW_USEC  200.0    /* work queued on a worker ahead of it */
 #define MAX_WINDOW           256
+/* A task running longer than this (and than a few of its worker's usual
+ * tasks) makes the pool take back what it queued behind it. */
+#define TAKE_BACK_MIN_USEC   2000
 
 typedef enum
 {
@@ -57,6 +60,8 @@ typedef struct
   guint   len;         /* number of items */
   guint32 seq;
   gint64  started;     /* when its worker began it (approximately) */
+  gboolean revoked;    /* taken back: its worker skips it, a copy runs
+                        * elsewhere (or nowhere, its call being over) */
 } Chunk;
 
 struct _Call
@@ -122,6 +127,7 @@ struct _Worker
   gpointer      fd_tag;
   gpointer      pid_tag;
   GQueue        inflight;    /* Chunk*, oldest (running) first */
+  guint         n_revoked;   /* of them */
   guint         n_sent;
   guint8       *in;
   gsize         in_start;
@@ -256,6 +262,10 @@ void       mproc_pool_worker_flush      (Worker             *w);
 void       mproc_pool_worker_read       (Worker             *w);
 void       mproc_pool_worker_died       (Worker             *w);
 void       mproc_pool_cancel_running    (MprocPool          *self,
+                                         Call               *call);
+gboolean   mproc_pool_worker_revoke     (Worker             *w,
+                                         Chunk              *chunk);
+void       mproc_pool_drop_queued       (MprocPool          *self,
                                          Call               *call);
 
 /* mproc-pool-schedule.c */

@@ -42,6 +42,11 @@
  *   INPLACE  no name, type = the results' array type, no data
  *   RELEASE  empty, seq = the call's file id
  *
+ * A task may be taken back (revoked, see PoolCancel) while a worker runs
+ * an earlier long one: it answers it, when it gets there, with
+ *
+ *   SKIPPED  empty
+ *
  * A worker exits after maxtasksperchild TASK frames (counted as Python
  * counts tasks: one per chunk), on STOP, and on end-of-file; the pool never
  * sends it more than its quota.
@@ -84,7 +89,26 @@ typedef enum
   POOL_FRAME_TASK_FD,
   POOL_FRAME_INPLACE,
   POOL_FRAME_RELEASE,
+  POOL_FRAME_SKIPPED,
 } PoolFrameKind;
+
+/* What the pool writes on a worker's cancel pipe, one record per task:
+ * CANCEL stops the task if it runs and skips it if it has not started
+ * (answered with a CANCELLED error); REVOKE only skips a task not started
+ * (answered SKIPPED), the pool having given it to another worker. */
+typedef struct
+{
+  guint32 seq;
+  guint32 op;          /* PoolCancelOp */
+} PoolCancel;
+
+typedef enum
+{
+  POOL_CANCEL_CANCEL = 0,
+  POOL_CANCEL_REVOKE = 1,
+} PoolCancelOp;
+
+G_STATIC_ASSERT (sizeof (PoolCancel) == 8);
 
 /* The value of a TASK_FD frame (stored as "ay" bytes). */
 typedef struct
@@ -162,8 +186,8 @@ MprocPoolChannel *mproc_pool_channel_new       (int               fd,
                                                 int               peer_fd,
                                                 int               cancel_fd,
                                                 int               cancel_peer_fd);
-/* The read end of the pipe on which the pool writes the seq (a guint32)
- * of each task it cancels, -1 once closed in the parent. */
+/* The read end of the pipe on which the pool writes a PoolCancel for each
+ * task it cancels or takes back, -1 once closed in the parent. */
 int               mproc_pool_channel_get_cancel_fd (MprocPoolChannel *self);
 /* The worker's fd (-1 once closed in the parent). */
 int               mproc_pool_channel_get_fd    (MprocPoolChannel *self);

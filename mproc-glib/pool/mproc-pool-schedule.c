@@ -33,13 +33,116 @@ mproc_pool_submit (MprocPool *self,
   mproc_pool_dispatch (self);
 }
 
-static guint
-worker_window (Worker *w)
+/* How long @w's running task has run, 0 if none. */
+static gint64
+worker_elapsed (Worker *w,
+                gint64  now)
 {
-  double avg = MAX (w->avg_exec_usec, 0.5);
-  guint window = (guint) (DEFAULT_WINDOW_USEC / avg);
+  Chunk *head = g_queue_peek_head (&w->inflight);
 
+  return head != NULL && !head->revoked ? now - head->started : 0;
+}
+
+static gint64
+worker_long_usec (Worker *w)
+{
+  return MAX (TAKE_BACK_MIN_USEC, (gint64) (4 * w->avg_exec_usec));
+}
+
+/* How many tasks to queue on @w ahead of it: about DEFAULT_WINDOW_USEC of
+ * work, a task that has run long already counting as long as it has run
+ * (a shorter wait is as likely the pool's own delay in reading answers). */
+static guint
+worker_window (Worker *w,
+               gint64  now)
+{
+  gint64 elapsed = worker_elapsed (w, now);
+  double avg = MAX (w->avg_exec_usec, 0.5);
+  guint window;
+
+  if (elapsed >= worker_long_usec (w))
+    avg = MAX (avg, (double) elapsed);
+  window = (guint) (DEFAULT_WINDOW_USEC / avg);
   return CLAMP (window, 1, MAX_WINDOW);
+}
+
+static guint
+worker_n_live (Worker *w)
+{
+  /* terminate() empties the queue without counting */
+  return w->inflight.length > w->n_revoked ? w->inflight.length - w->n_revoked : 0;
+}
+
+static gboolean
+worker_has_room (Worker *w,
+                 gint64  now)
+{
+  return !w->dead && !w->retiring && worker_n_live (w) < worker_window (w, now);
+}
+
+/* When the pool takes back what is queued behind @w's running task. */
+static gint64
+worker_take_back_time (Worker *w)
+{
+  Chunk *head = g_queue_peek_head (&w->inflight);
+
+  if (head == NULL || head->revoked || worker_n_live (w) < 2 || w->dead)
+    return G_MAXINT64;
+  return head->started + worker_long_usec (w);
+}
+
+static gboolean
+pool_other_has_room (MprocPool *self,
+                     Worker    *busy,
+                     gint64     now)
+{
+  for (guint i = 0; i < self->workers->len; i++)
+    {
+      Worker *w = g_ptr_array_index (self->workers, i);
+
+      if (w != busy && worker_has_room (w, now))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* A worker stuck on a long task while another could work: what it was
+ * sent beyond that task goes back to the front of the queue, in order,
+ * for whoever is free. */
+static void
+pool_take_back (MprocPool *self,
+                gint64     now)
+{
+  /* a skipped task counts in a worker's quota: taking back would use up
+   * workers for nothing (a quota is a window of its own anyway) */
+  if (self->maxtasksperchild != 0)
+    return;
+
+  for (guint i = 0; i < self->workers->len; i++)
+    {
+      Worker *w = g_ptr_array_index (self->workers, i);
+
+      if (worker_take_back_time (w) > now || !pool_other_has_room (self, w, now))
+        continue;
+      /* its answers may be waiting unread: they count first */
+      mproc_pool_worker_read (w);
+      if (worker_take_back_time (w) > now)
+        continue;
+      for (GList *l = w->inflight.tail; l != w->inflight.head; l = l->prev)
+        {
+          Chunk *chunk = l->data;
+          Chunk *copy;
+
+          if (chunk->revoked || chunk->call->finished || !mproc_pool_worker_revoke (w, chunk))
+            continue;
+          copy = g_new0 (Chunk, 1);
+          copy->call = mproc_pool_call_ref (chunk->call);
+          copy->index = chunk->index;
+          copy->lo = chunk->lo;
+          copy->len = chunk->len;
+          g_queue_push_head (&self->pending, copy);
+        }
+    }
 }
 
 /* Workers running a task, and tasks (chunks) no worker has started. */
@@ -55,10 +158,9 @@ mproc_pool_count_load (MprocPool *self,
       Worker *w = g_ptr_array_index (self->workers, i);
 
       if (w->inflight.length > 0)
-        {
-          busy++;
-          queued += w->inflight.length - 1;
-        }
+        busy++;
+      if (worker_n_live (w) > 0)
+        queued += worker_n_live (w) - 1;
     }
   *n_busy = busy;
   *n_queued = queued;
@@ -79,12 +181,17 @@ pool_check_load (MprocPool *self)
 void
 mproc_pool_dispatch (MprocPool *self)
 {
+  gint64 now;
+
   if (self->backend != NULL)
     {
       self->backend->dispatch (self);
       pool_check_load (self);
       return;
     }
+
+  now = g_get_monotonic_time ();
+  pool_take_back (self, now);
   while (!g_queue_is_empty (&self->pending))
     {
       Chunk *chunk = g_queue_peek_head (&self->pending);
@@ -100,9 +207,9 @@ mproc_pool_dispatch (MprocPool *self)
         {
           Worker *w = g_ptr_array_index (self->workers, i);
 
-          if (w->dead || w->retiring || w->inflight.length >= worker_window (w))
+          if (!worker_has_room (w, now))
             continue;
-          if (best == NULL || w->inflight.length < best->inflight.length)
+          if (best == NULL || worker_n_live (w) < worker_n_live (best))
             best = w;
         }
       if (best == NULL)
@@ -150,13 +257,15 @@ mproc_pool_check_idle (MprocPool *self)
     }
 }
 
-/* Kills the workers whose running task is past its call's deadline; returns
- * the next deadline (G_MAXINT64 if none). */
+/* Kills the workers whose running task is past its call's deadline, takes
+ * back what waits behind a long task; returns the next deadline
+ * (G_MAXINT64 if none). */
 gint64
 mproc_pool_check_timeouts (MprocPool *self,
                            gint64     now)
 {
   gint64 next = G_MAXINT64;
+  gboolean take_back = FALSE;
 
   for (guint i = 0; i < self->workers->len; i++)
     {
@@ -164,8 +273,18 @@ mproc_pool_check_timeouts (MprocPool *self,
       Chunk *chunk = g_queue_peek_head (&w->inflight);
       gint64 deadline;
 
-      if (chunk == NULL || w->timed_out || w->cancel_killed)
+      if (chunk == NULL || chunk->revoked || w->timed_out || w->cancel_killed)
         continue;
+      /* only while another worker could take it: else a worker that
+       * frees up dispatches anyway */
+      deadline = worker_take_back_time (w);
+      if (deadline != G_MAXINT64 && self->maxtasksperchild == 0 && pool_other_has_room (self, w, now))
+        {
+          if (deadline <= now)
+            take_back = TRUE;
+          else
+            next = MIN (next, deadline);
+        }
       if (chunk->call->cancelled && self->cancel_grace_ms >= 0)
         {
           /* a target that does not stop by itself when cancelled */
@@ -199,6 +318,8 @@ mproc_pool_check_timeouts (MprocPool *self,
         next = MIN (next, deadline);
     }
 
+  if (take_back)
+    mproc_pool_dispatch (self);
   return next;
 }
 

@@ -156,9 +156,10 @@ worker_fill (Worker *w)
 
 /* --- Cancellation ------------------------------------------------------- */
 
-/* The pool writes the seq of each cancelled task on a pipe; a thread reads
- * it while the main thread runs targets, and cancels the running task's
- * cancellable or remembers the seq of a task not started yet. */
+/* The pool writes a PoolCancel for each task it cancels or takes back on
+ * a pipe; a thread reads them while the main thread runs targets, and
+ * cancels the running task's cancellable or remembers the seq of a task
+ * not started yet. */
 static struct
 {
   GMutex        lock;
@@ -167,64 +168,102 @@ static struct
   guint32       seq;           /* the task running or last run */
   gboolean      started;       /* seq is valid */
   GArray       *cancelled;     /* guint32: cancelled, not reached yet */
+  GArray       *revoked;       /* guint32: taken back, not reached yet */
 } cancel_state;
+
+typedef enum
+{
+  TASK_RUN,
+  TASK_CANCELLED,
+  TASK_REVOKED,
+} TaskFate;
 
 static gpointer
 cancel_watch_thread (gpointer data)
 {
   int fd = GPOINTER_TO_INT (data);
-  guint32 seqs[64];
+  PoolCancel records[64];
+  gsize have = 0;
 
   for (;;)
     {
-      ssize_t n = read (fd, seqs, sizeof seqs);
+      ssize_t n = read (fd, (guint8 *) records + have, sizeof records - have);
+      gsize n_records;
 
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
         break;
+      have += n;
+      n_records = have / sizeof (PoolCancel);
       g_mutex_lock (&cancel_state.lock);
-      for (gsize i = 0; i < (gsize) n / sizeof (guint32); i++)
+      for (gsize i = 0; i < n_records; i++)
         {
-          if (cancel_state.running && seqs[i] == cancel_state.seq)
+          guint32 seq = records[i].seq;
+          gboolean later = !cancel_state.started || seq > cancel_state.seq;
+
+          if (records[i].op == POOL_CANCEL_REVOKE)
+            {
+              /* one that has started runs to its end */
+              if (later)
+                g_array_append_val (cancel_state.revoked, seq);
+            }
+          else if (cancel_state.running && seq == cancel_state.seq)
             g_cancellable_cancel (cancel_state.cancellable);
-          else if (!cancel_state.started || seqs[i] > cancel_state.seq)
-            g_array_append_val (cancel_state.cancelled, seqs[i]);
+          else if (later)
+            g_array_append_val (cancel_state.cancelled, seq);
         }
       g_mutex_unlock (&cancel_state.lock);
+      /* writes of a record are atomic, reads may still split one */
+      have -= n_records * sizeof (PoolCancel);
+      memmove (records, (guint8 *) records + n_records * sizeof (PoolCancel), have);
     }
   return NULL;
 }
 
-/* Before running task @seq: FALSE if it was cancelled already.  Seqs grow
- * task after task, so what is below @seq was answered and is forgotten. */
+/* Removes what is at or below @seq from @seqs; TRUE if @seq was there.
+ * Seqs grow task after task, so what is below @seq was answered. */
 static gboolean
-cancel_begin (guint32 seq)
+forget_up_to (GArray  *seqs,
+              guint32  seq)
 {
-  gboolean cancelled = FALSE;
+  gboolean found = FALSE;
 
-  g_mutex_lock (&cancel_state.lock);
-  for (guint i = 0; i < cancel_state.cancelled->len;)
+  for (guint i = 0; i < seqs->len;)
     {
-      guint32 s = g_array_index (cancel_state.cancelled, guint32, i);
+      guint32 s = g_array_index (seqs, guint32, i);
 
       if (s <= seq)
         {
-          cancelled = cancelled || s == seq;
-          g_array_remove_index_fast (cancel_state.cancelled, i);
+          found = found || s == seq;
+          g_array_remove_index_fast (seqs, i);
         }
       else
         i++;
     }
+  return found;
+}
+
+/* Before running task @seq: whether to run it. */
+static TaskFate
+cancel_begin (guint32 seq)
+{
+  TaskFate fate = TASK_RUN;
+
+  g_mutex_lock (&cancel_state.lock);
+  if (forget_up_to (cancel_state.cancelled, seq))
+    fate = TASK_CANCELLED;
+  if (forget_up_to (cancel_state.revoked, seq))
+    fate = TASK_REVOKED;
   cancel_state.seq = seq;
   cancel_state.started = TRUE;
-  if (!cancelled)
+  if (fate == TASK_RUN)
     {
       g_cancellable_reset (cancel_state.cancellable);
       cancel_state.running = TRUE;
     }
   g_mutex_unlock (&cancel_state.lock);
-  return !cancelled;
+  return fate;
 }
 
 static void
@@ -247,6 +286,7 @@ cancel_start_watch (int fd)
   cancel_state.started = FALSE;
   cancel_state.cancellable = g_cancellable_new ();
   cancel_state.cancelled = g_array_new (FALSE, FALSE, sizeof (guint32));
+  cancel_state.revoked = g_array_new (FALSE, FALSE, sizeof (guint32));
   /* lives as long as the worker: the pipe closes when the pool goes */
   thread = g_thread_new ("pool-cancel", cancel_watch_thread, GINT_TO_POINTER (fd));
   g_thread_unref (thread);
@@ -515,6 +555,28 @@ worker_reply (Worker   *w,
     }
 }
 
+/* FALSE if task @seq is not to run, having answered it. */
+static gboolean
+worker_begin (Worker  *w,
+              guint32  seq)
+{
+  g_autoptr(GError) error = NULL;
+
+  switch (cancel_begin (seq))
+    {
+    case TASK_RUN:
+      return TRUE;
+    case TASK_REVOKED:
+      mproc_pool_append_frame (w->out, POOL_FRAME_SKIPPED, seq, 0, NULL, NULL, NULL, NULL, 0);
+      return FALSE;
+    case TASK_CANCELLED:
+    default:
+      set_cancelled_error (&error);
+      worker_reply (w, seq, 0, NULL, error);
+      return FALSE;
+    }
+}
+
 static void
 worker_handle_task (Worker       *w,
                     guint32       kind,
@@ -549,12 +611,8 @@ worker_handle_task (Worker       *w,
       return;
     }
 
-  if (!cancel_begin (seq))
-    {
-      set_cancelled_error (&error);
-      worker_reply (w, seq, 0, NULL, error);
-      return;
-    }
+  if (!worker_begin (w, seq))
+    return;
   t0 = g_get_monotonic_time ();
   result = worker_run (target, kind == POOL_FRAME_APPLY, value, &error);
   t0 = g_get_monotonic_time () - t0;
@@ -682,12 +740,8 @@ worker_handle_fd_task (Worker       *w,
   value = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE (type), buf, items_size,
                                                        TRUE, g_free, buf));
 
-  if (!cancel_begin (seq))
-    {
-      set_cancelled_error (&error);
-      worker_reply (w, seq, 0, NULL, error);
-      return;
-    }
+  if (!worker_begin (w, seq))
+    return;
   t0 = g_get_monotonic_time ();
   result = worker_run (target, FALSE, value, &error);
   cancel_end ();

@@ -151,7 +151,26 @@ mproc_pool_worker_send_chunk (Worker *w,
     w->retiring = TRUE;
 }
 
-/* Handles one RESULT or ERROR frame. */
+/* @chunk, taken back from a worker, ran there all the same: its copy no
+ * worker was sent yet need not run. */
+static void
+pool_drop_copy (MprocPool *self,
+                Chunk     *chunk)
+{
+  for (GList *l = self->pending.head; l != NULL; l = l->next)
+    {
+      Chunk *copy = l->data;
+
+      if (copy->call == chunk->call && copy->index == chunk->index)
+        {
+          g_queue_delete_link (&self->pending, l);
+          mproc_pool_chunk_free (copy);
+          return;
+        }
+    }
+}
+
+/* Handles one RESULT, ERROR or SKIPPED frame. */
 static void
 worker_handle_frame (Worker          *w,
                      const PoolFrame *frame,
@@ -169,9 +188,10 @@ worker_handle_frame (Worker          *w,
 
   chunk = g_queue_pop_head (&w->inflight);
   if (chunk == NULL || chunk->seq != frame->seq ||
-      (frame->kind != POOL_FRAME_RESULT && frame->kind != POOL_FRAME_ERROR &&
-       frame->kind != POOL_FRAME_INPLACE) ||
-      !mproc_pool_parse_payload (payload, frame->size, &name, &type, &data, &data_size))
+      (frame->kind == POOL_FRAME_SKIPPED ? !chunk->revoked :
+       (frame->kind != POOL_FRAME_RESULT && frame->kind != POOL_FRAME_ERROR &&
+        frame->kind != POOL_FRAME_INPLACE) ||
+       !mproc_pool_parse_payload (payload, frame->size, &name, &type, &data, &data_size)))
     {
       /* Not our protocol: treat the worker as broken. */
       if (chunk != NULL)
@@ -183,14 +203,25 @@ worker_handle_frame (Worker          *w,
 
   if (!g_queue_is_empty (&w->inflight))
     ((Chunk *) g_queue_peek_head (&w->inflight))->started = g_get_monotonic_time ();
-  w->avg_exec_usec = w->avg_exec_usec * 0.75 + (double) frame->exec_usec * 0.25;
-  w->pool->quick_deaths = 0;
-
-  if (call->finished)
+  if (chunk->revoked)
+    w->n_revoked--;
+  if (frame->kind == POOL_FRAME_SKIPPED)
     {
       mproc_pool_chunk_free (chunk);
       return;
     }
+  w->avg_exec_usec = w->avg_exec_usec * 0.75 + (double) frame->exec_usec * 0.25;
+  w->pool->quick_deaths = 0;
+
+  /* A task taken back that had started all the same: the first answer
+   * for a chunk counts, its copy's is dropped. */
+  if (call->finished || (call->chunk_done[chunk->index] & CHUNK_DONE))
+    {
+      mproc_pool_chunk_free (chunk);
+      return;
+    }
+  if (chunk->revoked)
+    pool_drop_copy (w->pool, chunk);
 
   if (frame->kind == POOL_FRAME_INPLACE)
     {
@@ -339,6 +370,20 @@ mproc_pool_worker_read (Worker *w)
 
 /* --- Workers: life and death -------------------------------------------- */
 
+static gboolean
+worker_write_cancel (Worker       *w,
+                     guint32       seq,
+                     PoolCancelOp  op)
+{
+  PoolCancel record = { seq, op };
+  ssize_t n;
+
+  /* 8 bytes: atomic on a pipe, which never blocks us */
+  while ((n = write (w->cancel_fd, &record, sizeof record)) < 0 && errno == EINTR)
+    ;
+  return n == sizeof record;
+}
+
 /* @call was cancelled: tell the workers which of its chunks they have,
  * running or queued, so that targets see it and the rest is skipped; the
  * timeouts kill what still runs after the pool's grace period. */
@@ -366,17 +411,51 @@ mproc_pool_cancel_running (MprocPool *self,
         {
           Chunk *chunk = l->data;
 
-          if (chunk->call != call)
+          if (chunk->call != call || chunk->revoked)
             continue;
           if (l == w->inflight.head)
             running = TRUE;
-          /* 4 bytes: atomic on a pipe; a full pipe only loses the hint */
-          while (write (w->cancel_fd, &chunk->seq, sizeof chunk->seq) < 0 && errno == EINTR)
-            ;
+          /* a full pipe only loses the hint */
+          worker_write_cancel (w, chunk->seq, POOL_CANCEL_CANCEL);
         }
     }
   if (running)
     mproc_pool_arm_timeouts (self);
+}
+
+/* Tells @w to skip @chunk, which it has not started as far as we know:
+ * FALSE if the message could not go (the worker will run it). */
+gboolean
+mproc_pool_worker_revoke (Worker *w,
+                          Chunk  *chunk)
+{
+  if (chunk->revoked || w->dead || !worker_write_cancel (w, chunk->seq, POOL_CANCEL_REVOKE))
+    return FALSE;
+  chunk->revoked = TRUE;
+  w->n_revoked++;
+  return TRUE;
+}
+
+/* @call is over (failed, cancelled, abandoned): its chunks that workers
+ * have queued behind the one they run are skipped. */
+void
+mproc_pool_drop_queued (MprocPool *self,
+                        Call      *call)
+{
+  for (guint i = 0; i < self->workers->len; i++)
+    {
+      Worker *w = g_ptr_array_index (self->workers, i);
+
+      if (w->inflight.head == NULL)
+        continue;
+      for (GList *l = w->inflight.head->next; l != NULL; l = l->next)
+        {
+          Chunk *chunk = l->data;
+
+          if (chunk->call == call)
+            mproc_pool_worker_revoke (w, chunk);
+        }
+    }
 }
 
 static char *
@@ -421,6 +500,12 @@ mproc_pool_worker_died (Worker *w)
              mproc_process_get_exit_code (w->process) == 0;
 
   running = g_queue_pop_head (&w->inflight);
+  if (running != NULL && running->revoked)
+    {
+      /* taken back: its copy runs elsewhere */
+      mproc_pool_chunk_free (running);
+      running = NULL;
+    }
   if (running != NULL && w->cancel_killed && !running->call->cancelled)
     {
       /* killed for a cancelled task that ended as the kill went out: what
@@ -448,7 +533,15 @@ mproc_pool_worker_died (Worker *w)
 
   /* Not started: back to the front of the queue, in order. */
   while (!g_queue_is_empty (&w->inflight))
-    g_queue_push_head (&self->pending, g_queue_pop_tail (&w->inflight));
+    {
+      Chunk *chunk = g_queue_pop_tail (&w->inflight);
+
+      if (chunk->revoked)
+        mproc_pool_chunk_free (chunk);
+      else
+        g_queue_push_head (&self->pending, chunk);
+    }
+  w->n_revoked = 0;
 
   if (!expected && running == NULL && !w->timed_out && !w->cancel_killed)
     self->quick_deaths++;
