@@ -467,6 +467,11 @@ def _usec(timeout):
     return int(timeout * 1000000)
 
 
+def _usec_ever(timeout):
+    """For the library's own timeouts: negative waits for ever."""
+    return -1 if timeout is None or timeout < 0 else int(timeout * 1000000)
+
+
 __all__ += ['to_variant', 'from_variant']
 
 
@@ -756,6 +761,9 @@ def _run_python_target(process, args, *data):
             print(f'mproc: the target of {process.get_name()} is not in this process', file=sys.stderr)
             return 1
         func, positional, kwargs = entry
+        received = iter([process.get_object(i) for i in range(process.get_n_objects())])
+        positional = tuple(next(received) if isinstance(a, Mproc.Shareable) else a
+                           for a in positional)
     elif ref == 'run:':
         func = process.run
     else:
@@ -873,7 +881,10 @@ def init(argv=None):
     default start method, as ``mproc_init()`` does in C, unless one was
     chosen."""
     if _bootstrapping:
-        return None
+        # A script written for earlier versions, with no __main__ guard:
+        # the child runs its target here, as it did then.
+        Mproc.init(list(sys.argv))
+        sys.exit(1)
     global _default_method
     if _default_method is None and not os.environ.get('MPROC_START_METHOD'):
         _default_method = 'forkserver'
@@ -1146,7 +1157,10 @@ class Process(Mproc.Process):
                 # memory it inherits, whatever they are
                 ref = f'id:{id(self):x}:{len(_by_id)}'
                 _by_id[ref] = (target, args, kwargs)
-                variant, objects = _encode_args(_CALL_MAGIC + ref, (), {})
+                variant, _ = _encode_args(_CALL_MAGIC + ref, (), {})
+                # shared objects in args still travel as the library hands
+                # them over: a child's handle is made for it
+                objects = [a for a in args if isinstance(a, Mproc.Shareable)]
             else:
                 variant, objects = _encode_args(_CALL_MAGIC + ref, args, kwargs)
         properties['context'] = ctx
@@ -1187,12 +1201,10 @@ class Process(Mproc.Process):
             target(*self._args, **self._kwargs)
 
     def start(self):
-        if getattr(self, '_started', False) or self.get_pid() > 0:
-            raise AssertionError('cannot start a process twice')
         try:
             Mproc.Process.start(self)
         except GLib.Error as e:
-            _raise(e, {int(_E.INVALID_STATE): ValueError})
+            _raise(e, {int(_E.INVALID_STATE): AssertionError})
         self._started = True
 
     name = property(lambda self: self.get_name(), lambda self, v: self.set_name(str(v)))
@@ -1231,15 +1243,11 @@ class Process(Mproc.Process):
     def join(self, timeout=None, cancellable=None):
         """Waits for the process to exit, at most ``timeout`` seconds;
         returns None, as Python's (check ``exitcode``)."""
-        if self is Mproc.current_process():
-            raise AssertionError('can only join a child process')
-        if self.get_pid() <= 0:
-            raise AssertionError('can only join a started process')
         try:
             Mproc.Process.join(self, _usec(timeout), cancellable)
         except GLib.Error as e:
             if not _timed_out(e):
-                _raise(e)
+                _raise(e, {int(_E.INVALID_STATE): AssertionError})
         return None
 
     def is_alive(self):
@@ -1386,7 +1394,7 @@ class Queue(_QueueMethods, Mproc.Queue):
 
 @override
 class JoinableQueue(*_with(_QueueMethods, Mproc.JoinableQueue)):
-    _c = Mproc.JoinableQueue
+    _c = Mproc.Queue      # the library's put() and get(), not the override's
 
     def __new__(cls, maxsize=0, *, ctx=None):
         return Mproc.JoinableQueue.new(max(0, maxsize))
@@ -1489,7 +1497,8 @@ class Connection(Mproc.Connection):
         elif offset + size > len(m):
             raise ValueError('buffer length < offset + size')
         try:
-            Mproc.Connection.send_bytes(self, _Bytes(bytes(m[offset:offset + size])), cancellable)
+            Mproc.Connection.send_bytes(self, _Bytes(m.tobytes() if not isinstance(buf, bytes) else buf),
+                                        offset, size, cancellable)
         except GLib.Error as e:
             _raise(e, _SEND)
 
@@ -1588,10 +1597,17 @@ class _Acquirable:
     """acquire(block=True, timeout=None) and the with statement."""
 
     def acquire(self, block=True, timeout=None, cancellable=None):
-        if self.try_acquire():
-            return True
-        if not block:
-            return False
+        if self._c is not Mproc.Condition:
+            try:
+                if self.try_acquire():
+                    return True
+            except GLib.Error as e:
+                if not _timed_out(e):
+                    _raise(e)
+            if not block:
+                return False
+        elif not block:
+            timeout = 0
         try:
             return self._c.acquire(self, _usec(timeout), cancellable)
         except GLib.Error as e:
@@ -1991,7 +2007,8 @@ class Array(Mproc.Array):
         self._ensure()
         if isinstance(index, slice):
             positions = range(*index.indices(len(self)))
-            values = list(value) if self._code != 'c' else [bytes((b,)) for b in bytes(value)]
+            values = [bytes((b,)) for b in value] if isinstance(value, (bytes, bytearray)) \
+                else list(value)
             if len(values) != len(positions):
                 raise ValueError('Can only assign sequence of same size')
             for i, v in zip(positions, values):
@@ -2755,11 +2772,12 @@ class Pool(Mproc.Pool):
     # --- Python's API
     def apply(self, func, args=(), kwds={}, timeout=None, cancellable=None):
         self._check_running()
-        mode, item = ('s', tuple(args)) if not kwds else ('a', (tuple(args), dict(kwds)))
         if isinstance(func, str) or func in _target_names:
             mode, item = 'm', args      # a registered task takes one value
+        else:
+            mode, item = ('s', tuple(args)) if not kwds else ('a', (tuple(args), dict(kwds)))
         name = self._task(func, mode)
-        return self._blocking(lambda: Mproc.Pool.apply(self, name, to_variant(item), _usec(timeout),
+        return self._blocking(lambda: Mproc.Pool.apply(self, name, to_variant(item), _usec_ever(timeout),
                                                        cancellable), 'apply' if mode != 'm' or
                               name.startswith(_TASK_PREFIX) else 'plain')
 
@@ -2795,7 +2813,7 @@ class Pool(Mproc.Pool):
         kind = 'map' if name.startswith(_TASK_PREFIX) else 'plain'
         items = self._items(iterable)
         return self._blocking(lambda: Mproc.Pool.map(self, name, items, chunksize or 0,
-                                                     _usec(timeout), cancellable), kind)
+                                                     _usec_ever(timeout), cancellable), kind)
 
     def starmap(self, func, iterable, chunksize=None, timeout=None, cancellable=None):
         self._check_running()
@@ -2857,9 +2875,11 @@ class Pool(Mproc.Pool):
         """Waits for the workers to exit, after close() or terminate()."""
         if getattr(self, '_state', 'RUN') == 'RUN':
             raise ValueError('Pool is still running')
+        if timeout is not None and timeout < 0:
+            timeout = None
         self._iterate_until(lambda: not self._pending, timeout)
         try:
-            return Mproc.Pool.join(self, _usec(timeout), cancellable)
+            return Mproc.Pool.join(self, _usec_ever(timeout), cancellable)
         except GLib.Error as e:
             if _timed_out(e):
                 return False
