@@ -60,7 +60,10 @@ def ratio(a, b):
 
 def main():
     ours, py, raw = (load(p) for p in sys.argv[1:4])
+    # the fourth file, if any: Python's workloads through the Mproc override
+    via = load(sys.argv[4]) if len(sys.argv) > 4 else None
     header = ('metric', 'unit', 'ours', 'Python', 'raw', 'ours/Python', 'ours/raw', 'vs Python')
+    header += ('ours via Python',) if via is not None else ()
     rows = []
     for metric, rec in ours.items():
         o = rec['value']
@@ -69,7 +72,9 @@ def main():
         better = ratio(p, o) if rec['unit'] in LOWER_IS_BETTER else ratio(o, p)
         rows.append((metric, rec['unit'], fmt(o), fmt(p), fmt(r),
                      fmt(ratio(o, p)), fmt(ratio(o, r)),
-                     '-' if better is None else f'{better:.3g}x better'))
+                     '-' if better is None else f'{better:.3g}x better')
+                    + ((fmt(via.get(PY_NAME.get(metric, metric), {}).get('value')),)
+                       if via is not None else ()))
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
     print('| ' + ' | '.join(h.ljust(w) for h, w in zip(header, widths)) + ' |')
     print('|' + '|'.join('-' * (w + 2) for w in widths) + '|')
