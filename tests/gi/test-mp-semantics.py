@@ -52,6 +52,8 @@ def echo(conn):
             obj = conn.recv()
         except EOFError:
             break
+        if obj == 'STOP':       # under fork the child holds the other end too
+            break
         conn.send(obj)
     conn.close()
 
@@ -186,6 +188,7 @@ def run(method):
     for v in VALUES:
         a.send(v)
         echoed.append(a.recv())
+    a.send('STOP')
     a.close()
     p.join(TIMEOUT)
     check(f'{tag}: a Pipe echoes every value through a child', echoed == VALUES, echoed)
@@ -328,8 +331,33 @@ def run(method):
           isinstance(raises(ValueError, pool.map, square, [1]), ValueError))
 
 
+def run_each_method():
+    """Each start method in an interpreter of its own, TAP merged."""
+    import subprocess
+    n = 0
+    ok = True
+    for method in mp.get_all_start_methods():
+        proc = subprocess.run([sys.executable, __file__, method], capture_output=True,
+                              text=True, timeout=100)
+        for line in proc.stdout.splitlines():
+            m = re.match(r'(ok|not ok) \d+ (.*)', line)
+            if m:
+                n += 1
+                ok &= m.group(1) == 'ok'
+                print(f'{m.group(1)} {n} {m.group(2)}', flush=True)
+        if proc.returncode != 0:
+            n += 1
+            ok = False
+            print(f'not ok {n} {method}: exit status {proc.returncode} # {proc.stderr[-500:]!r}')
+    print(f'1..{n}', flush=True)
+    return 0 if ok else 1
+
+
 if __name__ == '__main__':
-    methods = sys.argv[1:] or mp.get_all_start_methods()
+    if len(sys.argv) == 1:
+        import re
+        sys.exit(run_each_method())
+    methods = sys.argv[1:]
     check('module surface', mp.cpu_count() >= 1 and mp.get_start_method() == 'fork' and
           mp.current_process().name == 'MainProcess' and mp.parent_process() is None and
           mp.active_children() == [])
