@@ -782,7 +782,9 @@ _pythonic_targets = set()   # names of targets taking Process(args=…) as is
 
 
 def _default_name(func):
-    return f'{func.__module__}.{func.__qualname__}'
+    # the same name in a child, which imports the main script as __mp_main__
+    module = '__main__' if func.__module__ == '__mp_main__' else func.__module__
+    return f'{module}.{func.__qualname__}'
 
 
 def register_target(name_or_func=None, func=None, *user_data):
