@@ -2687,7 +2687,8 @@ class Pool(Mproc.Pool):
         try:
             init = None
             if initializer is not None:
-                init = initializer if isinstance(initializer, str) else _task_for(initializer, 's')
+                init = initializer if isinstance(initializer, str) else \
+                    _target_names.get(initializer) or _task_for(initializer, 's')
             self = Mproc.Pool.new_full(_context_arg(context), processes or 0, init,
                                        None if initializer is None else
                                        to_variant(tuple(initargs or ())),
@@ -2710,21 +2711,23 @@ class Pool(Mproc.Pool):
         return False
 
     # serving async calls: the pool's own main context, iterated here
+    def _ctx(self):
+        # a pool made by the library's constructors serves the default context
+        return getattr(self, '_main_context', None) or GLib.MainContext.default()
+
     def _push(self):
-        self._main_context.push_thread_default()
+        self._ctx().push_thread_default()
 
     def _pop(self):
-        self._main_context.pop_thread_default()
+        self._ctx().pop_thread_default()
 
     def _iterate(self, timeout):
-        ctx = getattr(self, '_main_context', None)
-        if ctx is None:
-            return
+        ctx = self._ctx()
         while ctx.iteration(False):
             pass
 
     def _iterate_until(self, done, timeout=None):
-        ctx = self._main_context
+        ctx = self._ctx()
         if done():
             return
         deadline = None if timeout is None else time.monotonic() + max(0, timeout)
@@ -2794,6 +2797,8 @@ class Pool(Mproc.Pool):
         return result
 
     def _start_async(self, result, start, finish, *args, **kwargs):
+        if not hasattr(self, '_pending'):
+            self._pending = set()
         self._pending.add(result)
         self._push()
         try:
@@ -2879,7 +2884,7 @@ class Pool(Mproc.Pool):
             raise ValueError('Pool is still running')
         if timeout is not None and timeout < 0:
             timeout = None
-        self._iterate_until(lambda: not self._pending, timeout)
+        self._iterate_until(lambda: not getattr(self, '_pending', None), timeout)
         try:
             return Mproc.Pool.join(self, _usec_ever(timeout), cancellable)
         except GLib.Error as e:
