@@ -1347,11 +1347,11 @@ class _QueueMethods:
         return self.get(False)
 
     def put_async(self, obj, timeout=None, cancellable=None, callback=None, *user_data):
-        return self._c.put_async(self, to_variant(obj), _usec(timeout), cancellable,
+        return self._c.put_async(self, to_variant(obj), _usec_ever(timeout), cancellable,
                                  callback, *user_data)
 
     def get_async(self, timeout=None, cancellable=None, callback=None, *user_data):
-        return self._c.get_async(self, _usec(timeout), cancellable, callback, *user_data)
+        return self._c.get_async(self, _usec_ever(timeout), cancellable, callback, *user_data)
 
     def get_finish(self, result):
         try:
@@ -1749,7 +1749,7 @@ class Event(Mproc.Event):
         return Mproc.Event.wait(self, _usec(timeout), cancellable)
 
     def wait_async(self, timeout=None, cancellable=None, callback=None, *user_data):
-        return Mproc.Event.wait_async(self, _usec(timeout), cancellable, callback, *user_data)
+        return Mproc.Event.wait_async(self, _usec_ever(timeout), cancellable, callback, *user_data)
 
 
 _BARRIER = {int(_E.BROKEN_BARRIER): threading.BrokenBarrierError,
