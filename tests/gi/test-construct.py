@@ -60,8 +60,8 @@ def _lock_child(lock):
 
 
 def _lock_after(lock):
-    lock.release()
-    return _try_acquire(lock) and lock.release()
+    C.Lock.release(lock)
+    return _try_acquire(lock) and C.Lock.release(lock)
 
 
 def _semaphore_child(sem):
@@ -69,7 +69,7 @@ def _semaphore_child(sem):
 
 
 def _semaphore_after(sem):
-    if sem.get_value() != 0 or not sem.release() or not sem.release():
+    if sem.get_value() != 0 or not C.Semaphore.release(sem) or not C.Semaphore.release(sem):
         return False
     try:
         sem.release()   # bounded: a third release is one too many
@@ -96,7 +96,7 @@ def _condition_child(cond):
 
 
 def _condition_after(cond):
-    return cond.release() and isinstance(cond.get_lock(), Mproc.RLock)
+    return C.Condition.release(cond) and isinstance(cond.get_lock(), Mproc.RLock)
 
 
 def _value_child(value):
