@@ -105,12 +105,12 @@ def _value_child(value):
 
 
 def _value_after(value):
-    return value.get_int() == 5 and value.get_lock() is not None
+    return value.get_int() == 5 and C.Value.get_lock(value) is not None
 
 
 def _array_child(array):
     array.set_int(2, 7)
-    return array.get_length() == 3 and array.get_lock() is None
+    return array.get_length() == 3 and C.Array.get_lock(array) is None
 
 
 def _array_after(array):
@@ -131,7 +131,7 @@ def _joinable_child(queue):
 
 
 def _joinable_after(queue):
-    return _queue_after(queue) and queue.task_done() and C.JoinableQueue.join(queue, TIMEOUT, None)
+    return _queue_after(queue) and C.JoinableQueue.task_done(queue) and C.JoinableQueue.join(queue, TIMEOUT, None)
 
 
 def _simple_child(queue):

@@ -1768,7 +1768,7 @@ class Barrier(Mproc.Barrier):
         self = Mproc.Barrier.new(parties)
         return self
 
-    def __init__(self, parties, action=None, timeout=None, *, ctx=None):
+    def __init__(self, parties=None, action=None, timeout=None, *, ctx=None, **properties):
         self._action, self._timeout = action, timeout
 
     def wait(self, timeout=None, cancellable=None):
