@@ -1,5 +1,5 @@
 /* bench-pool.c: pool_start, pool_map_tiny, pool_map_tiny_chunksize1,
- * pool_apply_async_rtt
+ * pool_apply_async_rtt, pool_cancel_latency
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
@@ -20,14 +20,29 @@
  *     after the other; us per call.
  * Every result is checked against 2 * i (untimed).
  *
+ * pool_cancel_latency (no Python counterpart: its pool lets cancelled work
+ *   run on): a Pool (2) (fork) runs map_async over 2 items, chunksize 1,
+ *   of a target that spins until mproc_pool_task_get_cancellable() says
+ *   its call was cancelled; once both workers spin (a counter in shared
+ *   memory the target raises), one sample = the time from
+ *   g_cancellable_cancel() until the counter, lowered by each target as it
+ *   stops, is back to 0, the caller iterating its main context meanwhile.
+ *   A repetition takes COUNT = 10 samples; median, in ms.
+ *   pool_cancel_kill_latency: the same with a target that never checks the
+ *   cancellable, until both spinning workers are killed and reaped (the
+ *   default cancel-grace of 100 ms, then the kill); COUNT = 3.
+ *
  * double is registered as a chunk target: a chunk of an `ax` array is
  * doubled into a new `ax` with no allocation per item.  With --pin the
  * workers pin themselves from the pool's initializer (PoolWorker-k on the
  * CPU of child k - 1).
  */
 
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <mproc.h>
 
@@ -68,6 +83,37 @@ pin_worker (GVariant  *arg,
   return g_variant_new ("()");
 }
 
+/* In memory shared with the fork()ed workers: how many targets spin. */
+static gint *spinning;
+
+static GVariant *
+spin_cancellable (GVariant  *arg,
+                  gpointer   user_data,
+                  GError   **error)
+{
+  GCancellable *cancellable = mproc_pool_task_get_cancellable ();
+
+  g_atomic_int_inc (spinning);
+  while (!g_cancellable_is_cancelled (cancellable))
+    ;
+  g_atomic_int_add (spinning, -1);
+  g_cancellable_set_error_if_cancelled (cancellable, error);
+  return NULL;
+}
+
+static GVariant *
+spin_deaf (GVariant  *arg,
+           gpointer   user_data,
+           GError   **error)
+{
+  volatile guint64 n = 0;
+
+  g_atomic_int_inc (spinning);
+  for (;;)
+    n++;
+  return NULL;
+}
+
 static void __attribute__((constructor))
 register_pool_targets (void)
 {
@@ -75,6 +121,8 @@ register_pool_targets (void)
   mproc_register_chunk_task ("double", double_chunk, NULL, NULL);
   mproc_register_task ("noop", noop_task, NULL, NULL);
   mproc_register_task ("pin", pin_worker, NULL, NULL);
+  mproc_register_task ("spin-cancellable", spin_cancellable, NULL, NULL);
+  mproc_register_task ("spin-deaf", spin_deaf, NULL, NULL);
 }
 
 static double
@@ -243,7 +291,109 @@ pool_apply_async_rtt (void)
   end_pool (pool);
 }
 
+static void
+store_result (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+static gboolean
+pids_gone (const int *pids,
+           guint      n)
+{
+  for (guint i = 0; i < n; i++)
+    if (kill (pids[i], 0) == 0 || errno != ESRCH)
+      return FALSE;
+  return TRUE;
+}
+
+/* One cancel of a map whose 2 chunks spin: seconds until they stopped. */
+static double
+cancel_one (MprocPool  *pool,
+            const char *target)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree int *pids = NULL;
+  gboolean deaf = strcmp (target, "spin-deaf") == 0;
+  gint64 items[2] = { 0, 1 };
+  guint n_pids = 0;
+  double t0, dt;
+
+  g_atomic_int_set (spinning, 0);
+  mproc_pool_map_async (pool, target,
+                        g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, items, 2, sizeof (gint64)),
+                        1, -1, cancellable, NULL, NULL, NULL, store_result, &result);
+  while (g_atomic_int_get (spinning) < 2)
+    g_main_context_iteration (NULL, FALSE);
+  pids = mproc_pool_dup_worker_pids (pool, &n_pids);
+
+  t0 = bench_now ();
+  g_cancellable_cancel (cancellable);
+  /* polls leaving the CPUs to the workers (2 spin on 2 CPUs here) */
+  for (;;)
+    {
+      if (deaf ? pids_gone (pids, n_pids) : g_atomic_int_get (spinning) == 0)
+        break;
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (20);
+    }
+  dt = bench_now () - t0;
+
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  value = mproc_pool_map_finish (pool, result, &error);
+  if (value != NULL || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    g_error ("pool_cancel_latency: the map was not cancelled");
+  /* the replacements of killed workers are up before the next sample */
+  while (mproc_pool_get_n_workers (pool) < 2)
+    g_main_context_iteration (NULL, TRUE);
+  return dt;
+}
+
+static void
+pool_cancel_emit (MprocPool  *pool,
+                  const char *metric,
+                  const char *target,
+                  guint       count)
+{
+  g_autofree double *samples = g_new0 (double, bench_reps ());
+  g_autofree double *times = g_new0 (double, count);
+
+  cancel_one (pool, target);
+  for (guint r = 0; r < bench_reps (); r++)
+    {
+      for (guint i = 0; i < count; i++)
+        times[i] = cancel_one (pool, target);
+      samples[r] = median (times, count) * 1e3;
+    }
+  bench_emit (metric, "ms", count, samples, bench_reps ());
+}
+
+static void
+pool_cancel_latency (void)
+{
+  MprocPool *pool;
+
+  if (spinning == NULL)
+    {
+      spinning = mmap (NULL, sizeof *spinning, PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+      if (spinning == MAP_FAILED)
+        g_error ("pool_cancel_latency: mmap: %s", g_strerror (errno));
+    }
+  pool = steady_pool ();
+  pool_cancel_emit (pool, "pool_cancel_latency", "spin-cancellable", bench_scale (10, 3));
+  pool_cancel_emit (pool, "pool_cancel_kill_latency", "spin-deaf", bench_scale (3, 1));
+  end_pool (pool);
+}
+
 BENCH_REGISTER (pool_start, "pool_start")
 BENCH_REGISTER (pool_map_tiny, "pool_map_tiny")
 BENCH_REGISTER (pool_map_tiny_chunksize1, "pool_map_tiny_chunksize1")
 BENCH_REGISTER (pool_apply_async_rtt, "pool_apply_async_rtt")
+BENCH_REGISTER (pool_cancel_latency, "pool_cancel_latency")

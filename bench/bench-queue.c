@@ -13,6 +13,11 @@
  * in order; bytes: its length). Unbounded queue (maxsize 0, default
  * capacity). n = 200000 (large: 2000); msg/s (large: MB/s of payload).
  *
+ * queue_small_int_typed: queue_small_int with mproc_queue_put_int64() and
+ * mproc_queue_get_int64(), which write and read the same messages without
+ * a GVariant (what a C program moving numbers would use); compared with
+ * Python's queue_small_int.
+ *
  * pipe_rtt_64, pipe_rtt_64_obj: a duplex pipe; a child echoes every
  * message; the parent sends the 64-byte message and waits for the echo:
  * 100 untimed round trips, then n = 50000 timed; µs per round trip.
@@ -28,7 +33,7 @@
 #define WARMUP 100
 #define MIB    (1 << 20)
 
-typedef enum { KIND_INT, KIND_BYTES64, KIND_1MIB } Kind;
+typedef enum { KIND_INT, KIND_BYTES64, KIND_1MIB, KIND_INT_TYPED } Kind;
 
 static BenchGate *current_gate;   /* inherited by the fork()ed child */
 static guint8 bytes64[64];
@@ -57,9 +62,16 @@ queue_producer (MprocProcess *process,
   g_autoptr(GVariant) payload = NULL;
 
   g_variant_get (args, "(tu)", &n, &kind);
-  if (kind != KIND_INT)
+  if (kind == KIND_BYTES64 || kind == KIND_1MIB)
     payload = make_payload (kind);
   bench_gate_child_wait (current_gate);
+  if (kind == KIND_INT_TYPED)
+    {
+      for (guint64 i = 0; i < n; i++)
+        if (!mproc_queue_put_int64 (MPROC_QUEUE (queue), i, -1, NULL, NULL))
+          return 1;
+      return 0;
+    }
   for (guint64 i = 0; i < n; i++)
     {
       GVariant *v = kind == KIND_INT ? g_variant_new_int64 (i) : payload;
@@ -147,7 +159,16 @@ queue_once (gboolean simple,
   bench_pin_child (0);
 
   t0 = bench_gate_open (current_gate);
-  for (guint64 i = 0; i < n; i++)
+  for (guint64 i = 0; kind == KIND_INT_TYPED && i < n; i++)
+    {
+      gint64 got;
+
+      if (!mproc_queue_get_int64 (MPROC_QUEUE (queue), &got, -1, NULL, &error))
+        g_error ("%s", error->message);
+      if (got != (gint64) i)
+        g_error ("queue: int out of order");
+    }
+  for (guint64 i = 0; kind != KIND_INT_TYPED && i < n; i++)
     {
       g_autoptr(GVariant) v = simple ? mproc_simple_queue_get (MPROC_SIMPLE_QUEUE (queue), NULL, &error)
                                      : mproc_queue_get (MPROC_QUEUE (queue), -1, NULL, &error);
@@ -191,6 +212,12 @@ static void
 queue_small_int (void)
 {
   queue_metric ("queue_small_int", FALSE, KIND_INT, bench_scale (200000, 1000));
+}
+
+static void
+queue_small_int_typed (void)
+{
+  queue_metric ("queue_small_int_typed", FALSE, KIND_INT_TYPED, bench_scale (200000, 1000));
 }
 
 static void
@@ -297,6 +324,7 @@ pipe_rtt_64_obj (void)
 }
 
 BENCH_REGISTER (queue_small_int, "queue_small_int")
+BENCH_REGISTER (queue_small_int_typed, "queue_small_int_typed")
 BENCH_REGISTER (queue_small_bytes64, "queue_small_bytes64")
 BENCH_REGISTER (queue_large_1mib, "queue_large_1mib")
 BENCH_REGISTER (simplequeue_small_int, "simplequeue_small_int")

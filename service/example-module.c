@@ -11,6 +11,9 @@
  *   example.fail       fails with MPROC_ERROR_NOT_FOUND, message = its
  *                      string argument
  *   example.sleep      (u ms): sleeps, then returns ms
+ *   example.fail-own   (s domain, i code, s message): fails with that
+ *                      error domain (a module's own, or any other), to
+ *                      show how errors of any domain cross the bus
  *   example.pid-sleep  (s path, u ms): writes the worker's pid to path
  *                      (when not empty), sleeps, returns ms; lets a test
  *                      find and kill the worker running it
@@ -66,6 +69,24 @@ fail (GVariant  *arg,
 }
 
 static GVariant *
+fail_own (GVariant  *arg,
+          gpointer   user_data,
+          GError   **error)
+{
+  const char *domain, *message;
+  gint32 code;
+
+  if (!g_variant_is_of_type (arg, G_VARIANT_TYPE ("(sis)")))
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE, "example.fail-own takes (sis)");
+      return NULL;
+    }
+  g_variant_get (arg, "(&si&s)", &domain, &code, &message);
+  g_set_error_literal (error, g_quark_from_string (domain), code, message);
+  return NULL;
+}
+
+static GVariant *
 sleep_ms (GVariant  *arg,
           gpointer   user_data,
           GError   **error)
@@ -113,6 +134,7 @@ mproc_worker_module_init (GError **error)
   mproc_register_chunk_task ("example.double", double_chunk, NULL, NULL);
   mproc_register_task ("example.echo", echo, NULL, NULL);
   mproc_register_task ("example.fail", fail, NULL, NULL);
+  mproc_register_task ("example.fail-own", fail_own, NULL, NULL);
   mproc_register_task ("example.sleep", sleep_ms, NULL, NULL);
   mproc_register_task ("example.pid-sleep", pid_sleep, NULL, NULL);
   return TRUE;

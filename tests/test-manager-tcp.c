@@ -8,7 +8,10 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <mproc.h>
@@ -632,11 +635,129 @@ test_stalled_client (void)
   test_leak_check_end (&check);
 }
 
+#define FLOOD_CONNECTIONS 80
+
+static int
+flood_connect (const struct sockaddr_in *sin)
+{
+  int sock = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  if (sock >= 0 && connect (sock, (const struct sockaddr *) sin, sizeof *sin) < 0)
+    {
+      close (sock);
+      sock = -1;
+    }
+  return sock;
+}
+
+/* The flooding helper: keeps FLOOD_CONNECTIONS connections open that never
+ * say a word, reopening each as the server drops it, until killed. */
+static int
+flood_helper (const char *address)
+{
+  struct pollfd pfds[FLOOD_CONNECTIONS];
+  struct sockaddr_in sin = { 0, };
+
+  /* a failing test must not leave a flood behind */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  sin.sin_family = AF_INET;
+  sin.sin_port = g_htons (atoi (strstr (address, "port=") + 5));
+  sin.sin_addr.s_addr = g_htonl (INADDR_LOOPBACK);
+  for (guint i = 0; i < FLOOD_CONNECTIONS; i++)
+    pfds[i] = (struct pollfd) { flood_connect (&sin), POLLIN, 0 };
+  g_print ("flooding\n");
+  for (;;)
+    {
+      poll (pfds, FLOOD_CONNECTIONS, 10);
+      for (guint i = 0; i < FLOOD_CONNECTIONS; i++)
+        {
+          char buf[256];
+
+          if (pfds[i].fd >= 0 && pfds[i].revents == 0)
+            continue;
+          /* the server's greeting is read and never answered */
+          if (pfds[i].fd >= 0 && recv (pfds[i].fd, buf, sizeof buf, MSG_DONTWAIT) > 0)
+            continue;
+          if (pfds[i].fd >= 0)
+            close (pfds[i].fd);
+          pfds[i].fd = flood_connect (&sin);
+        }
+    }
+  return 0;
+}
+
+static void
+test_flood (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(GBytes) key = key_bytes (KEY);
+  g_autoptr(GError) error = NULL;
+  const char *argv[] = { NULL, "--flood-helper", NULL, NULL };
+  GPid flooder;
+  int out_fd, status;
+  char line[16] = "";
+  gint64 slowest = 0;
+
+  g_test_summary ("Clients that know the key get in while silent connections flood the TCP port");
+  test_leak_check_begin (&check);
+  manager = start_tcp_manager ();
+  dict = mproc_dict_new (manager, "shared", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_string ("n"), g_variant_new_int32 (0), NULL, &error));
+
+  argv[0] = g_test_get_filename (G_TEST_BUILT, "test-manager-tcp", NULL);
+  argv[2] = mproc_manager_get_tcp_address (manager);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                           &flooder, NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (read (out_fd, line, sizeof line - 1), >, 0);
+  g_assert_cmpstr (line, ==, "flooding\n");
+  close (out_fd);
+  /* let the flood fill every slot the server has for handshakes */
+  g_usleep (G_USEC_PER_SEC);
+
+  for (int i = 0; i < 10; i++)
+    {
+      g_autoptr(MprocManager) remote = NULL;
+      g_autoptr(MprocDict) remote_dict = NULL;
+      gint64 start = g_get_monotonic_time ();
+
+      remote = mproc_manager_connect_with_authkey (mproc_manager_get_tcp_address (manager), key, NULL, &error);
+      g_assert_no_error (error);
+      remote_dict = mproc_dict_new (remote, "shared", NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (mproc_dict_set (remote_dict, g_variant_new_string ("n"), g_variant_new_int32 (i + 1),
+                                     NULL, &error));
+      g_assert_no_error (error);
+      slowest = MAX (slowest, g_get_monotonic_time () - start);
+      g_clear_object (&remote_dict);
+      g_assert_finalize_object (g_steal_pointer (&remote));
+    }
+  g_test_message ("slowest connection during the flood: %" G_GINT64_FORMAT " ms", slowest / 1000);
+
+  kill (flooder, SIGKILL);
+  g_assert_cmpint (waitpid (flooder, &status, 0), ==, flooder);
+  g_spawn_close_pid (flooder);
+  {
+    g_autoptr(GVariant) value = mproc_dict_get (dict, g_variant_new_string ("n"), NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpint (g_variant_get_int32 (value), ==, 10);
+  }
+  g_clear_object (&dict);
+  stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
 int
 main (int argc, char *argv[])
 {
   if (argc == 4 && g_str_equal (argv[1], "--tcp-helper"))
     return tcp_helper (argv[2], argv[3]);
+  if (argc == 3 && g_str_equal (argv[1], "--flood-helper"))
+    return flood_helper (argv[2]);
 
   test_init (&argc, &argv);
 
@@ -645,6 +766,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/manager/tcp/listen-without-key", test_listen_without_key);
   g_test_add_func ("/mproc/manager/tcp/refused", test_refused);
   g_test_add_func ("/mproc/manager/tcp/stalled-client", test_stalled_client);
+  g_test_add_func ("/mproc/manager/tcp/flood", test_flood);
 
   return g_test_run ();
 }

@@ -12,7 +12,13 @@
 #include <mproc.h>
 
 #include "mproc-manager-private.h"
+#include "test-redis-util.h"
 #include "test-util.h"
+
+/* MPROC_TEST_MANAGER_BACKEND=redis: the backend-neutral tests run again
+ * with their objects in a redis-server started here, each test under a
+ * prefix of its own */
+static TestRedis *redis_backend;
 
 
 static MprocManager *
@@ -22,6 +28,16 @@ start_manager (MprocStartMethod method)
   g_autoptr(MprocManager) manager = mproc_manager_new_with_context (context);
   g_autoptr(GError) error = NULL;
 
+  if (redis_backend != NULL)
+    {
+      static guint serial;
+      g_autofree char *uri = g_strdup_printf ("%s?prefix=t%u", redis_backend->uri, ++serial);
+
+      g_clear_object (&manager);
+      manager = mproc_manager_new_for_uri (uri, NULL, &error);
+      g_assert_no_error (error);
+      return g_steal_pointer (&manager);
+    }
   g_assert_true (mproc_manager_start (manager, NULL, &error));
   g_assert_no_error (error);
   g_assert_nonnull (mproc_manager_get_address (manager));
@@ -33,6 +49,11 @@ stop_manager (MprocManager *manager)
 {
   g_autoptr(GError) error = NULL;
 
+  if (redis_backend != NULL)
+    {
+      g_assert_finalize_object (manager);
+      return;
+    }
   g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
   g_assert_no_error (error);
   g_assert_finalize_object (manager);
@@ -1784,6 +1805,26 @@ main (int argc, char *argv[])
 
   mproc_register_target ("worker", target_worker, NULL, NULL);
   test_init (&argc, &argv);
+
+  if (g_strcmp0 (g_getenv ("MPROC_TEST_MANAGER_BACKEND"), "redis") == 0)
+    {
+      int ret;
+
+      if (!test_redis_available ())
+        {
+          g_test_skip ("redis-server is not installed");
+          return 77;
+        }
+      if (!g_test_subprocess ())
+        redis_backend = test_redis_start (FALSE, NULL);
+      g_test_add_func ("/mproc/manager/dict/ops", test_dict_ops);
+      g_test_add_func ("/mproc/manager/dict/update", test_dict_update);
+      g_test_add_func ("/mproc/manager/list/ops", test_list_ops);
+      g_test_add_func ("/mproc/manager/namespace/ops", test_namespace_ops);
+      ret = g_test_run ();
+      test_redis_stop (redis_backend);
+      return ret;
+    }
 
   test_add_method_test ("/mproc/manager", "start-shutdown", test_start_shutdown);
   test_add_method_test ("/mproc/manager", "concurrent", test_concurrent);

@@ -291,6 +291,64 @@ test_round_trip (gconstpointer data)
 }
 
 static void
+test_int64 (gconstpointer data)
+{
+  TestLeakCheck check = { test_list_fds () };
+  static const gint64 numbers[] = { 0, 1, -1, 42, G_MININT64, G_MAXINT64, 1 << 20 };
+  g_autoptr(MprocQueue) to = queue_new (0, 0);
+  g_autoptr(MprocQueue) from = queue_new (0, 0);
+  g_autoptr(MprocProcess) process = new_process (data, "echo", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) pill = NULL;
+  gint64 got = 7;
+
+  g_test_summary ("put_int64() and get_int64() exchange the same messages as put() and get() "
+                  "of an int64 GVariant, across processes; another type is an error, and only "
+                  "that message is lost");
+
+  mproc_process_add_object (process, MPROC_SHAREABLE (to));
+  mproc_process_add_object (process, MPROC_SHAREABLE (from));
+  g_assert_true (mproc_process_start (process, NULL));
+
+  /* the child echoes with get() and put() of GVariants */
+  for (gsize i = 0; i < G_N_ELEMENTS (numbers); i++)
+    {
+      g_assert_true (mproc_queue_put_int64 (to, numbers[i], -1, NULL, &error));
+      g_assert_no_error (error);
+      if (i == 2)
+        g_assert_true (mproc_queue_put (to, g_variant_new_string ("not a number"), -1, NULL, NULL));
+    }
+  g_assert_true (mproc_queue_put (to, g_variant_new_string ("__stop__"), -1, NULL, NULL));
+
+  for (gsize i = 0; i < G_N_ELEMENTS (numbers); i++)
+    {
+      g_assert_true (mproc_queue_get_int64 (from, &got, 10 * G_USEC_PER_SEC, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (got, ==, numbers[i]);
+      if (i == 2)
+        {
+          g_assert_false (mproc_queue_get_int64 (from, &got, 10 * G_USEC_PER_SEC, NULL, &error));
+          g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE);
+          g_clear_error (&error);
+          g_assert_cmpint (got, ==, numbers[i]);
+        }
+    }
+  pill = mproc_queue_get (from, 10 * G_USEC_PER_SEC, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (pill, NULL), ==, "__stop__");
+  join_ok (process, 0);
+
+  g_assert_false (mproc_queue_get_int64 (from, NULL, 0, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_EMPTY);
+  g_clear_error (&error);
+
+  g_clear_object (&process);
+  g_clear_object (&to);
+  g_clear_object (&from);
+  test_leak_check_end (&check);
+}
+
+static void
 test_many_to_many (gconstpointer data)
 {
   TestLeakCheck check = { test_list_fds () };
@@ -963,6 +1021,7 @@ main (int argc, char *argv[])
 
   test_add_method_test ("/mproc/queue", "round-trip", test_round_trip);
   test_add_method_test ("/mproc/queue", "construct", test_construct);
+  test_add_method_test ("/mproc/queue", "int64", test_int64);
   test_add_method_test ("/mproc/queue", "many-to-many", test_many_to_many);
   test_add_method_test ("/mproc/queue", "simple", test_simple);
   test_add_method_test ("/mproc/queue", "joinable", test_joinable);

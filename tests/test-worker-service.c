@@ -207,6 +207,68 @@ test_errors (void)
   g_assert_no_error (error);
 }
 
+/* Errors of a domain with no D-Bus names keep their domain, code and
+ * message: a module's own, GIO's, one whose name needs escaping. */
+static void
+test_error_domains (void)
+{
+  g_autoptr(GDBusConnection) connection = connect_bus ();
+  const struct {
+    const char *domain;
+    int code;
+    const char *dbus_name;
+  } cases[] = {
+    { "example-module-error-quark", 7, "org.gnome.Mproc.Error.Domain.example_2dmodule_2derror_2dquark.Code7" },
+    { "g-io-error-quark", G_IO_ERROR_NOT_FOUND, "org.gnome.Mproc.Error.Domain.g_2dio_2derror_2dquark.Code1" },
+    { "9lives.Error domain", 0, "org.gnome.Mproc.Error.Domain._39lives_2eError_20domain.Code0" },
+  };
+
+  g_test_summary ("A module's error of any domain maps to org.gnome.Mproc.Error.Domain.*, "
+                  "never org.gtk.GDBus.UnmappedGError, and decodes to the same domain, code and message");
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GError) decoded = NULL;
+      g_autoptr(GVariant) reply = NULL;
+      g_autofree char *remote = NULL;
+
+      reply = call (connection, "Submit",
+                    g_variant_new ("(sv)", "example.fail-own",
+                                   g_variant_new ("(sis)", cases[i].domain, cases[i].code, "it went wrong")),
+                    &error);
+      g_assert_null (reply);
+      g_assert_nonnull (error);
+      remote = g_dbus_error_get_remote_error (error);
+      g_assert_cmpstr (remote, ==, cases[i].dbus_name);
+
+      decoded = mproc_dbus_error_decode (error);
+      g_assert_cmpstr (g_quark_to_string (decoded->domain), ==, cases[i].domain);
+      g_assert_cmpint (decoded->code, ==, cases[i].code);
+      g_assert_cmpstr (decoded->message, ==, "it went wrong");
+    }
+
+  /* registered domains are left as they are, message stripped */
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GError) decoded = NULL;
+    g_autoptr(GVariant) reply = NULL;
+
+    reply = call (connection, "Submit", g_variant_new ("(sv)", "example.fail", g_variant_new_string ("gone")), &error);
+    decoded = mproc_dbus_error_decode (error);
+    g_assert_error (decoded, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+    g_assert_cmpstr (decoded->message, ==, "gone");
+  }
+
+  /* a remote name that only looks like ours stays a D-Bus error */
+  {
+    g_autoptr(GError) fake = g_dbus_error_new_for_dbus_error ("org.gnome.Mproc.Error.Domain.a_zz.Code1", "x");
+    g_autoptr(GError) decoded = mproc_dbus_error_decode (fake);
+
+    g_assert_error (decoded, G_IO_ERROR, G_IO_ERROR_DBUS_ERROR);
+  }
+}
+
 /* MapFd of a sealed memfd of 16 zero bytes, said to hold @type_string */
 static GVariant *
 call_map_fd (GDBusConnection  *connection,
@@ -588,6 +650,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/worker-service/activation", test_activation);
   g_test_add_func ("/mproc/worker-service/submit-map", test_submit_map);
   g_test_add_func ("/mproc/worker-service/errors", test_errors);
+  g_test_add_func ("/mproc/worker-service/error-domains", test_error_domains);
   g_test_add_func ("/mproc/worker-service/indefinite-types", test_indefinite_types);
   g_test_add_func ("/mproc/worker-service/worker-killed", test_worker_killed);
   g_test_add_func ("/mproc/worker-service/client-disconnect", test_client_disconnect);

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Installs what mproc-glib needs to build and test on Debian 12, as root.
 # Idempotent, and quiet when everything is already there.
+#   --bench  also what bench/run's peer column needs: pyzmq, joblib (whose
+#            bundled loky is the peer; Debian has no python3-loky), libzmq
 set -euo pipefail
 
 packages=(
@@ -13,6 +15,14 @@ packages=(
 )
 # docs and install (#8): the reference, meson dist and its unpacking
 packages+=(gi-docgen git xz-utils)
+# the Redis backend: the server for tests and redis-benchmark, the RESP parser, TLS for GIO
+packages+=(redis-server redis-tools libhiredis-dev glib-networking)
+# bench/run's peers (opt-in)
+if [ "${1:-}" = --bench ]; then
+  packages+=(python3-zmq python3-joblib libzmq3-dev)
+fi
+# the GTK 4 example and its test under Xvfb; systemd-analyze for the unit
+packages+=(libgtk-4-dev gir1.2-gtk-4.0 xvfb xauth systemd)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -57,6 +57,8 @@ SUITES="--suite gi"
 # warnings) and checked, the translations checked, and an install and the
 # dist tarball tried, on this build.
 SUITES="$SUITES --suite docs --suite i18n --suite install"
+# the GTK 4 example under Xvfb
+SUITES="$SUITES --suite gtk"
 if [ -f "$top/_build/build.ninja" ] && ! grep -q '"name": "documentation", "value": true' \
      "$top/_build/meson-info/intro-buildoptions.json" 2>/dev/null; then
   meson configure "$top/_build" -Ddocumentation=true >/dev/null

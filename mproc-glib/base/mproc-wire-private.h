@@ -48,6 +48,15 @@ GVariant *mproc_wire_decode_data (const guint8 *data,
                                   gsize         size,
                                   GError      **error);
 
+/* A frame's header, for a reader that gathers frames itself (a handshake
+ * polled on a main context): the size of the payload it announces, or -1
+ * if it is not the header of a frame with @n_fds fds and at most
+ * @max_size bytes. */
+#define MPROC_WIRE_HEADER_SIZE 16
+gssize    mproc_wire_header_parse (const guint8 *data,
+                                   guint         n_fds,
+                                   gsize         max_size);
+
 gboolean  mproc_wire_send   (int           fd,
                              GBytes       *payload,
                              const int    *fds,

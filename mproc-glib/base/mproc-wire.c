@@ -24,7 +24,21 @@ typedef struct
   guint64 size;
 } WireHeader;
 
-G_STATIC_ASSERT (sizeof (WireHeader) == 16);
+G_STATIC_ASSERT (sizeof (WireHeader) == MPROC_WIRE_HEADER_SIZE);
+
+gssize
+mproc_wire_header_parse (const guint8 *data,
+                         guint         n_fds,
+                         gsize         max_size)
+{
+  WireHeader header;
+
+  memcpy (&header, data, sizeof header);
+  if (header.magic != WIRE_MAGIC || header.n_fds != n_fds || header.size > max_size ||
+      header.size > G_MAXSSIZE)
+    return -1;
+  return (gssize) header.size;
+}
 
 gsize
 mproc_wire_number_size (char type_char)

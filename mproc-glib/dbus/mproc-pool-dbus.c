@@ -517,6 +517,115 @@ fail:
 
 /* --- Replies ------------------------------------------------------------- */
 
+/* An error of a domain with no D-Bus names (a module's own domain, GIO's,
+ * GLib's) becomes org.gnome.Mproc.Error.Domain.<domain>.Code<code>, the
+ * domain escaped as GDBus escapes names (any byte but [A-Za-z0-9] as _xx),
+ * rather than GDBus's org.gtk.GDBus.UnmappedGError.…: a name any client can
+ * read, and mproc_dbus_error_decode() turns back into the same GError. */
+#define DOMAIN_ERROR_PREFIX "org.gnome.Mproc.Error.Domain."
+#define DBUS_NAME_MAX 255
+
+static char *
+domain_error_name (const GError *error)
+{
+  const char *domain = g_quark_to_string (error->domain);
+  g_autoptr(GString) name = g_string_new (DOMAIN_ERROR_PREFIX);
+
+  for (const char *p = domain; *p != '\0'; p++)
+    {
+      /* an element may not start with a digit */
+      if (g_ascii_isalpha (*p) || (g_ascii_isdigit (*p) && p != domain))
+        g_string_append_c (name, *p);
+      else
+        g_string_append_printf (name, "_%02x", (guchar) *p);
+    }
+  g_string_append_printf (name, ".Code%d", error->code);
+  if (name->len > DBUS_NAME_MAX || error->code < 0 || domain[0] == '\0')
+    return NULL;
+  return g_string_free (g_steal_pointer (&name), FALSE);
+}
+
+static void
+return_gerror (GDBusMethodInvocation *invocation,
+               const GError          *error)
+{
+  g_autofree char *registered = g_dbus_error_encode_gerror (error);
+  g_autofree char *name = NULL;
+
+  if (!g_str_has_prefix (registered, "org.gtk.GDBus.UnmappedGError."))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  name = domain_error_name (error);
+  g_dbus_method_invocation_return_dbus_error (invocation, name != NULL ? name : "org.gnome.Mproc.Error.Failed",
+                                              error->message);
+}
+
+/**
+ * mproc_dbus_error_decode:
+ * @error: an error returned by a D-Bus call to an exported pool
+ *
+ * Turns an error that an exported pool (such as `mproc-worker-service`)
+ * returned into the error its task raised.  Errors of a domain with D-Bus
+ * names, such as %MPROC_ERROR and %G_DBUS_ERROR, arrive as themselves; an
+ * error of any other domain (a module's own, %G_IO_ERROR, …) travels as the
+ * D-Bus error `org.gnome.Mproc.Error.Domain.DOMAIN.CodeCODE`, DOMAIN being
+ * the quark's string with every byte other than a letter or a digit written
+ * `_xx` (hexadecimal), and arrives as %G_IO_ERROR_DBUS_ERROR: this function
+ * gives it back its domain and code.  The message loses the remote-error
+ * prefix in both cases.
+ *
+ * Returns: (transfer full): a new error: the task's error, or a copy of
+ *   @error with its message stripped
+ *
+ * Since: 0.1
+ */
+GError *
+mproc_dbus_error_decode (const GError *error)
+{
+  g_autofree char *remote = NULL;
+  GError *copy;
+
+  g_return_val_if_fail (error != NULL, NULL);
+
+  copy = g_error_copy (error);
+  remote = g_dbus_error_get_remote_error (copy);
+  g_dbus_error_strip_remote_error (copy);
+  if (remote != NULL && g_str_has_prefix (remote, DOMAIN_ERROR_PREFIX) &&
+      g_error_matches (copy, G_IO_ERROR, G_IO_ERROR_DBUS_ERROR))
+    {
+      const char *p = remote + strlen (DOMAIN_ERROR_PREFIX);
+      const char *code = strrchr (p, '.');
+      g_autoptr(GString) domain = g_string_new (NULL);
+      gint64 value;
+      char *end;
+
+      if (code == NULL || !g_str_has_prefix (code, ".Code"))
+        return copy;
+      value = g_ascii_strtoll (code + 5, &end, 10);
+      if (*end != '\0' || end == code + 5 || value < 0 || value > G_MAXINT)
+        return copy;
+      for (; p < code; p++)
+        {
+          if (*p == '_' && code - p >= 3 && g_ascii_isxdigit (p[1]) && g_ascii_isxdigit (p[2]))
+            {
+              g_string_append_c (domain, (char) (g_ascii_xdigit_value (p[1]) * 16 + g_ascii_xdigit_value (p[2])));
+              p += 2;
+            }
+          else if (g_ascii_isalnum (*p))
+            g_string_append_c (domain, *p);
+          else
+            return copy;
+        }
+      if (domain->len == 0 || strlen (domain->str) != domain->len)
+        return copy;
+      copy->domain = g_quark_from_string (domain->str);
+      copy->code = (int) value;
+    }
+  return copy;
+}
+
 static void
 op_return_error (Op     *op,
                  GError *error)
@@ -524,7 +633,7 @@ op_return_error (Op     *op,
   g_autoptr(GDBusMethodInvocation) invocation = op_steal_invocation (op);
 
   op_finish (op);
-  g_dbus_method_invocation_return_gerror (invocation, error);
+  return_gerror (invocation, error);
 }
 
 static void
@@ -586,7 +695,7 @@ map_done_cb (GObject      *source,
         MprocFd fd = fd_from_value (value, &error);
 
         if (fd < 0 || g_unix_fd_list_append (fds, fd, &error) < 0)
-          g_dbus_method_invocation_return_gerror (invocation, error);
+          return_gerror (invocation, error);
         else
           g_dbus_method_invocation_return_value_with_unix_fd_list (invocation,
                                                                    g_variant_new ("(sh)", g_variant_get_type_string (value), 0),
@@ -698,7 +807,7 @@ return_results_fd (GDBusMethodInvocation *invocation,
   g_autoptr(GError) error = NULL;
 
   if (g_unix_fd_list_append (fds, fd, &error) < 0)
-    g_dbus_method_invocation_return_gerror (invocation, error);
+    return_gerror (invocation, error);
   else
     g_dbus_method_invocation_return_value_with_unix_fd_list (invocation,
                                                              g_variant_new ("(sh)", type, 0), fds);
@@ -739,7 +848,7 @@ map_fd_done_cb (GObject      *source,
       type = g_strdup (g_variant_get_type_string (value));
     }
   if (fd < 0)
-    g_dbus_method_invocation_return_gerror (invocation, error);
+    return_gerror (invocation, error);
   else
     return_results_fd (invocation, fd, type);
   mproc_clear_fd (&fd);
@@ -764,7 +873,7 @@ handle_map_fd_packed (Export                *e,
 
   if (!check_items_fd (fd, type_string, e->max_message_size, &size, &error))
     {
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      return_gerror (invocation, error);
       return;
     }
   if (size % esize != 0 || size / esize >= G_MAXUINT)
@@ -777,7 +886,7 @@ handle_map_fd_packed (Export                *e,
   c = export_get_caller (e, sender);
   if (!check_queue (e, c, size / esize, &error))
     {
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      return_gerror (invocation, error);
       return;
     }
   op = op_new (e, c, OP_MAP_FD, invocation, size / esize);
@@ -871,7 +980,7 @@ handle_map_into (Export                *e,
     {
       mproc_clear_fd (&in_fd);
       mproc_clear_fd (&out_fd);
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      return_gerror (invocation, error);
       return;
     }
 
@@ -880,7 +989,7 @@ handle_map_into (Export                *e,
     {
       mproc_clear_fd (&in_fd);
       mproc_clear_fd (&out_fd);
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      return_gerror (invocation, error);
       return;
     }
   op = op_new (e, c, OP_MAP_INTO, invocation, n_items);
@@ -927,7 +1036,7 @@ method_call_cb (GDBusConnection       *connection,
   g_variant_get_child (parameters, 0, "&s", &target);
   if (!check_target (target, &error))
     {
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      return_gerror (invocation, error);
       return;
     }
 
@@ -981,7 +1090,7 @@ method_call_cb (GDBusConnection       *connection,
           if (error == NULL)
             g_set_error_literal (&error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS,
                                  _("The call carries no file descriptor for the items"));
-          g_dbus_method_invocation_return_gerror (invocation, error);
+          return_gerror (invocation, error);
           return;
         }
       if (mproc_pool_packed_size (type_string) != 0)
@@ -994,7 +1103,7 @@ method_call_cb (GDBusConnection       *connection,
       mproc_clear_fd (&fd);
       if (items == NULL)
         {
-          g_dbus_method_invocation_return_gerror (invocation, error);
+          return_gerror (invocation, error);
           return;
         }
     }
@@ -1008,7 +1117,7 @@ method_call_cb (GDBusConnection       *connection,
   c = export_get_caller (e, sender);
   if (!check_queue (e, c, kind == OP_SUBMIT ? 1 : g_variant_n_children (items), &error))
     {
-      g_dbus_method_invocation_return_gerror (invocation, error);
+      return_gerror (invocation, error);
       return;
     }
 
@@ -1209,24 +1318,24 @@ pool_interface_info (GError **error)
  *   `PropertiesChanged` at most ten times a second; `Targets` lists the
  *   registered targets.
  *
- * Only registered targets (mproc_register_task()) can be called; any other
+ * Only registered targets ([func@Mproc.register_task]) can be called; any other
  * name fails with %MPROC_ERROR_UNKNOWN_TARGET.  Errors reach the caller
  * with their domain and code (%MPROC_ERROR is registered for D-Bus, see
- * mproc_error_quark()): a worker that dies fails only its task, with
+ * [func@Mproc.Error.quark]): a worker that dies fails only its task, with
  * %MPROC_ERROR_WORKER_DIED.  Each caller (a unique name on a message bus,
  * the whole connection on a peer-to-peer one) may have at most a limited
  * number of tasks queued (%MPROC_ERROR_FULL past it) and send calls up to
  * a limited size (`org.freedesktop.DBus.Error.LimitsExceeded` past it):
- * see mproc_pool_set_export_limits().  A caller that leaves the bus, or
+ * see [method@Mproc.Pool.set_export_limits].  A caller that leaves the bus, or
  * whose connection closes, has its calls cancelled and their tasks no
  * worker has started dropped.
  *
  * The method handlers run in the thread-default main context of the
  * caller of this function, which must be the pool's, and never block it.
  * The export holds a reference on @self and @connection until
- * mproc_pool_unexport().
+ * [method@Mproc.Pool.unexport].
  *
- * Returns: an export id (never 0) for mproc_pool_unexport(), or 0 with
+ * Returns: an export id (never 0) for [method@Mproc.Pool.unexport], or 0 with
  *   @error set (for instance when something is already exported at
  *   @object_path)
  *
@@ -1308,9 +1417,9 @@ lookup_export (MprocPool *pool,
 /**
  * mproc_pool_unexport:
  * @self: a pool
- * @export_id: an id returned by mproc_pool_export() for @self
+ * @export_id: an id returned by [method@Mproc.Pool.export] for @self
  *
- * Stops serving @self where mproc_pool_export() exported it.  The calls
+ * Stops serving @self where [method@Mproc.Pool.export] exported it.  The calls
  * in progress are cancelled (their callers get %G_IO_ERROR_CANCELLED);
  * the export lets go of the pool and the connection once they are over.
  *
@@ -1342,7 +1451,7 @@ mproc_pool_unexport (MprocPool *self,
 /**
  * mproc_pool_set_export_limits:
  * @self: a pool
- * @export_id: an id returned by mproc_pool_export() for @self
+ * @export_id: an id returned by [method@Mproc.Pool.export] for @self
  * @max_queued_per_caller: how many tasks one caller may have queued (an
  *   item of a map is one), or 0 for no limit
  * @max_message_size: the largest call taken, in bytes (its arguments, or

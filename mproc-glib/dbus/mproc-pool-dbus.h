@@ -46,6 +46,9 @@ G_BEGIN_DECLS
  */
 #define MPROC_POOL_EXPORT_DEFAULT_MAX_MESSAGE_SIZE (64 * 1024 * 1024)
 
+MPROC_AVAILABLE_IN_ALL
+GError  *mproc_dbus_error_decode       (const GError     *error);
+
 MPROC_AVAILABLE_IN_1_0
 guint    mproc_pool_export             (MprocPool        *self,
                                         GDBusConnection  *connection,

@@ -437,13 +437,13 @@ shared_export (GObject          *object,
  * @writable they may also `Set`, `Remove` and `Clear`; without it these fail
  * with %MPROC_ERROR_ACCESS_DENIED.
  *
- * Calls mproc_dict_watch(), which blocks for one round trip to the
+ * Calls [method@Mproc.Dict.watch], which blocks for one round trip to the
  * manager.  The method handlers run in the thread-default main context of
  * the caller, on the proxy's `_async` API: they never block it.  The
  * export holds a reference on @dict and @connection until
- * mproc_shared_unexport().
+ * [func@Mproc.shared_unexport].
  *
- * Returns: an export id (never 0) for mproc_shared_unexport(), or 0 with
+ * Returns: an export id (never 0) for [func@Mproc.shared_unexport], or 0 with
  *   @error set
  *
  * Since: 1.0
@@ -477,9 +477,9 @@ mproc_shared_export_dict (MprocDict        *dict,
  * `org.gnome.Mproc.SharedNamespace1` interface: `Get`, `Has`, `List` and
  * the `Changed (s name)` signal; with @writable also `Set` and `Delete`,
  * which otherwise fail with %MPROC_ERROR_ACCESS_DENIED.  See
- * mproc_shared_export_dict().
+ * [func@Mproc.shared_export_dict].
  *
- * Returns: an export id (never 0) for mproc_shared_unexport(), or 0 with
+ * Returns: an export id (never 0) for [func@Mproc.shared_unexport], or 0 with
  *   @error set
  *
  * Since: 1.0
@@ -502,12 +502,12 @@ mproc_shared_export_namespace (MprocNamespace   *ns,
 
 /**
  * mproc_shared_unexport:
- * @export_id: an id returned by mproc_shared_export_dict() or
- *   mproc_shared_export_namespace()
+ * @export_id: an id returned by [func@Mproc.shared_export_dict] or
+ *   [func@Mproc.shared_export_namespace]
  *
  * Stops serving what the export served.  Calls in progress still get
  * their replies; the export lets go of the proxy and the connection once
- * they are over.  The proxy stays watched (see mproc_dict_unwatch()).
+ * they are over.  The proxy stays watched (see [method@Mproc.Dict.unwatch]).
  *
  * Since: 1.0
  */

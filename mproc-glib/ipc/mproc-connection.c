@@ -25,21 +25,21 @@
 /**
  * MprocConnection:
  *
- * One end of a pipe made by mproc_pipe_new(), like Python's
+ * One end of a pipe made by [func@Mproc.pipe_new], like Python's
  * `multiprocessing.connection.Connection`. Values (#GVariant) and byte
  * messages (#GBytes) go through a ring in shared memory per direction,
  * with a brief spin before sleeping, so a round trip between two busy
  * processes costs no system call; a Unix socket pair beside the rings
- * carries file descriptors (mproc_connection_send_with_fds()) and tells
+ * carries file descriptors ([method@Mproc.Connection.send_with_fds]) and tells
  * each end when the other is gone.
  *
- * When every copy of the other end is closed (mproc_connection_close(),
+ * When every copy of the other end is closed ([method@Mproc.Connection.close],
  * the last reference, or the exit of the processes that had it), a
  * receive that finds nothing left fails with %MPROC_ERROR_BROKEN (Python's
  * `EOFError`) instead of waiting forever. A send only notices a vanished
  * peer once the ring is full.
  *
- * Pass an end to a child with mproc_process_add_object(). As in Python, one
+ * Pass an end to a child with [method@Mproc.Process.add_object]. As in Python, one
  * end should be used by one process at a time in each direction; it stays
  * consistent (each direction has locks) if more do.
  *
@@ -571,7 +571,7 @@ mproc_connection_send_with_fds (MprocConnection  *self,
  * @error: return location for a #GError
  *
  * Sends @value (of any type) to the other end. See
- * mproc_connection_send_with_fds().
+ * [method@Mproc.Connection.send_with_fds].
  *
  * Returns: %TRUE once sent, else %FALSE with @error set
  *
@@ -654,7 +654,7 @@ mproc_connection_send_finish (MprocConnection  *self,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Sends a byte message, received whole by mproc_connection_recv_bytes()
+ * Sends a byte message, received whole by [method@Mproc.Connection.recv_bytes]
  * (Python's `send_bytes()`). An @offset or @size that reaches outside
  * @bytes fails with %G_IO_ERROR_INVALID_ARGUMENT (Python's `ValueError`).
  *
@@ -808,7 +808,7 @@ mproc_connection_recv (MprocConnection  *self,
  * @user_data: data for @callback
  *
  * Receives the next value without blocking the calling thread and without a
- * thread; call mproc_connection_recv_finish() from @callback.
+ * thread; call [method@Mproc.Connection.recv_finish] from @callback.
  *
  * Since: 1.0
  */
@@ -940,7 +940,7 @@ mproc_connection_poll (MprocConnection  *self,
  *   not block, or the wait failed
  * @user_data: data for @callback
  *
- * Waits like mproc_connection_poll() without blocking the calling thread.
+ * Waits like [method@Mproc.Connection.poll] without blocking the calling thread.
  *
  * Since: 1.0
  */
@@ -1013,7 +1013,7 @@ mproc_connection_close (MprocConnection *self)
  *
  * Tells whether this end was closed in this process.
  *
- * Returns: whether mproc_connection_close() was called
+ * Returns: whether [method@Mproc.Connection.close] was called
  *
  * Since: 1.0
  */
@@ -1189,7 +1189,7 @@ wait_all_attach (WaitAll      *wa,
  *   ready, or the wait times out or is cancelled
  * @user_data: data for @callback
  *
- * Waits like mproc_connection_wait() from the caller's thread-default main
+ * Waits like [func@Mproc.Connection.wait] from the caller's thread-default main
  * context, without blocking it.
  *
  * Since: 1.0

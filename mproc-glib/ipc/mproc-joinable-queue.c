@@ -8,14 +8,15 @@
 #include "mproc-error.h"
 #include "mproc-joinable-queue.h"
 #include "mproc-queue-private.h"
+#include "mproc-remote-private.h"
 
 /**
  * MprocJoinableQueue:
  *
  * A #MprocQueue that counts unfinished items, like Python's
  * `multiprocessing.JoinableQueue`: every put adds one, every
- * mproc_joinable_queue_task_done() removes one, and
- * mproc_joinable_queue_join() waits until the count is back to zero. The
+ * [method@Mproc.JoinableQueue.task_done] removes one, and
+ * [method@Mproc.JoinableQueue.join] waits until the count is back to zero. The
  * count lives in shared memory, so any process can put, mark done or join.
  *
  * A message that never reaches a consumer because its producer was killed
@@ -81,11 +82,14 @@ gboolean
 mproc_joinable_queue_task_done (MprocJoinableQueue  *self,
                                 GError             **error)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_JOINABLE_QUEUE (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if ((remote = mproc_remote_get (self)) != NULL)
+    return remote->klass->task_done (remote, error);
   ring = mproc_queue_get_ring (MPROC_QUEUE (self), error);
   if (ring == NULL)
     return FALSE;
@@ -100,7 +104,7 @@ mproc_joinable_queue_task_done (MprocJoinableQueue  *self,
  * @error: return location for a #GError
  *
  * Waits until every item put on the queue, by any process, has been marked
- * done. Blocks the calling thread; see mproc_joinable_queue_join_async().
+ * done. Blocks the calling thread; see [method@Mproc.JoinableQueue.join_async].
  *
  * Returns: %TRUE when no item is unfinished; %FALSE with @error set
  *   (%MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, %MPROC_ERROR_CLOSED)
@@ -113,12 +117,15 @@ mproc_joinable_queue_join (MprocJoinableQueue  *self,
                            GCancellable        *cancellable,
                            GError             **error)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_JOINABLE_QUEUE (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if ((remote = mproc_remote_get (self)) != NULL)
+    return remote->klass->join (remote, timeout_usec, cancellable, error);
   ring = mproc_queue_get_ring (MPROC_QUEUE (self), error);
   if (ring == NULL)
     return FALSE;
@@ -134,7 +141,7 @@ mproc_joinable_queue_join (MprocJoinableQueue  *self,
  *   unfinished, or the wait failed
  * @user_data: data for @callback
  *
- * Waits like mproc_joinable_queue_join() from the caller's thread-default
+ * Waits like [method@Mproc.JoinableQueue.join] from the caller's thread-default
  * main context, without blocking it and without a thread.
  *
  * Since: 1.0

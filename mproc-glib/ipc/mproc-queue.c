@@ -14,6 +14,7 @@
 #include "mproc-initable-private.h"
 #include "mproc-joinable-queue.h"
 #include "mproc-queue-private.h"
+#include "mproc-remote-private.h"
 #include "mproc-ring-body-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-wire-private.h"
@@ -24,7 +25,7 @@
  * A message queue shared by any number of processes, like Python's
  * `multiprocessing.Queue`. Messages are #GVariant values of any type; the
  * type travels with the value and the receiver gets an equal value. Hand the
- * queue to a child with mproc_process_add_object() (or as a property of an
+ * queue to a child with [method@Mproc.Process.add_object] (or as a property of an
  * #MprocProcess subclass).
  *
  * |[<!-- language="C" -->
@@ -36,15 +37,15 @@
  *
  * The queue is a ring of bytes in shared memory (#MprocQueue:capacity bytes,
  * 4 MiB by default): a message is serialised straight into it by
- * mproc_queue_put() and copied out by mproc_queue_get(), with no system call
+ * [method@Mproc.Queue.put] and copied out by [method@Mproc.Queue.get], with no system call
  * unless a side has to sleep. A message larger than the free space, even
  * larger than the whole ring, is streamed through it while the reader reads.
- * There is no feeder thread: when mproc_queue_put() returns, the message is
+ * There is no feeder thread: when [method@Mproc.Queue.put] returns, the message is
  * in shared memory, so nothing is buffered in the process, nothing needs
  * flushing at exit, and a process may exit right after putting.
  *
  * Received bytes are never trusted: a malformed message makes
- * mproc_queue_get() fail with %MPROC_ERROR_INVALID_MESSAGE, and the queue
+ * [method@Mproc.Queue.get] fail with %MPROC_ERROR_INVALID_MESSAGE, and the queue
  * stays usable. A producer killed in the middle of a put leaves nothing
  * visible (or, for a streamed message, a partial message that is dropped);
  * a consumer killed in the middle of a get loses that message; in both
@@ -213,6 +214,12 @@ mproc_queue_get_ring (MprocQueue  *self,
       mproc_queue_set_error_closed (error);
       return NULL;
     }
+  if (mproc_remote_get (self) != NULL)
+    {
+      /* what a remote queue does not do goes through here */
+      mproc_remote_set_unsupported (error);
+      return NULL;
+    }
   /* Made with g_object_new() alone (a binding's `new`): make the ring now. */
   if (!MPROC_INIT_ONCE_READY (&priv->once) &&
       !mproc_init_once_ensure (&priv->once, G_INITABLE (self), error))
@@ -267,6 +274,11 @@ mproc_queue_serialize (MprocShareable *shareable,
 {
   MprocQueuePrivate *priv = mproc_queue_get_instance_private (MPROC_QUEUE (shareable));
 
+  if (mproc_remote_get (shareable) != NULL)
+    {
+      mproc_remote_set_unsupported (error);
+      return NULL;
+    }
   /* Even a queue this process closed can be handed on. */
   if (!MPROC_INIT_ONCE_READY (&priv->once) &&
       !mproc_init_once_ensure (&priv->once, G_INITABLE (shareable), error))
@@ -516,7 +528,7 @@ mproc_queue_get_capacity (MprocQueue *self)
  *
  * Appends @value to the queue, waiting while it is full (#MprocQueue:maxsize
  * messages, or no room in the ring). Blocks the calling thread: use
- * mproc_queue_put_async() from a main loop.
+ * [method@Mproc.Queue.put_async] from a main loop.
  *
  * Once a message larger than the free space has started to stream, the
  * timeout no longer applies; cancelling then drops the partly sent message
@@ -535,6 +547,7 @@ mproc_queue_put (MprocQueue    *self,
                  GCancellable  *cancellable,
                  GError       **error)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_QUEUE (self), FALSE);
@@ -542,6 +555,12 @@ mproc_queue_put (MprocQueue    *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if ((remote = mproc_remote_get (self)) != NULL)
+    {
+      g_autoptr(GVariant) sunk = g_variant_ref_sink (value);
+
+      return remote->klass->put (remote, sunk, timeout_usec, cancellable, error);
+    }
   ring = mproc_queue_get_ring (self, error);
   if (ring == NULL)
     {
@@ -558,7 +577,7 @@ mproc_queue_put (MprocQueue    *self,
  * @value: the message; a floating reference is sunk
  * @error: return location for a #GError
  *
- * Like mproc_queue_put() with a timeout of 0: fails with %MPROC_ERROR_FULL
+ * Like [method@Mproc.Queue.put] with a timeout of 0: fails with %MPROC_ERROR_FULL
  * at once when there is no room (Python's `queue.Full`).
  *
  * Returns: %TRUE once @value is in the queue, else %FALSE with @error set
@@ -574,6 +593,44 @@ mproc_queue_put_nowait (MprocQueue  *self,
 }
 
 /**
+ * mproc_queue_put_int64:
+ * @self: a #MprocQueue
+ * @value: the number
+ * @timeout_usec: how long to wait for room, -1 as long as needed, 0 not at all
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Puts the `int64` @value: the same message as [method@Mproc.Queue.put] of
+ * g_variant_new_int64(), which any get of any process reads, but written
+ * straight into the shared ring without building a #GVariant: a C
+ * producer of many small numbers saves an allocation and a free per
+ * message.
+ *
+ * Returns: %TRUE once @value is in the queue, else %FALSE with @error set,
+ *   as [method@Mproc.Queue.put]
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_queue_put_int64 (MprocQueue    *self,
+                       gint64         value,
+                       gint64         timeout_usec,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  MprocRing *ring;
+
+  g_return_val_if_fail (MPROC_IS_QUEUE (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  ring = mproc_queue_get_ring (self, error);
+  if (ring == NULL)
+    return FALSE;
+  return mproc_ring_put_fixed (ring, 'x', (guint64) value, sizeof (gint64), timeout_usec, cancellable, error);
+}
+
+/**
  * mproc_queue_put_async:
  * @self: a #MprocQueue
  * @value: the message; a floating reference is sunk
@@ -585,7 +642,7 @@ mproc_queue_put_nowait (MprocQueue  *self,
  *
  * Appends @value without blocking the calling thread and without any
  * helper thread: the caller's thread-default main context watches for room.
- * Call mproc_queue_put_finish() from @callback.
+ * Call [method@Mproc.Queue.put_finish] from @callback.
  *
  * Since: 1.0
  */
@@ -656,7 +713,7 @@ decode_or_null (GBytes  *bytes,
  * @error: return location for a #GError
  *
  * Takes the oldest message. Blocks the calling thread: use
- * mproc_queue_get_async() from a main loop. Once a streamed message has
+ * [method@Mproc.Queue.get_async] from a main loop. Once a streamed message has
  * started to arrive the timeout no longer applies (as in Python).
  *
  * Returns: (transfer full): the message, or %NULL with @error set:
@@ -673,12 +730,15 @@ mproc_queue_get (MprocQueue    *self,
                  GCancellable  *cancellable,
                  GError       **error)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_QUEUE (self), NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if ((remote = mproc_remote_get (self)) != NULL)
+    return remote->klass->get (remote, timeout_usec, cancellable, error);
   ring = mproc_queue_get_ring (self, error);
   if (ring == NULL)
     return NULL;
@@ -690,7 +750,7 @@ mproc_queue_get (MprocQueue    *self,
  * @self: a #MprocQueue
  * @error: return location for a #GError
  *
- * Like mproc_queue_get() with a timeout of 0: fails with
+ * Like [method@Mproc.Queue.get] with a timeout of 0: fails with
  * %MPROC_ERROR_EMPTY at once when there is nothing (Python's `queue.Empty`).
  *
  * Returns: (transfer full): the message, or %NULL with @error set
@@ -705,6 +765,48 @@ mproc_queue_get_nowait (MprocQueue  *self,
 }
 
 /**
+ * mproc_queue_get_int64:
+ * @self: a #MprocQueue
+ * @out_value: (out) (optional): return location for the number
+ * @timeout_usec: how long to wait in microseconds, -1 forever, 0 not at all
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Takes the oldest message, which must be an `int64` (put by
+ * [method@Mproc.Queue.put_int64] or by [method@Mproc.Queue.put] of an `int64`
+ * #GVariant), and reads it without building a #GVariant. For queues that
+ * carry only numbers: a message of another type is taken all the same,
+ * and dropped with %MPROC_ERROR_INVALID_MESSAGE.
+ *
+ * Returns: (skip): %TRUE with the number in @out_value, else %FALSE with @error
+ *   set, as [method@Mproc.Queue.get], or %MPROC_ERROR_INVALID_MESSAGE for a
+ *   message that is not an `int64`
+ *
+ * Since: 1.0
+ */
+gboolean
+mproc_queue_get_int64 (MprocQueue    *self,
+                       gint64        *out_value,
+                       gint64         timeout_usec,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  MprocRing *ring;
+  guint64 bits = 0;
+
+  g_return_val_if_fail (MPROC_IS_QUEUE (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  ring = mproc_queue_get_ring (self, error);
+  if (ring == NULL || !mproc_ring_get_fixed (ring, 'x', sizeof (gint64), &bits, timeout_usec, cancellable, error))
+    return FALSE;
+  if (out_value != NULL)
+    *out_value = (gint64) bits;
+  return TRUE;
+}
+
+/**
  * mproc_queue_get_async:
  * @self: a #MprocQueue
  * @timeout_usec: how long to wait in microseconds, -1 forever, 0 not at all
@@ -715,7 +817,7 @@ mproc_queue_get_nowait (MprocQueue  *self,
  *
  * Takes the oldest message without blocking the calling thread and without
  * a thread per waiter. @callback runs in the caller's thread-default main
- * context; call mproc_queue_get_finish() from it.
+ * context; call [method@Mproc.Queue.get_finish] from it.
  *
  * Since: 1.0
  */
@@ -782,10 +884,17 @@ mproc_queue_get_finish (MprocQueue    *self,
 guint
 mproc_queue_get_qsize (MprocQueue *self)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_QUEUE (self), 0);
 
+  if ((remote = mproc_remote_get (self)) != NULL)
+    {
+      gssize n = remote->klass->qsize (remote, NULL);
+
+      return n > 0 ? (guint) MIN (n, G_MAXUINT) : 0;
+    }
   ring = mproc_queue_get_ring (self, NULL);
   return ring != NULL ? mproc_ring_get_qsize (ring) : 0;
 }
@@ -795,7 +904,7 @@ mproc_queue_get_qsize (MprocQueue *self)
  * @self: a #MprocQueue
  *
  * Whether the queue holds no message (approximate, see
- * mproc_queue_get_qsize()).
+ * [method@Mproc.Queue.get_qsize]).
  *
  * Returns: %TRUE if empty
  *
@@ -857,7 +966,7 @@ mproc_queue_close (MprocQueue *self)
  *
  * Tells whether this process closed @self.
  *
- * Returns: whether mproc_queue_close() was called in this process
+ * Returns: whether [method@Mproc.Queue.close] was called in this process
  *
  * Since: 1.0
  */
@@ -879,7 +988,7 @@ mproc_queue_is_closed (MprocQueue *self)
  * Python's `Queue.join_thread()` waits for the feeder thread to flush the
  * messages buffered in the process. This queue has no feeder thread and
  * buffers nothing: every message is in shared memory when
- * mproc_queue_put() returns. So this returns at once; it exists so that
+ * [method@Mproc.Queue.put] returns. So this returns at once; it exists so that
  * code written after Python reads the same. Nothing is ever flushed at
  * exit, and nothing put is dropped when the process exits.
  *
@@ -897,7 +1006,7 @@ mproc_queue_join_thread (MprocQueue *self)
  *
  * Python's `Queue.cancel_join_thread()` lets a process exit without
  * flushing, dropping what it buffered. There is nothing to drop here (see
- * mproc_queue_join_thread()): this does nothing. What is dropped at exit is
+ * [method@Mproc.Queue.join_thread]): this does nothing. What is dropped at exit is
  * only a message whose put was still in progress (interrupted by the exit
  * or a signal): readers never see a partial message.
  *
@@ -915,7 +1024,7 @@ mproc_queue_cancel_join_thread (MprocQueue *self)
  *
  * Creates a #GSource that dispatches while the queue has messages
  * (level-triggered, like an fd source watching %G_IO_IN): take messages
- * with mproc_queue_get_nowait() in its callback, a #GSourceFunc. It watches
+ * with [method@Mproc.Queue.get_nowait] in its callback, a #GSourceFunc. It watches
  * the queue through an fd of its own, polled by the context it is attached
  * to, without any thread. The source keeps @self alive.
  *
@@ -931,6 +1040,8 @@ mproc_queue_create_source (MprocQueue *self)
   g_return_val_if_fail (MPROC_IS_QUEUE (self), NULL);
 
   priv = mproc_queue_get_instance_private (self);
+  if (mproc_remote_get (self) != NULL)
+    return NULL;
   if (!MPROC_INIT_ONCE_READY (&priv->once) &&
       !mproc_init_once_ensure (&priv->once, G_INITABLE (self), NULL))
     return NULL;

@@ -70,6 +70,12 @@ gboolean    mproc_queue_put_nowait         (MprocQueue          *self,
                                             GVariant            *value,
                                             GError             **error);
 MPROC_AVAILABLE_IN_1_0
+gboolean    mproc_queue_put_int64          (MprocQueue          *self,
+                                            gint64               value,
+                                            gint64               timeout_usec,
+                                            GCancellable        *cancellable,
+                                            GError             **error);
+MPROC_AVAILABLE_IN_1_0
 void        mproc_queue_put_async          (MprocQueue          *self,
                                             GVariant            *value,
                                             gint64               timeout_usec,
@@ -88,6 +94,12 @@ GVariant   *mproc_queue_get                (MprocQueue          *self,
                                             GError             **error);
 MPROC_AVAILABLE_IN_1_0
 GVariant   *mproc_queue_get_nowait         (MprocQueue          *self,
+                                            GError             **error);
+MPROC_AVAILABLE_IN_1_0
+gboolean    mproc_queue_get_int64          (MprocQueue          *self,
+                                            gint64              *out_value,
+                                            gint64               timeout_usec,
+                                            GCancellable        *cancellable,
                                             GError             **error);
 MPROC_AVAILABLE_IN_1_0
 void        mproc_queue_get_async          (MprocQueue          *self,

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 
 #include "mproc-error.h"
 #include "mproc-fd-private.h"
@@ -359,6 +360,37 @@ mproc_ring_put (MprocRing     *ring,
   return ret;
 }
 
+/* A fixed-size basic value (@type, the @size low bytes of @bits) written
+ * straight into the ring, as mproc_ring_put() writes the same value boxed
+ * in a GVariant: no GVariant is built. */
+gboolean
+mproc_ring_put_fixed (MprocRing     *ring,
+                      char           type,
+                      guint64        bits,
+                      gsize          size,
+                      gint64         timeout_usec,
+                      GCancellable  *cancellable,
+                      GError       **error)
+{
+  char type_string[2] = { type, '\0' };
+  PutOp op = { NULL, };
+  gboolean ret;
+
+  op.ring = ring;
+  op.sock = -1;
+  op.type = type_string;
+  op.type_len = 1;
+  op.is_fixed = TRUE;
+  op.fixed = bits;
+  op.value_size = size;
+  op.size = size + 2;
+  op.deadline = -1;
+  op.cancellable = cancellable;
+  ret = op_run_sync (ring, OP_PUT, &op, timeout_usec, cancellable, error);
+  mproc_ring_put_op_clear (&op);
+  return ret;
+}
+
 /* @op is zeroed. */
 static void
 get_op_init (GetOp     *op,
@@ -424,6 +456,58 @@ mproc_ring_get_value (MprocRing     *ring,
         ret = mproc_wire_decode_data ((const guint8 *) op.small, op.small_len, error);
       else
         ret = mproc_wire_decode (op.result, error);
+    }
+  mproc_ring_get_op_clear (&op);
+  return ret;
+}
+
+gboolean
+mproc_ring_get_fixed (MprocRing     *ring,
+                      char           type,
+                      gsize          size,
+                      guint64       *bits,
+                      gint64         timeout_usec,
+                      GCancellable  *cancellable,
+                      GError       **error)
+{
+  GetOp op = { NULL, };
+  gboolean ret = FALSE;
+
+  get_op_init (&op, ring, -1, FALSE);
+  op.want_copy = TRUE;
+  if (op_run_sync (ring, OP_GET, &op, timeout_usec, cancellable, error))
+    {
+      const guint8 *small = (const guint8 *) op.small;
+
+      *bits = 0;
+      if (op.got_small && op.small_len == size + 2 && small[size] == '\0' && small[size + 1] == (guint8) type)
+        {
+          /* the value's serialised form is its bytes, little-endian here */
+          memcpy (bits, small, size);
+          ret = TRUE;
+        }
+      else
+        {
+          /* anything else is decoded as mproc_ring_get_value() would, and
+           * dropped unless it is of @type after all */
+          g_autoptr(GVariant) value = op.got_small
+                                      ? mproc_wire_decode_data (small, op.small_len, error)
+                                      : mproc_wire_decode (op.result, error);
+          char want[2] = { type, '\0' };
+
+          if (value != NULL && g_variant_is_of_type (value, G_VARIANT_TYPE (want)))
+            {
+              g_autoptr(GVariant) normal = g_variant_get_normal_form (value);
+
+              if (g_variant_get_size (normal) == size)
+                g_variant_store (normal, bits);
+              ret = TRUE;
+            }
+          else if (value != NULL)
+            g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                         _("The message is of type “%s”, not “%s”"),
+                         g_variant_get_type_string (value), want);
+        }
     }
   mproc_ring_get_op_clear (&op);
   return ret;

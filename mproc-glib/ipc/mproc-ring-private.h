@@ -113,6 +113,25 @@ GVariant  *mproc_ring_get_value     (MprocRing     *ring,
                                      gint64         timeout_usec,
                                      GCancellable  *cancellable,
                                      GError       **error);
+/* A fixed-size basic value of GVariant type @type (one character, @size
+ * bytes: the low bytes of @bits) without a GVariant: put writes the record
+ * mproc_ring_put() writes for the same value; get reads one back, and
+ * takes any other message too, decoding it (%MPROC_ERROR_INVALID_MESSAGE
+ * and dropped if it is not of @type). */
+gboolean   mproc_ring_put_fixed     (MprocRing     *ring,
+                                     char           type,
+                                     guint64        bits,
+                                     gsize          size,
+                                     gint64         timeout_usec,
+                                     GCancellable  *cancellable,
+                                     GError       **error);
+gboolean   mproc_ring_get_fixed     (MprocRing     *ring,
+                                     char           type,
+                                     gsize          size,
+                                     guint64       *bits,
+                                     gint64         timeout_usec,
+                                     GCancellable  *cancellable,
+                                     GError       **error);
 /* Waits until the ring has data (or, with @sock, the peer hung up). */
 gboolean   mproc_ring_poll          (MprocRing     *ring,
                                      int            sock,

@@ -248,7 +248,7 @@ mproc_simple_queue_get (MprocSimpleQueue  *self,
  * @user_data: data for @callback
  *
  * Takes the oldest message without blocking, from the caller's
- * thread-default main context. Call mproc_simple_queue_get_finish() from
+ * thread-default main context. Call [method@Mproc.SimpleQueue.get_finish] from
  * @callback.
  *
  * Since: 1.0

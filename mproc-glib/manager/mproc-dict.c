@@ -28,24 +28,24 @@
  * ]|
  *
  * Keys are compared by type and value: `1` as an `int32` and `1` as an
- * `int64` are different keys. Snapshots (mproc_dict_keys(),
- * mproc_dict_items()…) list the keys in insertion order. Writes that cannot
- * fail (mproc_dict_set(), mproc_dict_update(), mproc_dict_clear()) are
+ * `int64` are different keys. Snapshots ([method@Mproc.Dict.keys],
+ * [method@Mproc.Dict.items]…) list the keys in insertion order. Writes that cannot
+ * fail ([method@Mproc.Dict.set], [method@Mproc.Dict.update], [method@Mproc.Dict.clear]) are
  * pipelined; reads wait for the server's answer.
  *
- * Hand a dictionary to a child with mproc_process_add_object(); under any
+ * Hand a dictionary to a child with [method@Mproc.Process.add_object]; under any
  * start method the child's dictionary is the same one. The server keeps the
  * dictionary while a process holds it (or for the manager's life, if it has
  * a name): hand it to a child before dropping your own reference.
  *
- * After mproc_dict_watch(), the #MprocDict::changed signal tells which key
+ * After [method@Mproc.Dict.watch], the #MprocDict::changed signal tells which key
  * changed, whoever changed it.
  *
  * ## Thread safety
  *
  * Every method may be called from any thread; async methods complete in the
  * thread-default main context of the caller, and #MprocDict::changed is
- * emitted in the one of mproc_dict_watch()'s caller.
+ * emitted in the one of [method@Mproc.Dict.watch]'s caller.
  *
  * Since: 1.0
  */
@@ -88,10 +88,10 @@ mproc_dict_class_init (MprocDictClass *klass)
    * MprocDict::changed:
    * @self: the `MprocDict`
    * @key: (nullable): the key that was set or removed, or %NULL when many
-   *   keys changed at once (mproc_dict_clear())
+   *   keys changed at once ([method@Mproc.Dict.clear])
    *
-   * Emitted after mproc_dict_watch() when any process changes a key. It
-   * runs in the thread-default main context of mproc_dict_watch()'s
+   * Emitted after [method@Mproc.Dict.watch] when any process changes a key. It
+   * runs in the thread-default main context of [method@Mproc.Dict.watch]'s
    * caller, after the change, possibly after later changes too: read the
    * value again to know it.
    *
@@ -241,7 +241,7 @@ mproc_dict_watch (MprocDict     *self,
  * mproc_dict_unwatch:
  * @self: a `MprocDict`
  *
- * Stops what mproc_dict_watch() started.
+ * Stops what [method@Mproc.Dict.watch] started.
  *
  * Since: 1.0
  */
@@ -346,9 +346,9 @@ mproc_dict_set (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_set(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.set]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_set_finish() from it.
+ * [method@Mproc.Dict.set_finish] from it.
  *
  * Since: 1.0
  */
@@ -375,7 +375,7 @@ mproc_dict_set_async (MprocDict           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_set_async().
+ * Finishes [method@Mproc.Dict.set_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -429,9 +429,9 @@ mproc_dict_get (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_get(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.get]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_get_finish() from it.
+ * [method@Mproc.Dict.get_finish] from it.
  *
  * Since: 1.0
  */
@@ -456,7 +456,7 @@ mproc_dict_get_async (MprocDict           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_get_async().
+ * Finishes [method@Mproc.Dict.get_async].
  *
  * Returns: (transfer full): the value of @key, or %NULL with @error set
  *
@@ -514,9 +514,9 @@ mproc_dict_get_default (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_get_default(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.get_default]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_get_default_finish() from it.
+ * [method@Mproc.Dict.get_default_finish] from it.
  *
  * Since: 1.0
  */
@@ -543,7 +543,7 @@ mproc_dict_get_default_async (MprocDict           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_get_default_async().
+ * Finishes [method@Mproc.Dict.get_default_async].
  *
  * Returns: (transfer full): the value of @key or @default_value, or %NULL with @error set
  *
@@ -614,9 +614,9 @@ mproc_dict_contains (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_contains(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.contains]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_contains_finish() from it.
+ * [method@Mproc.Dict.contains_finish] from it.
  *
  * Since: 1.0
  */
@@ -642,7 +642,7 @@ mproc_dict_contains_async (MprocDict           *self,
  * @out_value: (out): return location for the answer
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_contains_async().
+ * Finishes [method@Mproc.Dict.contains_async].
  *
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
@@ -702,9 +702,9 @@ mproc_dict_remove (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_remove(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.remove]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_remove_finish() from it.
+ * [method@Mproc.Dict.remove_finish] from it.
  *
  * Since: 1.0
  */
@@ -729,7 +729,7 @@ mproc_dict_remove_async (MprocDict           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_remove_async().
+ * Finishes [method@Mproc.Dict.remove_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -791,9 +791,9 @@ mproc_dict_pop (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_pop(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.pop]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_pop_finish() from it.
+ * [method@Mproc.Dict.pop_finish] from it.
  *
  * Since: 1.0
  */
@@ -819,7 +819,7 @@ mproc_dict_pop_async (MprocDict           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_pop_async().
+ * Finishes [method@Mproc.Dict.pop_async].
  *
  * Returns: (transfer full): the value removed, or @default_value, or %NULL with @error set
  *
@@ -881,9 +881,9 @@ mproc_dict_setdefault (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_setdefault(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.setdefault]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_setdefault_finish() from it.
+ * [method@Mproc.Dict.setdefault_finish] from it.
  *
  * Since: 1.0
  */
@@ -910,7 +910,7 @@ mproc_dict_setdefault_async (MprocDict           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_setdefault_async().
+ * Finishes [method@Mproc.Dict.setdefault_async].
  *
  * Returns: (transfer full): the value @key now has, or %NULL with @error set
  *
@@ -938,7 +938,7 @@ mproc_dict_setdefault_finish (MprocDict     *self,
  *
  * Sets every key of @pairs to its value in one request, like
  * `d.update(pairs)`: when a key comes more than once, its last value wins
- * (and the key keeps its first place). Pipelined, like mproc_dict_set().
+ * (and the key keeps its first place). Pipelined, like [method@Mproc.Dict.set].
  * Pairs of fixed-size basic types (`a{xx}`, `a(ud)`…) cost least: the
  * server checks and applies them straight from the request's bytes. Change
  * notifications are sent for every key (to proxies that watch), and
@@ -973,9 +973,9 @@ mproc_dict_update (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_update(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.update]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_update_finish() from it.
+ * [method@Mproc.Dict.update_finish] from it.
  *
  * Since: 1.0
  */
@@ -1000,7 +1000,7 @@ mproc_dict_update_async (MprocDict           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_update_async().
+ * Finishes [method@Mproc.Dict.update_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -1053,9 +1053,9 @@ mproc_dict_keys (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_keys(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.keys]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_keys_finish() from it.
+ * [method@Mproc.Dict.keys_finish] from it.
  *
  * Since: 1.0
  */
@@ -1078,7 +1078,7 @@ mproc_dict_keys_async (MprocDict           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_keys_async().
+ * Finishes [method@Mproc.Dict.keys_async].
  *
  * Returns: (transfer full): the keys, in insertion order (type `av`), or %NULL with @error set
  *
@@ -1131,9 +1131,9 @@ mproc_dict_values (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_values(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.values]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_values_finish() from it.
+ * [method@Mproc.Dict.values_finish] from it.
  *
  * Since: 1.0
  */
@@ -1156,7 +1156,7 @@ mproc_dict_values_async (MprocDict           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_values_async().
+ * Finishes [method@Mproc.Dict.values_async].
  *
  * Returns: (transfer full): the values, in insertion order (type `av`), or %NULL with @error set
  *
@@ -1209,9 +1209,9 @@ mproc_dict_items (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_items(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.items]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_items_finish() from it.
+ * [method@Mproc.Dict.items_finish] from it.
  *
  * Since: 1.0
  */
@@ -1234,7 +1234,7 @@ mproc_dict_items_async (MprocDict           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_items_async().
+ * Finishes [method@Mproc.Dict.items_async].
  *
  * Returns: (transfer full): the (key, value) pairs, in insertion order (type `a(vv)`), or %NULL with @error set
  *
@@ -1292,9 +1292,9 @@ mproc_dict_len (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_len(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.len]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_len_finish() from it.
+ * [method@Mproc.Dict.len_finish] from it.
  *
  * Since: 1.0
  */
@@ -1317,7 +1317,7 @@ mproc_dict_len_async (MprocDict           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_len_async().
+ * Finishes [method@Mproc.Dict.len_async].
  *
  * Returns: the number of keys, or -1 with @error set
  *
@@ -1342,7 +1342,7 @@ mproc_dict_len_finish (MprocDict     *self,
  * @cancellable: (nullable): a `GCancellable`
  * @error: return location for a #GError
  *
- * Removes every key, like `d.clear()`. Pipelined, like mproc_dict_set().
+ * Removes every key, like `d.clear()`. Pipelined, like [method@Mproc.Dict.set].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -1370,9 +1370,9 @@ mproc_dict_clear (MprocDict     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_dict_clear(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Dict.clear]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_dict_clear_finish() from it.
+ * [method@Mproc.Dict.clear_finish] from it.
  *
  * Since: 1.0
  */
@@ -1395,7 +1395,7 @@ mproc_dict_clear_async (MprocDict           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_dict_clear_async().
+ * Finishes [method@Mproc.Dict.clear_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *

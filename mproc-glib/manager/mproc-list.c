@@ -156,8 +156,8 @@ mproc_list_item_get_value (MprocListItem *self)
  * ]|
  *
  * Positions are Python's: negative ones count from the end. Writes that
- * cannot fail (mproc_list_append(), mproc_list_extend(),
- * mproc_list_insert(), mproc_list_clear()) are pipelined; reads wait for the
+ * cannot fail ([method@Mproc.List.append], [method@Mproc.List.extend],
+ * [method@Mproc.List.insert], [method@Mproc.List.clear]) are pipelined; reads wait for the
  * server's answer.
  *
  * ## As a GListModel
@@ -165,14 +165,14 @@ mproc_list_item_get_value (MprocListItem *self)
  * #MprocList implements #GListModel, with #MprocListItem items, so a
  * `GtkListView` can show a list shared between processes. The model is a
  * copy of the list kept up to date by the server's notifications, which
- * mproc_list_watch() starts (the first use of the model starts it too, with
+ * [method@Mproc.List.watch] starts (the first use of the model starts it too, with
  * a round trip): #GListModel::items-changed is then emitted in the
- * thread-default main context of mproc_list_watch()'s caller, after any
+ * thread-default main context of [method@Mproc.List.watch]'s caller, after any
  * process — this one included — changed the list, with the exact positions
  * of the change. The model is always consistent: if the server dies, it
  * keeps its last state.
  *
- * Hand a list to a child with mproc_process_add_object(), under any start
+ * Hand a list to a child with [method@Mproc.Process.add_object], under any start
  * method. The server keeps the list while a process holds it (or for the
  * manager's life, if it has a name).
  *
@@ -180,7 +180,7 @@ mproc_list_item_get_value (MprocListItem *self)
  *
  * Every method may be called from any thread; async methods complete in the
  * thread-default main context of the caller. The #GListModel side belongs to
- * the main context of mproc_list_watch()'s caller.
+ * the main context of [method@Mproc.List.watch]'s caller.
  *
  * Since: 1.0
  */
@@ -469,7 +469,7 @@ mproc_list_watch (MprocList     *self,
  * mproc_list_unwatch:
  * @self: a `MprocList`
  *
- * Stops what mproc_list_watch() started: the model becomes empty.
+ * Stops what [method@Mproc.List.watch] started: the model becomes empty.
  *
  * Since: 1.0
  */
@@ -550,9 +550,9 @@ mproc_list_append (MprocList     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_list_append(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.List.append]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_list_append_finish() from it.
+ * [method@Mproc.List.append_finish] from it.
  *
  * Since: 1.0
  */
@@ -577,7 +577,7 @@ mproc_list_append_async (MprocList           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_list_append_async().
+ * Finishes [method@Mproc.List.append_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -604,7 +604,7 @@ mproc_list_append_finish (MprocList     *self,
  * @error: return location for a #GError
  *
  * Appends every item of @values in one request, like `l.extend(values)`.
- * Pipelined, like mproc_list_append().
+ * Pipelined, like [method@Mproc.List.append].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -635,9 +635,9 @@ mproc_list_extend (MprocList     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_list_extend(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.List.extend]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_list_extend_finish() from it.
+ * [method@Mproc.List.extend_finish] from it.
  *
  * Since: 1.0
  */
@@ -662,7 +662,7 @@ mproc_list_extend_async (MprocList           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_list_extend_async().
+ * Finishes [method@Mproc.List.extend_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -690,7 +690,7 @@ mproc_list_extend_finish (MprocList     *self,
  * @error: return location for a #GError
  *
  * Inserts @value before position @index, like `l.insert(index, value)`.
- * Pipelined, like mproc_list_append().
+ * Pipelined, like [method@Mproc.List.append].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -723,9 +723,9 @@ mproc_list_insert (MprocList     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_list_insert(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.List.insert]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_list_insert_finish() from it.
+ * [method@Mproc.List.insert_finish] from it.
  *
  * Since: 1.0
  */
@@ -751,7 +751,7 @@ mproc_list_insert_async (MprocList           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_list_insert_async().
+ * Finishes [method@Mproc.List.insert_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -808,9 +808,9 @@ mproc_list_get (MprocList     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_list_get(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.List.get]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_list_get_finish() from it.
+ * [method@Mproc.List.get_finish] from it.
  *
  * Since: 1.0
  */
@@ -834,7 +834,7 @@ mproc_list_get_async (MprocList           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_list_get_async().
+ * Finishes [method@Mproc.List.get_async].
  *
  * Returns: (transfer full): the item, or %NULL with @error set
  *
@@ -895,9 +895,9 @@ mproc_list_set (MprocList     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_list_set(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.List.set]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_list_set_finish() from it.
+ * [method@Mproc.List.set_finish] from it.
  *
  * Since: 1.0
  */
@@ -923,7 +923,7 @@ mproc_list_set_async (MprocList           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_list_set_async().
+ * Finishes [method@Mproc.List.set_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -981,9 +981,9 @@ mproc_list_remove (MprocList     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_list_remove(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.List.remove]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_list_remove_finish() from it.
+ * [method@Mproc.List.remove_finish] from it.
  *
  * Since: 1.0
  */
@@ -1008,7 +1008,7 @@ mproc_list_remove_async (MprocList           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_list_remove_async().
+ * Finishes [method@Mproc.List.remove_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -1065,9 +1065,9 @@ mproc_list_pop (MprocList     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_list_pop(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.List.pop]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_list_pop_finish() from it.
+ * [method@Mproc.List.pop_finish] from it.
  *
  * Since: 1.0
  */
@@ -1091,7 +1091,7 @@ mproc_list_pop_async (MprocList           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_list_pop_async().
+ * Finishes [method@Mproc.List.pop_async].
  *
  * Returns: (transfer full): the item removed, or %NULL with @error set
  *
@@ -1149,9 +1149,9 @@ mproc_list_index (MprocList     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_list_index(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.List.index]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_list_index_finish() from it.
+ * [method@Mproc.List.index_finish] from it.
  *
  * Since: 1.0
  */
@@ -1176,7 +1176,7 @@ mproc_list_index_async (MprocList           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_list_index_async().
+ * Finishes [method@Mproc.List.index_async].
  *
  * Returns: the position, or -1 with @error set
  *
@@ -1233,9 +1233,9 @@ mproc_list_count (MprocList     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_list_count(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.List.count]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_list_count_finish() from it.
+ * [method@Mproc.List.count_finish] from it.
  *
  * Since: 1.0
  */
@@ -1260,7 +1260,7 @@ mproc_list_count_async (MprocList           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_list_count_async().
+ * Finishes [method@Mproc.List.count_async].
  *
  * Returns: the number of items equal to @value, or -1 with @error set
  *
@@ -1313,9 +1313,9 @@ mproc_list_len (MprocList     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_list_len(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.List.len]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_list_len_finish() from it.
+ * [method@Mproc.List.len_finish] from it.
  *
  * Since: 1.0
  */
@@ -1338,7 +1338,7 @@ mproc_list_len_async (MprocList           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_list_len_async().
+ * Finishes [method@Mproc.List.len_async].
  *
  * Returns: the number of items, or -1 with @error set
  *
@@ -1398,9 +1398,9 @@ mproc_list_slice (MprocList     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_list_slice(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.List.slice]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_list_slice_finish() from it.
+ * [method@Mproc.List.slice_finish] from it.
  *
  * Since: 1.0
  */
@@ -1425,7 +1425,7 @@ mproc_list_slice_async (MprocList           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_list_slice_async().
+ * Finishes [method@Mproc.List.slice_async].
  *
  * Returns: (transfer full): the items from @start to @stop (type `av`), or %NULL with @error set
  *
@@ -1450,7 +1450,7 @@ mproc_list_slice_finish (MprocList     *self,
  * @cancellable: (nullable): a `GCancellable`
  * @error: return location for a #GError
  *
- * Removes every item, like `l.clear()`. Pipelined, like mproc_list_append().
+ * Removes every item, like `l.clear()`. Pipelined, like [method@Mproc.List.append].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -1478,9 +1478,9 @@ mproc_list_clear (MprocList     *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_list_clear(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.List.clear]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_list_clear_finish() from it.
+ * [method@Mproc.List.clear_finish] from it.
  *
  * Since: 1.0
  */
@@ -1503,7 +1503,7 @@ mproc_list_clear_async (MprocList           *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_list_clear_async().
+ * Finishes [method@Mproc.List.clear_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *

@@ -147,6 +147,7 @@ typedef void (*MprocProxyEventFunc) (GObject  *proxy,
                                      GVariant *payload);
 
 typedef struct _MprocProxyWatcher MprocProxyWatcher;
+typedef struct _MprocManagerTransport MprocManagerTransport;
 
 typedef struct
 {
@@ -158,6 +159,8 @@ typedef struct
   MprocProxyWatcher *watcher;      /* non-NULL while watched (this process) */
   gpointer           view;         /* MprocView: dict, namespace; mapped on first read */
   gboolean           view_failed;  /* no view (TCP, list, too large): round trips */
+  const MprocManagerTransport *transport;  /* NULL: the built-in one */
+  gpointer           remote;       /* the transport's state of the object */
 } MprocProxyCore;
 
 gboolean  mproc_proxy_core_init_new    (MprocProxyCore   *core,

@@ -13,6 +13,7 @@
 #include "mproc-i18n-private.h"
 #include "mproc-manager-client-private.h"
 #include "mproc-manager-private.h"
+#include "mproc-manager-transport-private.h"
 #include "mproc-manager-view-private.h"
 
 /* ------------------------------------------------------------------------ */
@@ -99,7 +100,7 @@ mproc_proxy_ensure_ref (MprocProxyCore  *core,
   GPid pid = getpid ();
   gboolean ret = TRUE;
 
-  if (G_LIKELY (core->ref_pid == pid))
+  if (G_LIKELY (core->ref_pid == pid) || core->transport != NULL)
     return TRUE;
   g_mutex_lock (&core->lock);
   if (core->ref_pid != pid)
@@ -126,6 +127,9 @@ mproc_proxy_core_init_new (MprocProxyCore    *core,
   g_mutex_init (&core->lock);
   core->manager = g_object_ref (manager);
   core->kind = kind;
+  core->transport = mproc_manager_get_transport (manager);
+  if (core->transport != NULL)
+    return core->transport->open (core, name, cancellable, error);
   if (!mproc_manager_call_server (manager, MANAGER_OP_CREATE, 0,
                                   g_variant_new ("(us)", (guint32) kind, name != NULL ? name : ""),
                                   NULL, 0, &reply, NULL, cancellable, error))
@@ -144,7 +148,9 @@ void
 mproc_proxy_core_clear (MprocProxyCore *core)
 {
   mproc_proxy_unwatch (core);
-  if (core->manager != NULL && core->ref_pid == getpid ())
+  if (core->transport != NULL)
+    core->transport->close (core);
+  else if (core->manager != NULL && core->ref_pid == getpid ())
     {
       /* drop our server reference if we are connected (never connect for it) */
       MprocManagerConn *conn = mproc_manager_peek_conn (core->manager);
@@ -166,7 +172,10 @@ mproc_proxy_core_clear (MprocProxyCore *core)
 GVariant *
 mproc_proxy_core_serialize (MprocProxyCore *core)
 {
-  return g_variant_new ("(st)", mproc_manager_get_address (core->manager), core->id);
+  const char *address = core->transport != NULL ? core->transport->address (core->manager) :
+                        mproc_manager_get_address (core->manager);
+
+  return g_variant_new ("(st)", address, core->id);
 }
 
 gboolean
@@ -175,6 +184,7 @@ mproc_proxy_core_deserialize (MprocProxyCore   *core,
                               GVariant         *handle,
                               GError          **error)
 {
+  GError *local_error = NULL;
   const char *address;
 
   g_mutex_init (&core->lock);
@@ -186,6 +196,17 @@ mproc_proxy_core_deserialize (MprocProxyCore   *core,
       return FALSE;
     }
   g_variant_get (handle, "(&st)", &address, &core->id);
+  core->manager = mproc_manager_transport_for_address (address, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, local_error);
+      return FALSE;
+    }
+  if (core->manager != NULL)
+    {
+      core->transport = mproc_manager_get_transport (core->manager);
+      return core->transport->attach (core, error);
+    }
   core->manager = mproc_manager_for_address (address);
   core->ref_pid = 0;
   return TRUE;
@@ -199,6 +220,10 @@ mproc_proxy_call (MprocProxyCore  *core,
                   GCancellable    *cancellable,
                   GError         **error)
 {
+  if (core->transport != NULL)
+    return core->transport->call (core, op, args != NULL ? g_variant_take_ref (args) :
+                                  g_variant_ref_sink (g_variant_new ("()")),
+                                  reply, cancellable, error);
   if (!mproc_proxy_ensure_ref (core, cancellable, error))
     {
       if (args != NULL)
@@ -230,7 +255,8 @@ proxy_view_prepare (MprocProxyCore  *core,
   MprocManagerConn *conn;
 
   *view_out = NULL;
-  if (g_atomic_int_get (&core->view_failed) ||
+  if (core->transport != NULL ||
+      g_atomic_int_get (&core->view_failed) ||
       (!create && g_atomic_pointer_get (&core->view) == NULL))
     return TRUE;
   if (!mproc_proxy_ensure_ref (core, NULL, error))
@@ -392,6 +418,14 @@ mproc_proxy_call_async (MprocProxyCore      *core,
 
   task = g_task_new (source_object, cancellable, callback, user_data);
   g_task_set_source_tag (task, source_tag);
+  if (core->transport != NULL)
+    {
+      /* the task keeps the proxy, and so @core, alive */
+      core->transport->call_async (core, op, args != NULL ? g_variant_take_ref (args) :
+                                   g_variant_ref_sink (g_variant_new ("()")),
+                                   want_reply, task);
+      return;
+    }
   conn = mproc_proxy_ensure_ref (core, cancellable, &error) ?
          mproc_manager_get_conn (core->manager, cancellable, &error) : NULL;
   if (conn == NULL)

@@ -12,6 +12,7 @@
 #include "mproc-i18n-private.h"
 #include "mproc-manager-client-private.h"
 #include "mproc-manager-private.h"
+#include "mproc-manager-transport-private.h"
 #include "mproc-ring-private.h"
 #include "mproc-wire-private.h"
 
@@ -193,6 +194,8 @@ mproc_proxy_watch (MprocProxyCore       *core,
   guint64 seq;
   MprocManagerConn *conn;
 
+  if (core->transport != NULL)
+    return core->transport->watch (core, proxy, func, snapshot, cancellable, error);
   if (mproc_proxy_is_watched (core))
     return TRUE;
   if (!mproc_proxy_ensure_ref (core, cancellable, error))
@@ -254,6 +257,8 @@ mproc_proxy_is_watched (MprocProxyCore *core)
 {
   gboolean ret;
 
+  if (core->transport != NULL)
+    return core->transport->is_watched (core);
   g_mutex_lock (&core->lock);
   ret = core->watcher != NULL && core->watcher->conn->pid == getpid ();
   g_mutex_unlock (&core->lock);
@@ -266,6 +271,11 @@ mproc_proxy_unwatch (MprocProxyCore *core)
   MprocProxyWatcher *w;
   MprocManagerConn *conn;
 
+  if (core->transport != NULL)
+    {
+      core->transport->unwatch (core);
+      return;
+    }
   g_mutex_lock (&core->lock);
   w = g_steal_pointer (&core->watcher);
   g_mutex_unlock (&core->lock);
@@ -298,6 +308,8 @@ mproc_proxy_resync (MprocProxyCore  *core,
   MprocProxyWatcher *w;
   guint64 seq;
 
+  if (core->transport != NULL)
+    return core->transport->resync (core, snapshot, error);
   g_mutex_lock (&core->lock);
   w = core->watcher != NULL ? watcher_ref (core->watcher) : NULL;
   g_mutex_unlock (&core->lock);

@@ -44,16 +44,16 @@
  * mproc_dict_set (dict, g_variant_new_int32 (1), g_variant_new_int32 (2), NULL, &error);
  * ]|
  *
- * mproc_manager_start() runs the server as a child process (the built-in
+ * [method@Mproc.Manager.start] runs the server as a child process (the built-in
  * target `mproc-manager-server`, under the start method of the manager's
  * #MprocContext). Like every child, the server dies with the process that
- * started it; mproc_manager_shutdown() (or dropping the last reference to
+ * started it; [method@Mproc.Manager.shutdown] (or dropping the last reference to
  * the manager in that process) stops it earlier.
  *
  * ## Addresses and security
  *
  * The server listens on a unix socket with an abstract name, given by
- * mproc_manager_get_address() as a D-Bus style address
+ * [method@Mproc.Manager.get_address] as a D-Bus style address
  * (`unix:abstract=mproc-manager-…`): an abstract socket leaves no file
  * behind, even when the server is killed. Both sides check the other's user
  * id (`SO_PEERCRED`): a process of another user is refused with
@@ -61,16 +61,16 @@
  * normal form; nothing a client sends is ever executed. A malformed request
  * gets an error reply and the server goes on serving everyone.
  *
- * Other machines can be let in over TCP with mproc_manager_listen_tcp(),
- * which requires an authkey (mproc_manager_set_authkey()): a client
- * connects with mproc_manager_connect_with_authkey() after an HMAC-SHA256
+ * Other machines can be let in over TCP with [method@Mproc.Manager.listen_tcp],
+ * which requires an authkey ([method@Mproc.Manager.set_authkey]): a client
+ * connects with [func@Mproc.Manager.connect_with_authkey] after an HMAC-SHA256
  * challenge-response both ways, as in Python, and a client with a wrong
  * or missing key is refused with %MPROC_ERROR_ACCESS_DENIED before it can
  * send any request.
  *
  * Any process of the same user, a child or an unrelated program, connects
- * with mproc_manager_connect(). A manager can also be handed to a child
- * with mproc_process_add_object(): the child gets a manager connected to
+ * with [func@Mproc.Manager.connect]. A manager can also be handed to a child
+ * with [method@Mproc.Process.add_object]: the child gets a manager connected to
  * the same server.
  *
  * ## Transport
@@ -82,7 +82,7 @@
  * requests in order from a thread of its own that spins briefly while the
  * client is busy, and the client spins briefly for its reply, so a
  * request/reply costs no system call while both are busy. Writes that
- * cannot fail (mproc_dict_set(), mproc_list_append()…) are pipelined: they
+ * cannot fail ([method@Mproc.Dict.set], [method@Mproc.List.append]…) are pipelined: they
  * return once the request is in the ring, and every later request of the
  * same process sees their effect. The socket only carries the connection
  * set-up and the file descriptors of published objects, and its hang-up is
@@ -90,8 +90,8 @@
  *
  * Reads need no round trip at all: the server publishes the state of each
  * dictionary and namespace that a client reads in shared memory that
- * clients map read-only, and mproc_dict_get(), mproc_dict_contains(),
- * mproc_dict_len(), mproc_namespace_get() and mproc_namespace_has() read
+ * clients map read-only, and [method@Mproc.Dict.get], [method@Mproc.Dict.contains],
+ * [method@Mproc.Dict.len], [method@Mproc.Namespace.get] and [method@Mproc.Namespace.has] read
  * it there, once every write they follow has been applied (this process's
  * own pipelined writes, and any other process's writes that it could have
  * heard of), so they never see the world before their own past. When that
@@ -108,30 +108,30 @@
  * Every `_async` function returns at once and calls its callback in the
  * caller's thread-default main context. Most need no thread: a call on
  * the rings (every #MprocDict, #MprocList and #MprocNamespace call, and
- * mproc_manager_ping_async(), mproc_manager_publish_async() and
- * mproc_manager_lookup_async(), of a manager reached by its unix address)
+ * [method@Mproc.Manager.ping_async], [method@Mproc.Manager.publish_async] and
+ * [method@Mproc.Manager.lookup_async], of a manager reached by its unix address)
  * puts its request in the ring (file descriptors beside it on the
  * connection's socket) and one #GSource per connection and main context
  * waits for the replies. The following run their blocking form on
  * one of GIO's worker threads instead (g_task_run_in_thread()), each for
  * the time of the call:
  *
- * - mproc_manager_start_async(): starts the server process under the
+ * - [method@Mproc.Manager.start_async]: starts the server process under the
  *   context's start method (a fork, a spawn, or a request to the fork
  *   server: #MprocProcess starts are blocking) and waits for its
  *   handshake.
- * - mproc_manager_shutdown_async(): asks the server to stop, then waits
+ * - [method@Mproc.Manager.shutdown_async]: asks the server to stop, then waits
  *   for the process to exit and reaps it.
- * - mproc_manager_connect_async() and
- *   mproc_manager_connect_with_authkey_async(): connect, check the peer's
+ * - [func@Mproc.Manager.connect_async] and
+ *   [func@Mproc.Manager.connect_with_authkey_async]: connect, check the peer's
  *   user id or run the HMAC challenge-response both ways, and receive the
  *   rings' file descriptors: a short exchange of several steps, each with
  *   a timeout.
- * - mproc_manager_listen_tcp_async(): resolves the host name (a blocking
+ * - [method@Mproc.Manager.listen_tcp_async]: resolves the host name (a blocking
  *   lookup) and binds the listening socket before its request.
- * - Over TCP (mproc_manager_connect_with_authkey()), every proxy call and
- *   mproc_manager_ping_async(), mproc_manager_publish_async() and
- *   mproc_manager_lookup_async(): there are no rings; each call sends a frame
+ * - Over TCP ([func@Mproc.Manager.connect_with_authkey]), every proxy call and
+ *   [method@Mproc.Manager.ping_async], [method@Mproc.Manager.publish_async] and
+ *   [method@Mproc.Manager.lookup_async]: there are no rings; each call sends a frame
  *   and reads frames until its reply under the connection's lock, so the
  *   calls of one TCP connection take turns, one worker thread each.
  *
@@ -143,7 +143,7 @@
  *
  * When the server dies, every pending and every later call fails with
  * %MPROC_ERROR_BROKEN (within 0.1 s): a pipelined write fails as soon as
- * the death has been noticed, which mproc_manager_ping() forces. A client
+ * the death has been noticed, which [method@Mproc.Manager.ping] forces. A client
  * that dies leaves nothing behind in the server.
  *
  * ## Thread safety
@@ -557,7 +557,7 @@ mproc_manager_steal_dbus_listen_fd (MprocManager *self)
  * mproc_manager_new:
  *
  * Creates a manager that starts its server with the default
- * #MprocContext. Call mproc_manager_start() next.
+ * #MprocContext. Call [method@Mproc.Manager.start] next.
  *
  * Returns: (transfer full): a new `MprocManager`
  *
@@ -651,7 +651,7 @@ listen_abstract (char    **address_out,
  * @error: return location for a #GError
  *
  * Starts the server process and connects to it. The server listens as soon
- * as this returns; it lives until mproc_manager_shutdown(), until the last
+ * as this returns; it lives until [method@Mproc.Manager.shutdown], until the last
  * reference to @self is dropped in this process, or until this process
  * exits, whichever comes first. Blocks for the server's start-up.
  *
@@ -748,8 +748,8 @@ start_thread (GTask        *task,
  * Starts the server process without blocking the calling thread (on one
  * of GIO's worker threads: see “Async calls that use a worker thread” in
  * #MprocManager); see
- * mproc_manager_start(). @callback runs in the caller's thread-default main
- * context; call mproc_manager_start_finish() from it.
+ * [method@Mproc.Manager.start]. @callback runs in the caller's thread-default main
+ * context; call [method@Mproc.Manager.start_finish] from it.
  *
  * Since: 1.0
  */
@@ -775,7 +775,7 @@ mproc_manager_start_async (MprocManager        *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_manager_start_async().
+ * Finishes [method@Mproc.Manager.start_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -879,7 +879,7 @@ shutdown_thread (GTask        *task,
  *
  * Stops the server without blocking the calling thread (on one of GIO's
  * worker threads, which waits for the server to exit); see
- * mproc_manager_shutdown().
+ * [method@Mproc.Manager.shutdown].
  *
  * Since: 1.0
  */
@@ -905,7 +905,7 @@ mproc_manager_shutdown_async (MprocManager        *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_manager_shutdown_async().
+ * Finishes [method@Mproc.Manager.shutdown_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -924,7 +924,7 @@ mproc_manager_shutdown_finish (MprocManager  *self,
 
 /**
  * mproc_manager_connect:
- * @address: a manager's address, from mproc_manager_get_address()
+ * @address: a manager's address, from [method@Mproc.Manager.get_address]
  * @cancellable: (nullable): a `GCancellable`
  * @error: return location for a #GError
  *
@@ -982,7 +982,7 @@ connect_thread (GTask        *task,
  *
  * Connects to a manager's server without blocking the calling thread (the
  * handshake runs on one of GIO's worker threads); see
- * mproc_manager_connect().
+ * [func@Mproc.Manager.connect].
  *
  * Since: 1.0
  */
@@ -1008,7 +1008,7 @@ mproc_manager_connect_async (const char          *address,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_manager_connect_async().
+ * Finishes [func@Mproc.Manager.connect_async].
  *
  * Returns: (transfer full): the connected manager, or %NULL with @error set
  *
@@ -1030,9 +1030,9 @@ mproc_manager_connect_finish (GAsyncResult  *result,
  * @authkey: (nullable): the secret shared with remote clients, or %NULL
  *
  * Sets the authentication key of @self, like the `authkey` of Python's
- * managers: the secret a TCP listener (mproc_manager_listen_tcp()) asks
+ * managers: the secret a TCP listener ([method@Mproc.Manager.listen_tcp]) asks
  * its clients to prove they know, and that a manager connected over TCP
- * proves it knows (see mproc_manager_connect_with_authkey()).
+ * proves it knows (see [func@Mproc.Manager.connect_with_authkey]).
  *
  * The key itself never travels: each side sends a random nonce and the
  * other answers with its HMAC-SHA256 under the key, compared in constant
@@ -1040,7 +1040,7 @@ mproc_manager_connect_finish (GAsyncResult  *result,
  * only: the traffic is not encrypted, so on an untrusted network use a
  * tunnel (SSH, WireGuard…).
  *
- * Set the key before mproc_manager_listen_tcp(): a listener keeps the key
+ * Set the key before [method@Mproc.Manager.listen_tcp]: a listener keeps the key
  * it was opened with.
  *
  * Since: 1.0
@@ -1069,13 +1069,13 @@ mproc_manager_set_authkey (MprocManager *self,
  *
  * Makes the manager's server also accept clients from other machines on
  * TCP, as Python's `BaseManager(address=(host, port), authkey=…)`. Call it
- * after mproc_manager_start() (or on a manager connected over its unix
+ * after [method@Mproc.Manager.start] (or on a manager connected over its unix
  * address): the socket is bound here, so that its errors are reported
  * here, and handed to the server, which listens on it until it stops.
- * mproc_manager_get_tcp_address() then gives the address that clients
- * pass to mproc_manager_connect_with_authkey().
+ * [method@Mproc.Manager.get_tcp_address] then gives the address that clients
+ * pass to [func@Mproc.Manager.connect_with_authkey].
  *
- * An authkey is required (mproc_manager_set_authkey()); without one the
+ * An authkey is required ([method@Mproc.Manager.set_authkey]); without one the
  * call fails with %MPROC_ERROR_ACCESS_DENIED. A client that does not
  * prove it knows the key within a few seconds is refused with
  * %MPROC_ERROR_ACCESS_DENIED (or %MPROC_ERROR_INVALID_MESSAGE for bytes
@@ -1085,8 +1085,8 @@ mproc_manager_set_authkey (MprocManager *self,
  * Remote clients cannot map the server's shared memory: each of their
  * requests travels over the TCP stream and waits for its reply. They can
  * use dicts, lists and namespaces (served in order with the local
- * clients) but not change notifications, mproc_manager_publish() or
- * mproc_manager_lookup(), which need shared memory or file descriptors.
+ * clients) but not change notifications, [method@Mproc.Manager.publish] or
+ * [method@Mproc.Manager.lookup], which need shared memory or file descriptors.
  *
  * A manager listens on TCP once: a second call fails with
  * %G_IO_ERROR_EXISTS.
@@ -1191,7 +1191,7 @@ listen_tcp_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when done
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_manager_listen_tcp(); runs on one of GIO's
+ * Asynchronous form of [method@Mproc.Manager.listen_tcp]; runs on one of GIO's
  * worker threads.
  *
  * Since: 1.0
@@ -1225,7 +1225,7 @@ mproc_manager_listen_tcp_async (MprocManager        *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_manager_listen_tcp_async().
+ * Finishes [method@Mproc.Manager.listen_tcp_async].
  *
  * Returns: %TRUE once the server listens, %FALSE with @error set
  *
@@ -1247,7 +1247,7 @@ mproc_manager_listen_tcp_finish (MprocManager  *self,
  * @self: a `MprocManager`
  *
  * Gets the TCP address on which @self listens, once
- * mproc_manager_listen_tcp() has succeeded, in D-Bus style:
+ * [method@Mproc.Manager.listen_tcp] has succeeded, in D-Bus style:
  * `tcp:host=127.0.0.1,port=40123` (with port 0 the port the system chose).
  *
  * Returns: (nullable): the TCP address, or %NULL when not listening on TCP
@@ -1274,16 +1274,16 @@ mproc_manager_get_tcp_address (MprocManager *self)
  * @cancellable: (nullable): a `GCancellable`
  * @error: return location for a #GError
  *
- * Connects to a manager that listens on TCP (mproc_manager_listen_tcp()),
+ * Connects to a manager that listens on TCP ([method@Mproc.Manager.listen_tcp]),
  * possibly on another machine, proving that this process knows @authkey
  * and checking that the server knows it too. A wrong or missing key fails
  * with %MPROC_ERROR_ACCESS_DENIED. For a unix address the key is not
  * used (the server checks the user id instead) and this is
- * mproc_manager_connect().
+ * [func@Mproc.Manager.connect].
  *
  * A manager connected over TCP serves dicts, lists and namespaces, each
  * call being one request and one reply over the network; change
- * notifications, mproc_manager_publish() and mproc_manager_lookup() fail
+ * notifications, [method@Mproc.Manager.publish] and [method@Mproc.Manager.lookup] fail
  * with %MPROC_ERROR_FAILED. It cannot be passed to a child process (the
  * child would connect without the key and be refused).
  *
@@ -1341,7 +1341,7 @@ connect_with_authkey_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when connected or failed
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_manager_connect_with_authkey(); the
+ * Asynchronous form of [func@Mproc.Manager.connect_with_authkey]; the
  * connection and its challenge-response run on one of GIO's worker
  * threads.
  *
@@ -1374,7 +1374,7 @@ mproc_manager_connect_with_authkey_async (const char          *address,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_manager_connect_with_authkey_async().
+ * Finishes [func@Mproc.Manager.connect_with_authkey_async].
  *
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
@@ -1394,9 +1394,9 @@ mproc_manager_connect_with_authkey_finish (GAsyncResult  *result,
  * mproc_manager_get_address:
  * @self: a `MprocManager`
  *
- * Gets the address other processes pass to mproc_manager_connect().
+ * Gets the address other processes pass to [func@Mproc.Manager.connect].
  *
- * Returns: (nullable): the address, or %NULL before mproc_manager_start()
+ * Returns: (nullable): the address, or %NULL before [method@Mproc.Manager.start]
  *
  * Since: 1.0
  */
@@ -1523,7 +1523,7 @@ mproc_manager_ping_async (MprocManager        *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_manager_ping_async().
+ * Finishes [method@Mproc.Manager.ping_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -1615,10 +1615,10 @@ manager_call_on_ring (MprocManager        *self,
  *
  * Hands @object to the server under @name (replacing any object published
  * under that name), so that any process connected to the manager, related
- * or not, gets it with mproc_manager_lookup(), as with Python's
+ * or not, gets it with [method@Mproc.Manager.lookup], as with Python's
  * `Manager().Queue()` and friends. The server keeps the object's shared
  * memory and file descriptors, never runs any of its code, and keeps it
- * until mproc_manager_unpublish() or its own exit.
+ * until [method@Mproc.Manager.unpublish] or its own exit.
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -1706,7 +1706,7 @@ publish_reply_cb (GObject      *source,
  *
  * Publishes @object without blocking the calling thread: without a thread
  * on the rings, on one of GIO's worker threads over TCP; see
- * mproc_manager_publish().
+ * [method@Mproc.Manager.publish].
  *
  * Since: 1.0
  */
@@ -1753,7 +1753,7 @@ mproc_manager_publish_async (MprocManager        *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_manager_publish_async().
+ * Finishes [method@Mproc.Manager.publish_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -1773,7 +1773,7 @@ mproc_manager_publish_finish (MprocManager  *self,
 /**
  * mproc_manager_lookup:
  * @self: a `MprocManager`
- * @name: a name given to mproc_manager_publish()
+ * @name: a name given to [method@Mproc.Manager.publish]
  * @cancellable: (nullable): a `GCancellable`
  * @error: return location for a #GError
  *
@@ -1856,7 +1856,7 @@ lookup_reply_cb (GObject      *source,
  *
  * Gets a published object without blocking the calling thread: without a
  * thread on the rings, on one of GIO's worker threads over TCP; see
- * mproc_manager_lookup().
+ * [method@Mproc.Manager.lookup].
  *
  * Since: 1.0
  */
@@ -1887,7 +1887,7 @@ mproc_manager_lookup_async (MprocManager        *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_manager_lookup_async().
+ * Finishes [method@Mproc.Manager.lookup_async].
  *
  * Returns: (transfer full): the object, or %NULL with @error set
  *

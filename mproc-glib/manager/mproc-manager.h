@@ -12,6 +12,10 @@
 #include <gio/gio.h>
 
 #include "mproc-context.h"
+#include "mproc-event.h"
+#include "mproc-joinable-queue.h"
+#include "mproc-lock.h"
+#include "mproc-queue.h"
 #include "mproc-shareable.h"
 #include "mproc-version-macros.h"
 
@@ -26,6 +30,39 @@ MPROC_AVAILABLE_IN_1_0
 MprocManager   *mproc_manager_new              (void);
 MPROC_AVAILABLE_IN_1_0
 MprocManager   *mproc_manager_new_with_context (MprocContext         *context);
+
+MPROC_AVAILABLE_IN_1_0
+MprocManager   *mproc_manager_new_for_uri        (const char           *uri,
+                                                  GCancellable         *cancellable,
+                                                  GError              **error);
+MPROC_AVAILABLE_IN_1_0
+void            mproc_manager_new_for_uri_async  (const char           *uri,
+                                                  GCancellable         *cancellable,
+                                                  GAsyncReadyCallback   callback,
+                                                  gpointer              user_data);
+MPROC_AVAILABLE_IN_1_0
+MprocManager   *mproc_manager_new_for_uri_finish (GAsyncResult         *result,
+                                                  GError              **error);
+MPROC_AVAILABLE_IN_1_0
+MprocQueue         *mproc_manager_new_queue          (MprocManager   *self,
+                                                      const char     *name,
+                                                      GCancellable   *cancellable,
+                                                      GError        **error);
+MPROC_AVAILABLE_IN_1_0
+MprocJoinableQueue *mproc_manager_new_joinable_queue (MprocManager   *self,
+                                                      const char     *name,
+                                                      GCancellable   *cancellable,
+                                                      GError        **error);
+MPROC_AVAILABLE_IN_1_0
+MprocEvent         *mproc_manager_new_event          (MprocManager   *self,
+                                                      const char     *name,
+                                                      GCancellable   *cancellable,
+                                                      GError        **error);
+MPROC_AVAILABLE_IN_1_0
+MprocLock          *mproc_manager_new_lock           (MprocManager   *self,
+                                                      const char     *name,
+                                                      GCancellable   *cancellable,
+                                                      GError        **error);
 
 MPROC_AVAILABLE_IN_1_0
 gboolean        mproc_manager_start            (MprocManager         *self,

@@ -27,20 +27,20 @@
  * ]|
  *
  * Reading an attribute that is not set fails with %MPROC_ERROR_NOT_FOUND,
- * and the message names the attribute. mproc_namespace_get() returns a
+ * and the message names the attribute. [method@Mproc.Namespace.get] returns a
  * copy: to change, say, a list held in an attribute, build the new list and
  * set the attribute again to publish it (Python's "attach it to the
  * namespace object again"); nothing else reaches the other processes.
  *
- * Hand a namespace to a child with mproc_process_add_object(), under any
- * start method. After mproc_namespace_watch(), #MprocNamespace::changed
+ * Hand a namespace to a child with [method@Mproc.Process.add_object], under any
+ * start method. After [method@Mproc.Namespace.watch], #MprocNamespace::changed
  * tells which attribute changed, whoever changed it.
  *
  * ## Thread safety
  *
  * Every method may be called from any thread; async methods complete in the
  * thread-default main context of the caller, and #MprocNamespace::changed is
- * emitted in the one of mproc_namespace_watch()'s caller.
+ * emitted in the one of [method@Mproc.Namespace.watch]'s caller.
  *
  * Since: 1.0
  */
@@ -85,9 +85,9 @@ mproc_namespace_class_init (MprocNamespaceClass *klass)
    * @name: (nullable): the attribute that was set or deleted, or %NULL when
    *   changes may have been missed
    *
-   * Emitted after mproc_namespace_watch() when any process sets or deletes
+   * Emitted after [method@Mproc.Namespace.watch] when any process sets or deletes
    * an attribute, in the thread-default main context of
-   * mproc_namespace_watch()'s caller.
+   * [method@Mproc.Namespace.watch]'s caller.
    *
    * Since: 1.0
    */
@@ -232,7 +232,7 @@ mproc_namespace_watch (MprocNamespace     *self,
  * mproc_namespace_unwatch:
  * @self: a `MprocNamespace`
  *
- * Stops what mproc_namespace_watch() started.
+ * Stops what [method@Mproc.Namespace.watch] started.
  *
  * Since: 1.0
  */
@@ -257,7 +257,7 @@ mproc_namespace_unwatch (MprocNamespace *self)
  * on its way, and every later call of this process sees its effect.
  *
  * This is the only way to change an attribute: a value got from
- * mproc_namespace_get() is a copy (and a #GVariant is immutable anyway). To
+ * [method@Mproc.Namespace.get] is a copy (and a #GVariant is immutable anyway). To
  * change a list held in an attribute, get it, build the new list, and set it
  * again to publish it.
  *
@@ -293,9 +293,9 @@ mproc_namespace_set (MprocNamespace  *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_namespace_set(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Namespace.set]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_namespace_set_finish() from it.
+ * [method@Mproc.Namespace.set_finish] from it.
  *
  * Since: 1.0
  */
@@ -322,7 +322,7 @@ mproc_namespace_set_async (MprocNamespace      *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_namespace_set_async().
+ * Finishes [method@Mproc.Namespace.set_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -351,7 +351,7 @@ mproc_namespace_set_finish (MprocNamespace  *self,
  * Gets the value of the attribute @name, like `ns.name`. Fails with
  * %MPROC_ERROR_NOT_FOUND, whose message names the attribute, if it is not
  * set. The value is a copy: changing what you build from it changes nothing
- * in the namespace until you set it again with mproc_namespace_set().
+ * in the namespace until you set it again with [method@Mproc.Namespace.set].
  *
  * Returns: (transfer full): a copy of the value, or %NULL with @error set
  *
@@ -396,9 +396,9 @@ mproc_namespace_get (MprocNamespace  *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_namespace_get(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Namespace.get]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_namespace_get_finish() from it.
+ * [method@Mproc.Namespace.get_finish] from it.
  *
  * Since: 1.0
  */
@@ -423,7 +423,7 @@ mproc_namespace_get_async (MprocNamespace      *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_namespace_get_async().
+ * Finishes [method@Mproc.Namespace.get_async].
  *
  * Returns: (transfer full): a copy of the value, or %NULL with @error set
  *
@@ -494,9 +494,9 @@ mproc_namespace_has (MprocNamespace  *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_namespace_has(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Namespace.has]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_namespace_has_finish() from it.
+ * [method@Mproc.Namespace.has_finish] from it.
  *
  * Since: 1.0
  */
@@ -522,7 +522,7 @@ mproc_namespace_has_async (MprocNamespace      *self,
  * @out_value: (out): return location for the answer
  * @error: return location for a #GError
  *
- * Finishes mproc_namespace_has_async().
+ * Finishes [method@Mproc.Namespace.has_async].
  *
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
@@ -582,9 +582,9 @@ mproc_namespace_delete (MprocNamespace  *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_namespace_delete(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Namespace.delete]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_namespace_delete_finish() from it.
+ * [method@Mproc.Namespace.delete_finish] from it.
  *
  * Since: 1.0
  */
@@ -609,7 +609,7 @@ mproc_namespace_delete_async (MprocNamespace      *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_namespace_delete_async().
+ * Finishes [method@Mproc.Namespace.delete_async].
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -662,9 +662,9 @@ mproc_namespace_list_names (MprocNamespace  *self,
  * @callback: (scope async) (closure user_data): called when the server has answered
  * @user_data: data for @callback
  *
- * Asynchronous form of mproc_namespace_list_names(): never blocks the calling thread.
+ * Asynchronous form of [method@Mproc.Namespace.list_names]: never blocks the calling thread.
  * @callback runs in the caller's thread-default main context; call
- * mproc_namespace_list_names_finish() from it.
+ * [method@Mproc.Namespace.list_names_finish] from it.
  *
  * Since: 1.0
  */
@@ -687,7 +687,7 @@ mproc_namespace_list_names_async (MprocNamespace      *self,
  * @result: the `GAsyncResult` given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_namespace_list_names_async().
+ * Finishes [method@Mproc.Namespace.list_names_async].
  *
  * Returns: (transfer full) (array zero-terminated=1): the names of the attributes set, or %NULL with @error set
  *

@@ -372,6 +372,8 @@ call_cancelled_cb (GCancellable *cancellable,
   GError *error = NULL;
 
   g_cancellable_set_error_if_cancelled (cancellable, &error);
+  if (!call->finished)
+    mproc_pool_cancel_running (call->pool, call);
   if (call->kind == CALL_IMAP)
     {
       /* The items not done yet each report the cancellation. */

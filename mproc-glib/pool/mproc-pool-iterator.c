@@ -325,7 +325,7 @@ mproc_pool_imap (MprocPool    *self,
  * @timeout_usec: how long one chunk may run, in microseconds, or -1
  * @cancellable: (nullable): a #GCancellable
  *
- * As mproc_pool_imap(), but hands out each result as soon as it is done,
+ * As [method@Mproc.Pool.imap], but hands out each result as soon as it is done,
  * as Python's `imap_unordered()`; the index that comes with each result
  * tells which item it belongs to.
  *
@@ -417,7 +417,7 @@ mproc_pool_iterator_next (MprocPoolIterator  *self,
  * @user_data: data for @callback
  *
  * Takes the next result without blocking; @callback runs in the pool's
- * main context.  Call mproc_pool_iterator_next_finish() from it.
+ * main context.  Call [method@Mproc.PoolIterator.next_finish] from it.
  *
  * Since: 1.0
  */
@@ -445,7 +445,7 @@ mproc_pool_iterator_next_async (MprocPoolIterator   *self,
  * @out_index: (out) (optional): where to store the position of the item
  * @error: return location for a #GError
  *
- * Finishes mproc_pool_iterator_next_async().
+ * Finishes [method@Mproc.PoolIterator.next_async].
  *
  * Returns: (transfer full) (nullable): the next result, or %NULL at the
  *   end (no error) or for a failed item (@error set)
@@ -507,8 +507,8 @@ mproc_pool_iterator_get_n_done (MprocPoolIterator *self)
  *
  * Tells whether results come in the order of the items.
  *
- * Returns: %TRUE for mproc_pool_imap(), %FALSE for
- *   mproc_pool_imap_unordered()
+ * Returns: %TRUE for [method@Mproc.Pool.imap], %FALSE for
+ *   [method@Mproc.Pool.imap_unordered]
  *
  * Since: 1.0
  */

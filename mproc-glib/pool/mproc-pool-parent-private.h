@@ -6,7 +6,7 @@
  * its workers), one file per job:
  *
  *   mproc-pool.c           the MprocPool object and its API (apply, map,
- *                          starmap, close, terminate, join)
+ *                          starmap)
  *   mproc-pool-iterator.c  imap and MprocPoolIterator
  *   mproc-pool-call.c      calls: their chunks and the reassembled results
  *   mproc-pool-workers.c   worker processes: their I/O, life and death
@@ -14,6 +14,8 @@
  *                          reporting from the pool's main context
  *   mproc-pool-wait.c      the blocking calls: polling the workers directly
  *   mproc-pool-shm.c       the fast path for packed arrays in memfds
+ *   mproc-pool-start.c     starting: GInitable and GAsyncInitable
+ *   mproc-pool-join.c      close, terminate, join
  */
 
 #pragma once
@@ -78,6 +80,8 @@ struct _Call
   GError              **errors;        /* one per chunk (imap) */
   GError               *error;         /* map/apply: the first error */
   gboolean              finished;      /* nothing more will be run */
+  gboolean              cancelled;     /* its running chunks are told to stop */
+  gint64                cancelled_at;
   gboolean              notified;
   gboolean              dirty;
 
@@ -112,6 +116,7 @@ struct _Worker
   GPid          pid;
   int           fd;
   int           pidfd;
+  int           cancel_fd;   /* write end of the worker's cancel pipe */
   GSource      *source;
   gpointer      fd_tag;
   gpointer      pid_tag;
@@ -128,6 +133,7 @@ struct _Worker
   double        avg_exec_usec;
   gboolean      retiring;    /* got its quota of tasks, or was told to stop */
   gboolean      timed_out;
+  gboolean      cancel_killed; /* killed for running a cancelled chunk */
   gboolean      dead;
 };
 
@@ -140,6 +146,11 @@ struct _MprocPool
   guint         maxtasksperchild;
   char         *initializer;
   GVariant     *initargs;
+  int           cancel_grace_ms; /* -1: never kill for a cancel */
+  int           nice;
+  gboolean      sched_idle;
+  guint64       memory_limit;
+  char         *executable;
 
   GMainContext *main_context;
   GPtrArray    *workers;
@@ -162,6 +173,10 @@ struct _MprocPool
 
 typedef gboolean (*PoolDone) (gpointer data);
 
+/* mproc-pool-start.c */
+void       mproc_pool_initable_init       (GInitableIface      *iface);
+void       mproc_pool_async_initable_init (GAsyncInitableIface *iface);
+
 /* mproc-pool.c */
 gboolean   mproc_pool_check_running     (MprocPool          *self,
                                          GError            **error);
@@ -174,6 +189,7 @@ gboolean   mproc_pool_start_task        (MprocPool          *self,
 gboolean   mproc_pool_check_items       (GVariant           *items,
                                          gboolean            star);
 void       mproc_pool_notify_load       (MprocPool          *self);
+void       mproc_pool_kill_all          (MprocPool          *self);
 void       mproc_pool_join_check_cb     (MprocPool          *self);
 
 /* mproc-pool-iterator.c */
@@ -233,6 +249,8 @@ void       mproc_pool_worker_send_chunk (Worker             *w,
 void       mproc_pool_worker_flush      (Worker             *w);
 void       mproc_pool_worker_read       (Worker             *w);
 void       mproc_pool_worker_died       (Worker             *w);
+void       mproc_pool_cancel_running    (MprocPool          *self,
+                                         Call               *call);
 
 /* mproc-pool-schedule.c */
 void       mproc_pool_submit            (MprocPool          *self,

@@ -159,7 +159,12 @@ extern GSourceFuncs mproc_pool_ready_source_funcs;
 G_DECLARE_FINAL_TYPE (MprocPoolChannel, mproc_pool_channel, MPROC, POOL_CHANNEL, GObject)
 
 MprocPoolChannel *mproc_pool_channel_new       (int               fd,
-                                                int               peer_fd);
+                                                int               peer_fd,
+                                                int               cancel_fd,
+                                                int               cancel_peer_fd);
+/* The read end of the pipe on which the pool writes the seq (a guint32)
+ * of each task it cancels, -1 once closed in the parent. */
+int               mproc_pool_channel_get_cancel_fd (MprocPoolChannel *self);
 /* The worker's fd (-1 once closed in the parent). */
 int               mproc_pool_channel_get_fd    (MprocPoolChannel *self);
 /* In the parent, after the worker has started: close the worker's end. */
@@ -176,8 +181,9 @@ gboolean          mproc_pool_lookup_task       (const char       *name,
 /* The names of the registered pool targets, sorted. */
 char            **mproc_pool_dup_task_names    (void);
 
-/* The built-in target of every pool worker (mproc-main.c). Args: "(smvu)":
- * initializer ("" for none), its argument, maxtasksperchild (0 = none). */
+/* The built-in target of every pool worker (mproc-main.c). Args: "(smvuibt)":
+ * initializer ("" for none), its argument, maxtasksperchild (0 = none),
+ * nice increment, SCHED_IDLE, memory limit in bytes (0 = none). */
 int               mproc_pool_worker_main       (MprocProcess     *process,
                                                 GVariant         *args,
                                                 gpointer          user_data);

@@ -71,8 +71,8 @@ register_task (const char     *name,
  * that returns a GVariant or sets a #GError.  A worker runs a chunk of a map
  * by calling @func once per item.
  *
- * Like mproc_register_target(), call it at the top of main(), before
- * mproc_init(), so that workers started with spawn or forkserver know the
+ * Like [func@Mproc.register_target], call it at the top of main(), before
+ * [func@Mproc.init], so that workers started with spawn or forkserver know the
  * target too.  Registering a name again replaces the target.
  *
  * Since: 1.0
@@ -102,7 +102,7 @@ mproc_register_task (const char     *name,
  * allocation per item, which is what makes a map over millions of tiny
  * items fast.  An apply call runs @func on a one-item array.
  *
- * Call it before mproc_init(), as mproc_register_task().
+ * Call it before [func@Mproc.init], as [func@Mproc.register_task].
  *
  * Since: 1.0
  */

@@ -158,7 +158,30 @@ mproc_pool_check_timeouts (MprocPool *self,
       Chunk *chunk = g_queue_peek_head (&w->inflight);
       gint64 deadline;
 
-      if (chunk == NULL || chunk->call->timeout_usec < 0 || w->timed_out)
+      if (chunk == NULL || w->timed_out || w->cancel_killed)
+        continue;
+      if (chunk->call->cancelled && self->cancel_grace_ms >= 0)
+        {
+          /* a target that does not stop by itself when cancelled */
+          deadline = chunk->call->cancelled_at + (gint64) self->cancel_grace_ms * 1000;
+          if (deadline <= now)
+            {
+              /* it may have stopped with nobody reading its answer yet */
+              mproc_pool_worker_read (w);
+              chunk = g_queue_peek_head (&w->inflight);
+              if (chunk == NULL)
+                continue;
+              if (chunk->call->cancelled)
+                {
+                  w->cancel_killed = TRUE;
+                  mproc_process_kill (w->process);
+                  continue;
+                }
+            }
+          else
+            next = MIN (next, deadline);
+        }
+      if (chunk->call->timeout_usec < 0)
         continue;
       deadline = chunk->started + chunk->call->timeout_usec;
       if (deadline <= now)

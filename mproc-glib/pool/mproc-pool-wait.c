@@ -164,6 +164,8 @@ mproc_pool_run_sync (MprocPool     *self,
   mproc_pool_submit (self, call);
   if (!mproc_pool_wait (self, call_is_finished, call, -1, cancellable, error))
     {
+      if (!call->finished)
+        mproc_pool_cancel_running (self, call);
       call->finished = TRUE;
       mproc_pool_call_drop_pending (call);
       return NULL;

@@ -10,6 +10,7 @@
 #include <malloc.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -153,6 +154,221 @@ worker_fill (Worker *w)
     }
 }
 
+/* --- Cancellation ------------------------------------------------------- */
+
+/* The pool writes the seq of each cancelled task on a pipe; a thread reads
+ * it while the main thread runs targets, and cancels the running task's
+ * cancellable or remembers the seq of a task not started yet. */
+static struct
+{
+  GMutex        lock;
+  GCancellable *cancellable;   /* of the running task; reset for each */
+  gboolean      running;
+  guint32       seq;           /* the task running or last run */
+  gboolean      started;       /* seq is valid */
+  GArray       *cancelled;     /* guint32: cancelled, not reached yet */
+} cancel_state;
+
+static gpointer
+cancel_watch_thread (gpointer data)
+{
+  int fd = GPOINTER_TO_INT (data);
+  guint32 seqs[64];
+
+  for (;;)
+    {
+      ssize_t n = read (fd, seqs, sizeof seqs);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      g_mutex_lock (&cancel_state.lock);
+      for (gsize i = 0; i < (gsize) n / sizeof (guint32); i++)
+        {
+          if (cancel_state.running && seqs[i] == cancel_state.seq)
+            g_cancellable_cancel (cancel_state.cancellable);
+          else if (!cancel_state.started || seqs[i] > cancel_state.seq)
+            g_array_append_val (cancel_state.cancelled, seqs[i]);
+        }
+      g_mutex_unlock (&cancel_state.lock);
+    }
+  return NULL;
+}
+
+/* Before running task @seq: FALSE if it was cancelled already.  Seqs grow
+ * task after task, so what is below @seq was answered and is forgotten. */
+static gboolean
+cancel_begin (guint32 seq)
+{
+  gboolean cancelled = FALSE;
+
+  g_mutex_lock (&cancel_state.lock);
+  for (guint i = 0; i < cancel_state.cancelled->len;)
+    {
+      guint32 s = g_array_index (cancel_state.cancelled, guint32, i);
+
+      if (s <= seq)
+        {
+          cancelled = cancelled || s == seq;
+          g_array_remove_index_fast (cancel_state.cancelled, i);
+        }
+      else
+        i++;
+    }
+  cancel_state.seq = seq;
+  cancel_state.started = TRUE;
+  if (!cancelled)
+    {
+      g_cancellable_reset (cancel_state.cancellable);
+      cancel_state.running = TRUE;
+    }
+  g_mutex_unlock (&cancel_state.lock);
+  return !cancelled;
+}
+
+static void
+cancel_end (void)
+{
+  g_mutex_lock (&cancel_state.lock);
+  cancel_state.running = FALSE;
+  g_mutex_unlock (&cancel_state.lock);
+}
+
+static void
+cancel_start_watch (int fd)
+{
+  GThread *thread;
+
+  /* fresh state: a worker forked from a worker inherits the old one, whose
+   * lock a thread that is gone here may hold */
+  g_mutex_init (&cancel_state.lock);
+  cancel_state.running = FALSE;
+  cancel_state.started = FALSE;
+  cancel_state.cancellable = g_cancellable_new ();
+  cancel_state.cancelled = g_array_new (FALSE, FALSE, sizeof (guint32));
+  /* lives as long as the worker: the pipe closes when the pool goes */
+  thread = g_thread_new ("pool-cancel", cancel_watch_thread, GINT_TO_POINTER (fd));
+  g_thread_unref (thread);
+}
+
+/**
+ * mproc_pool_task_get_cancellable:
+ *
+ * Gets the cancellable of the task the calling pool worker is running:
+ * it is cancelled when the caller cancels the call the task belongs to
+ * (the #GCancellable given to [method@Mproc.Pool.map_async] and friends), so a
+ * long target can stop early, for instance with
+ * g_cancellable_set_error_if_cancelled().  Its #GCancellable::cancelled
+ * signal is emitted in another thread of the worker.
+ *
+ * A target that does not check it is stopped all the same: after
+ * [property@Mproc.Pool:cancel-grace], the pool kills and replaces a worker
+ * still running a cancelled task.
+ *
+ * Call it from a pool target, in the worker's main thread.
+ *
+ * Returns: (transfer none) (nullable): the running task's cancellable, or
+ *   %NULL outside a pool worker
+ *
+ * Since: 0.1
+ */
+GCancellable *
+mproc_pool_task_get_cancellable (void)
+{
+  return cancel_state.cancellable;
+}
+
+static void
+set_cancelled_error (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, _("Operation was cancelled"));
+}
+
+/* --- Resources ---------------------------------------------------------- */
+
+/* With a memory limit, a target's allocation that fails ends in GLib's
+ * "failed to allocate" error: the worker answers the running task with
+ * this frame, built beforehand (nothing can be allocated then), and exits. */
+static int         memory_fd = -1;
+static GByteArray *memory_frame;
+
+static void
+memory_log_handler (const char     *domain,
+                    GLogLevelFlags  level,
+                    const char     *message,
+                    gpointer        user_data)
+{
+  if (memory_frame != NULL && strstr (message, "failed to allocate") != NULL)
+    {
+      gsize done = 0;
+      guint32 seq = cancel_state.seq;
+
+      memcpy (memory_frame->data + G_STRUCT_OFFSET (PoolFrame, seq), &seq, sizeof seq);
+      while (done < memory_frame->len)
+        {
+          ssize_t n = send (memory_fd, memory_frame->data + done, memory_frame->len - done,
+                            MSG_NOSIGNAL);
+
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n <= 0)
+            break;
+          done += n;
+        }
+      _exit (1);
+    }
+  g_log_default_handler (domain, level, message, user_data);
+}
+
+/* Applies the pool's limits to this worker, before it runs any target. */
+static void
+worker_apply_limits (MprocProcess *process,
+                     int           fd,
+                     int           nice_inc,
+                     gboolean      sched_idle,
+                     guint64       memory_limit)
+{
+  if (nice_inc != 0)
+    {
+      errno = 0;
+      if (nice (nice_inc) == -1 && errno != 0)
+        g_printerr ("%s: nice(): %s\n", mproc_process_get_name (process), g_strerror (errno));
+    }
+  if (sched_idle)
+    {
+      struct sched_param param = { 0, };
+
+      if (sched_setscheduler (0, SCHED_IDLE, &param) < 0)
+        g_printerr ("%s: SCHED_IDLE: %s\n", mproc_process_get_name (process), g_strerror (errno));
+    }
+  if (memory_limit != 0)
+    {
+      struct rlimit limit;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) ev = NULL;
+      g_autofree char *size = g_format_size_full (memory_limit, G_FORMAT_SIZE_IEC_UNITS);
+
+      g_set_error (&error, MPROC_ERROR, MPROC_ERROR_WORKER_DIED,
+                   _("Pool worker %s (pid %d) went over its memory limit of %s and was replaced"),
+                   mproc_process_get_name (process), (int) getpid (), size);
+      ev = g_variant_ref_sink (mproc_pool_error_to_variant (error));
+      memory_frame = g_byte_array_new ();
+      mproc_pool_append_frame (memory_frame, POOL_FRAME_ERROR, 0, 0, NULL, ev, NULL, NULL, 0);
+      memory_fd = fd;
+      g_log_set_handler ("GLib", G_LOG_LEVEL_ERROR | G_LOG_FLAG_FATAL, memory_log_handler, NULL);
+
+      /* RLIMIT_DATA rather than RLIMIT_AS: it counts what the worker
+       * writes to, not the address space reserved for thread stacks */
+      if (getrlimit (RLIMIT_DATA, &limit) == 0)
+        {
+          limit.rlim_cur = MIN ((rlim_t) memory_limit, limit.rlim_max);
+          if (setrlimit (RLIMIT_DATA, &limit) < 0)
+            g_printerr ("%s: RLIMIT_DATA: %s\n", mproc_process_get_name (process), g_strerror (errno));
+        }
+    }
+}
+
 /* Runs one task; returns the result or NULL with @error set. */
 static GVariant *
 worker_run (const char *target,
@@ -234,8 +450,18 @@ worker_run (const char *target,
 
       for (gsize i = 0; i < n; i++)
         {
-          g_autoptr(GVariant) item = g_variant_get_child_value (value, i);
-          GVariant *r = item_func (item, user_data, error);
+          g_autoptr(GVariant) item = NULL;
+          GVariant *r;
+
+          /* a cancelled chunk stops between items */
+          if (cancel_state.cancellable != NULL &&
+              g_cancellable_is_cancelled (cancel_state.cancellable))
+            {
+              set_cancelled_error (error);
+              return NULL;
+            }
+          item = g_variant_get_child_value (value, i);
+          r = item_func (item, user_data, error);
 
           if (r == NULL)
             return NULL;
@@ -323,9 +549,16 @@ worker_handle_task (Worker       *w,
       return;
     }
 
+  if (!cancel_begin (seq))
+    {
+      set_cancelled_error (&error);
+      worker_reply (w, seq, 0, NULL, error);
+      return;
+    }
   t0 = g_get_monotonic_time ();
   result = worker_run (target, kind == POOL_FRAME_APPLY, value, &error);
   t0 = g_get_monotonic_time () - t0;
+  cancel_end ();
   worker_reply (w, seq, t0, result, error);
 }
 
@@ -449,8 +682,15 @@ worker_handle_fd_task (Worker       *w,
   value = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE (type), buf, items_size,
                                                        TRUE, g_free, buf));
 
+  if (!cancel_begin (seq))
+    {
+      set_cancelled_error (&error);
+      worker_reply (w, seq, 0, NULL, error);
+      return;
+    }
   t0 = g_get_monotonic_time ();
   result = worker_run (target, FALSE, value, &error);
+  cancel_end ();
   if (result != NULL &&
       mproc_pool_packed_size (g_variant_get_type_string (result)) == esize &&
       g_variant_get_size (result) == items_size)
@@ -490,22 +730,27 @@ mproc_pool_worker_main (MprocProcess *process,
   g_autoptr(GVariant) initargs = NULL;
   guint32 maxtasks = 0;
   guint32 n_tasks = 0;
+  gint32 nice_inc = 0;
+  gboolean sched_idle = FALSE;
+  guint64 memory_limit = 0;
   Worker w = { -1, };
   int code = 0;
 
-  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(smvu)")) ||
+  if (args == NULL || !g_variant_is_of_type (args, G_VARIANT_TYPE ("(smvuibt)")) ||
       mproc_process_get_n_objects (process) < 1 ||
       !MPROC_IS_POOL_CHANNEL (mproc_process_get_object (process, 0)))
     {
       g_printerr ("%s\n", _("A pool worker was started without its channel"));
       return 1;
     }
-  g_variant_get (args, "(&smvu)", &initializer, &initargs, &maxtasks);
+  g_variant_get (args, "(&smvuibt)", &initializer, &initargs, &maxtasks,
+                 &nice_inc, &sched_idle, &memory_limit);
   channel = mproc_process_get_object (process, 0);
   /* Under fork the pool's end came along: drop it, or the pool's death
    * would not look like end-of-file here. */
   mproc_pool_channel_close_peer_fd (channel);
   w.fd = mproc_pool_channel_get_fd (channel);
+  cancel_start_watch (mproc_pool_channel_get_cancel_fd (channel));
   w.out = g_byte_array_new ();
   w.fds_in = g_array_new (FALSE, FALSE, sizeof (int));
   /* A worker allocates and frees the same large buffers chunk after chunk
@@ -515,6 +760,7 @@ mproc_pool_worker_main (MprocProcess *process,
   mallopt (M_TRIM_THRESHOLD, 64 << 20);
   w.files = g_array_new (FALSE, FALSE, sizeof (WorkerFiles));
   w.spin = g_get_num_processors () > 1;
+  worker_apply_limits (process, w.fd, nice_inc, sched_idle, memory_limit);
 
   if (initializer[0] != '\0')
     {
@@ -604,6 +850,7 @@ mproc_pool_worker_main (MprocProcess *process,
     }
 
 out:
+  g_clear_pointer (&memory_frame, g_byte_array_unref);
   worker_close_all_files (&w);
   g_array_unref (w.fds_in);
   g_array_unref (w.files);

@@ -339,6 +339,41 @@ mproc_pool_worker_read (Worker *w)
 
 /* --- Workers: life and death -------------------------------------------- */
 
+/* @call was cancelled: tell the workers which of its chunks they have,
+ * running or queued, so that targets see it and the rest is skipped; the
+ * timeouts kill what still runs after the pool's grace period. */
+void
+mproc_pool_cancel_running (MprocPool *self,
+                           Call      *call)
+{
+  gboolean running = FALSE;
+
+  if (call->cancelled)
+    return;
+  call->cancelled = TRUE;
+  call->cancelled_at = g_get_monotonic_time ();
+
+  for (guint i = 0; i < self->workers->len; i++)
+    {
+      Worker *w = g_ptr_array_index (self->workers, i);
+
+      for (GList *l = w->inflight.head; l != NULL; l = l->next)
+        {
+          Chunk *chunk = l->data;
+
+          if (chunk->call != call)
+            continue;
+          if (l == w->inflight.head)
+            running = TRUE;
+          /* 4 bytes: atomic on a pipe; a full pipe only loses the hint */
+          while (write (w->cancel_fd, &chunk->seq, sizeof chunk->seq) < 0 && errno == EINTR)
+            ;
+        }
+    }
+  if (running)
+    mproc_pool_arm_timeouts (self);
+}
+
 static char *
 describe_exit (Worker *w)
 {
@@ -381,12 +416,21 @@ mproc_pool_worker_died (Worker *w)
              mproc_process_get_exit_code (w->process) == 0;
 
   running = g_queue_pop_head (&w->inflight);
+  if (running != NULL && w->cancel_killed && !running->call->cancelled)
+    {
+      /* killed for a cancelled task that ended as the kill went out: what
+       * it was running then is another call's, which deserves a retry */
+      g_queue_push_head (&w->inflight, running);
+      running = NULL;
+    }
   if (running != NULL)
     {
       g_autofree char *what = describe_exit (w);
       GError *error;
 
-      if (w->timed_out)
+      if (w->cancel_killed)
+        error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, what);
+      else if (w->timed_out)
         error = g_error_new (MPROC_ERROR, MPROC_ERROR_TIMED_OUT,
                              _("A task of pool target “%s” timed out; %s"),
                              running->call->target, what);
@@ -401,7 +445,7 @@ mproc_pool_worker_died (Worker *w)
   while (!g_queue_is_empty (&w->inflight))
     g_queue_push_head (&self->pending, g_queue_pop_tail (&w->inflight));
 
-  if (!expected && running == NULL && !w->timed_out)
+  if (!expected && running == NULL && !w->timed_out && !w->cancel_killed)
     self->quick_deaths++;
 
   mproc_pool_remove_worker (self, w);
@@ -493,6 +537,7 @@ mproc_pool_worker_free (Worker *w)
   g_ptr_array_unref (w->file_calls);
   mproc_clear_fd (&w->fd);
   mproc_clear_fd (&w->pidfd);
+  mproc_clear_fd (&w->cancel_fd);
   g_clear_object (&w->process);
   g_byte_array_unref (w->out);
   g_free (w->in);
@@ -508,6 +553,7 @@ mproc_pool_worker_start (MprocPool  *self,
   g_autofree char *name = NULL;
   Worker *w;
   int sv[2];
+  int cancel_pipe[2];
   int size = 1 << 20;
   int pidfd;
 
@@ -518,15 +564,30 @@ mproc_pool_worker_start (MprocPool  *self,
                    _("Cannot start a pool worker: %s"), g_strerror (errsv));
       return FALSE;
     }
+  if (pipe2 (cancel_pipe, O_CLOEXEC) < 0)
+    {
+      int errsv = errno;
+      close (sv[0]);
+      close (sv[1]);
+      g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                   _("Cannot start a pool worker: %s"), g_strerror (errsv));
+      return FALSE;
+    }
+  /* the pool never waits for a worker to read its cancellations */
+  fcntl (cancel_pipe[1], F_SETFL, O_NONBLOCK);
   setsockopt (sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   setsockopt (sv[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  channel = mproc_pool_channel_new (sv[1], sv[0]);
+  channel = mproc_pool_channel_new (sv[1], sv[0], cancel_pipe[0], cancel_pipe[1]);
 
   process = mproc_process_new_with_context (self->context, MPROC_POOL_WORKER_TARGET,
-                                            g_variant_new ("(smvu)",
+                                            g_variant_new ("(smvuibt)",
                                                            self->initializer != NULL ? self->initializer : "",
                                                            self->initargs,
-                                                           self->maxtasksperchild));
+                                                           self->maxtasksperchild,
+                                                           self->nice, self->sched_idle,
+                                                           self->memory_limit));
+  if (self->executable != NULL)
+    mproc_process_set_executable (process, self->executable);
   name = g_strdup_printf ("PoolWorker-%u", ++self->n_started);
   mproc_process_set_name (process, name);
   mproc_process_set_daemon (process, TRUE);
@@ -535,6 +596,7 @@ mproc_pool_worker_start (MprocPool  *self,
   if (!mproc_process_start (process, error))
     {
       close (sv[0]);
+      close (cancel_pipe[1]);
       return FALSE;
     }
   mproc_pool_channel_close_fd (channel);
@@ -546,6 +608,7 @@ mproc_pool_worker_start (MprocPool  *self,
       mproc_process_kill (process);
       mproc_process_join (process, -1, NULL, NULL);
       close (sv[0]);
+      close (cancel_pipe[1]);
       g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
                    _("Cannot start a pool worker: %s"), g_strerror (errsv));
       return FALSE;
@@ -557,6 +620,7 @@ mproc_pool_worker_start (MprocPool  *self,
   w->pid = mproc_process_get_pid (w->process);
   w->fd = sv[0];
   w->pidfd = pidfd;
+  w->cancel_fd = cancel_pipe[1];
   w->out = g_byte_array_new ();
   w->attach = g_array_new (FALSE, FALSE, sizeof (FdAttach));
   w->file_calls = g_ptr_array_new_with_free_func ((GDestroyNotify) mproc_pool_call_unref);

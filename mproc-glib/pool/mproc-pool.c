@@ -16,15 +16,18 @@
  * A pool of worker processes: Python's `multiprocessing.Pool`.
  *
  * A pool keeps [property@Mproc.Pool:processes] workers (by default one per
- * CPU) and runs registered targets (mproc_register_task(),
- * mproc_register_chunk_task()) on them: [method@Mproc.Pool.map] and
+ * CPU) and runs registered targets ([func@Mproc.register_task],
+ * [func@Mproc.register_chunk_task]) on them: [method@Mproc.Pool.map] and
  * [method@Mproc.Pool.starmap] return results in input order,
  * [method@Mproc.Pool.imap] and [method@Mproc.Pool.imap_unordered] deliver
  * them as they come through a [class@Mproc.PoolIterator], and
  * [method@Mproc.Pool.apply] runs one task.  Every call has an `_async` form
  * on GTask that never blocks the main loop and takes a #GCancellable:
  * cancelling removes the tasks of that call that no worker has started and
- * reports %G_IO_ERROR_CANCELLED, other calls go on.
+ * reports %G_IO_ERROR_CANCELLED, other calls go on.  The tasks already
+ * running are told ([func@Mproc.Pool.task_get_cancellable]) and, if they go on
+ * past [property@Mproc.Pool:cancel-grace], their workers are killed and
+ * replaced.
  *
  * ```c
  * static GVariant *
@@ -84,15 +87,20 @@ enum {
   PROP_MAXTASKSPERCHILD,
   PROP_BUSY,
   PROP_QUEUED,
+  PROP_CANCEL_GRACE,
+  PROP_NICE,
+  PROP_SCHED_IDLE,
+  PROP_MEMORY_LIMIT,
+  PROP_EXECUTABLE,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
 
-static void mproc_pool_initable_init (GInitableIface *iface);
-
 G_DEFINE_FINAL_TYPE_WITH_CODE (MprocPool, mproc_pool, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_pool_initable_init))
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_pool_initable_init)
+                               G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE,
+                                                      mproc_pool_async_initable_init))
 
 gboolean
 mproc_pool_check_running (MprocPool  *self,
@@ -128,8 +136,8 @@ mproc_pool_notify_load (MprocPool *self)
 
 /* --- GObject ------------------------------------------------------------ */
 
-static void
-pool_kill_all (MprocPool *self)
+void
+mproc_pool_kill_all (MprocPool *self)
 {
   for (guint i = 0; i < self->workers->len; i++)
     mproc_process_kill (((Worker *) g_ptr_array_index (self->workers, i))->process);
@@ -179,6 +187,7 @@ mproc_pool_finalize (GObject *object)
   g_clear_pointer (&self->workers, g_ptr_array_unref);
   g_clear_object (&self->context);
   g_free (self->initializer);
+  g_free (self->executable);
   g_clear_pointer (&self->initargs, g_variant_unref);
   g_clear_pointer (&self->main_context, g_main_context_unref);
 
@@ -216,6 +225,21 @@ mproc_pool_get_property (GObject    *object,
     case PROP_QUEUED:
       g_value_set_uint (value, self->n_queued);
       break;
+    case PROP_CANCEL_GRACE:
+      g_value_set_int (value, self->cancel_grace_ms);
+      break;
+    case PROP_NICE:
+      g_value_set_int (value, self->nice);
+      break;
+    case PROP_SCHED_IDLE:
+      g_value_set_boolean (value, self->sched_idle);
+      break;
+    case PROP_MEMORY_LIMIT:
+      g_value_set_uint64 (value, self->memory_limit);
+      break;
+    case PROP_EXECUTABLE:
+      g_value_set_string (value, self->executable);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -248,6 +272,23 @@ mproc_pool_set_property (GObject      *object,
     case PROP_MAXTASKSPERCHILD:
       self->maxtasksperchild = g_value_get_uint (value);
       break;
+    case PROP_CANCEL_GRACE:
+      mproc_pool_set_cancel_grace (self, g_value_get_int (value));
+      break;
+    case PROP_NICE:
+      self->nice = g_value_get_int (value);
+      break;
+    case PROP_SCHED_IDLE:
+      self->sched_idle = g_value_get_boolean (value);
+      break;
+    case PROP_MEMORY_LIMIT:
+      self->memory_limit = g_value_get_uint64 (value);
+      break;
+    case PROP_EXECUTABLE:
+      self->executable = g_value_dup_string (value);
+      if (self->executable != NULL && self->executable[0] == '\0')
+        g_clear_pointer (&self->executable, g_free);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -277,7 +318,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
   /**
    * MprocPool:processes:
    *
-   * The number of workers; 0 at construction means mproc_cpu_count().
+   * The number of workers; 0 at construction means [func@Mproc.cpu_count].
    *
    * Since: 1.0
    */
@@ -288,7 +329,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
   /**
    * MprocPool:initializer:
    *
-   * The name of a registered pool target (mproc_register_task()) that each
+   * The name of a registered pool target ([func@Mproc.register_task]) that each
    * worker runs once, on [property@Mproc.Pool:initargs], before its first
    * task; its result is ignored.  A worker whose initializer fails exits.
    *
@@ -346,6 +387,84 @@ mproc_pool_class_init (MprocPoolClass *klass)
     g_param_spec_uint ("queued", NULL, NULL, 0, G_MAXUINT, 0,
                        G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 
+  /**
+   * MprocPool:cancel-grace:
+   *
+   * How long, in milliseconds, a worker may go on running a task of a
+   * cancelled call before the pool kills it and starts a new one; -1 to
+   * let such tasks run to their end.
+   *
+   * A target sees the cancellation at once through
+   * [func@Mproc.Pool.task_get_cancellable], and a chunk of item tasks stops
+   * between items: only a target that checks nothing is killed.  Killing a
+   * worker fails no other call: the tasks it had been sent and had not
+   * started go to the other workers.  The pool kills from its main context
+   * (or from its next blocking call, after a blocking call was cancelled).
+   *
+   * Since: 0.1
+   */
+  properties[PROP_CANCEL_GRACE] =
+    g_param_spec_int ("cancel-grace", NULL, NULL, -1, G_MAXINT, 100,
+                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                      G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocPool:nice:
+   *
+   * How much each worker adds to its niceness (nice(2)) before it runs
+   * anything, so that its work yields the CPU to the application's own
+   * threads; 0 leaves it as the parent's.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_NICE] =
+    g_param_spec_int ("nice", NULL, NULL, 0, 19, 0,
+                      G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocPool:sched-idle:
+   *
+   * Whether the workers run under the `SCHED_IDLE` policy: they get only
+   * the CPU time nothing else wants.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_SCHED_IDLE] =
+    g_param_spec_boolean ("sched-idle", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocPool:memory-limit:
+   *
+   * The most memory, in bytes, each worker may use for its data
+   * (`RLIMIT_DATA`), or 0 for no limit.  A target that allocates beyond it
+   * fails with %MPROC_ERROR_WORKER_DIED saying so, and its worker is
+   * replaced.  The limit counts what a worker started by fork inherits of
+   * its parent: with a large parent, use the spawn or forkserver start
+   * method.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MEMORY_LIMIT] =
+    g_param_spec_uint64 ("memory-limit", NULL, NULL, 0, G_MAXUINT64, 0,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * MprocPool:executable:
+   *
+   * A program to run the workers in instead of the application itself,
+   * as Python's `multiprocessing.set_executable()`: a small helper that
+   * registers the same pool targets and calls [func@Mproc.init] (with no
+   * arguments of its own) spares each worker the loading of a large
+   * application.  Only the spawn start method can use it: a pool with
+   * another start method fails to start.  %NULL runs the application.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_EXECUTABLE] =
+    g_param_spec_string ("executable", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -358,48 +477,13 @@ mproc_pool_init (MprocPool *self)
   self->main_context = g_main_context_ref_thread_default ();
 }
 
-static gboolean
-mproc_pool_initable_init_impl (GInitable     *initable,
-                               GCancellable  *cancellable,
-                               GError       **error)
-{
-  MprocPool *self = MPROC_POOL (initable);
-
-  g_type_ensure (MPROC_TYPE_POOL_CHANNEL);
-
-  if (self->context == NULL)
-    self->context = g_object_ref (mproc_context_get_default ());
-  if (self->processes == 0)
-    self->processes = mproc_cpu_count ();
-
-  self->notify_source = g_source_new (&mproc_pool_ready_source_funcs, sizeof (GSource));
-  g_source_set_static_name (self->notify_source, "MprocPool notify");
-  g_source_set_callback (self->notify_source, mproc_pool_notify_cb, self, NULL);
-  g_source_attach (self->notify_source, self->main_context);
-
-  for (guint i = 0; i < self->processes; i++)
-    if (!mproc_pool_worker_start (self, error))
-      {
-        g_prefix_error (error, _("Cannot start pool worker %u: "), i + 1);
-        return FALSE;
-      }
-
-  return TRUE;
-}
-
-static void
-mproc_pool_initable_init (GInitableIface *iface)
-{
-  iface->init = mproc_pool_initable_init_impl;
-}
-
 /**
  * mproc_pool_new:
- * @processes: the number of workers, or 0 for mproc_cpu_count()
+ * @processes: the number of workers, or 0 for [func@Mproc.cpu_count]
  * @error: return location for a #GError
  *
  * Starts a pool of @processes workers with the default context, no
- * initializer and no task limit.  See mproc_pool_new_full().
+ * initializer and no task limit.  See [ctor@Mproc.Pool.new_full].
  *
  * Returns: (transfer full): a new pool, or %NULL with @error set
  *
@@ -415,7 +499,7 @@ mproc_pool_new (guint    processes,
 /**
  * mproc_pool_new_full:
  * @context: (nullable): how to start the workers, or %NULL for the default
- * @processes: the number of workers, or 0 for mproc_cpu_count()
+ * @processes: the number of workers, or 0 for [func@Mproc.cpu_count]
  * @initializer: (nullable): a registered pool target each worker runs once
  * @initargs: (nullable): the argument of @initializer (a floating
  *   reference is sunk); %NULL for an empty tuple
@@ -425,7 +509,8 @@ mproc_pool_new (guint    processes,
  * Starts a pool.  The workers are named `PoolWorker-1`, `PoolWorker-2`, … in
  * the order the pool starts them (replacements included).  Blocks while
  * the workers are started (a fraction of a millisecond each with fork or
- * forkserver), not until they are ready: tasks wait for them.
+ * forkserver), not until they are ready: tasks wait for them.  To start
+ * one from a main loop without blocking it, use [func@Mproc.Pool.new_async].
  *
  * Returns: (transfer full): a new pool, or %NULL with @error set
  *
@@ -449,6 +534,46 @@ mproc_pool_new_full (MprocContext *context,
                          "initargs", initargs,
                          "maxtasksperchild", maxtasksperchild,
                          NULL);
+}
+
+/**
+ * mproc_pool_get_cancel_grace:
+ * @self: a pool
+ *
+ * Gets [property@Mproc.Pool:cancel-grace].
+ *
+ * Returns: the grace period in milliseconds, or -1
+ *
+ * Since: 0.1
+ */
+int
+mproc_pool_get_cancel_grace (MprocPool *self)
+{
+  g_return_val_if_fail (MPROC_IS_POOL (self), -1);
+  return self->cancel_grace_ms;
+}
+
+/**
+ * mproc_pool_set_cancel_grace:
+ * @self: a pool
+ * @grace_ms: milliseconds, or -1 never to kill a worker for a cancellation
+ *
+ * Sets [property@Mproc.Pool:cancel-grace]; it applies to calls cancelled
+ * afterwards.
+ *
+ * Since: 0.1
+ */
+void
+mproc_pool_set_cancel_grace (MprocPool *self,
+                             int        grace_ms)
+{
+  g_return_if_fail (MPROC_IS_POOL (self));
+
+  grace_ms = MAX (grace_ms, -1);
+  if (grace_ms == self->cancel_grace_ms)
+    return;
+  self->cancel_grace_ms = grace_ms;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CANCEL_GRACE]);
 }
 
 /**
@@ -527,7 +652,7 @@ mproc_pool_get_initializer (MprocPool *self)
  *
  * Returns the number of worker processes the pool has now: after a worker
  * dies and before its replacement starts, or while workers retire after
- * mproc_pool_close(), fewer than [property@Mproc.Pool:processes].
+ * [method@Mproc.Pool.close], fewer than [property@Mproc.Pool:processes].
  *
  * Returns: the number of live workers
  *
@@ -664,7 +789,7 @@ pool_start_async (MprocPool     *self,
  *
  * Runs @target on @arg in a worker without blocking, as Python's
  * `apply_async()`.  @callback runs in the thread-default main context of
- * the caller; call mproc_pool_apply_finish() from it.  Cancelling before a
+ * the caller; call [method@Mproc.Pool.apply_finish] from it.  Cancelling before a
  * worker takes the task removes it.
  *
  * Since: 1.0
@@ -695,7 +820,7 @@ mproc_pool_apply_async (MprocPool           *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_pool_apply_async().
+ * Finishes [method@Mproc.Pool.apply_async].
  *
  * Returns: (transfer full): the result, or %NULL with @error set
  *
@@ -790,9 +915,9 @@ mproc_pool_map (MprocPool     *self,
  * @callback: (scope async) (closure user_data): called with the results
  * @user_data: data for @callback
  *
- * The asynchronous form of mproc_pool_map(): returns at once, and
+ * The asynchronous form of [method@Mproc.Pool.map]: returns at once, and
  * @callback runs in the thread-default main context of the caller; call
- * mproc_pool_map_finish() from it.  @progress_func, if given, follows the
+ * [method@Mproc.Pool.map_finish] from it.  @progress_func, if given, follows the
  * number of items done (to drive a progress bar).  Cancelling removes the
  * chunks no worker has started and reports %G_IO_ERROR_CANCELLED.
  *
@@ -831,7 +956,7 @@ mproc_pool_map_async (MprocPool             *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_pool_map_async().
+ * Finishes [method@Mproc.Pool.map_async].
  *
  * Returns: (transfer full): the results in input order, or %NULL with
  *   @error set
@@ -861,7 +986,7 @@ mproc_pool_map_finish (MprocPool     *self,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * As mproc_pool_map() over tuples, Python's `starmap()`: a pool target
+ * As [method@Mproc.Pool.map] over tuples, Python's `starmap()`: a pool target
  * takes one GVariant, so each tuple is handed to @target whole, and the
  * target reads its arguments from it.
  *
@@ -894,7 +1019,7 @@ mproc_pool_starmap (MprocPool     *self,
  * @callback: (scope async) (closure user_data): called with the results
  * @user_data: data for @callback
  *
- * The asynchronous form of mproc_pool_starmap().
+ * The asynchronous form of [method@Mproc.Pool.starmap].
  *
  * Since: 1.0
  */
@@ -925,7 +1050,7 @@ mproc_pool_starmap_async (MprocPool           *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Finishes mproc_pool_starmap_async().
+ * Finishes [method@Mproc.Pool.starmap_async].
  *
  * Returns: (transfer full): the results in input order, or %NULL with
  *   @error set
@@ -942,272 +1067,4 @@ mproc_pool_starmap_finish (MprocPool     *self,
   g_return_val_if_fail (g_async_result_is_tagged (result, mproc_pool_starmap_async), NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-/* --- close, terminate, join ---------------------------------------------- */
-
-/**
- * mproc_pool_close:
- * @self: a pool
- *
- * Accepts no more work, as Python's `close()`: the calls already made run
- * to their end, then the workers exit.  Call mproc_pool_join() to wait for
- * them.
- *
- * Since: 1.0
- */
-void
-mproc_pool_close (MprocPool *self)
-{
-  g_return_if_fail (MPROC_IS_POOL (self));
-
-  if (self->state != POOL_RUN)
-    return;
-  self->state = POOL_CLOSE;
-  mproc_pool_check_idle (self);
-}
-
-/**
- * mproc_pool_terminate:
- * @self: a pool
- *
- * Stops at once, as Python's `terminate()`: kills the workers, and the
- * calls not finished fail with %MPROC_ERROR_CLOSED (where Python's would
- * never complete).  Call mproc_pool_join() to reap the workers.
- *
- * Since: 1.0
- */
-void
-mproc_pool_terminate (MprocPool *self)
-{
-  g_return_if_fail (MPROC_IS_POOL (self));
-
-  if (self->state == POOL_TERMINATE)
-    return;
-  self->state = POOL_TERMINATE;
-
-  pool_kill_all (self);
-  mproc_pool_fail_chunks (&self->pending, MPROC_ERROR_CLOSED, _("The pool was terminated"));
-  for (guint i = 0; i < self->workers->len; i++)
-    {
-      Worker *w = g_ptr_array_index (self->workers, i);
-
-      w->retiring = TRUE;
-      mproc_pool_fail_chunks (&w->inflight, MPROC_ERROR_CLOSED, _("The pool was terminated"));
-    }
-}
-
-static gboolean
-pool_has_no_workers (gpointer data)
-{
-  return ((MprocPool *) data)->workers->len == 0;
-}
-
-static gboolean
-pool_check_joinable (MprocPool  *self,
-                     GError    **error)
-{
-  if (self->state == POOL_RUN)
-    {
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
-                           _("Cannot join the pool: it is still running; close or terminate it first"));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/**
- * mproc_pool_join:
- * @self: a pool, closed or terminated
- * @timeout_usec: how long to wait in microseconds, or -1 to wait forever
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Waits until every worker has exited, as Python's `join()`.  Blocks the
- * calling thread (without iterating any main context).  Call
- * mproc_pool_close() or mproc_pool_terminate() first.
- *
- * Returns: %TRUE once the workers are gone, %FALSE with @error set on
- *   timeout (%MPROC_ERROR_TIMED_OUT) or cancellation, or
- *   %MPROC_ERROR_INVALID_STATE if the pool is still running
- *
- * Since: 1.0
- */
-gboolean
-mproc_pool_join (MprocPool     *self,
-                 gint64         timeout_usec,
-                 GCancellable  *cancellable,
-                 GError       **error)
-{
-  g_return_val_if_fail (MPROC_IS_POOL (self), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (!pool_check_joinable (self, error))
-    return FALSE;
-  return mproc_pool_wait (self, pool_has_no_workers, self, timeout_usec, cancellable, error);
-}
-
-void
-mproc_pool_join_check_cb (MprocPool *self)
-{
-  GList *tasks;
-
-  if (self->workers->len > 0)
-    return;
-  tasks = g_steal_pointer (&self->join_tasks);
-  for (GList *l = tasks; l != NULL; l = l->next)
-    {
-      /* drops its cancellation and timeout sources, which hold the task */
-      g_task_set_task_data (l->data, NULL, NULL);
-      g_task_return_boolean (l->data, TRUE);
-      g_object_unref (l->data);
-    }
-  g_list_free (tasks);
-}
-
-typedef struct
-{
-  GSource *cancel_source;
-  GSource *timeout_source;
-} JoinSources;
-
-static void
-join_sources_free (gpointer data)
-{
-  JoinSources *sources = data;
-
-  if (sources->cancel_source != NULL)
-    {
-      g_source_destroy (sources->cancel_source);
-      g_source_unref (sources->cancel_source);
-    }
-  if (sources->timeout_source != NULL)
-    {
-      g_source_destroy (sources->timeout_source);
-      g_source_unref (sources->timeout_source);
-    }
-  g_free (sources);
-}
-
-/* Takes @task off the pending joins; FALSE if it was completed already. */
-static gboolean
-join_task_steal (GTask *task)
-{
-  MprocPool *self = g_task_get_source_object (task);
-  GList *link = g_list_find (self->join_tasks, task);
-
-  if (link == NULL)
-    return FALSE;
-  self->join_tasks = g_list_delete_link (self->join_tasks, link);
-  /* drops both sources, each holding the task */
-  g_task_set_task_data (task, NULL, NULL);
-  return TRUE;
-}
-
-static gboolean
-join_cancelled_cb (GCancellable *cancellable,
-                   gpointer      data)
-{
-  GTask *task = data;
-
-  if (join_task_steal (task))
-    {
-      g_task_return_error_if_cancelled (task);
-      g_object_unref (task);
-    }
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-join_timeout_cb (gpointer data)
-{
-  GTask *task = data;
-
-  if (join_task_steal (task))
-    {
-      g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_TIMED_OUT,
-                               _("The pool’s workers did not exit in time"));
-      g_object_unref (task);
-    }
-  return G_SOURCE_REMOVE;
-}
-
-/**
- * mproc_pool_join_async:
- * @self: a pool, closed or terminated
- * @timeout_usec: how long to wait in microseconds, or -1 to wait forever
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async) (closure user_data): called once the workers are
- *   gone, or the wait timed out or was cancelled
- * @user_data: data for @callback
- *
- * Waits for the workers to exit without blocking; @callback runs in the
- * thread-default main context of the caller. As with mproc_pool_join(), a
- * wait that times out fails with %MPROC_ERROR_TIMED_OUT, and a pool that is
- * still running (neither closed nor terminated) with
- * %MPROC_ERROR_INVALID_STATE.
- *
- * Since: 0.2
- */
-void
-mproc_pool_join_async (MprocPool           *self,
-                       gint64               timeout_usec,
-                       GCancellable        *cancellable,
-                       GAsyncReadyCallback  callback,
-                       gpointer             user_data)
-{
-  GTask *task;
-  GError *error = NULL;
-  JoinSources *sources;
-
-  g_return_if_fail (MPROC_IS_POOL (self));
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, mproc_pool_join_async);
-  if (!pool_check_joinable (self, &error))
-    {
-      g_task_return_error (task, error);
-      g_object_unref (task);
-      return;
-    }
-  sources = g_new0 (JoinSources, 1);
-  if (cancellable != NULL)
-    {
-      sources->cancel_source = g_cancellable_source_new (cancellable);
-      g_task_attach_source (task, sources->cancel_source, (GSourceFunc) (void (*) (void)) join_cancelled_cb);
-    }
-  if (timeout_usec >= 0)
-    {
-      sources->timeout_source = g_timeout_source_new ((guint) MIN ((timeout_usec + 999) / 1000, G_MAXUINT));
-      g_task_attach_source (task, sources->timeout_source, join_timeout_cb);
-    }
-  g_task_set_task_data (task, sources, join_sources_free);
-  self->join_tasks = g_list_append (self->join_tasks, task);
-  mproc_pool_schedule_notify (self);
-}
-
-/**
- * mproc_pool_join_finish:
- * @self: a pool
- * @result: the #GAsyncResult given to the callback
- * @error: return location for a #GError
- *
- * Finishes mproc_pool_join_async().
- *
- * Returns: %TRUE once the workers are gone, %FALSE with @error set
- *
- * Since: 1.0
- */
-gboolean
-mproc_pool_join_finish (MprocPool     *self,
-                        GAsyncResult  *result,
-                        GError       **error)
-{
-  g_return_val_if_fail (MPROC_IS_POOL (self), FALSE);
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_pool_join_async), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -19,7 +19,7 @@ G_BEGIN_DECLS
 /**
  * MprocTaskFunc:
  * @arg: (transfer none): the argument of one task
- * @user_data: the data given to mproc_register_task()
+ * @user_data: the data given to [func@Mproc.register_task]
  * @error: return location for a #GError
  *
  * A pool target: computes the result of one task in a worker process.
@@ -36,7 +36,7 @@ typedef GVariant *(*MprocTaskFunc) (GVariant  *arg,
 /**
  * MprocChunkFunc:
  * @items: (transfer none): an array of task arguments (type `aT`)
- * @user_data: the data given to mproc_register_chunk_task()
+ * @user_data: the data given to [func@Mproc.register_chunk_task]
  * @error: return location for a #GError
  *
  * A pool target that computes a whole chunk of tasks at once: the fast path
@@ -117,6 +117,24 @@ MprocPool         *mproc_pool_new_full             (MprocContext          *conte
                                                     GVariant              *initargs,
                                                     guint                  maxtasksperchild,
                                                     GError               **error);
+
+MPROC_AVAILABLE_IN_ALL
+void               mproc_pool_new_async            (MprocContext          *context,
+                                                    guint                  processes,
+                                                    GCancellable          *cancellable,
+                                                    GAsyncReadyCallback    callback,
+                                                    gpointer               user_data);
+MPROC_AVAILABLE_IN_ALL
+MprocPool         *mproc_pool_new_finish           (GAsyncResult          *result,
+                                                    GError               **error);
+
+MPROC_AVAILABLE_IN_ALL
+int                mproc_pool_get_cancel_grace     (MprocPool             *self);
+MPROC_AVAILABLE_IN_ALL
+void               mproc_pool_set_cancel_grace     (MprocPool             *self,
+                                                    int                    grace_ms);
+MPROC_AVAILABLE_IN_ALL
+GCancellable      *mproc_pool_task_get_cancellable (void);
 
 MPROC_AVAILABLE_IN_1_0
 guint              mproc_pool_get_processes        (MprocPool             *self);

@@ -20,10 +20,10 @@
  *   another thread held at that moment (in malloc, in GLib, in a toolkit)
  *   stays locked in the child for ever. Fast, and fine in single-threaded
  *   programs; mproc-glib warns once when it forks a multi-threaded process.
- *   A language runtime can fork in its own way (mproc_set_fork_func(), which
+ *   A language runtime can fork in its own way ([func@Mproc.set_fork_func], which
  *   the Python override uses to fork through `os.fork()`).
  * - spawn: the child executes the program again; main() runs up to
- *   mproc_init(), which runs the target instead of returning.
+ *   [func@Mproc.init], which runs the target instead of returning.
  * - forkserver: a server process, started like a spawn child the first time it
  *   is needed, forks each child; the server is single-threaded, so this is as
  *   safe as spawn and almost as fast as fork.
@@ -127,7 +127,7 @@ mproc_context_init (MprocContext *self)
  * @start_method: how processes are started
  *
  * Creates a context whose processes are started with @start_method. The
- * spawn and forkserver methods need mproc_init() to have been called at the
+ * spawn and forkserver methods need [func@Mproc.init] to have been called at the
  * top of main(); starting a process fails with
  * %MPROC_ERROR_START_METHOD_UNAVAILABLE otherwise.
  *
@@ -146,10 +146,12 @@ mproc_context_new (MprocStartMethod start_method)
 /**
  * mproc_context_get_default:
  *
- * Returns the context that processes use unless told otherwise: forkserver
- * when the program called mproc_init() (safe with threads, as in every GTK
- * application), fork otherwise (with a warning the first time it forks a
- * multi-threaded process). The environment variable `MPROC_START_METHOD`
+ * Returns the context that processes use unless told otherwise: spawn in a
+ * process that runs GJS (a gjs script, whose JavaScript engine cannot be
+ * forked safely, even by a fork server), else forkserver when the program
+ * called [func@Mproc.init] (safe with threads, as in every GTK application),
+ * fork otherwise (with a warning the first time it forks a multi-threaded
+ * process). The environment variable `MPROC_START_METHOD`
  * (`fork`, `spawn` or `forkserver`) overrides the choice, to run a program
  * under each method without changing it.
  *
@@ -170,6 +172,8 @@ mproc_context_get_default (void)
     which = MPROC_START_METHOD_SPAWN;
   else if (g_strcmp0 (forced, "forkserver") == 0)
     which = MPROC_START_METHOD_FORKSERVER;
+  else if (mproc_runtime_is_gjs ())
+    which = MPROC_START_METHOD_SPAWN;
   else
     which = mproc_runtime_is_initialized () ? MPROC_START_METHOD_FORKSERVER : MPROC_START_METHOD_FORK;
 

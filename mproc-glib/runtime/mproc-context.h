@@ -20,10 +20,10 @@ G_BEGIN_DECLS
  * @MPROC_START_METHOD_FORK: the child is a fork() of the parent and runs the
  *   target at once. Fast, but unsafe once the parent has threads.
  * @MPROC_START_METHOD_SPAWN: the child is a fresh execution of the program
- *   itself, which must call mproc_init() at the top of main().
+ *   itself, which must call [func@Mproc.init] at the top of main().
  * @MPROC_START_METHOD_FORKSERVER: the child is forked from a single-threaded
  *   server process, itself a fresh execution of the program, started the first
- *   time it is needed. Fast and safe in threaded programs; needs mproc_init().
+ *   time it is needed. Fast and safe in threaded programs; needs [func@Mproc.init].
  *
  * How a [class@Mproc.Process] is started, as in Python's `multiprocessing`.
  *

@@ -189,6 +189,28 @@ take_spare_locked (GError **error)
   return TRUE;
 }
 
+int
+mproc_forkserver_prepare (void)
+{
+  int ret = -1;
+
+  if (!mproc_runtime_is_initialized ())
+    return -1;
+
+  g_mutex_lock (&server_lock);
+  if (spare_fd < 0 && server_ensure_locked (NULL))
+    {
+      if (!announcement_due &&
+          mproc_wire_send_value (server_fd, g_variant_new_string ("next"), NULL, 0, NULL, NULL))
+        announcement_due = TRUE;
+      if (announcement_due)
+        ret = server_fd;
+    }
+  g_mutex_unlock (&server_lock);
+
+  return ret;
+}
+
 gboolean
 mproc_forkserver_start_child (GVariant  *message,
                               GArray    *fds,

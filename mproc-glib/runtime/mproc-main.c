@@ -5,6 +5,7 @@
 
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -80,7 +81,7 @@ target_free (gpointer data)
  * never returns.
  *
  * Call it at the top of main(), after registering targets with
- * mproc_register_target() (and after g_type_ensure() of any
+ * [func@Mproc.register_target] (and after g_type_ensure() of any
  * [class@Mproc.Process] subclass the program starts, unless it is linked with
  * `-rdynamic`), and before anything else: the spawn and forkserver start
  * methods re-execute the program, and everything main() does before this call
@@ -150,6 +151,20 @@ mproc_runtime_is_initialized (void)
   return g_atomic_int_get (&initialized);
 }
 
+/* Whether a GJS JavaScript engine lives in this process (gjs, or a program
+ * embedding libgjs such as GNOME Shell).  SpiderMonkey starts its helper
+ * threads at once and has nothing like os.fork() to prepare for a fork, so
+ * only spawn is safe there: even a fork server would be a gjs. */
+gboolean
+mproc_runtime_is_gjs (void)
+{
+  static gsize gjs = 0;
+
+  if (g_once_init_enter (&gjs))
+    g_once_init_leave (&gjs, dlsym (RTLD_DEFAULT, "gjs_context_get_current") != NULL ? 2 : 1);
+  return gjs == 2;
+}
+
 /**
  * mproc_register_target:
  * @name: the name under which processes refer to @func
@@ -158,8 +173,8 @@ mproc_runtime_is_initialized (void)
  * @destroy: (nullable): frees @user_data
  *
  * Registers a function that [class@Mproc.Process] can run in a child by
- * name. Register every target before calling mproc_init(), so that a child
- * started by spawn or forkserver, which runs main() only up to mproc_init(),
+ * name. Register every target before calling [func@Mproc.init], so that a child
+ * started by spawn or forkserver, which runs main() only up to [func@Mproc.init],
  * knows them too. A second registration of the same name replaces the first.
  *
  * This function is thread-safe.
@@ -710,7 +725,13 @@ mproc_runtime_warn_if_threaded (void)
     if (*p == ' ')
       field++;
 
-  if (atoi (p) > 1 && g_atomic_int_compare_and_exchange (&warned, 0, 1))
+  if (atoi (p) <= 1 || !g_atomic_int_compare_and_exchange (&warned, 0, 1))
+    return;
+  if (mproc_runtime_is_initialized ())
+    g_warning ("This process is multi-threaded, use of the fork start method "
+               "may lead to deadlocks in the child; use the spawn start method "
+               "(or forkserver, unless this program is a gjs script)");
+  else
     g_warning ("This process is multi-threaded, use of the fork start method "
                "may lead to deadlocks in the child; call mproc_init() at the "
                "top of main() to use the forkserver start method instead");
@@ -864,7 +885,7 @@ mproc_set_max_message_size (gsize size)
 /**
  * mproc_get_max_message_size:
  *
- * Gets the limit set by mproc_set_max_message_size().
+ * Gets the limit set by [func@Mproc.set_max_message_size].
  *
  * Returns: the largest message, in bytes, this process accepts
  *

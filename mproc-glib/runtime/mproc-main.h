@@ -16,9 +16,9 @@ G_BEGIN_DECLS
 
 /**
  * MprocForkFunc:
- * @user_data: the data given to mproc_set_fork_func()
+ * @user_data: the data given to [func@Mproc.set_fork_func]
  *
- * Forks the calling process, as fork() does: see mproc_set_fork_func().
+ * Forks the calling process, as fork() does: see [func@Mproc.set_fork_func].
  *
  * Returns: the pid of the new child in the parent, 0 in the child, or -1
  *   (with `errno` set, if possible) when no child was made

@@ -24,6 +24,10 @@ typedef enum
 GVariant     *mproc_process_build_start_message (MprocProcess  *self,
                                                  GArray        *fds,
                                                  GError       **error);
+/* The program the spawn start method executes for @self instead of the
+ * running one (it must call mproc_init()); %NULL for the running one. */
+void          mproc_process_set_executable      (MprocProcess  *self,
+                                                 const char    *executable);
 /* In the child: rebuilds the process object from a start message. */
 MprocProcess *mproc_process_new_from_start_message (GVariant   *message,
                                                     GArray     *fds,

@@ -32,7 +32,7 @@
  *
  * A target run in a child process, as Python's `multiprocessing.Process`.
  *
- * A process runs a target registered by name with mproc_register_target(),
+ * A process runs a target registered by name with [func@Mproc.register_target],
  * receiving plain values (a #GVariant, never code) and shared objects
  * ([iface@Mproc.Shareable]: queues, locks, events…). Or it runs the
  * [vfunc@Mproc.Process.run] of a subclass.
@@ -71,15 +71,15 @@
  * holding an [iface@Mproc.Shareable] object are transferred like the objects
  * of [method@Mproc.Process.add_object]. State kept elsewhere does not reach
  * the child. The child must know the type by name: call g_type_ensure() on it
- * before mproc_init(), or link the program with `-rdynamic`.
+ * before [func@Mproc.init], or link the program with `-rdynamic`.
  *
  * ## Reaping
  *
  * No zombie is left behind: an exited child is reaped by
  * [method@Mproc.Process.join], by the watch that emits
  * [signal@Mproc.Process::exited] in the main context that was the thread
- * default when the object was created, by mproc_active_children(), or at
- * exit by mproc_shutdown().
+ * default when the object was created, by [func@Mproc.active_children], or at
+ * exit by [func@Mproc.shutdown].
  *
  * ## Thread safety
  *
@@ -107,6 +107,7 @@ typedef struct
   gboolean       exited_emitted;
   int            status_fd;      /* spawn, forkserver: mproc-start-status.c */
   GError        *start_error;    /* what the child reported before exiting */
+  char          *executable;     /* spawn: the program to run, NULL for ours */
 } MprocProcessPrivate;
 
 enum {
@@ -218,6 +219,7 @@ mproc_process_finalize (GObject *object)
   g_clear_pointer (&priv->args, g_variant_unref);
   g_clear_pointer (&priv->name, g_free);
   g_clear_pointer (&priv->identity, g_free);
+  g_clear_pointer (&priv->executable, g_free);
   g_clear_pointer (&priv->main_context, g_main_context_unref);
   g_mutex_clear (&priv->lock);
 
@@ -446,7 +448,7 @@ mproc_process_init (MprocProcess *self)
 
 /**
  * mproc_process_new:
- * @target: (nullable): the name of a target registered with mproc_register_target()
+ * @target: (nullable): the name of a target registered with [func@Mproc.register_target]
  * @args: (nullable): the target's arguments; a floating reference is sunk
  *
  * Creates a process, not yet started, in the default context.
@@ -465,7 +467,7 @@ mproc_process_new (const char *target,
 /**
  * mproc_process_new_with_context:
  * @context: (nullable): the context, or %NULL for the default one
- * @target: (nullable): the name of a target registered with mproc_register_target()
+ * @target: (nullable): the name of a target registered with [func@Mproc.register_target]
  * @args: (nullable): the target's arguments; a floating reference is sunk
  *
  * Creates a process, not yet started, in @context.
@@ -854,7 +856,7 @@ watch_cb (gint         fd,
  *
  * Returns whether @self has been started and has not exited yet (reaping it
  * if it has), as Python's `is_alive()`. The object returned by
- * mproc_current_process() is alive.
+ * [func@Mproc.current_process] is alive.
  *
  * Returns: %TRUE if the process is running
  *
@@ -922,7 +924,7 @@ mproc_process_get_n_objects (MprocProcess *self)
 /**
  * mproc_process_get_object:
  * @self: a process
- * @index: the index of the object, in the order of mproc_process_add_object()
+ * @index: the index of the object, in the order of [method@Mproc.Process.add_object]
  *
  * Returns one of the shared objects handed to @self, typically called by the
  * target in the child.
@@ -1507,6 +1509,16 @@ start_fork (MprocProcess  *self,
   return TRUE;
 }
 
+void
+mproc_process_set_executable (MprocProcess *self,
+                              const char   *executable)
+{
+  MprocProcessPrivate *priv = mproc_process_get_instance_private (self);
+
+  g_free (priv->executable);
+  priv->executable = g_strdup (executable);
+}
+
 static gboolean
 start_spawn (MprocProcess  *self,
              GVariant      *message,
@@ -1514,6 +1526,7 @@ start_spawn (MprocProcess  *self,
              GPid          *pid,
              GError       **error)
 {
+  MprocProcessPrivate *priv = mproc_process_get_instance_private (self);
   int parent_end = -1;
   int sv[2];
 
@@ -1526,7 +1539,7 @@ start_spawn (MprocProcess  *self,
     }
   parent_end = sv[0];
 
-  if (!mproc_spawn_self ("spawn", sv[1], pid, error))
+  if (!mproc_spawn_program ("spawn", priv->executable, sv[1], pid, error))
     {
       close (sv[1]);
       mproc_clear_fd (&parent_end);
@@ -1556,12 +1569,12 @@ start_spawn (MprocProcess  *self,
  *
  * Starts @self in a child process with the start method of its context. Under
  * spawn and forkserver, the target's arguments and the shared objects are
- * sent to the child, which runs the target once mproc_init() sees it is a
+ * sent to the child, which runs the target once [func@Mproc.init] sees it is a
  * child. Returns once the child exists; it may still be setting itself up.
  *
  * Fails with %MPROC_ERROR_UNKNOWN_TARGET when the target is not registered,
  * %MPROC_ERROR_START_METHOD_UNAVAILABLE when spawn or forkserver is asked for
- * in a program that did not call mproc_init(), and %MPROC_ERROR_FAILED when
+ * in a program that did not call [func@Mproc.init], and %MPROC_ERROR_FAILED when
  * the system refuses a new process.
  *
  * Under forkserver this blocks for one round trip to the fork server (a
@@ -2058,7 +2071,7 @@ mproc_process_terminate (MprocProcess *self)
  * @self: a process
  *
  * Sends SIGKILL to @self if it is running; its exit code becomes -9.
- * Called on mproc_current_process(), it kills the calling process.
+ * Called on [func@Mproc.current_process], it kills the calling process.
  *
  * Since: 1.0
  */

@@ -49,7 +49,7 @@ struct _MprocProcessClass
  *   [method@Mproc.Process.get_args] and its shared objects
  *   [method@Mproc.Process.get_object]
  * @args: (nullable): the arguments the process was created with
- * @user_data: the data given to mproc_register_target()
+ * @user_data: the data given to [func@Mproc.register_target]
  *
  * A function run in a child process.
  *

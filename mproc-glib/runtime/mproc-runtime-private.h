@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 #define MPROC_BOOTSTRAP_ENV "MPROC_BOOTSTRAP"
 
 gboolean         mproc_runtime_is_initialized   (void);
+gboolean         mproc_runtime_is_gjs           (void);
 char            *mproc_runtime_next_name        (GType            type);
 char            *mproc_runtime_dup_identity     (void);
 gboolean         mproc_runtime_lookup_target    (const char      *name,
@@ -53,6 +54,11 @@ void             mproc_runtime_hold_lifeline    (int              lifeline_fd,
 void             mproc_runtime_warn_if_threaded (void);
 
 /* Fork server (mproc-forkserver.c). */
+/* For a start that must not block (mproc_pool_new_async()): gets the fork
+ * server going and its next spare asked for, and returns the fd that is
+ * readable once the spare is announced, or -1 when one is in hand (or on
+ * an error, which the start then reports). */
+int              mproc_forkserver_prepare       (void);
 gboolean         mproc_forkserver_start_child   (GVariant        *message,
                                                  GArray          *fds,
                                                  GPid            *pid,
@@ -70,6 +76,12 @@ G_NORETURN void  mproc_forkserver_main          (int              control_fd,
 /* Re-executes the program as a child (mproc-spawn.c). @child_fd becomes fd 3
  * of the new process and the lifeline fd 4. */
 gboolean         mproc_spawn_self               (const char      *mode,
+                                                 int              child_fd,
+                                                 GPid            *pid,
+                                                 GError         **error);
+/* The same, executing @executable (with no arguments) when not NULL. */
+gboolean         mproc_spawn_program            (const char      *mode,
+                                                 const char      *executable,
                                                  int              child_fd,
                                                  GPid            *pid,
                                                  GError         **error);

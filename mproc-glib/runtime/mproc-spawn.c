@@ -27,6 +27,18 @@ mproc_spawn_self (const char  *mode,
                   GPid        *pid,
                   GError     **error)
 {
+  return mproc_spawn_program (mode, NULL, child_fd, pid, error);
+}
+
+/* A helper program that registers the same targets and calls mproc_init()
+ * can stand in for the running one (Python's set_executable()). */
+gboolean
+mproc_spawn_program (const char  *mode,
+                     const char  *executable,
+                     int          child_fd,
+                     GPid        *pid,
+                     GError     **error)
+{
   g_auto(GStrv) argv = NULL;
   g_auto(GStrv) envp = NULL;
   g_autofree char *bootstrap = NULL;
@@ -38,7 +50,14 @@ mproc_spawn_self (const char  *mode,
   if (lifeline < 0)
     return FALSE;
 
-  argv = mproc_runtime_dup_self_argv (error);
+  if (executable != NULL)
+    {
+      argv = g_new0 (char *, 3);
+      argv[0] = g_strdup (executable);
+      argv[1] = g_strdup (executable);
+    }
+  else
+    argv = mproc_runtime_dup_self_argv (error);
   if (argv == NULL)
     return FALSE;
 

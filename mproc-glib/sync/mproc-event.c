@@ -8,6 +8,7 @@
 #include "mproc-error.h"
 #include "mproc-event.h"
 #include "mproc-initable-private.h"
+#include "mproc-remote-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
 
@@ -60,7 +61,23 @@ G_DEFINE_TYPE_WITH_CODE (MprocEvent, mproc_event, G_TYPE_OBJECT,
                          G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_event_shareable_init))
 
 #define READY(self, error) \
-  (MPROC_INIT_ONCE_READY (&(self)->once) || mproc_init_once_ensure (&(self)->once, G_INITABLE (self), (error)))
+  (MPROC_INIT_ONCE_READY (&(self)->once) || \
+   (!remote_refuses ((self), (error)) && \
+    mproc_init_once_ensure (&(self)->once, G_INITABLE (self), (error))))
+
+/* An event that lives elsewhere has no shared memory (its own methods go
+ * to the remote first): what it does not do fails here. */
+static inline gboolean
+remote_refuses (gpointer  self,
+                GError  **error)
+{
+  if (mproc_remote_get (self) == NULL)
+    return FALSE;
+  mproc_remote_set_unsupported (error);
+  return TRUE;
+}
+
+#define REMOTE(self) (G_UNLIKELY ((self)->flag == NULL) ? mproc_remote_get (self) : NULL)
 
 static void
 mproc_event_finalize (GObject *object)
@@ -179,8 +196,15 @@ mproc_event_new (GError **error)
 void
 mproc_event_set (MprocEvent *self)
 {
+  MprocRemote *remote;
+
   g_return_if_fail (MPROC_IS_EVENT (self));
 
+  if ((remote = REMOTE (self)) != NULL)
+    {
+      remote->klass->event_set (remote, TRUE);
+      return;
+    }
   if (!READY (self, NULL))
     return;
 
@@ -199,8 +223,15 @@ mproc_event_set (MprocEvent *self)
 void
 mproc_event_clear (MprocEvent *self)
 {
+  MprocRemote *remote;
+
   g_return_if_fail (MPROC_IS_EVENT (self));
 
+  if ((remote = REMOTE (self)) != NULL)
+    {
+      remote->klass->event_set (remote, FALSE);
+      return;
+    }
   if (!READY (self, NULL))
     return;
 
@@ -220,8 +251,12 @@ mproc_event_clear (MprocEvent *self)
 gboolean
 mproc_event_is_set (MprocEvent *self)
 {
+  MprocRemote *remote;
+
   g_return_val_if_fail (MPROC_IS_EVENT (self), FALSE);
 
+  if ((remote = REMOTE (self)) != NULL)
+    return remote->klass->event_is_set (remote);
   if (!READY (self, NULL))
     return FALSE;
 
@@ -260,11 +295,14 @@ mproc_event_wait (MprocEvent    *self,
                   GError       **error)
 {
   GError *local_error = NULL;
+  MprocRemote *remote;
 
   g_return_val_if_fail (MPROC_IS_EVENT (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if ((remote = REMOTE (self)) != NULL)
+    return remote->klass->event_wait (remote, timeout_usec, cancellable, error);
   if (!READY (self, error))
     return FALSE;
 

@@ -9,6 +9,7 @@
 #include "mproc-i18n-private.h"
 #include "mproc-initable-private.h"
 #include "mproc-lock.h"
+#include "mproc-remote-private.h"
 #include "mproc-rlock.h"
 #include "mproc-owner-private.h"
 #include "mproc-shareable-private.h"
@@ -93,8 +94,21 @@ static GType lock_type;
 
 /* The shared memory exists (made at construction or now, on first use). */
 #define READY(self, error) \
-  (MPROC_INIT_ONCE_READY (&PRIV (self)->once) || \
-   mproc_init_once_ensure (&PRIV (self)->once, G_INITABLE (self), (error)))
+  (!remote_refuses (self, (error)) && \
+   (MPROC_INIT_ONCE_READY (&PRIV (self)->once) || \
+    mproc_init_once_ensure (&PRIV (self)->once, G_INITABLE (self), (error))))
+
+/* A lock that lives elsewhere has no shared memory: what it does not do
+ * fails here. */
+static inline gboolean
+remote_refuses (gpointer  self,
+                GError  **error)
+{
+  if (G_LIKELY (((MprocLock *) self)->fast_word != NULL) || mproc_remote_get (self) == NULL)
+    return FALSE;
+  mproc_remote_set_unsupported (error);
+  return TRUE;
+}
 
 static void
 mproc_lock_finalize (GObject *object)
@@ -302,6 +316,12 @@ mproc_lock_acquire (MprocLock     *self,
     }
 
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  if (G_UNLIKELY (self->fast_word == NULL) && mproc_remote_get (self) != NULL)
+    {
+      MprocRemote *remote = mproc_remote_get (self);
+
+      return remote->klass->acquire (remote, timeout_usec, cancellable, error);
+    }
   if (!READY (self, error))
     return FALSE;
   return mproc_mutex_acquire (PRIV (self)->sync, timeout_usec, cancellable, error);
@@ -327,6 +347,12 @@ mproc_lock_try_acquire (MprocLock  *self,
 {
   g_return_val_if_fail (MPROC_IS_LOCK (self), FALSE);
 
+  if (G_UNLIKELY (self->fast_word == NULL) && mproc_remote_get (self) != NULL)
+    {
+      MprocRemote *remote = mproc_remote_get (self);
+
+      return remote->klass->acquire (remote, 0, NULL, error);
+    }
   if (!READY (self, error))
     return FALSE;
 
@@ -430,6 +456,12 @@ mproc_lock_release (MprocLock  *self,
                                                  FALSE, __ATOMIC_RELEASE, __ATOMIC_RELAXED)))
         return TRUE;
     }
+  else if (mproc_remote_get (self) != NULL)
+    {
+      MprocRemote *remote = mproc_remote_get (self);
+
+      return remote->klass->release (remote, error);
+    }
   if (!READY (self, error))
     return FALSE;
   return mproc_mutex_release (priv->sync, error);
@@ -450,6 +482,12 @@ mproc_lock_is_owned (MprocLock *self)
 {
   g_return_val_if_fail (MPROC_IS_LOCK (self), FALSE);
 
+  if (G_UNLIKELY (self->fast_word == NULL) && mproc_remote_get (self) != NULL)
+    {
+      MprocRemote *remote = mproc_remote_get (self);
+
+      return remote->klass->is_owned (remote);
+    }
   if (!READY (self, NULL))
     return FALSE;
 

@@ -172,7 +172,7 @@ typedef void MprocLockLocker;
  * releases it when freed with mproc_lock_locker_free(), typically through
  * `g_autoptr(MprocLockLocker)`. If the previous holder died, the lock is
  * held all the same (the %MPROC_ERROR_OWNER_DIED error is not reported:
- * use mproc_lock_acquire() to see it).
+ * use [method@Mproc.Lock.acquire] to see it).
  *
  * Returns: a locker for @lock
  *

@@ -123,6 +123,39 @@ if nm -D --defined-only "$out/installed-module.so" | grep -q ' T mproc_worker_mo
 else
   echo "FAIL: the module does not export mproc_worker_module_init"; fail=1
 fi
+# The service's modules directory is there, empty, for packages to fill.
+if [ -d "$prefix/lib/mproc-worker-service/modules" ]; then
+  echo "ok: lib/mproc-worker-service/modules is a directory"
+else
+  echo "FAIL: the modules directory is not created"; fail=1
+fi
+# The systemd user unit: in systemd's user unit directory (pkg-config
+# systemd, relative to the prefix), starting the installed service, and
+# accepted by systemd-analyze where it is available.
+unitdir=lib/systemd/user
+if pkg-config --exists systemd; then
+  unitdir=$(pkg-config --define-variable=prefix="$prefix" --variable=systemduserunitdir systemd)
+  unitdir=${unitdir#"$prefix"/}
+fi
+unit=$prefix/$unitdir/mproc-worker-service.service
+check "$unitdir/mproc-worker-service.service"
+expect "unit ExecStart" "ExecStart=$prefix/libexec/mproc-worker-service" "$(cat "$unit" 2>/dev/null)"
+expect "unit BusName" "BusName=org.gnome.Mproc.WorkerService" "$(cat "$unit" 2>/dev/null)"
+expect "D-Bus activation through the unit" "SystemdService=mproc-worker-service.service" \
+  "$(cat "$prefix/share/dbus-1/services/org.gnome.Mproc.WorkerService.service")"
+if command -v systemd-analyze >/dev/null; then
+  # --user needs a runtime directory, not a running user manager
+  rt=$(mktemp -d /tmp/mproc-unit-XXXXXX)
+  if verify=$(XDG_RUNTIME_DIR=$rt systemd-analyze --user verify --man=no "$unit" 2>&1) && [ -z "$verify" ]; then
+    echo "ok: systemd-analyze --user verify accepts the unit"
+  else
+    printf 'FAIL: systemd-analyze --user verify:\n%s\n' "$verify"; fail=1
+  fi
+  rm -rf "$rt"
+else
+  echo "skip: systemd-analyze is not installed"
+fi
+
 # The service speaks the user's language too.
 got=$(env -i PATH=/usr/bin:/bin LC_ALL=C.UTF-8 LANGUAGE=ja LD_LIBRARY_PATH="$prefix/lib" \
       "$prefix/libexec/mproc-worker-service" --help)

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -1795,88 +1796,112 @@ accept_cb (int          fd,
 /* ------------------------------------------------------------------------ */
 /* TCP: remote clients that know the authkey                                */
 
-#define TCP_MAX_HANDSHAKES 64   /* unauthenticated connections at a time */
+/* A handshake is driven by the server's main context, not a thread each,
+ * so a silent connection costs an fd and a few bytes, and the slots for
+ * them can be many: a flood from one address fills only that address's
+ * slots, and is dropped after a short silence, while clients elsewhere
+ * (and on this address, below the bound) still get in. */
+#define TCP_MAX_HANDSHAKES            512
+#define TCP_MAX_HANDSHAKES_PER_SOURCE 128
+#define TCP_FIRST_BYTE_TIMEOUT_USEC   (1500 * 1000)  /* silence after the greeting */
+#define TCP_ANSWER_MAX                4096
 
 typedef struct
 {
   Server *server;
   int     fd;
   GBytes *key;
+  GQueue  handshakes;   /* TcpHandshake, oldest first */
 } TcpListener;
 
 typedef struct
 {
-  Client       *client;
-  GBytes       *key;
-  GCancellable *cancellable;   /* cancelled when the handshake takes too long */
-  GSource      *timeout;
-} TcpClient;
+  TcpListener *listener;
+  int          sock;
+  char         source[64];   /* the peer's address, for the per-source bound */
+  gint64       accepted;
+  guint8       nonce[MPROC_MANAGER_TCP_NONCE_SIZE];
+  guint8      *buf;          /* the answer's frame as it arrives */
+  gsize        got;
+  gsize        want;         /* the header's size, then the whole frame's */
+  GSource     *io;
+  GSource     *timer;
+  GList        link;
+} TcpHandshake;
 
-static gint tcp_handshakes;
+static gpointer tcp_client_thread (gpointer data);
+
+static void
+tcp_handshake_free (TcpHandshake *h)
+{
+  g_queue_unlink (&h->listener->handshakes, &h->link);
+  if (h->io != NULL)
+    {
+      g_source_destroy (h->io);
+      g_source_unref (h->io);
+    }
+  if (h->timer != NULL)
+    {
+      g_source_destroy (h->timer);
+      g_source_unref (h->timer);
+    }
+  mproc_clear_fd (&h->sock);
+  g_free (h->buf);
+  g_free (h);
+}
 
 static void
 tcp_listener_free (gpointer data)
 {
   TcpListener *l = data;
 
+  while (!g_queue_is_empty (&l->handshakes))
+    tcp_handshake_free (g_queue_peek_head (&l->handshakes));
   mproc_clear_fd (&l->fd);
   g_bytes_unref (l->key);
   g_free (l);
 }
 
+/* Ends @h with a refusal the client can read (not for one that hung up). */
 static void
-tcp_client_free (TcpClient *t)
+tcp_handshake_refuse (TcpHandshake *h,
+                      const GError *error)
 {
-  g_source_destroy (t->timeout);
-  g_source_unref (t->timeout);
-  g_object_unref (t->cancellable);
-  g_bytes_unref (t->key);
-  g_free (t);
+  if (!g_error_matches (error, MPROC_ERROR, MPROC_ERROR_CLOSED) &&
+      !g_error_matches (error, MPROC_ERROR, MPROC_ERROR_BROKEN))
+    send_refusal (h->sock, error);
+  tcp_handshake_free (h);
 }
 
+/* The challenge-response of mproc-manager-private.h, on the client's
+ * answer; on success the client is one of the server's, served by a
+ * thread of its own. */
 static gboolean
-tcp_handshake_timeout_cb (gpointer data)
+tcp_handshake_finish (TcpHandshake *h,
+                      GBytes       *payload,
+                      GError      **error)
 {
-  g_cancellable_cancel (data);
-  return G_SOURCE_REMOVE;
-}
-
-/* The challenge-response of mproc-manager-private.h.  On success @c is
- * one of the server's clients. */
-static gboolean
-tcp_handshake (Client        *c,
-               GBytes        *key,
-               GCancellable  *cancellable,
-               GError       **error)
-{
+  Server *server = h->listener->server;
   g_autoptr(GVariant) answer = NULL;
   g_autoptr(GVariant) response = NULL;
   g_autoptr(GVariant) client_nonce = NULL;
   g_autoptr(GBytes) expected = NULL;
   g_autoptr(GBytes) got = NULL;
   g_autoptr(GBytes) proof = NULL;
-  guint8 nonce[MPROC_MANAGER_TCP_NONCE_SIZE];
   const guint8 *cn;
   gsize cn_size;
-  gboolean ok;
+  Client *c;
 
-  mproc_manager_auth_nonce (nonce, sizeof nonce);
-  if (!mproc_wire_send_value (c->sock, g_variant_new ("(s@ay)", MPROC_MANAGER_TCP_PROTOCOL,
-                                                      g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, nonce,
-                                                                                 sizeof nonce, 1)),
-                              NULL, 0, cancellable, error))
-    return FALSE;
-  answer = mproc_wire_recv_value (c->sock, NULL, 4096, cancellable, error);
-  if (answer == NULL)
-    return FALSE;
-  if (!g_variant_is_of_type (answer, G_VARIANT_TYPE ("(ayay)")))
+  answer = mproc_wire_decode (payload, NULL);
+  if (answer == NULL || !g_variant_is_of_type (answer, G_VARIANT_TYPE ("(ayay)")))
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                            _("Malformed request: not a manager client"));
       return FALSE;
     }
   g_variant_get (answer, "(@ay@ay)", &response, &client_nonce);
-  expected = mproc_manager_auth_digest (key, MPROC_MANAGER_TCP_CLIENT_LABEL, nonce, sizeof nonce);
+  expected = mproc_manager_auth_digest (h->listener->key, MPROC_MANAGER_TCP_CLIENT_LABEL,
+                                        h->nonce, sizeof h->nonce);
   got = g_variant_get_data_as_bytes (response);
   if (!mproc_manager_auth_equal (expected, got))
     {
@@ -1891,26 +1916,36 @@ tcp_handshake (Client        *c,
                            _("Malformed request: not a manager client"));
       return FALSE;
     }
-  proof = mproc_manager_auth_digest (key, MPROC_MANAGER_TCP_SERVER_LABEL, cn, cn_size);
+  proof = mproc_manager_auth_digest (h->listener->key, MPROC_MANAGER_TCP_SERVER_LABEL, cn, cn_size);
+
+  c = g_new0 (Client, 1);
+  c->server = server;
+  c->sock = h->sock;
+  h->sock = -1;
+  c->remote = TRUE;
+  c->refs = g_hash_table_new (g_direct_hash, g_direct_equal);
+  c->subs = g_hash_table_new (g_direct_hash, g_direct_equal);
 
   /* registered before "ok", as in client_handshake() */
-  g_mutex_lock (&c->server->lock);
-  g_ptr_array_add (c->server->clients, c);
-  g_mutex_unlock (&c->server->lock);
+  g_mutex_lock (&server->lock);
+  g_ptr_array_add (server->clients, c);
+  g_mutex_unlock (&server->lock);
 
-  ok = mproc_wire_send_value (c->sock, g_variant_new ("(s@v)", "ok",
+  if (!mproc_wire_send_value (c->sock, g_variant_new ("(s@v)", "ok",
                                                       g_variant_new_variant (g_variant_new ("(@ayu)",
                                                                                             g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING,
                                                                                                                       proof, TRUE),
                                                                                             (guint32) getpid ()))),
-                              NULL, 0, cancellable, error);
-  if (!ok)
+                              NULL, 0, NULL, error))
     {
-      g_mutex_lock (&c->server->lock);
-      g_ptr_array_remove (c->server->clients, c);
-      g_mutex_unlock (&c->server->lock);
+      g_mutex_lock (&server->lock);
+      g_ptr_array_remove (server->clients, c);
+      g_mutex_unlock (&server->lock);
+      client_free (c);
+      return FALSE;
     }
-  return ok;
+  g_thread_unref (g_thread_new ("mproc-manager-tcp", tcp_client_thread, c));
+  return TRUE;
 }
 
 /* The serial of a malformed request, when it can be found (0 otherwise). */
@@ -1952,31 +1987,8 @@ tcp_client_flush (Client *c)
 static gpointer
 tcp_client_thread (gpointer data)
 {
-  TcpClient *t = data;
-  Client *c = t->client;
+  Client *c = data;
   Server *server = c->server;
-  g_autoptr(GError) error = NULL;
-  gboolean ok;
-
-  ok = tcp_handshake (c, t->key, t->cancellable, &error);
-  g_clear_pointer (&t, tcp_client_free);
-  g_atomic_int_add (&tcp_handshakes, -1);
-  if (!ok)
-    {
-      /* a client that was too slow, or did not know the key, learns
-       * only that it was refused */
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-        {
-          g_clear_error (&error);
-          g_set_error_literal (&error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT,
-                               _("The client took too long to authenticate"));
-        }
-      if (!g_error_matches (error, MPROC_ERROR, MPROC_ERROR_CLOSED) &&
-          !g_error_matches (error, MPROC_ERROR, MPROC_ERROR_BROKEN))
-        send_refusal (c->sock, error);
-      client_free (c);
-      return NULL;
-    }
 
   for (;;)
     {
@@ -2024,41 +2036,139 @@ tcp_client_thread (gpointer data)
 }
 
 static gboolean
+tcp_handshake_readable_cb (int          fd,
+                           GIOCondition condition,
+                           gpointer     user_data)
+{
+  TcpHandshake *h = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) payload = NULL;
+  ssize_t r;
+
+  r = recv (h->sock, h->buf + h->got, h->want - h->got, MSG_DONTWAIT);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return G_SOURCE_CONTINUE;
+  if (r <= 0)
+    {
+      tcp_handshake_free (h);   /* hung up: nobody to tell */
+      return G_SOURCE_REMOVE;
+    }
+  /* it spoke: from now on it has the whole handshake's time */
+  if (h->got == 0)
+    g_source_set_ready_time (h->timer, h->accepted + TCP_HANDSHAKE_TIMEOUT_USEC);
+  h->got += r;
+  if (h->got < h->want)
+    return G_SOURCE_CONTINUE;
+
+  if (h->want == MPROC_WIRE_HEADER_SIZE)
+    {
+      gssize size = mproc_wire_header_parse (h->buf, 0, TCP_ANSWER_MAX);
+
+      if (size < 0)
+        {
+          g_set_error_literal (&error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+                               _("Received a malformed message"));
+          tcp_handshake_refuse (h, error);
+          return G_SOURCE_REMOVE;
+        }
+      h->want += size;
+      h->buf = g_realloc (h->buf, h->want);
+      if (h->got < h->want)
+        return G_SOURCE_CONTINUE;
+    }
+
+  payload = g_bytes_new (h->buf + MPROC_WIRE_HEADER_SIZE, h->want - MPROC_WIRE_HEADER_SIZE);
+  if (!tcp_handshake_finish (h, payload, &error))
+    tcp_handshake_refuse (h, error);
+  else
+    tcp_handshake_free (h);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+tcp_handshake_timeout_cb (gpointer user_data)
+{
+  TcpHandshake *h = user_data;
+  g_autoptr(GError) error = NULL;
+
+  /* a client that was too slow learns only that it was refused */
+  g_set_error_literal (&error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT,
+                       _("The client took too long to authenticate"));
+  tcp_handshake_refuse (h, error);
+  return G_SOURCE_REMOVE;
+}
+
+/* Whether a handshake from @source has a slot. */
+static gboolean
+tcp_handshake_has_room (TcpListener *l,
+                        const char  *source)
+{
+  guint of_source = 0;
+
+  if (l->handshakes.length >= TCP_MAX_HANDSHAKES)
+    return FALSE;
+  for (GList *link = l->handshakes.head; link != NULL; link = link->next)
+    if (g_str_equal (((TcpHandshake *) link->data)->source, source))
+      of_source++;
+  return of_source < TCP_MAX_HANDSHAKES_PER_SOURCE;
+}
+
+static gboolean
 tcp_accept_cb (int          fd,
                GIOCondition condition,
                gpointer     user_data)
 {
   TcpListener *l = user_data;
-  TcpClient *t;
-  Client *c;
+  struct sockaddr_storage addr;
+  socklen_t addr_len = sizeof addr;
+  char source[64] = "";
+  TcpHandshake *h;
+  gint64 now;
   int sock, one = 1;
 
-  sock = accept4 (fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  sock = accept4 (fd, (struct sockaddr *) &addr, &addr_len, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (sock < 0)
     return G_SOURCE_CONTINUE;
-  if (g_atomic_int_get (&tcp_handshakes) >= TCP_MAX_HANDSHAKES)
+  if (addr.ss_family == AF_INET)
+    inet_ntop (AF_INET, &((struct sockaddr_in *) &addr)->sin_addr, source, sizeof source);
+  else if (addr.ss_family == AF_INET6)
+    inet_ntop (AF_INET6, &((struct sockaddr_in6 *) &addr)->sin6_addr, source, sizeof source);
+  now = g_get_monotonic_time ();
+  if (!tcp_handshake_has_room (l, source))
     {
       close (sock);
       return G_SOURCE_CONTINUE;
     }
-  g_atomic_int_inc (&tcp_handshakes);
   setsockopt (sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
-  c = g_new0 (Client, 1);
-  c->server = l->server;
-  c->sock = sock;
-  c->remote = TRUE;
-  c->refs = g_hash_table_new (g_direct_hash, g_direct_equal);
-  c->subs = g_hash_table_new (g_direct_hash, g_direct_equal);
+  h = g_new0 (TcpHandshake, 1);
+  h->listener = l;
+  h->sock = sock;
+  g_strlcpy (h->source, source, sizeof h->source);
+  h->accepted = now;
+  h->want = MPROC_WIRE_HEADER_SIZE;
+  h->buf = g_malloc (h->want);
+  h->link.data = h;
+  g_queue_push_tail_link (&l->handshakes, &h->link);
 
-  t = g_new0 (TcpClient, 1);
-  t->client = c;
-  t->key = g_bytes_ref (l->key);
-  t->cancellable = g_cancellable_new ();
-  t->timeout = g_timeout_source_new (TCP_HANDSHAKE_TIMEOUT_USEC / 1000);
-  g_source_set_callback (t->timeout, tcp_handshake_timeout_cb, g_object_ref (t->cancellable), g_object_unref);
-  g_source_attach (t->timeout, l->server->context);
-  g_thread_unref (g_thread_new ("mproc-manager-tcp", tcp_client_thread, t));
+  /* the greeting fits in an empty socket buffer: it does not block */
+  mproc_manager_auth_nonce (h->nonce, sizeof h->nonce);
+  if (!mproc_wire_send_value (sock, g_variant_new ("(s@ay)", MPROC_MANAGER_TCP_PROTOCOL,
+                                                   g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, h->nonce,
+                                                                              sizeof h->nonce, 1)),
+                              NULL, 0, NULL, NULL))
+    {
+      tcp_handshake_free (h);
+      return G_SOURCE_CONTINUE;
+    }
+
+  h->io = g_unix_fd_source_new (sock, G_IO_IN);
+  g_source_set_callback (h->io, (GSourceFunc) (void (*) (void)) tcp_handshake_readable_cb, h, NULL);
+  g_source_attach (h->io, l->server->context);
+  h->timer = g_timeout_source_new (0);
+  g_source_set_ready_time (h->timer, now + TCP_FIRST_BYTE_TIMEOUT_USEC);
+  g_source_set_callback (h->timer, tcp_handshake_timeout_cb, h, NULL);
+  g_source_attach (h->timer, l->server->context);
   return G_SOURCE_CONTINUE;
 }
 
@@ -2102,6 +2212,7 @@ tcp_listen (Server    *server,
   l->fd = fd;
   g_array_index (fds_in, int, 0) = -1;
   l->key = g_variant_get_data_as_bytes (args);
+  g_queue_init (&l->handshakes);
   source = g_unix_fd_source_new (l->fd, G_IO_IN);
   g_source_set_callback (source, (GSourceFunc) (void (*) (void)) tcp_accept_cb, l, tcp_listener_free);
   g_source_attach (source, server->context);

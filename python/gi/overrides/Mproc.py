@@ -52,7 +52,7 @@ import time
 import traceback
 import types
 
-from gi.repository import GLib
+from gi.repository import Gio, GLib, GObject
 
 from ..overrides import override
 from ..module import get_introspection_module
@@ -118,6 +118,10 @@ def _error_class(base):
     if cls is None:
         if issubclass(base, GLib.Error):
             cls = base
+        elif issubclass(GLib.Error, base):
+            # GLib.Error is a RuntimeError already: no class can put
+            # RuntimeError before it
+            cls = GLib.Error
         else:
             cls = type(base.__name__, (base, GLib.Error), {
                 '__module__': base.__module__,
@@ -140,6 +144,19 @@ def _as(base, error, *args):
     e.message, e.domain, e.code = error.message, error.domain, error.code
     e.__cause__ = None
     return e
+
+
+def _bad_argument(message):
+    """Python's ValueError for misuse that the library reports as
+    G_IO_ERROR_INVALID_ARGUMENT, catchable as either."""
+    return _as(ValueError, GLib.Error.new_literal(Gio.io_error_quark(), message,
+                                                  int(Gio.IOErrorEnum.INVALID_ARGUMENT)))
+
+
+def _mproc_error(base, message, code):
+    """``base`` raised by the override itself, catchable as the GLib.Error
+    of the library's domain it stands for."""
+    return _as(base, GLib.Error.new_literal(Mproc.error_quark(), message, int(code)))
 
 
 def _code(error):
@@ -583,13 +600,15 @@ def _enter_child():
 
 # --- children started by spawn and forkserver --------------------------------
 #
-# They run `python3 -c <bootstrap> KIND MAIN argv…`: the bootstrap imports the
-# parent's main script as __mp_main__ (its __main__ block does not run), then
-# calls mproc_init(), which runs the target (or the fork server).
+# They run `python3 -c <bootstrap> argv…`: the bootstrap, which names the
+# parent's main script, imports it as __mp_main__ (its __main__ block does not
+# run), then calls mproc_init(), which runs the target (or the fork server).
+# The script's own argv follows, so that the library names the child after
+# the script ("script: Process-1").
 
 _BOOTSTRAP_CODE = ('import gi; gi.require_version("Mproc", "1"); '
                    'from gi.repository import Mproc; '
-                   'import gi.overrides.Mproc as m; m._child_main()')
+                   'import gi.overrides.Mproc as m; m._child_main({!r}, {!r})')
 _bootstrapping = False
 _main_kind = _main_value = None
 
@@ -611,8 +630,8 @@ def _set_child_argv(kind, value, argv):
         same = False
     if not same or not hasattr(Mproc, 'set_child_argv'):
         return      # an interpreter embedded in another program: it runs main() again
-    Mproc.set_child_argv([sys.executable, *_interpreter_flags(), '-c', _BOOTSTRAP_CODE,
-                          kind, value, *argv])
+    Mproc.set_child_argv([sys.executable, *_interpreter_flags(),
+                          '-c', _BOOTSTRAP_CODE.format(kind, value), *argv])
 
 
 def _describe_main():
@@ -644,11 +663,10 @@ def _import_main(kind, value):
         sys.modules['__mp_main__'] = sys.modules['__main__'] = module
 
 
-def _child_main():
+def _child_main(kind, value):
     """The bootstrap of a spawned or forkserver child."""
     global _bootstrapping
-    kind, value = sys.argv[1], sys.argv[2]
-    del sys.argv[:3]
+    del sys.argv[:1]    # '-c'; the parent's argv follows
     _set_child_argv(kind, value, sys.argv)
     _bootstrapping = True
     try:
@@ -1486,21 +1504,27 @@ class Connection(Mproc.Connection):
             _raise(e, _RECV)
 
     def send_bytes(self, buf, offset=0, size=None, cancellable=None):
+        """``buf`` is bytes-like or a ``GLib.Bytes`` (sent without a copy)."""
         self._check(False)
-        m = memoryview(buf).cast('B')
+        if isinstance(buf, GLib.Bytes):
+            data, length = buf, buf.get_size()
+        else:
+            m = memoryview(buf).cast('B')
+            data, length = None, len(m)
         if offset < 0:
-            raise ValueError('offset is negative')
-        if offset > len(m):
-            raise ValueError('buffer length < offset')
+            raise _bad_argument('offset is negative')
+        if offset > length:
+            raise _bad_argument('buffer length < offset')
         if size is None:
-            size = len(m) - offset
+            size = length - offset
         elif size < 0:
-            raise ValueError('size is negative')
-        elif offset + size > len(m):
-            raise ValueError('buffer length < offset + size')
+            raise _bad_argument('size is negative')
+        elif offset + size > length:
+            raise _bad_argument('buffer length < offset + size')
+        if data is None:
+            data = _Bytes(buf if isinstance(buf, bytes) else m.tobytes())
         try:
-            Mproc.Connection.send_bytes(self, _Bytes(m.tobytes() if not isinstance(buf, bytes) else buf),
-                                        offset, size, cancellable)
+            Mproc.Connection.send_bytes(self, data, offset, size, cancellable)
         except GLib.Error as e:
             _raise(e, _SEND)
 
@@ -2562,6 +2586,12 @@ def _pool_value(variant, kind):
     return values
 
 
+def _is_timeout(x):
+    """A number where Python's signature has a callback or keywords: a call
+    in the library's convention (timeout, cancellable, callback)."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
 def _pool_errors(e):
     return _translate(e, {int(_E.CLOSED): ValueError, int(_E.INVALID_STATE): ValueError})
 
@@ -2617,31 +2647,34 @@ class AsyncResult:
 ApplyResult = MapResult = AsyncResult
 
 
-class IMapIterator:
-    """``imap()`` and ``imap_unordered()``: results as they come;
-    ``next(timeout)`` raises TimeoutError after ``timeout`` seconds."""
-
-    def __init__(self, pool, c_iter, star=False):
-        self._pool, self._iter = pool, c_iter
+@override
+class PoolIterator(Mproc.PoolIterator):
+    """What ``imap()`` and ``imap_unordered()`` return: a Python iterator
+    of the results as they come (``next(timeout)`` raises TimeoutError after
+    ``timeout`` seconds), and still the library's object, with its ``item``
+    and ``finished`` signals."""
 
     def __iter__(self):
         return self
 
-    def next(self, timeout=None):
-        if timeout is not None:
+    def next(self, timeout=None, cancellable=None):
+        if isinstance(timeout, Gio.Cancellable):    # the library's next(cancellable)
+            timeout, cancellable = None, timeout
+        pool = getattr(self, '_mproc_pool', None)
+        if timeout is not None and pool is not None:
             box = {}
 
             def done(it, res, *data):
                 try:
-                    box['value'] = it.next_finish(res)
+                    box['value'] = Mproc.PoolIterator.next_finish(it, res)
                 except GLib.Error as e:
                     box['error'] = e
-            self._pool._push()
+            pool._push()
             try:
-                self._iter.next_async(None, done)
+                Mproc.PoolIterator.next_async(self, cancellable, done)
             finally:
-                self._pool._pop()
-            self._pool._iterate_until(lambda: box, timeout)
+                pool._pop()
+            pool._iterate_until(lambda: box, timeout)
             if not box:
                 raise TimeoutError
             if 'error' in box:
@@ -2649,32 +2682,37 @@ class IMapIterator:
             value = box['value']
         else:
             try:
-                value = self._iter.next(None)
+                value = Mproc.PoolIterator.next(self, cancellable)
             except GLib.Error as e:
                 raise _pool_errors(e) from None
         if isinstance(value, tuple):
             value = value[0]
         if value is None:
             raise StopIteration
-        return _pool_value(value, 'apply')
+        return _pool_value(value, getattr(self, '_mproc_kind', 'apply'))
 
     __next__ = next
+
+
+IMapIterator = PoolIterator
 
 
 @override
 class Pool(Mproc.Pool):
     """``Mproc.Pool(processes=None, initializer=None, initargs=(),
-    maxtasksperchild=None)``, as ``multiprocessing.Pool``: tasks are
+    maxtasksperchild=None, context=None, **properties)``, as
+    ``multiprocessing.Pool``: tasks are
     functions defined at the top level of a module (by reference), their
     arguments and results plain data; a task's exception is raised again in
     the caller. ``apply``, ``apply_async``, ``map``, ``map_async``,
     ``starmap``, ``starmap_async``, ``imap``, ``imap_unordered``, ``close``,
     ``terminate``, ``join``, ``with``. Beyond Python: ``timeout=`` and
     ``cancellable=`` on the blocking calls, ``progress=`` on ``map_async``,
-    a dead worker fails its task instead of hanging."""
+    a dead worker fails its task instead of hanging, and the pool's other
+    properties by name (``nice=10``, ``memory_limit=2**30``…)."""
 
     def __new__(cls, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
-                context=None):
+                context=None, **properties):
         if processes is not None and processes < 1:
             raise ValueError('Number of processes must be at least 1')
         if maxtasksperchild is not None and (not isinstance(maxtasksperchild, int) or
@@ -2689,10 +2727,16 @@ class Pool(Mproc.Pool):
             if initializer is not None:
                 init = initializer if isinstance(initializer, str) else \
                     _target_names.get(initializer) or _task_for(initializer, 's')
-            self = Mproc.Pool.new_full(_context_arg(context), processes or 0, init,
-                                       None if initializer is None else
-                                       to_variant(tuple(initargs or ())),
-                                       maxtasksperchild or 0)
+            initargs = None if initializer is None else to_variant(tuple(initargs or ()))
+            if not properties:
+                self = Mproc.Pool.new_full(_context_arg(context), processes or 0, init,
+                                           initargs, maxtasksperchild or 0)
+            else:
+                self = GObject.new(Mproc.Pool, context=_context_arg(context),
+                                   processes=processes or 0, initializer=init,
+                                   initargs=initargs, maxtasksperchild=maxtasksperchild or 0,
+                                   **properties)
+                self.init(None)
         finally:
             main_context.pop_thread_default()
         self._main_context = main_context
@@ -2747,6 +2791,36 @@ class Pool(Mproc.Pool):
             finally:
                 source.destroy()
 
+    # A call in the library's convention completes in the caller's main
+    # context, but a pool made by Mproc.Pool() does its work in its own:
+    # while such calls run, the caller's context drives the pool's.
+    _BRIDGE_MS = 1
+
+    def _bridge_enter(self):
+        own = getattr(self, '_main_context', None)
+        if own is None:
+            return lambda *a: None
+        self._bridged = getattr(self, '_bridged', 0) + 1
+        if getattr(self, '_bridge_source', None) is None:
+            source = GLib.timeout_source_new(self._BRIDGE_MS)
+            source.set_callback(self._bridge_tick)
+            source.attach(GLib.MainContext.ref_thread_default())
+            self._bridge_source = source
+        left = [True]
+
+        def leave(*args):
+            if left[0]:
+                left[0] = False
+                self._bridged -= 1
+        return leave
+
+    def _bridge_tick(self, *args):
+        self._iterate(0)
+        if self._bridged > 0:
+            return GLib.SOURCE_CONTINUE
+        self._bridge_source = None
+        return GLib.SOURCE_REMOVE
+
     def _check_running(self):
         if getattr(self, '_state', 'RUN') != 'RUN':
             raise ValueError('Pool not running')
@@ -2779,6 +2853,9 @@ class Pool(Mproc.Pool):
         self._check_running()
         if isinstance(func, str) or func in _target_names:
             mode, item = 'm', args      # a registered task takes one value
+            if not isinstance(kwds, dict):
+                # the library's apply(task, arg, timeout, cancellable)
+                timeout, cancellable = kwds, timeout if timeout is not None else cancellable
         else:
             mode, item = ('s', tuple(args)) if not kwds else ('a', (tuple(args), dict(kwds)))
         name = self._task(func, mode)
@@ -2787,14 +2864,48 @@ class Pool(Mproc.Pool):
                               name.startswith(_TASK_PREFIX) else 'plain')
 
     def apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None,
-                    cancellable=None):
+                    cancellable=None, *user_data):
+        """An AsyncResult, as Python's. With a registered task, the library's
+        ``apply_async(task, arg, timeout, cancellable, callback, *user_data)``
+        works too: ``callback(pool, result)`` then calls ``apply_finish()``."""
         self._check_running()
+        if (isinstance(func, str) or func in _target_names) and _is_timeout(kwds):
+            name = self._task(func, 'm')
+            # here callback is the cancellable, error_callback the callback
+            ready = error_callback
+            leave = self._bridge_enter()
+
+            def finished(src, res, *data):
+                leave()
+                if ready is None:
+                    return
+                if cancellable is not None or user_data:
+                    ready(src, res, cancellable, *user_data)
+                else:
+                    ready(src, res)
+            Mproc.Pool.apply_async(self, name, to_variant(args), _usec_ever(kwds), callback,
+                                   finished)
+            return None
         mode, item = ('s', tuple(args)) if not kwds else ('a', (tuple(args), dict(kwds)))
         name = self._task(func, mode)
         result = AsyncResult(self, 'apply', callback, error_callback)
         self._start_async(result, Mproc.Pool.apply_async, Mproc.Pool.apply_finish,
                           name, to_variant(item), -1, cancellable)
         return result
+
+    def apply_finish(self, result):
+        """The value of the library's ``apply_async()`` call."""
+        try:
+            return _pool_value(Mproc.Pool.apply_finish(self, result), 'apply')
+        except GLib.Error as e:
+            raise _pool_errors(e) from None
+
+    def map_finish(self, result):
+        """The list of the library's ``map_async()`` call."""
+        try:
+            return _pool_value(Mproc.Pool.map_finish(self, result), 'map')
+        except GLib.Error as e:
+            raise _pool_errors(e) from None
 
     def _start_async(self, result, start, finish, *args, **kwargs):
         if not hasattr(self, '_pending'):
@@ -2830,44 +2941,68 @@ class Pool(Mproc.Pool):
                                                      _usec(timeout), cancellable), 'map')
 
     def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None,
-                  *, progress=None, timeout=None, cancellable=None):
+                  *more, progress=None, timeout=None, cancellable=None):
         """An AsyncResult for the list of results; ``progress(n_done,
-        n_items)`` follows the call."""
+        n_items)`` follows the call. The library's ``map_async(task, items,
+        chunksize, timeout, cancellable, callback, *user_data)`` works too
+        (a number where Python has ``callback``): ``callback(pool, result)``
+        then calls ``map_finish()``."""
         return self._map_async(func, 'm', self._items(iterable), chunksize, callback,
-                               error_callback, progress, timeout, cancellable)
+                               error_callback, more, progress, timeout, cancellable)
 
     def starmap_async(self, func, iterable, chunksize=None, callback=None, error_callback=None,
-                      *, progress=None, timeout=None, cancellable=None):
+                      *more, progress=None, timeout=None, cancellable=None):
         return self._map_async(func, 's', self._items(iterable, True), chunksize, callback,
-                               error_callback, progress, timeout, cancellable)
+                               error_callback, more, progress, timeout, cancellable)
 
-    def _map_async(self, func, mode, items, chunksize, callback, error_callback, progress,
+    def _map_async(self, func, mode, items, chunksize, callback, error_callback, more, progress,
                    timeout, cancellable):
         self._check_running()
         name = self._task(func, mode)
-        result = AsyncResult(self, 'map', callback, error_callback)
         kwargs = {}
         if progress is not None:
             kwargs['progress_func'] = lambda n_done, n_items, *data: progress(n_done, n_items)
+        if _is_timeout(callback):
+            # the library's convention: timeout, cancellable, callback, user data
+            ready, extra = (more[0] if more else None), more[1:]
+            leave = self._bridge_enter()
+
+            def finished(src, res, *data):
+                leave()
+                if ready is not None:
+                    ready(src, res, *extra)
+            kwargs['callback'] = finished
+            Mproc.Pool.map_async(self, name, items, chunksize or 0, _usec_ever(callback),
+                                 error_callback, **kwargs)
+            return None
+        if more:
+            raise TypeError('map_async() takes at most 5 positional arguments')
+        result = AsyncResult(self, 'map', callback, error_callback)
         self._start_async(result, Mproc.Pool.map_async, Mproc.Pool.map_finish, name, items,
                           chunksize or 0, _usec(timeout), cancellable, **kwargs)
         return result
 
-    def imap(self, func, iterable, chunksize=1):
-        self._check_running()
-        if chunksize < 1:
-            raise ValueError(f'Chunksize must be 1+, not {chunksize:n}')
-        name = self._task(func, 'm')
-        return IMapIterator(self, Mproc.Pool.imap(self, name, self._items(iterable), chunksize,
-                                                  -1, None))
+    def imap(self, func, iterable, chunksize=1, timeout=None, cancellable=None):
+        """An iterator of the results in input order; also the library's
+        ``Mproc.PoolIterator`` with its signals."""
+        return self._imap(Mproc.Pool.imap, func, iterable, chunksize, timeout, cancellable)
 
-    def imap_unordered(self, func, iterable, chunksize=1):
+    def imap_unordered(self, func, iterable, chunksize=1, timeout=None, cancellable=None):
+        return self._imap(Mproc.Pool.imap_unordered, func, iterable, chunksize, timeout,
+                          cancellable)
+
+    def _imap(self, start, func, iterable, chunksize, timeout, cancellable):
         self._check_running()
         if chunksize < 1:
             raise ValueError(f'Chunksize must be 1+, not {chunksize:n}')
         name = self._task(func, 'm')
-        return IMapIterator(self, Mproc.Pool.imap_unordered(self, name, self._items(iterable),
-                                                            chunksize, -1, None))
+        it = start(self, name, self._items(iterable), chunksize, _usec_ever(timeout), cancellable)
+        if timeout is not None or cancellable is not None:
+            # the library's convention: its signals are wanted from the caller's loop
+            it.connect('finished', self._bridge_enter())
+        it._mproc_pool = self
+        it._mproc_kind = 'apply' if name.startswith(_TASK_PREFIX) else 'plain'
+        return it
 
     def close(self):
         self._state = 'CLOSE'
@@ -2881,7 +3016,7 @@ class Pool(Mproc.Pool):
     def join(self, timeout=None, cancellable=None):
         """Waits for the workers to exit, after close() or terminate()."""
         if getattr(self, '_state', 'RUN') == 'RUN':
-            raise ValueError('Pool is still running')
+            raise _mproc_error(ValueError, 'Pool is still running', _E.INVALID_STATE)
         if timeout is not None and timeout < 0:
             timeout = None
         self._iterate_until(lambda: not getattr(self, '_pending', None), timeout)

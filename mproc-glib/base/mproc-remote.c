@@ -1,0 +1,43 @@
+/* mproc-remote.c: queues and locks whose state lives elsewhere
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "mproc-i18n-private.h"
+#include "mproc-remote-private.h"
+
+static GQuark
+remote_quark (void)
+{
+  return g_quark_from_static_string ("mproc-remote");
+}
+
+static void
+remote_free (gpointer data)
+{
+  MprocRemote *remote = data;
+
+  remote->klass->free (remote);
+}
+
+MprocRemote *
+mproc_remote_get (gpointer object)
+{
+  return g_object_get_qdata (object, remote_quark ());
+}
+
+void
+mproc_remote_set (gpointer     object,
+                  MprocRemote *remote)
+{
+  g_object_set_qdata_full (object, remote_quark (), remote, remote_free);
+}
+
+void
+mproc_remote_set_unsupported (GError **error)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                       _("This operation is not available on an object that lives in Redis"));
+}

@@ -1,0 +1,84 @@
+/* mproc-manager-transport-private.h: what a manager's proxies talk to
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * MprocDict, MprocList and MprocNamespace make the same requests (an op
+ * and its arguments, mproc-manager-private.h) and expect the same replies
+ * whatever holds their object.  A manager with no transport set is the
+ * built-in one: its own server process, reached over the rings or TCP
+ * (mproc-manager-client.c, mproc-manager-tcp.c).  Any other engine is an
+ * entry of this table, set on the manager when it is made for a URI; its
+ * per-object state lives in MprocProxyCore.remote.
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mproc-manager.h"
+#include "mproc-manager-private.h"
+
+G_BEGIN_DECLS
+
+struct _MprocManagerTransport
+{
+  const char *name;
+  /* Finds or creates the object @name (NULL: a new anonymous one) of
+   * core->kind; sets core->id and core->remote. */
+  gboolean  (*open)        (MprocProxyCore      *core,
+                            const char          *name,
+                            GCancellable        *cancellable,
+                            GError             **error);
+  /* An object met in a handle (core->id, core->kind set). */
+  gboolean  (*attach)      (MprocProxyCore      *core,
+                            GError             **error);
+  /* @args owned (never floating); @reply NULL: no reply wanted. */
+  gboolean  (*call)        (MprocProxyCore      *core,
+                            guint                op,
+                            GVariant            *args,
+                            GVariant           **reply,
+                            GCancellable        *cancellable,
+                            GError             **error);
+  /* Returns @task (its value a GVariant, "()" without a reply) from the
+   * task's context; @args owned. */
+  void      (*call_async)  (MprocProxyCore      *core,
+                            guint                op,
+                            GVariant            *args,
+                            gboolean             want_reply,
+                            GTask               *task);
+  gboolean  (*watch)       (MprocProxyCore      *core,
+                            GObject             *proxy,
+                            MprocProxyEventFunc  func,
+                            GVariant           **snapshot,
+                            GCancellable        *cancellable,
+                            GError             **error);
+  gboolean  (*resync)      (MprocProxyCore      *core,
+                            GVariant           **snapshot,
+                            GError             **error);
+  void      (*unwatch)     (MprocProxyCore      *core);
+  gboolean  (*is_watched)  (MprocProxyCore      *core);
+  void      (*close)       (MprocProxyCore      *core);
+  /* The address handles carry (the manager's URI). */
+  const char *(*address)   (MprocManager        *manager);
+};
+
+/* The table's entries (each in its own layer). */
+extern const MprocManagerTransport mproc_redis_transport;
+
+/* NULL: the built-in transport. */
+const MprocManagerTransport *mproc_manager_get_transport      (MprocManager                *self);
+gpointer                     mproc_manager_get_transport_data (MprocManager                *self);
+void                         mproc_manager_set_transport      (MprocManager                *self,
+                                                               const MprocManagerTransport *transport,
+                                                               gpointer                     data,
+                                                               GDestroyNotify               destroy);
+/* The manager of this process for @address if a transport of the table
+ * claims it (by its scheme), else NULL. */
+MprocManager                *mproc_manager_transport_for_address (const char           *address,
+                                                                  GError              **error);
+/* The Redis entry's (mproc-redis-manager.c). */
+MprocManager                *mproc_redis_manager_for_uri      (const char                  *uri,
+                                                               GError                     **error);
+gboolean                     mproc_redis_uri_matches          (const char                  *address);
+
+G_END_DECLS
