@@ -127,8 +127,8 @@ mproc_register_chunk_task (const char     *name,
  *
  * Sets a function that a process asks for a pool target it does not know,
  * before it gives up with %MPROC_ERROR_UNKNOWN_TARGET: the function may
- * register the target under @name (mproc_register_task() or
- * mproc_register_chunk_task()) and return %TRUE.  A language binding uses
+ * register the target under @name ([func@Mproc.register_task] or
+ * [func@Mproc.register_chunk_task]) and return %TRUE.  A language binding uses
  * it to run functions by reference, as Python's `multiprocessing` does: the
  * `Mproc` override of PyGObject resolves names that carry its own secret
  * prefix by importing the named module.  The resolver is asked for names

@@ -81,9 +81,9 @@ void mproc_register_chunk_task (const char     *name,
 /**
  * MprocTaskResolver:
  * @name: the name of a pool target this process does not know
- * @user_data: the data given to mproc_set_task_resolver()
+ * @user_data: the data given to [func@Mproc.set_task_resolver]
  *
- * Registers the pool target @name if it can: see mproc_set_task_resolver().
+ * Registers the pool target @name if it can: see [func@Mproc.set_task_resolver].
  *
  * Returns: %TRUE if @name is registered now
  *

@@ -795,8 +795,8 @@ mproc_runtime_get_init_dir (void)
  * its children with a bootstrap of its own instead of running the user's
  * script again as its main program: the `Mproc` override of PyGObject
  * starts `python3 -c …`, which imports the script under another name (as
- * Python's `multiprocessing` does) before calling mproc_init(). The child
- * must call mproc_init() as any program does.
+ * Python's `multiprocessing` does) before calling [func@Mproc.init]. The child
+ * must call [func@Mproc.init] as any program does.
  *
  * This function is thread-safe; a start already under way uses the command
  * line it began with.
