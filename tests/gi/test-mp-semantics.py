@@ -353,6 +353,43 @@ def run_each_method():
     return 0 if ok else 1
 
 
+def listener_checks():
+    """Listener and Client between two threads: values, bytes, the authkey."""
+    box = {}
+
+    def serve(listener):
+        try:
+            with listener.accept() as conn:
+                conn.send({'k': (1, 2.5, None)})
+                box['got'] = conn.recv_bytes()
+        except Exception as e:
+            box['error'] = e
+
+    with mp.connection.Listener(('localhost', 0), authkey=b'key') as listener:
+        server = threading.Thread(target=serve, args=(listener,))
+        server.start()
+        with mp.connection.Client(listener.address, authkey=b'key') as conn:
+            value = conn.recv()
+            conn.send_bytes(b'xyz', 1)
+            server.join(TIMEOUT)
+            ready = mp.connection.wait([conn], TIMEOUT)     # the server closed its end
+            eof = raises(EOFError, conn.recv)
+    check('Listener/Client: a value and bytes travel, authkey accepted, EOFError at the end',
+          value == {'k': (1, 2.5, None)} and box.get('got') == b'yz' and ready == [conn] and
+          isinstance(eof, EOFError), (value, box, ready))
+
+    path = os.path.join(os.environ.get('TMPDIR', '/tmp'), f'mproc-test-{os.getpid()}')
+    with mp.connection.Listener(path, authkey=b'right') as listener:
+        server = threading.Thread(target=serve, args=(listener,))
+        server.start()
+        error = raises(mp.AuthenticationError, mp.connection.Client, path, authkey=b'wrong')
+        server.join(TIMEOUT)
+    check('Listener/Client on a Unix socket: a wrong authkey is AuthenticationError on both ends',
+          isinstance(error, mp.AuthenticationError) and
+          isinstance(box.get('error'), mp.AuthenticationError) and not os.path.exists(path),
+          (error, box))
+
+
 if __name__ == '__main__':
     if len(sys.argv) == 1:
         import re
@@ -361,6 +398,8 @@ if __name__ == '__main__':
     check('module surface', mp.cpu_count() >= 1 and mp.get_start_method() == 'fork' and
           mp.current_process().name == 'MainProcess' and mp.parent_process() is None and
           mp.active_children() == [])
+    if methods == ['fork']:
+        listener_checks()
     for method in methods:
         run(method)
     print(f'1..{len(results)}', flush=True)

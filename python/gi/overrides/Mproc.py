@@ -414,8 +414,14 @@ def _decode_tagged(kind, payload):
             raise ValueError('a shared object reference outside of process arguments')
         return objects[payload.get_int64()]
     if kind == 'ref':
+        module, qualname = payload.get_child_value(1).get_string().split(':', 1)
+        if module == 'builtins' and '.' not in qualname:
+            # a built-in type (float, int…) is data, from any program
+            found = getattr(builtins, qualname, None)
+            if isinstance(found, type):
+                return found
         _check_token(payload.get_child_value(0).get_string())
-        return _resolve(*payload.get_child_value(1).get_string().split(':', 1))
+        return _resolve(module, qualname)
     if kind == 'instance':
         _check_token(payload.get_child_value(0).get_string())
         cls = _resolve(*payload.get_child_value(1).get_string().split(':', 1))
@@ -1600,6 +1606,10 @@ def _wait(object_list, timeout=None):
         if timeout:
             time.sleep(timeout)
         return []
+    if all(isinstance(o, SocketConnection) for o in objects):
+        import select
+        ready, _, _ = select.select(objects, [], [], None if timeout is None else max(0.0, timeout))
+        return [o for o in objects if o in ready]
     try:
         ready = Mproc.Connection.wait(objects, _usec(timeout), None)
     except GLib.Error as e:
@@ -1610,7 +1620,276 @@ def _wait(object_list, timeout=None):
     return [o for o in objects if o in ready]
 
 
+# --- Listener and Client: connections between programs over a socket --------
+#
+# Messages are framed by a 4-byte length; a value travels as its GVariant
+# type string and serialised data, which names no code (references to
+# functions and classes stay refused, as their token is another program's).
+# With an authkey both ends prove that they know it (HMAC-SHA256 of a random
+# challenge, each way) before anything else is read.
+
+_FRAME = __import__('struct').Struct('!I')
+_CHALLENGE = b'#MPROC-CHALLENGE#'
+
+
+class SocketConnection:
+    """A connection made by ``Listener.accept()`` or ``Client()``, as
+    ``multiprocessing.connection.Connection``: ``send``/``recv``,
+    ``send_bytes``/``recv_bytes``/``recv_bytes_into``, ``poll``, ``close``,
+    ``fileno``, ``with``."""
+
+    def __init__(self, sock):
+        self._sock = sock
+
+    def _checked(self):
+        if self._sock is None:
+            raise OSError('handle is closed')
+        return self._sock
+
+    closed = property(lambda self: self._sock is None)
+    readable = writable = property(lambda self: True)
+
+    def fileno(self):
+        return self._checked().fileno()
+
+    def close(self):
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send_bytes(self, buf, offset=0, size=None):
+        m = memoryview(buf).cast('B')
+        if offset < 0 or offset > len(m):
+            raise ValueError('buffer length < offset')
+        if size is None:
+            size = len(m) - offset
+        if size < 0 or offset + size > len(m):
+            raise ValueError('buffer length < offset + size')
+        self._checked().sendall(_FRAME.pack(size) + m[offset:offset + size].tobytes())
+
+    def _read(self, n):
+        sock, chunks = self._checked(), []
+        while n > 0:
+            chunk = sock.recv(n)
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b''.join(chunks)
+
+    def recv_bytes(self, maxlength=None):
+        size, = _FRAME.unpack(self._read(_FRAME.size))
+        if maxlength is not None and size > maxlength:
+            self.close()
+            raise OSError('bad message length')
+        return self._read(size)
+
+    def recv_bytes_into(self, buf, offset=0):
+        data = self.recv_bytes()
+        m = memoryview(buf).cast('B')
+        if offset < 0 or offset > len(m):
+            raise ValueError('offset out of bounds')
+        if len(data) > len(m) - offset:
+            raise BufferTooShort(data)
+        m[offset:offset + len(data)] = data
+        return len(data)
+
+    def send(self, obj):
+        v = to_variant(obj)
+        self.send_bytes(v.get_type_string().encode() + b'\0' + v.get_data_as_bytes().get_data())
+
+    def recv(self):
+        data = self.recv_bytes()
+        type_string, _, payload = data.partition(b'\0')
+        try:
+            vtype = GLib.VariantType.new(type_string.decode())
+        except Exception:
+            raise ValueError('not a value') from None
+        v = GLib.Variant.new_from_bytes(vtype, GLib.Bytes.new(payload), False)
+        if not v.is_normal_form():
+            raise ValueError('not a value')
+        return from_variant(v)
+
+    def poll(self, timeout=0.0):
+        import select
+        ready, _, _ = select.select([self._checked()], [], [], None if timeout is None else
+                                    max(0.0, timeout))
+        return bool(ready)
+
+
+def _address_family(address, family=None):
+    import socket
+    if family is not None:
+        return getattr(socket, family) if isinstance(family, str) else family
+    if isinstance(address, tuple):
+        return socket.AF_INET6 if ':' in address[0] else socket.AF_INET
+    return socket.AF_UNIX
+
+
+def _digest(authkey, message):
+    import hmac
+    return hmac.new(authkey, message, 'sha256').digest()
+
+
+def _prove(conn, authkey):
+    """Answers the other end's challenge."""
+    challenge = conn.recv_bytes(256)
+    if not challenge.startswith(_CHALLENGE):
+        raise AuthenticationError('the other end sent no challenge')
+    conn.send_bytes(_digest(authkey, challenge))
+    if conn.recv_bytes(256) != b'#WELCOME#':
+        raise AuthenticationError('digest sent was rejected')
+
+
+def _challenge(conn, authkey):
+    """Checks that the other end knows authkey."""
+    import hmac
+    challenge = _CHALLENGE + secrets.token_bytes(32)
+    conn.send_bytes(challenge)
+    if not hmac.compare_digest(conn.recv_bytes(256), _digest(authkey, challenge)):
+        conn.send_bytes(b'#FAILURE#')
+        raise AuthenticationError('digest received was wrong')
+    conn.send_bytes(b'#WELCOME#')
+
+
+def _authkey(authkey):
+    if authkey is not None and not isinstance(authkey, bytes):
+        raise TypeError('authkey should be a byte string')
+    return authkey
+
+
+class Listener:
+    """``Listener(address=None, family=None, backlog=1, authkey=None)``,
+    as ``multiprocessing.connection.Listener``: a (host, port) tuple listens
+    on TCP, a path on a Unix socket; ``accept()`` gives a connection whose
+    peer proved it knows ``authkey``."""
+
+    def __init__(self, address=None, family=None, backlog=1, authkey=None):
+        import socket
+        import tempfile
+        self._authkey = _authkey(authkey)
+        if address is None:
+            fam = _address_family(None, family) if family is not None else socket.AF_UNIX
+            address = ('localhost', 0) if fam != socket.AF_UNIX else \
+                os.path.join(tempfile.mkdtemp(prefix='mproc-'), 'listener')
+        fam = _address_family(address, family)
+        self._socket = socket.socket(fam)
+        if fam != socket.AF_UNIX:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(address)
+        self._socket.listen(backlog)
+        self._unlink = address if fam == socket.AF_UNIX else None
+        self.address = self._socket.getsockname()
+        self.last_accepted = None
+
+    def accept(self):
+        if self._socket is None:
+            raise OSError('listener is closed')
+        sock, self.last_accepted = self._socket.accept()
+        conn = SocketConnection(sock)
+        if self._authkey is not None:
+            try:
+                _challenge(conn, self._authkey)
+                _prove(conn, self._authkey)
+            except BaseException:
+                conn.close()
+                raise
+        return conn
+
+    def close(self):
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+            if self._unlink:
+                try:
+                    os.unlink(self._unlink)
+                except OSError:
+                    pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def Client(address, family=None, authkey=None):
+    """``Client(address, family=None, authkey=None)``: a connection to a
+    ``Listener``, as ``multiprocessing.connection.Client``."""
+    import socket
+    authkey = _authkey(authkey)
+    sock = socket.socket(_address_family(address, family))
+    try:
+        sock.connect(address)
+    except BaseException:
+        sock.close()
+        raise
+    conn = SocketConnection(sock)
+    if authkey is not None:
+        try:
+            _prove(conn, authkey)
+            _challenge(conn, authkey)
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+# --- logging -----------------------------------------------------------------
+
+_LOG_FORMAT = '[%(levelname)s/%(processName)s] %(message)s'
+_logger = None
+
+
+class _ProcessNameFilter:
+    """Names records after Mproc's current process (logging asks
+    multiprocessing, which a program of Mproc need not import)."""
+
+    def filter(self, record):
+        try:
+            record.processName = Mproc.current_process().get_name()
+        except Exception:
+            pass
+        return True
+
+
+def get_logger():
+    """``multiprocessing.get_logger()``: the logger named "multiprocessing",
+    its records named after the current process."""
+    global _logger
+    import logging
+    if _logger is None:
+        _logger = logging.getLogger('multiprocessing')
+        _logger.propagate = False
+        _logger.addFilter(_ProcessNameFilter())
+    return _logger
+
+
+def log_to_stderr(level=None):
+    """``multiprocessing.log_to_stderr(level=None)``: get_logger() with a
+    handler writing "[LEVEL/ProcessName] message" to stderr."""
+    import logging
+    logger = get_logger()
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    handler.addFilter(_ProcessNameFilter())
+    logger.addHandler(handler)
+    if level:
+        logger.setLevel(level)
+    return logger
+
+
+__all__ += ['get_logger', 'log_to_stderr']
+
+
 connection = types.SimpleNamespace(wait=_wait, Connection=Connection, Pipe=Pipe,
+                                   Listener=Listener, Client=Client,
                                    BufferTooShort=BufferTooShort,
                                    AuthenticationError=AuthenticationError)
 
@@ -2113,8 +2392,6 @@ class _ManagerMethods:
     library's shared objects, which every process of the program can use."""
 
     def dict(self, *args, cancellable=None, **kwargs):
-        if args and isinstance(args[0], str) and len(args) == 1 and not kwargs and False:
-            pass
         d = Mproc.Dict.new(self, None, cancellable)
         initial = dict(*args, **kwargs)
         if initial:
@@ -2122,8 +2399,6 @@ class _ManagerMethods:
         return d
 
     def list(self, sequence=(), cancellable=None):
-        if isinstance(sequence, str) and sequence and False:
-            pass
         lst = Mproc.List.new(self, None, cancellable)
         items = list(sequence)
         if items:
