@@ -930,24 +930,29 @@ __all__ += ['register_target', 'register_task', 'init']
 _TASK_PREFIX = f'mproc-py:{_TOKEN}:'
 
 
-def _call_item(func, mode, item):
-    if mode == 'm':
-        return func(item)
-    if mode == 's':
-        return func(*item)
-    args, kwargs = item
-    return func(*args, **kwargs)
-
-
 def _make_chunk_task(func, mode):
+    if mode == 's':
+        def call(item):
+            return func(*item)
+    elif mode == 'a':
+        def call(item):
+            return func(*item[0], **item[1])
+    else:
+        call = func
+
     def run_chunk(items, *data):
         _enter_child()
         results = []
         append = results.append
+        it = iter(from_variant(items))
         try:
-            for item in from_variant(items):
+            # one loop for the whole chunk; an exception is kept as the
+            # item's result and the loop goes on with the next item
+            while True:
                 try:
-                    append(_call_item(func, mode, item))
+                    for item in it:
+                        append(call(item))
+                    break
                 except Exception as e:
                     e._mproc_tb = ''.join(traceback.format_exception(type(e), e, e.__traceback__))
                     append(e)
@@ -1341,10 +1346,25 @@ def _with(mixin, cls):
     return (cls,) if issubclass(cls, mixin) else (mixin, cls)
 
 
+_queue_put_int64 = getattr(Mproc.Queue, 'put_int64', None)
+
+
 class _QueueMethods:
     """Python's put() and get() over the library's."""
 
+    _int64_ok = _queue_put_int64 is not None   # False once a queue has none (Redis)
+
     def put(self, obj, block=True, timeout=None, cancellable=None):
+        if type(obj) is int and block and self._int64_ok and \
+                -0x8000000000000000 <= obj <= 0x7fffffffffffffff:
+            # the same message as put() of an int64 GVariant, without one
+            try:
+                _queue_put_int64(self, obj, -1 if timeout is None else _usec(timeout), cancellable)
+                return
+            except GLib.Error as e:
+                if not e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.NOT_SUPPORTED):
+                    _raise(e, _QUEUE_PUT)
+                self._int64_ok = False
         v = to_variant(obj)
         try:
             if block:
@@ -1899,12 +1919,19 @@ __all__ += ['Queue', 'JoinableQueue', 'SimpleQueue', 'Connection', 'Pipe', 'conn
 # --- synchronisation ---------------------------------------------------------
 
 class _Acquirable:
-    """acquire(block=True, timeout=None) and the with statement."""
+    """acquire(block=True, timeout=None) and the with statement.
+
+    The library's functions are kept unbound on the class (``_try``,
+    ``_acquire``, ``_release``): an uncontended acquire or a release is one
+    call into the library and no bound method made on the way."""
+
+    _try = None     # try_acquire(), or None where there is none (Condition)
 
     def acquire(self, block=True, timeout=None, cancellable=None):
-        if self._c is not Mproc.Condition:
+        try_ = self._try
+        if try_ is not None:
             try:
-                if self.try_acquire():
+                if try_(self):
                     return True
             except GLib.Error as e:
                 if not _timed_out(e):
@@ -1914,7 +1941,7 @@ class _Acquirable:
         elif not block:
             timeout = 0
         try:
-            return self._c.acquire(self, _usec(timeout), cancellable)
+            return self._acquire(self, -1 if timeout is None else _usec(timeout), cancellable)
         except GLib.Error as e:
             if _timed_out(e):
                 return False
@@ -1922,18 +1949,40 @@ class _Acquirable:
 
     def release(self):
         try:
-            self._c.release(self)
+            self._release(self)
         except GLib.Error as e:
             _raise(e, self._release_errors)
 
     def __enter__(self):
+        try_ = self._try
+        if try_ is not None:
+            try:
+                if try_(self):
+                    return True
+            except GLib.Error:
+                pass
         return self.acquire()
 
     def __exit__(self, *exc):
-        self.release()
+        try:
+            self._release(self)
+        except GLib.Error as e:
+            _raise(e, self._release_errors)
+
+
+def _acquirable(cls):
+    """Keeps the library's functions of cls._c unbound on cls."""
+    c = cls._c
+    # a condition's acquire is its lock's, which it does not try first
+    cls._try = staticmethod(c.try_acquire) \
+        if c is not Mproc.Condition and hasattr(c, 'try_acquire') else None
+    cls._acquire = staticmethod(c.acquire)
+    cls._release = staticmethod(c.release)
+    return cls
 
 
 @override
+@_acquirable
 class Lock(_Acquirable, Mproc.Lock):
     _c = Mproc.Lock
     _release_errors = {int(_E.NOT_OWNER): ValueError}
@@ -1949,6 +1998,7 @@ class Lock(_Acquirable, Mproc.Lock):
 
 
 @override
+@_acquirable
 class RLock(*_with(_Acquirable, Mproc.RLock)):
     _c = Mproc.Lock
     _release_errors = {int(_E.NOT_OWNER): AssertionError}
@@ -1961,6 +2011,7 @@ class RLock(*_with(_Acquirable, Mproc.RLock)):
 
 
 @override
+@_acquirable
 class Semaphore(_Acquirable, Mproc.Semaphore):
     _c = Mproc.Semaphore
     _release_errors = {int(_E.TOO_MANY_RELEASES): ValueError}
@@ -1986,6 +2037,7 @@ def BoundedSemaphore(value=1, *, ctx=None):
 
 
 @override
+@_acquirable
 class Condition(_Acquirable, Mproc.Condition):
     _c = Mproc.Condition
     _release_errors = {int(_E.NOT_OWNER): AssertionError}
@@ -2036,6 +2088,9 @@ class Condition(_Acquirable, Mproc.Condition):
             _raise(e, {int(_E.NOT_OWNER): RuntimeError})
 
 
+_event_wait = Mproc.Event.wait
+
+
 @override
 class Event(Mproc.Event):
     def __new__(cls, *, ctx=None):
@@ -2047,9 +2102,8 @@ class Event(Mproc.Event):
     def wait(self, timeout=None, cancellable=None):
         """Returns whether the event is set, after at most ``timeout``
         seconds."""
-        if self.is_set():
-            return True
-        return Mproc.Event.wait(self, _usec(timeout), cancellable)
+        # one call into the library, which returns at once when it is set
+        return _event_wait(self, -1 if timeout is None else _usec(timeout), cancellable)
 
     def wait_async(self, timeout=None, cancellable=None, callback=None, *user_data):
         return Mproc.Event.wait_async(self, _usec_ever(timeout), cancellable, callback, *user_data)
@@ -2200,6 +2254,14 @@ class Value(Mproc.Value):
         self._store, self._load, self._code = store, load, code
         self._get = getattr(self, 'get_' + kind)
         self._set = getattr(self, 'set_' + kind)
+        # the ints that store() keeps as they are: set without it
+        vtype, bits, signed = _TYPECODES[code]
+        if kind != 'int' or code == 'c':
+            self._lo, self._hi = 1, 0
+        elif signed or bits == 64:
+            self._lo, self._hi = (-(1 << (bits - 1)) if signed else 0), (1 << (bits - 1)) - 1
+        else:
+            self._lo, self._hi = 0, (1 << bits) - 1
 
     def _ensure(self):
         if not hasattr(self, '_get'):
@@ -2219,6 +2281,9 @@ class Value(Mproc.Value):
     @value.setter
     def value(self, v):
         try:
+            if type(v) is int and self._lo <= v <= self._hi:
+                self._set(v)
+                return
             self._set(self._store(v))
         except AttributeError:
             self._ensure()
@@ -2282,6 +2347,14 @@ class Array(Mproc.Array):
         self._store, self._load, self._code = store, load, code
         self._get = getattr(self, 'get_' + kind)
         self._set = getattr(self, 'set_' + kind)
+        # the ints that store() keeps as they are: set without it
+        vtype, bits, signed = _TYPECODES[code]
+        if kind != 'int' or code == 'c':
+            self._lo, self._hi = 1, 0
+        elif signed or bits == 64:
+            self._lo, self._hi = (-(1 << (bits - 1)) if signed else 0), (1 << (bits - 1)) - 1
+        else:
+            self._lo, self._hi = 0, (1 << bits) - 1
 
     def _ensure(self):
         if not hasattr(self, '_get'):
