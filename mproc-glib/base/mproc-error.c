@@ -51,7 +51,7 @@ G_STATIC_ASSERT (G_N_ELEMENTS (mproc_dbus_error_entries) == MPROC_ERROR_INVALID_
  *
  * Returns: the quark of the domain
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GQuark
 mproc_error_quark (void)

@@ -20,7 +20,7 @@ G_BEGIN_DECLS
  *
  * The error domain of mproc-glib.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define MPROC_ERROR (mproc_error_quark ())
 
@@ -58,7 +58,7 @@ G_BEGIN_DECLS
  * Error codes in the %MPROC_ERROR domain. Cancellation is always reported as
  * %G_IO_ERROR_CANCELLED.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 typedef enum
 {

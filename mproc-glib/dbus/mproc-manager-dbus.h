@@ -23,7 +23,7 @@ G_BEGIN_DECLS
  * `org.gnome.Mproc.Manager`, `org.gnome.Mproc.Dict`, `org.gnome.Mproc.List`
  * and `org.gnome.Mproc.Namespace` interfaces on its D-Bus address.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define MPROC_MANAGER_DBUS_OBJECT_PATH "/org/gnome/Mproc/Manager"
 
@@ -37,7 +37,7 @@ G_BEGIN_DECLS
  *
  * Returns: (transfer full): a new interface skeleton
  *
- * Since: 1.0
+ * Since: 0.1
  */
 typedef GDBusInterfaceSkeleton *(*MprocManagerDBusObjectFunc) (gpointer user_data);
 
@@ -53,7 +53,7 @@ const char      *mproc_manager_get_dbus_address             (MprocManager       
 MPROC_AVAILABLE_IN_1_0
 GDBusConnection *mproc_manager_dup_dbus_connection          (MprocManager                *self,
                                                              GCancellable                *cancellable,
-                                                             GError                     **error);
+                                                             GError                     **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void             mproc_manager_dup_dbus_connection_async    (MprocManager                *self,
                                                              GCancellable                *cancellable,
@@ -62,6 +62,6 @@ void             mproc_manager_dup_dbus_connection_async    (MprocManager       
 MPROC_AVAILABLE_IN_1_0
 GDBusConnection *mproc_manager_dup_dbus_connection_finish   (MprocManager                *self,
                                                              GAsyncResult                *result,
-                                                             GError                     **error);
+                                                             GError                     **error) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS

@@ -64,7 +64,7 @@
  * queue; async methods complete in the thread-default main context of the
  * caller.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 typedef struct
@@ -203,12 +203,28 @@ mproc_queue_set_error_closed (GError **error)
 
 /* --- GObject ------------------------------------------------------------ */
 
+/* The ring of an open local queue made ready, else NULL.  A queue that
+ * lives elsewhere (mproc_remote_get()) never makes a ring, so the hot
+ * paths skip the object-data lookup when this finds one. */
+static inline MprocRing *
+queue_local_ring (MprocQueue *self)
+{
+  MprocQueuePrivate *priv = mproc_queue_get_instance_private (self);
+
+  if (!priv->closed && MPROC_INIT_ONCE_READY (&priv->once))
+    return priv->store.ring;
+  return NULL;
+}
+
 MprocRing *
 mproc_queue_get_ring (MprocQueue  *self,
                       GError     **error)
 {
   MprocQueuePrivate *priv = mproc_queue_get_instance_private (self);
+  MprocRing *ring;
 
+  if ((ring = queue_local_ring (self)) != NULL)
+    return ring;
   if (priv->closed)
     {
       mproc_queue_set_error_closed (error);
@@ -390,7 +406,7 @@ mproc_queue_class_init (MprocQueueClass *klass)
    * The most messages the queue holds at once; 0 for no limit on the
    * number (the byte capacity still applies: a put waits for room).
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_MAXSIZE] =
     g_param_spec_uint ("maxsize", NULL, NULL, 0, G_MAXUINT, 0,
@@ -404,7 +420,7 @@ mproc_queue_class_init (MprocQueueClass *klass)
    * least 4096). Messages larger than it still go through, streamed.
    * 0 at construction means %MPROC_QUEUE_DEFAULT_CAPACITY.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_CAPACITY] =
     g_param_spec_uint64 ("capacity", NULL, NULL, 0, G_MAXUINT32 / 2 + 1, MPROC_QUEUE_DEFAULT_CAPACITY,
@@ -437,7 +453,7 @@ mproc_queue_init (MprocQueue *self)
  * Returns: (transfer full): a new queue, or %NULL with @error set if the
  *   shared memory cannot be created
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocQueue *
 mproc_queue_new (guint    maxsize,
@@ -458,7 +474,7 @@ mproc_queue_new (guint    maxsize,
  *
  * Returns: (transfer full): a new queue, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocQueue *
 mproc_queue_new_full (guint    maxsize,
@@ -482,7 +498,7 @@ mproc_queue_new_full (guint    maxsize,
  *
  * Returns: the most messages @self holds, 0 for no limit
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_queue_get_maxsize (MprocQueue *self)
@@ -504,7 +520,7 @@ mproc_queue_get_maxsize (MprocQueue *self)
  *
  * Returns: the byte size of the shared ring of @self
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gsize
 mproc_queue_get_capacity (MprocQueue *self)
@@ -538,7 +554,7 @@ mproc_queue_get_capacity (MprocQueue *self)
  *   %MPROC_ERROR_FULL when @timeout_usec is 0 and there is no room,
  *   %MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED or %MPROC_ERROR_CLOSED
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_queue_put (MprocQueue    *self,
@@ -555,6 +571,8 @@ mproc_queue_put (MprocQueue    *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if ((ring = queue_local_ring (self)) != NULL)
+    return mproc_ring_put (ring, value, NULL, -1, NULL, 0, timeout_usec, cancellable, error);
   if ((remote = mproc_remote_get (self)) != NULL)
     {
       g_autoptr(GVariant) sunk = g_variant_ref_sink (value);
@@ -582,7 +600,7 @@ mproc_queue_put (MprocQueue    *self,
  *
  * Returns: %TRUE once @value is in the queue, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_queue_put_nowait (MprocQueue  *self,
@@ -609,7 +627,7 @@ mproc_queue_put_nowait (MprocQueue  *self,
  * Returns: %TRUE once @value is in the queue, else %FALSE with @error set,
  *   as [method@Mproc.Queue.put]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_queue_put_int64 (MprocQueue    *self,
@@ -644,7 +662,7 @@ mproc_queue_put_int64 (MprocQueue    *self,
  * helper thread: the caller's thread-default main context watches for room.
  * Call [method@Mproc.Queue.put_finish] from @callback.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_queue_put_async (MprocQueue          *self,
@@ -683,7 +701,7 @@ mproc_queue_put_async (MprocQueue          *self,
  *
  * Returns: %TRUE if the message was put, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_queue_put_finish (MprocQueue    *self,
@@ -722,7 +740,7 @@ decode_or_null (GBytes  *bytes,
  *   %MPROC_ERROR_INVALID_MESSAGE for a malformed message (which is
  *   dropped: the next get goes on with the next message)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_queue_get (MprocQueue    *self,
@@ -737,6 +755,8 @@ mproc_queue_get (MprocQueue    *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if ((ring = queue_local_ring (self)) != NULL)
+    return mproc_ring_get_value (ring, timeout_usec, cancellable, error);
   if ((remote = mproc_remote_get (self)) != NULL)
     return remote->klass->get (remote, timeout_usec, cancellable, error);
   ring = mproc_queue_get_ring (self, error);
@@ -755,7 +775,7 @@ mproc_queue_get (MprocQueue    *self,
  *
  * Returns: (transfer full): the message, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_queue_get_nowait (MprocQueue  *self,
@@ -782,7 +802,7 @@ mproc_queue_get_nowait (MprocQueue  *self,
  *   set, as [method@Mproc.Queue.get], or %MPROC_ERROR_INVALID_MESSAGE for a
  *   message that is not an `int64`
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_queue_get_int64 (MprocQueue    *self,
@@ -819,7 +839,7 @@ mproc_queue_get_int64 (MprocQueue    *self,
  * a thread per waiter. @callback runs in the caller's thread-default main
  * context; call [method@Mproc.Queue.get_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_queue_get_async (MprocQueue          *self,
@@ -853,7 +873,7 @@ mproc_queue_get_async (MprocQueue          *self,
  *
  * Returns: (transfer full): the message, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_queue_get_finish (MprocQueue    *self,
@@ -879,7 +899,7 @@ mproc_queue_get_finish (MprocQueue    *self,
  *
  * Returns: the approximate number of messages
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_queue_get_qsize (MprocQueue *self)
@@ -908,7 +928,7 @@ mproc_queue_get_qsize (MprocQueue *self)
  *
  * Returns: %TRUE if empty
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_queue_is_empty (MprocQueue *self)
@@ -925,7 +945,7 @@ mproc_queue_is_empty (MprocQueue *self)
  *
  * Returns: %TRUE if full
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_queue_is_full (MprocQueue *self)
@@ -947,7 +967,7 @@ mproc_queue_is_full (MprocQueue *self)
  * not affected, and messages already put stay in the queue for them. The
  * shared memory is released with the last reference.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_queue_close (MprocQueue *self)
@@ -968,7 +988,7 @@ mproc_queue_close (MprocQueue *self)
  *
  * Returns: whether [method@Mproc.Queue.close] was called in this process
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_queue_is_closed (MprocQueue *self)
@@ -992,7 +1012,7 @@ mproc_queue_is_closed (MprocQueue *self)
  * code written after Python reads the same. Nothing is ever flushed at
  * exit, and nothing put is dropped when the process exits.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_queue_join_thread (MprocQueue *self)
@@ -1010,7 +1030,7 @@ mproc_queue_join_thread (MprocQueue *self)
  * only a message whose put was still in progress (interrupted by the exit
  * or a signal): readers never see a partial message.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_queue_cancel_join_thread (MprocQueue *self)
@@ -1030,7 +1050,7 @@ mproc_queue_cancel_join_thread (MprocQueue *self)
  *
  * Returns: (transfer full): a new #GSource
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GSource *
 mproc_queue_create_source (MprocQueue *self)

@@ -21,7 +21,7 @@ G_BEGIN_DECLS
  * The byte capacity of a queue's shared ring when none is given: 4 MiB
  * (pages are only allocated as they are used).
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define MPROC_QUEUE_DEFAULT_CAPACITY (4 * 1024 * 1024)
 
@@ -37,7 +37,7 @@ G_DECLARE_DERIVABLE_TYPE (MprocQueue, mproc_queue, MPROC, QUEUE, GObject)
  * The class of #MprocQueue. It has no virtual functions; #MprocJoinableQueue
  * derives from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 struct _MprocQueueClass
 {
@@ -49,11 +49,11 @@ struct _MprocQueueClass
 
 MPROC_AVAILABLE_IN_1_0
 MprocQueue *mproc_queue_new                (guint                maxsize,
-                                            GError             **error);
+                                            GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 MprocQueue *mproc_queue_new_full           (guint                maxsize,
                                             gsize                capacity,
-                                            GError             **error);
+                                            GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 guint       mproc_queue_get_maxsize        (MprocQueue          *self);
 MPROC_AVAILABLE_IN_1_0
@@ -91,10 +91,10 @@ MPROC_AVAILABLE_IN_1_0
 GVariant   *mproc_queue_get                (MprocQueue          *self,
                                             gint64               timeout_usec,
                                             GCancellable        *cancellable,
-                                            GError             **error);
+                                            GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 GVariant   *mproc_queue_get_nowait         (MprocQueue          *self,
-                                            GError             **error);
+                                            GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean    mproc_queue_get_int64          (MprocQueue          *self,
                                             gint64              *out_value,
@@ -110,7 +110,7 @@ void        mproc_queue_get_async          (MprocQueue          *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant   *mproc_queue_get_finish         (MprocQueue          *self,
                                             GAsyncResult        *result,
-                                            GError             **error);
+                                            GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 
 MPROC_AVAILABLE_IN_1_0
 guint       mproc_queue_get_qsize          (MprocQueue          *self);
@@ -129,6 +129,6 @@ MPROC_AVAILABLE_IN_1_0
 void        mproc_queue_cancel_join_thread (MprocQueue          *self);
 
 MPROC_AVAILABLE_IN_1_0
-GSource    *mproc_queue_create_source      (MprocQueue          *self);
+GSource    *mproc_queue_create_source      (MprocQueue          *self) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS

@@ -47,7 +47,7 @@
  * thread-default main context of the caller, and #MprocDict::changed is
  * emitted in the one of [method@Mproc.Dict.watch]'s caller.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 struct _MprocDict
@@ -95,7 +95,7 @@ mproc_dict_class_init (MprocDictClass *klass)
    * caller, after the change, possibly after later changes too: read the
    * value again to know it.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   signals[SIGNAL_CHANGED] =
     g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -151,7 +151,7 @@ mproc_dict_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): the dictionary, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocDict *
 mproc_dict_new (MprocManager  *manager,
@@ -179,7 +179,7 @@ mproc_dict_new (MprocManager  *manager,
  *
  * Returns: (transfer none): the manager
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocManager *
 mproc_dict_get_manager (MprocDict *self)
@@ -222,7 +222,7 @@ dict_event (GObject  *proxy,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_dict_watch (MprocDict     *self,
@@ -243,7 +243,7 @@ mproc_dict_watch (MprocDict     *self,
  *
  * Stops what [method@Mproc.Dict.watch] started.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_unwatch (MprocDict *self)
@@ -316,7 +316,7 @@ dict_lookup (MprocDict     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_dict_set (MprocDict     *self,
@@ -350,7 +350,7 @@ mproc_dict_set (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.set_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_set_async (MprocDict           *self,
@@ -379,7 +379,7 @@ mproc_dict_set_async (MprocDict           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_dict_set_finish (MprocDict     *self,
@@ -406,7 +406,7 @@ mproc_dict_set_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the value of @key, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_get (MprocDict     *self,
@@ -433,7 +433,7 @@ mproc_dict_get (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.get_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_get_async (MprocDict           *self,
@@ -460,7 +460,7 @@ mproc_dict_get_async (MprocDict           *self,
  *
  * Returns: (transfer full): the value of @key, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_get_finish (MprocDict     *self,
@@ -488,7 +488,7 @@ mproc_dict_get_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the value of @key or @default_value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_get_default (MprocDict     *self,
@@ -518,7 +518,7 @@ mproc_dict_get_default (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.get_default_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_get_default_async (MprocDict           *self,
@@ -547,7 +547,7 @@ mproc_dict_get_default_async (MprocDict           *self,
  *
  * Returns: (transfer full): the value of @key or @default_value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_get_default_finish (MprocDict     *self,
@@ -575,7 +575,7 @@ mproc_dict_get_default_finish (MprocDict     *self,
  *
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_dict_contains (MprocDict     *self,
@@ -618,7 +618,7 @@ mproc_dict_contains (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.contains_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_contains_async (MprocDict           *self,
@@ -646,7 +646,7 @@ mproc_dict_contains_async (MprocDict           *self,
  *
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_dict_contains_finish (MprocDict     *self,
@@ -675,7 +675,7 @@ mproc_dict_contains_finish (MprocDict     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_dict_remove (MprocDict     *self,
@@ -706,7 +706,7 @@ mproc_dict_remove (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.remove_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_remove_async (MprocDict           *self,
@@ -733,7 +733,7 @@ mproc_dict_remove_async (MprocDict           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_dict_remove_finish (MprocDict     *self,
@@ -762,7 +762,7 @@ mproc_dict_remove_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the value removed, or @default_value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_pop (MprocDict     *self,
@@ -795,7 +795,7 @@ mproc_dict_pop (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.pop_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_pop_async (MprocDict           *self,
@@ -823,7 +823,7 @@ mproc_dict_pop_async (MprocDict           *self,
  *
  * Returns: (transfer full): the value removed, or @default_value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_pop_finish (MprocDict     *self,
@@ -851,7 +851,7 @@ mproc_dict_pop_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the value @key now has, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_setdefault (MprocDict     *self,
@@ -885,7 +885,7 @@ mproc_dict_setdefault (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.setdefault_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_setdefault_async (MprocDict           *self,
@@ -914,7 +914,7 @@ mproc_dict_setdefault_async (MprocDict           *self,
  *
  * Returns: (transfer full): the value @key now has, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_setdefault_finish (MprocDict     *self,
@@ -946,7 +946,7 @@ mproc_dict_setdefault_finish (MprocDict     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_dict_update (MprocDict     *self,
@@ -977,7 +977,7 @@ mproc_dict_update (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.update_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_update_async (MprocDict           *self,
@@ -1004,7 +1004,7 @@ mproc_dict_update_async (MprocDict           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_dict_update_finish (MprocDict     *self,
@@ -1029,7 +1029,7 @@ mproc_dict_update_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the keys, in insertion order (type `av`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_keys (MprocDict     *self,
@@ -1057,7 +1057,7 @@ mproc_dict_keys (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.keys_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_keys_async (MprocDict           *self,
@@ -1082,7 +1082,7 @@ mproc_dict_keys_async (MprocDict           *self,
  *
  * Returns: (transfer full): the keys, in insertion order (type `av`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_keys_finish (MprocDict     *self,
@@ -1107,7 +1107,7 @@ mproc_dict_keys_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the values, in insertion order (type `av`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_values (MprocDict     *self,
@@ -1135,7 +1135,7 @@ mproc_dict_values (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.values_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_values_async (MprocDict           *self,
@@ -1160,7 +1160,7 @@ mproc_dict_values_async (MprocDict           *self,
  *
  * Returns: (transfer full): the values, in insertion order (type `av`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_values_finish (MprocDict     *self,
@@ -1185,7 +1185,7 @@ mproc_dict_values_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the (key, value) pairs, in insertion order (type `a(vv)`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_items (MprocDict     *self,
@@ -1213,7 +1213,7 @@ mproc_dict_items (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.items_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_items_async (MprocDict           *self,
@@ -1238,7 +1238,7 @@ mproc_dict_items_async (MprocDict           *self,
  *
  * Returns: (transfer full): the (key, value) pairs, in insertion order (type `a(vv)`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_dict_items_finish (MprocDict     *self,
@@ -1263,7 +1263,7 @@ mproc_dict_items_finish (MprocDict     *self,
  *
  * Returns: the number of keys, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gssize
 mproc_dict_len (MprocDict     *self,
@@ -1296,7 +1296,7 @@ mproc_dict_len (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.len_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_len_async (MprocDict           *self,
@@ -1321,7 +1321,7 @@ mproc_dict_len_async (MprocDict           *self,
  *
  * Returns: the number of keys, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gssize
 mproc_dict_len_finish (MprocDict     *self,
@@ -1346,7 +1346,7 @@ mproc_dict_len_finish (MprocDict     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_dict_clear (MprocDict     *self,
@@ -1374,7 +1374,7 @@ mproc_dict_clear (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.clear_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_dict_clear_async (MprocDict           *self,
@@ -1399,7 +1399,7 @@ mproc_dict_clear_async (MprocDict           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_dict_clear_finish (MprocDict     *self,

@@ -17,7 +17,7 @@
  * An item of an #MprocList seen as a #GListModel: it holds one value, a
  * #GVariant, and never changes (a changed item is replaced by a new one).
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 struct _MprocListItem
@@ -92,7 +92,7 @@ mproc_list_item_class_init (MprocListItemClass *klass)
    *
    * The item's value.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   item_properties[ITEM_PROP_VALUE] =
     g_param_spec_variant ("value", NULL, NULL, G_VARIANT_TYPE_ANY, NULL,
@@ -114,7 +114,7 @@ mproc_list_item_init (MprocListItem *self)
  *
  * Returns: (transfer full): a new `MprocListItem`
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocListItem *
 mproc_list_item_new (GVariant *value)
@@ -132,7 +132,7 @@ mproc_list_item_new (GVariant *value)
  *
  * Returns: (transfer none): the value
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_list_item_get_value (MprocListItem *self)
@@ -182,7 +182,7 @@ mproc_list_item_get_value (MprocListItem *self)
  * thread-default main context of the caller. The #GListModel side belongs to
  * the main context of [method@Mproc.List.watch]'s caller.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 struct _MprocList
@@ -385,7 +385,7 @@ mproc_list_model_init (GListModelInterface *iface)
  *
  * Returns: (transfer full): the list, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocList *
 mproc_list_new (MprocManager  *manager,
@@ -413,7 +413,7 @@ mproc_list_new (MprocManager  *manager,
  *
  * Returns: (transfer none): the manager
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocManager *
 mproc_list_get_manager (MprocList *self)
@@ -437,7 +437,7 @@ mproc_list_get_manager (MprocList *self)
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_watch (MprocList     *self,
@@ -471,7 +471,7 @@ mproc_list_watch (MprocList     *self,
  *
  * Stops what [method@Mproc.List.watch] started: the model becomes empty.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_unwatch (MprocList *self)
@@ -523,7 +523,7 @@ list_values_to_av (GVariant *values)
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_append (MprocList     *self,
@@ -554,7 +554,7 @@ mproc_list_append (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.append_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_append_async (MprocList           *self,
@@ -581,7 +581,7 @@ mproc_list_append_async (MprocList           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_append_finish (MprocList     *self,
@@ -608,7 +608,7 @@ mproc_list_append_finish (MprocList     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_extend (MprocList     *self,
@@ -639,7 +639,7 @@ mproc_list_extend (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.extend_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_extend_async (MprocList           *self,
@@ -666,7 +666,7 @@ mproc_list_extend_async (MprocList           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_extend_finish (MprocList     *self,
@@ -694,7 +694,7 @@ mproc_list_extend_finish (MprocList     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_insert (MprocList     *self,
@@ -727,7 +727,7 @@ mproc_list_insert (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.insert_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_insert_async (MprocList           *self,
@@ -755,7 +755,7 @@ mproc_list_insert_async (MprocList           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_insert_finish (MprocList     *self,
@@ -782,7 +782,7 @@ mproc_list_insert_finish (MprocList     *self,
  *
  * Returns: (transfer full): the item, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_list_get (MprocList     *self,
@@ -812,7 +812,7 @@ mproc_list_get (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.get_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_get_async (MprocList           *self,
@@ -838,7 +838,7 @@ mproc_list_get_async (MprocList           *self,
  *
  * Returns: (transfer full): the item, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_list_get_finish (MprocList     *self,
@@ -866,7 +866,7 @@ mproc_list_get_finish (MprocList     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_set (MprocList     *self,
@@ -899,7 +899,7 @@ mproc_list_set (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.set_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_set_async (MprocList           *self,
@@ -927,7 +927,7 @@ mproc_list_set_async (MprocList           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_set_finish (MprocList     *self,
@@ -954,7 +954,7 @@ mproc_list_set_finish (MprocList     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_remove (MprocList     *self,
@@ -985,7 +985,7 @@ mproc_list_remove (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.remove_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_remove_async (MprocList           *self,
@@ -1012,7 +1012,7 @@ mproc_list_remove_async (MprocList           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_remove_finish (MprocList     *self,
@@ -1039,7 +1039,7 @@ mproc_list_remove_finish (MprocList     *self,
  *
  * Returns: (transfer full): the item removed, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_list_pop (MprocList     *self,
@@ -1069,7 +1069,7 @@ mproc_list_pop (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.pop_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_pop_async (MprocList           *self,
@@ -1095,7 +1095,7 @@ mproc_list_pop_async (MprocList           *self,
  *
  * Returns: (transfer full): the item removed, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_list_pop_finish (MprocList     *self,
@@ -1122,7 +1122,7 @@ mproc_list_pop_finish (MprocList     *self,
  *
  * Returns: the position, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gssize
 mproc_list_index (MprocList     *self,
@@ -1153,7 +1153,7 @@ mproc_list_index (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.index_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_index_async (MprocList           *self,
@@ -1180,7 +1180,7 @@ mproc_list_index_async (MprocList           *self,
  *
  * Returns: the position, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gssize
 mproc_list_index_finish (MprocList     *self,
@@ -1206,7 +1206,7 @@ mproc_list_index_finish (MprocList     *self,
  *
  * Returns: the number of items equal to @value, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gssize
 mproc_list_count (MprocList     *self,
@@ -1237,7 +1237,7 @@ mproc_list_count (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.count_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_count_async (MprocList           *self,
@@ -1264,7 +1264,7 @@ mproc_list_count_async (MprocList           *self,
  *
  * Returns: the number of items equal to @value, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gssize
 mproc_list_count_finish (MprocList     *self,
@@ -1289,7 +1289,7 @@ mproc_list_count_finish (MprocList     *self,
  *
  * Returns: the number of items, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gssize
 mproc_list_len (MprocList     *self,
@@ -1317,7 +1317,7 @@ mproc_list_len (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.len_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_len_async (MprocList           *self,
@@ -1342,7 +1342,7 @@ mproc_list_len_async (MprocList           *self,
  *
  * Returns: the number of items, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gssize
 mproc_list_len_finish (MprocList     *self,
@@ -1370,7 +1370,7 @@ mproc_list_len_finish (MprocList     *self,
  *
  * Returns: (transfer full): the items from @start to @stop (type `av`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_list_slice (MprocList     *self,
@@ -1402,7 +1402,7 @@ mproc_list_slice (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.slice_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_slice_async (MprocList           *self,
@@ -1429,7 +1429,7 @@ mproc_list_slice_async (MprocList           *self,
  *
  * Returns: (transfer full): the items from @start to @stop (type `av`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_list_slice_finish (MprocList     *self,
@@ -1454,7 +1454,7 @@ mproc_list_slice_finish (MprocList     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_clear (MprocList     *self,
@@ -1482,7 +1482,7 @@ mproc_list_clear (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.clear_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_list_clear_async (MprocList           *self,
@@ -1507,7 +1507,7 @@ mproc_list_clear_async (MprocList           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_list_clear_finish (MprocList     *self,

@@ -60,10 +60,16 @@ struct _MprocManagerTransport
   void      (*close)       (MprocProxyCore      *core);
   /* The address handles carry (the manager's URI). */
   const char *(*address)   (MprocManager        *manager);
+  /* Whether @address (a handle's) is one of this engine's URIs. */
+  gboolean  (*claims)      (const char          *address);
+  /* The manager of this process for @address, which it claims. */
+  MprocManager *(*manager_for_address) (const char  *address,
+                                        GError     **error);
 };
 
-/* The table's entries (each in its own layer). */
-extern const MprocManagerTransport mproc_redis_transport;
+/* The table's entries, NULL-terminated: each engine lives in a layer above
+ * this one, so the table is defined on top of them all (mproc-builtins.c). */
+extern const MprocManagerTransport * const mproc_builtin_transports[];
 
 /* NULL: the built-in transport. */
 const MprocManagerTransport *mproc_manager_get_transport      (MprocManager                *self);
@@ -76,9 +82,5 @@ void                         mproc_manager_set_transport      (MprocManager     
  * claims it (by its scheme), else NULL. */
 MprocManager                *mproc_manager_transport_for_address (const char           *address,
                                                                   GError              **error);
-/* The Redis entry's (mproc-redis-manager.c). */
-MprocManager                *mproc_redis_manager_for_uri      (const char                  *uri,
-                                                               GError                     **error);
-gboolean                     mproc_redis_uri_matches          (const char                  *address);
 
 G_END_DECLS

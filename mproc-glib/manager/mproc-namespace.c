@@ -42,7 +42,7 @@
  * thread-default main context of the caller, and #MprocNamespace::changed is
  * emitted in the one of [method@Mproc.Namespace.watch]'s caller.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 struct _MprocNamespace
@@ -89,7 +89,7 @@ mproc_namespace_class_init (MprocNamespaceClass *klass)
    * an attribute, in the thread-default main context of
    * [method@Mproc.Namespace.watch]'s caller.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   signals[SIGNAL_CHANGED] =
     g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -145,7 +145,7 @@ mproc_namespace_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): the namespace, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocNamespace *
 mproc_namespace_new (MprocManager  *manager,
@@ -173,7 +173,7 @@ mproc_namespace_new (MprocManager  *manager,
  *
  * Returns: (transfer none): the manager
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocManager *
 mproc_namespace_get_manager (MprocNamespace *self)
@@ -213,7 +213,7 @@ namespace_event (GObject  *proxy,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_namespace_watch (MprocNamespace     *self,
@@ -234,7 +234,7 @@ mproc_namespace_watch (MprocNamespace     *self,
  *
  * Stops what [method@Mproc.Namespace.watch] started.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_namespace_unwatch (MprocNamespace *self)
@@ -263,7 +263,7 @@ mproc_namespace_unwatch (MprocNamespace *self)
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_namespace_set (MprocNamespace  *self,
@@ -297,7 +297,7 @@ mproc_namespace_set (MprocNamespace  *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Namespace.set_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_namespace_set_async (MprocNamespace      *self,
@@ -326,7 +326,7 @@ mproc_namespace_set_async (MprocNamespace      *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_namespace_set_finish (MprocNamespace  *self,
@@ -355,7 +355,7 @@ mproc_namespace_set_finish (MprocNamespace  *self,
  *
  * Returns: (transfer full): a copy of the value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_namespace_get (MprocNamespace  *self,
@@ -400,7 +400,7 @@ mproc_namespace_get (MprocNamespace  *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Namespace.get_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_namespace_get_async (MprocNamespace      *self,
@@ -427,7 +427,7 @@ mproc_namespace_get_async (MprocNamespace      *self,
  *
  * Returns: (transfer full): a copy of the value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_namespace_get_finish (MprocNamespace  *self,
@@ -455,7 +455,7 @@ mproc_namespace_get_finish (MprocNamespace  *self,
  *
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_namespace_has (MprocNamespace  *self,
@@ -498,7 +498,7 @@ mproc_namespace_has (MprocNamespace  *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Namespace.has_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_namespace_has_async (MprocNamespace      *self,
@@ -526,7 +526,7 @@ mproc_namespace_has_async (MprocNamespace      *self,
  *
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_namespace_has_finish (MprocNamespace  *self,
@@ -555,7 +555,7 @@ mproc_namespace_has_finish (MprocNamespace  *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_namespace_delete (MprocNamespace  *self,
@@ -586,7 +586,7 @@ mproc_namespace_delete (MprocNamespace  *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Namespace.delete_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_namespace_delete_async (MprocNamespace      *self,
@@ -613,7 +613,7 @@ mproc_namespace_delete_async (MprocNamespace      *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_namespace_delete_finish (MprocNamespace  *self,
@@ -638,7 +638,7 @@ mproc_namespace_delete_finish (MprocNamespace  *self,
  *
  * Returns: (transfer full) (array zero-terminated=1): the names of the attributes set, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 char **
 mproc_namespace_list_names (MprocNamespace  *self,
@@ -666,7 +666,7 @@ mproc_namespace_list_names (MprocNamespace  *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Namespace.list_names_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_namespace_list_names_async (MprocNamespace      *self,
@@ -691,7 +691,7 @@ mproc_namespace_list_names_async (MprocNamespace      *self,
  *
  * Returns: (transfer full) (array zero-terminated=1): the names of the attributes set, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 char **
 mproc_namespace_list_names_finish (MprocNamespace  *self,

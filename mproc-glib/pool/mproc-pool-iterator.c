@@ -25,7 +25,7 @@
  *
  * Use an iterator from the thread of its pool only.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 typedef struct
@@ -217,7 +217,7 @@ mproc_pool_iterator_class_init (MprocPoolIteratorClass *klass)
    * in input order for [method@Mproc.Pool.imap], in completion order for
    * [method@Mproc.Pool.imap_unordered].
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   iter_signals[ITER_ITEM] =
     g_signal_new ("item", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -232,7 +232,7 @@ mproc_pool_iterator_class_init (MprocPoolIteratorClass *klass)
    * Emitted once, in the pool's main context, after the last
    * [signal@Mproc.PoolIterator::item].
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   iter_signals[ITER_FINISHED] =
     g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -298,7 +298,7 @@ pool_imap (MprocPool    *self,
  *
  * Returns: (transfer full): an iterator over the results
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocPoolIterator *
 mproc_pool_imap (MprocPool    *self,
@@ -331,7 +331,7 @@ mproc_pool_imap (MprocPool    *self,
  *
  * Returns: (transfer full): an iterator over the results
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocPoolIterator *
 mproc_pool_imap_unordered (MprocPool    *self,
@@ -373,7 +373,7 @@ iter_has_next (gpointer data)
  *
  * Returns: (transfer full) (nullable): the next result, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_iterator_next (MprocPoolIterator  *self,
@@ -419,7 +419,7 @@ mproc_pool_iterator_next (MprocPoolIterator  *self,
  * Takes the next result without blocking; @callback runs in the pool's
  * main context.  Call [method@Mproc.PoolIterator.next_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_pool_iterator_next_async (MprocPoolIterator   *self,
@@ -450,7 +450,7 @@ mproc_pool_iterator_next_async (MprocPoolIterator   *self,
  * Returns: (transfer full) (nullable): the next result, or %NULL at the
  *   end (no error) or for a failed item (@error set)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_iterator_next_finish (MprocPoolIterator  *self,
@@ -475,7 +475,7 @@ mproc_pool_iterator_next_finish (MprocPoolIterator  *self,
  *
  * Returns: the number of items of the call
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_pool_iterator_get_n_items (MprocPoolIterator *self)
@@ -492,7 +492,7 @@ mproc_pool_iterator_get_n_items (MprocPoolIterator *self)
  *
  * Returns: how many items the workers have finished (taken or not)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_pool_iterator_get_n_done (MprocPoolIterator *self)
@@ -510,7 +510,7 @@ mproc_pool_iterator_get_n_done (MprocPoolIterator *self)
  * Returns: %TRUE for [method@Mproc.Pool.imap], %FALSE for
  *   [method@Mproc.Pool.imap_unordered]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_pool_iterator_is_ordered (MprocPoolIterator *self)

@@ -19,7 +19,7 @@
  * to their end, then the workers exit.  Call [method@Mproc.Pool.join] to wait for
  * them.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_pool_close (MprocPool *self)
@@ -40,7 +40,7 @@ mproc_pool_close (MprocPool *self)
  * calls not finished fail with %MPROC_ERROR_CLOSED (where Python's would
  * never complete).  Call [method@Mproc.Pool.join] to reap the workers.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_pool_terminate (MprocPool *self)
@@ -53,6 +53,8 @@ mproc_pool_terminate (MprocPool *self)
 
   mproc_pool_kill_all (self);
   mproc_pool_fail_chunks (&self->pending, MPROC_ERROR_CLOSED, _("The pool was terminated"));
+  if (self->backend != NULL)
+    self->backend->terminate (self);
   for (guint i = 0; i < self->workers->len; i++)
     {
       Worker *w = g_ptr_array_index (self->workers, i);
@@ -65,7 +67,9 @@ mproc_pool_terminate (MprocPool *self)
 static gboolean
 pool_has_no_workers (gpointer data)
 {
-  return ((MprocPool *) data)->workers->len == 0;
+  MprocPool *self = data;
+
+  return self->workers->len == 0 && (self->backend == NULL || !self->backend->is_busy (self));
 }
 
 static gboolean
@@ -96,7 +100,7 @@ pool_check_joinable (MprocPool  *self,
  *   timeout (%MPROC_ERROR_TIMED_OUT) or cancellation, or
  *   %MPROC_ERROR_INVALID_STATE if the pool is still running
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_pool_join (MprocPool     *self,
@@ -117,7 +121,7 @@ mproc_pool_join_check_cb (MprocPool *self)
 {
   GList *tasks;
 
-  if (self->workers->len > 0)
+  if (!pool_has_no_workers (self))
     return;
   tasks = g_steal_pointer (&self->join_tasks);
   for (GList *l = tasks; l != NULL; l = l->next)
@@ -262,7 +266,7 @@ mproc_pool_join_async (MprocPool           *self,
  *
  * Returns: %TRUE once the workers are gone, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_pool_join_finish (MprocPool     *self,

@@ -75,7 +75,7 @@
  * them directly by polling their file descriptors, without iterating any
  * main context.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 enum {
@@ -162,6 +162,8 @@ mproc_pool_dispose (GObject *object)
           mproc_pool_remove_worker (self, w);
         }
     }
+  if (self->backend != NULL)
+    self->backend->dispose (self);
   g_queue_clear_full (&self->pending, (GDestroyNotify) mproc_pool_chunk_free);
   g_queue_clear_full (&self->dirty, (GDestroyNotify) mproc_pool_call_unref);
 
@@ -184,6 +186,8 @@ mproc_pool_finalize (GObject *object)
 {
   MprocPool *self = MPROC_POOL (object);
 
+  if (self->backend_destroy != NULL)
+    self->backend_destroy (self->backend_data);
   g_clear_pointer (&self->workers, g_ptr_array_unref);
   g_clear_object (&self->context);
   g_free (self->initializer);
@@ -309,7 +313,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    *
    * How the workers are started; %NULL for the default context.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_CONTEXT] =
     g_param_spec_object ("context", NULL, NULL, MPROC_TYPE_CONTEXT,
@@ -320,7 +324,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    *
    * The number of workers; 0 at construction means [func@Mproc.cpu_count].
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_PROCESSES] =
     g_param_spec_uint ("processes", NULL, NULL, 0, 4096, 0,
@@ -333,7 +337,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * worker runs once, on [property@Mproc.Pool:initargs], before its first
    * task; its result is ignored.  A worker whose initializer fails exits.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_INITIALIZER] =
     g_param_spec_string ("initializer", NULL, NULL, NULL,
@@ -344,7 +348,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    *
    * The argument of the initializer; %NULL means an empty tuple.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_INITARGS] =
     g_param_spec_variant ("initargs", NULL, NULL, G_VARIANT_TYPE_ANY, NULL,
@@ -356,7 +360,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * How many tasks a worker runs before it is replaced by a fresh one (a
    * chunk of a map counts as one task, as in Python); 0 for no limit.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_MAXTASKSPERCHILD] =
     g_param_spec_uint ("maxtasksperchild", NULL, NULL, 0, G_MAXUINT, 0,
@@ -369,7 +373,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * context when it changes (after the change: a blocking call's work is
    * notified when the main loop runs again).
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_BUSY] =
     g_param_spec_uint ("busy", NULL, NULL, 0, G_MAXUINT, 0,
@@ -381,7 +385,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * How many tasks wait for a worker (a chunk of a map counts as one task,
    * as in Python).  Notified as [property@Mproc.Pool:busy] is.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_QUEUED] =
     g_param_spec_uint ("queued", NULL, NULL, 0, G_MAXUINT, 0,
@@ -487,7 +491,7 @@ mproc_pool_init (MprocPool *self)
  *
  * Returns: (transfer full): a new pool, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocPool *
 mproc_pool_new (guint    processes,
@@ -514,7 +518,7 @@ mproc_pool_new (guint    processes,
  *
  * Returns: (transfer full): a new pool, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocPool *
 mproc_pool_new_full (MprocContext *context,
@@ -584,7 +588,7 @@ mproc_pool_set_cancel_grace (MprocPool *self,
  *
  * Returns: the number of workers the pool keeps
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_pool_get_processes (MprocPool *self)
@@ -602,7 +606,7 @@ mproc_pool_get_processes (MprocPool *self)
  *
  * Returns: the number of tasks after which a worker is replaced, or 0
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_pool_get_maxtasksperchild (MprocPool *self)
@@ -619,7 +623,7 @@ mproc_pool_get_maxtasksperchild (MprocPool *self)
  *
  * Returns: (transfer none): the context that starts the workers
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocContext *
 mproc_pool_get_context (MprocPool *self)
@@ -637,7 +641,7 @@ mproc_pool_get_context (MprocPool *self)
  *
  * Returns: (nullable): the name of the initializer, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
  */
 const char *
 mproc_pool_get_initializer (MprocPool *self)
@@ -656,7 +660,7 @@ mproc_pool_get_initializer (MprocPool *self)
  *
  * Returns: the number of live workers
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_pool_get_n_workers (MprocPool *self)
@@ -674,7 +678,7 @@ mproc_pool_get_n_workers (MprocPool *self)
  *
  * Returns: (transfer full) (array length=n_pids): the pids
  *
- * Since: 1.0
+ * Since: 0.1
  */
 int *
 mproc_pool_dup_worker_pids (MprocPool *self,
@@ -714,7 +718,7 @@ mproc_pool_dup_worker_pids (MprocPool *self,
  *
  * Returns: (transfer full): the result, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_apply (MprocPool     *self,
@@ -792,7 +796,7 @@ pool_start_async (MprocPool     *self,
  * the caller; call [method@Mproc.Pool.apply_finish] from it.  Cancelling before a
  * worker takes the task removes it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_pool_apply_async (MprocPool           *self,
@@ -824,7 +828,7 @@ mproc_pool_apply_async (MprocPool           *self,
  *
  * Returns: (transfer full): the result, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_apply_finish (MprocPool     *self,
@@ -873,7 +877,7 @@ mproc_pool_check_items (GVariant  *items,
  *
  * Returns: (transfer full): the results, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_map (MprocPool     *self,
@@ -921,7 +925,7 @@ mproc_pool_map (MprocPool     *self,
  * number of items done (to drive a progress bar).  Cancelling removes the
  * chunks no worker has started and reports %G_IO_ERROR_CANCELLED.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_pool_map_async (MprocPool             *self,
@@ -961,7 +965,7 @@ mproc_pool_map_async (MprocPool             *self,
  * Returns: (transfer full): the results in input order, or %NULL with
  *   @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_map_finish (MprocPool     *self,
@@ -992,7 +996,7 @@ mproc_pool_map_finish (MprocPool     *self,
  *
  * Returns: (transfer full): the results, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_starmap (MprocPool     *self,
@@ -1021,7 +1025,7 @@ mproc_pool_starmap (MprocPool     *self,
  *
  * The asynchronous form of [method@Mproc.Pool.starmap].
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_pool_starmap_async (MprocPool           *self,
@@ -1055,7 +1059,7 @@ mproc_pool_starmap_async (MprocPool           *self,
  * Returns: (transfer full): the results in input order, or %NULL with
  *   @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_pool_starmap_finish (MprocPool     *self,

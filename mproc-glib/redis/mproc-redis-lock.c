@@ -344,7 +344,7 @@ static const MprocRemoteClass lock_class = {
  *
  * Returns: (transfer full): the lock, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocLock *
 mproc_manager_new_lock (MprocManager  *self,

@@ -121,7 +121,7 @@ mproc_redis_manager_for_uri (const char  *uri,
  *
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocManager *
 mproc_manager_new_for_uri (const char    *uri,
@@ -176,7 +176,7 @@ connected_cb (GObject      *source,
  * Connects as [ctor@Mproc.Manager.new_for_uri] does, without blocking, from the
  * thread-default main context of the caller.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_manager_new_for_uri_async (const char          *uri,
@@ -218,7 +218,7 @@ mproc_manager_new_for_uri_async (const char          *uri,
  *
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocManager *
 mproc_manager_new_for_uri_finish (GAsyncResult  *result,
@@ -328,6 +328,8 @@ const MprocManagerTransport mproc_redis_transport = {
   .is_watched = mproc_redis_is_watched,
   .close = transport_close,
   .address = transport_address,
+  .claims = mproc_redis_uri_matches,
+  .manager_for_address = mproc_redis_manager_for_uri,
 };
 
 MprocRedisBackend *

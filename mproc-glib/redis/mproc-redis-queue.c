@@ -762,7 +762,7 @@ queue_new (MprocManager  *manager,
  * Returns: (transfer full): the queue, or %NULL with @error set
  *   (%G_IO_ERROR_NOT_SUPPORTED for a manager of its own server process)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocQueue *
 mproc_manager_new_queue (MprocManager  *self,
@@ -794,7 +794,7 @@ mproc_manager_new_queue (MprocManager  *self,
  *
  * Returns: (transfer full): the queue, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocJoinableQueue *
 mproc_manager_new_joinable_queue (MprocManager  *self,

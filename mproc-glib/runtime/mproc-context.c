@@ -36,7 +36,7 @@
  *
  * Contexts are immutable and can be used from any thread.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 struct _MprocContext
 {
@@ -106,7 +106,7 @@ mproc_context_class_init (MprocContextClass *klass)
    *
    * How the processes of this context are started.
    *
-   * Since: 1.0
+   * Since: 0.1
    */
   properties[PROP_START_METHOD] =
     g_param_spec_enum ("start-method", NULL, NULL,
@@ -133,7 +133,7 @@ mproc_context_init (MprocContext *self)
  *
  * Returns: (transfer full): a new context
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocContext *
 mproc_context_new (MprocStartMethod start_method)
@@ -157,7 +157,7 @@ mproc_context_new (MprocStartMethod start_method)
  *
  * Returns: (transfer none): the default context
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocContext *
 mproc_context_get_default (void)
@@ -191,7 +191,7 @@ mproc_context_get_default (void)
  *
  * Returns: how the processes of @self are started
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocStartMethod
 mproc_context_get_start_method (MprocContext *self)

@@ -22,8 +22,6 @@
 #include "mproc-i18n-private.h"
 #include "mproc-main.h"
 #include "mproc-process-private.h"
-#include "mproc-pool-private.h"   /* pools (#7): the worker target */
-#include "mproc-manager-private.h"   /* managers (#6): the server target */
 #include "mproc-runtime-private.h"
 #include "mproc-wire-private.h"
 
@@ -92,7 +90,7 @@ target_free (gpointer data)
  * It does nothing in a process that was not started by mproc-glib, such as
  * the subprocesses of `g_test_trap_subprocess()`.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_init (int    *argc,
@@ -179,7 +177,7 @@ mproc_runtime_is_gjs (void)
  *
  * This function is thread-safe.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_register_target (const char      *name,
@@ -244,7 +242,7 @@ fork_hook_unref (ForkHook *hook)
  * This function is thread-safe; a fork already under way finishes with the
  * function it started with.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_set_fork_func (MprocForkFunc  func,
@@ -300,22 +298,6 @@ mproc_runtime_fork (void)
   return pid;
 }
 
-/* The targets of the library's own processes (pool workers, manager
- * servers): known in every process, registered or not. */
-typedef struct
-{
-  const char      *name;
-  MprocTargetFunc  func;
-} BuiltinTarget;
-
-static const BuiltinTarget builtin_targets[] = {
-  /* pools (#7) */
-  { MPROC_POOL_WORKER_TARGET, mproc_pool_worker_main },
-  /* managers (#6) */
-  { MPROC_MANAGER_SERVER_TARGET, mproc_manager_server_main },
-  { NULL, NULL }
-};
-
 gboolean
 mproc_runtime_lookup_target (const char      *name,
                              MprocTargetFunc *func,
@@ -323,10 +305,10 @@ mproc_runtime_lookup_target (const char      *name,
 {
   Target *target = NULL;
 
-  for (guint i = 0; builtin_targets[i].name != NULL; i++)
-    if (g_str_equal (builtin_targets[i].name, name))
+  for (guint i = 0; mproc_builtin_targets[i].name != NULL; i++)
+    if (g_str_equal (mproc_builtin_targets[i].name, name))
       {
-        *func = builtin_targets[i].func;
+        *func = mproc_builtin_targets[i].func;
         *user_data = NULL;
         return TRUE;
       }
@@ -445,7 +427,7 @@ dup_children (void)
  *
  * Returns: (transfer full) (element-type MprocProcess): the running children
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GList *
 mproc_active_children (void)
@@ -475,7 +457,7 @@ mproc_active_children (void)
  *
  * This function blocks until the non-daemon children have exited.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_shutdown (void)
@@ -510,7 +492,7 @@ mproc_shutdown (void)
  *
  * Returns: (transfer none): the current process
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocProcess *
 mproc_current_process (void)
@@ -544,7 +526,7 @@ mproc_current_process (void)
  *
  * Returns: (transfer none) (nullable): the parent process
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocProcess *
 mproc_parent_process (void)
@@ -578,7 +560,7 @@ mproc_parent_process (void)
  *
  * Returns: the number of CPUs, at least 1
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_cpu_count (void)
@@ -735,28 +717,6 @@ mproc_runtime_warn_if_threaded (void)
     g_warning ("This process is multi-threaded, use of the fork start method "
                "may lead to deadlocks in the child; call mproc_init() at the "
                "top of main() to use the forkserver start method instead");
-}
-
-static guint fork_generation;   /* atomic */
-
-static void
-fork_generation_child (void)
-{
-  g_atomic_int_inc (&fork_generation);
-}
-
-guint
-mproc_runtime_get_fork_generation (void)
-{
-  static gsize registered = 0;
-
-  if (g_once_init_enter (&registered))
-    {
-      pthread_atfork (NULL, NULL, fork_generation_child);
-      g_once_init_leave (&registered, 1);
-    }
-
-  return g_atomic_int_get (&fork_generation);
 }
 
 gboolean

@@ -23,7 +23,7 @@ G_BEGIN_DECLS
  * Returns: the pid of the new child in the parent, 0 in the child, or -1
  *   (with `errno` set, if possible) when no child was made
  *
- * Since: 1.0
+ * Since: 0.1
  */
 typedef GPid (*MprocForkFunc) (gpointer user_data);
 
@@ -48,7 +48,7 @@ MprocProcess *mproc_current_process  (void);
 MPROC_AVAILABLE_IN_1_0
 MprocProcess *mproc_parent_process   (void);
 MPROC_AVAILABLE_IN_1_0
-GList        *mproc_active_children  (void);
+GList        *mproc_active_children  (void) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 guint         mproc_cpu_count        (void);
 MPROC_AVAILABLE_IN_0_2

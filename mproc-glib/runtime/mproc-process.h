@@ -31,7 +31,7 @@ G_DECLARE_DERIVABLE_TYPE (MprocProcess, mproc_process, MPROC, PROCESS, GObject)
  * The class of [class@Mproc.Process]. Override @run in a subclass to give a
  * process its own behaviour, as a Python program subclasses `Process`.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 struct _MprocProcessClass
 {
@@ -55,7 +55,7 @@ struct _MprocProcessClass
  *
  * Returns: the exit code of the child process
  *
- * Since: 1.0
+ * Since: 0.1
  */
 typedef int (*MprocTargetFunc) (MprocProcess *process,
                                 GVariant     *args,
@@ -63,11 +63,11 @@ typedef int (*MprocTargetFunc) (MprocProcess *process,
 
 MPROC_AVAILABLE_IN_1_0
 MprocProcess   *mproc_process_new              (const char          *target,
-                                                GVariant            *args);
+                                                GVariant            *args) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 MprocProcess   *mproc_process_new_with_context (MprocContext        *context,
                                                 const char          *target,
-                                                GVariant            *args);
+                                                GVariant            *args) G_GNUC_WARN_UNUSED_RESULT;
 
 MPROC_AVAILABLE_IN_1_0
 MprocContext   *mproc_process_get_context      (MprocProcess        *self);

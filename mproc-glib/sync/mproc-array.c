@@ -51,7 +51,7 @@
  *
  * All methods may be called from any thread.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 /* The state of the MprocSync: the header, then the elements (8-aligned,
@@ -368,7 +368,7 @@ mproc_array_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): a new `MprocArray`, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocArray *
 mproc_array_new (MprocValueType   value_type,
@@ -391,7 +391,7 @@ mproc_array_new (MprocValueType   value_type,
  *
  * Returns: the number of elements of @self
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_array_get_length (MprocArray *self)
@@ -409,7 +409,7 @@ mproc_array_get_length (MprocArray *self)
  *
  * Returns: the type of the elements of @self
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocValueType
 mproc_array_get_value_type (MprocArray *self)
@@ -429,7 +429,7 @@ mproc_array_get_value_type (MprocArray *self)
  * Returns: (transfer none) (nullable): the lock made with @self, or %NULL
  *   if it was made without one
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocRLock *
 mproc_array_get_lock (MprocArray *self)
@@ -454,7 +454,7 @@ mproc_array_get_lock (MprocArray *self)
  *
  * Returns: the element at @index_
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gint64
 mproc_array_get_int (MprocArray *self,
@@ -478,7 +478,7 @@ mproc_array_get_int (MprocArray *self,
  *
  * Stores @value at @index_.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_array_set_int (MprocArray *self,
@@ -504,7 +504,7 @@ mproc_array_set_int (MprocArray *self,
  *
  * Returns: the element at @index_
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gdouble
 mproc_array_get_double (MprocArray *self,
@@ -528,7 +528,7 @@ mproc_array_get_double (MprocArray *self,
  *
  * Stores @value at @index_.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_array_set_double (MprocArray *self,
@@ -554,7 +554,7 @@ mproc_array_set_double (MprocArray *self,
  *
  * Returns: whether the element at @index_ is non-zero
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_array_get_boolean (MprocArray *self,
@@ -571,7 +571,7 @@ mproc_array_get_boolean (MprocArray *self,
  *
  * Stores @value (1 or 0) at @index_.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_array_set_boolean (MprocArray *self,
@@ -619,7 +619,7 @@ element_variant_size (MprocValueType value_type)
  * Returns: (transfer full): the elements of @self, a new (not floating)
  *   `GVariant` array of [method@Mproc.Array.get_length] elements
  *
- * Since: 1.0
+ * Since: 0.1
  */
 GVariant *
 mproc_array_get_values (MprocArray *self)
@@ -671,7 +671,7 @@ mproc_array_get_values (MprocArray *self)
  * Each element is written atomically, one after the other: hold the lock
  * of @self to store them all at one moment.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_array_set_values (MprocArray *self,
@@ -724,7 +724,7 @@ mproc_array_set_values (MprocArray *self,
  *
  * Returns: the new value of the element
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gint64
 mproc_array_add (MprocArray *self,
@@ -753,7 +753,7 @@ mproc_array_add (MprocArray *self,
  *
  * Returns: %TRUE when @new_value was stored
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_array_compare_and_swap (MprocArray *self,

@@ -64,7 +64,7 @@
  *
  * All methods may be called from any thread.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 #define MAX_WAITERS 256
@@ -308,7 +308,7 @@ mproc_condition_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): a new `MprocCondition`, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocCondition *
 mproc_condition_new (MprocLock  *lock,
@@ -329,7 +329,7 @@ mproc_condition_new (MprocLock  *lock,
  * Returns: (transfer none): the lock of @self, a [class@Mproc.Lock] or an
  *   [class@Mproc.RLock]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocLock *
 mproc_condition_get_lock (MprocCondition *self)
@@ -354,7 +354,7 @@ mproc_condition_get_lock (MprocCondition *self)
  * Returns: %TRUE when acquired; %FALSE with @error set otherwise (on
  *   %MPROC_ERROR_OWNER_DIED the lock is held)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_condition_acquire (MprocCondition  *self,
@@ -379,7 +379,7 @@ mproc_condition_acquire (MprocCondition  *self,
  *
  * Returns: %TRUE, or %FALSE with %MPROC_ERROR_NOT_OWNER
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_condition_release (MprocCondition  *self,
@@ -509,7 +509,7 @@ wait_end (MprocCondition  *self,
  *   %G_IO_ERROR_CANCELLED, %MPROC_ERROR_NOT_OWNER). The lock is held again
  *   in every case but %MPROC_ERROR_NOT_OWNER.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_condition_wait (MprocCondition  *self,
@@ -609,7 +609,7 @@ wait_done (gpointer  user_data,
  * the lock and iterate that context. Call
  * [method@Mproc.Condition.wait_finish] from @callback.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_condition_wait_async (MprocCondition      *self,
@@ -656,7 +656,7 @@ mproc_condition_wait_async (MprocCondition      *self,
  *
  * Returns: as [method@Mproc.Condition.wait]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_condition_wait_finish (MprocCondition  *self,
@@ -687,7 +687,7 @@ mproc_condition_wait_finish (MprocCondition  *self,
  *   set), or %FALSE with @error set (%G_IO_ERROR_CANCELLED,
  *   %MPROC_ERROR_NOT_OWNER)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_condition_wait_for (MprocCondition           *self,

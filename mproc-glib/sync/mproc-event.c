@@ -42,7 +42,7 @@
  * event: its shared memory is made by [method@Gio.Initable.init], or on
  * first use when nobody called it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 struct _MprocEvent
 {
@@ -175,7 +175,7 @@ mproc_event_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): a new `MprocEvent`, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocEvent *
 mproc_event_new (GError **error)
@@ -191,7 +191,7 @@ mproc_event_new (GError **error)
  *
  * Sets the flag and wakes every waiter, in every process.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_event_set (MprocEvent *self)
@@ -218,7 +218,7 @@ mproc_event_set (MprocEvent *self)
  *
  * Resets the flag.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_event_clear (MprocEvent *self)
@@ -246,7 +246,7 @@ mproc_event_clear (MprocEvent *self)
  *
  * Returns: %TRUE when the flag is set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_event_is_set (MprocEvent *self)
@@ -286,7 +286,7 @@ event_check (gpointer   user_data,
  *   normal outcome: @error is not set) or failed (@error is set, e.g.
  *   %G_IO_ERROR_CANCELLED)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_event_wait (MprocEvent    *self,
@@ -348,7 +348,7 @@ event_wait_done (gpointer  user_data,
  * context (always later, even if the flag is already set); call
  * [method@Mproc.Event.wait_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_event_wait_async (MprocEvent          *self,
@@ -382,7 +382,7 @@ mproc_event_wait_async (MprocEvent          *self,
  * Returns: as [method@Mproc.Event.wait]: %TRUE when set, %FALSE without
  *   error on timeout, %FALSE with @error set on failure
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_event_wait_finish (MprocEvent    *self,

@@ -73,7 +73,7 @@ G_GNUC_END_IGNORE_DEPRECATIONS
  * The class of [class@Mproc.Lock]. It has no virtual methods; it is
  * derivable so that [class@Mproc.RLock] can share its implementation.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 struct _MprocLockClass
 {
@@ -84,7 +84,7 @@ struct _MprocLockClass
 };
 
 MPROC_AVAILABLE_IN_1_0
-MprocLock *mproc_lock_new             (GError              **error);
+MprocLock *mproc_lock_new             (GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean   mproc_lock_acquire         (MprocLock            *self,
                                        gint64                timeout_usec,
@@ -155,12 +155,12 @@ _mproc_lock_release_inline (MprocLock  *self,
 #endif
 
 /**
- * MprocLockLocker:
+ * MprocLockLocker: (skip)
  *
  * Opaque type: a lock held for the rest of a C scope. See
  * mproc_lock_locker_new() and %MPROC_LOCK_AUTO_LOCK. Not for bindings.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 typedef void MprocLockLocker;
 
@@ -176,7 +176,7 @@ typedef void MprocLockLocker;
  *
  * Returns: a locker for @lock
  *
- * Since: 1.0
+ * Since: 0.1
  */
 static inline MprocLockLocker *
 mproc_lock_locker_new (MprocLock *lock)
@@ -192,7 +192,7 @@ mproc_lock_locker_new (MprocLock *lock)
  *
  * Releases the lock that @locker holds.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 static inline void
 mproc_lock_locker_free (MprocLockLocker *locker)
@@ -210,7 +210,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MprocLockLocker, mproc_lock_locker_free)
  * Holds @lock until the end of the enclosing scope, as G_MUTEX_AUTO_LOCK()
  * does for a #GMutex; the seed's `with lock:`.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define MPROC_LOCK_AUTO_LOCK(lock, var) \
   G_GNUC_UNUSED g_autoptr(MprocLockLocker) var = mproc_lock_locker_new (lock)

@@ -40,7 +40,7 @@
  * In C, `MPROC_RLOCK_AUTO_LOCK (rlock, locker);` holds it until the end of
  * the scope, as `MPROC_LOCK_AUTO_LOCK` does for a lock.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 struct _MprocRLock
 {
@@ -69,7 +69,7 @@ mproc_rlock_init (MprocRLock *self)
  * Returns: (transfer full): a new `MprocRLock`, or %NULL with @error set
  *   (shared memory could not be created)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocRLock *
 mproc_rlock_new (GError **error)

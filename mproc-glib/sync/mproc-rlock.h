@@ -22,7 +22,7 @@ MPROC_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (MprocRLock, mproc_rlock, MPROC, RLOCK, MprocLock)
 
 MPROC_AVAILABLE_IN_1_0
-MprocRLock *mproc_rlock_new (GError **error);
+MprocRLock *mproc_rlock_new (GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /**
  * MPROC_RLOCK_AUTO_LOCK:
@@ -31,7 +31,7 @@ MprocRLock *mproc_rlock_new (GError **error);
  *
  * %MPROC_LOCK_AUTO_LOCK for an #MprocRLock, without the cast.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 #define MPROC_RLOCK_AUTO_LOCK(rlock, var) MPROC_LOCK_AUTO_LOCK (MPROC_LOCK (rlock), var)
 

@@ -37,7 +37,7 @@
  * subclass) makes a complete semaphore: its shared memory is made by
  * [method@Gio.Initable.init], or on first use when nobody called it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 typedef struct
@@ -262,7 +262,7 @@ mproc_semaphore_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): a new `MprocSemaphore`, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocSemaphore *
 mproc_semaphore_new (guint    value,
@@ -284,7 +284,7 @@ mproc_semaphore_new (guint    value,
  *
  * Returns: (transfer full): a new `MprocSemaphore`, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocSemaphore *
 mproc_semaphore_new_bounded (guint    value,
@@ -305,7 +305,7 @@ mproc_semaphore_new_bounded (guint    value,
  *
  * Returns: %TRUE when @self was made with [ctor@Mproc.Semaphore.new_bounded]
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_semaphore_is_bounded (MprocSemaphore *self)
@@ -326,7 +326,7 @@ mproc_semaphore_is_bounded (MprocSemaphore *self)
  *
  * Returns: the current value (already stale when other processes use it)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 guint
 mproc_semaphore_get_value (MprocSemaphore *self)
@@ -362,7 +362,7 @@ semaphore_take (gpointer   user_data,
  *
  * Returns: %TRUE when a unit was taken
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_semaphore_try_acquire (MprocSemaphore *self)
@@ -389,7 +389,7 @@ mproc_semaphore_try_acquire (MprocSemaphore *self)
  * Returns: %TRUE when a unit was taken; %FALSE with @error set
  *   (%MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED)
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_semaphore_acquire (MprocSemaphore  *self,
@@ -437,7 +437,7 @@ semaphore_acquire_done (gpointer  user_data,
  * helper thread. @callback runs in the caller's thread-default main
  * context; call [method@Mproc.Semaphore.acquire_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_semaphore_acquire_async (MprocSemaphore      *self,
@@ -472,7 +472,7 @@ mproc_semaphore_acquire_async (MprocSemaphore      *self,
  *
  * Returns: %TRUE when a unit was taken; %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_semaphore_acquire_finish (MprocSemaphore  *self,
@@ -495,7 +495,7 @@ mproc_semaphore_acquire_finish (MprocSemaphore  *self,
  * Returns: %TRUE; %FALSE with %MPROC_ERROR_TOO_MANY_RELEASES when a
  *   bounded semaphore is already at its initial value
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_semaphore_release (MprocSemaphore  *self,

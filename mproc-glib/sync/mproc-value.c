@@ -42,7 +42,7 @@
  *
  * All methods may be called from any thread.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 
 typedef struct
@@ -290,7 +290,7 @@ mproc_value_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): a new `MprocValue`, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocValue *
 mproc_value_new (MprocValueType   value_type,
@@ -312,7 +312,7 @@ mproc_value_new (MprocValueType   value_type,
  *
  * Returns: the type of @self
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocValueType
 mproc_value_get_value_type (MprocValue *self)
@@ -332,7 +332,7 @@ mproc_value_get_value_type (MprocValue *self)
  * Returns: (transfer none) (nullable): the lock made with @self, or %NULL
  *   if it was made without one
  *
- * Since: 1.0
+ * Since: 0.1
  */
 MprocRLock *
 mproc_value_get_lock (MprocValue *self)
@@ -353,7 +353,7 @@ mproc_value_get_lock (MprocValue *self)
  *
  * Returns: the value
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gint64
 mproc_value_get_int (MprocValue *self)
@@ -374,7 +374,7 @@ mproc_value_get_int (MprocValue *self)
  *
  * Stores @value.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_value_set_int (MprocValue *self,
@@ -398,7 +398,7 @@ mproc_value_set_int (MprocValue *self,
  *
  * Returns: the value
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gdouble
 mproc_value_get_double (MprocValue *self)
@@ -419,7 +419,7 @@ mproc_value_get_double (MprocValue *self)
  *
  * Stores @value.
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_value_set_double (MprocValue *self,
@@ -442,7 +442,7 @@ mproc_value_set_double (MprocValue *self,
  *
  * Returns: whether the value is non-zero
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_value_get_boolean (MprocValue *self)
@@ -457,7 +457,7 @@ mproc_value_get_boolean (MprocValue *self)
  *
  * Stores @value (1 or 0).
  *
- * Since: 1.0
+ * Since: 0.1
  */
 void
 mproc_value_set_boolean (MprocValue *self,
@@ -475,7 +475,7 @@ mproc_value_set_boolean (MprocValue *self,
  *
  * Returns: the new value
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gint64
 mproc_value_add (MprocValue *self,
@@ -500,7 +500,7 @@ mproc_value_add (MprocValue *self,
  *
  * Returns: %TRUE when @new_value was stored
  *
- * Since: 1.0
+ * Since: 0.1
  */
 gboolean
 mproc_value_compare_and_swap (MprocValue *self,
