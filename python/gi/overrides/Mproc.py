@@ -3310,8 +3310,9 @@ class Pool(Mproc.Pool):
         kwargs = {}
         if progress is not None:
             kwargs['progress_func'] = lambda n_done, n_items, *data: progress(n_done, n_items)
-        if _is_timeout(callback):
-            # the library's convention: timeout, cancellable, callback, user data
+        if _is_timeout(callback) or more:
+            # the library's convention: timeout (None: for ever), cancellable,
+            # callback, user data
             ready, extra = (more[0] if more else None), more[1:]
             leave = self._bridge_enter()
 
@@ -3323,8 +3324,6 @@ class Pool(Mproc.Pool):
             Mproc.Pool.map_async(self, name, items, chunksize or 0, _usec_ever(callback),
                                  error_callback, **kwargs)
             return None
-        if more:
-            raise TypeError('map_async() takes at most 5 positional arguments')
         result = AsyncResult(self, 'map', callback, error_callback)
         self._start_async(result, Mproc.Pool.map_async, Mproc.Pool.map_finish, name, items,
                           chunksize or 0, _usec(timeout), cancellable, **kwargs)
