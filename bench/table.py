@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Prints bench/run's tables from JSON-lines files: ours, Python, raw, and
 with --peers the peers a user would pick instead (../shared/anchors/peers_*),
-whose lines are named peer_<system>_<metric>.  The scale_* series
+whose lines are named peer_<system>_<metric>; with --via, Python's own
+workloads run through the Mproc override (bench/py_ours.py).  The scale_* series
 ("<series>@<x>") go into tables of their own and, with --charts DIR, into one
 SVG chart per series (bench/charts.py)."""
 
@@ -126,12 +127,14 @@ def print_table(header, rows):
 
 # A row is a dict of what is known about one metric; the columns of the main
 # table are (header, function of the row) so that one more is one more entry.
-def row_of(metric, rec, py, raw, peers):
+def row_of(metric, rec, py, raw, peers, via):
     unit = rec['unit']
     system, peer = best_peer(peers, PEER_NAME.get(metric, PY_NAME.get(metric, metric)), unit)
     return {
         'metric': metric, 'unit': unit, 'ours': rec['value'],
         'py': py.get(PY_NAME.get(metric, metric), {}).get('value'),
+        # py_ours.py runs Python's workload of the row under Python's name
+        'via': via.get(PY_NAME.get(metric, metric), {}).get('value'),
         'raw': raw.get(RAW_NAME.get(metric, 'raw_' + metric), {}).get('value'),
         'peer_system': system, 'peer': peer,
     }
@@ -156,12 +159,21 @@ MAIN_COLUMNS = [
     ('vs best peer', lambda r: times(better(r['unit'], r['ours'], r['peer']))),
 ]
 
+# Added when --via is given: the same workload as Python's, through the
+# override, and how it compares with Python's multiprocessing.
+VIA_COLUMNS = [
+    ('ours via Python', lambda r: fmt(r['via'])),
+    ('via vs Python', lambda r: times(better(r['unit'], r['via'], r['py']))
+     if r['via'] is not None else '-'),
+]
 
-def main_table(ours, py, raw, peers):
-    rows = [row_of(m, rec, py, raw, peers) for m, rec in ours.items() if '@' not in m]
+
+def main_table(ours, py, raw, peers, via=None):
+    rows = [row_of(m, rec, py, raw, peers, via or {}) for m, rec in ours.items() if '@' not in m]
     if not rows:
         return
-    print_table(tuple(h for h, _ in MAIN_COLUMNS), [tuple(f(r) for _, f in MAIN_COLUMNS) for r in rows])
+    columns = MAIN_COLUMNS + (VIA_COLUMNS if via is not None else [])
+    print_table(tuple(h for h, _ in columns), [tuple(f(r) for _, f in columns) for r in rows])
     print()
     print('Medians of the repetitions; ours/Python and ours/raw are value ratios '
           '(for ms/us/ns lower is better, for rates higher is better); "vs" columns say '
@@ -249,9 +261,10 @@ def main():
     ap.add_argument('raw')
     ap.add_argument('--peers', help='JSON lines of peers_py.py, peers_c and bench/scale.py peers')
     ap.add_argument('--charts', metavar='DIR', help='write one SVG chart per scale_* series here')
+    ap.add_argument('--via', help="JSON lines of bench/py_ours.py (Python's workloads through the override)")
     args = ap.parse_args()
     ours, py, raw, peers = load(args.ours), load(args.python), load(args.raw), load(args.peers)
-    main_table(ours, py, raw, peers)
+    main_table(ours, py, raw, peers, None if args.via is None else load(args.via))
     scale_tables(scale_data(ours, py, peers), args.charts)
 
 

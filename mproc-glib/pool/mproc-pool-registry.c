@@ -21,6 +21,9 @@ typedef struct
 
 static GMutex registry_lock;
 static GHashTable *registry;
+static MprocTaskResolver resolver;       /* mproc_set_task_resolver() */
+static gpointer resolver_data;
+static GDestroyNotify resolver_destroy;
 
 static void
 task_free (gpointer data)
@@ -115,6 +118,62 @@ mproc_register_chunk_task (const char     *name,
   register_task (name, NULL, func, user_data, destroy);
 }
 
+/**
+ * mproc_set_task_resolver:
+ * @func: (nullable) (scope notified) (closure user_data) (destroy destroy): the
+ *   resolver, or %NULL to remove it
+ * @user_data: data for @func
+ * @destroy: (nullable): frees @user_data when the resolver is replaced
+ *
+ * Sets a function that a process asks for a pool target it does not know,
+ * before it gives up with %MPROC_ERROR_UNKNOWN_TARGET: the function may
+ * register the target under @name ([func@Mproc.register_task] or
+ * [func@Mproc.register_chunk_task]) and return %TRUE.  A language binding uses
+ * it to run functions by reference, as Python's `multiprocessing` does: the
+ * `Mproc` override of PyGObject resolves names that carry its own secret
+ * prefix by importing the named module.  The resolver is asked for names
+ * that D-Bus peers send too, so it must accept only names the program
+ * made itself.
+ *
+ * This function is thread-safe; the resolver is called without the
+ * registry's lock held, possibly from several threads.
+ *
+ * Since: 0.2
+ */
+void
+mproc_set_task_resolver (MprocTaskResolver func,
+                         gpointer          user_data,
+                         GDestroyNotify    destroy)
+{
+  gpointer old_data;
+  GDestroyNotify old_destroy;
+
+  g_mutex_lock (&registry_lock);
+  old_data = resolver_data;
+  old_destroy = resolver_destroy;
+  resolver = func;
+  resolver_data = user_data;
+  resolver_destroy = destroy;
+  g_mutex_unlock (&registry_lock);
+
+  if (old_destroy != NULL)
+    old_destroy (old_data);
+}
+
+static gboolean
+resolve_task (const char *name)
+{
+  MprocTaskResolver func;
+  gpointer data;
+
+  g_mutex_lock (&registry_lock);
+  func = resolver;
+  data = resolver_data;
+  g_mutex_unlock (&registry_lock);
+
+  return func != NULL && func (name, data);
+}
+
 gboolean
 mproc_pool_lookup_task (const char     *name,
                         MprocTaskFunc  *item_func,
@@ -124,6 +183,13 @@ mproc_pool_lookup_task (const char     *name,
   Task *task = NULL;
 
   g_mutex_lock (&registry_lock);
+  if (registry == NULL || !g_hash_table_contains (registry, name))
+    {
+      g_mutex_unlock (&registry_lock);
+      if (!resolve_task (name))
+        return FALSE;
+      g_mutex_lock (&registry_lock);
+    }
   if (registry != NULL)
     task = g_hash_table_lookup (registry, name);
   if (task != NULL)

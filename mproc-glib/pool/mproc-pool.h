@@ -78,6 +78,25 @@ void mproc_register_chunk_task (const char     *name,
                                 gpointer        user_data,
                                 GDestroyNotify  destroy);
 
+/**
+ * MprocTaskResolver:
+ * @name: the name of a pool target this process does not know
+ * @user_data: the data given to [func@Mproc.set_task_resolver]
+ *
+ * Registers the pool target @name if it can: see [func@Mproc.set_task_resolver].
+ *
+ * Returns: %TRUE if @name is registered now
+ *
+ * Since: 0.2
+ */
+typedef gboolean (*MprocTaskResolver) (const char *name,
+                                       gpointer    user_data);
+
+MPROC_AVAILABLE_IN_0_2
+void mproc_set_task_resolver   (MprocTaskResolver func,
+                                gpointer          user_data,
+                                GDestroyNotify    destroy);
+
 #define MPROC_TYPE_POOL_ITERATOR (mproc_pool_iterator_get_type ())
 
 MPROC_AVAILABLE_IN_1_0

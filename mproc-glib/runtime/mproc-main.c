@@ -57,6 +57,7 @@ static int           child_lifeline_fd = -1;
 static gboolean      atexit_registered;
 static ForkHook     *fork_hook;
 static char         *init_dir;         /* set once, by the first mproc_init() */
+static char        **child_argv;       /* mproc_set_child_argv(), or NULL */
 
 static void
 target_free (gpointer data)
@@ -743,6 +744,39 @@ mproc_runtime_get_init_dir (void)
   return ret;
 }
 
+/**
+ * mproc_set_child_argv:
+ * @argv: (nullable) (array zero-terminated=1): the command line of the
+ *   children, `argv[0]` first, or %NULL for the calling process's own
+ *
+ * Sets the command line with which the spawn and forkserver start methods
+ * execute the running binary again (`/proc/self/exe`): by default the
+ * command line of the calling process. An interpreter needs this to start
+ * its children with a bootstrap of its own instead of running the user's
+ * script again as its main program: the `Mproc` override of PyGObject
+ * starts `python3 -c …`, which imports the script under another name (as
+ * Python's `multiprocessing` does) before calling [func@Mproc.init]. The child
+ * must call [func@Mproc.init] as any program does.
+ *
+ * This function is thread-safe; a start already under way uses the command
+ * line it began with.
+ *
+ * Since: 0.2
+ */
+void
+mproc_set_child_argv (const char * const *argv)
+{
+  char **copy = g_strdupv ((char **) argv);
+  char **old;
+
+  g_mutex_lock (&runtime_lock);
+  old = child_argv;
+  child_argv = copy;
+  g_mutex_unlock (&runtime_lock);
+
+  g_strfreev (old);
+}
+
 char **
 mproc_runtime_dup_self_argv (GError **error)
 {
@@ -750,6 +784,20 @@ mproc_runtime_dup_self_argv (GError **error)
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   gsize length = 0;
   gsize start = 0;
+
+  g_mutex_lock (&runtime_lock);
+  if (child_argv != NULL)
+    {
+      g_ptr_array_add (argv, g_strdup ("/proc/self/exe"));
+      for (guint i = 0; child_argv[i] != NULL; i++)
+        g_ptr_array_add (argv, g_strdup (child_argv[i]));
+    }
+  g_mutex_unlock (&runtime_lock);
+  if (argv->len > 0)
+    {
+      g_ptr_array_add (argv, NULL);
+      return (char **) g_ptr_array_free (g_steal_pointer (&argv), FALSE);
+    }
 
   if (!g_file_get_contents ("/proc/self/cmdline", &contents, &length, error))
     return NULL;

@@ -39,6 +39,8 @@ MPROC_AVAILABLE_IN_1_0
 void          mproc_set_fork_func    (MprocForkFunc    func,
                                       gpointer         user_data,
                                       GDestroyNotify   destroy);
+MPROC_AVAILABLE_IN_0_2
+void          mproc_set_child_argv   (const char * const *argv);
 MPROC_AVAILABLE_IN_1_0
 void          mproc_shutdown         (void);
 MPROC_AVAILABLE_IN_1_0

@@ -34,7 +34,8 @@ is_interpreter (const char *name)
          g_str_equal (name, "gjs") || g_str_equal (name, "gjs-console");
 }
 
-/* "primes" for "./primes --x", "python3 -u primes.py" and "gjs primes.js". */
+/* "primes" for "./primes --x", "python3 -u primes.py", "gjs primes.js" and
+ * "python3 -c CODE primes.py" (how a binding's bootstrap starts a child). */
 static char *
 program_from_cmdline (const char *args,
                       gsize       len)
@@ -59,7 +60,10 @@ program_from_cmdline (const char *args,
 
       if (g_str_equal (arg, "-m") && i + 1 < argv->len)
         chosen = argv->pdata[i + 1];
-      else if (arg[0] != '-')
+      /* options whose value is the next argument, not the program */
+      else if (g_str_equal (arg, "-c") || g_str_equal (arg, "-W") || g_str_equal (arg, "-X"))
+        i++;
+      else if (arg[0] != '-' && arg[0] != '\0')
         chosen = arg;
     }
   if (chosen == NULL)

@@ -92,7 +92,7 @@ for child in children:
     child.add_object(value)
     child.start()
 for child in children:
-    child.join(-1, None)
+    child.join()
 check('shared value: atomic adds from three processes', value.get_int() == 1500, value.get_int())
 
 pool = Mproc.Pool.new(2)

@@ -60,8 +60,8 @@ def _lock_child(lock):
 
 
 def _lock_after(lock):
-    lock.release()
-    return _try_acquire(lock) and lock.release()
+    C.Lock.release(lock)
+    return _try_acquire(lock) and C.Lock.release(lock)
 
 
 def _semaphore_child(sem):
@@ -69,7 +69,7 @@ def _semaphore_child(sem):
 
 
 def _semaphore_after(sem):
-    if sem.get_value() != 0 or not sem.release() or not sem.release():
+    if sem.get_value() != 0 or not C.Semaphore.release(sem) or not C.Semaphore.release(sem):
         return False
     try:
         sem.release()   # bounded: a third release is one too many
@@ -96,7 +96,7 @@ def _condition_child(cond):
 
 
 def _condition_after(cond):
-    return cond.release() and isinstance(cond.get_lock(), Mproc.RLock)
+    return C.Condition.release(cond) and isinstance(cond.get_lock(), Mproc.RLock)
 
 
 def _value_child(value):
@@ -105,12 +105,12 @@ def _value_child(value):
 
 
 def _value_after(value):
-    return value.get_int() == 5 and value.get_lock() is not None
+    return value.get_int() == 5 and C.Value.get_lock(value) is not None
 
 
 def _array_child(array):
     array.set_int(2, 7)
-    return array.get_length() == 3 and array.get_lock() is None
+    return array.get_length() == 3 and C.Array.get_lock(array) is None
 
 
 def _array_after(array):
@@ -131,7 +131,7 @@ def _joinable_child(queue):
 
 
 def _joinable_after(queue):
-    return _queue_after(queue) and queue.task_done() and C.JoinableQueue.join(queue, TIMEOUT, None)
+    return _queue_after(queue) and C.JoinableQueue.task_done(queue) and C.JoinableQueue.join(queue, TIMEOUT, None)
 
 
 def _simple_child(queue):

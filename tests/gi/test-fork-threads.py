@@ -64,7 +64,8 @@ for i in range(ROUNDS):
         got.append(queue.get(TIMEOUT))
     except GLib.Error as e:
         got.append(e.message)
-    codes.append(p.exitcode if p.join(TIMEOUT) else 'hung')
+    p.join(TIMEOUT)
+    codes.append(p.exitcode if p.exitcode is not None else 'hung')
     if codes[-1] == 'hung':
         p.kill()
         p.join()

@@ -105,7 +105,7 @@ check('start() after close() raises INVALID_STATE', ok, detail)
 Mproc.register_target('late', sleeper)
 late = Mproc.Process.new_with_context(spawn, 'late', None)
 late.start()
-ok, detail = raises(lambda: Mproc.Process.join(late, -1, None), mproc_error, Mproc.Error.UNKNOWN_TARGET)
+ok, detail = raises(late.join, mproc_error, Mproc.Error.UNKNOWN_TARGET)
 check('a child without its target makes join() raise UNKNOWN_TARGET with the fix',
       ok and 'late' in detail and str(late.get_pid()) in detail and 'before mproc_init()' in detail, detail)
 
