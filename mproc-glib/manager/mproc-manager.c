@@ -18,6 +18,7 @@
 #include "mproc-i18n-private.h"
 #include "mproc-manager-client-private.h"
 #include "mproc-manager-private.h"
+#include "mproc-manager-transport-private.h"
 #include "mproc-process.h"
 #include "mproc-ring-private.h"
 #include "mproc-shareable-private.h"
@@ -49,6 +50,16 @@
  * #MprocContext). Like every child, the server dies with the process that
  * started it; [method@Mproc.Manager.shutdown] (or dropping the last reference to
  * the manager in that process) stops it earlier.
+ *
+ * #MprocManager is a #GInitable and a #GAsyncInitable: their init starts
+ * the server unless it runs already (started, connected, or made for a
+ * URI), so g_async_initable_new_async() with %MPROC_TYPE_MANAGER makes a
+ * started manager without blocking; [ctor@Mproc.Manager.new] and
+ * g_object_new() make one that waits for [method@Mproc.Manager.start].
+ * Likewise #MprocDict, #MprocList and #MprocNamespace take their
+ * #MprocDict:manager and #MprocDict:name at construction and are found or
+ * created on the server by their init (one round trip), or on their first
+ * call when made with g_object_new() alone.
  *
  * ## Addresses and security
  *
@@ -172,10 +183,17 @@ enum {
 static GParamSpec *properties[N_PROPS];
 
 static void mproc_manager_shareable_init (MprocShareableInterface *iface);
+static void mproc_manager_initable_init (GInitableIface *iface);
+static void mproc_manager_async_initable_init (GAsyncInitableIface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocManager, mproc_manager, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE,
-                                                      mproc_manager_shareable_init))
+/* Not final: bindings derive from it (a C subclass has no header to
+ * derive from). */
+G_DEFINE_TYPE_WITH_CODE (MprocManager, mproc_manager, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE,
+                                                mproc_manager_shareable_init)
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_manager_initable_init)
+                         G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE,
+                                                mproc_manager_async_initable_init))
 /* ------------------------------------------------------------------------ */
 /* Managers: one per address and process for proxies that arrive in a child */
 
@@ -1000,6 +1018,86 @@ mproc_manager_start_async (MprocManager        *self,
       return;
     }
   mproc_manager_get_conn_async (self, cancellable, start_connected_cb, g_steal_pointer (&task));
+}
+
+/* --- GInitable, GAsyncInitable: a manager made ready to use is started ---- */
+
+/* Whether there is a server to talk to already: started, connected, or
+ * made for a URI of another engine. */
+static gboolean
+manager_is_running (MprocManager *self)
+{
+  return self->address != NULL || mproc_manager_get_transport (self) != NULL;
+}
+
+static gboolean
+manager_initable_init (GInitable     *initable,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  MprocManager *self = MPROC_MANAGER (initable);
+
+  if (manager_is_running (self))
+    return TRUE;
+  return mproc_manager_start (self, cancellable, error);
+}
+
+static void
+mproc_manager_initable_init (GInitableIface *iface)
+{
+  iface->init = manager_initable_init;
+}
+
+static void
+manager_started_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (mproc_manager_start_finish (MPROC_MANAGER (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+manager_init_async (GAsyncInitable      *initable,
+                    int                  io_priority,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  MprocManager *self = MPROC_MANAGER (initable);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, manager_init_async);
+  g_task_set_priority (task, io_priority);
+  if (manager_is_running (self))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  mproc_manager_start_async (self, cancellable, manager_started_cb, g_steal_pointer (&task));
+}
+
+static gboolean
+manager_init_finish (GAsyncInitable  *initable,
+                     GAsyncResult    *result,
+                     GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, initable), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, manager_init_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+mproc_manager_async_initable_init (GAsyncInitableIface *iface)
+{
+  iface->init_async = manager_init_async;
+  iface->init_finish = manager_init_finish;
 }
 
 /**
