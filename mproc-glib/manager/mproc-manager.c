@@ -169,6 +169,8 @@ struct _MprocManager
   GBytes           *authkey;           /* TCP: to listen, or to connect */
   char             *tcp_address;       /* after mproc_manager_listen_tcp() */
 
+  gint              timeout_ms;        /* each call's limit, -1: none (atomic) */
+
   GMutex            lock;              /* conn */
   MprocManagerConn *conn;
 };
@@ -177,6 +179,7 @@ enum {
   PROP_0,
   PROP_ADDRESS,
   PROP_CONTEXT,
+  PROP_TIMEOUT,
   N_PROPS
 };
 
@@ -284,6 +287,8 @@ mproc_manager_get_conn (MprocManager  *self,
   if (self->conn != NULL)
     conn = mproc_manager_conn_ref (self->conn);
   g_mutex_unlock (&self->lock);
+  if (conn != NULL)
+    g_atomic_int_set (&conn->timeout_ms, g_atomic_int_get (&self->timeout_ms));
 
   return conn;
 }
@@ -363,6 +368,7 @@ get_conn_opened_cb (GObject      *source,
     }
   conn = mproc_manager_conn_ref (self->conn);
   g_mutex_unlock (&self->lock);
+  g_atomic_int_set (&conn->timeout_ms, g_atomic_int_get (&self->timeout_ms));
   g_task_return_pointer (task, conn, (GDestroyNotify) mproc_manager_conn_unref);
 }
 
@@ -386,7 +392,10 @@ mproc_manager_get_conn_async (MprocManager        *self,
   g_mutex_unlock (&self->lock);
 
   if (conn != NULL)
-    g_task_return_pointer (task, conn, (GDestroyNotify) mproc_manager_conn_unref);
+    {
+      g_atomic_int_set (&conn->timeout_ms, g_atomic_int_get (&self->timeout_ms));
+      g_task_return_pointer (task, conn, (GDestroyNotify) mproc_manager_conn_unref);
+    }
   else if (address == NULL)
     g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_CLOSED, "%s",
                              _("The manager has not been started"));
@@ -579,6 +588,9 @@ mproc_manager_get_property (GObject    *object,
     case PROP_CONTEXT:
       g_value_set_object (value, self->context);
       break;
+    case PROP_TIMEOUT:
+      g_value_set_int (value, mproc_manager_get_timeout (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -600,6 +612,9 @@ mproc_manager_set_property (GObject      *object,
       break;
     case PROP_CONTEXT:
       g_set_object (&self->context, g_value_get_object (value));
+      break;
+    case PROP_TIMEOUT:
+      mproc_manager_set_timeout (self, g_value_get_int (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -642,12 +657,34 @@ mproc_manager_class_init (MprocManagerClass *klass)
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_EXPLICIT_NOTIFY |
                          G_PARAM_STATIC_STRINGS);
 
+  /**
+   * MprocManager:timeout:
+   *
+   * How long each call on the manager may take, in milliseconds: every
+   * call of its #MprocDict, #MprocList and #MprocNamespace proxies (and of
+   * the queues, locks and events made by a manager for a Redis URI), and
+   * [method@Mproc.Manager.ping], [method@Mproc.Manager.publish] and
+   * [method@Mproc.Manager.lookup], blocking or async, fails with
+   * %MPROC_ERROR_TIMED_OUT when the server has not answered by then (a
+   * server stopped with `SIGSTOP`, or swamped).  A reply that comes later
+   * is dropped.  -1, the default, sets no limit: a call waits as long as
+   * the server lives (a Redis manager then keeps the `timeout` of its
+   * URI).  A blocking wait of the call itself (a queue's get with its own
+   * timeout) is not cut short by it.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_TIMEOUT] =
+    g_param_spec_int ("timeout", NULL, NULL, -1, G_MAXINT, -1,
+                      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 mproc_manager_init (MprocManager *self)
 {
+  self->timeout_ms = -1;
   g_mutex_init (&self->lock);
   self->listen_fd = -1;
   self->dbus_listen_fd = -1;
@@ -1098,6 +1135,56 @@ mproc_manager_async_initable_init (GAsyncInitableIface *iface)
 {
   iface->init_async = manager_init_async;
   iface->init_finish = manager_init_finish;
+}
+
+/**
+ * mproc_manager_set_timeout:
+ * @self: a `MprocManager`
+ * @timeout_ms: the limit of each call in milliseconds, or -1 for none
+ *
+ * Sets [property@Mproc.Manager:timeout]: each call made from now on by
+ * this process through @self fails with %MPROC_ERROR_TIMED_OUT if the
+ * server has not answered within @timeout_ms.
+ *
+ * Since: 0.1
+ */
+void
+mproc_manager_set_timeout (MprocManager *self,
+                           int           timeout_ms)
+{
+  const MprocManagerTransport *transport;
+
+  g_return_if_fail (MPROC_IS_MANAGER (self));
+  g_return_if_fail (timeout_ms >= -1);
+
+  if (g_atomic_int_exchange (&self->timeout_ms, timeout_ms) == timeout_ms)
+    return;
+  g_mutex_lock (&self->lock);
+  if (self->conn != NULL)
+    g_atomic_int_set (&self->conn->timeout_ms, timeout_ms);
+  g_mutex_unlock (&self->lock);
+  transport = mproc_manager_get_transport (self);
+  if (transport != NULL && transport->set_timeout != NULL)
+    transport->set_timeout (self, timeout_ms);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT]);
+}
+
+/**
+ * mproc_manager_get_timeout:
+ * @self: a `MprocManager`
+ *
+ * Gets [property@Mproc.Manager:timeout].
+ *
+ * Returns: the limit of each call in milliseconds, or -1 for none
+ *
+ * Since: 0.1
+ */
+int
+mproc_manager_get_timeout (MprocManager *self)
+{
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), -1);
+
+  return g_atomic_int_get (&self->timeout_ms);
 }
 
 /**
