@@ -57,6 +57,9 @@ LONG_FILES = {
     'manager/mproc-manager.c':
         'the public object and its async calls: the async forms move out '
         'with the transport table',
+    'manager/mproc-manager-client.c':
+        'the connection: blocking and async calls share its waiters, '
+        'reply router and call timeout: splits with the transport table',
     'manager/mproc-list.c':
         'a proxy: shrinks with the shared MprocManagerProxy base',
     'manager/mproc-dict.c':

@@ -400,6 +400,78 @@ test_tcp_interleaved (void)
   test_leak_check_end (&check);
 }
 
+/* GAsyncInitable: a manager started, and a dict opened, from the loop by
+ * g_async_initable_new_async(); a dict made with g_object_new() alone is
+ * opened by its first async call, from the loop too; one without a
+ * manager fails with a GError. */
+static void
+test_async_initable (void)
+{
+  g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocDict) alone = NULL;
+  g_autoptr(MprocDict) orphan = NULL;
+  g_autoptr(GObject) source = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  TestLeakCheck check;
+  Wait w;
+
+  test_leak_check_begin (&check);
+  wait_init (&w);
+  g_async_initable_new_async (MPROC_TYPE_MANAGER, G_PRIORITY_DEFAULT, NULL, done_cb, &w,
+                              "context", context, NULL);
+  source = g_async_result_get_source_object (wait_run (&w, 1));
+  manager = MPROC_MANAGER (g_async_initable_new_finish (G_ASYNC_INITABLE (source), w.result, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (mproc_manager_get_server_pid (manager), >, 0);
+  /* started: a second init has nothing to do */
+  g_assert_true (g_initable_init (G_INITABLE (manager), NULL, &error));
+  g_assert_no_error (error);
+  g_clear_object (&source);
+  wait_clear (&w);
+
+  wait_init (&w);
+  g_async_initable_new_async (MPROC_TYPE_DICT, G_PRIORITY_DEFAULT, NULL, done_cb, &w,
+                              "manager", manager, "name", "shared", NULL);
+  source = g_async_result_get_source_object (wait_run (&w, 0));
+  dict = MPROC_DICT (g_async_initable_new_finish (G_ASYNC_INITABLE (source), w.result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&source);
+  wait_clear (&w);
+  g_object_get (dict, "name", &name, NULL);
+  g_assert_cmpstr (name, ==, "shared");
+  g_assert_true (mproc_dict_set (dict, g_variant_new_int32 (1), g_variant_new_string ("one"), NULL, &error));
+  g_assert_no_error (error);
+
+  alone = g_object_new (MPROC_TYPE_DICT, "manager", manager, "name", "shared", NULL);
+  wait_init (&w);
+  mproc_dict_get_async (alone, g_variant_new_int32 (1), NULL, done_cb, &w);
+  value = mproc_dict_get_finish (alone, wait_run (&w, 0), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "one");
+  wait_clear (&w);
+
+  orphan = g_object_new (MPROC_TYPE_DICT, NULL);
+  g_assert_cmpint (mproc_dict_len (orphan, NULL, &error), ==, -1);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+  wait_init (&w);
+  mproc_dict_get_async (orphan, g_variant_new_int32 (1), NULL, done_cb, &w);
+  g_assert_null (mproc_dict_get_finish (orphan, wait_run (&w, 0), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+  wait_clear (&w);
+
+  g_clear_object (&orphan);
+  g_clear_object (&alone);
+  g_clear_object (&dict);
+  test_stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -410,6 +482,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/manager/async/connect-tcp-waits", test_connect_tcp_waits);
   g_test_add_func ("/mproc/manager/async/tcp", test_tcp);
   g_test_add_func ("/mproc/manager/async/tcp-interleaved", test_tcp_interleaved);
+  g_test_add_func ("/mproc/manager/async/initable", test_async_initable);
 
   return g_test_run ();
 }

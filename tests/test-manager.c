@@ -1787,6 +1787,112 @@ test_malformed (void)
   test_leak_check_end (&check);
 }
 
+/* Asserts that @error is the call timeout, which came after about
+ * @timeout_ms and well before a hang. */
+static void
+assert_timed_out (GError  **error,
+                  gint64    start,
+                  int       timeout_ms)
+{
+  gint64 elapsed_ms = (g_get_monotonic_time () - start) / 1000;
+
+  g_assert_error (*error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (error);
+  g_assert_cmpint (elapsed_ms, >=, timeout_ms - 10);
+  g_assert_cmpint (elapsed_ms, <, timeout_ms + 3000);
+}
+
+static void
+store_result_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+/* MprocManager:timeout: with the server stopped (SIGSTOP), every kind of
+ * call fails with MPROC_ERROR_TIMED_OUT within the limit, blocking or
+ * async; once it runs again, calls work (the late replies are dropped). */
+static void
+test_call_timeout (void)
+{
+  TestLeakCheck check;
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocList) list = NULL;
+  g_autoptr(MprocNamespace) ns = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  const int timeout_ms = 300;
+  GPid server;
+  gint64 start;
+  int notified = 0;
+
+  g_test_summary ("A stopped server makes every manager call fail with TIMED_OUT within the manager's timeout");
+  test_leak_check_begin (&check);
+  manager = test_start_manager (MPROC_START_METHOD_FORK);
+  g_assert_cmpint (mproc_manager_get_timeout (manager), ==, -1);
+  dict = mproc_dict_new (manager, NULL, NULL, &error);
+  list = mproc_list_new (manager, NULL, NULL, &error);
+  ns = mproc_namespace_new (manager, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect_swapped (manager, "notify::timeout", G_CALLBACK (g_atomic_int_inc), &notified);
+  g_object_set (manager, "timeout", timeout_ms, NULL);
+  g_assert_cmpint (mproc_manager_get_timeout (manager), ==, timeout_ms);
+  g_assert_cmpint (notified, ==, 1);
+  g_assert_true (mproc_namespace_set (ns, "x", g_variant_new_int32 (1), NULL, &error));
+  g_assert_cmpint (mproc_list_len (list, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+
+  server = mproc_manager_get_server_pid (manager);
+  stop_process (server);
+
+  start = g_get_monotonic_time ();
+  g_assert_null (mproc_dict_pop (dict, g_variant_new_int32 (1), NULL, NULL, &error));
+  assert_timed_out (&error, start, timeout_ms);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (mproc_list_len (list, NULL, &error), ==, -1);
+  assert_timed_out (&error, start, timeout_ms);
+  start = g_get_monotonic_time ();
+  g_assert_false (mproc_namespace_delete (ns, "x", NULL, &error));
+  assert_timed_out (&error, start, timeout_ms);
+  start = g_get_monotonic_time ();
+  g_assert_false (mproc_manager_ping (manager, NULL, &error));
+  assert_timed_out (&error, start, timeout_ms);
+
+  /* async: the main loop runs meanwhile, the call ends at the limit */
+  start = g_get_monotonic_time ();
+  mproc_dict_setdefault_async (dict, g_variant_new_int32 (2), g_variant_new_int32 (2), NULL,
+                               store_result_cb, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_null (mproc_dict_setdefault_finish (dict, result, &error));
+  assert_timed_out (&error, start, timeout_ms);
+  g_clear_object (&result);
+
+  g_assert_no_errno (kill (server, SIGCONT));
+  /* the server answers the abandoned calls too: those replies are dropped
+   * and each call gets its own */
+  /* deleted by the call that timed out, after all */
+  value = mproc_namespace_get (ns, "x", NULL, &error);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_NOT_FOUND);
+  g_assert_null (value);
+  g_clear_error (&error);
+  g_assert_cmpint (mproc_list_len (list, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_true (mproc_manager_ping (manager, NULL, &error));
+  g_assert_no_error (error);
+
+  mproc_manager_set_timeout (manager, -1);
+  g_assert_cmpint (notified, ==, 2);
+  g_clear_object (&dict);
+  g_clear_object (&list);
+  g_clear_object (&ns);
+  test_stop_manager (g_steal_pointer (&manager));
+  test_leak_check_end (&check);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1834,6 +1940,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/manager/unrelated", test_unrelated);
   g_test_add_func ("/mproc/manager/client-killed", test_client_killed);
   g_test_add_func ("/mproc/manager/malformed", test_malformed);
+  g_test_add_func ("/mproc/manager/call-timeout", test_call_timeout);
 
   return g_test_run ();
 }

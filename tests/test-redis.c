@@ -410,6 +410,46 @@ test_server_stopped (void)
   test_redis_stop (own);
 }
 
+/* The same limit set on the manager (MprocManager:timeout) rather than in
+ * the URI, and given back by -1. */
+static void
+test_manager_timeout (void)
+{
+  TestRedis *own = test_redis_start (FALSE, NULL);
+  g_autoptr(MprocManager) manager = open_manager (own->uri);
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocNamespace) ns = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 start;
+
+  g_test_summary ("MprocManager:timeout bounds each call on a Redis manager too");
+  dict = mproc_dict_new (manager, "d", NULL, &error);
+  ns = mproc_namespace_new (manager, "n", NULL, &error);
+  g_assert_no_error (error);
+  mproc_manager_set_timeout (manager, 300);
+  kill (own->pid, SIGSTOP);
+  start = g_get_monotonic_time ();
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, -1);
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_false (mproc_namespace_set (ns, "x", g_variant_new_int32 (1), NULL, &error) &&
+                  mproc_namespace_delete (ns, "x", NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 280 * G_TIME_SPAN_MILLISECOND);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 5 * G_USEC_PER_SEC);
+  kill (own->pid, SIGCONT);
+  mproc_manager_set_timeout (manager, -1);
+  g_assert_cmpint (mproc_manager_get_timeout (manager), ==, -1);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_int32 (1), g_variant_new_int32 (1), NULL, &error));
+  g_assert_cmpint (mproc_dict_len (dict, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  g_clear_object (&dict);
+  g_clear_object (&ns);
+  g_clear_object (&manager);
+  test_redis_stop (own);
+}
+
 static void
 test_malformed (void)
 {
@@ -920,6 +960,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/redis/async", test_async);
   g_test_add_func ("/mproc/redis/server-killed", test_server_killed);
   g_test_add_func ("/mproc/redis/server-stopped", test_server_stopped);
+  g_test_add_func ("/mproc/redis/manager-timeout", test_manager_timeout);
   g_test_add_func ("/mproc/redis/malformed", test_malformed);
   g_test_add_func ("/mproc/redis/auth", test_auth);
   g_test_add_func ("/mproc/redis/bad-uri", test_bad_uri);

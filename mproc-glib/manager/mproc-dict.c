@@ -65,8 +65,12 @@ static guint signals[N_SIGNALS];
 
 static void mproc_dict_shareable_init (MprocShareableInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocDict, mproc_dict, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_dict_shareable_init))
+/* Not final: bindings derive from it (a C subclass has no header to
+ * derive from). */
+G_DEFINE_TYPE_WITH_CODE (MprocDict, mproc_dict, G_TYPE_OBJECT,
+                       G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_dict_shareable_init)
+                       G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_proxy_initable_iface_init)
+                       G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE, mproc_proxy_async_initable_iface_init))
 
 static void
 mproc_dict_finalize (GObject *object)
@@ -77,12 +81,55 @@ mproc_dict_finalize (GObject *object)
   G_OBJECT_CLASS (mproc_dict_parent_class)->finalize (object);
 }
 
+enum {
+  PROP_0,
+  PROP_MANAGER,
+  PROP_NAME,
+};
+
+static void
+mproc_dict_set_property (GObject      *object,
+                        guint         prop_id,
+                        const GValue *value,
+                        GParamSpec   *pspec)
+{
+  mproc_proxy_set_property (&MPROC_DICT (object)->core, prop_id, PROP_MANAGER, PROP_NAME, value);
+}
+
+static void
+mproc_dict_get_property (GObject    *object,
+                        guint       prop_id,
+                        GValue     *value,
+                        GParamSpec *pspec)
+{
+  mproc_proxy_get_property (&MPROC_DICT (object)->core, prop_id, PROP_MANAGER, PROP_NAME, value);
+}
+
 static void
 mproc_dict_class_init (MprocDictClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->finalize = mproc_dict_finalize;
+  object_class->set_property = mproc_dict_set_property;
+  object_class->get_property = mproc_dict_get_property;
+
+  /**
+   * MprocDict:manager:
+   *
+   * The manager whose server holds the dictionary; set it at construction.
+   *
+   * Since: 0.1
+   */
+  /**
+   * MprocDict:name:
+   *
+   * The name under which any client of the manager finds the same dictionary,
+   * or %NULL for a new anonymous one; set it at construction.
+   *
+   * Since: 0.1
+   */
+  mproc_proxy_install_properties (object_class, PROP_MANAGER, PROP_NAME, "dictionary");
 
   /**
    * MprocDict::changed:
@@ -105,6 +152,7 @@ mproc_dict_class_init (MprocDictClass *klass)
 static void
 mproc_dict_init (MprocDict *self)
 {
+  mproc_proxy_core_setup (&self->core, MPROC_MANAGER_KIND_DICT);
 }
 
 static GVariant *
@@ -112,29 +160,25 @@ mproc_dict_serialize (MprocShareable *shareable,
                       GArray         *fds,
                       GError        **error)
 {
-  return mproc_proxy_core_serialize (&MPROC_DICT (shareable)->core);
+  return mproc_proxy_core_serialize (&MPROC_DICT (shareable)->core, error);
 }
 
-static MprocShareable *
-mproc_dict_deserialize (GVariant *handle,
-                        GArray   *fds,
-                        GError  **error)
+static gboolean
+mproc_dict_attach (MprocShareable *shareable,
+                 GVariant       *handle,
+                 GArray         *fds,
+                 GError        **error)
 {
-  MprocDict *self = g_object_new (MPROC_TYPE_DICT, NULL);
-
-  if (!mproc_proxy_core_deserialize (&self->core, MPROC_MANAGER_KIND_DICT, handle, error))
-    {
-      g_object_unref (self);
-      return NULL;
-    }
-  return MPROC_SHAREABLE (self);
+  /* made by g_object_new() as the type that was sent: a binding's
+   * subclass arrives as itself */
+  return mproc_proxy_core_deserialize (&MPROC_DICT (shareable)->core, MPROC_MANAGER_KIND_DICT, handle, error);
 }
 
 static void
 mproc_dict_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_dict_serialize;
-  iface->deserialize = mproc_dict_deserialize;
+  iface->attach = mproc_dict_attach;
 }
 
 /**
@@ -159,16 +203,10 @@ mproc_dict_new (MprocManager  *manager,
                 GCancellable  *cancellable,
                 GError       **error)
 {
-  g_autoptr(MprocDict) self = NULL;
-
   g_return_val_if_fail (MPROC_IS_MANAGER (manager), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  self = g_object_new (MPROC_TYPE_DICT, NULL);
-  if (!mproc_proxy_core_init_new (&self->core, manager, MPROC_MANAGER_KIND_DICT, name,
-                                  cancellable, error))
-    return NULL;
-  return g_steal_pointer (&self);
+  return g_initable_new (MPROC_TYPE_DICT, cancellable, error, "manager", manager, "name", name, NULL);
 }
 
 /**

@@ -34,7 +34,8 @@ enum {
 
 static GParamSpec *item_properties[N_ITEM_PROPS];
 
-G_DEFINE_FINAL_TYPE (MprocListItem, mproc_list_item, G_TYPE_OBJECT)
+/* Not final, as MprocList. */
+G_DEFINE_TYPE (MprocListItem, mproc_list_item, G_TYPE_OBJECT)
 
 static void
 mproc_list_item_finalize (GObject *object)
@@ -196,8 +197,12 @@ struct _MprocList
 static void mproc_list_shareable_init (MprocShareableInterface *iface);
 static void mproc_list_model_init (GListModelInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocList, mproc_list, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_list_shareable_init)
+/* Not final: bindings derive from it (a C subclass has no header to
+ * derive from). */
+G_DEFINE_TYPE_WITH_CODE (MprocList, mproc_list, G_TYPE_OBJECT,
+                       G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_list_shareable_init)
+                       G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_proxy_initable_iface_init)
+                       G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE, mproc_proxy_async_initable_iface_init)
                                G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, mproc_list_model_init))
 
 static void
@@ -210,15 +215,60 @@ mproc_list_finalize (GObject *object)
   G_OBJECT_CLASS (mproc_list_parent_class)->finalize (object);
 }
 
+enum {
+  PROP_0,
+  PROP_MANAGER,
+  PROP_NAME,
+};
+
+static void
+mproc_list_set_property (GObject      *object,
+                        guint         prop_id,
+                        const GValue *value,
+                        GParamSpec   *pspec)
+{
+  mproc_proxy_set_property (&MPROC_LIST (object)->core, prop_id, PROP_MANAGER, PROP_NAME, value);
+}
+
+static void
+mproc_list_get_property (GObject    *object,
+                        guint       prop_id,
+                        GValue     *value,
+                        GParamSpec *pspec)
+{
+  mproc_proxy_get_property (&MPROC_LIST (object)->core, prop_id, PROP_MANAGER, PROP_NAME, value);
+}
+
 static void
 mproc_list_class_init (MprocListClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = mproc_list_finalize;
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = mproc_list_finalize;
+  object_class->set_property = mproc_list_set_property;
+  object_class->get_property = mproc_list_get_property;
+  /**
+   * MprocList:manager:
+   *
+   * The manager whose server holds the list; set it at construction.
+   *
+   * Since: 0.1
+   */
+  /**
+   * MprocList:name:
+   *
+   * The name under which any client of the manager finds the same list, or
+   * %NULL for a new anonymous one; set it at construction.
+   *
+   * Since: 0.1
+   */
+  mproc_proxy_install_properties (object_class, PROP_MANAGER, PROP_NAME, "list");
 }
 
 static void
 mproc_list_init (MprocList *self)
 {
+  mproc_proxy_core_setup (&self->core, MPROC_MANAGER_KIND_LIST);
 }
 
 static GVariant *
@@ -226,29 +276,25 @@ mproc_list_serialize (MprocShareable *shareable,
                       GArray         *fds,
                       GError        **error)
 {
-  return mproc_proxy_core_serialize (&MPROC_LIST (shareable)->core);
+  return mproc_proxy_core_serialize (&MPROC_LIST (shareable)->core, error);
 }
 
-static MprocShareable *
-mproc_list_deserialize (GVariant *handle,
-                        GArray   *fds,
-                        GError  **error)
+static gboolean
+mproc_list_attach (MprocShareable *shareable,
+                 GVariant       *handle,
+                 GArray         *fds,
+                 GError        **error)
 {
-  MprocList *self = g_object_new (MPROC_TYPE_LIST, NULL);
-
-  if (!mproc_proxy_core_deserialize (&self->core, MPROC_MANAGER_KIND_LIST, handle, error))
-    {
-      g_object_unref (self);
-      return NULL;
-    }
-  return MPROC_SHAREABLE (self);
+  /* made by g_object_new() as the type that was sent: a binding's
+   * subclass arrives as itself */
+  return mproc_proxy_core_deserialize (&MPROC_LIST (shareable)->core, MPROC_MANAGER_KIND_LIST, handle, error);
 }
 
 static void
 mproc_list_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_list_serialize;
-  iface->deserialize = mproc_list_deserialize;
+  iface->attach = mproc_list_attach;
 }
 
 /* --- The model ------------------------------------------------------------ */
@@ -393,16 +439,10 @@ mproc_list_new (MprocManager  *manager,
                 GCancellable  *cancellable,
                 GError       **error)
 {
-  g_autoptr(MprocList) self = NULL;
-
   g_return_val_if_fail (MPROC_IS_MANAGER (manager), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  self = g_object_new (MPROC_TYPE_LIST, NULL);
-  if (!mproc_proxy_core_init_new (&self->core, manager, MPROC_MANAGER_KIND_LIST, name,
-                                  cancellable, error))
-    return NULL;
-  return g_steal_pointer (&self);
+  return g_initable_new (MPROC_TYPE_LIST, cancellable, error, "manager", manager, "name", name, NULL);
 }
 
 /**

@@ -38,6 +38,7 @@ struct _MprocManagerConn
   MprocOrder      *order;         /* ring clients: for reads from views */
   gint64           last_read_hup_check;
 
+  gint             timeout_ms;    /* each call's limit (atomic), -1: none */
   GMutex           call_lock;     /* one exchange at a time */
   guint64          next_serial;
   gint64           last_hup_check;

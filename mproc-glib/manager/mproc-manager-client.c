@@ -81,6 +81,7 @@ mproc_manager_conn_new (GPid server_pid)
   conn->pid = getpid ();
   conn->sock = -1;
   conn->server_pid = server_pid;
+  conn->timeout_ms = -1;
   g_mutex_init (&conn->call_lock);
   g_mutex_init (&conn->state_lock);
   g_mutex_init (&conn->event_read_lock);
@@ -517,6 +518,7 @@ typedef struct
   GCancellable *cancellable; /* async */
   gulong        cancel_id;
   GArray       *fds_out;     /* async: the reply's fds go there (the task holds it) */
+  GSource      *timeout;     /* async, with a call timeout */
 } Waiter;
 
 typedef struct
@@ -542,7 +544,36 @@ waiter_free (Waiter *w)
   g_clear_object (&w->task);
   g_clear_pointer (&w->context, g_main_context_unref);
   g_clear_object (&w->cancellable);
+  if (w->timeout != NULL)
+    {
+      g_source_destroy (w->timeout);
+      g_source_unref (w->timeout);
+    }
   g_free (w);
+}
+
+/* The end of a call begun now under the connection's call timeout, or -1. */
+static gint64
+conn_deadline (MprocManagerConn *conn)
+{
+  gint ms = g_atomic_int_get (&conn->timeout_ms);
+
+  return ms < 0 ? -1 : g_get_monotonic_time () + (gint64) ms * G_TIME_SPAN_MILLISECOND;
+}
+
+static gint64
+time_left (gint64 deadline)
+{
+  return deadline < 0 ? -1 : MAX (deadline - g_get_monotonic_time (), 0);
+}
+
+static void
+set_call_timed_out (MprocManagerConn  *conn,
+                    GError           **error)
+{
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT,
+               _("The manager’s server did not answer within %d ms"),
+               g_atomic_int_get (&conn->timeout_ms));
 }
 
 static void
@@ -750,6 +781,7 @@ conn_read_reply (MprocManagerConn  *conn,
 static void
 conn_wait (MprocManagerConn *conn,
            Waiter           *w,
+           gint64            deadline,
            GCancellable     *cancellable)
 {
   g_autoptr(GPtrArray) completed = g_ptr_array_new ();
@@ -757,7 +789,8 @@ conn_wait (MprocManagerConn *conn,
   g_mutex_lock (&conn->reply_lock);
   while (!w->done)
     {
-      if (g_cancellable_is_cancelled (cancellable))
+      if (g_cancellable_is_cancelled (cancellable) ||
+          (deadline >= 0 && g_get_monotonic_time () >= deadline))
         break;
       if (!conn->reading)
         {
@@ -767,15 +800,19 @@ conn_wait (MprocManagerConn *conn,
 
           conn->reading = TRUE;
           g_mutex_unlock (&conn->reply_lock);
-          bytes = conn_read_reply (conn, fds, -1, cancellable, &read_error);
+          bytes = conn_read_reply (conn, fds, time_left (deadline), cancellable, &read_error);
           g_mutex_lock (&conn->reply_lock);
           conn->reading = FALSE;
           conn_route (conn, bytes, fds, read_error, completed);
           g_cond_broadcast (&conn->reply_cond);
         }
       else
-        g_cond_wait_until (&conn->reply_cond, &conn->reply_lock,
-                           g_get_monotonic_time () + 10 * G_TIME_SPAN_MILLISECOND);
+        {
+          gint64 until = g_get_monotonic_time () + 10 * G_TIME_SPAN_MILLISECOND;
+
+          g_cond_wait_until (&conn->reply_cond, &conn->reply_lock,
+                             deadline >= 0 ? MIN (until, deadline) : until);
+        }
       if (completed->len > 0)
         {
           g_mutex_unlock (&conn->reply_lock);
@@ -793,6 +830,7 @@ conn_send (MprocManagerConn  *conn,
            const int         *fds,
            guint              n_fds,
            gboolean           pipelined,
+           gint64             deadline,
            GCancellable      *cancellable,
            GError           **error)
 {
@@ -808,8 +846,18 @@ conn_send (MprocManagerConn  *conn,
       if (!mproc_wire_send_value (conn->sock, request, NULL, 0, cancellable, error))
         return FALSE;
     }
-  else if (!mproc_ring_put (conn->requests, request, NULL, conn->sock, fds, n_fds, -1, cancellable, error))
-    return FALSE;
+  else if (!mproc_ring_put (conn->requests, request, NULL, conn->sock, fds, n_fds, time_left (deadline),
+                            cancellable, error))
+    {
+      /* a full ring the server does not empty in time */
+      if (g_error_matches (*error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT) ||
+          g_error_matches (*error, MPROC_ERROR, MPROC_ERROR_FULL))
+        {
+          g_clear_error (error);
+          set_call_timed_out (conn, error);
+        }
+      return FALSE;
+    }
   else
     mproc_order_sent (conn->order);
   if (pipelined)
@@ -871,6 +919,7 @@ mproc_manager_conn_call (MprocManagerConn  *conn,
 {
   g_autoptr(GVariant) request = NULL;
   GError *local_error = NULL;
+  gint64 deadline = conn_deadline (conn);
   Waiter *w = NULL;
   gboolean ret;
 
@@ -883,7 +932,7 @@ mproc_manager_conn_call (MprocManagerConn  *conn,
   if (reply != NULL)
     w = conn_add_waiter (conn);
   request = mproc_manager_conn_request (op, object, w != NULL ? w->serial : 0, args);
-  ret = conn_send (conn, request, fds, n_fds, reply == NULL, cancellable, &local_error);
+  ret = conn_send (conn, request, fds, n_fds, reply == NULL, deadline, cancellable, &local_error);
   g_mutex_unlock (&conn->call_lock);
 
   if (!ret)
@@ -891,17 +940,20 @@ mproc_manager_conn_call (MprocManagerConn  *conn,
       /* the request could not be sent */
       if (w != NULL && conn_abandon (conn, w))
         waiter_free (w);
-      mproc_manager_conn_fail_error (conn, local_error);
+      if (!g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
+        mproc_manager_conn_fail_error (conn, local_error);
       g_propagate_error (error, local_error);
       return FALSE;
     }
   if (w == NULL)
     return TRUE;
 
-  conn_wait (conn, w, cancellable);
+  conn_wait (conn, w, deadline, cancellable);
   if (!w->done && conn_abandon (conn, w))
     {
-      g_cancellable_set_error_if_cancelled (cancellable, error);
+      /* its reply, if it ever comes, is dropped */
+      if (!g_cancellable_set_error_if_cancelled (cancellable, error))
+        set_call_timed_out (conn, error);
       ret = FALSE;
     }
   else
@@ -1018,6 +1070,24 @@ async_cancel_idle (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+async_timeout_cb (gpointer data)
+{
+  CancelData *cd = data;
+  g_autoptr(GPtrArray) completed = g_ptr_array_new ();
+  Waiter *w;
+
+  g_mutex_lock (&cd->conn->reply_lock);
+  if (g_hash_table_steal_extended (cd->conn->waiters, &cd->serial, NULL, (gpointer *) &w))
+    {
+      set_call_timed_out (cd->conn, &w->error);
+      waiter_done (cd->conn, w, completed);
+    }
+  g_mutex_unlock (&cd->conn->reply_lock);
+  complete_async (completed);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 async_cancelled_cb (GCancellable *cancellable,
                     gpointer      user_data)
@@ -1083,6 +1153,18 @@ mproc_manager_conn_call_async (MprocManagerConn *conn,
       w->task = g_object_ref (task);
       w->fds_out = fds_out;
       w->context = g_main_context_ref (g_task_get_context (task));
+      if (g_atomic_int_get (&conn->timeout_ms) >= 0)
+        {
+          CancelData *td = g_new0 (CancelData, 1);
+
+          td->conn = mproc_manager_conn_ref (conn);
+          td->serial = w->serial;
+          td->context = g_main_context_ref (w->context);
+          w->timeout = g_timeout_source_new (g_atomic_int_get (&conn->timeout_ms));
+          g_source_set_callback (w->timeout, async_timeout_cb, td, cancel_data_free);
+          g_source_set_static_name (w->timeout, "[mproc] manager call timeout");
+          g_source_attach (w->timeout, w->context);
+        }
       if (cancellable != NULL)
         {
           CancelData *cd = g_new0 (CancelData, 1);
@@ -1116,7 +1198,7 @@ mproc_manager_conn_call_async (MprocManagerConn *conn,
     }
   request = mproc_manager_conn_request (op, object, w != NULL ? w->serial : 0, args);
   /* the ring has room unless the server is far behind: a put does not wait */
-  if (!conn_send (conn, request, fds, n_fds, !want_reply, NULL, &error))
+  if (!conn_send (conn, request, fds, n_fds, !want_reply, conn_deadline (conn), NULL, &error))
     {
       g_mutex_unlock (&conn->call_lock);
       mproc_manager_conn_fail_error (conn, error);

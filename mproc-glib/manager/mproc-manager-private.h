@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 
+#include "mproc-initable-private.h"
 #include "mproc-manager.h"
 #include "mproc-manager-protocol-private.h"
 
@@ -34,16 +35,40 @@ typedef struct
   gboolean           view_failed;  /* no view (TCP, list, too large): round trips */
   const MprocManagerTransport *transport;  /* NULL: the built-in one */
   gpointer           remote;       /* the transport's state of the object */
+  char              *name;         /* construct-only: NULL for an anonymous object */
+  MprocInitOnce      once;         /* the object is found or created on the server */
 } MprocProxyCore;
 
-gboolean  mproc_proxy_core_init_new    (MprocProxyCore   *core,
-                                        MprocManager     *manager,
-                                        MprocManagerKind  kind,
-                                        const char       *name,
-                                        GCancellable     *cancellable,
-                                        GError          **error);
+/* Every proxy's instance struct is a GObject followed by its core, so that
+ * what follows serves Dict, List and Namespace alike. */
+void      mproc_proxy_core_setup       (MprocProxyCore   *core,
+                                        MprocManagerKind  kind);
 void      mproc_proxy_core_clear       (MprocProxyCore   *core);
-GVariant *mproc_proxy_core_serialize   (MprocProxyCore   *core);
+/* GInitable and GAsyncInitable of every proxy: the object is found or
+ * created on the server (a round trip) once, here or on first use. */
+void      mproc_proxy_initable_iface_init       (GInitableIface      *iface);
+void      mproc_proxy_async_initable_iface_init (GAsyncInitableIface *iface);
+/* The construct-only "manager" and "name" properties. */
+void      mproc_proxy_install_properties (GObjectClass     *klass,
+                                          guint             prop_manager,
+                                          guint             prop_name,
+                                          const char       *what);
+void      mproc_proxy_set_property     (MprocProxyCore   *core,
+                                        guint             prop_id,
+                                        guint             prop_manager,
+                                        guint             prop_name,
+                                        const GValue     *value);
+void      mproc_proxy_get_property     (MprocProxyCore   *core,
+                                        guint             prop_id,
+                                        guint             prop_manager,
+                                        guint             prop_name,
+                                        GValue           *value);
+/* TRUE once the object is open on the server, opening it now if nobody
+ * did (an object made with g_object_new() alone). */
+gboolean  mproc_proxy_core_ready       (MprocProxyCore   *core,
+                                        GError          **error);
+GVariant *mproc_proxy_core_serialize   (MprocProxyCore   *core,
+                                        GError          **error);
 gboolean  mproc_proxy_core_deserialize (MprocProxyCore   *core,
                                         MprocManagerKind  kind,
                                         GVariant         *handle,

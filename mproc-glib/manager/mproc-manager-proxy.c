@@ -114,26 +114,47 @@ mproc_proxy_ensure_ref (MprocProxyCore  *core,
   return ret;
 }
 
-gboolean
-mproc_proxy_core_init_new (MprocProxyCore    *core,
-                           MprocManager      *manager,
-                           MprocManagerKind   kind,
-                           const char        *name,
-                           GCancellable      *cancellable,
-                           GError           **error)
+/* Every proxy's instance struct is a GObject followed by its core. */
+typedef struct
 {
-  g_autoptr(GVariant) reply = NULL;
+  GObject        parent_instance;
+  MprocProxyCore core;
+} ProxyLayout;
 
+#define PROXY_CORE(object) (&((ProxyLayout *) (object))->core)
+#define PROXY_OF(core) ((GObject *) ((char *) (core) - G_STRUCT_OFFSET (ProxyLayout, core)))
+
+void
+mproc_proxy_core_setup (MprocProxyCore   *core,
+                        MprocManagerKind  kind)
+{
   g_mutex_init (&core->lock);
-  core->manager = g_object_ref (manager);
   core->kind = kind;
-  core->transport = mproc_manager_get_transport (manager);
-  if (core->transport != NULL)
-    return core->transport->open (core, name, cancellable, error);
-  if (!mproc_manager_call_server (manager, MANAGER_OP_CREATE, 0,
-                                  g_variant_new ("(us)", (guint32) kind, name != NULL ? name : ""),
-                                  NULL, 0, &reply, NULL, cancellable, error))
-    return FALSE;
+}
+
+static gboolean
+proxy_check_manager (MprocProxyCore  *core,
+                     GError         **error)
+{
+  if (core->manager != NULL)
+    return TRUE;
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+               _("Cannot use a %s made without a manager: set its “manager” property"),
+               G_OBJECT_TYPE_NAME (PROXY_OF (core)));
+  return FALSE;
+}
+
+static GVariant *
+proxy_create_args (MprocProxyCore *core)
+{
+  return g_variant_new ("(us)", (guint32) core->kind, core->name != NULL ? core->name : "");
+}
+
+static gboolean
+proxy_take_created (MprocProxyCore  *core,
+                    GVariant        *reply,
+                    GError         **error)
+{
   if (!g_variant_is_of_type (reply, G_VARIANT_TYPE_UINT64))
     {
       mproc_proxy_set_malformed_reply (error);
@@ -142,6 +163,233 @@ mproc_proxy_core_init_new (MprocProxyCore    *core,
   core->id = g_variant_get_uint64 (reply);
   core->ref_pid = getpid ();
   return TRUE;
+}
+
+/* GInitable::init's work: finds or creates the object (a round trip). */
+static gboolean
+proxy_open (GInitable     *initable,
+            GCancellable  *cancellable,
+            GError       **error)
+{
+  MprocProxyCore *core = PROXY_CORE (initable);
+  g_autoptr(GVariant) reply = NULL;
+
+  if (!proxy_check_manager (core, error))
+    return FALSE;
+  core->transport = mproc_manager_get_transport (core->manager);
+  if (core->transport != NULL)
+    return core->transport->open (core, core->name, cancellable, error);
+  if (!mproc_manager_call_server (core->manager, MANAGER_OP_CREATE, 0, proxy_create_args (core),
+                                  NULL, 0, &reply, NULL, cancellable, error))
+    return FALSE;
+  return proxy_take_created (core, reply, error);
+}
+
+static gboolean
+proxy_initable_init (GInitable     *initable,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  return mproc_init_once_run (&PROXY_CORE (initable)->once, initable, proxy_open, cancellable, error);
+}
+
+void
+mproc_proxy_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = proxy_initable_init;
+}
+
+gboolean
+mproc_proxy_core_ready (MprocProxyCore  *core,
+                        GError         **error)
+{
+  GError *local_error = NULL;
+
+  if (MPROC_INIT_ONCE_READY (&core->once))
+    return TRUE;
+  /* a failed open is reported on every call, never logged */
+  if (g_initable_init (G_INITABLE (PROXY_OF (core)), NULL, &local_error))
+    return TRUE;
+  g_propagate_error (error, local_error);
+  return FALSE;
+}
+
+/* --- GAsyncInitable: the same open, waited for from the main loop ------- */
+
+/* The outcome of an async open, handed to mproc_init_once_run(). */
+typedef struct
+{
+  GVariant *reply;
+  GError   *error;
+} ProxyOpened;
+
+static GPrivate proxy_opened;
+
+static gboolean
+proxy_apply_opened (GInitable     *initable,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  ProxyOpened *opened = g_private_get (&proxy_opened);
+
+  if (opened->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&opened->error));
+      return FALSE;
+    }
+  return proxy_take_created (PROXY_CORE (initable), opened->reply, error);
+}
+
+/* Ends @task (an init_async's) with the outcome of its open, unless a
+ * blocking init won meanwhile: then with that one's. */
+static void
+proxy_open_done (GTask    *task,
+                 GVariant *reply,
+                 GError   *error)
+{
+  GInitable *initable = g_task_get_source_object (task);
+  ProxyOpened opened = { reply, error };
+  GError *init_error = NULL;
+
+  g_private_set (&proxy_opened, &opened);
+  if (mproc_init_once_run (&PROXY_CORE (initable)->once, initable, proxy_apply_opened, NULL, &init_error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, init_error);
+  g_private_set (&proxy_opened, NULL);
+  g_clear_error (&opened.error);
+}
+
+static void
+proxy_created_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GVariant) reply = NULL;
+  GError *error = NULL;
+
+  reply = g_task_propagate_pointer (G_TASK (result), &error);
+  proxy_open_done (task, reply, error);
+}
+
+static void
+proxy_conn_cb (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MprocProxyCore *core = PROXY_CORE (g_task_get_source_object (task));
+  g_autoptr(GVariant) args = g_variant_ref_sink (proxy_create_args (core));
+  GError *error = NULL;
+  GCancellable *cancellable;
+  MprocManagerConn *conn;
+  GTask *call;
+
+  conn = mproc_manager_get_conn_finish (MPROC_MANAGER (source), result, &error);
+  if (conn == NULL)
+    {
+      proxy_open_done (task, NULL, error);
+      return;
+    }
+  cancellable = g_task_get_cancellable (task);
+  call = g_task_new (NULL, cancellable, proxy_created_cb, g_steal_pointer (&task));
+  g_task_set_source_tag (call, proxy_conn_cb);
+  mproc_manager_conn_call_async (conn, MANAGER_OP_CREATE, 0, args, NULL, 0, TRUE, NULL, call);
+  g_object_unref (call);
+  mproc_manager_conn_unref (conn);
+}
+
+static void
+proxy_init_async (GAsyncInitable      *initable,
+                  int                  io_priority,
+                  GCancellable        *cancellable,
+                  GAsyncReadyCallback  callback,
+                  gpointer             user_data)
+{
+  MprocProxyCore *core = PROXY_CORE (initable);
+  g_autoptr(GTask) task = g_task_new (initable, cancellable, callback, user_data);
+  GError *error = NULL;
+
+  g_task_set_source_tag (task, proxy_init_async);
+  g_task_set_priority (task, io_priority);
+  if (g_atomic_pointer_get (&core->once.done) != 0 || !proxy_check_manager (core, NULL) ||
+      mproc_manager_get_transport (core->manager) != NULL)
+    {
+      /* done already, or failing at once without I/O; a transport of the
+       * table opens with one call on its own connection */
+      if (g_initable_init (G_INITABLE (initable), cancellable, &error))
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, error);
+      return;
+    }
+  mproc_manager_get_conn_async (core->manager, cancellable, proxy_conn_cb, g_steal_pointer (&task));
+}
+
+static gboolean
+proxy_init_finish (GAsyncInitable  *initable,
+                   GAsyncResult    *result,
+                   GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, initable), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, proxy_init_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+void
+mproc_proxy_async_initable_iface_init (GAsyncInitableIface *iface)
+{
+  iface->init_async = proxy_init_async;
+  iface->init_finish = proxy_init_finish;
+}
+
+/* --- Properties ----------------------------------------------------------- */
+
+void
+mproc_proxy_install_properties (GObjectClass *klass,
+                                guint         prop_manager,
+                                guint         prop_name,
+                                const char   *what)
+{
+  g_object_class_install_property (klass, prop_manager,
+    g_param_spec_object ("manager", NULL, NULL, MPROC_TYPE_MANAGER,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (klass, prop_name,
+    g_param_spec_string ("name", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS));
+}
+
+void
+mproc_proxy_set_property (MprocProxyCore *core,
+                          guint           prop_id,
+                          guint           prop_manager,
+                          guint           prop_name,
+                          const GValue   *value)
+{
+  if (prop_id == prop_manager)
+    g_set_object (&core->manager, g_value_get_object (value));
+  else if (prop_id == prop_name)
+    {
+      g_free (core->name);
+      core->name = g_value_dup_string (value);
+      if (core->name != NULL && core->name[0] == '\0')
+        g_clear_pointer (&core->name, g_free);
+    }
+}
+
+void
+mproc_proxy_get_property (MprocProxyCore *core,
+                          guint           prop_id,
+                          guint           prop_manager,
+                          guint           prop_name,
+                          GValue         *value)
+{
+  if (prop_id == prop_manager)
+    g_value_set_object (value, core->manager);
+  else if (prop_id == prop_name)
+    g_value_set_string (value, core->name);
 }
 
 void
@@ -166,15 +414,21 @@ mproc_proxy_core_clear (MprocProxyCore *core)
   core->ref_pid = 0;
   g_clear_pointer ((MprocView **) &core->view, mproc_view_free);
   g_clear_object (&core->manager);
+  g_clear_pointer (&core->name, g_free);
+  mproc_init_once_clear (&core->once);
   g_mutex_clear (&core->lock);
 }
 
 GVariant *
-mproc_proxy_core_serialize (MprocProxyCore *core)
+mproc_proxy_core_serialize (MprocProxyCore  *core,
+                            GError         **error)
 {
-  const char *address = core->transport != NULL ? core->transport->address (core->manager) :
-                        mproc_manager_get_address (core->manager);
+  const char *address;
 
+  if (!mproc_proxy_core_ready (core, error))
+    return NULL;
+  address = core->transport != NULL ? core->transport->address (core->manager) :
+            mproc_manager_get_address (core->manager);
   return g_variant_new ("(st)", address, core->id);
 }
 
@@ -187,8 +441,9 @@ mproc_proxy_core_deserialize (MprocProxyCore   *core,
   GError *local_error = NULL;
   const char *address;
 
-  g_mutex_init (&core->lock);
   core->kind = kind;
+  /* rebuilt around a received object: nothing to open */
+  mproc_init_once_mark_done (&core->once);
   if (!g_variant_is_of_type (handle, G_VARIANT_TYPE ("(st)")))
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
@@ -220,6 +475,12 @@ mproc_proxy_call (MprocProxyCore  *core,
                   GCancellable    *cancellable,
                   GError         **error)
 {
+  if (!mproc_proxy_core_ready (core, error))
+    {
+      if (args != NULL)
+        g_variant_unref (g_variant_take_ref (args));
+      return FALSE;
+    }
   if (core->transport != NULL)
     return core->transport->call (core, op, args != NULL ? g_variant_take_ref (args) :
                                   g_variant_ref_sink (g_variant_new ("()")),
@@ -337,7 +598,8 @@ mproc_proxy_view_lookup (MprocProxyCore  *core,
   MprocView *view;
 
   *found = MPROC_VIEW_UNAVAILABLE;
-  if (!proxy_view_prepare (core, TRUE, &view, error))
+  if (!mproc_proxy_core_ready (core, error) ||
+      !proxy_view_prepare (core, TRUE, &view, error))
     return FALSE;
   if (view != NULL)
     *found = mproc_view_lookup (view, key, value_out);
@@ -352,11 +614,45 @@ mproc_proxy_view_len (MprocProxyCore  *core,
   MprocView *view;
 
   *len = -1;
-  if (!proxy_view_prepare (core, FALSE, &view, error))
+  if (!mproc_proxy_core_ready (core, error) ||
+      !proxy_view_prepare (core, FALSE, &view, error))
     return FALSE;
   if (view != NULL)
     *len = mproc_view_len (view);
   return TRUE;
+}
+
+static void proxy_call_start (MprocProxyCore *core,
+                              guint           op,
+                              GVariant       *sunk,
+                              gboolean        want_reply,
+                              GTask          *task);
+
+/* A call on a proxy nobody opened yet: it is opened first, from the
+ * caller's main context too. */
+typedef struct
+{
+  guint     op;
+  GVariant *args;
+  gboolean  want_reply;
+  GTask    *task;
+} PendingCall;
+
+static void
+proxy_opened_for_call_cb (GObject      *source,
+                          GAsyncResult *result,
+                          gpointer      user_data)
+{
+  PendingCall *pc = user_data;
+  GError *error = NULL;
+
+  if (g_async_initable_init_finish (G_ASYNC_INITABLE (source), result, &error))
+    proxy_call_start (PROXY_CORE (source), pc->op, pc->args, pc->want_reply, pc->task);
+  else
+    g_task_return_error (pc->task, error);
+  g_variant_unref (pc->args);
+  g_object_unref (pc->task);
+  g_free (pc);
 }
 
 /* The request is put in the ring (over TCP: written as a frame) at once
@@ -375,11 +671,35 @@ mproc_proxy_call_async (MprocProxyCore      *core,
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GVariant) sunk = g_variant_take_ref (args != NULL ? args : g_variant_new ("()"));
-  GError *error = NULL;
-  MprocManagerConn *conn;
 
   task = g_task_new (source_object, cancellable, callback, user_data);
   g_task_set_source_tag (task, source_tag);
+  if (!MPROC_INIT_ONCE_READY (&core->once))
+    {
+      PendingCall *pc = g_new0 (PendingCall, 1);
+
+      pc->op = op;
+      pc->args = g_variant_ref (sunk);
+      pc->want_reply = want_reply;
+      pc->task = g_object_ref (task);
+      g_async_initable_init_async (G_ASYNC_INITABLE (PROXY_OF (core)), G_PRIORITY_DEFAULT, cancellable,
+                                   proxy_opened_for_call_cb, pc);
+      return;
+    }
+  proxy_call_start (core, op, sunk, want_reply, task);
+}
+
+static void
+proxy_call_start (MprocProxyCore *core,
+                  guint           op,
+                  GVariant       *sunk,
+                  gboolean        want_reply,
+                  GTask          *task)
+{
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  GError *error = NULL;
+  MprocManagerConn *conn;
+
   if (core->transport != NULL)
     {
       /* the task keeps the proxy, and so @core, alive */
@@ -408,13 +728,6 @@ mproc_proxy_call_finish (gpointer       source_object,
 
   return g_task_propagate_pointer (G_TASK (result), error);
 }
-
-/* Every proxy's instance struct is a GObject followed by its core. */
-typedef struct
-{
-  GObject        parent_instance;
-  MprocProxyCore core;
-} ProxyLayout;
 
 guint64
 mproc_proxy_get_id (gpointer proxy)

@@ -65,6 +65,9 @@ struct _MprocManagerTransport
   /* The manager of this process for @address, which it claims. */
   MprocManager *(*manager_for_address) (const char  *address,
                                         GError     **error);
+  /* MprocManager:timeout changed (-1: the engine's own default). */
+  void      (*set_timeout) (MprocManager        *manager,
+                            int                  timeout_ms);
 };
 
 /* The table's entries, NULL-terminated: each engine lives in a layer above

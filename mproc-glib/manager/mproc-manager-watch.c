@@ -194,6 +194,8 @@ mproc_proxy_watch (MprocProxyCore       *core,
   guint64 seq;
   MprocManagerConn *conn;
 
+  if (!mproc_proxy_core_ready (core, error))
+    return FALSE;
   if (core->transport != NULL)
     return core->transport->watch (core, proxy, func, snapshot, cancellable, error);
   if (mproc_proxy_is_watched (core))

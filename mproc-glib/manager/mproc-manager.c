@@ -18,6 +18,7 @@
 #include "mproc-i18n-private.h"
 #include "mproc-manager-client-private.h"
 #include "mproc-manager-private.h"
+#include "mproc-manager-transport-private.h"
 #include "mproc-process.h"
 #include "mproc-ring-private.h"
 #include "mproc-shareable-private.h"
@@ -49,6 +50,16 @@
  * #MprocContext). Like every child, the server dies with the process that
  * started it; [method@Mproc.Manager.shutdown] (or dropping the last reference to
  * the manager in that process) stops it earlier.
+ *
+ * #MprocManager is a #GInitable and a #GAsyncInitable: their init starts
+ * the server unless it runs already (started, connected, or made for a
+ * URI), so g_async_initable_new_async() with %MPROC_TYPE_MANAGER makes a
+ * started manager without blocking; [ctor@Mproc.Manager.new] and
+ * g_object_new() make one that waits for [method@Mproc.Manager.start].
+ * Likewise #MprocDict, #MprocList and #MprocNamespace take their
+ * #MprocDict:manager and #MprocDict:name at construction and are found or
+ * created on the server by their init (one round trip), or on their first
+ * call when made with g_object_new() alone.
  *
  * ## Addresses and security
  *
@@ -158,6 +169,8 @@ struct _MprocManager
   GBytes           *authkey;           /* TCP: to listen, or to connect */
   char             *tcp_address;       /* after mproc_manager_listen_tcp() */
 
+  gint              timeout_ms;        /* each call's limit, -1: none (atomic) */
+
   GMutex            lock;              /* conn */
   MprocManagerConn *conn;
 };
@@ -166,16 +179,24 @@ enum {
   PROP_0,
   PROP_ADDRESS,
   PROP_CONTEXT,
+  PROP_TIMEOUT,
   N_PROPS
 };
 
 static GParamSpec *properties[N_PROPS];
 
 static void mproc_manager_shareable_init (MprocShareableInterface *iface);
+static void mproc_manager_initable_init (GInitableIface *iface);
+static void mproc_manager_async_initable_init (GAsyncInitableIface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocManager, mproc_manager, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE,
-                                                      mproc_manager_shareable_init))
+/* Not final: bindings derive from it (a C subclass has no header to
+ * derive from). */
+G_DEFINE_TYPE_WITH_CODE (MprocManager, mproc_manager, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE,
+                                                mproc_manager_shareable_init)
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_manager_initable_init)
+                         G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE,
+                                                mproc_manager_async_initable_init))
 /* ------------------------------------------------------------------------ */
 /* Managers: one per address and process for proxies that arrive in a child */
 
@@ -266,6 +287,8 @@ mproc_manager_get_conn (MprocManager  *self,
   if (self->conn != NULL)
     conn = mproc_manager_conn_ref (self->conn);
   g_mutex_unlock (&self->lock);
+  if (conn != NULL)
+    g_atomic_int_set (&conn->timeout_ms, g_atomic_int_get (&self->timeout_ms));
 
   return conn;
 }
@@ -345,6 +368,7 @@ get_conn_opened_cb (GObject      *source,
     }
   conn = mproc_manager_conn_ref (self->conn);
   g_mutex_unlock (&self->lock);
+  g_atomic_int_set (&conn->timeout_ms, g_atomic_int_get (&self->timeout_ms));
   g_task_return_pointer (task, conn, (GDestroyNotify) mproc_manager_conn_unref);
 }
 
@@ -368,7 +392,10 @@ mproc_manager_get_conn_async (MprocManager        *self,
   g_mutex_unlock (&self->lock);
 
   if (conn != NULL)
-    g_task_return_pointer (task, conn, (GDestroyNotify) mproc_manager_conn_unref);
+    {
+      g_atomic_int_set (&conn->timeout_ms, g_atomic_int_get (&self->timeout_ms));
+      g_task_return_pointer (task, conn, (GDestroyNotify) mproc_manager_conn_unref);
+    }
   else if (address == NULL)
     g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_CLOSED, "%s",
                              _("The manager has not been started"));
@@ -561,6 +588,9 @@ mproc_manager_get_property (GObject    *object,
     case PROP_CONTEXT:
       g_value_set_object (value, self->context);
       break;
+    case PROP_TIMEOUT:
+      g_value_set_int (value, mproc_manager_get_timeout (self));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -582,6 +612,9 @@ mproc_manager_set_property (GObject      *object,
       break;
     case PROP_CONTEXT:
       g_set_object (&self->context, g_value_get_object (value));
+      break;
+    case PROP_TIMEOUT:
+      mproc_manager_set_timeout (self, g_value_get_int (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -624,12 +657,34 @@ mproc_manager_class_init (MprocManagerClass *klass)
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_EXPLICIT_NOTIFY |
                          G_PARAM_STATIC_STRINGS);
 
+  /**
+   * MprocManager:timeout:
+   *
+   * How long each call on the manager may take, in milliseconds: every
+   * call of its #MprocDict, #MprocList and #MprocNamespace proxies (and of
+   * the queues, locks and events made by a manager for a Redis URI), and
+   * [method@Mproc.Manager.ping], [method@Mproc.Manager.publish] and
+   * [method@Mproc.Manager.lookup], blocking or async, fails with
+   * %MPROC_ERROR_TIMED_OUT when the server has not answered by then (a
+   * server stopped with `SIGSTOP`, or swamped).  A reply that comes later
+   * is dropped.  -1, the default, sets no limit: a call waits as long as
+   * the server lives (a Redis manager then keeps the `timeout` of its
+   * URI).  A blocking wait of the call itself (a queue's get with its own
+   * timeout) is not cut short by it.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_TIMEOUT] =
+    g_param_spec_int ("timeout", NULL, NULL, -1, G_MAXINT, -1,
+                      G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 mproc_manager_init (MprocManager *self)
 {
+  self->timeout_ms = -1;
   g_mutex_init (&self->lock);
   self->listen_fd = -1;
   self->dbus_listen_fd = -1;
@@ -1000,6 +1055,136 @@ mproc_manager_start_async (MprocManager        *self,
       return;
     }
   mproc_manager_get_conn_async (self, cancellable, start_connected_cb, g_steal_pointer (&task));
+}
+
+/* --- GInitable, GAsyncInitable: a manager made ready to use is started ---- */
+
+/* Whether there is a server to talk to already: started, connected, or
+ * made for a URI of another engine. */
+static gboolean
+manager_is_running (MprocManager *self)
+{
+  return self->address != NULL || mproc_manager_get_transport (self) != NULL;
+}
+
+static gboolean
+manager_initable_init (GInitable     *initable,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  MprocManager *self = MPROC_MANAGER (initable);
+
+  if (manager_is_running (self))
+    return TRUE;
+  return mproc_manager_start (self, cancellable, error);
+}
+
+static void
+mproc_manager_initable_init (GInitableIface *iface)
+{
+  iface->init = manager_initable_init;
+}
+
+static void
+manager_started_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+
+  if (mproc_manager_start_finish (MPROC_MANAGER (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+manager_init_async (GAsyncInitable      *initable,
+                    int                  io_priority,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  MprocManager *self = MPROC_MANAGER (initable);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, manager_init_async);
+  g_task_set_priority (task, io_priority);
+  if (manager_is_running (self))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  mproc_manager_start_async (self, cancellable, manager_started_cb, g_steal_pointer (&task));
+}
+
+static gboolean
+manager_init_finish (GAsyncInitable  *initable,
+                     GAsyncResult    *result,
+                     GError         **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, initable), FALSE);
+  g_return_val_if_fail (g_async_result_is_tagged (result, manager_init_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+mproc_manager_async_initable_init (GAsyncInitableIface *iface)
+{
+  iface->init_async = manager_init_async;
+  iface->init_finish = manager_init_finish;
+}
+
+/**
+ * mproc_manager_set_timeout:
+ * @self: a `MprocManager`
+ * @timeout_ms: the limit of each call in milliseconds, or -1 for none
+ *
+ * Sets [property@Mproc.Manager:timeout]: each call made from now on by
+ * this process through @self fails with %MPROC_ERROR_TIMED_OUT if the
+ * server has not answered within @timeout_ms.
+ *
+ * Since: 0.1
+ */
+void
+mproc_manager_set_timeout (MprocManager *self,
+                           int           timeout_ms)
+{
+  const MprocManagerTransport *transport;
+
+  g_return_if_fail (MPROC_IS_MANAGER (self));
+  g_return_if_fail (timeout_ms >= -1);
+
+  if (g_atomic_int_exchange (&self->timeout_ms, timeout_ms) == timeout_ms)
+    return;
+  g_mutex_lock (&self->lock);
+  if (self->conn != NULL)
+    g_atomic_int_set (&self->conn->timeout_ms, timeout_ms);
+  g_mutex_unlock (&self->lock);
+  transport = mproc_manager_get_transport (self);
+  if (transport != NULL && transport->set_timeout != NULL)
+    transport->set_timeout (self, timeout_ms);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT]);
+}
+
+/**
+ * mproc_manager_get_timeout:
+ * @self: a `MprocManager`
+ *
+ * Gets [property@Mproc.Manager:timeout].
+ *
+ * Returns: the limit of each call in milliseconds, or -1 for none
+ *
+ * Since: 0.1
+ */
+int
+mproc_manager_get_timeout (MprocManager *self)
+{
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), -1);
+
+  return g_atomic_int_get (&self->timeout_ms);
 }
 
 /**

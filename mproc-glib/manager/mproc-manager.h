@@ -145,6 +145,11 @@ MprocManager   *mproc_manager_connect_with_authkey_finish (GAsyncResult         
 MPROC_AVAILABLE_IN_1_0
 const char     *mproc_manager_get_address      (MprocManager         *self);
 MPROC_AVAILABLE_IN_1_0
+void            mproc_manager_set_timeout      (MprocManager         *self,
+                                                int                   timeout_ms);
+MPROC_AVAILABLE_IN_1_0
+int             mproc_manager_get_timeout      (MprocManager         *self);
+MPROC_AVAILABLE_IN_1_0
 GPid            mproc_manager_get_server_pid   (MprocManager         *self);
 
 MPROC_AVAILABLE_IN_1_0

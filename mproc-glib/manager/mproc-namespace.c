@@ -60,8 +60,12 @@ static guint signals[N_SIGNALS];
 
 static void mproc_namespace_shareable_init (MprocShareableInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocNamespace, mproc_namespace, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_namespace_shareable_init))
+/* Not final: bindings derive from it (a C subclass has no header to
+ * derive from). */
+G_DEFINE_TYPE_WITH_CODE (MprocNamespace, mproc_namespace, G_TYPE_OBJECT,
+                       G_IMPLEMENT_INTERFACE (MPROC_TYPE_SHAREABLE, mproc_namespace_shareable_init)
+                       G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_proxy_initable_iface_init)
+                       G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE, mproc_proxy_async_initable_iface_init))
 
 static void
 mproc_namespace_finalize (GObject *object)
@@ -72,12 +76,55 @@ mproc_namespace_finalize (GObject *object)
   G_OBJECT_CLASS (mproc_namespace_parent_class)->finalize (object);
 }
 
+enum {
+  PROP_0,
+  PROP_MANAGER,
+  PROP_NAME,
+};
+
+static void
+mproc_namespace_set_property (GObject      *object,
+                             guint         prop_id,
+                             const GValue *value,
+                             GParamSpec   *pspec)
+{
+  mproc_proxy_set_property (&MPROC_NAMESPACE (object)->core, prop_id, PROP_MANAGER, PROP_NAME, value);
+}
+
+static void
+mproc_namespace_get_property (GObject    *object,
+                             guint       prop_id,
+                             GValue     *value,
+                             GParamSpec *pspec)
+{
+  mproc_proxy_get_property (&MPROC_NAMESPACE (object)->core, prop_id, PROP_MANAGER, PROP_NAME, value);
+}
+
 static void
 mproc_namespace_class_init (MprocNamespaceClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->finalize = mproc_namespace_finalize;
+  object_class->set_property = mproc_namespace_set_property;
+  object_class->get_property = mproc_namespace_get_property;
+
+  /**
+   * MprocNamespace:manager:
+   *
+   * The manager whose server holds the namespace; set it at construction.
+   *
+   * Since: 0.1
+   */
+  /**
+   * MprocNamespace:name:
+   *
+   * The name under which any client of the manager finds the same namespace,
+   * or %NULL for a new anonymous one; set it at construction.
+   *
+   * Since: 0.1
+   */
+  mproc_proxy_install_properties (object_class, PROP_MANAGER, PROP_NAME, "namespace");
 
   /**
    * MprocNamespace::changed:
@@ -99,6 +146,7 @@ mproc_namespace_class_init (MprocNamespaceClass *klass)
 static void
 mproc_namespace_init (MprocNamespace *self)
 {
+  mproc_proxy_core_setup (&self->core, MPROC_MANAGER_KIND_NAMESPACE);
 }
 
 static GVariant *
@@ -106,29 +154,25 @@ mproc_namespace_serialize (MprocShareable *shareable,
                       GArray         *fds,
                       GError        **error)
 {
-  return mproc_proxy_core_serialize (&MPROC_NAMESPACE (shareable)->core);
+  return mproc_proxy_core_serialize (&MPROC_NAMESPACE (shareable)->core, error);
 }
 
-static MprocShareable *
-mproc_namespace_deserialize (GVariant *handle,
-                        GArray   *fds,
-                        GError  **error)
+static gboolean
+mproc_namespace_attach (MprocShareable *shareable,
+                      GVariant       *handle,
+                      GArray         *fds,
+                      GError        **error)
 {
-  MprocNamespace *self = g_object_new (MPROC_TYPE_NAMESPACE, NULL);
-
-  if (!mproc_proxy_core_deserialize (&self->core, MPROC_MANAGER_KIND_NAMESPACE, handle, error))
-    {
-      g_object_unref (self);
-      return NULL;
-    }
-  return MPROC_SHAREABLE (self);
+  /* made by g_object_new() as the type that was sent: a binding's
+   * subclass arrives as itself */
+  return mproc_proxy_core_deserialize (&MPROC_NAMESPACE (shareable)->core, MPROC_MANAGER_KIND_NAMESPACE, handle, error);
 }
 
 static void
 mproc_namespace_shareable_init (MprocShareableInterface *iface)
 {
   iface->serialize = mproc_namespace_serialize;
-  iface->deserialize = mproc_namespace_deserialize;
+  iface->attach = mproc_namespace_attach;
 }
 
 /**
@@ -153,16 +197,10 @@ mproc_namespace_new (MprocManager  *manager,
                 GCancellable  *cancellable,
                 GError       **error)
 {
-  g_autoptr(MprocNamespace) self = NULL;
-
   g_return_val_if_fail (MPROC_IS_MANAGER (manager), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  self = g_object_new (MPROC_TYPE_NAMESPACE, NULL);
-  if (!mproc_proxy_core_init_new (&self->core, manager, MPROC_MANAGER_KIND_NAMESPACE, name,
-                                  cancellable, error))
-    return NULL;
-  return g_steal_pointer (&self);
+  return g_initable_new (MPROC_TYPE_NAMESPACE, cancellable, error, "manager", manager, "name", name, NULL);
 }
 
 /**

@@ -57,7 +57,8 @@ enum {
 
 static guint iter_signals[N_ITER_SIGNALS];
 
-G_DEFINE_FINAL_TYPE (MprocPoolIterator, mproc_pool_iterator, G_TYPE_OBJECT)
+/* Not final, as MprocPool. */
+G_DEFINE_TYPE (MprocPoolIterator, mproc_pool_iterator, G_TYPE_OBJECT)
 
 /* --- Items -------------------------------------------------------------- */
 
@@ -239,6 +240,18 @@ mproc_pool_iterator_class_init (MprocPoolIteratorClass *klass)
                   G_TYPE_NONE, 0);
 }
 
+/* An iterator made with g_object_new() alone has no call to iterate. */
+static gboolean
+iter_check (MprocPoolIterator  *self,
+            GError            **error)
+{
+  if (self->call != NULL)
+    return TRUE;
+  g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
+                       _("This iterator belongs to no pool call: get one from Pool.imap()"));
+  return FALSE;
+}
+
 static void
 mproc_pool_iterator_init (MprocPoolIterator *self)
 {
@@ -258,16 +271,15 @@ pool_imap (MprocPool    *self,
 {
   MprocPoolIterator *iter = g_object_new (MPROC_TYPE_POOL_ITERATOR, NULL);
   Call *call = mproc_pool_call_new (self, CALL_IMAP, target, items, chunksize, timeout_usec, cancellable, FALSE);
+  GError *error = NULL;
 
   iter->pool = g_object_ref (self);
   iter->call = call;
   iter->ordered = ordered;
   call->iter = iter;
 
-  if (self->state != POOL_RUN)
+  if (!mproc_pool_check_running (self, &error))
     {
-      GError *error = g_error_new_literal (MPROC_ERROR, MPROC_ERROR_CLOSED, _("The pool is not running"));
-
       for (guint c = 0; c < call->n_chunks; c++)
         mproc_pool_call_chunk_done (call, c, MIN (call->chunksize, call->n_items - c * call->chunksize),
                                     NULL, g_error_copy (error));
@@ -387,6 +399,8 @@ mproc_pool_iterator_next (MprocPoolIterator  *self,
   g_return_val_if_fail (MPROC_IS_POOL_ITERATOR (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (!iter_check (self, error))
+    return NULL;
   if (g_queue_is_empty (&self->ready) && !self->call->finished &&
       !mproc_pool_wait (self->pool, iter_has_next, self, -1, cancellable, error))
     return NULL;
@@ -427,12 +441,19 @@ mproc_pool_iterator_next_async (MprocPoolIterator   *self,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
+  GError *error = NULL;
   GTask *task;
 
   g_return_if_fail (MPROC_IS_POOL_ITERATOR (self));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_pool_iterator_next_async);
+  if (!iter_check (self, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
   g_queue_push_tail (&self->next_tasks, task);
   /* delivered from the pool's notify source, never from here */
   mproc_pool_call_mark_dirty (self->call);
@@ -481,7 +502,7 @@ guint
 mproc_pool_iterator_get_n_items (MprocPoolIterator *self)
 {
   g_return_val_if_fail (MPROC_IS_POOL_ITERATOR (self), 0);
-  return self->call->n_items;
+  return self->call != NULL ? self->call->n_items : 0;
 }
 
 /**
@@ -498,7 +519,7 @@ guint
 mproc_pool_iterator_get_n_done (MprocPoolIterator *self)
 {
   g_return_val_if_fail (MPROC_IS_POOL_ITERATOR (self), 0);
-  return self->call->n_items_done;
+  return self->call != NULL ? self->call->n_items_done : 0;
 }
 
 /**

@@ -170,6 +170,7 @@ struct _MprocPool
   guint32       next_seq;
   guint32       next_file_id;
   PoolState     state;
+  gboolean      started;       /* by GInitable, GAsyncInitable or a first call */
   guint         quick_deaths;
   guint         n_busy;        /* as last notified */
   guint         n_queued;
@@ -188,6 +189,7 @@ typedef gboolean (*PoolDone) (gpointer data);
 /* mproc-pool-start.c */
 void       mproc_pool_initable_init       (GInitableIface      *iface);
 void       mproc_pool_async_initable_init (GAsyncInitableIface *iface);
+void       mproc_pool_attach_notify       (MprocPool           *self);
 
 /* mproc-pool.c */
 gboolean   mproc_pool_check_running     (MprocPool          *self,

@@ -421,5 +421,7 @@ mproc_pool_notify_cb (gpointer user_data)
 void
 mproc_pool_schedule_notify (MprocPool *self)
 {
+  /* a pool never started (closed at once) still reports its joins */
+  mproc_pool_attach_notify (self);
   g_source_set_ready_time (self->notify_source, 0);
 }

@@ -20,12 +20,7 @@ pool_prepare (MprocPool  *self,
 {
   g_type_ensure (MPROC_TYPE_POOL_CHANNEL);
 
-  if (self->notify_source != NULL)
-    {
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE,
-                           _("The pool was started already"));
-      return FALSE;
-    }
+  self->started = TRUE;
   if (self->context == NULL)
     self->context = g_object_ref (mproc_context_get_default ());
   if (self->processes == 0)
@@ -39,11 +34,19 @@ pool_prepare (MprocPool  *self,
       return FALSE;
     }
 
+  mproc_pool_attach_notify (self);
+  return TRUE;
+}
+
+void
+mproc_pool_attach_notify (MprocPool *self)
+{
+  if (self->notify_source != NULL)
+    return;
   self->notify_source = g_source_new (&mproc_pool_ready_source_funcs, sizeof (GSource));
   g_source_set_static_name (self->notify_source, "MprocPool notify");
   g_source_set_callback (self->notify_source, mproc_pool_notify_cb, self, NULL);
   g_source_attach (self->notify_source, self->main_context);
-  return TRUE;
 }
 
 static gboolean
@@ -64,6 +67,10 @@ mproc_pool_initable_init_impl (GInitable     *initable,
 {
   MprocPool *self = MPROC_POOL (initable);
 
+  /* once only: a second init (or one after the first call started the
+   * workers) has nothing to do */
+  if (self->started)
+    return TRUE;
   if (!pool_prepare (self, error))
     return FALSE;
   for (guint i = 0; i < self->processes; i++)
@@ -172,6 +179,11 @@ mproc_pool_init_async (GAsyncInitable      *initable,
 
   g_task_set_source_tag (task, mproc_pool_init_async);
   g_task_set_priority (task, io_priority);
+  if (self->started)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
   if (!pool_prepare (self, &error))
     {
       g_task_return_error (task, error);

@@ -97,10 +97,12 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (MprocPool, mproc_pool, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_pool_initable_init)
-                               G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE,
-                                                      mproc_pool_async_initable_init))
+/* Not final: bindings derive from it (a C subclass has no header to
+ * derive from). */
+G_DEFINE_TYPE_WITH_CODE (MprocPool, mproc_pool, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, mproc_pool_initable_init)
+                         G_IMPLEMENT_INTERFACE (G_TYPE_ASYNC_INITABLE,
+                                                mproc_pool_async_initable_init))
 
 gboolean
 mproc_pool_check_running (MprocPool  *self,
@@ -111,6 +113,10 @@ mproc_pool_check_running (MprocPool  *self,
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_CLOSED, _("The pool is not running"));
       return FALSE;
     }
+  /* a pool made with g_object_new() alone starts its workers on its first
+   * call, as g_initable_init() would have */
+  if (!self->started && !g_initable_init (G_INITABLE (self), NULL, error))
+    return FALSE;
   return TRUE;
 }
 

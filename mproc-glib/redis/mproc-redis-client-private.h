@@ -147,6 +147,9 @@ void              mproc_redis_client_call_async   (MprocRedisClient       *clien
 redisReply       *mproc_redis_client_call_finish  (MprocRedisClient       *client,
                                                    GAsyncResult           *result,
                                                    GError                **error);
+/* The limit of each call from now on (0: none). */
+void              mproc_redis_client_set_timeout  (MprocRedisClient       *client,
+                                                   gint64                  timeout_usec);
 /* The SHA1 of script @index given to mproc_redis_client_new(). */
 const char       *mproc_redis_client_script_sha   (MprocRedisClient       *client,
                                                    guint                   index);

@@ -55,6 +55,7 @@ struct _MprocRedisClient
 {
   gatomicrefcount       ref;
   MprocRedisConfig     *config;
+  gint64                timeout_usec;  /* of each call, 0: none */
   char                **scripts;
   char                **shas;
   gboolean              blocking;
@@ -209,6 +210,7 @@ mproc_redis_client_new (const MprocRedisConfig *config,
 
   g_atomic_ref_count_init (&client->ref);
   client->config = config_copy (config);
+  client->timeout_usec = config->timeout_usec;
   client->scripts = g_strdupv ((char **) scripts);
   client->shas = g_new0 (char *, n + 1);
   for (guint i = 0; i < n; i++)
@@ -875,12 +877,21 @@ wait_locked (MprocRedisClient  *client,
   return TRUE;
 }
 
+void
+mproc_redis_client_set_timeout (MprocRedisClient *client,
+                                gint64            timeout_usec)
+{
+  /* read by each call without the lock: a call that races with the
+   * change takes the old limit or the new one */
+  client->timeout_usec = timeout_usec;
+}
+
 static gint64
 deadline_for (MprocRedisClient *client,
               gint64            timeout_usec)
 {
   if (timeout_usec < 0)
-    timeout_usec = client->config->timeout_usec;
+    timeout_usec = client->timeout_usec;
   return timeout_usec == 0 ? -1 : g_get_monotonic_time () + timeout_usec;
 }
 

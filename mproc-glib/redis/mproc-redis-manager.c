@@ -28,6 +28,7 @@ backend_new (MprocRedisConfig *config)
   MprocRedisBackend *backend = g_new0 (MprocRedisBackend, 1);
 
   backend->config = config;
+  backend->uri_timeout_usec = config->timeout_usec;
   backend->client = mproc_redis_client_new (config, mproc_redis_scripts);
   return backend;
 }
@@ -308,6 +309,19 @@ transport_close (MprocProxyCore *core)
   g_free (obj);
 }
 
+/* The manager's timeout, for the calls of its main connection and of the
+ * blocking connections opened from now on. */
+static void
+transport_set_timeout (MprocManager *manager,
+                       int           timeout_ms)
+{
+  MprocRedisBackend *backend = mproc_manager_get_transport_data (manager);
+  gint64 usec = timeout_ms < 0 ? backend->uri_timeout_usec : MAX ((gint64) timeout_ms * 1000, 1);
+
+  backend->config->timeout_usec = usec;
+  mproc_redis_client_set_timeout (backend->client, usec);
+}
+
 static const char *
 transport_address (MprocManager *manager)
 {
@@ -330,6 +344,7 @@ const MprocManagerTransport mproc_redis_transport = {
   .address = transport_address,
   .claims = mproc_redis_uri_matches,
   .manager_for_address = mproc_redis_manager_for_uri,
+  .set_timeout = transport_set_timeout,
 };
 
 MprocRedisBackend *

@@ -72,6 +72,7 @@ typedef struct
 {
   MprocRedisConfig *config;
   MprocRedisClient *client;
+  gint64            uri_timeout_usec;   /* the URI's, for a manager timeout of -1 */
 } MprocRedisBackend;
 
 /* One object (MprocProxyCore.remote). */

@@ -18,15 +18,9 @@ C = get_introspection_module('Mproc')
 
 TIMEOUT = 30 * GLib.USEC_PER_SEC
 
-# Types whose construction is covered elsewhere; remove each from here when
-# its class is complete after GObject.new() alone, and add a case below.
-OTHERS = {
-    # GAsyncInitable, made by engineer "arch": tests/test-manager.c, test-classes.py
-    'Manager': 'manager', 'Dict': 'manager', 'List': 'manager', 'Namespace': 'manager',
-    'ListItem': 'manager',
-    # made by engineer "pool": tests/test-pool.c
-    'Pool': 'pool', 'PoolIterator': 'pool',
-}
+# The classes of a manager and of a pool: made the same two ways, each
+# with a case of its own below (MANAGED_CASES, the pool's).
+OTHERS = {}
 
 
 # --- what each class is made with, and how parent and child use it ---------
@@ -143,6 +137,38 @@ def _simple_after(queue):
     return C.SimpleQueue.get(queue, None).unpack() == 'from the child'
 
 
+# Made with a started manager as their "manager" property; the child
+# changes the object, the parent sees the change.
+def _dict_child(d):
+    return C.Dict.set(d, GLib.Variant('s', 'who'), GLib.Variant('s', 'the child'), None)
+
+
+def _dict_after(d):
+    return C.Dict.get(d, GLib.Variant('s', 'who'), None).unpack() == 'the child'
+
+
+def _list_child(lst):
+    return C.List.append(lst, GLib.Variant('s', 'the child'), None)
+
+
+def _list_after(lst):
+    return C.List.get(lst, 0, None).unpack() == 'the child'
+
+
+def _namespace_child(ns):
+    return C.Namespace.set(ns, 'who', GLib.Variant('s', 'the child'), None)
+
+
+def _namespace_after(ns):
+    return C.Namespace.get(ns, 'who', None).unpack() == 'the child'
+
+
+MANAGED_CASES = {
+    'Dict': (_dict_child, _dict_after),
+    'List': (_list_child, _list_after),
+    'Namespace': (_namespace_child, _namespace_after),
+}
+
 CASES = {
     'Event': ({}, None, lambda e: (e.set(), True)[1], _event_after),
     'Lock': ({}, _lock_before, _lock_child, _lock_after),
@@ -158,10 +184,12 @@ CASES = {
     'SimpleQueue': ({}, None, _simple_child, _simple_after),
 }
 
+POOL_AND_MANAGER = ['Manager', 'Dict', 'List', 'Namespace', 'ListItem', 'Pool', 'PoolIterator']
+
 # A subclass of each, defined before Mproc.init(): a spawned or forkserver
 # child runs the script up to there, so it knows these types by name.
 SUBCLASSES = {}
-for _name in list(CASES) + ['Connection', 'Context', 'Process']:
+for _name in list(CASES) + ['Connection', 'Context', 'Process'] + POOL_AND_MANAGER:
     SUBCLASSES[_name] = type('Sub' + _name, (getattr(Mproc, _name),),
                              {'__gtype_name__': 'TestConstructSub' + _name})
 
@@ -173,6 +201,8 @@ def use_object(process, args, *user_data):
     if obj.__gtype__.name != type_name:
         print(f'# child got a {obj.__gtype__.name}, not a {type_name}', flush=True)
         return 2
+    if name in MANAGED_CASES:
+        return 0 if MANAGED_CASES[name][0](obj) else 1
     return 0 if CASES[name][2](obj) else 1
 
 
@@ -191,6 +221,7 @@ def exit_seven(process, args, *user_data):
 Mproc.register_target('use-object', use_object)
 Mproc.register_target('use-connection', use_connection)
 Mproc.register_target('exit-seven', exit_seven)
+Mproc.register_task('construct-double', lambda arg: GLib.Variant('x', arg.unpack() * 2))
 Mproc.init(sys.argv)
 
 METHODS = (Mproc.StartMethod.FORK, Mproc.StartMethod.SPAWN, Mproc.StartMethod.FORKSERVER)
@@ -270,11 +301,86 @@ def process_case(cls, method):
     return join(process) == 7, None
 
 
-print(f'1..{(len(CASES) + 3) * 2 * len(METHODS) + 1}', flush=True)
+def started_manager(cls, method):
+    """A manager made with GObject.new() alone, then started."""
+    manager = GObject.new(cls, context=Mproc.Context.new(method))
+    if manager.get_address() is not None:
+        raise AssertionError('a manager made with GObject.new() alone is not started yet')
+    C.Manager.start(manager, None)
+    return manager
+
+
+def manager_case(cls, method):
+    manager = started_manager(cls, method)
+    # its proxies find it by its "manager" property
+    d = GObject.new(Mproc.Dict, manager=manager, name='by-name')
+    process = run(method, 'use-object', GLib.Variant('(ss)', ('Dict', 'MprocDict')), d)
+    code = join(process)
+    ok = code == 0 and _dict_after(d) and d.get_manager() == manager
+    # the same named dict through a second proxy
+    again = GObject.new(Mproc.Dict, manager=manager, name='by-name')
+    ok = ok and _dict_after(again)
+    del d, again
+    C.Manager.shutdown(manager, None)
+    return ok, f'exit code {code}'
+
+
+def managed_case(name, cls, method):
+    manager = C.Manager.new_with_context(Mproc.Context.new(method))
+    C.Manager.start(manager, None)
+    obj = GObject.new(cls, manager=manager)
+    if obj.props.manager != manager or obj.props.name is not None:
+        return False, 'construct properties not kept'
+    # the child makes the first call: the parent opens it on serializing
+    process = run(method, 'use-object', GLib.Variant('(ss)', (name, cls.__gtype__.name)), obj)
+    code = join(process)
+    ok = code == 0 and MANAGED_CASES[name][1](obj)
+    del obj
+    C.Manager.shutdown(manager, None)
+    return ok, f'exit code {code}'
+
+
+def managed_without_manager(cls):
+    obj = GObject.new(cls)
+    try:
+        C.Dict.len(obj, None) if cls.__gtype__.is_a(Mproc.Dict) else \
+            C.List.len(obj, None) if cls.__gtype__.is_a(Mproc.List) else \
+            C.Namespace.has(obj, 'x', None)
+    except GLib.Error as e:
+        return e.matches(Mproc.error_quark(), Mproc.Error.INVALID_STATE), e.message
+    return False, 'no error'
+
+
+def pool_case(cls, method):
+    pool = GObject.new(cls, context=Mproc.Context.new(method), processes=2)
+    # the first call starts the workers
+    got = C.Pool.apply(pool, 'construct-double', GLib.Variant('x', 21), TIMEOUT, None).unpack()
+    n = pool.get_n_workers()
+    C.Pool.close(pool)
+    C.Pool.join(pool, TIMEOUT, None)
+    return got == 42 and n == 2, (got, n)
+
+
+def list_item_case(cls):
+    item = GObject.new(cls, value=GLib.Variant('s', 'held'))
+    return item.get_value().unpack() == 'held', None
+
+
+def pool_iterator_case(cls):
+    it = GObject.new(cls)
+    try:
+        C.PoolIterator.next(it, None)
+    except GLib.Error as e:
+        return e.matches(Mproc.error_quark(), Mproc.Error.INVALID_STATE) and it.get_n_items() == 0, e.message
+    return False, 'no error'
+
+
+N_POOL_AND_MANAGER = (5 * len(METHODS) + 2 + 3) * 2
+print(f'1..{(len(CASES) + 3) * 2 * len(METHODS) + 1 + N_POOL_AND_MANAGER}', flush=True)
 
 names = sorted(instantiable_types())
 unknown = [n for n in names if n not in CASES and n not in OTHERS
-           and n not in ('Connection', 'Context', 'Process')]
+           and n not in ('Connection', 'Context', 'Process') and n not in POOL_AND_MANAGER]
 check('every instantiable type of the typelib is handled here', not unknown,
       f'new types: {unknown}')
 
@@ -290,5 +396,25 @@ for name in list(CASES) + ['Connection', 'Context', 'Process']:
                 try_case(label, lambda: process_case(cls, method))
             else:
                 try_case(label, lambda: shared_case(name, cls, method))
+
+for name in POOL_AND_MANAGER:
+    for how, cls in (('GObject.new', getattr(Mproc, name)), ('subclass', SUBCLASSES[name])):
+        if name == 'ListItem':
+            try_case(f'{name} by {how}', lambda: list_item_case(cls))
+            continue
+        if name == 'PoolIterator':
+            try_case(f'{name} by {how}, alone: its calls are a GError', lambda: pool_iterator_case(cls))
+            continue
+        if name in MANAGED_CASES:
+            try_case(f'{name} by {how} without a manager: its calls are a GError',
+                     lambda: managed_without_manager(cls))
+        for method in METHODS:
+            label = f'{name} by {how}, used across a {method.value_nick} child'
+            if name == 'Manager':
+                try_case(label, lambda: manager_case(cls, method))
+            elif name == 'Pool':
+                try_case(label, lambda: pool_case(cls, method))
+            else:
+                try_case(label, lambda: managed_case(name, cls, method))
 
 sys.exit(0 if all(results) else 1)

@@ -16,14 +16,20 @@ const {requireInit, run} = imports.gjstap;
 
 const TIMEOUT = 30 * GLib.USEC_PER_SEC;
 
-// Types whose construction is covered elsewhere; remove each from here when
-// its class is complete after `new` alone, and add a case below.
-const OTHERS = new Set([
-    // GAsyncInitable, made by engineer "arch": tests/test-manager.c
-    'Manager', 'Dict', 'List', 'Namespace', 'ListItem',
-    // made by engineer "pool": tests/test-pool.c
-    'Pool', 'PoolIterator',
-]);
+// The classes of a manager and of a pool, each with a case of its own.
+const OTHERS = new Set([]);
+const POOL_AND_MANAGER = ['Manager', 'Dict', 'List', 'Namespace', 'ListItem', 'Pool', 'PoolIterator'];
+
+// Made with a started manager as their `manager` property: the child
+// changes the object, the parent sees the change.
+const MANAGED = {
+    Dict: [d => d.set(new GLib.Variant('s', 'who'), new GLib.Variant('s', 'the child'), null),
+        d => d.get(new GLib.Variant('s', 'who'), null).unpack() === 'the child'],
+    List: [l => l.append(new GLib.Variant('s', 'the child'), null),
+        l => l.get(0, null).unpack() === 'the child'],
+    Namespace: [n => n.set('who', new GLib.Variant('s', 'the child'), null),
+        n => n.get('who', null).unpack() === 'the child'],
+};
 
 function tryAcquire(lock) {
     try {
@@ -78,7 +84,7 @@ const SPECIAL = ['Connection', 'Context', 'Process'];
 // Registered before Mproc.init(): a spawned child runs the script up to
 // there, so it knows these types by name.
 const SUBCLASSES = {};
-for (const name of [...Object.keys(CASES), ...SPECIAL]) {
+for (const name of [...Object.keys(CASES), ...SPECIAL, ...POOL_AND_MANAGER]) {
     SUBCLASSES[name] = GObject.registerClass({GTypeName: `GjsConstructSub${name}`},
         class extends Mproc[name] {});
 }
@@ -89,6 +95,8 @@ function useObject(process, args) {
     const obj = process.get_object(0);
     if (obj.constructor.$gtype.name !== typeName)
         return 2;
+    if (name in MANAGED)
+        return MANAGED[name][0](obj) ? 0 : 1;
     return CASES[name][2](obj) ? 0 : 1;
 }
 
@@ -104,6 +112,7 @@ requireInit();
 Mproc.register_target('use-object', useObject);
 Mproc.register_target('use-connection', useConnection);
 Mproc.register_target('exit-seven', () => 7);
+Mproc.register_task('construct-double', arg => new GLib.Variant('x', arg.unpack() * 2));
 Mproc.init(null);
 
 const context = Mproc.Context.new(Mproc.StartMethod.SPAWN);
@@ -172,8 +181,88 @@ async function processCase(Cls) {
     return await join(process) === 7;
 }
 
+Gio._promisify(Mproc.Manager.prototype, 'start_async', 'start_finish');
+Gio._promisify(Mproc.Manager.prototype, 'shutdown_async', 'shutdown_finish');
+// (callback style: a promisified GAsyncInitable method is not found on a
+// class that implements a second interface, as MprocList does GListModel)
+function initAsync(obj) {
+    return new Promise((resolve, reject) => obj.init_async(GLib.PRIORITY_DEFAULT, null, (o, res) => {
+        try {
+            resolve(obj.init_finish(res));
+        } catch (e) {
+            reject(e);
+        }
+    }));
+}
+
+async function managerCase(Cls) {
+    // `new` alone: not started yet; started from the main loop
+    const manager = new Cls({context});
+    if (manager.get_address() !== null)
+        return 'started by new';
+    await manager.start_async(null);
+    const dict = new Mproc.Dict({manager, name: 'by-name'});
+    const code = await join(start('use-object', new GLib.Variant('(ss)', ['Dict', 'MprocDict']), dict));
+    const again = new Mproc.Dict({manager, name: 'by-name'});
+    const ok = code === 0 && MANAGED.Dict[1](dict) && MANAGED.Dict[1](again) && dict.get_manager() === manager;
+    await manager.shutdown_async(null);
+    return ok ? true : `exit code ${code}`;
+}
+
+async function managedCase(name, Cls) {
+    const manager = Mproc.Manager.new_with_context(context);
+    await manager.start_async(null);
+    const obj = new Cls({manager});
+    if (obj.manager !== manager || obj.name !== null)
+        return 'construct properties not kept';
+    // opened from the main loop, as g_async_initable_new_async() does
+    await initAsync(obj);
+    const code = await join(start('use-object', new GLib.Variant('(ss)', [name, Cls.$gtype.name]), obj));
+    const ok = code === 0 && MANAGED[name][1](obj);
+    await manager.shutdown_async(null);
+    return ok ? true : `exit code ${code}`;
+}
+
+function managedWithoutManager(name, Cls) {
+    const obj = new Cls();
+    try {
+        if (name === 'Namespace')
+            obj.has('x', null);
+        else
+            obj.len(null);
+    } catch (e) {
+        return e.matches(Mproc.error_quark(), Mproc.Error.INVALID_STATE) ? true : e.message;
+    }
+    return 'no error';
+}
+
+async function poolCase(Cls) {
+    const pool = new Cls({context, processes: 2});
+    // the first call starts the workers
+    const got = pool.apply('construct-double', new GLib.Variant('x', 21), TIMEOUT, null).unpack();
+    const n = pool.get_n_workers();
+    pool.close();
+    pool.join(TIMEOUT, null);
+    return got === 42 && n === 2 ? true : `${got} ${n}`;
+}
+
+function listItemCase(Cls) {
+    return new Cls({value: new GLib.Variant('s', 'held')}).get_value().unpack() === 'held';
+}
+
+function poolIteratorCase(Cls) {
+    const it = new Cls();
+    try {
+        it.next(null);
+    } catch (e) {
+        return e.matches(Mproc.error_quark(), Mproc.Error.INVALID_STATE) && it.get_n_items() === 0 ? true : e.message;
+    }
+    return 'no error';
+}
+
 run(async tap => {
-    const unknown = instantiableTypes().filter(n => !(n in CASES) && !SPECIAL.includes(n) && !OTHERS.has(n));
+    const unknown = instantiableTypes().filter(n => !(n in CASES) && !SPECIAL.includes(n) && !OTHERS.has(n) &&
+        !POOL_AND_MANAGER.includes(n));
     tap.ok(unknown.length === 0, 'every instantiable type of the typelib is handled here', `new types: ${unknown}`);
 
     for (const name of [...Object.keys(CASES), ...SPECIAL]) {
@@ -188,6 +277,28 @@ run(async tap => {
                     return processCase(Cls);
                 return sharedCase(name, Cls);
             });
+        }
+    }
+
+    for (const name of POOL_AND_MANAGER) {
+        for (const [how, Cls] of [['new', Mproc[name]], ['a subclass', SUBCLASSES[name]]]) {
+            // eslint-disable-next-line no-await-in-loop
+            await tap.test(`${name} made by ${how}${name === 'ListItem' || name === 'PoolIterator' ? ' alone' : ', used by a spawned child'}`, () => {
+                if (name === 'Manager')
+                    return managerCase(Cls);
+                if (name === 'Pool')
+                    return poolCase(Cls);
+                if (name === 'ListItem')
+                    return listItemCase(Cls);
+                if (name === 'PoolIterator')
+                    return poolIteratorCase(Cls);
+                return managedCase(name, Cls);
+            });
+            if (name in MANAGED) {
+                // eslint-disable-next-line no-await-in-loop
+                await tap.test(`${name} made by ${how} without a manager: its calls are a GError`,
+                    () => managedWithoutManager(name, Cls));
+            }
         }
     }
 });
