@@ -51,7 +51,8 @@ G_STATIC_ASSERT (G_N_ELEMENTS (mproc_dbus_error_entries) == MPROC_ERROR_INVALID_
  *
  * Returns: the quark of the domain
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GQuark
 mproc_error_quark (void)

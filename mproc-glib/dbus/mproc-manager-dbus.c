@@ -87,7 +87,8 @@ static GPtrArray *registry;   /* Registered*, never freed */
  * [func@Mproc.init] are not seen by the server. Skeletons are exported with
  * their default flags: their methods run in the server's main loop.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_register_dbus_object (const char                 *object_path,
@@ -621,7 +622,8 @@ G_LOCK_DEFINE_STATIC (address_data);
  * Returns: (nullable): the address, or %NULL if the manager has no
  *   address yet or is reached over another transport than a local socket
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 const char *
 mproc_manager_get_dbus_address (MprocManager *self)
@@ -722,7 +724,8 @@ check_plane_peer (GSocketConnection  *stream,
  *
  * Returns: (transfer full): a new connection, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GDBusConnection *
 mproc_manager_dup_dbus_connection (MprocManager  *self,
@@ -797,7 +800,8 @@ plane_connected_cb (GObject      *source,
  * thread-default main context; call
  * [method@Mproc.Manager.dup_dbus_connection_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_dup_dbus_connection_async (MprocManager        *self,
@@ -840,7 +844,8 @@ mproc_manager_dup_dbus_connection_async (MprocManager        *self,
  *
  * Returns: (transfer full): a new connection, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GDBusConnection *
 mproc_manager_dup_dbus_connection_finish (MprocManager  *self,

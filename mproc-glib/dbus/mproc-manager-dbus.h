@@ -23,7 +23,8 @@ G_BEGIN_DECLS
  * `org.gnome.Mproc.Manager`, `org.gnome.Mproc.Dict`, `org.gnome.Mproc.List`
  * and `org.gnome.Mproc.Namespace` interfaces on its D-Bus address.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_MANAGER_DBUS_OBJECT_PATH "/org/gnome/Mproc/Manager"
 
@@ -37,7 +38,8 @@ G_BEGIN_DECLS
  *
  * Returns: (transfer full): a new interface skeleton
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 typedef GDBusInterfaceSkeleton *(*MprocManagerDBusObjectFunc) (gpointer user_data);
 

@@ -580,6 +580,7 @@ return_gerror (GDBusMethodInvocation *invocation,
  *   @error with its message stripped
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GError *
 mproc_dbus_error_decode (const GError *error)
@@ -1339,7 +1340,8 @@ pool_interface_info (GError **error)
  *   @error set (for instance when something is already exported at
  *   @object_path)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_pool_export (MprocPool        *self,
@@ -1423,7 +1425,8 @@ lookup_export (MprocPool *pool,
  * in progress are cancelled (their callers get %G_IO_ERROR_CANCELLED);
  * the export lets go of the pool and the connection once they are over.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_unexport (MprocPool *self,
@@ -1463,7 +1466,8 @@ mproc_pool_unexport (MprocPool *self,
  * its own (`max_message_size` in its configuration, 128 MiB on the
  * session bus by default).
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_set_export_limits (MprocPool *self,

@@ -22,7 +22,8 @@ G_BEGIN_DECLS
  * The name of the D-Bus interface of an exported pool, described in
  * `$datadir/dbus-1/interfaces/org.gnome.Mproc.Pool1.xml`.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_POOL_DBUS_INTERFACE "org.gnome.Mproc.Pool1"
 
@@ -32,7 +33,8 @@ G_BEGIN_DECLS
  * How many tasks one caller may have queued on an exported pool by
  * default (an item of a map counts as one).
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_POOL_EXPORT_DEFAULT_MAX_QUEUED 1000000
 
@@ -42,7 +44,8 @@ G_BEGIN_DECLS
  * The largest call an exported pool takes by default, in bytes (the
  * arguments of the call, or the memory of a `MapFd` call).
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_POOL_EXPORT_DEFAULT_MAX_MESSAGE_SIZE (64 * 1024 * 1024)
 

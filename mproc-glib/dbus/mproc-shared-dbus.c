@@ -446,7 +446,8 @@ shared_export (GObject          *object,
  * Returns: an export id (never 0) for [func@Mproc.shared_unexport], or 0 with
  *   @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_shared_export_dict (MprocDict        *dict,
@@ -482,7 +483,8 @@ mproc_shared_export_dict (MprocDict        *dict,
  * Returns: an export id (never 0) for [func@Mproc.shared_unexport], or 0 with
  *   @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_shared_export_namespace (MprocNamespace   *ns,
@@ -509,7 +511,8 @@ mproc_shared_export_namespace (MprocNamespace   *ns,
  * their replies; the export lets go of the proxy and the connection once
  * they are over.  The proxy stays watched (see [method@Mproc.Dict.unwatch]).
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_shared_unexport (guint export_id)

@@ -56,7 +56,8 @@
  * the caller's thread-default main context. A pending async operation keeps
  * its end open until it completes: cancel it before relying on the close.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 #define PIPE_CAPACITY (256 * 1024)
@@ -166,7 +167,8 @@ mproc_connection_class_init (MprocConnectionClass *klass)
    * Whether both ends send and receive. A one-way end made alone
    * receives, and its peer ([method@Mproc.Connection.take_peer]) sends.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_DUPLEX] =
     g_param_spec_boolean ("duplex", NULL, NULL,
@@ -404,7 +406,8 @@ mproc_connection_initable_init (GInitableIface *iface)
  *
  * Returns: (skip): %TRUE on success, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_pipe_new (gboolean           duplex,
@@ -438,7 +441,8 @@ mproc_pipe_new (gboolean           duplex,
  *
  * Returns: (transfer full) (nullable): the other end, or %NULL
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocConnection *
 mproc_connection_take_peer (MprocConnection *self)
@@ -458,7 +462,8 @@ mproc_connection_take_peer (MprocConnection *self)
  *
  * Returns: whether this end can receive
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_get_readable (MprocConnection *self)
@@ -477,7 +482,8 @@ mproc_connection_get_readable (MprocConnection *self)
  *
  * Returns: whether this end can send
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_get_writable (MprocConnection *self)
@@ -529,7 +535,8 @@ check_ring (MprocConnection  *self,
  *   the other end is gone while the ring is full, %MPROC_ERROR_CLOSED,
  *   %G_IO_ERROR_CANCELLED)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_send_with_fds (MprocConnection  *self,
@@ -575,7 +582,8 @@ mproc_connection_send_with_fds (MprocConnection  *self,
  *
  * Returns: %TRUE once sent, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_send (MprocConnection  *self,
@@ -596,7 +604,8 @@ mproc_connection_send (MprocConnection  *self,
  *
  * Sends @value without blocking the calling thread.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_connection_send_async (MprocConnection     *self,
@@ -632,7 +641,8 @@ mproc_connection_send_async (MprocConnection     *self,
  *
  * Returns: %TRUE if sent, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_send_finish (MprocConnection  *self,
@@ -660,7 +670,8 @@ mproc_connection_send_finish (MprocConnection  *self,
  *
  * Returns: %TRUE once sent, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_send_bytes (MprocConnection  *self,
@@ -710,7 +721,8 @@ mproc_connection_send_bytes (MprocConnection  *self,
  * Returns: (transfer full): the message, or %NULL with @error set:
  *   %MPROC_ERROR_BROKEN when the other end is closed and nothing is left
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GBytes *
 mproc_connection_recv_bytes (MprocConnection  *self,
@@ -743,7 +755,8 @@ mproc_connection_recv_bytes (MprocConnection  *self,
  *   %MPROC_ERROR_BROKEN when the other end is closed and nothing is left,
  *   %MPROC_ERROR_INVALID_MESSAGE when the bytes are not a valid value
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_connection_recv_with_fds (MprocConnection  *self,
@@ -789,7 +802,8 @@ mproc_connection_recv_with_fds (MprocConnection  *self,
  *
  * Returns: (transfer full): the value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_connection_recv (MprocConnection  *self,
@@ -810,7 +824,8 @@ mproc_connection_recv (MprocConnection  *self,
  * Receives the next value without blocking the calling thread and without a
  * thread; call [method@Mproc.Connection.recv_finish] from @callback.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_connection_recv_async (MprocConnection     *self,
@@ -831,7 +846,8 @@ mproc_connection_recv_async (MprocConnection     *self,
  *
  * Returns: (transfer full): the value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_connection_recv_finish (MprocConnection  *self,
@@ -853,7 +869,8 @@ mproc_connection_recv_finish (MprocConnection  *self,
  *
  * Receives the next message as bytes without blocking the calling thread.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_connection_recv_bytes_async (MprocConnection     *self,
@@ -886,7 +903,8 @@ mproc_connection_recv_bytes_async (MprocConnection     *self,
  *
  * Returns: (transfer full): the message, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GBytes *
 mproc_connection_recv_bytes_finish (MprocConnection  *self,
@@ -912,7 +930,8 @@ mproc_connection_recv_bytes_finish (MprocConnection  *self,
  * Returns: %TRUE when a receive would not block; %FALSE with @error set:
  *   %MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, %MPROC_ERROR_CLOSED
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_poll (MprocConnection  *self,
@@ -942,7 +961,8 @@ mproc_connection_poll (MprocConnection  *self,
  *
  * Waits like [method@Mproc.Connection.poll] without blocking the calling thread.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_connection_poll_async (MprocConnection     *self,
@@ -975,7 +995,8 @@ mproc_connection_poll_async (MprocConnection     *self,
  *
  * Returns: %TRUE when a receive would not block, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_poll_finish (MprocConnection  *self,
@@ -996,7 +1017,8 @@ mproc_connection_poll_finish (MprocConnection  *self,
  * %MPROC_ERROR_CLOSED, and once every copy of this end is closed, the other
  * end's receives report end-of-file (%MPROC_ERROR_BROKEN).
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_connection_close (MprocConnection *self)
@@ -1015,7 +1037,8 @@ mproc_connection_close (MprocConnection *self)
  *
  * Returns: whether [method@Mproc.Connection.close] was called
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_is_closed (MprocConnection *self)
@@ -1192,7 +1215,8 @@ wait_all_attach (WaitAll      *wa,
  * Waits like [func@Mproc.Connection.wait] from the caller's thread-default main
  * context, without blocking it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_connection_wait_async (GObject             **objects,
@@ -1269,7 +1293,8 @@ mproc_connection_wait_async (GObject             **objects,
  * Returns: (transfer container) (element-type GObject): the ready objects
  *   (empty after a timeout), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GPtrArray *
 mproc_connection_wait_finish (GAsyncResult  *result,
@@ -1308,7 +1333,8 @@ store_result_cb (GObject      *source,
  *   are ready, empty if the timeout passed first; %NULL with @error set if
  *   cancelled
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GPtrArray *
 mproc_connection_wait (GObject      **objects,

@@ -24,7 +24,8 @@
  * its readers drop it). A consumer killed after taking an item never marks
  * it done, so join() then waits (Python does the same): use a timeout.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 struct _MprocJoinableQueue
@@ -54,7 +55,8 @@ mproc_joinable_queue_init (MprocJoinableQueue *self)
  *
  * Returns: (transfer full): a new queue, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocJoinableQueue *
 mproc_joinable_queue_new (guint    maxsize,
@@ -76,7 +78,8 @@ mproc_joinable_queue_new (guint    maxsize,
  *   when called more times than items were put (Python's `ValueError`), or
  *   %MPROC_ERROR_CLOSED
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_joinable_queue_task_done (MprocJoinableQueue  *self,
@@ -109,7 +112,8 @@ mproc_joinable_queue_task_done (MprocJoinableQueue  *self,
  * Returns: %TRUE when no item is unfinished; %FALSE with @error set
  *   (%MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, %MPROC_ERROR_CLOSED)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_joinable_queue_join (MprocJoinableQueue  *self,
@@ -144,7 +148,8 @@ mproc_joinable_queue_join (MprocJoinableQueue  *self,
  * Waits like [method@Mproc.JoinableQueue.join] from the caller's thread-default
  * main context, without blocking it and without a thread.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_joinable_queue_join_async (MprocJoinableQueue  *self,
@@ -180,7 +185,8 @@ mproc_joinable_queue_join_async (MprocJoinableQueue  *self,
  *
  * Returns: %TRUE when no item is unfinished, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_joinable_queue_join_finish (MprocJoinableQueue  *self,

@@ -28,12 +28,30 @@
  * queue to a child with [method@Mproc.Process.add_object] (or as a property of an
  * #MprocProcess subclass).
  *
+ * **C**
+ *
  * |[<!-- language="C" -->
  * g_autoptr(MprocQueue) queue = mproc_queue_new (0, NULL);
  *
  * mproc_queue_put (queue, g_variant_new ("(ii)", 6, 7), -1, NULL, &error);
  * value = mproc_queue_get (queue, -1, NULL, &error);
  * ]|
+ *
+ * **Python**
+ *
+ * ```python
+ * queue = Mproc.Queue()              # the Mproc override's forms
+ * queue.put((6, 7))                  # a (xx)
+ * value = queue.get()                # (6, 7)
+ * ```
+ *
+ * **GJS**
+ *
+ * ```js
+ * const queue = Mproc.Queue.new(0);
+ * queue.put([6, 7], -1, null);       // an ax, converted by the GJS override
+ * const value = queue.get(-1, null).deepUnpack();   // [6, 7]
+ * ```
  *
  * The queue is a ring of bytes in shared memory (#MprocQueue:capacity bytes,
  * 4 MiB by default): a message is serialised straight into it by
@@ -64,7 +82,8 @@
  * queue; async methods complete in the thread-default main context of the
  * caller.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 typedef struct
@@ -390,7 +409,8 @@ mproc_queue_class_init (MprocQueueClass *klass)
    * The most messages the queue holds at once; 0 for no limit on the
    * number (the byte capacity still applies: a put waits for room).
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_MAXSIZE] =
     g_param_spec_uint ("maxsize", NULL, NULL, 0, G_MAXUINT, 0,
@@ -404,7 +424,8 @@ mproc_queue_class_init (MprocQueueClass *klass)
    * least 4096). Messages larger than it still go through, streamed.
    * 0 at construction means %MPROC_QUEUE_DEFAULT_CAPACITY.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_CAPACITY] =
     g_param_spec_uint64 ("capacity", NULL, NULL, 0, G_MAXUINT32 / 2 + 1, MPROC_QUEUE_DEFAULT_CAPACITY,
@@ -437,7 +458,8 @@ mproc_queue_init (MprocQueue *self)
  * Returns: (transfer full): a new queue, or %NULL with @error set if the
  *   shared memory cannot be created
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocQueue *
 mproc_queue_new (guint    maxsize,
@@ -458,7 +480,8 @@ mproc_queue_new (guint    maxsize,
  *
  * Returns: (transfer full): a new queue, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocQueue *
 mproc_queue_new_full (guint    maxsize,
@@ -482,7 +505,8 @@ mproc_queue_new_full (guint    maxsize,
  *
  * Returns: the most messages @self holds, 0 for no limit
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_queue_get_maxsize (MprocQueue *self)
@@ -504,7 +528,8 @@ mproc_queue_get_maxsize (MprocQueue *self)
  *
  * Returns: the byte size of the shared ring of @self
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gsize
 mproc_queue_get_capacity (MprocQueue *self)
@@ -538,7 +563,8 @@ mproc_queue_get_capacity (MprocQueue *self)
  *   %MPROC_ERROR_FULL when @timeout_usec is 0 and there is no room,
  *   %MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED or %MPROC_ERROR_CLOSED
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_put (MprocQueue    *self,
@@ -582,7 +608,8 @@ mproc_queue_put (MprocQueue    *self,
  *
  * Returns: %TRUE once @value is in the queue, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_put_nowait (MprocQueue  *self,
@@ -609,7 +636,8 @@ mproc_queue_put_nowait (MprocQueue  *self,
  * Returns: %TRUE once @value is in the queue, else %FALSE with @error set,
  *   as [method@Mproc.Queue.put]
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_put_int64 (MprocQueue    *self,
@@ -644,7 +672,8 @@ mproc_queue_put_int64 (MprocQueue    *self,
  * helper thread: the caller's thread-default main context watches for room.
  * Call [method@Mproc.Queue.put_finish] from @callback.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_queue_put_async (MprocQueue          *self,
@@ -683,7 +712,8 @@ mproc_queue_put_async (MprocQueue          *self,
  *
  * Returns: %TRUE if the message was put, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_put_finish (MprocQueue    *self,
@@ -722,7 +752,8 @@ decode_or_null (GBytes  *bytes,
  *   %MPROC_ERROR_INVALID_MESSAGE for a malformed message (which is
  *   dropped: the next get goes on with the next message)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_queue_get (MprocQueue    *self,
@@ -755,7 +786,8 @@ mproc_queue_get (MprocQueue    *self,
  *
  * Returns: (transfer full): the message, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_queue_get_nowait (MprocQueue  *self,
@@ -782,7 +814,8 @@ mproc_queue_get_nowait (MprocQueue  *self,
  *   set, as [method@Mproc.Queue.get], or %MPROC_ERROR_INVALID_MESSAGE for a
  *   message that is not an `int64`
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_get_int64 (MprocQueue    *self,
@@ -819,7 +852,8 @@ mproc_queue_get_int64 (MprocQueue    *self,
  * a thread per waiter. @callback runs in the caller's thread-default main
  * context; call [method@Mproc.Queue.get_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_queue_get_async (MprocQueue          *self,
@@ -853,7 +887,8 @@ mproc_queue_get_async (MprocQueue          *self,
  *
  * Returns: (transfer full): the message, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_queue_get_finish (MprocQueue    *self,
@@ -879,7 +914,8 @@ mproc_queue_get_finish (MprocQueue    *self,
  *
  * Returns: the approximate number of messages
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_queue_get_qsize (MprocQueue *self)
@@ -908,7 +944,8 @@ mproc_queue_get_qsize (MprocQueue *self)
  *
  * Returns: %TRUE if empty
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_is_empty (MprocQueue *self)
@@ -925,7 +962,8 @@ mproc_queue_is_empty (MprocQueue *self)
  *
  * Returns: %TRUE if full
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_is_full (MprocQueue *self)
@@ -947,7 +985,8 @@ mproc_queue_is_full (MprocQueue *self)
  * not affected, and messages already put stay in the queue for them. The
  * shared memory is released with the last reference.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_queue_close (MprocQueue *self)
@@ -968,7 +1007,8 @@ mproc_queue_close (MprocQueue *self)
  *
  * Returns: whether [method@Mproc.Queue.close] was called in this process
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_is_closed (MprocQueue *self)
@@ -992,7 +1032,8 @@ mproc_queue_is_closed (MprocQueue *self)
  * code written after Python reads the same. Nothing is ever flushed at
  * exit, and nothing put is dropped when the process exits.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_queue_join_thread (MprocQueue *self)
@@ -1010,7 +1051,8 @@ mproc_queue_join_thread (MprocQueue *self)
  * only a message whose put was still in progress (interrupted by the exit
  * or a signal): readers never see a partial message.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_queue_cancel_join_thread (MprocQueue *self)
@@ -1030,7 +1072,8 @@ mproc_queue_cancel_join_thread (MprocQueue *self)
  *
  * Returns: (transfer full): a new #GSource
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GSource *
 mproc_queue_create_source (MprocQueue *self)

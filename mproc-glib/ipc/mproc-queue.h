@@ -21,7 +21,8 @@ G_BEGIN_DECLS
  * The byte capacity of a queue's shared ring when none is given: 4 MiB
  * (pages are only allocated as they are used).
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_QUEUE_DEFAULT_CAPACITY (4 * 1024 * 1024)
 
@@ -37,7 +38,8 @@ G_DECLARE_DERIVABLE_TYPE (MprocQueue, mproc_queue, MPROC, QUEUE, GObject)
  * The class of #MprocQueue. It has no virtual functions; #MprocJoinableQueue
  * derives from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 struct _MprocQueueClass
 {

@@ -31,7 +31,8 @@
  * Every method may be called from any thread of any process that has the
  * queue.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 struct _MprocSimpleQueue
@@ -164,7 +165,8 @@ get_ring (MprocSimpleQueue  *self,
  * Returns: (transfer full): a new queue, or %NULL with @error set if the
  *   shared memory cannot be created
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocSimpleQueue *
 mproc_simple_queue_new (GError **error)
@@ -186,7 +188,8 @@ mproc_simple_queue_new (GError **error)
  *
  * Returns: %TRUE once @value is in the queue, else %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_simple_queue_put (MprocSimpleQueue  *self,
@@ -221,7 +224,8 @@ mproc_simple_queue_put (MprocSimpleQueue  *self,
  * Returns: (transfer full): the message, or %NULL with @error set
  *   (%MPROC_ERROR_INVALID_MESSAGE for a malformed message, which is dropped)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_simple_queue_get (MprocSimpleQueue  *self,
@@ -251,7 +255,8 @@ mproc_simple_queue_get (MprocSimpleQueue  *self,
  * thread-default main context. Call [method@Mproc.SimpleQueue.get_finish] from
  * @callback.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_simple_queue_get_async (MprocSimpleQueue    *self,
@@ -283,7 +288,8 @@ mproc_simple_queue_get_async (MprocSimpleQueue    *self,
  *
  * Returns: (transfer full): the message, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_simple_queue_get_finish (MprocSimpleQueue  *self,
@@ -308,7 +314,8 @@ mproc_simple_queue_get_finish (MprocSimpleQueue  *self,
  *
  * Returns: whether the queue holds no message (approximate)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_simple_queue_is_empty (MprocSimpleQueue *self)
@@ -328,7 +335,8 @@ mproc_simple_queue_is_empty (MprocSimpleQueue *self)
  * Says this process will not use the queue any more: later calls fail with
  * %MPROC_ERROR_CLOSED. Other processes are not affected.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_simple_queue_close (MprocSimpleQueue *self)

@@ -20,12 +20,30 @@
  * every process that has the dictionary sees the same contents, and each
  * operation is atomic.
  *
+ * **C**
+ *
  * |[<!-- language="C" -->
  * g_autoptr(MprocDict) dict = mproc_dict_new (manager, NULL, NULL, &error);
  *
  * mproc_dict_set (dict, g_variant_new_int32 (1), g_variant_new_int32 (2), NULL, &error);
  * value = mproc_dict_get (dict, g_variant_new_int32 (1), NULL, &error);
  * ]|
+ *
+ * **Python**
+ *
+ * ```python
+ * d = manager.dict()                 # the Mproc override's forms
+ * d[1] = 2
+ * value = d[1]                       # 2
+ * ```
+ *
+ * **GJS**
+ *
+ * ```js
+ * const d = Mproc.Dict.new(manager, null, null);
+ * d.set(1, 2, null);                 // plain values: see the GJS override
+ * const value = d.get(1, null).unpack();   // 2
+ * ```
  *
  * Keys are compared by type and value: `1` as an `int32` and `1` as an
  * `int64` are different keys. Snapshots ([method@Mproc.Dict.keys],
@@ -47,7 +65,8 @@
  * thread-default main context of the caller, and #MprocDict::changed is
  * emitted in the one of [method@Mproc.Dict.watch]'s caller.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 struct _MprocDict
@@ -95,7 +114,8 @@ mproc_dict_class_init (MprocDictClass *klass)
    * caller, after the change, possibly after later changes too: read the
    * value again to know it.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   signals[SIGNAL_CHANGED] =
     g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -151,7 +171,8 @@ mproc_dict_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): the dictionary, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocDict *
 mproc_dict_new (MprocManager  *manager,
@@ -179,7 +200,8 @@ mproc_dict_new (MprocManager  *manager,
  *
  * Returns: (transfer none): the manager
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_dict_get_manager (MprocDict *self)
@@ -222,7 +244,8 @@ dict_event (GObject  *proxy,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_watch (MprocDict     *self,
@@ -243,7 +266,8 @@ mproc_dict_watch (MprocDict     *self,
  *
  * Stops what [method@Mproc.Dict.watch] started.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_unwatch (MprocDict *self)
@@ -316,7 +340,8 @@ dict_lookup (MprocDict     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_set (MprocDict     *self,
@@ -350,7 +375,8 @@ mproc_dict_set (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.set_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_set_async (MprocDict           *self,
@@ -379,7 +405,8 @@ mproc_dict_set_async (MprocDict           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_set_finish (MprocDict     *self,
@@ -406,7 +433,8 @@ mproc_dict_set_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the value of @key, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_get (MprocDict     *self,
@@ -433,7 +461,8 @@ mproc_dict_get (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.get_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_get_async (MprocDict           *self,
@@ -460,7 +489,8 @@ mproc_dict_get_async (MprocDict           *self,
  *
  * Returns: (transfer full): the value of @key, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_get_finish (MprocDict     *self,
@@ -488,7 +518,8 @@ mproc_dict_get_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the value of @key or @default_value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_get_default (MprocDict     *self,
@@ -518,7 +549,8 @@ mproc_dict_get_default (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.get_default_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_get_default_async (MprocDict           *self,
@@ -547,7 +579,8 @@ mproc_dict_get_default_async (MprocDict           *self,
  *
  * Returns: (transfer full): the value of @key or @default_value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_get_default_finish (MprocDict     *self,
@@ -575,7 +608,8 @@ mproc_dict_get_default_finish (MprocDict     *self,
  *
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_contains (MprocDict     *self,
@@ -618,7 +652,8 @@ mproc_dict_contains (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.contains_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_contains_async (MprocDict           *self,
@@ -646,7 +681,8 @@ mproc_dict_contains_async (MprocDict           *self,
  *
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_contains_finish (MprocDict     *self,
@@ -675,7 +711,8 @@ mproc_dict_contains_finish (MprocDict     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_remove (MprocDict     *self,
@@ -706,7 +743,8 @@ mproc_dict_remove (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.remove_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_remove_async (MprocDict           *self,
@@ -733,7 +771,8 @@ mproc_dict_remove_async (MprocDict           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_remove_finish (MprocDict     *self,
@@ -762,7 +801,8 @@ mproc_dict_remove_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the value removed, or @default_value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_pop (MprocDict     *self,
@@ -795,7 +835,8 @@ mproc_dict_pop (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.pop_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_pop_async (MprocDict           *self,
@@ -823,7 +864,8 @@ mproc_dict_pop_async (MprocDict           *self,
  *
  * Returns: (transfer full): the value removed, or @default_value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_pop_finish (MprocDict     *self,
@@ -851,7 +893,8 @@ mproc_dict_pop_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the value @key now has, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_setdefault (MprocDict     *self,
@@ -885,7 +928,8 @@ mproc_dict_setdefault (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.setdefault_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_setdefault_async (MprocDict           *self,
@@ -914,7 +958,8 @@ mproc_dict_setdefault_async (MprocDict           *self,
  *
  * Returns: (transfer full): the value @key now has, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_setdefault_finish (MprocDict     *self,
@@ -946,7 +991,8 @@ mproc_dict_setdefault_finish (MprocDict     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_update (MprocDict     *self,
@@ -977,7 +1023,8 @@ mproc_dict_update (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.update_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_update_async (MprocDict           *self,
@@ -1004,7 +1051,8 @@ mproc_dict_update_async (MprocDict           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_update_finish (MprocDict     *self,
@@ -1029,7 +1077,8 @@ mproc_dict_update_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the keys, in insertion order (type `av`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_keys (MprocDict     *self,
@@ -1057,7 +1106,8 @@ mproc_dict_keys (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.keys_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_keys_async (MprocDict           *self,
@@ -1082,7 +1132,8 @@ mproc_dict_keys_async (MprocDict           *self,
  *
  * Returns: (transfer full): the keys, in insertion order (type `av`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_keys_finish (MprocDict     *self,
@@ -1107,7 +1158,8 @@ mproc_dict_keys_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the values, in insertion order (type `av`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_values (MprocDict     *self,
@@ -1135,7 +1187,8 @@ mproc_dict_values (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.values_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_values_async (MprocDict           *self,
@@ -1160,7 +1213,8 @@ mproc_dict_values_async (MprocDict           *self,
  *
  * Returns: (transfer full): the values, in insertion order (type `av`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_values_finish (MprocDict     *self,
@@ -1185,7 +1239,8 @@ mproc_dict_values_finish (MprocDict     *self,
  *
  * Returns: (transfer full): the (key, value) pairs, in insertion order (type `a(vv)`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_items (MprocDict     *self,
@@ -1213,7 +1268,8 @@ mproc_dict_items (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.items_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_items_async (MprocDict           *self,
@@ -1238,7 +1294,8 @@ mproc_dict_items_async (MprocDict           *self,
  *
  * Returns: (transfer full): the (key, value) pairs, in insertion order (type `a(vv)`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_items_finish (MprocDict     *self,
@@ -1263,7 +1320,8 @@ mproc_dict_items_finish (MprocDict     *self,
  *
  * Returns: the number of keys, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_dict_len (MprocDict     *self,
@@ -1296,7 +1354,8 @@ mproc_dict_len (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.len_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_len_async (MprocDict           *self,
@@ -1321,7 +1380,8 @@ mproc_dict_len_async (MprocDict           *self,
  *
  * Returns: the number of keys, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_dict_len_finish (MprocDict     *self,
@@ -1346,7 +1406,8 @@ mproc_dict_len_finish (MprocDict     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_clear (MprocDict     *self,
@@ -1374,7 +1435,8 @@ mproc_dict_clear (MprocDict     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Dict.clear_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_clear_async (MprocDict           *self,
@@ -1399,7 +1461,8 @@ mproc_dict_clear_async (MprocDict           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_clear_finish (MprocDict     *self,

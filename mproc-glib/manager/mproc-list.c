@@ -17,7 +17,8 @@
  * An item of an #MprocList seen as a #GListModel: it holds one value, a
  * #GVariant, and never changes (a changed item is replaced by a new one).
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 struct _MprocListItem
@@ -92,7 +93,8 @@ mproc_list_item_class_init (MprocListItemClass *klass)
    *
    * The item's value.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   item_properties[ITEM_PROP_VALUE] =
     g_param_spec_variant ("value", NULL, NULL, G_VARIANT_TYPE_ANY, NULL,
@@ -114,7 +116,8 @@ mproc_list_item_init (MprocListItem *self)
  *
  * Returns: (transfer full): a new `MprocListItem`
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocListItem *
 mproc_list_item_new (GVariant *value)
@@ -132,7 +135,8 @@ mproc_list_item_new (GVariant *value)
  *
  * Returns: (transfer none): the value
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_item_get_value (MprocListItem *self)
@@ -148,6 +152,8 @@ mproc_list_item_get_value (MprocListItem *self)
  * A list that lives in a manager's server process, like the proxy Python's
  * `Manager().list()` returns: items are #GVariant values, every process that
  * has the list sees the same items, and each operation is atomic.
+ *
+ * **C**
  *
  * |[<!-- language="C" -->
  * g_autoptr(MprocList) list = mproc_list_new (manager, NULL, NULL, &error);
@@ -182,7 +188,8 @@ mproc_list_item_get_value (MprocListItem *self)
  * thread-default main context of the caller. The #GListModel side belongs to
  * the main context of [method@Mproc.List.watch]'s caller.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 struct _MprocList
@@ -385,7 +392,8 @@ mproc_list_model_init (GListModelInterface *iface)
  *
  * Returns: (transfer full): the list, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocList *
 mproc_list_new (MprocManager  *manager,
@@ -413,7 +421,8 @@ mproc_list_new (MprocManager  *manager,
  *
  * Returns: (transfer none): the manager
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_list_get_manager (MprocList *self)
@@ -437,7 +446,8 @@ mproc_list_get_manager (MprocList *self)
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_watch (MprocList     *self,
@@ -471,7 +481,8 @@ mproc_list_watch (MprocList     *self,
  *
  * Stops what [method@Mproc.List.watch] started: the model becomes empty.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_unwatch (MprocList *self)
@@ -523,7 +534,8 @@ list_values_to_av (GVariant *values)
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_append (MprocList     *self,
@@ -554,7 +566,8 @@ mproc_list_append (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.append_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_append_async (MprocList           *self,
@@ -581,7 +594,8 @@ mproc_list_append_async (MprocList           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_append_finish (MprocList     *self,
@@ -608,7 +622,8 @@ mproc_list_append_finish (MprocList     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_extend (MprocList     *self,
@@ -639,7 +654,8 @@ mproc_list_extend (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.extend_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_extend_async (MprocList           *self,
@@ -666,7 +682,8 @@ mproc_list_extend_async (MprocList           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_extend_finish (MprocList     *self,
@@ -694,7 +711,8 @@ mproc_list_extend_finish (MprocList     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_insert (MprocList     *self,
@@ -727,7 +745,8 @@ mproc_list_insert (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.insert_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_insert_async (MprocList           *self,
@@ -755,7 +774,8 @@ mproc_list_insert_async (MprocList           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_insert_finish (MprocList     *self,
@@ -782,7 +802,8 @@ mproc_list_insert_finish (MprocList     *self,
  *
  * Returns: (transfer full): the item, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_get (MprocList     *self,
@@ -812,7 +833,8 @@ mproc_list_get (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.get_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_get_async (MprocList           *self,
@@ -838,7 +860,8 @@ mproc_list_get_async (MprocList           *self,
  *
  * Returns: (transfer full): the item, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_get_finish (MprocList     *self,
@@ -866,7 +889,8 @@ mproc_list_get_finish (MprocList     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_set (MprocList     *self,
@@ -899,7 +923,8 @@ mproc_list_set (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.set_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_set_async (MprocList           *self,
@@ -927,7 +952,8 @@ mproc_list_set_async (MprocList           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_set_finish (MprocList     *self,
@@ -954,7 +980,8 @@ mproc_list_set_finish (MprocList     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_remove (MprocList     *self,
@@ -985,7 +1012,8 @@ mproc_list_remove (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.remove_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_remove_async (MprocList           *self,
@@ -1012,7 +1040,8 @@ mproc_list_remove_async (MprocList           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_remove_finish (MprocList     *self,
@@ -1039,7 +1068,8 @@ mproc_list_remove_finish (MprocList     *self,
  *
  * Returns: (transfer full): the item removed, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_pop (MprocList     *self,
@@ -1069,7 +1099,8 @@ mproc_list_pop (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.pop_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_pop_async (MprocList           *self,
@@ -1095,7 +1126,8 @@ mproc_list_pop_async (MprocList           *self,
  *
  * Returns: (transfer full): the item removed, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_pop_finish (MprocList     *self,
@@ -1122,7 +1154,8 @@ mproc_list_pop_finish (MprocList     *self,
  *
  * Returns: the position, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_list_index (MprocList     *self,
@@ -1153,7 +1186,8 @@ mproc_list_index (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.index_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_index_async (MprocList           *self,
@@ -1180,7 +1214,8 @@ mproc_list_index_async (MprocList           *self,
  *
  * Returns: the position, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_list_index_finish (MprocList     *self,
@@ -1206,7 +1241,8 @@ mproc_list_index_finish (MprocList     *self,
  *
  * Returns: the number of items equal to @value, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_list_count (MprocList     *self,
@@ -1237,7 +1273,8 @@ mproc_list_count (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.count_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_count_async (MprocList           *self,
@@ -1264,7 +1301,8 @@ mproc_list_count_async (MprocList           *self,
  *
  * Returns: the number of items equal to @value, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_list_count_finish (MprocList     *self,
@@ -1289,7 +1327,8 @@ mproc_list_count_finish (MprocList     *self,
  *
  * Returns: the number of items, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_list_len (MprocList     *self,
@@ -1317,7 +1356,8 @@ mproc_list_len (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.len_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_len_async (MprocList           *self,
@@ -1342,7 +1382,8 @@ mproc_list_len_async (MprocList           *self,
  *
  * Returns: the number of items, or -1 with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_list_len_finish (MprocList     *self,
@@ -1370,7 +1411,8 @@ mproc_list_len_finish (MprocList     *self,
  *
  * Returns: (transfer full): the items from @start to @stop (type `av`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_slice (MprocList     *self,
@@ -1402,7 +1444,8 @@ mproc_list_slice (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.slice_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_slice_async (MprocList           *self,
@@ -1429,7 +1472,8 @@ mproc_list_slice_async (MprocList           *self,
  *
  * Returns: (transfer full): the items from @start to @stop (type `av`), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_slice_finish (MprocList     *self,
@@ -1454,7 +1498,8 @@ mproc_list_slice_finish (MprocList     *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_clear (MprocList     *self,
@@ -1482,7 +1527,8 @@ mproc_list_clear (MprocList     *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.List.clear_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_clear_async (MprocList           *self,
@@ -1507,7 +1553,8 @@ mproc_list_clear_async (MprocList           *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_clear_finish (MprocList     *self,

@@ -34,6 +34,8 @@
  * published under a name, so that processes that only know the manager's
  * address can find it.
  *
+ * **C**
+ *
  * |[<!-- language="C" -->
  * g_autoptr(MprocManager) manager = mproc_manager_new ();
  * g_autoptr(MprocDict) dict = NULL;
@@ -152,7 +154,8 @@
  * threads of one process are served one at a time, in order. Async methods
  * complete in the thread-default main context of the caller.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 #define SHUTDOWN_TIMEOUT_USEC  (5 * G_USEC_PER_SEC)
@@ -415,7 +418,8 @@ mproc_manager_class_init (MprocManagerClass *klass)
    * The address of the server (`unix:abstract=…`), %NULL until the manager
    * has been started.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_ADDRESS] =
     g_param_spec_string ("address", NULL, NULL, NULL,
@@ -428,7 +432,8 @@ mproc_manager_class_init (MprocManagerClass *klass)
    * The #MprocContext whose start method starts the server, %NULL for the
    * default context.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_CONTEXT] =
     g_param_spec_object ("context", NULL, NULL, MPROC_TYPE_CONTEXT,
@@ -561,7 +566,8 @@ mproc_manager_steal_dbus_listen_fd (MprocManager *self)
  *
  * Returns: (transfer full): a new `MprocManager`
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_new (void)
@@ -577,7 +583,8 @@ mproc_manager_new (void)
  *
  * Returns: (transfer full): a new `MprocManager`
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_new_with_context (MprocContext *context)
@@ -657,7 +664,8 @@ listen_abstract (char    **address_out,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_start (MprocManager  *self,
@@ -751,7 +759,8 @@ start_thread (GTask        *task,
  * [method@Mproc.Manager.start]. @callback runs in the caller's thread-default main
  * context; call [method@Mproc.Manager.start_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_start_async (MprocManager        *self,
@@ -779,7 +788,8 @@ mproc_manager_start_async (MprocManager        *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_start_finish (MprocManager  *self,
@@ -806,7 +816,8 @@ mproc_manager_start_finish (MprocManager  *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_shutdown (MprocManager  *self,
@@ -881,7 +892,8 @@ shutdown_thread (GTask        *task,
  * worker threads, which waits for the server to exit); see
  * [method@Mproc.Manager.shutdown].
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_shutdown_async (MprocManager        *self,
@@ -909,7 +921,8 @@ mproc_manager_shutdown_async (MprocManager        *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_shutdown_finish (MprocManager  *self,
@@ -936,7 +949,8 @@ mproc_manager_shutdown_finish (MprocManager  *self,
  * Returns: (transfer full): a manager connected to the server, or %NULL
  *   with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_connect (const char    *address,
@@ -984,7 +998,8 @@ connect_thread (GTask        *task,
  * handshake runs on one of GIO's worker threads); see
  * [func@Mproc.Manager.connect].
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_connect_async (const char          *address,
@@ -1012,7 +1027,8 @@ mproc_manager_connect_async (const char          *address,
  *
  * Returns: (transfer full): the connected manager, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_connect_finish (GAsyncResult  *result,
@@ -1043,7 +1059,8 @@ mproc_manager_connect_finish (GAsyncResult  *result,
  * Set the key before [method@Mproc.Manager.listen_tcp]: a listener keeps the key
  * it was opened with.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_set_authkey (MprocManager *self,
@@ -1093,7 +1110,8 @@ mproc_manager_set_authkey (MprocManager *self,
  *
  * Returns: %TRUE once the server listens, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_listen_tcp (MprocManager  *self,
@@ -1194,7 +1212,8 @@ listen_tcp_thread (GTask        *task,
  * Asynchronous form of [method@Mproc.Manager.listen_tcp]; runs on one of GIO's
  * worker threads.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_listen_tcp_async (MprocManager        *self,
@@ -1229,7 +1248,8 @@ mproc_manager_listen_tcp_async (MprocManager        *self,
  *
  * Returns: %TRUE once the server listens, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_listen_tcp_finish (MprocManager  *self,
@@ -1252,7 +1272,8 @@ mproc_manager_listen_tcp_finish (MprocManager  *self,
  *
  * Returns: (nullable): the TCP address, or %NULL when not listening on TCP
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 const char *
 mproc_manager_get_tcp_address (MprocManager *self)
@@ -1289,7 +1310,8 @@ mproc_manager_get_tcp_address (MprocManager *self)
  *
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_connect_with_authkey (const char    *address,
@@ -1345,7 +1367,8 @@ connect_with_authkey_thread (GTask        *task,
  * connection and its challenge-response run on one of GIO's worker
  * threads.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_connect_with_authkey_async (const char          *address,
@@ -1378,7 +1401,8 @@ mproc_manager_connect_with_authkey_async (const char          *address,
  *
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_connect_with_authkey_finish (GAsyncResult  *result,
@@ -1398,7 +1422,8 @@ mproc_manager_connect_with_authkey_finish (GAsyncResult  *result,
  *
  * Returns: (nullable): the address, or %NULL before [method@Mproc.Manager.start]
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 const char *
 mproc_manager_get_address (MprocManager *self)
@@ -1416,7 +1441,8 @@ mproc_manager_get_address (MprocManager *self)
  *
  * Returns: the server's pid, or 0 if this process has not connected
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GPid
 mproc_manager_get_server_pid (MprocManager *self)
@@ -1444,7 +1470,8 @@ mproc_manager_get_server_pid (MprocManager *self)
  * Returns: %TRUE on success, %FALSE with @error set (%MPROC_ERROR_BROKEN
  *   if the server is gone)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_ping (MprocManager  *self,
@@ -1483,7 +1510,8 @@ ping_thread (GTask        *task,
  * Makes one round trip to the server without blocking the calling thread:
  * without a thread on the rings, on one of GIO's worker threads over TCP.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_ping_async (MprocManager        *self,
@@ -1527,7 +1555,8 @@ mproc_manager_ping_async (MprocManager        *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_ping_finish (MprocManager  *self,
@@ -1622,7 +1651,8 @@ manager_call_on_ring (MprocManager        *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_publish (MprocManager    *self,
@@ -1708,7 +1738,8 @@ publish_reply_cb (GObject      *source,
  * on the rings, on one of GIO's worker threads over TCP; see
  * [method@Mproc.Manager.publish].
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_publish_async (MprocManager        *self,
@@ -1757,7 +1788,8 @@ mproc_manager_publish_async (MprocManager        *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_publish_finish (MprocManager  *self,
@@ -1783,7 +1815,8 @@ mproc_manager_publish_finish (MprocManager  *self,
  * Returns: (transfer full): the object, or %NULL with @error set
  *   (%MPROC_ERROR_NOT_FOUND if nothing is published under @name)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocShareable *
 mproc_manager_lookup (MprocManager  *self,
@@ -1858,7 +1891,8 @@ lookup_reply_cb (GObject      *source,
  * thread on the rings, on one of GIO's worker threads over TCP; see
  * [method@Mproc.Manager.lookup].
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_lookup_async (MprocManager        *self,
@@ -1891,7 +1925,8 @@ mproc_manager_lookup_async (MprocManager        *self,
  *
  * Returns: (transfer full): the object, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocShareable *
 mproc_manager_lookup_finish (MprocManager  *self,
@@ -1917,7 +1952,8 @@ mproc_manager_lookup_finish (MprocManager  *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *   (%MPROC_ERROR_NOT_FOUND if nothing is published under @name)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_unpublish (MprocManager  *self,

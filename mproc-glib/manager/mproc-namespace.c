@@ -19,6 +19,8 @@
  * proxy Python's `Manager().Namespace()` returns: every process that has
  * the namespace sees the attributes that any of them set.
  *
+ * **C**
+ *
  * |[<!-- language="C" -->
  * g_autoptr(MprocNamespace) ns = mproc_namespace_new (manager, NULL, NULL, &error);
  *
@@ -42,7 +44,8 @@
  * thread-default main context of the caller, and #MprocNamespace::changed is
  * emitted in the one of [method@Mproc.Namespace.watch]'s caller.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 struct _MprocNamespace
@@ -89,7 +92,8 @@ mproc_namespace_class_init (MprocNamespaceClass *klass)
    * an attribute, in the thread-default main context of
    * [method@Mproc.Namespace.watch]'s caller.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   signals[SIGNAL_CHANGED] =
     g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -145,7 +149,8 @@ mproc_namespace_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): the namespace, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocNamespace *
 mproc_namespace_new (MprocManager  *manager,
@@ -173,7 +178,8 @@ mproc_namespace_new (MprocManager  *manager,
  *
  * Returns: (transfer none): the manager
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_namespace_get_manager (MprocNamespace *self)
@@ -213,7 +219,8 @@ namespace_event (GObject  *proxy,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_watch (MprocNamespace     *self,
@@ -234,7 +241,8 @@ mproc_namespace_watch (MprocNamespace     *self,
  *
  * Stops what [method@Mproc.Namespace.watch] started.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_namespace_unwatch (MprocNamespace *self)
@@ -263,7 +271,8 @@ mproc_namespace_unwatch (MprocNamespace *self)
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_set (MprocNamespace  *self,
@@ -297,7 +306,8 @@ mproc_namespace_set (MprocNamespace  *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Namespace.set_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_namespace_set_async (MprocNamespace      *self,
@@ -326,7 +336,8 @@ mproc_namespace_set_async (MprocNamespace      *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_set_finish (MprocNamespace  *self,
@@ -355,7 +366,8 @@ mproc_namespace_set_finish (MprocNamespace  *self,
  *
  * Returns: (transfer full): a copy of the value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_namespace_get (MprocNamespace  *self,
@@ -400,7 +412,8 @@ mproc_namespace_get (MprocNamespace  *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Namespace.get_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_namespace_get_async (MprocNamespace      *self,
@@ -427,7 +440,8 @@ mproc_namespace_get_async (MprocNamespace      *self,
  *
  * Returns: (transfer full): a copy of the value, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_namespace_get_finish (MprocNamespace  *self,
@@ -455,7 +469,8 @@ mproc_namespace_get_finish (MprocNamespace  *self,
  *
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_has (MprocNamespace  *self,
@@ -498,7 +513,8 @@ mproc_namespace_has (MprocNamespace  *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Namespace.has_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_namespace_has_async (MprocNamespace      *self,
@@ -526,7 +542,8 @@ mproc_namespace_has_async (MprocNamespace      *self,
  *
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_has_finish (MprocNamespace  *self,
@@ -555,7 +572,8 @@ mproc_namespace_has_finish (MprocNamespace  *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_delete (MprocNamespace  *self,
@@ -586,7 +604,8 @@ mproc_namespace_delete (MprocNamespace  *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Namespace.delete_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_namespace_delete_async (MprocNamespace      *self,
@@ -613,7 +632,8 @@ mproc_namespace_delete_async (MprocNamespace      *self,
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_delete_finish (MprocNamespace  *self,
@@ -638,7 +658,8 @@ mproc_namespace_delete_finish (MprocNamespace  *self,
  *
  * Returns: (transfer full) (array zero-terminated=1): the names of the attributes set, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 char **
 mproc_namespace_list_names (MprocNamespace  *self,
@@ -666,7 +687,8 @@ mproc_namespace_list_names (MprocNamespace  *self,
  * @callback runs in the caller's thread-default main context; call
  * [method@Mproc.Namespace.list_names_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_namespace_list_names_async (MprocNamespace      *self,
@@ -691,7 +713,8 @@ mproc_namespace_list_names_async (MprocNamespace      *self,
  *
  * Returns: (transfer full) (array zero-terminated=1): the names of the attributes set, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 char **
 mproc_namespace_list_names_finish (MprocNamespace  *self,

@@ -25,7 +25,8 @@
  *
  * Use an iterator from the thread of its pool only.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 typedef struct
@@ -217,7 +218,8 @@ mproc_pool_iterator_class_init (MprocPoolIteratorClass *klass)
    * in input order for [method@Mproc.Pool.imap], in completion order for
    * [method@Mproc.Pool.imap_unordered].
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   iter_signals[ITER_ITEM] =
     g_signal_new ("item", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -232,7 +234,8 @@ mproc_pool_iterator_class_init (MprocPoolIteratorClass *klass)
    * Emitted once, in the pool's main context, after the last
    * [signal@Mproc.PoolIterator::item].
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   iter_signals[ITER_FINISHED] =
     g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -298,7 +301,8 @@ pool_imap (MprocPool    *self,
  *
  * Returns: (transfer full): an iterator over the results
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocPoolIterator *
 mproc_pool_imap (MprocPool    *self,
@@ -331,7 +335,8 @@ mproc_pool_imap (MprocPool    *self,
  *
  * Returns: (transfer full): an iterator over the results
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocPoolIterator *
 mproc_pool_imap_unordered (MprocPool    *self,
@@ -373,7 +378,8 @@ iter_has_next (gpointer data)
  *
  * Returns: (transfer full) (nullable): the next result, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_iterator_next (MprocPoolIterator  *self,
@@ -419,7 +425,8 @@ mproc_pool_iterator_next (MprocPoolIterator  *self,
  * Takes the next result without blocking; @callback runs in the pool's
  * main context.  Call [method@Mproc.PoolIterator.next_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_iterator_next_async (MprocPoolIterator   *self,
@@ -450,7 +457,8 @@ mproc_pool_iterator_next_async (MprocPoolIterator   *self,
  * Returns: (transfer full) (nullable): the next result, or %NULL at the
  *   end (no error) or for a failed item (@error set)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_iterator_next_finish (MprocPoolIterator  *self,
@@ -475,7 +483,8 @@ mproc_pool_iterator_next_finish (MprocPoolIterator  *self,
  *
  * Returns: the number of items of the call
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_pool_iterator_get_n_items (MprocPoolIterator *self)
@@ -492,7 +501,8 @@ mproc_pool_iterator_get_n_items (MprocPoolIterator *self)
  *
  * Returns: how many items the workers have finished (taken or not)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_pool_iterator_get_n_done (MprocPoolIterator *self)
@@ -510,7 +520,8 @@ mproc_pool_iterator_get_n_done (MprocPoolIterator *self)
  * Returns: %TRUE for [method@Mproc.Pool.imap], %FALSE for
  *   [method@Mproc.Pool.imap_unordered]
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_pool_iterator_is_ordered (MprocPoolIterator *self)

@@ -19,7 +19,8 @@
  * to their end, then the workers exit.  Call [method@Mproc.Pool.join] to wait for
  * them.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_close (MprocPool *self)
@@ -40,7 +41,8 @@ mproc_pool_close (MprocPool *self)
  * calls not finished fail with %MPROC_ERROR_CLOSED (where Python's would
  * never complete).  Call [method@Mproc.Pool.join] to reap the workers.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_terminate (MprocPool *self)
@@ -96,7 +98,8 @@ pool_check_joinable (MprocPool  *self,
  *   timeout (%MPROC_ERROR_TIMED_OUT) or cancellation, or
  *   %MPROC_ERROR_INVALID_STATE if the pool is still running
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_pool_join (MprocPool     *self,
@@ -212,7 +215,8 @@ join_timeout_cb (gpointer data)
  * still running (neither closed nor terminated) with
  * %MPROC_ERROR_INVALID_STATE.
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_join_async (MprocPool           *self,
@@ -262,7 +266,8 @@ mproc_pool_join_async (MprocPool           *self,
  *
  * Returns: %TRUE once the workers are gone, %FALSE with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_pool_join_finish (MprocPool     *self,

@@ -72,7 +72,8 @@ register_task (const char     *name,
  * [func@Mproc.init], so that workers started with spawn or forkserver know the
  * target too.  Registering a name again replaces the target.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_register_task (const char     *name,
@@ -101,7 +102,8 @@ mproc_register_task (const char     *name,
  *
  * Call it before [func@Mproc.init], as [func@Mproc.register_task].
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_register_chunk_task (const char     *name,

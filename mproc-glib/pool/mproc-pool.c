@@ -29,6 +29,8 @@
  * past [property@Mproc.Pool:cancel-grace], their workers are killed and
  * replaced.
  *
+ * **C**
+ *
  * ```c
  * static GVariant *
  * do_calculation (GVariant *arg, gpointer user_data, GError **error)
@@ -75,7 +77,8 @@
  * them directly by polling their file descriptors, without iterating any
  * main context.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 enum {
@@ -309,7 +312,8 @@ mproc_pool_class_init (MprocPoolClass *klass)
    *
    * How the workers are started; %NULL for the default context.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_CONTEXT] =
     g_param_spec_object ("context", NULL, NULL, MPROC_TYPE_CONTEXT,
@@ -320,7 +324,8 @@ mproc_pool_class_init (MprocPoolClass *klass)
    *
    * The number of workers; 0 at construction means [func@Mproc.cpu_count].
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_PROCESSES] =
     g_param_spec_uint ("processes", NULL, NULL, 0, 4096, 0,
@@ -333,7 +338,8 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * worker runs once, on [property@Mproc.Pool:initargs], before its first
    * task; its result is ignored.  A worker whose initializer fails exits.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_INITIALIZER] =
     g_param_spec_string ("initializer", NULL, NULL, NULL,
@@ -344,7 +350,8 @@ mproc_pool_class_init (MprocPoolClass *klass)
    *
    * The argument of the initializer; %NULL means an empty tuple.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_INITARGS] =
     g_param_spec_variant ("initargs", NULL, NULL, G_VARIANT_TYPE_ANY, NULL,
@@ -356,7 +363,8 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * How many tasks a worker runs before it is replaced by a fresh one (a
    * chunk of a map counts as one task, as in Python); 0 for no limit.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_MAXTASKSPERCHILD] =
     g_param_spec_uint ("maxtasksperchild", NULL, NULL, 0, G_MAXUINT, 0,
@@ -369,7 +377,8 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * context when it changes (after the change: a blocking call's work is
    * notified when the main loop runs again).
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_BUSY] =
     g_param_spec_uint ("busy", NULL, NULL, 0, G_MAXUINT, 0,
@@ -381,7 +390,8 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * How many tasks wait for a worker (a chunk of a map counts as one task,
    * as in Python).  Notified as [property@Mproc.Pool:busy] is.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_QUEUED] =
     g_param_spec_uint ("queued", NULL, NULL, 0, G_MAXUINT, 0,
@@ -402,6 +412,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * (or from its next blocking call, after a blocking call was cancelled).
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_CANCEL_GRACE] =
     g_param_spec_int ("cancel-grace", NULL, NULL, -1, G_MAXINT, 100,
@@ -416,6 +427,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * threads; 0 leaves it as the parent's.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_NICE] =
     g_param_spec_int ("nice", NULL, NULL, 0, 19, 0,
@@ -428,6 +440,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * the CPU time nothing else wants.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_SCHED_IDLE] =
     g_param_spec_boolean ("sched-idle", NULL, NULL, FALSE,
@@ -444,6 +457,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * method.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_MEMORY_LIMIT] =
     g_param_spec_uint64 ("memory-limit", NULL, NULL, 0, G_MAXUINT64, 0,
@@ -460,6 +474,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * another start method fails to start.  %NULL runs the application.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_EXECUTABLE] =
     g_param_spec_string ("executable", NULL, NULL, NULL,
@@ -487,7 +502,8 @@ mproc_pool_init (MprocPool *self)
  *
  * Returns: (transfer full): a new pool, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocPool *
 mproc_pool_new (guint    processes,
@@ -514,7 +530,8 @@ mproc_pool_new (guint    processes,
  *
  * Returns: (transfer full): a new pool, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocPool *
 mproc_pool_new_full (MprocContext *context,
@@ -545,6 +562,7 @@ mproc_pool_new_full (MprocContext *context,
  * Returns: the grace period in milliseconds, or -1
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 int
 mproc_pool_get_cancel_grace (MprocPool *self)
@@ -562,6 +580,7 @@ mproc_pool_get_cancel_grace (MprocPool *self)
  * afterwards.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_set_cancel_grace (MprocPool *self,
@@ -584,7 +603,8 @@ mproc_pool_set_cancel_grace (MprocPool *self,
  *
  * Returns: the number of workers the pool keeps
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_pool_get_processes (MprocPool *self)
@@ -602,7 +622,8 @@ mproc_pool_get_processes (MprocPool *self)
  *
  * Returns: the number of tasks after which a worker is replaced, or 0
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_pool_get_maxtasksperchild (MprocPool *self)
@@ -619,7 +640,8 @@ mproc_pool_get_maxtasksperchild (MprocPool *self)
  *
  * Returns: (transfer none): the context that starts the workers
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocContext *
 mproc_pool_get_context (MprocPool *self)
@@ -637,7 +659,8 @@ mproc_pool_get_context (MprocPool *self)
  *
  * Returns: (nullable): the name of the initializer, or %NULL
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 const char *
 mproc_pool_get_initializer (MprocPool *self)
@@ -656,7 +679,8 @@ mproc_pool_get_initializer (MprocPool *self)
  *
  * Returns: the number of live workers
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_pool_get_n_workers (MprocPool *self)
@@ -674,7 +698,8 @@ mproc_pool_get_n_workers (MprocPool *self)
  *
  * Returns: (transfer full) (array length=n_pids): the pids
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 int *
 mproc_pool_dup_worker_pids (MprocPool *self,
@@ -714,7 +739,8 @@ mproc_pool_dup_worker_pids (MprocPool *self,
  *
  * Returns: (transfer full): the result, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_apply (MprocPool     *self,
@@ -792,7 +818,8 @@ pool_start_async (MprocPool     *self,
  * the caller; call [method@Mproc.Pool.apply_finish] from it.  Cancelling before a
  * worker takes the task removes it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_apply_async (MprocPool           *self,
@@ -824,7 +851,8 @@ mproc_pool_apply_async (MprocPool           *self,
  *
  * Returns: (transfer full): the result, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_apply_finish (MprocPool     *self,
@@ -873,7 +901,8 @@ mproc_pool_check_items (GVariant  *items,
  *
  * Returns: (transfer full): the results, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_map (MprocPool     *self,
@@ -921,7 +950,8 @@ mproc_pool_map (MprocPool     *self,
  * number of items done (to drive a progress bar).  Cancelling removes the
  * chunks no worker has started and reports %G_IO_ERROR_CANCELLED.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_map_async (MprocPool             *self,
@@ -961,7 +991,8 @@ mproc_pool_map_async (MprocPool             *self,
  * Returns: (transfer full): the results in input order, or %NULL with
  *   @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_map_finish (MprocPool     *self,
@@ -992,7 +1023,8 @@ mproc_pool_map_finish (MprocPool     *self,
  *
  * Returns: (transfer full): the results, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_starmap (MprocPool     *self,
@@ -1021,7 +1053,8 @@ mproc_pool_starmap (MprocPool     *self,
  *
  * The asynchronous form of [method@Mproc.Pool.starmap].
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_starmap_async (MprocPool           *self,
@@ -1055,7 +1088,8 @@ mproc_pool_starmap_async (MprocPool           *self,
  * Returns: (transfer full): the results in input order, or %NULL with
  *   @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_starmap_finish (MprocPool     *self,

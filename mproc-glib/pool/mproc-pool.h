@@ -27,7 +27,8 @@ G_BEGIN_DECLS
  * Returns: (transfer full) (nullable): the result (a floating reference is
  *   sunk), or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 typedef GVariant *(*MprocTaskFunc) (GVariant  *arg,
                                     gpointer   user_data,
@@ -47,7 +48,8 @@ typedef GVariant *(*MprocTaskFunc) (GVariant  *arg,
  * Returns: (transfer full) (nullable): an array with one result per item
  *   of @items, in the same order, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 typedef GVariant *(*MprocChunkFunc) (GVariant  *items,
                                      gpointer   user_data,
@@ -61,7 +63,8 @@ typedef GVariant *(*MprocChunkFunc) (GVariant  *items,
  *
  * Follows the progress of a map call, in the pool's main context.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 typedef void (*MprocPoolProgressFunc) (guint    n_done,
                                        guint    n_items,

@@ -159,7 +159,8 @@ static const MprocRemoteClass event_class = {
  *
  * Returns: (transfer full): the event, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocEvent *
 mproc_manager_new_event (MprocManager  *self,

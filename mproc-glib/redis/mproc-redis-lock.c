@@ -344,7 +344,8 @@ static const MprocRemoteClass lock_class = {
  *
  * Returns: (transfer full): the lock, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocLock *
 mproc_manager_new_lock (MprocManager  *self,

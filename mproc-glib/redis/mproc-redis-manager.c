@@ -121,7 +121,8 @@ mproc_redis_manager_for_uri (const char  *uri,
  *
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_new_for_uri (const char    *uri,
@@ -176,7 +177,8 @@ connected_cb (GObject      *source,
  * Connects as [ctor@Mproc.Manager.new_for_uri] does, without blocking, from the
  * thread-default main context of the caller.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_new_for_uri_async (const char          *uri,
@@ -218,7 +220,8 @@ mproc_manager_new_for_uri_async (const char          *uri,
  *
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_new_for_uri_finish (GAsyncResult  *result,

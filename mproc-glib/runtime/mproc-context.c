@@ -36,7 +36,8 @@
  *
  * Contexts are immutable and can be used from any thread.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 struct _MprocContext
 {
@@ -106,7 +107,8 @@ mproc_context_class_init (MprocContextClass *klass)
    *
    * How the processes of this context are started.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_START_METHOD] =
     g_param_spec_enum ("start-method", NULL, NULL,
@@ -133,7 +135,8 @@ mproc_context_init (MprocContext *self)
  *
  * Returns: (transfer full): a new context
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocContext *
 mproc_context_new (MprocStartMethod start_method)
@@ -157,7 +160,8 @@ mproc_context_new (MprocStartMethod start_method)
  *
  * Returns: (transfer none): the default context
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocContext *
 mproc_context_get_default (void)
@@ -191,7 +195,8 @@ mproc_context_get_default (void)
  *
  * Returns: how the processes of @self are started
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocStartMethod
 mproc_context_get_start_method (MprocContext *self)

@@ -27,7 +27,8 @@ G_BEGIN_DECLS
  *
  * How a [class@Mproc.Process] is started, as in Python's `multiprocessing`.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 typedef enum
 {

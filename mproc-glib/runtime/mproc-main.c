@@ -91,7 +91,8 @@ target_free (gpointer data)
  * It does nothing in a process that was not started by mproc-glib, such as
  * the subprocesses of `g_test_trap_subprocess()`.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_init (int    *argc,
@@ -178,7 +179,8 @@ mproc_runtime_is_gjs (void)
  *
  * This function is thread-safe.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_register_target (const char      *name,
@@ -243,7 +245,8 @@ fork_hook_unref (ForkHook *hook)
  * This function is thread-safe; a fork already under way finishes with the
  * function it started with.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_set_fork_func (MprocForkFunc  func,
@@ -444,7 +447,8 @@ dup_children (void)
  *
  * Returns: (transfer full) (element-type MprocProcess): the running children
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GList *
 mproc_active_children (void)
@@ -474,7 +478,8 @@ mproc_active_children (void)
  *
  * This function blocks until the non-daemon children have exited.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_shutdown (void)
@@ -509,7 +514,8 @@ mproc_shutdown (void)
  *
  * Returns: (transfer none): the current process
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocProcess *
 mproc_current_process (void)
@@ -543,7 +549,8 @@ mproc_current_process (void)
  *
  * Returns: (transfer none) (nullable): the parent process
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocProcess *
 mproc_parent_process (void)
@@ -577,7 +584,8 @@ mproc_parent_process (void)
  *
  * Returns: the number of CPUs, at least 1
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_cpu_count (void)
@@ -824,7 +832,8 @@ mproc_runtime_dup_self_argv (GError **error)
  *
  * Thread-safe; takes effect for the messages that start after it.
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_set_max_message_size (gsize size)
@@ -841,7 +850,8 @@ mproc_set_max_message_size (gsize size)
  *
  * Returns: the largest message, in bytes, this process accepts
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 gsize
 mproc_get_max_message_size (void)

@@ -23,7 +23,8 @@ G_BEGIN_DECLS
  * Returns: the pid of the new child in the parent, 0 in the child, or -1
  *   (with `errno` set, if possible) when no child was made
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 typedef GPid (*MprocForkFunc) (gpointer user_data);
 

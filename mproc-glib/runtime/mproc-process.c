@@ -37,6 +37,8 @@
  * ([iface@Mproc.Shareable]: queues, locks, events…). Or it runs the
  * [vfunc@Mproc.Process.run] of a subclass.
  *
+ * **C**
+ *
  * |[<!-- language="C" -->
  * static int
  * worker (MprocProcess *process, GVariant *args, gpointer user_data)
@@ -85,7 +87,8 @@
  *
  * The methods of a process can be called from any thread.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 typedef struct
@@ -327,7 +330,8 @@ mproc_process_class_init (MprocProcessClass *klass)
    * The context whose start method starts the process; the default context
    * when %NULL is given.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_CONTEXT] =
     g_param_spec_object ("context", NULL, NULL,
@@ -340,7 +344,8 @@ mproc_process_class_init (MprocProcessClass *klass)
    * The name of the registered target the default
    * [vfunc@Mproc.Process.run] calls, or %NULL to do nothing.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_TARGET] =
     g_param_spec_string ("target", NULL, NULL,
@@ -352,7 +357,8 @@ mproc_process_class_init (MprocProcessClass *klass)
    *
    * The arguments passed to the target.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_ARGS] =
     g_param_spec_variant ("args", NULL, NULL,
@@ -367,7 +373,8 @@ mproc_process_class_init (MprocProcessClass *klass)
    * "Process-1", "Process-2", and in the child Process-1, "Process-1:1"; a
    * subclass named "Consumer" gives "Consumer-1".
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_NAME] =
     g_param_spec_string ("name", NULL, NULL,
@@ -380,7 +387,8 @@ mproc_process_class_init (MprocProcessClass *klass)
    * Whether the process is a daemon: daemon processes are terminated when
    * their parent exits, the others are waited for. Set it before starting.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_DAEMON] =
     g_param_spec_boolean ("daemon", NULL, NULL,
@@ -392,7 +400,8 @@ mproc_process_class_init (MprocProcessClass *klass)
    *
    * The process id, or 0 before the process is started.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_PID] =
     g_param_spec_int ("pid", NULL, NULL,
@@ -405,7 +414,8 @@ mproc_process_class_init (MprocProcessClass *klass)
    * The exit code once the process has exited: the status it exited with, or
    * minus the number of the signal that killed it (as Python). 0 before.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_EXIT_CODE] =
     g_param_spec_int ("exit-code", NULL, NULL,
@@ -423,7 +433,8 @@ mproc_process_class_init (MprocProcessClass *klass)
    * process object was created, after the process has exited and been
    * reaped.
    *
-   * Since: 1.0
+   * Since: 0.1
+   * Stability: Unstable
    */
   signals[EXITED] =
     g_signal_new ("exited",
@@ -455,7 +466,8 @@ mproc_process_init (MprocProcess *self)
  *
  * Returns: (transfer full): a new process
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocProcess *
 mproc_process_new (const char *target,
@@ -474,7 +486,8 @@ mproc_process_new (const char *target,
  *
  * Returns: (transfer full): a new process
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocProcess *
 mproc_process_new_with_context (MprocContext *context,
@@ -522,7 +535,8 @@ mproc_process_new_for_pid (const char *name,
  *
  * Returns: (transfer none): the context of @self
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocContext *
 mproc_process_get_context (MprocProcess *self)
@@ -540,7 +554,8 @@ mproc_process_get_context (MprocProcess *self)
  *
  * Returns: (nullable): the name of the target of @self
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 const char *
 mproc_process_get_target (MprocProcess *self)
@@ -558,7 +573,8 @@ mproc_process_get_target (MprocProcess *self)
  *
  * Returns: (transfer none) (nullable): the arguments of @self's target
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_process_get_args (MprocProcess *self)
@@ -576,7 +592,8 @@ mproc_process_get_args (MprocProcess *self)
  *
  * Returns: the name of @self (see [property@Mproc.Process:name])
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 const char *
 mproc_process_get_name (MprocProcess *self)
@@ -594,7 +611,8 @@ mproc_process_get_name (MprocProcess *self)
  * Renames @self. The name travels to the child when it starts; renaming
  * afterwards changes only this object.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_process_set_name (MprocProcess *self,
@@ -630,7 +648,8 @@ mproc_process_set_name (MprocProcess *self,
  *
  * Returns: whether @self is a daemon process
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_get_daemon (MprocProcess *self)
@@ -647,7 +666,8 @@ mproc_process_get_daemon (MprocProcess *self)
  *
  * Makes @self a daemon process (see [property@Mproc.Process:daemon]).
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_process_set_daemon (MprocProcess *self,
@@ -675,7 +695,8 @@ mproc_process_set_daemon (MprocProcess *self,
  *
  * Returns: the process id of @self, or 0 if it was not started
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GPid
 mproc_process_get_pid (MprocProcess *self)
@@ -700,7 +721,8 @@ mproc_process_get_pid (MprocProcess *self)
  *
  * Returns: %TRUE if the exit code of @self is known
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_has_exited (MprocProcess *self)
@@ -728,7 +750,8 @@ mproc_process_has_exited (MprocProcess *self)
  *
  * Returns: the exit code
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 int
 mproc_process_get_exit_code (MprocProcess *self)
@@ -860,7 +883,8 @@ watch_cb (gint         fd,
  *
  * Returns: %TRUE if the process is running
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_is_alive (MprocProcess *self)
@@ -890,7 +914,8 @@ mproc_process_is_alive (MprocProcess *self)
  * object connected to the same shared state (under spawn and forkserver), at
  * the index of the order of the calls.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_process_add_object (MprocProcess   *self,
@@ -911,7 +936,8 @@ mproc_process_add_object (MprocProcess   *self,
  *
  * Returns: the number of shared objects handed to @self
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_process_get_n_objects (MprocProcess *self)
@@ -932,7 +958,8 @@ mproc_process_get_n_objects (MprocProcess *self)
  * Returns: (transfer none) (type GObject) (nullable): the object, or %NULL if
  *   @index is out of range
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gpointer
 mproc_process_get_object (MprocProcess *self,
@@ -1582,7 +1609,8 @@ start_spawn (MprocProcess  *self,
  *
  * Returns: %TRUE if the process was started
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_start (MprocProcess  *self,
@@ -1777,7 +1805,8 @@ join_set_state_error (MprocProcess  *self,
  *
  * Returns: %TRUE once @self has exited
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_join (MprocProcess  *self,
@@ -1924,7 +1953,8 @@ join_timeout_cb (gpointer data)
  * %MPROC_ERROR_TIMED_OUT, and joining a process that was never started or
  * was closed fails with %MPROC_ERROR_INVALID_STATE.
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_process_join_async (MprocProcess        *self,
@@ -2005,7 +2035,8 @@ mproc_process_join_async (MprocProcess        *self,
  * Returns: %TRUE once @self has exited, %FALSE with @error set if the wait
  *   timed out or was cancelled, or @self cannot be joined
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_join_finish (MprocProcess  *self,
@@ -2056,7 +2087,8 @@ send_signal (MprocProcess *self,
  * Sends SIGTERM to @self if it is running; its exit code becomes -15 unless
  * it handles the signal. Does nothing if it has exited.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_process_terminate (MprocProcess *self)
@@ -2073,7 +2105,8 @@ mproc_process_terminate (MprocProcess *self)
  * Sends SIGKILL to @self if it is running; its exit code becomes -9.
  * Called on [func@Mproc.current_process], it kills the calling process.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_process_kill (MprocProcess *self)
@@ -2094,7 +2127,8 @@ mproc_process_kill (MprocProcess *self)
  *
  * Returns: %TRUE if @self is closed
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_close (MprocProcess  *self,

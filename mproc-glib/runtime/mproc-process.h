@@ -31,7 +31,8 @@ G_DECLARE_DERIVABLE_TYPE (MprocProcess, mproc_process, MPROC, PROCESS, GObject)
  * The class of [class@Mproc.Process]. Override @run in a subclass to give a
  * process its own behaviour, as a Python program subclasses `Process`.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 struct _MprocProcessClass
 {
@@ -55,7 +56,8 @@ struct _MprocProcessClass
  *
  * Returns: the exit code of the child process
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 typedef int (*MprocTargetFunc) (MprocProcess *process,
                                 GVariant     *args,

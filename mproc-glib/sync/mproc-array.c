@@ -51,7 +51,8 @@
  *
  * All methods may be called from any thread.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 /* The state of the MprocSync: the header, then the elements (8-aligned,
@@ -193,7 +194,8 @@ mproc_array_class_init (MprocArrayClass *klass)
    *
    * The type of the elements.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_VALUE_TYPE] = mproc_element_value_type_pspec ();
 
@@ -202,7 +204,8 @@ mproc_array_class_init (MprocArrayClass *klass)
    *
    * The number of elements, fixed when the array is made.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_LENGTH] =
     g_param_spec_uint ("length", NULL, NULL,
@@ -216,7 +219,8 @@ mproc_array_class_init (MprocArrayClass *klass)
    * Whether a [class@Mproc.RLock] goes with it ([method@Mproc.Array.get_lock]),
    * as Python's `lock=True`.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_WITH_LOCK] = mproc_element_with_lock_pspec ();
 
@@ -368,7 +372,8 @@ mproc_array_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): a new `MprocArray`, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocArray *
 mproc_array_new (MprocValueType   value_type,
@@ -391,7 +396,8 @@ mproc_array_new (MprocValueType   value_type,
  *
  * Returns: the number of elements of @self
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_array_get_length (MprocArray *self)
@@ -409,7 +415,8 @@ mproc_array_get_length (MprocArray *self)
  *
  * Returns: the type of the elements of @self
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocValueType
 mproc_array_get_value_type (MprocArray *self)
@@ -429,7 +436,8 @@ mproc_array_get_value_type (MprocArray *self)
  * Returns: (transfer none) (nullable): the lock made with @self, or %NULL
  *   if it was made without one
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocRLock *
 mproc_array_get_lock (MprocArray *self)
@@ -454,7 +462,8 @@ mproc_array_get_lock (MprocArray *self)
  *
  * Returns: the element at @index_
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gint64
 mproc_array_get_int (MprocArray *self,
@@ -478,7 +487,8 @@ mproc_array_get_int (MprocArray *self,
  *
  * Stores @value at @index_.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_array_set_int (MprocArray *self,
@@ -504,7 +514,8 @@ mproc_array_set_int (MprocArray *self,
  *
  * Returns: the element at @index_
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gdouble
 mproc_array_get_double (MprocArray *self,
@@ -528,7 +539,8 @@ mproc_array_get_double (MprocArray *self,
  *
  * Stores @value at @index_.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_array_set_double (MprocArray *self,
@@ -554,7 +566,8 @@ mproc_array_set_double (MprocArray *self,
  *
  * Returns: whether the element at @index_ is non-zero
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_array_get_boolean (MprocArray *self,
@@ -571,7 +584,8 @@ mproc_array_get_boolean (MprocArray *self,
  *
  * Stores @value (1 or 0) at @index_.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_array_set_boolean (MprocArray *self,
@@ -619,7 +633,8 @@ element_variant_size (MprocValueType value_type)
  * Returns: (transfer full): the elements of @self, a new (not floating)
  *   `GVariant` array of [method@Mproc.Array.get_length] elements
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_array_get_values (MprocArray *self)
@@ -671,7 +686,8 @@ mproc_array_get_values (MprocArray *self)
  * Each element is written atomically, one after the other: hold the lock
  * of @self to store them all at one moment.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_array_set_values (MprocArray *self,
@@ -724,7 +740,8 @@ mproc_array_set_values (MprocArray *self,
  *
  * Returns: the new value of the element
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gint64
 mproc_array_add (MprocArray *self,
@@ -753,7 +770,8 @@ mproc_array_add (MprocArray *self,
  *
  * Returns: %TRUE when @new_value was stored
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_array_compare_and_swap (MprocArray *self,

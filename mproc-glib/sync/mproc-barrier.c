@@ -48,7 +48,8 @@
  *
  * All methods may be called from any thread.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 #define MAX_PARTIES 256
@@ -150,7 +151,8 @@ mproc_barrier_class_init (MprocBarrierClass *klass)
    *
    * How many must wait before all are released (1 to 256).
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_PARTIES] =
     g_param_spec_uint ("parties", NULL, NULL,
@@ -247,7 +249,8 @@ mproc_barrier_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): a new `MprocBarrier`, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocBarrier *
 mproc_barrier_new (guint    parties,
@@ -281,7 +284,8 @@ guard_unlock (MprocBarrier *self)
  *
  * Returns: the number of parties
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_barrier_get_parties (MprocBarrier *self)
@@ -303,7 +307,8 @@ mproc_barrier_get_parties (MprocBarrier *self)
  *
  * Returns: how many are waiting now
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_barrier_get_n_waiting (MprocBarrier *self)
@@ -325,7 +330,8 @@ mproc_barrier_get_n_waiting (MprocBarrier *self)
  *
  * Returns: %TRUE when the barrier is broken
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_barrier_is_broken (MprocBarrier *self)
@@ -370,7 +376,8 @@ break_generation (MprocBarrier *self,
  * Breaks the barrier: current and later waiters fail with
  * %MPROC_ERROR_BROKEN_BARRIER until [method@Mproc.Barrier.reset].
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_barrier_abort (MprocBarrier *self)
@@ -393,7 +400,8 @@ mproc_barrier_abort (MprocBarrier *self)
  * Returns the barrier to its initial, unbroken state; those waiting now
  * fail with %MPROC_ERROR_BROKEN_BARRIER.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_barrier_reset (MprocBarrier *self)
@@ -522,7 +530,8 @@ wait_done (gpointer  user_data,
  * caller's thread-default main context; call
  * [method@Mproc.Barrier.wait_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_barrier_wait_async (MprocBarrier        *self,
@@ -601,7 +610,8 @@ mproc_barrier_wait_async (MprocBarrier        *self,
  *
  * Returns: as [method@Mproc.Barrier.wait]
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gint
 mproc_barrier_wait_finish (MprocBarrier  *self,
@@ -630,7 +640,8 @@ mproc_barrier_wait_finish (MprocBarrier  *self,
  *   %G_IO_ERROR_CANCELLED for the waiter that gave up (which breaks the
  *   barrier for the others)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gint
 mproc_barrier_wait (MprocBarrier  *self,

@@ -39,6 +39,8 @@
  * [method@Mproc.Condition.wait] releases it, sleeps until notified and
  * takes it back.
  *
+ * **C**
+ *
  * ```c
  * mproc_condition_acquire (cond, -1, NULL, NULL);
  * while (!ready)
@@ -64,7 +66,8 @@
  *
  * All methods may be called from any thread.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 #define MAX_WAITERS 256
@@ -174,7 +177,8 @@ mproc_condition_class_init (MprocConditionClass *klass)
    * [class@Mproc.Lock] or an [class@Mproc.RLock]; when none is given at
    * construction, the condition makes an [class@Mproc.RLock] of its own.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_LOCK] =
     g_param_spec_object ("lock", NULL, NULL,
@@ -308,7 +312,8 @@ mproc_condition_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): a new `MprocCondition`, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocCondition *
 mproc_condition_new (MprocLock  *lock,
@@ -329,7 +334,8 @@ mproc_condition_new (MprocLock  *lock,
  * Returns: (transfer none): the lock of @self, a [class@Mproc.Lock] or an
  *   [class@Mproc.RLock]
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocLock *
 mproc_condition_get_lock (MprocCondition *self)
@@ -354,7 +360,8 @@ mproc_condition_get_lock (MprocCondition *self)
  * Returns: %TRUE when acquired; %FALSE with @error set otherwise (on
  *   %MPROC_ERROR_OWNER_DIED the lock is held)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_condition_acquire (MprocCondition  *self,
@@ -379,7 +386,8 @@ mproc_condition_acquire (MprocCondition  *self,
  *
  * Returns: %TRUE, or %FALSE with %MPROC_ERROR_NOT_OWNER
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_condition_release (MprocCondition  *self,
@@ -509,7 +517,8 @@ wait_end (MprocCondition  *self,
  *   %G_IO_ERROR_CANCELLED, %MPROC_ERROR_NOT_OWNER). The lock is held again
  *   in every case but %MPROC_ERROR_NOT_OWNER.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_condition_wait (MprocCondition  *self,
@@ -609,7 +618,8 @@ wait_done (gpointer  user_data,
  * the lock and iterate that context. Call
  * [method@Mproc.Condition.wait_finish] from @callback.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_condition_wait_async (MprocCondition      *self,
@@ -656,7 +666,8 @@ mproc_condition_wait_async (MprocCondition      *self,
  *
  * Returns: as [method@Mproc.Condition.wait]
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_condition_wait_finish (MprocCondition  *self,
@@ -687,7 +698,8 @@ mproc_condition_wait_finish (MprocCondition  *self,
  *   set), or %FALSE with @error set (%G_IO_ERROR_CANCELLED,
  *   %MPROC_ERROR_NOT_OWNER)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_condition_wait_for (MprocCondition           *self,
@@ -737,7 +749,8 @@ mproc_condition_wait_for (MprocCondition           *self,
  *
  * Returns: how many waiters were woken; 0 with @error set on failure
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_condition_notify (MprocCondition  *self,
@@ -801,7 +814,8 @@ mproc_condition_notify (MprocCondition  *self,
  *
  * Returns: how many waiters were woken; 0 with @error set on failure
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_condition_notify_all (MprocCondition  *self,

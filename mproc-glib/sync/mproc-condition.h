@@ -30,7 +30,8 @@ G_DECLARE_FINAL_TYPE (MprocCondition, mproc_condition, MPROC, CONDITION, GObject
  *
  * Returns: %TRUE when the condition holds
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 typedef gboolean (*MprocConditionPredicate) (gpointer user_data);
 

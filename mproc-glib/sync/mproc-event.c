@@ -22,9 +22,25 @@
  * that expires is not an error: [method@Mproc.Event.wait] then returns
  * %FALSE with no error set, as Python's `wait()` returns `False`.
  *
+ * **C**
+ *
  * ```c
  * if (mproc_event_wait (event, 2 * G_USEC_PER_SEC, NULL, NULL))
  *   g_print ("set\n");
+ * ```
+ *
+ * **Python**
+ *
+ * ```python
+ * if event.wait(2):                  # seconds, with the Mproc override
+ *     print('set')
+ * ```
+ *
+ * **GJS**
+ *
+ * ```js
+ * if (event.wait(2 * GLib.USEC_PER_SEC, null))
+ *     print('set');
  * ```
  *
  * Setting, clearing and testing cost no system call when nobody waits.
@@ -42,7 +58,8 @@
  * event: its shared memory is made by [method@Gio.Initable.init], or on
  * first use when nobody called it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 struct _MprocEvent
 {
@@ -175,7 +192,8 @@ mproc_event_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): a new `MprocEvent`, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocEvent *
 mproc_event_new (GError **error)
@@ -191,7 +209,8 @@ mproc_event_new (GError **error)
  *
  * Sets the flag and wakes every waiter, in every process.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_event_set (MprocEvent *self)
@@ -218,7 +237,8 @@ mproc_event_set (MprocEvent *self)
  *
  * Resets the flag.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_event_clear (MprocEvent *self)
@@ -246,7 +266,8 @@ mproc_event_clear (MprocEvent *self)
  *
  * Returns: %TRUE when the flag is set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_event_is_set (MprocEvent *self)
@@ -286,7 +307,8 @@ event_check (gpointer   user_data,
  *   normal outcome: @error is not set) or failed (@error is set, e.g.
  *   %G_IO_ERROR_CANCELLED)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_event_wait (MprocEvent    *self,
@@ -348,7 +370,8 @@ event_wait_done (gpointer  user_data,
  * context (always later, even if the flag is already set); call
  * [method@Mproc.Event.wait_finish] from it.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_event_wait_async (MprocEvent          *self,
@@ -382,7 +405,8 @@ mproc_event_wait_async (MprocEvent          *self,
  * Returns: as [method@Mproc.Event.wait]: %TRUE when set, %FALSE without
  *   error on timeout, %FALSE with @error set on failure
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_event_wait_finish (MprocEvent    *self,

@@ -28,6 +28,8 @@
  * Hand it to a child with [method@Mproc.Process.add_object]; every copy
  * refers to the same lock. Only the thread that acquired it may release it.
  *
+ * **C**
+ *
  * ```c
  * g_autoptr(GError) error = NULL;
  *
@@ -36,6 +38,24 @@
  *   return FALSE;
  * ... critical section ...
  * mproc_lock_release (lock, NULL);
+ * ```
+ *
+ * **Python**
+ *
+ * ```python
+ * with lock:                         # the Mproc override's context manager
+ *     ...  # critical section
+ * ```
+ *
+ * **GJS**
+ *
+ * ```js
+ * lock.acquire(-1, null);
+ * try {
+ *     // critical section
+ * } finally {
+ *     lock.release();
+ * }
  * ```
  *
  * In C, `MPROC_LOCK_AUTO_LOCK (lock, locker);` holds it until the end of
@@ -63,7 +83,8 @@
  *
  * All methods may be called from any thread; ownership is per thread.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 typedef struct
@@ -262,7 +283,8 @@ mproc_lock_new_internal (gboolean   recursive,
  * Returns: (transfer full): a new `MprocLock`, or %NULL with @error set
  *   (shared memory could not be created)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocLock *
 mproc_lock_new (GError **error)
@@ -293,7 +315,8 @@ mproc_lock_new (GError **error)
  *   %MPROC_ERROR_OWNER_DIED, in which case **the lock is held** by the
  *   caller, who must release it, and its previous holder died holding it
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_lock_acquire (MprocLock     *self,
@@ -339,7 +362,8 @@ mproc_lock_acquire (MprocLock     *self,
  *   is held, or with %MPROC_ERROR_OWNER_DIED (then it is held by the
  *   caller)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_lock_try_acquire (MprocLock  *self,
@@ -373,7 +397,8 @@ mproc_lock_try_acquire (MprocLock  *self,
  * context; call [method@Mproc.Lock.acquire_finish] from it. The lock then
  * belongs to the thread that iterates that context.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_lock_acquire_async (MprocLock           *self,
@@ -408,7 +433,8 @@ mproc_lock_acquire_async (MprocLock           *self,
  * Returns: as [method@Mproc.Lock.acquire]; on %MPROC_ERROR_OWNER_DIED the
  *   lock is held
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_lock_acquire_finish (MprocLock     *self,
@@ -433,7 +459,8 @@ mproc_lock_acquire_finish (MprocLock     *self,
  * Returns: %TRUE, or %FALSE with %MPROC_ERROR_NOT_OWNER when the calling
  *   thread does not hold the lock (Python raises here too)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_lock_release (MprocLock  *self,
@@ -475,7 +502,8 @@ mproc_lock_release (MprocLock  *self,
  *
  * Returns: %TRUE when the calling thread holds the lock
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_lock_is_owned (MprocLock *self)

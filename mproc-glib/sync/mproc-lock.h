@@ -73,7 +73,8 @@ G_GNUC_END_IGNORE_DEPRECATIONS
  * The class of [class@Mproc.Lock]. It has no virtual methods; it is
  * derivable so that [class@Mproc.RLock] can share its implementation.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 struct _MprocLockClass
 {
@@ -160,7 +161,8 @@ _mproc_lock_release_inline (MprocLock  *self,
  * Opaque type: a lock held for the rest of a C scope. See
  * mproc_lock_locker_new() and %MPROC_LOCK_AUTO_LOCK. Not for bindings.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 typedef void MprocLockLocker;
 
@@ -176,7 +178,8 @@ typedef void MprocLockLocker;
  *
  * Returns: a locker for @lock
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 static inline MprocLockLocker *
 mproc_lock_locker_new (MprocLock *lock)
@@ -192,7 +195,8 @@ mproc_lock_locker_new (MprocLock *lock)
  *
  * Releases the lock that @locker holds.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 static inline void
 mproc_lock_locker_free (MprocLockLocker *locker)
@@ -210,7 +214,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MprocLockLocker, mproc_lock_locker_free)
  * Holds @lock until the end of the enclosing scope, as G_MUTEX_AUTO_LOCK()
  * does for a #GMutex; the seed's `with lock:`.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_LOCK_AUTO_LOCK(lock, var) \
   G_GNUC_UNUSED g_autoptr(MprocLockLocker) var = mproc_lock_locker_new (lock)

@@ -28,6 +28,8 @@
  * too. When its holder dies, the next acquirer gets it with
  * %MPROC_ERROR_OWNER_DIED, held once.
  *
+ * **C**
+ *
  * ```c
  * g_autoptr(MprocRLock) rlock = mproc_rlock_new (NULL);
  *
@@ -40,7 +42,8 @@
  * In C, `MPROC_RLOCK_AUTO_LOCK (rlock, locker);` holds it until the end of
  * the scope, as `MPROC_LOCK_AUTO_LOCK` does for a lock.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 struct _MprocRLock
 {
@@ -69,7 +72,8 @@ mproc_rlock_init (MprocRLock *self)
  * Returns: (transfer full): a new `MprocRLock`, or %NULL with @error set
  *   (shared memory could not be created)
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocRLock *
 mproc_rlock_new (GError **error)

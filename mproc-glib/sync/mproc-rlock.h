@@ -31,7 +31,8 @@ MprocRLock *mproc_rlock_new (GError **error);
  *
  * %MPROC_LOCK_AUTO_LOCK for an #MprocRLock, without the cast.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_RLOCK_AUTO_LOCK(rlock, var) MPROC_LOCK_AUTO_LOCK (MPROC_LOCK (rlock), var)
 

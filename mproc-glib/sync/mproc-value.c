@@ -42,7 +42,8 @@
  *
  * All methods may be called from any thread.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 
 typedef struct
@@ -154,7 +155,8 @@ mproc_value_class_init (MprocValueClass *klass)
    *
    * The type of the value.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_VALUE_TYPE] = mproc_element_value_type_pspec ();
 
@@ -164,7 +166,8 @@ mproc_value_class_init (MprocValueClass *klass)
    * Whether a [class@Mproc.RLock] goes with it ([method@Mproc.Value.get_lock]),
    * as Python's `lock=True`.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_WITH_LOCK] = mproc_element_with_lock_pspec ();
 
@@ -290,7 +293,8 @@ mproc_value_shareable_init (MprocShareableInterface *iface)
  *
  * Returns: (transfer full): a new `MprocValue`, or %NULL with @error set
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocValue *
 mproc_value_new (MprocValueType   value_type,
@@ -312,7 +316,8 @@ mproc_value_new (MprocValueType   value_type,
  *
  * Returns: the type of @self
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocValueType
 mproc_value_get_value_type (MprocValue *self)
@@ -332,7 +337,8 @@ mproc_value_get_value_type (MprocValue *self)
  * Returns: (transfer none) (nullable): the lock made with @self, or %NULL
  *   if it was made without one
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocRLock *
 mproc_value_get_lock (MprocValue *self)
@@ -353,7 +359,8 @@ mproc_value_get_lock (MprocValue *self)
  *
  * Returns: the value
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gint64
 mproc_value_get_int (MprocValue *self)
@@ -374,7 +381,8 @@ mproc_value_get_int (MprocValue *self)
  *
  * Stores @value.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_value_set_int (MprocValue *self,
@@ -398,7 +406,8 @@ mproc_value_set_int (MprocValue *self,
  *
  * Returns: the value
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gdouble
 mproc_value_get_double (MprocValue *self)
@@ -419,7 +428,8 @@ mproc_value_get_double (MprocValue *self)
  *
  * Stores @value.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_value_set_double (MprocValue *self,
@@ -442,7 +452,8 @@ mproc_value_set_double (MprocValue *self,
  *
  * Returns: whether the value is non-zero
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_value_get_boolean (MprocValue *self)
@@ -457,7 +468,8 @@ mproc_value_get_boolean (MprocValue *self)
  *
  * Stores @value (1 or 0).
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_value_set_boolean (MprocValue *self,
@@ -475,7 +487,8 @@ mproc_value_set_boolean (MprocValue *self,
  *
  * Returns: the new value
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gint64
 mproc_value_add (MprocValue *self,
@@ -500,7 +513,8 @@ mproc_value_add (MprocValue *self,
  *
  * Returns: %TRUE when @new_value was stored
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_value_compare_and_swap (MprocValue *self,

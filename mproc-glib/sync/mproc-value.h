@@ -26,7 +26,8 @@ G_BEGIN_DECLS
  *
  * The type of a [class@Mproc.Value].
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 typedef enum
 {
