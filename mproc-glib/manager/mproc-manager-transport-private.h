@@ -81,4 +81,13 @@ MprocManager                *mproc_redis_manager_for_uri      (const char       
                                                                GError                     **error);
 gboolean                     mproc_redis_uri_matches          (const char                  *address);
 
+/* Set, it makes mproc_manager_start() connect to this URI instead of
+ * starting a server: programs written for a local manager run on Redis. */
+#define MPROC_MANAGER_URI_ENV "MPROC_MANAGER_URI"
+/* Binds @manager, not started, to the Redis server at @uri and connects. */
+gboolean                     mproc_redis_manager_start_for_uri (MprocManager              *manager,
+                                                                const char                *uri,
+                                                                GCancellable              *cancellable,
+                                                                GError                   **error);
+
 G_END_DECLS

@@ -18,6 +18,7 @@
 #include "mproc-i18n-private.h"
 #include "mproc-manager-client-private.h"
 #include "mproc-manager-private.h"
+#include "mproc-manager-transport-private.h"
 #include "mproc-process.h"
 #include "mproc-ring-private.h"
 #include "mproc-shareable-private.h"
@@ -662,6 +663,13 @@ listen_abstract (char    **address_out,
  * reference to @self is dropped in this process, or until this process
  * exits, whichever comes first. Blocks for the server's start-up.
  *
+ * When the environment variable `MPROC_MANAGER_URI` is set (to a URI that
+ * [ctor@Mproc.Manager.new_for_uri] takes, `redis://…` or `unix:/…`), no
+ * server starts: @self connects to that Redis server and its dicts, lists
+ * and namespaces live there, so a program written for a local manager runs
+ * unchanged against Redis. Objects handed to children then reach them
+ * through Redis too; [method@Mproc.Manager.shutdown] leaves them in Redis.
+ *
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
@@ -675,6 +683,7 @@ mproc_manager_start (MprocManager  *self,
   g_autoptr(MprocManager) carrier = NULL;
   g_autoptr(MprocProcess) process = NULL;
   g_autofree char *address = NULL;
+  const char *redis_uri;
   MprocManagerConn *conn;
   int fd, dbus_fd;
 
@@ -682,11 +691,21 @@ mproc_manager_start (MprocManager  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (self->address != NULL || self->process != NULL)
+  if (self->address != NULL || self->process != NULL || mproc_manager_get_transport (self) != NULL)
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_STILL_RUNNING,
                            _("The manager has already been started"));
       return FALSE;
+    }
+
+  /* Run unchanged against Redis: the objects live there, no server starts */
+  redis_uri = g_getenv (MPROC_MANAGER_URI_ENV);
+  if (redis_uri != NULL && redis_uri[0] != '\0')
+    {
+      if (!mproc_redis_manager_start_for_uri (self, redis_uri, cancellable, error))
+        return FALSE;
+      self->starter_pid = getpid ();
+      return TRUE;
     }
 
   fd = listen_abstract (&address, &dbus_fd, error);
@@ -812,7 +831,9 @@ mproc_manager_start_finish (MprocManager  *self,
  * and every client's later calls fail with %MPROC_ERROR_BROKEN. Waits (at
  * most 5 s, then kills it) for the server process to exit. Only the process
  * that started the server may stop it. Does nothing if the server has
- * already been stopped.
+ * already been stopped. A manager that [method@Mproc.Manager.start]
+ * connected to `MPROC_MANAGER_URI` has no server: its objects stay in
+ * Redis.
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
@@ -832,6 +853,13 @@ mproc_manager_shutdown (MprocManager  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  /* started for $MPROC_MANAGER_URI: the objects stay in Redis */
+  if (self->process == NULL && self->starter_pid == getpid () &&
+      mproc_manager_get_transport (self) != NULL)
+    {
+      self->shut_down = TRUE;
+      return TRUE;
+    }
   if (self->process == NULL || self->starter_pid != getpid ())
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER,

@@ -50,6 +50,23 @@ manager_gone (gpointer  data,
   g_free (uri);
 }
 
+/* Makes @manager the one handles for @uri find in this process, unless
+ * there is one already. */
+static void
+remember_manager (MprocManager *manager,
+                  const char   *uri)
+{
+  G_LOCK (managers);
+  if (managers == NULL)
+    managers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (!g_hash_table_contains (managers, uri))
+    {
+      g_hash_table_insert (managers, g_strdup (uri), manager);
+      g_object_weak_ref (G_OBJECT (manager), manager_gone, g_strdup (uri));
+    }
+  G_UNLOCK (managers);
+}
+
 static MprocManager *
 manager_new (MprocRedisConfig *config)
 {
@@ -57,16 +74,39 @@ manager_new (MprocRedisConfig *config)
   MprocRedisBackend *backend = backend_new (config);
 
   mproc_manager_set_transport (manager, &mproc_redis_transport, backend, backend_free);
-  G_LOCK (managers);
-  if (managers == NULL)
-    managers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  if (!g_hash_table_contains (managers, config->uri))
-    {
-      g_hash_table_insert (managers, g_strdup (config->uri), manager);
-      g_object_weak_ref (G_OBJECT (manager), manager_gone, g_strdup (config->uri));
-    }
-  G_UNLOCK (managers);
+  remember_manager (manager, config->uri);
   return manager;
+}
+
+gboolean
+mproc_redis_manager_start_for_uri (MprocManager  *manager,
+                                   const char    *uri,
+                                   GCancellable  *cancellable,
+                                   GError       **error)
+{
+  MprocRedisConfig *config;
+  MprocRedisBackend *backend;
+
+  if (!mproc_redis_uri_is_redis (uri))
+    {
+      /* the variable's value may hold a password: it is not repeated */
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("%s is not a Redis address (redis://, rediss://, valkey://, valkeys:// or unix:/)"),
+                   MPROC_MANAGER_URI_ENV);
+      return FALSE;
+    }
+  config = mproc_redis_config_parse (uri, error);
+  if (config == NULL)
+    return FALSE;
+  backend = backend_new (config);
+  if (!mproc_redis_client_connect (backend->client, cancellable, error))
+    {
+      backend_free (backend);
+      return FALSE;
+    }
+  mproc_manager_set_transport (manager, &mproc_redis_transport, backend, backend_free);
+  remember_manager (manager, config->uri);
+  return TRUE;
 }
 
 gboolean
