@@ -685,6 +685,7 @@ mproc_queue_put_async (MprocQueue          *self,
 {
   g_autoptr(GVariant) sunk = NULL;
   g_autoptr(GError) error = NULL;
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_if_fail (MPROC_IS_QUEUE (self));
@@ -692,6 +693,15 @@ mproc_queue_put_async (MprocQueue          *self,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   sunk = g_variant_ref_sink (value);
+  remote = mproc_remote_get (self);
+  if (remote != NULL && remote->klass->put_async != NULL)
+    {
+      GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, mproc_queue_put_async);
+      remote->klass->put_async (remote, sunk, timeout_usec, task);
+      return;
+    }
   ring = mproc_queue_get_ring (self, &error);
   if (ring == NULL)
     {
@@ -723,6 +733,8 @@ mproc_queue_put_finish (MprocQueue    *self,
   g_return_val_if_fail (MPROC_IS_QUEUE (self), FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
+  if (g_async_result_is_tagged (result, mproc_queue_put_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
   return mproc_ring_put_finish (result, error);
 }
 
@@ -863,11 +875,21 @@ mproc_queue_get_async (MprocQueue          *self,
                        gpointer             user_data)
 {
   g_autoptr(GError) error = NULL;
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_if_fail (MPROC_IS_QUEUE (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
+  remote = mproc_remote_get (self);
+  if (remote != NULL && remote->klass->get_async != NULL)
+    {
+      GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, mproc_queue_get_async);
+      remote->klass->get_async (remote, timeout_usec, task);
+      return;
+    }
   ring = mproc_queue_get_ring (self, &error);
   if (ring == NULL)
     {
@@ -900,6 +922,8 @@ mproc_queue_get_finish (MprocQueue    *self,
   g_return_val_if_fail (MPROC_IS_QUEUE (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
+  if (g_async_result_is_tagged (result, mproc_queue_get_async))
+    return g_task_propagate_pointer (G_TASK (result), error);
   bytes = mproc_ring_get_finish (result, NULL, error);
   return decode_or_null (bytes, error);
 }

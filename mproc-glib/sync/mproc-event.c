@@ -380,6 +380,7 @@ mproc_event_wait_async (MprocEvent          *self,
                         GAsyncReadyCallback  callback,
                         gpointer             user_data)
 {
+  MprocRemote *remote;
   GTask *task;
 
   g_return_if_fail (MPROC_IS_EVENT (self));
@@ -387,6 +388,11 @@ mproc_event_wait_async (MprocEvent          *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_event_wait_async);
+  if ((remote = REMOTE (self)) != NULL && remote->klass->event_wait_async != NULL)
+    {
+      remote->klass->event_wait_async (remote, timeout_usec, task);
+      return;
+    }
   if (!mproc_init_once_ensure_task (&self->once, G_INITABLE (self), task))
     return;
   mproc_wait_point_wait_async (mproc_sync_get_wait_point (self->sync),

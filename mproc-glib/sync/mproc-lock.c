@@ -408,10 +408,19 @@ mproc_lock_acquire_async (MprocLock           *self,
                           gpointer             user_data)
 {
   GError *error = NULL;
+  MprocRemote *remote;
 
   g_return_if_fail (MPROC_IS_LOCK (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
+  if ((remote = mproc_remote_get (self)) != NULL && remote->klass->acquire_async != NULL)
+    {
+      GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, mproc_lock_acquire_async);
+      remote->klass->acquire_async (remote, timeout_usec, task);
+      return;
+    }
   if (!READY (self, &error))
     {
       g_task_report_error (self, callback, user_data, mproc_lock_acquire_async, error);
