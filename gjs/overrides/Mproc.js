@@ -7,9 +7,9 @@
 // folder of GJS's search path: $XDG_DATA_DIRS/gjs-1.0/overrides, where
 // mproc-glib installs it, or $GJS_PATH/overrides.
 //
-// What it changes: wherever a function or method takes a GLib.Variant,
-// a plain JavaScript value is accepted too and converted as Mproc.toVariant()
-// says; a task registered with Mproc.register_task() may return a plain
+// What it changes: wherever a function or method takes a GLib.Variant (or
+// a construct property is one), a plain JavaScript value is accepted too
+// and converted as Mproc.toVariant() says; a task registered with Mproc.register_task() may return a plain
 // value. A GLib.Variant passes through unchanged, so code written for the
 // plain API keeps working. Results stay GLib.Variant: call recursiveUnpack()
 // (or Mproc.fromVariant()) for plain values.
@@ -204,14 +204,40 @@ function _variantArgs(info) {
         if (hidden.has(i) ||
             GIRepository.arg_info_get_direction(arg) === GIRepository.Direction.OUT)
             return;
-        let variant = false;
-        if (GIRepository.type_info_get_tag(type) === GIRepository.TypeTag.INTERFACE) {
-            const iface = GIRepository.type_info_get_interface(type);
-            variant = iface.get_namespace() === 'GLib' && iface.get_name() === 'Variant';
-        }
-        visible.push({variant, nullable: GIRepository.arg_info_may_be_null(arg)});
+        visible.push({variant: _isVariant(type), nullable: GIRepository.arg_info_may_be_null(arg)});
     });
     return visible.some(a => a.variant) ? visible : null;
+}
+
+function _isVariant(type) {
+    if (GIRepository.type_info_get_tag(type) !== GIRepository.TypeTag.INTERFACE)
+        return false;
+    const iface = GIRepository.type_info_get_interface(type);
+    return iface.get_namespace() === 'GLib' && iface.get_name() === 'Variant';
+}
+
+// GObject construct properties of type GLib.Variant (Process:args…) take
+// plain values too: `new Mproc.Process({target: 'work', args: [1, 2]})`.
+function _wrapInit(klass, names) {
+    // GJS accepts 'some-name', 'some_name' and 'someName' alike
+    const canonical = key => key.replace(/_/g, '-').replace(/[A-Z]/g, c => `-${c.toLowerCase()}`);
+    const wanted = new Set(names);
+    const init = klass.prototype._init;
+    klass.prototype._init = function (props, ...rest) {
+        if (props !== null && typeof props === 'object') {
+            let copy = null;
+            for (const key of Object.keys(props)) {
+                const value = props[key];
+                if (!wanted.has(canonical(key)) || value === null || value instanceof GLib.Variant)
+                    continue;
+                copy ??= {...props};
+                copy[key] = toVariant(value);
+            }
+            if (copy !== null)
+                props = copy;
+        }
+        return init.call(this, props, ...rest);
+    };
 }
 
 function _wrap(func, visible) {
@@ -258,6 +284,16 @@ function _wrapVariantArgs(namespace) {
         const klass = namespace[info.get_name()];
         if (klass === undefined)
             continue;
+        if (infoType === GIRepository.InfoType.OBJECT) {
+            const names = [];
+            for (let j = 0; j < GIRepository.object_info_get_n_properties(info); j++) {
+                const prop = GIRepository.object_info_get_property(info, j);
+                if (_isVariant(GIRepository.property_info_get_type(prop)))
+                    names.push(prop.get_name());
+            }
+            if (names.length > 0)
+                _wrapInit(klass, names);
+        }
         for (let j = 0; j < nMethods(info); j++) {
             const method = getMethod(info, j);
             const visible = _variantArgs(method);

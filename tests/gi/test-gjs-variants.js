@@ -30,8 +30,15 @@ function dictReader(process) {
     return 0;
 }
 
+// Child: reports the arguments it was started with.
+function argsType(process, args) {
+    process.get_object(0).put([args.get_type_string(), JSON.stringify(Mproc.fromVariant(args))], -1, null);
+    return 0;
+}
+
 requireInit();
 Mproc.register_target('echo', echo);
+Mproc.register_target('args-type', argsType);
 Mproc.register_target('dict-reader', dictReader);
 // a task returning plain values
 Mproc.register_task('double', arg => arg.unpack() * 2);
@@ -137,6 +144,19 @@ run(async tap => {
         'an object put by a child arrives as an a{sv}', back.print(true));
     await child.join_async(-1, null);
     tap.ok(child.get_exit_code() === 0, 'the child exits with 0', child.get_exit_code());
+
+    // a construct property of type GLib.Variant
+    const report = Mproc.Queue.new(0);
+    const withArgs = new Mproc.Process({context, target: 'args-type', args: {n: 3, tags: ['a', 'b']}});
+    withArgs.add_object(report);
+    withArgs.start();
+    const [argsType, argsJson] = (await report.get_async(-1, null)).deepUnpack();
+    tap.ok(argsType === 'a{sv}' && argsJson === '{"n":3,"tags":["a","b"]}',
+        "new Mproc.Process({args: {…}}) starts a child with an a{sv}", `${argsType} ${argsJson}`);
+    await withArgs.join_async(-1, null);
+    e = thrown(() => new Mproc.Process({target: 'args-type', args: Symbol('s')}));
+    tap.ok(e instanceof TypeError && e.message.includes('a symbol'),
+        'a construct property with no Variant form throws a TypeError', e);
 
     // a shared dict
     const mgr = Mproc.Manager.new_with_context(context);
