@@ -1726,10 +1726,17 @@ client_thread (gpointer data)
       gboolean shutdown, gone, woken_by_data, outbox;
       g_autoptr(GError) poll_error = NULL;
 
-      /* before anything that looks at the outbox: a reply queued from
-       * now on cancels it again, and the poll below returns at once */
+      /* reset before the outbox is looked at: a reply queued from now
+       * on cancels it again, and the poll below returns at once; one
+       * queued before (even while this thread was last serving) is seen
+       * here */
       if (g_cancellable_is_cancelled (c->wake))
         g_cancellable_reset (c->wake);
+      g_mutex_lock (&server->lock);
+      outbox = !c->gone && !g_queue_is_empty (&c->ring_outbox);
+      g_mutex_unlock (&server->lock);
+      if (outbox && !client_flush (c))
+        break;
 
       /* a busy client is served without sleeping: wait a little, yielding
        * the CPU (the client may share ours), then sleep in the ring (which
@@ -1751,13 +1758,10 @@ client_thread (gpointer data)
       shutdown = serve_all (server);
       gone = c->gone || (!woken_by_data && mproc_ring_sock_hup (c->sock) &&
                          !mproc_ring_has_data (c->requests));
-      outbox = !g_queue_is_empty (&c->ring_outbox);
       g_mutex_unlock (&server->lock);
 
       if (shutdown)
         g_main_loop_quit (server->loop);
-      if (!gone && outbox && !client_flush (c))
-        gone = TRUE;
       if (gone)
         break;
     }
