@@ -203,6 +203,7 @@ queue_consumer (MprocProcess *process,
   g_autoptr(GError) error = NULL;
   g_autoptr(MprocManager) m = NULL;
   g_autoptr(MprocQueue) q = NULL;
+  g_autoptr(GVariant) first = NULL;
   double *times;
   const char *uri, *name;
   guint64 n, addr;
@@ -214,7 +215,7 @@ queue_consumer (MprocProcess *process,
   if (m == NULL || (q = mproc_manager_new_queue (m, name, NULL, &error)) == NULL)
     g_error ("%s", error->message);
   /* ready: the blocking connection is opened by a first, empty, get */
-  mproc_queue_get (q, 1000, NULL, NULL);
+  first = mproc_queue_get (q, 1000, NULL, NULL);
   g_atomic_int_set ((gint *) &times[2], 1);
   for (guint64 i = 0; i < n; i++)
     {

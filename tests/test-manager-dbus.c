@@ -50,16 +50,6 @@ start_manager (MprocStartMethod method)
   return g_steal_pointer (&manager);
 }
 
-static void
-stop_manager (MprocManager *manager)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_finalize_object (manager);
-}
-
 static GVariant *
 call (GDBusConnection  *connection,
       const char       *interface,
@@ -121,7 +111,7 @@ test_introspect (void)
   g_assert_nonnull (strstr (user, "interface org.gnome.Mproc.Example.Counter"));
   g_assert_nonnull (strstr (user, "Increment("));
 
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -228,7 +218,7 @@ test_same_state (void)
   g_clear_object (&dict);
   g_clear_object (&ns);
   g_clear_object (&list);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -262,7 +252,7 @@ test_async (void)
     g_clear_error (&error);
   }
 
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -304,7 +294,7 @@ test_other_uid (void)
   g_clear_pointer (&out, g_free);
   out = introspect (mproc_manager_get_dbus_address (manager), MPROC_MANAGER_DBUS_OBJECT_PATH, &status);
   g_assert_cmpint (status, ==, 0);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -484,7 +474,7 @@ test_changed (void)
   g_clear_object (&list);
   g_clear_object (&child);
   g_clear_object (&connection);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -550,7 +540,7 @@ user_object_run (MprocStartMethod method)
   g_clear_object (&counter);
   g_assert_true (g_dbus_connection_close_sync (connection, NULL, &error));
   g_clear_object (&connection);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   g_assert_cmpuint (test_count_children (), ==, 0);
 }
 
@@ -588,7 +578,7 @@ warm_up_gdbus (void)
   g_assert_no_error (error);
   g_dbus_connection_close_sync (connection, NULL, NULL);
   g_clear_object (&connection);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
 }
 
 int

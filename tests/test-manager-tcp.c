@@ -46,39 +46,13 @@ start_tcp_manager (void)
   return g_steal_pointer (&manager);
 }
 
-static void
-stop_manager (MprocManager *manager)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_finalize_object (manager);
-}
-
-static guint
-count_fds_of (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/fd", (int) pid);
-  DIR *dir = opendir (path);
-  struct dirent *entry;
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while ((entry = readdir (dir)) != NULL)
-    if (entry->d_name[0] != '.')
-      n++;
-  closedir (dir);
-  return n;
-}
-
 /* The server's count of fds once it has settled: its threads open their
  * wakeup fds lazily, so a count taken right after start may be short. */
 static guint
 settled_server_fds (MprocManager *manager)
 {
   gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  guint n = count_fds_of (mproc_manager_get_server_pid (manager));
+  guint n = test_count_fds_of (mproc_manager_get_server_pid (manager));
   guint stable = 0;
 
   while (stable < 30 && g_get_monotonic_time () < end)
@@ -86,7 +60,7 @@ settled_server_fds (MprocManager *manager)
       guint now;
 
       g_usleep (10000);
-      now = count_fds_of (mproc_manager_get_server_pid (manager));
+      now = test_count_fds_of (mproc_manager_get_server_pid (manager));
       stable = now == n ? stable + 1 : 0;
       n = now;
     }
@@ -100,9 +74,9 @@ assert_server_fds (MprocManager *manager,
 {
   gint64 end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
 
-  while (count_fds_of (mproc_manager_get_server_pid (manager)) != n && g_get_monotonic_time () < end)
+  while (test_count_fds_of (mproc_manager_get_server_pid (manager)) != n && g_get_monotonic_time () < end)
     g_usleep (10000);
-  g_assert_cmpuint (count_fds_of (mproc_manager_get_server_pid (manager)), ==, n);
+  g_assert_cmpuint (test_count_fds_of (mproc_manager_get_server_pid (manager)), ==, n);
 }
 
 static int
@@ -256,7 +230,7 @@ test_right_key (void)
 
   g_clear_object (&dict);
   g_clear_object (&list);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -315,7 +289,7 @@ test_async (void)
 
   g_clear_object (&dict);
   g_assert_finalize_object (g_steal_pointer (&remote));
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -355,7 +329,7 @@ test_listen_without_key (void)
   g_assert_true (mproc_manager_ping (manager, NULL, &error));
   g_assert_no_error (error);
 
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -485,7 +459,7 @@ test_refused (void)
   g_assert_finalize_object (g_steal_pointer (&good));
   assert_server_fds (manager, server_fds);
   g_clear_object (&dict);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -631,7 +605,7 @@ test_stalled_client (void)
   assert_server_fds (manager, server_fds);
 
   g_clear_object (&dict);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 
@@ -747,7 +721,7 @@ test_flood (void)
     g_assert_cmpint (g_variant_get_int32 (value), ==, 10);
   }
   g_clear_object (&dict);
-  stop_manager (g_steal_pointer (&manager));
+  test_stop_manager (g_steal_pointer (&manager));
   test_leak_check_end (&check);
 }
 

@@ -21,52 +21,33 @@
 static TestRedis *redis_backend;
 
 
+/* The backend-neutral tests take their manager here: the built-in one, or
+ * one for the Redis URI of the test's own prefix. */
 static MprocManager *
 start_manager (MprocStartMethod method)
 {
-  g_autoptr(MprocContext) context = mproc_context_new (method);
-  g_autoptr(MprocManager) manager = mproc_manager_new_with_context (context);
   g_autoptr(GError) error = NULL;
+  MprocManager *manager;
+  static guint serial;
+  g_autofree char *uri = NULL;
 
-  if (redis_backend != NULL)
-    {
-      static guint serial;
-      g_autofree char *uri = g_strdup_printf ("%s?prefix=t%u", redis_backend->uri, ++serial);
-
-      g_clear_object (&manager);
-      manager = mproc_manager_new_for_uri (uri, NULL, &error);
-      g_assert_no_error (error);
-      return g_steal_pointer (&manager);
-    }
-  g_assert_true (mproc_manager_start (manager, NULL, &error));
+  if (redis_backend == NULL)
+    return test_start_manager (method);
+  uri = g_strdup_printf ("%s?prefix=t%u", redis_backend->uri, ++serial);
+  manager = mproc_manager_new_for_uri (uri, NULL, &error);
   g_assert_no_error (error);
-  g_assert_nonnull (mproc_manager_get_address (manager));
-  return g_steal_pointer (&manager);
+  return manager;
 }
 
 static void
 stop_manager (MprocManager *manager)
 {
-  g_autoptr(GError) error = NULL;
-
-  if (redis_backend != NULL)
+  if (redis_backend == NULL)
     {
-      g_assert_finalize_object (manager);
+      test_stop_manager (manager);
       return;
     }
-  g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
-  g_assert_no_error (error);
   g_assert_finalize_object (manager);
-}
-
-static void
-join_ok (MprocProcess *process)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (mproc_process_join (process, 30 * G_USEC_PER_SEC, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (mproc_process_get_exit_code (process), ==, 0);
 }
 
 /* How many fds of @pid name a client: its socket and its rings' memory.
@@ -796,7 +777,7 @@ test_concurrent (gconstpointer data)
     }
   for (int i = 0; i < 4; i++)
     {
-      join_ok (workers[i]);
+      test_join_ok (workers[i], 0);
       g_object_unref (workers[i]);
     }
 
@@ -917,7 +898,7 @@ test_notifications (gconstpointer data)
 
   worker = new_worker (method, "model", 0, 0, dict, list, ns);
   g_assert_true (mproc_process_start (worker, &error));
-  join_ok (worker);
+  test_join_ok (worker, 0);
 
   deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   while ((observed.dict_keys->len < 2 || observed.ns_names->len < 1 ||
@@ -1224,7 +1205,7 @@ test_view_reads (gconstpointer data)
 
   worker = new_worker (method, "views", 0, n, dict, list, ns);
   g_assert_true (mproc_process_start (worker, &error));
-  join_ok (worker);
+  test_join_ok (worker, 0);
 
   /* the child's last writes were never confirmed: join() orders them
    * before these reads */

@@ -81,13 +81,6 @@ new_process (gconstpointer data, const char *target)
   return mproc_process_new_with_context (context, target, NULL);
 }
 
-static void
-join_ok (MprocProcess *process, int code)
-{
-  g_assert_true (mproc_process_join (process, 30 * G_USEC_PER_SEC, NULL, NULL));
-  g_assert_cmpint (mproc_process_get_exit_code (process), ==, code);
-}
-
 
 static void
 test_echo (gconstpointer data)
@@ -181,7 +174,7 @@ test_echo (gconstpointer data)
   g_assert_cmpuint (g_bytes_get_size (got), ==, 0);
   g_clear_object (&result);
 
-  join_ok (process, 0);
+  test_join_ok (process, 0);
   g_assert_null (mproc_connection_recv (a, NULL, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN);
   g_clear_error (&error);
@@ -230,7 +223,7 @@ test_eof_and_wait (gconstpointer data)
   g_clear_pointer (&ready, g_ptr_array_unref);
 
   g_assert_true (mproc_queue_put (queue, g_variant_new_int32 (1), -1, NULL, NULL));
-  join_ok (process, 0);
+  test_join_ok (process, 0);
   ready = mproc_connection_wait (objects, 3, 0, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (ready->len, ==, 3);
@@ -315,7 +308,7 @@ test_wait_processes (gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (ready->len, ==, 1);
   g_clear_pointer (&ready, g_ptr_array_unref);
-  join_ok (process, 0);
+  test_join_ok (process, 0);
 
   /* closed connections alone are ready at once */
   g_assert_true (mproc_pipe_new (TRUE, &c, &d, &error));
@@ -483,7 +476,7 @@ test_construct (gconstpointer data)
       v = mproc_connection_recv (ends[i], NULL, &error);
       g_assert_no_error (error);
       g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "bye");
-      join_ok (process, 0);
+      test_join_ok (process, 0);
       g_object_unref (ends[i]);
     }
 }

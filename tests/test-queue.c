@@ -173,16 +173,6 @@ new_process (gconstpointer data, const char *target, GVariant *args)
   return mproc_process_new_with_context (context, target, args);
 }
 
-static void
-join_ok (MprocProcess *process, int code)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (mproc_process_join (process, 30 * G_USEC_PER_SEC, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (mproc_process_get_exit_code (process), ==, code);
-}
-
 static MprocQueue *
 queue_new (guint maxsize, gsize capacity)
 {
@@ -283,7 +273,7 @@ test_round_trip (gconstpointer data)
     }
   g_clear_pointer (&values, g_variant_unref);
   g_variant_unref (mproc_queue_get (from, -1, NULL, NULL));
-  join_ok (process, 0);
+  test_join_ok (process, 0);
   g_clear_object (&process);
   g_clear_object (&to);
   g_clear_object (&from);
@@ -336,7 +326,7 @@ test_int64 (gconstpointer data)
   pill = mproc_queue_get (from, 10 * G_USEC_PER_SEC, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (g_variant_get_string (pill, NULL), ==, "__stop__");
-  join_ok (process, 0);
+  test_join_ok (process, 0);
 
   g_assert_false (mproc_queue_get_int64 (from, NULL, 0, NULL, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_EMPTY);
@@ -382,7 +372,7 @@ test_many_to_many (gconstpointer data)
   for (guint i = 0; i < procs->len; i++)
     g_assert_true (mproc_process_start (procs->pdata[i], NULL));
   for (guint p = 0; p < n_producers; p++)
-    join_ok (procs->pdata[p], 0);
+    test_join_ok (procs->pdata[p], 0);
   for (guint c = 0; c < n_consumers; c++)
     g_assert_true (mproc_queue_put (queue, g_variant_new ("()"), -1, NULL, NULL));
   for (guint c = 0; c < n_consumers; c++)
@@ -396,7 +386,7 @@ test_many_to_many (gconstpointer data)
       sum += s;
     }
   for (guint c = 0; c < n_consumers; c++)
-    join_ok (procs->pdata[n_producers + c], 0);
+    test_join_ok (procs->pdata[n_producers + c], 0);
   g_assert_cmpint (count, ==, n_producers * per);
   g_assert_cmpint (sum, ==, want_sum);
   g_assert_true (mproc_queue_is_empty (queue));
@@ -424,7 +414,7 @@ test_ordering (gconstpointer data)
       g_assert_nonnull (v);
       g_assert_cmpint (g_variant_get_int64 (v), ==, i);
     }
-  join_ok (process, 0);
+  test_join_ok (process, 0);
   g_clear_object (&process);
   g_clear_object (&queue);
   test_leak_check_end (&check);
@@ -462,7 +452,7 @@ test_large (gconstpointer data)
   g_clear_pointer (&small, g_variant_unref);
   small = mproc_queue_get (back, -1, NULL, NULL);
   g_assert_cmpstr (g_variant_get_string (small, NULL), ==, "__stop__");
-  join_ok (process, 0);
+  test_join_ok (process, 0);
   g_clear_object (&process);
   g_clear_object (&queue);
   g_clear_object (&back);
@@ -483,7 +473,7 @@ test_producer_killed (void)
                   "is seen, and the queue goes on for other producers and consumers");
   mproc_process_add_object (process, MPROC_SHAREABLE (queue));
   g_assert_true (mproc_process_start (process, NULL));
-  join_ok (process, -SIGKILL);
+  test_join_ok (process, -SIGKILL);
 
   v = mproc_queue_get (queue, 200 * 1000, NULL, &error);
   g_assert_null (v);
@@ -528,7 +518,7 @@ test_consumer_killed (void)
   g_assert_true (mproc_queue_put (queue, large, 0, NULL, &error));
   g_assert_no_error (error);
   g_assert_true (mproc_process_start (victim, NULL));
-  join_ok (victim, -SIGKILL);
+  test_join_ok (victim, -SIGKILL);
   g_assert_cmpuint (mproc_queue_get_qsize (queue), ==, 1);
 
   r = mproc_queue_get (queue, 10 * G_USEC_PER_SEC, NULL, &error);
@@ -544,7 +534,7 @@ test_consumer_killed (void)
   g_variant_get (r, "(xx)", &n, &s);
   g_assert_cmpint (n, ==, 1);
   g_assert_cmpint (s, ==, 42);
-  join_ok (survivor, 0);
+  test_join_ok (survivor, 0);
 
   g_clear_object (&victim);
   g_clear_object (&survivor);
@@ -582,7 +572,7 @@ test_joinable (gconstpointer data)
 
   g_assert_false (mproc_joinable_queue_task_done (queue, &error));
   g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TOO_MANY_RELEASES);
-  join_ok (process, 0);
+  test_join_ok (process, 0);
   g_clear_object (&result);
   g_clear_object (&process);
   g_clear_object (&queue);
@@ -614,7 +604,7 @@ test_simple (gconstpointer data)
       g_assert_cmpint (g_variant_get_int32 (v), ==, i);
     }
   g_variant_unref (mproc_simple_queue_get (from, NULL, NULL));
-  join_ok (process, 0);
+  test_join_ok (process, 0);
   g_assert_true (mproc_simple_queue_is_empty (from));
   mproc_simple_queue_close (from);
   g_assert_null (mproc_simple_queue_get (from, NULL, &error));
@@ -788,7 +778,7 @@ test_main_loop (gconstpointer data)
   g_assert_true (mproc_process_start (p1, NULL));
   mproc_queue_get_async (queue, -1, NULL, got_cb, &d);
   g_main_loop_run (d.loop);
-  join_ok (p1, 0);
+  test_join_ok (p1, 0);
   g_assert_cmpuint (d.received, ==, 2000);
 
   d.received = 0;
@@ -799,7 +789,7 @@ test_main_loop (gconstpointer data)
   g_main_loop_run (d.loop);
   g_source_destroy (source);
   g_source_unref (source);
-  join_ok (p2, 0);
+  test_join_ok (p2, 0);
   g_assert_cmpuint (d.received, ==, 2000);
   g_assert_cmpuint (d.ticks, >, 0);
   g_source_remove (tick);

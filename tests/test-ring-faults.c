@@ -125,16 +125,6 @@ start_child (const char *target, GVariant *args, MprocQueue *queue)
   return process;
 }
 
-static void
-join_ok (MprocProcess *process, int code)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (mproc_process_join (process, 30 * G_USEC_PER_SEC, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (mproc_process_get_exit_code (process), ==, code);
-}
-
 static MprocQueue *
 queue_new (gsize capacity)
 {
@@ -194,7 +184,7 @@ test_misaligned (gconstpointer data)
   assert_int (queue, 1);
   g_assert_true (mproc_queue_put (queue, g_variant_new_int32 (2), 0, NULL, NULL));
   child = start_child ("skew", g_variant_new ("(bx)", head, delta), queue);
-  join_ok (child, 0);
+  test_join_ok (child, 0);
 
   /* what was in the queue is lost; nothing aborts, one call fails */
   for (int i = 0; i < 4; i++)
@@ -253,7 +243,7 @@ test_large_reader_killed (void)
   g_assert_true (mproc_queue_put (queue, first, 3 * G_USEC_PER_SEC, NULL, &error));
   g_assert_no_error (error);
   reader = start_child ("get-killed-at", g_variant_new_uint32 (MPROC_RING_FAULT_BODY_READ), queue);
-  join_ok (reader, -SIGKILL);
+  test_join_ok (reader, -SIGKILL);
 
   g_assert_true (mproc_queue_put (queue, second, 3 * G_USEC_PER_SEC, NULL, &error));
   g_assert_no_error (error);
@@ -329,7 +319,7 @@ test_large_writer_stopped (void)
   g_assert_cmpuint (n, ==, LARGE);
   g_assert_cmpint (p[0], ==, 3);
   g_assert_cmpint (p[n - 1], ==, 3);
-  join_ok (writer, 0);
+  test_join_ok (writer, 0);
 
   g_clear_object (&writer);
   g_clear_object (&queue);
@@ -373,7 +363,7 @@ test_qsize_reader_killed (void)
   g_assert_true (mproc_queue_put (queue, g_variant_new_int32 (1), 0, NULL, NULL));
   g_assert_true (mproc_queue_put (queue, g_variant_new_int32 (2), 0, NULL, NULL));
   reader = start_child ("get-killed-at", g_variant_new_uint32 (MPROC_RING_FAULT_COUNTED), queue);
-  join_ok (reader, -SIGKILL);
+  test_join_ok (reader, -SIGKILL);
 
   assert_int (queue, 1);
   g_assert_cmpuint (mproc_queue_get_qsize (queue), ==, 1);
@@ -419,7 +409,7 @@ test_lock_pid_reused (gconstpointer data)
   assert_int (queue, 2);
 
   g_assert_true (mproc_queue_put (control, g_variant_new_int32 (0), 0, NULL, NULL));
-  join_ok (other, 0);
+  test_join_ok (other, 0);
   g_clear_object (&other);
   g_clear_object (&queue);
   g_clear_object (&control);

@@ -17,9 +17,19 @@ G_BEGIN_DECLS
 
 /* The fork server is a child of the test process that lives across tests,
  * and the runtime keeps a few fds for the life of the process. */
-GPid     mproc_forkserver_get_pid (void);
-GPid     mproc_forkserver_sync_spare (void);
-gboolean mproc_runtime_is_own_fd  (int fd);
+#include "mproc-runtime-private.h"
+
+/* --- test-util.c: what several tests share ------------------------------ */
+
+/* A manager started with @method, and its address checked. */
+MprocManager *test_start_manager (MprocStartMethod  method);
+/* Shuts @manager down (no error) and checks it is then finalized. */
+void          test_stop_manager  (MprocManager     *manager);
+/* Joins @process within 30 s without error, with exit code @code. */
+void          test_join_ok       (MprocProcess     *process,
+                                  int               code);
+/* Open fds of the process @pid (its /proc/PID/fd entries). */
+guint         test_count_fds_of  (GPid              pid);
 
 /* Threads of this process: an async call that must not start one is
  * checked by counting them before and after. */

@@ -610,7 +610,9 @@ test_wait_blocking_cancelled (void)
   g_assert_false (mproc_wait_point_wait (ev.wp, flag_is_set, ev.sh, -1, cancellable, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpint (elapsed_ms_since (start), >=, 50);
-  g_assert_cmpint (elapsed_ms_since (start), <, 130);
+  /* the wait has no timeout: any return is the cancellation's; the bound
+   * only says "promptly", with room for a loaded machine under ASan */
+  g_assert_cmpint (elapsed_ms_since (start), <, 1000);
   g_thread_join (thread);
   g_clear_error (&error);
 

@@ -37,6 +37,8 @@ guint32  mproc_owner_self_id     (void);
 /* In a child made by a raw clone() (no atfork handlers run). */
 void     mproc_owner_forget_self (void);
 
+guint    mproc_fork_generation   (void);
+
 /* A pidfd on a thread (@is_thread, PIDFD_THREAD where the kernel has it)
  * or a process, close-on-exec; -1 with errno set. */
 int      mproc_owner_open_pidfd  (int      id,

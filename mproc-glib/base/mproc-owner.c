@@ -117,3 +117,27 @@ mproc_owner_watch_is_dead (MprocOwnerWatch *watch,
   pfd.revents = 0;
   return poll (&pfd, 1, 0) == 1;
 }
+
+/* Bumped in every child of fork(): objects remember the generation that
+ * made them, to tell an inherited copy from their own. */
+static guint fork_generation;   /* atomic */
+
+static void
+fork_generation_child (void)
+{
+  g_atomic_int_inc (&fork_generation);
+}
+
+guint
+mproc_fork_generation (void)
+{
+  static gsize registered = 0;
+
+  if (g_once_init_enter (&registered))
+    {
+      pthread_atfork (NULL, NULL, fork_generation_child);
+      g_once_init_leave (&registered, 1);
+    }
+
+  return g_atomic_int_get (&fork_generation);
+}

@@ -61,4 +61,8 @@ int             mproc_shareable_steal_fd    (GArray         *fds,
                                              GError        **error);
 GType           mproc_type_from_name        (const char     *type_name);
 
+/* The library's own private shareable types, which export no _get_type():
+ * the list is defined on top of the layers (mproc-builtins.c). */
+extern GType (* const mproc_builtin_private_types[]) (void);
+
 G_END_DECLS

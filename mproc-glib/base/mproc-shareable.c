@@ -5,12 +5,12 @@
 
 #include "config.h"
 
+#include <gio/gio.h>
 #include <gmodule.h>
 
 #include "mproc-error.h"
 #include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
-#include "mproc-pool-private.h"
 #include "mproc-shareable-private.h"
 
 /**
@@ -89,7 +89,8 @@ mproc_type_from_name (const char *type_name)
     return type;
 
   /* The library's own private shareable types export no _get_type(). */
-  g_type_ensure (MPROC_TYPE_POOL_CHANNEL);
+  for (guint i = 0; mproc_builtin_private_types[i] != NULL; i++)
+    g_type_ensure (mproc_builtin_private_types[i] ());
   type = g_type_from_name (type_name);
   if (type != G_TYPE_INVALID)
     return type;

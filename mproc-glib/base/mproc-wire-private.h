@@ -87,4 +87,14 @@ gboolean  mproc_fd_wait         (int           fd,
                                  GCancellable *cancellable,
                                  GError      **error);
 
+void      mproc_fd_wait_async   (int                  fd,
+                                 short                events,
+                                 gint64               deadline_usec,
+                                 gpointer             source_object,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data);
+gboolean  mproc_fd_wait_finish  (GAsyncResult        *result,
+                                 GError             **error);
+
 G_END_DECLS

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <glib-unix.h>
+
 #include "mproc-error.h"
 #include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
@@ -580,4 +582,113 @@ mproc_wire_recv_value (int           fd,
   if (bytes == NULL)
     return NULL;
   return mproc_wire_decode (bytes, error);
+}
+
+/* --- Waiting for a file descriptor from a main context ------------------- */
+
+typedef struct
+{
+  GSource *sources[3];   /* fd, deadline, cancellable: each holds the task */
+} FdWait;
+
+static void
+fd_wait_free (gpointer data)
+{
+  FdWait *w = data;
+
+  for (guint i = 0; i < G_N_ELEMENTS (w->sources); i++)
+    g_clear_pointer (&w->sources[i], g_source_unref);
+  g_free (w);
+}
+
+/* The first source to fire ends the wait: the others go (and their
+ * references to the task with them). */
+static void
+fd_wait_end (GTask *task)
+{
+  FdWait *w = g_task_get_task_data (task);
+
+  for (guint i = 0; i < G_N_ELEMENTS (w->sources); i++)
+    if (w->sources[i] != NULL)
+      g_source_destroy (w->sources[i]);
+}
+
+static gboolean
+fd_wait_ready_cb (int          fd,
+                  GIOCondition condition,
+                  gpointer     user_data)
+{
+  GTask *task = user_data;
+
+  fd_wait_end (task);
+  if (!g_task_return_error_if_cancelled (task))
+    g_task_return_boolean (task, TRUE);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+fd_wait_timeout_cb (gpointer user_data)
+{
+  GTask *task = user_data;
+
+  fd_wait_end (task);
+  g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_TIMED_OUT, "%s", _("Timed out"));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+fd_wait_cancelled_cb (GCancellable *cancellable,
+                      gpointer      user_data)
+{
+  GTask *task = user_data;
+
+  fd_wait_end (task);
+  g_task_return_error_if_cancelled (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* mproc_fd_wait() from the thread-default main context, without a
+ * thread: sources on @fd, the deadline and @cancellable. */
+void
+mproc_fd_wait_async (int                  fd,
+                     short                events,
+                     gint64               deadline_usec,
+                     gpointer             source_object,
+                     GCancellable        *cancellable,
+                     GAsyncReadyCallback  callback,
+                     gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (source_object, cancellable, callback, user_data);
+  FdWait *w = g_new0 (FdWait, 1);
+
+  g_task_set_source_tag (task, mproc_fd_wait_async);
+  g_task_set_task_data (task, w, fd_wait_free);
+  if (g_task_return_error_if_cancelled (task))
+    return;
+  w->sources[0] = g_unix_fd_source_new (fd, events);
+  g_source_set_static_name (w->sources[0], "[mproc] fd wait");
+  g_task_attach_source (task, w->sources[0], (GSourceFunc) (void (*) (void)) fd_wait_ready_cb);
+  if (deadline_usec >= 0)
+    {
+      gint64 remaining = MAX (deadline_usec - g_get_monotonic_time (), 0);
+
+      w->sources[1] = g_timeout_source_new ((guint) MIN ((remaining + 999) / 1000, G_MAXUINT));
+      g_source_set_static_name (w->sources[1], "[mproc] fd wait deadline");
+      g_task_attach_source (task, w->sources[1], fd_wait_timeout_cb);
+    }
+  if (cancellable != NULL)
+    {
+      w->sources[2] = g_cancellable_source_new (cancellable);
+      g_source_set_static_name (w->sources[2], "[mproc] fd wait cancelled");
+      g_task_attach_source (task, w->sources[2], (GSourceFunc) (void (*) (void)) fd_wait_cancelled_cb);
+    }
+}
+
+gboolean
+mproc_fd_wait_finish (GAsyncResult  *result,
+                      GError       **error)
+{
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_fd_wait_async), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

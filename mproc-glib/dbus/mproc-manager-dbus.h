@@ -55,7 +55,7 @@ const char      *mproc_manager_get_dbus_address             (MprocManager       
 MPROC_AVAILABLE_IN_1_0
 GDBusConnection *mproc_manager_dup_dbus_connection          (MprocManager                *self,
                                                              GCancellable                *cancellable,
-                                                             GError                     **error);
+                                                             GError                     **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void             mproc_manager_dup_dbus_connection_async    (MprocManager                *self,
                                                              GCancellable                *cancellable,
@@ -64,6 +64,6 @@ void             mproc_manager_dup_dbus_connection_async    (MprocManager       
 MPROC_AVAILABLE_IN_1_0
 GDBusConnection *mproc_manager_dup_dbus_connection_finish   (MprocManager                *self,
                                                              GAsyncResult                *result,
-                                                             GError                     **error);
+                                                             GError                     **error) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS

@@ -28,7 +28,7 @@ gboolean         mproc_pipe_new                    (gboolean              duplex
                                                     GError              **error);
 
 MPROC_AVAILABLE_IN_0_2
-MprocConnection *mproc_connection_take_peer        (MprocConnection      *self);
+MprocConnection *mproc_connection_take_peer        (MprocConnection      *self) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean         mproc_connection_get_readable     (MprocConnection      *self);
 MPROC_AVAILABLE_IN_1_0
@@ -66,12 +66,12 @@ gboolean         mproc_connection_send_bytes       (MprocConnection      *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant        *mproc_connection_recv             (MprocConnection      *self,
                                                     GCancellable         *cancellable,
-                                                    GError              **error);
+                                                    GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 GVariant        *mproc_connection_recv_with_fds    (MprocConnection      *self,
                                                     GUnixFDList         **out_fd_list,
                                                     GCancellable         *cancellable,
-                                                    GError              **error);
+                                                    GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void             mproc_connection_recv_async       (MprocConnection      *self,
                                                     GCancellable         *cancellable,
@@ -80,11 +80,11 @@ void             mproc_connection_recv_async       (MprocConnection      *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant        *mproc_connection_recv_finish      (MprocConnection      *self,
                                                     GAsyncResult         *result,
-                                                    GError              **error);
+                                                    GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 GBytes          *mproc_connection_recv_bytes       (MprocConnection      *self,
                                                     GCancellable         *cancellable,
-                                                    GError              **error);
+                                                    GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void             mproc_connection_recv_bytes_async (MprocConnection      *self,
                                                     GCancellable         *cancellable,
@@ -93,7 +93,7 @@ void             mproc_connection_recv_bytes_async (MprocConnection      *self,
 MPROC_AVAILABLE_IN_1_0
 GBytes          *mproc_connection_recv_bytes_finish (MprocConnection     *self,
                                                      GAsyncResult        *result,
-                                                     GError             **error);
+                                                     GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 
 MPROC_AVAILABLE_IN_1_0
 gboolean         mproc_connection_poll             (MprocConnection      *self,

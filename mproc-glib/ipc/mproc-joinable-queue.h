@@ -20,7 +20,7 @@ G_DECLARE_FINAL_TYPE (MprocJoinableQueue, mproc_joinable_queue, MPROC, JOINABLE_
 
 MPROC_AVAILABLE_IN_1_0
 MprocJoinableQueue *mproc_joinable_queue_new       (guint                maxsize,
-                                                    GError             **error);
+                                                    GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean            mproc_joinable_queue_task_done (MprocJoinableQueue  *self,
                                                     GError             **error);

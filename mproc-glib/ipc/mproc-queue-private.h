@@ -8,6 +8,7 @@
 #include "mproc-queue.h"
 #include "mproc-ring-private.h"
 #include "mproc-simple-queue.h"
+#include "mproc-connection.h"
 
 G_BEGIN_DECLS
 
@@ -41,5 +42,7 @@ void       mproc_queue_store_clear       (MprocQueueStore *store);
 void       mproc_queue_set_error_closed  (GError         **error);
 
 MprocRing *mproc_simple_queue_get_ring   (MprocSimpleQueue *self);
+MprocRing *mproc_connection_get_in_ring  (MprocConnection  *self,
+                                          int              *sock);
 
 G_END_DECLS

@@ -51,11 +51,11 @@ struct _MprocQueueClass
 
 MPROC_AVAILABLE_IN_1_0
 MprocQueue *mproc_queue_new                (guint                maxsize,
-                                            GError             **error);
+                                            GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 MprocQueue *mproc_queue_new_full           (guint                maxsize,
                                             gsize                capacity,
-                                            GError             **error);
+                                            GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 guint       mproc_queue_get_maxsize        (MprocQueue          *self);
 MPROC_AVAILABLE_IN_1_0
@@ -93,10 +93,10 @@ MPROC_AVAILABLE_IN_1_0
 GVariant   *mproc_queue_get                (MprocQueue          *self,
                                             gint64               timeout_usec,
                                             GCancellable        *cancellable,
-                                            GError             **error);
+                                            GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 GVariant   *mproc_queue_get_nowait         (MprocQueue          *self,
-                                            GError             **error);
+                                            GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean    mproc_queue_get_int64          (MprocQueue          *self,
                                             gint64              *out_value,
@@ -112,7 +112,7 @@ void        mproc_queue_get_async          (MprocQueue          *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant   *mproc_queue_get_finish         (MprocQueue          *self,
                                             GAsyncResult        *result,
-                                            GError             **error);
+                                            GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 
 MPROC_AVAILABLE_IN_1_0
 guint       mproc_queue_get_qsize          (MprocQueue          *self);
@@ -131,6 +131,6 @@ MPROC_AVAILABLE_IN_1_0
 void        mproc_queue_cancel_join_thread (MprocQueue          *self);
 
 MPROC_AVAILABLE_IN_1_0
-GSource    *mproc_queue_create_source      (MprocQueue          *self);
+GSource    *mproc_queue_create_source      (MprocQueue          *self) G_GNUC_WARN_UNUSED_RESULT;
 
 G_END_DECLS

@@ -21,7 +21,6 @@
 #include "mproc-futex-private.h"
 #include "mproc-i18n-private.h"
 #include "mproc-ring-ops-private.h"
-#include "mproc-runtime-private.h"
 #include "mproc-wire-private.h"
 
 /* ------------------------------------------------------------------------ */

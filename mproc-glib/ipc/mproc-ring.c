@@ -29,7 +29,7 @@
 #include "mproc-i18n-private.h"
 #include "mproc-ring-body-private.h"
 #include "mproc-ring-ops-private.h"
-#include "mproc-runtime-private.h"
+#include "mproc-owner-private.h"
 #include "mproc-wire-private.h"
 
 
@@ -157,7 +157,7 @@ mproc_ring_new (MprocShm  *shm,
   g_mutex_init (&ring->mutex);
   ring->event_fd = fcntl (event_fd, F_DUPFD_CLOEXEC, 3);
   ring->spill_fd = -1;
-  ring->generation = mproc_runtime_get_fork_generation ();
+  ring->generation = mproc_fork_generation ();
 
   if (ring->event_fd < 0 || !make_wait_points (ring, error))
     {
@@ -221,7 +221,7 @@ mproc_ring_set_spill_fd (MprocRing  *ring,
 void
 mproc_ring_ensure (MprocRing *ring)
 {
-  guint generation = mproc_runtime_get_fork_generation ();
+  guint generation = mproc_fork_generation ();
 
   if (G_LIKELY ((guint) g_atomic_int_get (&ring->generation) == generation))
     return;

@@ -21,7 +21,7 @@ MPROC_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (MprocSimpleQueue, mproc_simple_queue, MPROC, SIMPLE_QUEUE, GObject)
 
 MPROC_AVAILABLE_IN_1_0
-MprocSimpleQueue *mproc_simple_queue_new        (GError             **error);
+MprocSimpleQueue *mproc_simple_queue_new        (GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean          mproc_simple_queue_put        (MprocSimpleQueue    *self,
                                                  GVariant            *value,
@@ -30,7 +30,7 @@ gboolean          mproc_simple_queue_put        (MprocSimpleQueue    *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant         *mproc_simple_queue_get        (MprocSimpleQueue    *self,
                                                  GCancellable        *cancellable,
-                                                 GError             **error);
+                                                 GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void              mproc_simple_queue_get_async  (MprocSimpleQueue    *self,
                                                  GCancellable        *cancellable,
@@ -39,7 +39,7 @@ void              mproc_simple_queue_get_async  (MprocSimpleQueue    *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant         *mproc_simple_queue_get_finish (MprocSimpleQueue    *self,
                                                  GAsyncResult        *result,
-                                                 GError             **error);
+                                                 GError             **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean          mproc_simple_queue_is_empty   (MprocSimpleQueue    *self);
 MPROC_AVAILABLE_IN_1_0

@@ -25,7 +25,7 @@ MPROC_AVAILABLE_IN_1_0
 MprocDict  *mproc_dict_new (MprocManager  *manager,
                             const char    *name,
                             GCancellable  *cancellable,
-                            GError       **error);
+                            GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 MprocManager *mproc_dict_get_manager (MprocDict *self);
 MPROC_AVAILABLE_IN_1_0
@@ -56,7 +56,7 @@ MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_get (MprocDict     *self,
                             GVariant      *key,
                             GCancellable  *cancellable,
-                            GError       **error);
+                            GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_dict_get_async (MprocDict           *self,
                                   GVariant            *key,
@@ -66,13 +66,13 @@ void        mproc_dict_get_async (MprocDict           *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_get_finish (MprocDict     *self,
                                    GAsyncResult  *result,
-                                   GError       **error);
+                                   GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_get_default (MprocDict     *self,
                                     GVariant      *key,
                                     GVariant      *default_value,
                                     GCancellable  *cancellable,
-                                    GError       **error);
+                                    GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_dict_get_default_async (MprocDict           *self,
                                           GVariant            *key,
@@ -83,7 +83,7 @@ void        mproc_dict_get_default_async (MprocDict           *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_get_default_finish (MprocDict     *self,
                                            GAsyncResult  *result,
-                                           GError       **error);
+                                           GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean    mproc_dict_contains (MprocDict     *self,
                                  GVariant      *key,
@@ -121,7 +121,7 @@ GVariant *  mproc_dict_pop (MprocDict     *self,
                             GVariant      *key,
                             GVariant      *default_value,
                             GCancellable  *cancellable,
-                            GError       **error);
+                            GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_dict_pop_async (MprocDict           *self,
                                   GVariant            *key,
@@ -132,13 +132,13 @@ void        mproc_dict_pop_async (MprocDict           *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_pop_finish (MprocDict     *self,
                                    GAsyncResult  *result,
-                                   GError       **error);
+                                   GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_setdefault (MprocDict     *self,
                                    GVariant      *key,
                                    GVariant      *value,
                                    GCancellable  *cancellable,
-                                   GError       **error);
+                                   GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_dict_setdefault_async (MprocDict           *self,
                                          GVariant            *key,
@@ -149,7 +149,7 @@ void        mproc_dict_setdefault_async (MprocDict           *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_setdefault_finish (MprocDict     *self,
                                           GAsyncResult  *result,
-                                          GError       **error);
+                                          GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean    mproc_dict_update (MprocDict     *self,
                                GVariant      *pairs,
@@ -168,7 +168,7 @@ gboolean    mproc_dict_update_finish (MprocDict     *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_keys (MprocDict     *self,
                              GCancellable  *cancellable,
-                             GError       **error);
+                             GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_dict_keys_async (MprocDict           *self,
                                    GCancellable        *cancellable,
@@ -177,11 +177,11 @@ void        mproc_dict_keys_async (MprocDict           *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_keys_finish (MprocDict     *self,
                                     GAsyncResult  *result,
-                                    GError       **error);
+                                    GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_values (MprocDict     *self,
                                GCancellable  *cancellable,
-                               GError       **error);
+                               GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_dict_values_async (MprocDict           *self,
                                      GCancellable        *cancellable,
@@ -190,11 +190,11 @@ void        mproc_dict_values_async (MprocDict           *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_values_finish (MprocDict     *self,
                                       GAsyncResult  *result,
-                                      GError       **error);
+                                      GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_items (MprocDict     *self,
                               GCancellable  *cancellable,
-                              GError       **error);
+                              GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_dict_items_async (MprocDict           *self,
                                     GCancellable        *cancellable,
@@ -203,7 +203,7 @@ void        mproc_dict_items_async (MprocDict           *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_dict_items_finish (MprocDict     *self,
                                      GAsyncResult  *result,
-                                     GError       **error);
+                                     GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gssize      mproc_dict_len (MprocDict     *self,
                             GCancellable  *cancellable,

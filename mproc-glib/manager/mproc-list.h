@@ -22,7 +22,7 @@ MPROC_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (MprocListItem, mproc_list_item, MPROC, LIST_ITEM, GObject)
 
 MPROC_AVAILABLE_IN_1_0
-MprocListItem *mproc_list_item_new       (GVariant      *value);
+MprocListItem *mproc_list_item_new       (GVariant      *value) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 GVariant      *mproc_list_item_get_value (MprocListItem *self);
 
@@ -35,7 +35,7 @@ MPROC_AVAILABLE_IN_1_0
 MprocList  *mproc_list_new (MprocManager  *manager,
                             const char    *name,
                             GCancellable  *cancellable,
-                            GError       **error);
+                            GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 MprocManager *mproc_list_get_manager (MprocList *self);
 MPROC_AVAILABLE_IN_1_0
@@ -96,7 +96,7 @@ MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_list_get (MprocList     *self,
                             gint64         index,
                             GCancellable  *cancellable,
-                            GError       **error);
+                            GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_list_get_async (MprocList           *self,
                                   gint64               index,
@@ -106,7 +106,7 @@ void        mproc_list_get_async (MprocList           *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_list_get_finish (MprocList     *self,
                                    GAsyncResult  *result,
-                                   GError       **error);
+                                   GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean    mproc_list_set (MprocList     *self,
                             gint64         index,
@@ -143,7 +143,7 @@ MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_list_pop (MprocList     *self,
                             gint64         index,
                             GCancellable  *cancellable,
-                            GError       **error);
+                            GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_list_pop_async (MprocList           *self,
                                   gint64               index,
@@ -153,7 +153,7 @@ void        mproc_list_pop_async (MprocList           *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_list_pop_finish (MprocList     *self,
                                    GAsyncResult  *result,
-                                   GError       **error);
+                                   GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gssize      mproc_list_index (MprocList     *self,
                               GVariant      *value,
@@ -202,7 +202,7 @@ GVariant *  mproc_list_slice (MprocList     *self,
                               gint64         start,
                               gint64         stop,
                               GCancellable  *cancellable,
-                              GError       **error);
+                              GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_list_slice_async (MprocList           *self,
                                     gint64               start,
@@ -213,7 +213,7 @@ void        mproc_list_slice_async (MprocList           *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_list_slice_finish (MprocList     *self,
                                      GAsyncResult  *result,
-                                     GError       **error);
+                                     GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean    mproc_list_clear (MprocList     *self,
                               GCancellable  *cancellable,

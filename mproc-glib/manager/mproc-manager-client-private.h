@@ -80,6 +80,13 @@ MprocManagerConn *mproc_manager_conn_open       (const char        *address,
                                                  GBytes            *authkey,
                                                  GCancellable      *cancellable,
                                                  GError           **error);
+void              mproc_manager_conn_open_async (const char          *address,
+                                                 GBytes              *authkey,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
+MprocManagerConn *mproc_manager_conn_open_finish (GAsyncResult       *result,
+                                                  GError            **error);
 /* Marks @conn broken with a copy of @error (the first one wins). */
 void              mproc_manager_conn_fail       (MprocManagerConn  *conn,
                                                  const GError      *error);
@@ -104,7 +111,7 @@ gboolean          mproc_manager_conn_call       (MprocManagerConn  *conn,
                                                  GArray            *fds_out,
                                                  GCancellable      *cancellable,
                                                  GError           **error);
-/* On the rings only: @task's value is the reply ("()" when pipelined);
+/* On the rings or over TCP: @task's value is the reply ("()" when pipelined);
  * @fds travel with the request, the reply's go to @fds_out (which @task
  * must keep alive, e.g. as its task data). */
 void              mproc_manager_conn_call_async (MprocManagerConn  *conn,
@@ -126,12 +133,11 @@ MprocManagerConn *mproc_manager_conn_open_tcp   (const char        *address,
                                                  GBytes            *authkey,
                                                  GCancellable      *cancellable,
                                                  GError           **error);
-gboolean          mproc_manager_conn_call_tcp   (MprocManagerConn  *conn,
-                                                 guint              op,
-                                                 guint64            object,
-                                                 GVariant          *args,
-                                                 guint              n_fds,
-                                                 GVariant         **reply,
+void              mproc_manager_conn_open_tcp_async (const char    *address,
+                                                     GBytes        *authkey,
+                                                     GTask         *task);
+GBytes           *mproc_manager_tcp_read_reply  (MprocManagerConn  *conn,
+                                                 gint64             timeout,
                                                  GCancellable      *cancellable,
                                                  GError           **error);
 /* A listening TCP socket on @host (NULL: any IPv4) and @port (0: any), and
@@ -142,6 +148,15 @@ int               mproc_manager_tcp_listen      (const char        *host,
                                                  GCancellable      *cancellable,
                                                  GError           **error);
 
+void              mproc_manager_tcp_listen_async (const char          *host,
+                                                  guint16              port,
+                                                  GCancellable        *cancellable,
+                                                  GAsyncReadyCallback  callback,
+                                                  gpointer             user_data);
+int               mproc_manager_tcp_listen_finish (GAsyncResult       *result,
+                                                   char              **address_out,
+                                                   GError            **error);
+
 /* --- mproc-manager.c ----------------------------------------------------- */
 
 /* A manager for @address in this process: the one already there, or a
@@ -151,6 +166,13 @@ MprocManager     *mproc_manager_for_address     (const char        *address);
 MprocManagerConn *mproc_manager_get_conn        (MprocManager      *self,
                                                  GCancellable      *cancellable,
                                                  GError           **error);
+void              mproc_manager_get_conn_async  (MprocManager        *self,
+                                                 GCancellable        *cancellable,
+                                                 GAsyncReadyCallback  callback,
+                                                 gpointer             user_data);
+MprocManagerConn *mproc_manager_get_conn_finish (MprocManager       *self,
+                                                 GAsyncResult       *result,
+                                                 GError            **error);
 /* This process's connection if it is open, else NULL (never connects). */
 MprocManagerConn *mproc_manager_peek_conn       (MprocManager      *self);
 /* mproc_manager_conn_call() on this process's connection; @args floating,
@@ -165,6 +187,20 @@ gboolean          mproc_manager_call_server     (MprocManager      *self,
                                                  GArray            *fds_out,
                                                  GCancellable      *cancellable,
                                                  GError           **error);
+
+void              mproc_manager_call_server_async (MprocManager        *self,
+                                                   guint                op,
+                                                   guint64              object,
+                                                   GVariant            *args,
+                                                   GArray              *fds,
+                                                   gboolean             want_reply,
+                                                   GCancellable        *cancellable,
+                                                   GAsyncReadyCallback  callback,
+                                                   gpointer             user_data);
+GVariant         *mproc_manager_call_server_finish (MprocManager       *self,
+                                                    GAsyncResult       *result,
+                                                    GArray            **fds_out,
+                                                    GError            **error);
 
 /* --- mproc-manager-proxy.c ----------------------------------------------- */
 

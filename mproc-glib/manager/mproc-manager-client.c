@@ -199,28 +199,19 @@ mproc_manager_parse_welcome (GVariant    *reply,
   return NULL;
 }
 
-MprocManagerConn *
-mproc_manager_conn_open (const char    *address,
-                         GBytes        *authkey,
-                         GCancellable  *cancellable,
-                         GError       **error)
+/* Connects to the unix socket at @address, checks its owner and says
+ * hello: the socket, or -1 with @error. */
+static int
+conn_connect_unix (const char    *address,
+                   GCancellable  *cancellable,
+                   GError       **error)
 {
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) body = NULL;
-  g_autoptr(GArray) fds = mproc_fd_array_new ();
   g_auto(MprocFd) sock = -1;
   struct sockaddr_un sun;
   socklen_t len;
-  guint64 size;
-  gint32 h_shm, h_ev[3], h_order, slot;
-  GPid server_pid = 0;
-  MprocManagerConn *conn;
-  int shm_fd;
 
-  if (g_str_has_prefix (address, "tcp:"))
-    return mproc_manager_conn_open_tcp (address, authkey, cancellable, error);
   if (!mproc_manager_parse_address (address, &sun, &len, error))
-    return NULL;
+    return -1;
 
   sock = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (sock < 0 || connect (sock, (struct sockaddr *) &sun, len) < 0)
@@ -233,20 +224,38 @@ mproc_manager_conn_open (const char    *address,
       else
         g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
                      _("Cannot connect to the manager at “%s”: %s"), address, g_strerror (errsv));
-      return NULL;
+      return -1;
     }
-  if (!check_peer (sock, &server_pid, error))
-    return NULL;
+  if (!check_peer (sock, NULL, error))
+    return -1;
 
   if (!mproc_wire_send_value (sock, g_variant_new ("(su)", MPROC_MANAGER_PROTOCOL, (guint32) getpid ()),
-                              NULL, 0, cancellable, error) ||
-      !mproc_fd_wait (sock, G_IO_IN, g_get_monotonic_time () + MPROC_MANAGER_CONNECT_TIMEOUT_USEC,
-                      cancellable, error))
+                              NULL, 0, cancellable, error))
     {
       g_prefix_error (error, _("Cannot connect to the manager at “%s”: "), address);
-      return NULL;
+      return -1;
     }
-  reply = mproc_wire_recv_value (sock, fds, 4096, cancellable, error);
+  return g_steal_fd (&sock);
+}
+
+/* Reads the server's welcome on @sock (readable) and maps the rings it
+ * hands over: the connection, which takes @sock, or NULL with @error. */
+static MprocManagerConn *
+conn_welcome_unix (const char    *address,
+                   int            sock_in,
+                   GError       **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) body = NULL;
+  g_autoptr(GArray) fds = mproc_fd_array_new ();
+  g_auto(MprocFd) sock = sock_in;
+  guint64 size;
+  gint32 h_shm, h_ev[3], h_order, slot;
+  GPid server_pid = 0;
+  MprocManagerConn *conn;
+  int shm_fd;
+
+  reply = mproc_wire_recv_value (sock, fds, 4096, NULL, error);
   if (reply == NULL)
     {
       mproc_manager_prefix_connect_error (error, address);
@@ -312,6 +321,113 @@ malformed:
   g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
                _("The manager at “%s” sent a malformed reply"), address);
   return NULL;
+}
+
+MprocManagerConn *
+mproc_manager_conn_open (const char    *address,
+                         GBytes        *authkey,
+                         GCancellable  *cancellable,
+                         GError       **error)
+{
+  g_auto(MprocFd) sock = -1;
+
+  if (g_str_has_prefix (address, "tcp:"))
+    return mproc_manager_conn_open_tcp (address, authkey, cancellable, error);
+  sock = conn_connect_unix (address, cancellable, error);
+  if (sock < 0)
+    return NULL;
+  if (!mproc_fd_wait (sock, G_IO_IN, g_get_monotonic_time () + MPROC_MANAGER_CONNECT_TIMEOUT_USEC,
+                      cancellable, error))
+    {
+      g_prefix_error (error, _("Cannot connect to the manager at “%s”: "), address);
+      return NULL;
+    }
+  return conn_welcome_unix (address, g_steal_fd (&sock), error);
+}
+
+typedef struct
+{
+  char *address;
+  int   sock;
+} OpenData;
+
+static void
+open_data_free (gpointer data)
+{
+  OpenData *od = data;
+
+  g_free (od->address);
+  mproc_clear_fd (&od->sock);
+  g_free (od);
+}
+
+static void
+open_welcome_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  OpenData *od = g_task_get_task_data (task);
+  GError *error = NULL;
+  MprocManagerConn *conn;
+
+  if (!mproc_fd_wait_finish (result, &error))
+    {
+      g_prefix_error (&error, _("Cannot connect to the manager at “%s”: "), od->address);
+      g_task_return_error (task, error);
+      return;
+    }
+  conn = conn_welcome_unix (od->address, g_steal_fd (&od->sock), &error);
+  if (conn != NULL)
+    g_task_return_pointer (task, conn, (GDestroyNotify) mproc_manager_conn_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+/* The async form of mproc_manager_conn_open(): the welcome (unix) or the
+ * challenge-response (TCP) is waited for from the caller's main context,
+ * without a thread. */
+void
+mproc_manager_conn_open_async (const char          *address,
+                               GBytes              *authkey,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+  GError *error = NULL;
+  OpenData *od;
+  int sock;
+
+  g_task_set_source_tag (task, mproc_manager_conn_open_async);
+  if (g_str_has_prefix (address, "tcp:"))
+    {
+      mproc_manager_conn_open_tcp_async (address, authkey, task);
+      return;
+    }
+  /* a unix connect() and a short hello do not wait for the server */
+  sock = conn_connect_unix (address, cancellable, &error);
+  if (sock < 0)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  od = g_new0 (OpenData, 1);
+  od->address = g_strdup (address);
+  od->sock = sock;
+  g_task_set_task_data (task, od, open_data_free);
+  mproc_fd_wait_async (sock, G_IO_IN, g_get_monotonic_time () + MPROC_MANAGER_CONNECT_TIMEOUT_USEC,
+                       NULL, cancellable, open_welcome_cb, task);
+}
+
+MprocManagerConn *
+mproc_manager_conn_open_finish (GAsyncResult  *result,
+                                GError       **error)
+{
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_conn_open_async), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /* Marks @conn broken with a copy of @error (the first one wins). */
@@ -611,7 +727,26 @@ conn_abandon (MprocManagerConn *conn,
   return ret;
 }
 
-/* Blocks until @w is done: reads the ring while nobody else does. */
+/* Reads one reply: from the ring, or over TCP a frame from the socket.
+ * @timeout 0: MPROC_ERROR_EMPTY at once if none is there; -1: waits
+ * (until @cancellable). */
+static GBytes *
+conn_read_reply (MprocManagerConn  *conn,
+                 GArray            *fds,
+                 gint64             timeout,
+                 GCancellable      *cancellable,
+                 GError           **error)
+{
+  if (conn->replies != NULL)
+    {
+      if (timeout != 0)
+        spin_for_reply (conn->replies);
+      return mproc_ring_get (conn->replies, conn->sock, fds, timeout, cancellable, error);
+    }
+  return mproc_manager_tcp_read_reply (conn, timeout, cancellable, error);
+}
+
+/* Blocks until @w is done: reads the replies while nobody else does. */
 static void
 conn_wait (MprocManagerConn *conn,
            Waiter           *w,
@@ -632,8 +767,7 @@ conn_wait (MprocManagerConn *conn,
 
           conn->reading = TRUE;
           g_mutex_unlock (&conn->reply_lock);
-          spin_for_reply (conn->replies);
-          bytes = mproc_ring_get (conn->replies, conn->sock, fds, -1, cancellable, &read_error);
+          bytes = conn_read_reply (conn, fds, -1, cancellable, &read_error);
           g_mutex_lock (&conn->reply_lock);
           conn->reading = FALSE;
           conn_route (conn, bytes, fds, read_error, completed);
@@ -662,9 +796,22 @@ conn_send (MprocManagerConn  *conn,
            GCancellable      *cancellable,
            GError           **error)
 {
-  if (!mproc_ring_put (conn->requests, request, NULL, conn->sock, fds, n_fds, -1, cancellable, error))
+  if (conn->requests == NULL)
+    {
+      /* TCP: a frame on the socket, without fds */
+      if (n_fds > 0)
+        {
+          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                               _("This operation is not available over TCP"));
+          return FALSE;
+        }
+      if (!mproc_wire_send_value (conn->sock, request, NULL, 0, cancellable, error))
+        return FALSE;
+    }
+  else if (!mproc_ring_put (conn->requests, request, NULL, conn->sock, fds, n_fds, -1, cancellable, error))
     return FALSE;
-  mproc_order_sent (conn->order);
+  else
+    mproc_order_sent (conn->order);
   if (pipelined)
     {
       gint64 now = g_get_monotonic_time ();
@@ -727,9 +874,6 @@ mproc_manager_conn_call (MprocManagerConn  *conn,
   Waiter *w = NULL;
   gboolean ret;
 
-  if (conn->requests == NULL)
-    return mproc_manager_conn_call_tcp (conn, op, object, args, n_fds, reply, cancellable, error);
-
   g_mutex_lock (&conn->call_lock);
   if (!mproc_manager_conn_check (conn, error))
     {
@@ -766,7 +910,7 @@ mproc_manager_conn_call (MprocManagerConn  *conn,
   return ret;
 }
 
-/* --- Async calls on the ring --------------------------------------------- */
+/* --- Async calls --------------------------------------------------------- */
 
 static void async_poll_arm (AsyncPoll *p);
 
@@ -780,7 +924,10 @@ async_poll_cb (GObject      *source,
   g_autoptr(GPtrArray) completed = g_ptr_array_new ();
   gboolean again;
 
-  mproc_ring_poll_finish (result, NULL);
+  if (p->conn->replies != NULL)
+    mproc_ring_poll_finish (result, NULL);
+  else
+    mproc_fd_wait_finish (result, NULL);
 
   g_mutex_lock (&conn->reply_lock);
   if (!conn->reading)
@@ -794,7 +941,7 @@ async_poll_cb (GObject      *source,
           g_autoptr(GError) read_error = NULL;
 
           g_mutex_unlock (&conn->reply_lock);
-          bytes = mproc_ring_get (conn->replies, conn->sock, fds, 0, NULL, &read_error);
+          bytes = conn_read_reply (conn, fds, 0, NULL, &read_error);
           g_mutex_lock (&conn->reply_lock);
           if (bytes == NULL && g_error_matches (read_error, MPROC_ERROR, MPROC_ERROR_EMPTY) &&
               mproc_ring_sock_hup (conn->sock))
@@ -827,8 +974,11 @@ static void
 async_poll_arm (AsyncPoll *p)
 {
   g_main_context_push_thread_default (p->context);
-  mproc_ring_poll_async (p->conn->replies, p->owner, p->conn->sock, -1, p->cancellable,
-                         async_poll_cb, p);
+  if (p->conn->replies != NULL)
+    mproc_ring_poll_async (p->conn->replies, p->owner, p->conn->sock, -1, p->cancellable,
+                           async_poll_cb, p);
+  else
+    mproc_fd_wait_async (p->conn->sock, G_IO_IN, -1, p->owner, p->cancellable, async_poll_cb, p);
   g_main_context_pop_thread_default (p->context);
 }
 

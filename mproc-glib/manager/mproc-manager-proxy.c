@@ -359,47 +359,9 @@ mproc_proxy_view_len (MprocProxyCore  *core,
   return TRUE;
 }
 
-typedef struct
-{
-  MprocProxyCore *core;
-  GObject        *proxy;     /* keeps @core alive */
-  guint           op;
-  GVariant       *args;
-  gboolean        want_reply;
-} CallData;
-
-static void
-call_data_free (gpointer data)
-{
-  CallData *cd = data;
-
-  g_clear_pointer (&cd->args, g_variant_unref);
-  g_clear_object (&cd->proxy);
-  g_free (cd);
-}
-
-static void
-call_thread (GTask        *task,
-             gpointer      source_object,
-             gpointer      task_data,
-             GCancellable *cancellable)
-{
-  CallData *cd = task_data;
-  GVariant *reply = NULL;
-  GError *error = NULL;
-
-  if (!mproc_proxy_call (cd->core, cd->op, g_variant_ref (cd->args),
-                         cd->want_reply ? &reply : NULL, cancellable, &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_pointer (task, reply != NULL ? reply : g_variant_ref_sink (g_variant_new ("()")),
-                           (GDestroyNotify) g_variant_unref);
-}
-
-/* On the rings, the request is put at once and the reply is waited for
- * from the caller's main context (mproc_manager_conn_call_async()).  Over TCP, where a
- * reply is read from a socket frame by frame, the blocking call runs on
- * GIO's worker threads. */
+/* The request is put in the ring (over TCP: written as a frame) at once
+ * and the reply is waited for from the caller's main context
+ * (mproc_manager_conn_call_async()), without a thread. */
 void
 mproc_proxy_call_async (MprocProxyCore      *core,
                         gpointer             source_object,
@@ -412,8 +374,8 @@ mproc_proxy_call_async (MprocProxyCore      *core,
                         gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  g_autoptr(GVariant) sunk = g_variant_take_ref (args != NULL ? args : g_variant_new ("()"));
   GError *error = NULL;
-  CallData *cd;
   MprocManagerConn *conn;
 
   task = g_task_new (source_object, cancellable, callback, user_data);
@@ -421,38 +383,18 @@ mproc_proxy_call_async (MprocProxyCore      *core,
   if (core->transport != NULL)
     {
       /* the task keeps the proxy, and so @core, alive */
-      core->transport->call_async (core, op, args != NULL ? g_variant_take_ref (args) :
-                                   g_variant_ref_sink (g_variant_new ("()")),
-                                   want_reply, task);
+      core->transport->call_async (core, op, g_variant_ref (sunk), want_reply, task);
       return;
     }
   conn = mproc_proxy_ensure_ref (core, cancellable, &error) ?
          mproc_manager_get_conn (core->manager, cancellable, &error) : NULL;
   if (conn == NULL)
     {
-      if (args != NULL)
-        g_variant_unref (g_variant_take_ref (args));
       g_task_return_error (task, error);
       return;
     }
-  if (conn->requests != NULL)
-    {
-      g_autoptr(GVariant) sunk = g_variant_take_ref (args != NULL ? args : g_variant_new ("()"));
-
-      mproc_manager_conn_call_async (conn, op, core->id, sunk, NULL, 0, want_reply, NULL, task);
-      mproc_manager_conn_unref (conn);
-      return;
-    }
+  mproc_manager_conn_call_async (conn, op, core->id, sunk, NULL, 0, want_reply, NULL, task);
   mproc_manager_conn_unref (conn);
-
-  cd = g_new0 (CallData, 1);
-  cd->core = core;
-  cd->proxy = g_object_ref (source_object);
-  cd->op = op;
-  cd->args = g_variant_take_ref (args != NULL ? args : g_variant_new ("()"));
-  cd->want_reply = want_reply;
-  g_task_set_task_data (task, cd, call_data_free);
-  g_task_run_in_thread (task, call_thread);
 }
 
 GVariant *

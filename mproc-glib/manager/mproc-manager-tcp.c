@@ -166,6 +166,55 @@ bad:
   return FALSE;
 }
 
+/* A non-blocking socket whose connect() to @inet:@port is under way (or
+ * done), or -1 with @error. */
+static int
+connect_tcp_begin (const char    *address,
+                   GInetAddress  *inet,
+                   guint16        port,
+                   GError       **error)
+{
+  g_auto(MprocFd) sock = -1;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  int errsv;
+
+  if (!to_native (inet, port, &ss, &len, error))
+    return -1;
+  sock = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (sock >= 0 && (connect (sock, (struct sockaddr *) &ss, len) == 0 || errno == EINPROGRESS))
+    return g_steal_fd (&sock);
+  errsv = errno;
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+               _("Cannot connect to the manager at “%s”: %s"), address, g_strerror (errsv));
+  return -1;
+}
+
+/* @sock's connect() is over (writable): its outcome. */
+static gboolean
+connect_tcp_end (const char  *address,
+                 int          sock,
+                 GError     **error)
+{
+  int errsv = 0, one = 1;
+  socklen_t errsv_len = sizeof errsv;
+
+  if (getsockopt (sock, SOL_SOCKET, SO_ERROR, &errsv, &errsv_len) < 0)
+    errsv = errno;
+  if (errsv != 0)
+    {
+      if (errsv == ECONNREFUSED)
+        g_set_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN,
+                     _("No manager is listening at “%s”"), address);
+      else
+        g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
+                     _("Cannot connect to the manager at “%s”: %s"), address, g_strerror (errsv));
+      return FALSE;
+    }
+  setsockopt (sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return TRUE;
+}
+
 static int
 connect_tcp (const char    *address,
              const char    *host,
@@ -176,51 +225,31 @@ connect_tcp (const char    *address,
 {
   g_autoptr(GInetAddress) inet = NULL;
   g_auto(MprocFd) sock = -1;
-  struct sockaddr_storage ss;
-  socklen_t len;
-  int errsv = 0, one = 1;
-  socklen_t errsv_len = sizeof errsv;
 
   inet = resolve_host (host, cancellable, error);
-  if (inet == NULL || !to_native (inet, port, &ss, &len, error))
+  if (inet == NULL)
     return -1;
-  sock = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (sock < 0 || (connect (sock, (struct sockaddr *) &ss, len) < 0 && errno != EINPROGRESS))
-    errsv = errno;
-  else if (!mproc_fd_wait (sock, G_IO_OUT, deadline, cancellable, error))
+  sock = connect_tcp_begin (address, inet, port, error);
+  if (sock < 0 || !mproc_fd_wait (sock, G_IO_OUT, deadline, cancellable, error) ||
+      !connect_tcp_end (address, sock, error))
     return -1;
-  else if (getsockopt (sock, SOL_SOCKET, SO_ERROR, &errsv, &errsv_len) < 0)
-    errsv = errno;
-  if (errsv != 0)
-    {
-      if (errsv == ECONNREFUSED)
-        g_set_error (error, MPROC_ERROR, MPROC_ERROR_BROKEN,
-                     _("No manager is listening at “%s”"), address);
-      else
-        g_set_error (error, MPROC_ERROR, MPROC_ERROR_FAILED,
-                     _("Cannot connect to the manager at “%s”: %s"), address, g_strerror (errsv));
-      return -1;
-    }
-  setsockopt (sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return g_steal_fd (&sock);
 }
 
-int
-mproc_manager_tcp_listen (const char    *host,
-                          guint16        port,
-                          char         **address_out,
-                          GCancellable  *cancellable,
-                          GError       **error)
+/* Binds a listening socket on @inet:@port. */
+static int
+tcp_bind_listen (GInetAddress  *inet,
+                 guint16        port,
+                 char         **address_out,
+                 GError       **error)
 {
-  g_autoptr(GInetAddress) inet = NULL;
   g_autofree char *host_string = NULL;
   g_auto(MprocFd) fd = -1;
   struct sockaddr_storage ss;
   socklen_t len;
   int one = 1;
 
-  inet = resolve_host (host, cancellable, error);
-  if (inet == NULL || !to_native (inet, port, &ss, &len, error))
+  if (!to_native (inet, port, &ss, &len, error))
     return -1;
   fd = socket (ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0 ||
@@ -243,42 +272,140 @@ mproc_manager_tcp_listen (const char    *host,
   return g_steal_fd (&fd);
 }
 
-/* The client's side of the challenge-response (mproc-manager-private.h):
- * it proves that it knows @authkey, then makes the server prove it too. */
-MprocManagerConn *
-mproc_manager_conn_open_tcp (const char    *address,
-                             GBytes        *authkey,
-                             GCancellable  *cancellable,
-                             GError       **error)
+int
+mproc_manager_tcp_listen (const char    *host,
+                          guint16        port,
+                          char         **address_out,
+                          GCancellable  *cancellable,
+                          GError       **error)
 {
-  g_autofree char *host = NULL;
-  g_auto(MprocFd) sock = -1;
+  g_autoptr(GInetAddress) inet = resolve_host (host, cancellable, error);
+
+  if (inet == NULL)
+    return -1;
+  return tcp_bind_listen (inet, port, address_out, error);
+}
+
+typedef struct
+{
+  guint16  port;
+  int      fd;
+  char    *address;
+} TcpListen;
+
+static void
+tcp_listen_free (gpointer data)
+{
+  TcpListen *tl = data;
+
+  mproc_clear_fd (&tl->fd);
+  g_free (tl->address);
+  g_free (tl);
+}
+
+static void
+tcp_listen_bind (GTask        *task,
+                 GInetAddress *inet)
+{
+  TcpListen *tl = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  tl->fd = tcp_bind_listen (inet, tl->port, &tl->address, &error);
+  if (tl->fd >= 0)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+tcp_listen_resolved_cb (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  GList *list = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, &error);
+
+  if (list == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  tcp_listen_bind (task, list->data);
+  g_resolver_free_addresses (list);
+}
+
+/* mproc_manager_tcp_listen() with a host name resolved by GResolver's
+ * async lookup, without a thread of ours. */
+void
+mproc_manager_tcp_listen_async (const char          *host,
+                                guint16              port,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  g_autoptr(GInetAddress) inet = NULL;
+  TcpListen *tl = g_new0 (TcpListen, 1);
+
+  g_task_set_source_tag (task, mproc_manager_tcp_listen_async);
+  tl->port = port;
+  tl->fd = -1;
+  g_task_set_task_data (task, tl, tcp_listen_free);
+  inet = host == NULL ? g_inet_address_new_any (G_SOCKET_FAMILY_IPV4) : g_inet_address_new_from_string (host);
+  if (inet != NULL)
+    tcp_listen_bind (task, inet);
+  else
+    {
+      g_autoptr(GResolver) resolver = g_resolver_get_default ();
+
+      g_resolver_lookup_by_name_async (resolver, host, cancellable, tcp_listen_resolved_cb,
+                                       g_steal_pointer (&task));
+    }
+}
+
+int
+mproc_manager_tcp_listen_finish (GAsyncResult  *result,
+                                 char         **address_out,
+                                 GError       **error)
+{
+  TcpListen *tl;
+
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_tcp_listen_async), -1);
+
+  if (!g_task_propagate_boolean (G_TASK (result), error))
+    return -1;
+  tl = g_task_get_task_data (G_TASK (result));
+  *address_out = g_steal_pointer (&tl->address);
+  return g_steal_fd (&tl->fd);
+}
+
+/* The client's side of the challenge-response (mproc-manager-private.h):
+ * it proves that it knows @authkey, then makes the server prove it too.
+ * Each step reads a message that has arrived (@sock is readable). */
+
+/* Reads the server's challenge and answers it, with @nonce, the client's
+ * own challenge. */
+static gboolean
+tcp_answer (const char  *address,
+            int          sock,
+            GBytes      *authkey,
+            guint8      *nonce,
+            GError     **error)
+{
   g_autoptr(GVariant) challenge = NULL;
   g_autoptr(GVariant) server_nonce = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) body = NULL;
-  g_autoptr(GVariant) proof = NULL;
   g_autoptr(GBytes) answer = NULL;
-  g_autoptr(GBytes) expected = NULL;
-  g_autoptr(GBytes) got = NULL;
-  guint8 nonce[MPROC_MANAGER_TCP_NONCE_SIZE];
-  gint64 deadline = g_get_monotonic_time () + MPROC_MANAGER_CONNECT_TIMEOUT_USEC;
   const guint8 *sn;
   gsize sn_size;
   const char *protocol;
-  guint32 server_pid;
-  guint16 port = 0;
-  MprocManagerConn *conn;
 
-  if (!parse_tcp_address (address, &host, &port, error))
-    return NULL;
-  sock = connect_tcp (address, host, port, deadline, cancellable, error);
-  if (sock < 0)
-    return NULL;
-
-  if (!mproc_fd_wait (sock, G_IO_IN, deadline, cancellable, error) ||
-      (challenge = mproc_wire_recv_value (sock, NULL, 4096, cancellable, error)) == NULL)
-    goto failed;
+  challenge = mproc_wire_recv_value (sock, NULL, 4096, NULL, error);
+  if (challenge == NULL)
+    {
+      mproc_manager_prefix_connect_error (error, address);
+      return FALSE;
+    }
   if (!g_variant_is_of_type (challenge, G_VARIANT_TYPE ("(say)")))
     goto malformed;
   g_variant_get (challenge, "(&s@ay)", &protocol, &server_nonce);
@@ -289,21 +416,55 @@ mproc_manager_conn_open_tcp (const char    *address,
     answer = mproc_manager_auth_digest (authkey, MPROC_MANAGER_TCP_CLIENT_LABEL, sn, sn_size);
   else
     answer = g_bytes_new (NULL, 0);   /* no key: the server will refuse */
-  mproc_manager_auth_nonce (nonce, sizeof nonce);
+  mproc_manager_auth_nonce (nonce, MPROC_MANAGER_TCP_NONCE_SIZE);
   if (!mproc_wire_send_value (sock, g_variant_new ("(@ay@ay)",
                                                    g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, answer, TRUE),
                                                    g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, nonce,
-                                                                              sizeof nonce, 1)),
-                              NULL, 0, cancellable, error) ||
-      !mproc_fd_wait (sock, G_IO_IN, deadline, cancellable, error) ||
-      (reply = mproc_wire_recv_value (sock, NULL, 4096, cancellable, error)) == NULL)
-    goto failed;
+                                                                              MPROC_MANAGER_TCP_NONCE_SIZE, 1)),
+                              NULL, 0, NULL, error))
+    {
+      mproc_manager_prefix_connect_error (error, address);
+      return FALSE;
+    }
+  return TRUE;
+
+malformed:
+  g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
+               _("The manager at “%s” sent a malformed reply"), address);
+  return FALSE;
+}
+
+/* Reads the server's welcome and its proof: the connection, which takes
+ * @sock, or NULL with @error. */
+static MprocManagerConn *
+tcp_welcome (const char    *address,
+             int            sock_in,
+             GBytes        *authkey,
+             const guint8  *nonce,
+             GError       **error)
+{
+  g_auto(MprocFd) sock = sock_in;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) body = NULL;
+  g_autoptr(GVariant) proof = NULL;
+  g_autoptr(GBytes) expected = NULL;
+  g_autoptr(GBytes) got = NULL;
+  guint32 server_pid;
+  MprocManagerConn *conn;
+
+  reply = mproc_wire_recv_value (sock, NULL, 4096, NULL, error);
+  if (reply == NULL)
+    {
+      mproc_manager_prefix_connect_error (error, address);
+      return NULL;
+    }
   body = mproc_manager_parse_welcome (reply, address, "(ayu)", error);
   if (body == NULL)
     return NULL;
   g_variant_get (body, "(@ayu)", &proof, &server_pid);
   if (mproc_manager_auth_has_key (authkey))
-    expected = mproc_manager_auth_digest (authkey, MPROC_MANAGER_TCP_SERVER_LABEL, nonce, sizeof nonce);
+    expected = mproc_manager_auth_digest (authkey, MPROC_MANAGER_TCP_SERVER_LABEL, nonce,
+                                          MPROC_MANAGER_TCP_NONCE_SIZE);
   got = g_variant_get_data_as_bytes (proof);
   if (expected == NULL || !mproc_manager_auth_equal (expected, got))
     {
@@ -315,95 +476,221 @@ mproc_manager_conn_open_tcp (const char    *address,
   conn = mproc_manager_conn_new (server_pid);
   conn->sock = g_steal_fd (&sock);
   return conn;
+}
+
+MprocManagerConn *
+mproc_manager_conn_open_tcp (const char    *address,
+                             GBytes        *authkey,
+                             GCancellable  *cancellable,
+                             GError       **error)
+{
+  g_autofree char *host = NULL;
+  g_auto(MprocFd) sock = -1;
+  guint8 nonce[MPROC_MANAGER_TCP_NONCE_SIZE];
+  gint64 deadline = g_get_monotonic_time () + MPROC_MANAGER_CONNECT_TIMEOUT_USEC;
+  guint16 port = 0;
+
+  if (!parse_tcp_address (address, &host, &port, error))
+    return NULL;
+  sock = connect_tcp (address, host, port, deadline, cancellable, error);
+  if (sock < 0)
+    return NULL;
+  if (!mproc_fd_wait (sock, G_IO_IN, deadline, cancellable, error))
+    goto failed;
+  if (!tcp_answer (address, sock, authkey, nonce, error))
+    return NULL;
+  if (!mproc_fd_wait (sock, G_IO_IN, deadline, cancellable, error))
+    goto failed;
+  return tcp_welcome (address, g_steal_fd (&sock), authkey, nonce, error);
 
 failed:
   mproc_manager_prefix_connect_error (error, address);
   return NULL;
-
-malformed:
-  g_set_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
-               _("The manager at “%s” sent a malformed reply"), address);
-  return NULL;
 }
 
-/* One exchange over TCP: a frame each way, one at a time. */
-gboolean
-mproc_manager_conn_call_tcp (MprocManagerConn  *conn,
-                             guint              op,
-                             guint64            object,
-                             GVariant          *args,
-                             guint              n_fds,
-                             GVariant         **reply,
-                             GCancellable      *cancellable,
-                             GError           **error)
+/* --- The same from a main context, without a thread ---------------------- */
+
+typedef enum
 {
-  g_autoptr(GVariant) request = NULL;
+  OPEN_RESOLVING,
+  OPEN_CONNECTING,
+  OPEN_CHALLENGED,
+  OPEN_WELCOMED,
+} OpenStep;
+
+typedef struct
+{
+  char     *address;
+  GBytes   *authkey;
+  guint16   port;
+  int       sock;
+  gint64    deadline;
+  OpenStep  step;
+  guint8    nonce[MPROC_MANAGER_TCP_NONCE_SIZE];
+} TcpOpen;
+
+static void
+tcp_open_free (gpointer data)
+{
+  TcpOpen *to = data;
+
+  g_free (to->address);
+  g_clear_pointer (&to->authkey, g_bytes_unref);
+  mproc_clear_fd (&to->sock);
+  g_free (to);
+}
+
+static void tcp_open_step (GObject      *source,
+                           GAsyncResult *result,
+                           gpointer      user_data);
+
+static void
+tcp_open_wait (GTask        *task,
+               TcpOpen      *to,
+               GIOCondition  condition)
+{
+  mproc_fd_wait_async (to->sock, condition, to->deadline, NULL, g_task_get_cancellable (task),
+                       tcp_open_step, task);
+}
+
+static void
+tcp_open_connect (GTask        *task,
+                  TcpOpen      *to,
+                  GInetAddress *inet)
+{
+  GError *error = NULL;
+
+  to->sock = connect_tcp_begin (to->address, inet, to->port, &error);
+  if (to->sock < 0)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  to->step = OPEN_CONNECTING;
+  tcp_open_wait (task, to, G_IO_OUT);
+}
+
+/* Each step's wait ends here (the task's reference travels along). */
+static void
+tcp_open_step (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  GTask *task = user_data;
+  TcpOpen *to = g_task_get_task_data (task);
+  GError *error = NULL;
+  MprocManagerConn *conn;
+
+  if (to->step == OPEN_RESOLVING)
+    {
+      GList *list = g_resolver_lookup_by_name_finish (G_RESOLVER (source), result, &error);
+
+      if (list != NULL)
+        {
+          g_autoptr(GInetAddress) inet = g_object_ref (list->data);
+
+          g_resolver_free_addresses (list);
+          tcp_open_connect (task, to, inet);
+          return;
+        }
+    }
+  else if (!mproc_fd_wait_finish (result, &error))
+    mproc_manager_prefix_connect_error (&error, to->address);
+  else if (to->step == OPEN_CONNECTING)
+    {
+      if (connect_tcp_end (to->address, to->sock, &error))
+        {
+          to->step = OPEN_CHALLENGED;
+          tcp_open_wait (task, to, G_IO_IN);
+          return;
+        }
+    }
+  else if (to->step == OPEN_CHALLENGED)
+    {
+      if (tcp_answer (to->address, to->sock, to->authkey, to->nonce, &error))
+        {
+          to->step = OPEN_WELCOMED;
+          tcp_open_wait (task, to, G_IO_IN);
+          return;
+        }
+    }
+  else
+    {
+      conn = tcp_welcome (to->address, g_steal_fd (&to->sock), to->authkey, to->nonce, &error);
+      if (conn != NULL)
+        {
+          g_task_return_pointer (task, conn, (GDestroyNotify) mproc_manager_conn_unref);
+          g_object_unref (task);
+          return;
+        }
+    }
+  g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
+/* mproc_manager_conn_open_tcp() in steps, each a wait on a source; @task
+ * (whose reference this takes) gets the connection. */
+void
+mproc_manager_conn_open_tcp_async (const char *address,
+                                   GBytes     *authkey,
+                                   GTask      *task)
+{
+  g_autofree char *host = NULL;
+  g_autoptr(GInetAddress) inet = NULL;
+  g_autoptr(GResolver) resolver = NULL;
+  GError *error = NULL;
+  TcpOpen *to;
+
+  to = g_new0 (TcpOpen, 1);
+  to->address = g_strdup (address);
+  to->authkey = authkey != NULL ? g_bytes_ref (authkey) : NULL;
+  to->sock = -1;
+  to->deadline = g_get_monotonic_time () + MPROC_MANAGER_CONNECT_TIMEOUT_USEC;
+  g_task_set_task_data (task, to, tcp_open_free);
+  if (!parse_tcp_address (address, &host, &to->port, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  inet = g_inet_address_new_from_string (host);
+  if (inet != NULL)
+    {
+      tcp_open_connect (task, to, inet);
+      return;
+    }
+  /* a name: GResolver's async lookup */
+  to->step = OPEN_RESOLVING;
+  resolver = g_resolver_get_default ();
+  g_resolver_lookup_by_name_async (resolver, host, g_task_get_cancellable (task), tcp_open_step, task);
+}
+
+/* A reply frame over TCP (mproc-manager-client.c routes it). @timeout 0:
+ * MPROC_ERROR_EMPTY at once if none has come; -1: waits until
+ * @cancellable. Once a frame starts it is read whole, so that a
+ * cancellation never leaves half of one in the stream. */
+GBytes *
+mproc_manager_tcp_read_reply (MprocManagerConn  *conn,
+                              gint64             timeout,
+                              GCancellable      *cancellable,
+                              GError           **error)
+{
   GError *local_error = NULL;
-  guint64 serial = 0;
-  gboolean ret = FALSE;
 
-  g_mutex_lock (&conn->call_lock);
-  if (!mproc_manager_conn_check (conn, error))
-    goto out;
-  if (n_fds > 0)
+  if (!mproc_fd_wait (conn->sock, G_IO_IN, timeout < 0 ? -1 : g_get_monotonic_time () + timeout,
+                      cancellable, &local_error))
     {
-      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_FAILED,
-                           _("This operation is not available over TCP"));
-      goto out;
-    }
-  if (reply != NULL)
-    serial = ++conn->next_serial;
-  request = mproc_manager_conn_request (op, object, serial, args);
-  if (!mproc_wire_send_value (conn->sock, request, NULL, 0, cancellable, &local_error))
-    goto failed;
-  if (reply == NULL)
-    {
-      ret = TRUE;
-      goto out;
-    }
-  for (;;)
-    {
-      g_autoptr(GBytes) bytes = NULL;
-      g_autoptr(GVariant) message = NULL;
-      g_autoptr(GVariant) value = NULL;
-      guint64 got_serial;
-      guint32 status;
-
-      /* once a frame starts it is read whole, so that a cancellation
-       * never leaves half of one in the stream */
-      if (mproc_fd_wait (conn->sock, G_IO_IN, -1, cancellable, &local_error))
-        bytes = mproc_wire_recv (conn->sock, NULL, MIN (MPROC_MANAGER_TCP_MAX_MESSAGE, mproc_wire_get_max_message_size ()),
-                                 NULL, &local_error);
-      if (bytes == NULL)
-        goto failed;
-      message = mproc_wire_decode (bytes, &local_error);
-      if (message == NULL || !g_variant_is_of_type (message, G_VARIANT_TYPE ("(tuv)")))
+      if (g_error_matches (local_error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT))
         {
           g_clear_error (&local_error);
-          g_set_error_literal (&local_error, MPROC_ERROR, MPROC_ERROR_INVALID_MESSAGE,
-                               _("The manager’s server sent a malformed reply"));
-          goto failed;
+          /* internal: the reader stops there, no one sees it */
+          g_set_error_literal (&local_error, MPROC_ERROR, MPROC_ERROR_EMPTY, "no reply yet");
         }
-      g_variant_get (message, "(tuv)", &got_serial, &status, &value);
-      if (got_serial != serial)
-        continue;
-      if (status != 0)
-        {
-          g_set_error_literal (error, MPROC_ERROR, status - 1,
-                               g_variant_is_of_type (value, G_VARIANT_TYPE_STRING) ?
-                               g_variant_get_string (value, NULL) : _("Unknown error"));
-          goto out;
-        }
-      *reply = g_steal_pointer (&value);
-      ret = TRUE;
-      goto out;
+      g_propagate_error (error, local_error);
+      return NULL;
     }
-
-failed:
-  mproc_manager_conn_fail_error (conn, local_error);
-  g_propagate_error (error, local_error);
-out:
-  g_mutex_unlock (&conn->call_lock);
-  return ret;
+  return mproc_wire_recv (conn->sock, NULL,
+                          MIN (MPROC_MANAGER_TCP_MAX_MESSAGE, mproc_wire_get_max_message_size ()),
+                          NULL, error);
 }
-

@@ -60,10 +60,16 @@ struct _MprocManagerTransport
   void      (*close)       (MprocProxyCore      *core);
   /* The address handles carry (the manager's URI). */
   const char *(*address)   (MprocManager        *manager);
+  /* Whether @address (a handle's) is one of this engine's URIs. */
+  gboolean  (*claims)      (const char          *address);
+  /* The manager of this process for @address, which it claims. */
+  MprocManager *(*manager_for_address) (const char  *address,
+                                        GError     **error);
 };
 
-/* The table's entries (each in its own layer). */
-extern const MprocManagerTransport mproc_redis_transport;
+/* The table's entries, NULL-terminated: each engine lives in a layer above
+ * this one, so the table is defined on top of them all (mproc-builtins.c). */
+extern const MprocManagerTransport * const mproc_builtin_transports[];
 
 /* NULL: the built-in transport. */
 const MprocManagerTransport *mproc_manager_get_transport      (MprocManager                *self);
@@ -76,18 +82,19 @@ void                         mproc_manager_set_transport      (MprocManager     
  * claims it (by its scheme), else NULL. */
 MprocManager                *mproc_manager_transport_for_address (const char           *address,
                                                                   GError              **error);
-/* The Redis entry's (mproc-redis-manager.c). */
-MprocManager                *mproc_redis_manager_for_uri      (const char                  *uri,
-                                                               GError                     **error);
-gboolean                     mproc_redis_uri_matches          (const char                  *address);
 
 /* Set, it makes mproc_manager_start() connect to this URI instead of
  * starting a server: programs written for a local manager run on Redis. */
 #define MPROC_MANAGER_URI_ENV "MPROC_MANAGER_URI"
-/* Binds @manager, not started, to the Redis server at @uri and connects. */
+/* Binds @manager, not started, to the Redis server at @uri and connects;
+ * the async form returns @task (taken, @manager its source) with a
+ * boolean, from the task's context. */
 gboolean                     mproc_redis_manager_start_for_uri (MprocManager              *manager,
                                                                 const char                *uri,
                                                                 GCancellable              *cancellable,
                                                                 GError                   **error);
+void                         mproc_redis_manager_start_for_uri_async (MprocManager        *manager,
+                                                                      const char          *uri,
+                                                                      GTask               *task);
 
 G_END_DECLS

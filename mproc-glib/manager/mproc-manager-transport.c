@@ -64,7 +64,12 @@ MprocManager *
 mproc_manager_transport_for_address (const char  *address,
                                      GError     **error)
 {
-  if (mproc_redis_uri_matches (address))
-    return mproc_redis_manager_for_uri (address, error);
+  for (guint i = 0; mproc_builtin_transports[i] != NULL; i++)
+    {
+      const MprocManagerTransport *transport = mproc_builtin_transports[i];
+
+      if (transport->claims != NULL && transport->claims (address))
+        return transport->manager_for_address (address, error);
+    }
   return NULL;
 }

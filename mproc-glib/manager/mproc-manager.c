@@ -102,45 +102,32 @@
  * writes), they ask the server instead. Lists and everything else, and
  * every call over TCP, are served by the server.
  *
- * Async forms put their request in the ring at once and wait for the
- * reply from the caller's main context, without a thread (over TCP they
- * run on GIO's worker threads).
- *
- * ## Async calls that use a worker thread
+ * ## Async calls without a thread
  *
  * Every `_async` function returns at once and calls its callback in the
- * caller's thread-default main context. Most need no thread: a call on
- * the rings (every #MprocDict, #MprocList and #MprocNamespace call, and
- * [method@Mproc.Manager.ping_async], [method@Mproc.Manager.publish_async] and
- * [method@Mproc.Manager.lookup_async], of a manager reached by its unix address)
- * puts its request in the ring (file descriptors beside it on the
- * connection's socket) and one #GSource per connection and main context
- * waits for the replies. The following run their blocking form on
- * one of GIO's worker threads instead (g_task_run_in_thread()), each for
- * the time of the call:
+ * caller's thread-default main context, and none hides a thread: each
+ * waits on #GSource objects of that context, so its main loop keeps
+ * running meanwhile.
  *
- * - [method@Mproc.Manager.start_async]: starts the server process under the
- *   context's start method (a fork, a spawn, or a request to the fork
- *   server: #MprocProcess starts are blocking) and waits for its
- *   handshake.
- * - [method@Mproc.Manager.shutdown_async]: asks the server to stop, then waits
- *   for the process to exit and reaps it.
- * - [func@Mproc.Manager.connect_async] and
- *   [func@Mproc.Manager.connect_with_authkey_async]: connect, check the peer's
- *   user id or run the HMAC challenge-response both ways, and receive the
- *   rings' file descriptors: a short exchange of several steps, each with
- *   a timeout.
- * - [method@Mproc.Manager.listen_tcp_async]: resolves the host name (a blocking
- *   lookup) and binds the listening socket before its request.
- * - Over TCP ([func@Mproc.Manager.connect_with_authkey]), every proxy call and
+ * - A call (every #MprocDict, #MprocList and #MprocNamespace call, and
  *   [method@Mproc.Manager.ping_async], [method@Mproc.Manager.publish_async] and
- *   [method@Mproc.Manager.lookup_async]: there are no rings; each call sends a frame
- *   and reads frames until its reply under the connection's lock, so the
- *   calls of one TCP connection take turns, one worker thread each.
+ *   [method@Mproc.Manager.lookup_async]) puts its request in the ring, or over
+ *   TCP writes its frame, at once; one #GSource per connection and main
+ *   context reads the replies and hands each to its call.
+ * - [func@Mproc.Manager.connect_async] and
+ *   [func@Mproc.Manager.connect_with_authkey_async] run the handshake in steps
+ *   (the peer's user id, or the HMAC challenge-response both ways, then
+ *   the rings' file descriptors), each a wait on the socket with a
+ *   timeout; a host name is resolved by #GResolver's async lookup.
+ * - [method@Mproc.Manager.start_async] starts the server process at once (a
+ *   fork, a spawn, or a request to the fork server: none waits for the
+ *   child), then connects as above.
+ * - [method@Mproc.Manager.shutdown_async] sends its request, then waits for the
+ *   server's exit on its pidfd ([method@Mproc.Process.join_async]).
+ * - [method@Mproc.Manager.listen_tcp_async] resolves the host name with
+ *   #GResolver's async lookup, binds, then sends its request.
  *
- * These are set-up steps, or calls that cross the network: a worker
- * thread (GIO keeps a small pool) costs little next to them. Their
- * #GCancellable is passed to the blocking form, which honours it.
+ * Their #GCancellable ends the wait with %G_IO_ERROR_CANCELLED.
  *
  * ## Faults
  *
@@ -323,6 +310,208 @@ mproc_manager_call_server (MprocManager  *self,
   ret = mproc_manager_conn_call (conn, op, object, sunk, fds, n_fds, reply, fds_out, cancellable, error);
   mproc_manager_conn_unref (conn);
   return ret;
+}
+
+/* The async form of mproc_manager_get_conn(): a connection already open
+ * at once, else one opened from the caller's main context. */
+typedef struct
+{
+  MprocManager *self;
+  GTask        *task;
+} GetConn;
+
+static void
+get_conn_opened_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MprocManager *self = g_task_get_source_object (task);
+  MprocManagerConn *fresh, *conn;
+  GError *error = NULL;
+
+  fresh = mproc_manager_conn_open_finish (result, &error);
+  if (fresh == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_mutex_lock (&self->lock);
+  if (self->conn != NULL && self->conn->pid != getpid ())
+    self->conn = NULL;   /* the parent's: leave it alone */
+  if (self->conn != NULL && mproc_manager_conn_check (self->conn, NULL))
+    mproc_manager_conn_unref (fresh);   /* another call opened one meanwhile */
+  else
+    {
+      if (self->conn != NULL)
+        mproc_manager_conn_unref (self->conn);
+      self->conn = fresh;
+    }
+  conn = mproc_manager_conn_ref (self->conn);
+  g_mutex_unlock (&self->lock);
+  g_task_return_pointer (task, conn, (GDestroyNotify) mproc_manager_conn_unref);
+}
+
+void
+mproc_manager_get_conn_async (MprocManager        *self,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  g_autofree char *address = NULL;
+  g_autoptr(GBytes) authkey = NULL;
+  MprocManagerConn *conn = NULL;
+
+  g_task_set_source_tag (task, mproc_manager_get_conn_async);
+  g_mutex_lock (&self->lock);
+  if (self->conn != NULL && self->conn->pid == getpid () && mproc_manager_conn_check (self->conn, NULL))
+    conn = mproc_manager_conn_ref (self->conn);
+  address = g_strdup (self->address);
+  authkey = self->authkey != NULL ? g_bytes_ref (self->authkey) : NULL;
+  g_mutex_unlock (&self->lock);
+
+  if (conn != NULL)
+    g_task_return_pointer (task, conn, (GDestroyNotify) mproc_manager_conn_unref);
+  else if (address == NULL)
+    g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_CLOSED, "%s",
+                             _("The manager has not been started"));
+  else
+    {
+      mproc_manager_conn_open_async (address, authkey, cancellable, get_conn_opened_cb, task);
+      return;
+    }
+  g_object_unref (task);
+}
+
+MprocManagerConn *
+mproc_manager_get_conn_finish (MprocManager  *self,
+                               GAsyncResult  *result,
+                               GError       **error)
+{
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_get_conn_async), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+typedef struct
+{
+  guint     op;
+  guint64   object;
+  GVariant *args;
+  GArray   *fds;       /* sent with the request, closed after */
+  gboolean  want_reply;
+  GArray   *fds_out;   /* the reply's */
+} ServerCall;
+
+static void
+server_call_free (gpointer data)
+{
+  ServerCall *sc = data;
+
+  g_clear_pointer (&sc->args, g_variant_unref);
+  if (sc->fds != NULL)
+    {
+      mproc_fd_array_close_all (sc->fds);
+      g_array_unref (sc->fds);
+    }
+  if (sc->fds_out != NULL)
+    {
+      mproc_fd_array_close_all (sc->fds_out);
+      g_array_unref (sc->fds_out);
+    }
+  g_free (sc);
+}
+
+static void
+server_call_replied_cb (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  GVariant *reply = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (reply != NULL)
+    g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+server_call_conn_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ServerCall *sc = g_task_get_task_data (task);
+  GError *error = NULL;
+  MprocManagerConn *conn;
+  GTask *inner;
+
+  conn = mproc_manager_get_conn_finish (MPROC_MANAGER (source), result, &error);
+  if (conn == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  /* the outer task keeps @sc (and so fds_out) alive for the inner one */
+  inner = g_task_new (source, g_task_get_cancellable (task), server_call_replied_cb, g_object_ref (task));
+  mproc_manager_conn_call_async (conn, sc->op, sc->object, sc->args,
+                                 sc->fds != NULL ? (const int *) sc->fds->data : NULL,
+                                 sc->fds != NULL ? sc->fds->len : 0, sc->want_reply, sc->fds_out, inner);
+  g_object_unref (inner);
+  mproc_manager_conn_unref (conn);
+}
+
+/* The async form of mproc_manager_call_server(): @args floating, owned or
+ * NULL; @fds (taken, may be NULL) go with the request. The task's value
+ * is the reply ("()" without @want_reply); its fds are taken with
+ * mproc_manager_call_server_finish(). No thread: the connection is opened
+ * and the reply waited for from the caller's main context. */
+void
+mproc_manager_call_server_async (MprocManager        *self,
+                                 guint                op,
+                                 guint64              object,
+                                 GVariant            *args,
+                                 GArray              *fds,
+                                 gboolean             want_reply,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  ServerCall *sc = g_new0 (ServerCall, 1);
+
+  g_task_set_source_tag (task, mproc_manager_call_server_async);
+  sc->op = op;
+  sc->object = object;
+  sc->args = g_variant_take_ref (args != NULL ? args : g_variant_new ("()"));
+  sc->fds = fds;
+  sc->want_reply = want_reply;
+  sc->fds_out = mproc_fd_array_new ();
+  g_task_set_task_data (task, sc, server_call_free);
+  mproc_manager_get_conn_async (self, cancellable, server_call_conn_cb, task);
+}
+
+GVariant *
+mproc_manager_call_server_finish (MprocManager  *self,
+                                  GAsyncResult  *result,
+                                  GArray       **fds_out,
+                                  GError       **error)
+{
+  GVariant *reply;
+
+  g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_call_server_async), NULL);
+
+  reply = g_task_propagate_pointer (G_TASK (result), error);
+  if (reply != NULL && fds_out != NULL)
+    {
+      ServerCall *sc = g_task_get_task_data (G_TASK (result));
+
+      *fds_out = g_steal_pointer (&sc->fds_out);
+    }
+  return reply;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -542,18 +731,21 @@ mproc_manager_shareable_init (MprocShareableInterface *iface)
   iface->deserialize = mproc_manager_deserialize;
 }
 
-int
-mproc_manager_steal_listen_fd (MprocManager *self)
+gboolean
+mproc_manager_carrier_steal (GObject     *carrier,
+                             int         *listen_fd,
+                             int         *dbus_listen_fd,
+                             const char **address)
 {
-  g_return_val_if_fail (MPROC_IS_MANAGER (self), -1);
-  return g_steal_fd (&self->listen_fd);
-}
+  MprocManager *self;
 
-int
-mproc_manager_steal_dbus_listen_fd (MprocManager *self)
-{
-  g_return_val_if_fail (MPROC_IS_MANAGER (self), -1);
-  return g_steal_fd (&self->dbus_listen_fd);
+  if (!MPROC_IS_MANAGER (carrier))
+    return FALSE;
+  self = MPROC_MANAGER (carrier);
+  *listen_fd = g_steal_fd (&self->listen_fd);
+  *dbus_listen_fd = g_steal_fd (&self->dbus_listen_fd);
+  *address = self->address;
+  return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -652,60 +844,23 @@ listen_abstract (char    **address_out,
   return -1;
 }
 
-/**
- * mproc_manager_start:
- * @self: a `MprocManager`
- * @cancellable: (nullable): a `GCancellable`
- * @error: return location for a #GError
- *
- * Starts the server process and connects to it. The server listens as soon
- * as this returns; it lives until [method@Mproc.Manager.shutdown], until the last
- * reference to @self is dropped in this process, or until this process
- * exits, whichever comes first. Blocks for the server's start-up.
- *
- * When the environment variable `MPROC_MANAGER_URI` is set (to a URI that
- * [ctor@Mproc.Manager.new_for_uri] takes, `redis://…` or `unix:/…`), no
- * server starts: @self connects to that Redis server and its dicts, lists
- * and namespaces live there, so a program written for a local manager runs
- * unchanged against Redis. Objects handed to children then reach them
- * through Redis too; [method@Mproc.Manager.shutdown] leaves them in Redis.
- *
- * Returns: %TRUE on success, %FALSE with @error set
- *
- * Since: 0.1
- * Stability: Unstable
- */
-gboolean
-mproc_manager_start (MprocManager  *self,
-                     GCancellable  *cancellable,
-                     GError       **error)
+/* Binds the sockets and starts the server process; the caller connects.
+ * A start does not wait for the child (fork, spawn, or a request to the
+ * fork server): only the connection waits for the server. */
+static gboolean
+start_server (MprocManager  *self,
+              GError       **error)
 {
   g_autoptr(MprocManager) carrier = NULL;
   g_autoptr(MprocProcess) process = NULL;
   g_autofree char *address = NULL;
-  const char *redis_uri;
-  MprocManagerConn *conn;
   int fd, dbus_fd;
-
-  g_return_val_if_fail (MPROC_IS_MANAGER (self), FALSE);
-  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (self->address != NULL || self->process != NULL || mproc_manager_get_transport (self) != NULL)
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_STILL_RUNNING,
                            _("The manager has already been started"));
       return FALSE;
-    }
-
-  /* Run unchanged against Redis: the objects live there, no server starts */
-  redis_uri = g_getenv (MPROC_MANAGER_URI_ENV);
-  if (redis_uri != NULL && redis_uri[0] != '\0')
-    {
-      if (!mproc_redis_manager_start_for_uri (self, redis_uri, cancellable, error))
-        return FALSE;
-      self->starter_pid = getpid ();
-      return TRUE;
     }
 
   fd = listen_abstract (&address, &dbus_fd, error);
@@ -738,7 +893,91 @@ mproc_manager_start (MprocManager  *self,
   g_mutex_unlock (&self->lock);
   remember_manager (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ADDRESS]);
+  return TRUE;
+}
 
+/* $MPROC_MANAGER_URI, if set and @self is to use it; "" (with @error)
+ * when @self is started already; NULL: start a server. */
+static const char *
+start_uri (MprocManager  *self,
+           GError       **error)
+{
+  const char *uri = g_getenv (MPROC_MANAGER_URI_ENV);
+
+  if (uri == NULL || uri[0] == '\0')
+    return NULL;
+  if (self->address != NULL || self->process != NULL || mproc_manager_get_transport (self) != NULL)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_STILL_RUNNING,
+                           _("The manager has already been started"));
+      return "";
+    }
+  return uri;
+}
+
+static void
+start_uri_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MprocManager *self = MPROC_MANAGER (source);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  self->starter_pid = getpid ();
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * mproc_manager_start:
+ * @self: a `MprocManager`
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * Starts the server process and connects to it. The server listens as soon
+ * as this returns; it lives until [method@Mproc.Manager.shutdown], until the last
+ * reference to @self is dropped in this process, or until this process
+ * exits, whichever comes first. Blocks for the server's start-up.
+ *
+ * When the environment variable `MPROC_MANAGER_URI` is set (to a URI that
+ * [ctor@Mproc.Manager.new_for_uri] takes, `redis://…` or `unix:/…`), no
+ * server starts: @self connects to that Redis server and its dicts, lists
+ * and namespaces live there, so a program written for a local manager runs
+ * unchanged against Redis. Objects handed to children then reach them
+ * through Redis too; [method@Mproc.Manager.shutdown] leaves them in Redis.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
+ * Stability: Unstable
+ */
+gboolean
+mproc_manager_start (MprocManager  *self,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  MprocManagerConn *conn;
+  const char *uri;
+
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* Run unchanged against Redis: the objects live there, no server starts */
+  if ((uri = start_uri (self, error)) != NULL)
+    {
+      if (uri[0] == '\0' || !mproc_redis_manager_start_for_uri (self, uri, cancellable, error))
+        return FALSE;
+      self->starter_pid = getpid ();
+      return TRUE;
+    }
+  if (!start_server (self, error))
+    return FALSE;
   conn = mproc_manager_get_conn (self, cancellable, error);
   if (conn == NULL)
     {
@@ -752,17 +991,39 @@ mproc_manager_start (MprocManager  *self,
 }
 
 static void
-start_thread (GTask        *task,
-              gpointer      source_object,
-              gpointer      task_data,
-              GCancellable *cancellable)
+start_killed_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
 {
-  GError *error = NULL;
+  g_autoptr(GTask) task = user_data;
 
-  if (mproc_manager_start (source_object, cancellable, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
+  mproc_process_join_finish (MPROC_PROCESS (source), result, NULL);
+  g_task_return_error (task, g_task_get_task_data (task));
+  g_task_set_task_data (task, NULL, NULL);
+}
+
+static void
+start_connected_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  GTask *task = user_data;
+  MprocManager *self = MPROC_MANAGER (source);
+  GError *error = NULL;
+  MprocManagerConn *conn = mproc_manager_get_conn_finish (self, result, &error);
+
+  if (conn != NULL)
+    {
+      mproc_manager_conn_unref (conn);
+      g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
+      return;
+    }
+  /* a server that does not answer goes: its exit is waited for too */
+  self->shut_down = TRUE;
+  g_task_set_task_data (task, error, NULL);
+  mproc_process_kill (self->process);
+  mproc_process_join_async (self->process, -1, NULL, start_killed_cb, task);
 }
 
 /**
@@ -772,10 +1033,11 @@ start_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when the server is ready or failed to start
  * @user_data: data for @callback
  *
- * Starts the server process without blocking the calling thread (on one
- * of GIO's worker threads: see “Async calls that use a worker thread” in
- * #MprocManager); see
- * [method@Mproc.Manager.start]. @callback runs in the caller's thread-default main
+ * Starts the server process without blocking the calling thread: the
+ * process is started at once (a fork, a spawn, or a request to the fork
+ * server, none of which waits for the child), then the server's welcome
+ * is waited for from the caller's thread-default main context, without
+ * a thread; see [method@Mproc.Manager.start]. @callback runs in the caller's thread-default main
  * context; call [method@Mproc.Manager.start_finish] from it.
  *
  * Since: 0.1
@@ -788,13 +1050,30 @@ mproc_manager_start_async (MprocManager        *self,
                            gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
+  const char *uri;
 
   g_return_if_fail (MPROC_IS_MANAGER (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_start_async);
-  g_task_run_in_thread (task, start_thread);
+  if ((uri = start_uri (self, &error)) != NULL)
+    {
+      if (uri[0] == '\0')
+        g_task_return_error (task, error);
+      else
+        mproc_redis_manager_start_for_uri_async (self, uri,
+                                                 g_task_new (self, cancellable, start_uri_cb,
+                                                             g_steal_pointer (&task)));
+      return;
+    }
+  if (!start_server (self, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  mproc_manager_get_conn_async (self, cancellable, start_connected_cb, g_steal_pointer (&task));
 }
 
 /**
@@ -819,6 +1098,36 @@ mproc_manager_start_finish (MprocManager  *self,
   g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_start_async), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* Started by this process for $MPROC_MANAGER_URI: the objects stay in Redis */
+static gboolean
+started_for_uri (MprocManager *self)
+{
+  return self->process == NULL && self->starter_pid == getpid () &&
+         mproc_manager_get_transport (self) != NULL;
+}
+
+/* The server is gone: this process's connection fails every call. */
+static void
+shutdown_drop_conn (MprocManager *self)
+{
+  MprocManagerConn *conn;
+
+  g_mutex_lock (&self->lock);
+  conn = self->conn;
+  self->conn = NULL;
+  g_mutex_unlock (&self->lock);
+  if (conn != NULL)
+    {
+      GError *gone = NULL;
+
+      mproc_manager_set_broken_error (&gone, _("the manager was shut down"));
+      mproc_manager_conn_fail (conn, gone);
+      g_error_free (gone);
+      if (conn->pid == getpid ())
+        mproc_manager_conn_unref (conn);
+    }
 }
 
 /**
@@ -847,15 +1156,12 @@ mproc_manager_shutdown (MprocManager  *self,
 {
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GError) local_error = NULL;
-  MprocManagerConn *conn;
 
   g_return_val_if_fail (MPROC_IS_MANAGER (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  /* started for $MPROC_MANAGER_URI: the objects stay in Redis */
-  if (self->process == NULL && self->starter_pid == getpid () &&
-      mproc_manager_get_transport (self) != NULL)
+  if (started_for_uri (self))
     {
       self->shut_down = TRUE;
       return TRUE;
@@ -877,36 +1183,54 @@ mproc_manager_shutdown (MprocManager  *self,
       mproc_process_kill (self->process);
       mproc_process_join (self->process, -1, NULL, NULL);
     }
-
-  g_mutex_lock (&self->lock);
-  conn = self->conn;
-  self->conn = NULL;
-  g_mutex_unlock (&self->lock);
-  if (conn != NULL)
-    {
-      GError *gone = NULL;
-
-      mproc_manager_set_broken_error (&gone, _("the manager was shut down"));
-      mproc_manager_conn_fail (conn, gone);
-      g_error_free (gone);
-      if (conn->pid == getpid ())
-        mproc_manager_conn_unref (conn);
-    }
+  shutdown_drop_conn (self);
   return TRUE;
 }
 
 static void
-shutdown_thread (GTask        *task,
-                 gpointer      source_object,
-                 gpointer      task_data,
-                 GCancellable *cancellable)
+shutdown_killed_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
 {
-  GError *error = NULL;
+  g_autoptr(GTask) task = user_data;
 
-  if (mproc_manager_shutdown (source_object, cancellable, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
+  mproc_process_join_finish (MPROC_PROCESS (source), result, NULL);
+  shutdown_drop_conn (g_task_get_source_object (task));
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+shutdown_joined_cb (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+
+  if (!mproc_process_join_finish (MPROC_PROCESS (source), result, NULL))
+    {
+      /* not gone within its time (or cancelled): killed */
+      mproc_process_kill (MPROC_PROCESS (source));
+      mproc_process_join_async (MPROC_PROCESS (source), -1, NULL, shutdown_killed_cb,
+                                g_steal_pointer (&task));
+      return;
+    }
+  shutdown_drop_conn (g_task_get_source_object (task));
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+shutdown_replied_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  GTask *task = user_data;
+  MprocManager *self = MPROC_MANAGER (source);
+  g_autoptr(GVariant) reply = NULL;
+
+  /* a server already dead is fine: it is shut down */
+  reply = mproc_manager_call_server_finish (self, result, NULL, NULL);
+  mproc_process_join_async (self->process, SHUTDOWN_TIMEOUT_USEC, g_task_get_cancellable (task),
+                            shutdown_joined_cb, task);
 }
 
 /**
@@ -916,9 +1240,9 @@ shutdown_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when the server has exited
  * @user_data: data for @callback
  *
- * Stops the server without blocking the calling thread (on one of GIO's
- * worker threads, which waits for the server to exit); see
- * [method@Mproc.Manager.shutdown].
+ * Stops the server without blocking the calling thread: the request and
+ * the server's exit are waited for from the caller's thread-default main
+ * context, without a thread; see [method@Mproc.Manager.shutdown].
  *
  * Since: 0.1
  * Stability: Unstable
@@ -936,7 +1260,26 @@ mproc_manager_shutdown_async (MprocManager        *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_shutdown_async);
-  g_task_run_in_thread (task, shutdown_thread);
+  if (started_for_uri (self))
+    {
+      self->shut_down = TRUE;
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (self->process == NULL || self->starter_pid != getpid ())
+    {
+      g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_NOT_OWNER, "%s",
+                               _("Only the process that started a manager can shut it down"));
+      return;
+    }
+  if (self->shut_down)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  self->shut_down = TRUE;
+  mproc_manager_call_server_async (self, MANAGER_OP_SHUTDOWN, 0, NULL, NULL, TRUE, cancellable,
+                                   shutdown_replied_cb, g_steal_pointer (&task));
 }
 
 /**
@@ -1000,19 +1343,23 @@ mproc_manager_connect (const char    *address,
   return g_steal_pointer (&self);
 }
 
+/* The end of every async connect: @task's value is the manager. */
 static void
-connect_thread (GTask        *task,
-                gpointer      source_object,
-                gpointer      task_data,
-                GCancellable *cancellable)
+connect_done_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
 {
+  g_autoptr(GTask) task = user_data;
   GError *error = NULL;
-  MprocManager *manager = mproc_manager_connect (task_data, cancellable, &error);
+  MprocManagerConn *conn = mproc_manager_get_conn_finish (MPROC_MANAGER (source), result, &error);
 
-  if (manager != NULL)
-    g_task_return_pointer (task, manager, g_object_unref);
-  else
-    g_task_return_error (task, error);
+  if (conn == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  mproc_manager_conn_unref (conn);
+  g_task_return_pointer (task, g_object_ref (source), g_object_unref);
 }
 
 /**
@@ -1022,9 +1369,9 @@ connect_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when connected or failed
  * @user_data: data for @callback
  *
- * Connects to a manager's server without blocking the calling thread (the
- * handshake runs on one of GIO's worker threads); see
- * [func@Mproc.Manager.connect].
+ * Connects to a manager's server without blocking the calling thread: each
+ * step of the handshake is waited for from the caller's thread-default
+ * main context, without a thread; see [func@Mproc.Manager.connect].
  *
  * Since: 0.1
  * Stability: Unstable
@@ -1036,14 +1383,15 @@ mproc_manager_connect_async (const char          *address,
                              gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
+  g_autoptr(MprocManager) manager = NULL;
 
   g_return_if_fail (address != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_connect_async);
-  g_task_set_task_data (task, g_strdup (address), g_free);
-  g_task_run_in_thread (task, connect_thread);
+  manager = mproc_manager_for_address (address);
+  mproc_manager_get_conn_async (manager, cancellable, connect_done_cb, g_steal_pointer (&task));
 }
 
 /**
@@ -1195,36 +1543,69 @@ mproc_manager_listen_tcp (MprocManager  *self,
 
 typedef struct
 {
-  char    *host;
-  guint16  port;
-  char    *address;
-  GBytes  *authkey;
-} TcpTaskData;
+  GBytes *key;
+  char   *address;
+} ListenTcp;
 
 static void
-tcp_task_data_free (gpointer data)
+listen_tcp_free (gpointer data)
 {
-  TcpTaskData *d = data;
+  ListenTcp *lt = data;
 
-  g_free (d->host);
-  g_free (d->address);
-  g_clear_pointer (&d->authkey, g_bytes_unref);
-  g_free (d);
+  g_clear_pointer (&lt->key, g_bytes_unref);
+  g_free (lt->address);
+  g_free (lt);
 }
 
 static void
-listen_tcp_thread (GTask        *task,
-                   gpointer      source_object,
-                   gpointer      task_data,
-                   GCancellable *cancellable)
+listen_tcp_replied_cb (GObject      *source,
+                       GAsyncResult *result,
+                       gpointer      user_data)
 {
-  TcpTaskData *d = task_data;
+  g_autoptr(GTask) task = user_data;
+  MprocManager *self = MPROC_MANAGER (source);
+  ListenTcp *lt = g_task_get_task_data (task);
+  g_autoptr(GVariant) reply = NULL;
   GError *error = NULL;
 
-  if (mproc_manager_listen_tcp (source_object, d->host, d->port, cancellable, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
+  reply = mproc_manager_call_server_finish (self, result, NULL, &error);
+  if (reply == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_mutex_lock (&self->lock);
+  if (self->tcp_address == NULL)
+    self->tcp_address = g_steal_pointer (&lt->address);
+  g_mutex_unlock (&self->lock);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+listen_tcp_bound_cb (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MprocManager *self = g_task_get_source_object (task);
+  ListenTcp *lt = g_task_get_task_data (task);
+  GCancellable *cancellable;
+  GError *error = NULL;
+  GArray *fds;
+  int fd;
+
+  fd = mproc_manager_tcp_listen_finish (result, &lt->address, &error);
+  if (fd < 0)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  fds = mproc_fd_array_new ();
+  g_array_append_val (fds, fd);
+  cancellable = g_task_get_cancellable (task);
+  mproc_manager_call_server_async (self, MANAGER_OP_LISTEN_TCP, 0,
+                                   g_variant_new_from_bytes (G_VARIANT_TYPE_BYTESTRING, lt->key, TRUE),
+                                   fds, TRUE, cancellable, listen_tcp_replied_cb, g_steal_pointer (&task));
 }
 
 /**
@@ -1237,8 +1618,8 @@ listen_tcp_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when done
  * @user_data: data for @callback
  *
- * Asynchronous form of [method@Mproc.Manager.listen_tcp]; runs on one of GIO's
- * worker threads.
+ * Asynchronous form of [method@Mproc.Manager.listen_tcp], without a thread: see
+ * “Async calls without a thread” in #MprocManager.
  *
  * Since: 0.1
  * Stability: Unstable
@@ -1252,18 +1633,35 @@ mproc_manager_listen_tcp_async (MprocManager        *self,
                                 gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  TcpTaskData *d;
+  gboolean listening;
+  ListenTcp *lt;
 
   g_return_if_fail (MPROC_IS_MANAGER (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  d = g_new0 (TcpTaskData, 1);
-  d->host = g_strdup (host);
-  d->port = port;
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_listen_tcp_async);
-  g_task_set_task_data (task, d, tcp_task_data_free);
-  g_task_run_in_thread (task, listen_tcp_thread);
+  lt = g_new0 (ListenTcp, 1);
+  g_task_set_task_data (task, lt, listen_tcp_free);
+  g_mutex_lock (&self->lock);
+  if (self->authkey != NULL)
+    lt->key = g_bytes_ref (self->authkey);
+  listening = self->tcp_address != NULL;
+  g_mutex_unlock (&self->lock);
+  if (!mproc_manager_auth_has_key (lt->key))
+    {
+      g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_ACCESS_DENIED, "%s",
+                               _("A manager listens on TCP only with an authkey: "
+                                 "set one with mproc_manager_set_authkey()"));
+      return;
+    }
+  if (listening)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_EXISTS, "%s",
+                               _("The manager already listens on TCP"));
+      return;
+    }
+  mproc_manager_tcp_listen_async (host, port, cancellable, listen_tcp_bound_cb, g_steal_pointer (&task));
 }
 
 /**
@@ -1367,22 +1765,6 @@ mproc_manager_connect_with_authkey (const char    *address,
   return g_steal_pointer (&self);
 }
 
-static void
-connect_with_authkey_thread (GTask        *task,
-                             gpointer      source_object,
-                             gpointer      task_data,
-                             GCancellable *cancellable)
-{
-  TcpTaskData *d = task_data;
-  GError *error = NULL;
-  MprocManager *manager = mproc_manager_connect_with_authkey (d->address, d->authkey, cancellable, &error);
-
-  if (manager != NULL)
-    g_task_return_pointer (task, manager, g_object_unref);
-  else
-    g_task_return_error (task, error);
-}
-
 /**
  * mproc_manager_connect_with_authkey_async:
  * @address: a manager's address
@@ -1391,9 +1773,9 @@ connect_with_authkey_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called when connected or failed
  * @user_data: data for @callback
  *
- * Asynchronous form of [func@Mproc.Manager.connect_with_authkey]; the
- * connection and its challenge-response run on one of GIO's worker
- * threads.
+ * Asynchronous form of [func@Mproc.Manager.connect_with_authkey]: the
+ * connection and its challenge-response are waited for from the caller's
+ * main context, without a thread.
  *
  * Since: 0.1
  * Stability: Unstable
@@ -1406,18 +1788,22 @@ mproc_manager_connect_with_authkey_async (const char          *address,
                                           gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  TcpTaskData *d;
+  g_autoptr(MprocManager) manager = NULL;
 
   g_return_if_fail (address != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  d = g_new0 (TcpTaskData, 1);
-  d->address = g_strdup (address);
-  d->authkey = authkey != NULL ? g_bytes_ref (authkey) : NULL;
   task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_connect_with_authkey_async);
-  g_task_set_task_data (task, d, tcp_task_data_free);
-  g_task_run_in_thread (task, connect_with_authkey_thread);
+  if (g_str_has_prefix (address, "tcp:"))
+    {
+      /* not shared with other connections to @address: its key is its own */
+      manager = g_object_new (MPROC_TYPE_MANAGER, "address", address, NULL);
+      mproc_manager_set_authkey (manager, authkey);
+    }
+  else
+    manager = mproc_manager_for_address (address);
+  mproc_manager_get_conn_async (manager, cancellable, connect_done_cb, g_steal_pointer (&task));
 }
 
 /**
@@ -1515,15 +1901,16 @@ mproc_manager_ping (MprocManager  *self,
 }
 
 static void
-ping_thread (GTask        *task,
-             gpointer      source_object,
-             gpointer      task_data,
-             GCancellable *cancellable)
+ping_replied_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
 {
+  g_autoptr(GTask) task = user_data;
   GError *error = NULL;
+  GVariant *reply = mproc_manager_call_server_finish (MPROC_MANAGER (source), result, NULL, &error);
 
-  if (mproc_manager_ping (source_object, cancellable, &error))
-    g_task_return_pointer (task, g_variant_ref_sink (g_variant_new ("()")), (GDestroyNotify) g_variant_unref);
+  if (reply != NULL)
+    g_task_return_pointer (task, reply, (GDestroyNotify) g_variant_unref);
   else
     g_task_return_error (task, error);
 }
@@ -1535,8 +1922,8 @@ ping_thread (GTask        *task,
  * @callback: (scope async) (closure user_data): called with the answer
  * @user_data: data for @callback
  *
- * Makes one round trip to the server without blocking the calling thread:
- * without a thread on the rings, on one of GIO's worker threads over TCP.
+ * Makes one round trip to the server without blocking the calling thread,
+ * and without a thread (on the rings or over TCP).
  *
  * Since: 0.1
  * Stability: Unstable
@@ -1548,29 +1935,13 @@ mproc_manager_ping_async (MprocManager        *self,
                           gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  g_autoptr(GError) error = NULL;
-  MprocManagerConn *conn;
 
   g_return_if_fail (MPROC_IS_MANAGER (self));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_ping_async);
-  conn = mproc_manager_get_conn (self, cancellable, &error);
-  if (conn == NULL)
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  if (conn->requests != NULL)
-    {
-      g_autoptr(GVariant) unit = g_variant_ref_sink (g_variant_new ("()"));
-
-      /* on the ring: no thread */
-      mproc_manager_conn_call_async (conn, MANAGER_OP_PING, 0, unit, NULL, 0, TRUE, NULL, task);
-    }
-  else
-    g_task_run_in_thread (task, ping_thread);
-  mproc_manager_conn_unref (conn);
+  mproc_manager_call_server_async (self, MANAGER_OP_PING, 0, NULL, NULL, TRUE, cancellable,
+                                   ping_replied_cb, g_steal_pointer (&task));
 }
 
 /**
@@ -1620,48 +1991,6 @@ publish_serialize (MprocShareable  *object,
   return g_steal_pointer (&description);
 }
 
-/* A request of the manager itself that carries fds (publish, lookup), on
- * the rings: the request and @fds are put at once and the reply is read
- * with its fds by the connection's GSource in the caller's context, as for
- * proxy calls, without a thread.  @done gets an inner task whose value is
- * the reply, whose task data is the reply's fds, and whose user data is
- * @task (a reference).  Returns FALSE over TCP, where the caller runs the
- * blocking form on a worker thread instead. */
-static gboolean
-manager_call_on_ring (MprocManager        *self,
-                      guint                op,
-                      GVariant            *args,
-                      GArray              *fds,
-                      GTask               *task,
-                      GAsyncReadyCallback  done)
-{
-  g_autoptr(GVariant) sunk = g_variant_ref_sink (args);
-  g_autoptr(GTask) inner = NULL;
-  GCancellable *cancellable = g_task_get_cancellable (task);
-  GError *error = NULL;
-  MprocManagerConn *conn;
-  GArray *fds_out;
-
-  conn = mproc_manager_get_conn (self, cancellable, &error);
-  if (conn == NULL)
-    {
-      g_task_return_error (task, error);
-      return TRUE;
-    }
-  if (conn->requests == NULL)
-    {
-      mproc_manager_conn_unref (conn);
-      return FALSE;
-    }
-  inner = g_task_new (self, cancellable, done, g_object_ref (task));
-  fds_out = mproc_fd_array_new ();
-  g_task_set_task_data (inner, fds_out, (GDestroyNotify) g_array_unref);
-  mproc_manager_conn_call_async (conn, op, 0, sunk, fds != NULL ? (const int *) fds->data : NULL,
-                                 fds != NULL ? fds->len : 0, TRUE, fds_out, inner);
-  mproc_manager_conn_unref (conn);
-  return TRUE;
-}
-
 /**
  * mproc_manager_publish:
  * @self: a `MprocManager`
@@ -1706,37 +2035,6 @@ mproc_manager_publish (MprocManager    *self,
                                     (const int *) fds->data, fds->len, &reply, NULL, cancellable, error);
 }
 
-typedef struct
-{
-  char           *name;
-  MprocShareable *object;
-} PublishData;
-
-static void
-publish_data_free (gpointer data)
-{
-  PublishData *pd = data;
-
-  g_free (pd->name);
-  g_clear_object (&pd->object);
-  g_free (pd);
-}
-
-static void
-publish_thread (GTask        *task,
-                gpointer      source_object,
-                gpointer      task_data,
-                GCancellable *cancellable)
-{
-  PublishData *pd = task_data;
-  GError *error = NULL;
-
-  if (mproc_manager_publish (source_object, pd->name, pd->object, cancellable, &error))
-    g_task_return_boolean (task, TRUE);
-  else
-    g_task_return_error (task, error);
-}
-
 static void
 publish_reply_cb (GObject      *source,
                   GAsyncResult *result,
@@ -1746,7 +2044,7 @@ publish_reply_cb (GObject      *source,
   g_autoptr(GVariant) reply = NULL;
   GError *error = NULL;
 
-  reply = g_task_propagate_pointer (G_TASK (result), &error);
+  reply = mproc_manager_call_server_finish (MPROC_MANAGER (source), result, NULL, &error);
   if (reply != NULL)
     g_task_return_boolean (task, TRUE);
   else
@@ -1762,8 +2060,8 @@ publish_reply_cb (GObject      *source,
  * @callback: (scope async) (closure user_data): called when done
  * @user_data: data for @callback
  *
- * Publishes @object without blocking the calling thread: without a thread
- * on the rings, on one of GIO's worker threads over TCP; see
+ * Publishes @object without blocking the calling thread, and without a
+ * thread; see
  * [method@Mproc.Manager.publish].
  *
  * Since: 0.1
@@ -1781,7 +2079,6 @@ mproc_manager_publish_async (MprocManager        *self,
   g_autoptr(GArray) fds = NULL;
   g_autoptr(GVariant) description = NULL;
   GError *error = NULL;
-  PublishData *pd;
 
   g_return_if_fail (MPROC_IS_MANAGER (self));
   g_return_if_fail (name != NULL);
@@ -1796,14 +2093,9 @@ mproc_manager_publish_async (MprocManager        *self,
       g_task_return_error (task, error);
       return;
     }
-  if (manager_call_on_ring (self, MANAGER_OP_PUBLISH, g_variant_new ("(sv)", name, description), fds,
-                            task, publish_reply_cb))
-    return;
-  pd = g_new0 (PublishData, 1);
-  pd->name = g_strdup (name);
-  pd->object = g_object_ref (object);
-  g_task_set_task_data (task, pd, publish_data_free);
-  g_task_run_in_thread (task, publish_thread);
+  mproc_manager_call_server_async (self, MANAGER_OP_PUBLISH, 0, g_variant_new ("(sv)", name, description),
+                                   g_steal_pointer (&fds), TRUE, cancellable, publish_reply_cb,
+                                   g_steal_pointer (&task));
 }
 
 /**
@@ -1871,21 +2163,6 @@ mproc_manager_lookup (MprocManager  *self,
 }
 
 static void
-lookup_thread (GTask        *task,
-               gpointer      source_object,
-               gpointer      task_data,
-               GCancellable *cancellable)
-{
-  GError *error = NULL;
-  MprocShareable *object = mproc_manager_lookup (source_object, task_data, cancellable, &error);
-
-  if (object != NULL)
-    g_task_return_pointer (task, object, g_object_unref);
-  else
-    g_task_return_error (task, error);
-}
-
-static void
 lookup_reply_cb (GObject      *source,
                  GAsyncResult *result,
                  gpointer      user_data)
@@ -1893,14 +2170,17 @@ lookup_reply_cb (GObject      *source,
   g_autoptr(GTask) task = user_data;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) description = NULL;
+  g_autoptr(GArray) fds = NULL;
   MprocShareable *object = NULL;
   GError *error = NULL;
 
-  reply = g_task_propagate_pointer (G_TASK (result), &error);
+  reply = mproc_manager_call_server_finish (MPROC_MANAGER (source), result, &fds, &error);
   if (reply != NULL)
     description = mproc_proxy_reply_unbox (reply, &error);
   if (description != NULL)
-    object = mproc_shareable_deserialize (description, g_task_get_task_data (G_TASK (result)), &error);
+    object = mproc_shareable_deserialize (description, fds, &error);
+  if (fds != NULL)
+    mproc_fd_array_close_all (fds);
   if (object != NULL)
     g_task_return_pointer (task, object, g_object_unref);
   else
@@ -1915,8 +2195,8 @@ lookup_reply_cb (GObject      *source,
  * @callback: (scope async) (closure user_data): called with the object
  * @user_data: data for @callback
  *
- * Gets a published object without blocking the calling thread: without a
- * thread on the rings, on one of GIO's worker threads over TCP; see
+ * Gets a published object without blocking the calling thread, and
+ * without a thread; see
  * [method@Mproc.Manager.lookup].
  *
  * Since: 0.1
@@ -1936,11 +2216,8 @@ mproc_manager_lookup_async (MprocManager        *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_lookup_async);
-  if (manager_call_on_ring (self, MANAGER_OP_LOOKUP, g_variant_new_string (name), NULL, task,
-                            lookup_reply_cb))
-    return;
-  g_task_set_task_data (task, g_strdup (name), g_free);
-  g_task_run_in_thread (task, lookup_thread);
+  mproc_manager_call_server_async (self, MANAGER_OP_LOOKUP, 0, g_variant_new_string (name), NULL, TRUE,
+                                   cancellable, lookup_reply_cb, g_steal_pointer (&task));
 }
 
 /**

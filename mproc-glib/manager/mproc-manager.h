@@ -28,9 +28,9 @@ MPROC_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (MprocManager, mproc_manager, MPROC, MANAGER, GObject)
 
 MPROC_AVAILABLE_IN_1_0
-MprocManager   *mproc_manager_new              (void);
+MprocManager   *mproc_manager_new              (void) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
-MprocManager   *mproc_manager_new_with_context (MprocContext         *context);
+MprocManager   *mproc_manager_new_with_context (MprocContext         *context) G_GNUC_WARN_UNUSED_RESULT;
 
 MPROC_AVAILABLE_IN_1_0
 MprocManager   *mproc_manager_new_for_uri        (const char           *uri,
@@ -101,7 +101,7 @@ gboolean        mproc_manager_shutdown_finish  (MprocManager         *self,
 MPROC_AVAILABLE_IN_1_0
 MprocManager   *mproc_manager_connect          (const char           *address,
                                                 GCancellable         *cancellable,
-                                                GError              **error);
+                                                GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void            mproc_manager_connect_async    (const char           *address,
                                                 GCancellable         *cancellable,
@@ -109,7 +109,7 @@ void            mproc_manager_connect_async    (const char           *address,
                                                 gpointer              user_data);
 MPROC_AVAILABLE_IN_1_0
 MprocManager   *mproc_manager_connect_finish   (GAsyncResult         *result,
-                                                GError              **error);
+                                                GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 
 MPROC_AVAILABLE_IN_1_0
 void            mproc_manager_set_authkey      (MprocManager         *self,
@@ -137,7 +137,7 @@ MPROC_AVAILABLE_IN_1_0
 MprocManager   *mproc_manager_connect_with_authkey        (const char           *address,
                                                            GBytes               *authkey,
                                                            GCancellable         *cancellable,
-                                                           GError              **error);
+                                                           GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void            mproc_manager_connect_with_authkey_async  (const char           *address,
                                                            GBytes               *authkey,
@@ -146,7 +146,7 @@ void            mproc_manager_connect_with_authkey_async  (const char           
                                                            gpointer              user_data);
 MPROC_AVAILABLE_IN_1_0
 MprocManager   *mproc_manager_connect_with_authkey_finish (GAsyncResult         *result,
-                                                           GError              **error);
+                                                           GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 
 MPROC_AVAILABLE_IN_1_0
 const char     *mproc_manager_get_address      (MprocManager         *self);
@@ -188,7 +188,7 @@ MPROC_AVAILABLE_IN_1_0
 MprocShareable *mproc_manager_lookup           (MprocManager         *self,
                                                 const char           *name,
                                                 GCancellable         *cancellable,
-                                                GError              **error);
+                                                GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void            mproc_manager_lookup_async     (MprocManager         *self,
                                                 const char           *name,
@@ -198,7 +198,7 @@ void            mproc_manager_lookup_async     (MprocManager         *self,
 MPROC_AVAILABLE_IN_1_0
 MprocShareable *mproc_manager_lookup_finish    (MprocManager         *self,
                                                 GAsyncResult         *result,
-                                                GError              **error);
+                                                GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean        mproc_manager_unpublish        (MprocManager         *self,
                                                 const char           *name,

@@ -25,7 +25,7 @@ MPROC_AVAILABLE_IN_1_0
 MprocNamespace *mproc_namespace_new (MprocManager  *manager,
                                     const char    *name,
                                     GCancellable  *cancellable,
-                                    GError       **error);
+                                    GError       **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 MprocManager *mproc_namespace_get_manager (MprocNamespace *self);
 MPROC_AVAILABLE_IN_1_0
@@ -56,7 +56,7 @@ MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_namespace_get (MprocNamespace  *self,
                                  const char      *name,
                                  GCancellable    *cancellable,
-                                 GError         **error);
+                                 GError         **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_namespace_get_async (MprocNamespace      *self,
                                        const char          *name,
@@ -66,7 +66,7 @@ void        mproc_namespace_get_async (MprocNamespace      *self,
 MPROC_AVAILABLE_IN_1_0
 GVariant *  mproc_namespace_get_finish (MprocNamespace  *self,
                                         GAsyncResult    *result,
-                                        GError         **error);
+                                        GError         **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean    mproc_namespace_has (MprocNamespace  *self,
                                  const char      *name,
@@ -102,7 +102,7 @@ gboolean    mproc_namespace_delete_finish (MprocNamespace  *self,
 MPROC_AVAILABLE_IN_1_0
 char **     mproc_namespace_list_names (MprocNamespace  *self,
                                         GCancellable    *cancellable,
-                                        GError         **error);
+                                        GError         **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_namespace_list_names_async (MprocNamespace      *self,
                                               GCancellable        *cancellable,
@@ -111,5 +111,5 @@ void        mproc_namespace_list_names_async (MprocNamespace      *self,
 MPROC_AVAILABLE_IN_1_0
 char **     mproc_namespace_list_names_finish (MprocNamespace  *self,
                                                GAsyncResult    *result,
-                                               GError         **error);
+                                               GError         **error) G_GNUC_WARN_UNUSED_RESULT;
 G_END_DECLS

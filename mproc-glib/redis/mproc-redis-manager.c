@@ -78,14 +78,12 @@ manager_new (MprocRedisConfig *config)
   return manager;
 }
 
-gboolean
-mproc_redis_manager_start_for_uri (MprocManager  *manager,
-                                   const char    *uri,
-                                   GCancellable  *cancellable,
-                                   GError       **error)
+/* The backend for @uri (the value of MPROC_MANAGER_URI), not connected. */
+static MprocRedisBackend *
+env_backend_new (const char  *uri,
+                 GError     **error)
 {
   MprocRedisConfig *config;
-  MprocRedisBackend *backend;
 
   if (!mproc_redis_uri_is_redis (uri))
     {
@@ -93,20 +91,75 @@ mproc_redis_manager_start_for_uri (MprocManager  *manager,
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    _("%s is not a Redis address (redis://, rediss://, valkey://, valkeys:// or unix:/)"),
                    MPROC_MANAGER_URI_ENV);
-      return FALSE;
+      return NULL;
     }
   config = mproc_redis_config_parse (uri, error);
-  if (config == NULL)
+  return config != NULL ? backend_new (config) : NULL;
+}
+
+static void
+bind_backend (MprocManager      *manager,
+              MprocRedisBackend *backend)
+{
+  mproc_manager_set_transport (manager, &mproc_redis_transport, backend, backend_free);
+  remember_manager (manager, backend->config->uri);
+}
+
+gboolean
+mproc_redis_manager_start_for_uri (MprocManager  *manager,
+                                   const char    *uri,
+                                   GCancellable  *cancellable,
+                                   GError       **error)
+{
+  MprocRedisBackend *backend = env_backend_new (uri, error);
+
+  if (backend == NULL)
     return FALSE;
-  backend = backend_new (config);
   if (!mproc_redis_client_connect (backend->client, cancellable, error))
     {
       backend_free (backend);
       return FALSE;
     }
-  mproc_manager_set_transport (manager, &mproc_redis_transport, backend, backend_free);
-  remember_manager (manager, config->uri);
+  bind_backend (manager, backend);
   return TRUE;
+}
+
+static void
+env_connected_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MprocRedisBackend *backend = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!mproc_redis_client_connect_finish (backend->client, result, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  g_task_set_task_data (task, NULL, NULL);
+  bind_backend (g_task_get_source_object (task), backend);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+mproc_redis_manager_start_for_uri_async (MprocManager  *manager,
+                                         const char    *uri,
+                                         GTask         *task)
+{
+  MprocRedisBackend *backend;
+  GError *error = NULL;
+
+  backend = env_backend_new (uri, &error);
+  if (backend == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  g_task_set_task_data (task, backend, backend_free);
+  mproc_redis_client_connect_async (backend->client, g_task_get_cancellable (task), env_connected_cb, task);
 }
 
 gboolean
@@ -371,6 +424,8 @@ const MprocManagerTransport mproc_redis_transport = {
   .is_watched = mproc_redis_is_watched,
   .close = transport_close,
   .address = transport_address,
+  .claims = mproc_redis_uri_matches,
+  .manager_for_address = mproc_redis_manager_for_uri,
 };
 
 MprocRedisBackend *

@@ -133,4 +133,10 @@ GVariant *mproc_redis_snapshot        (MprocRedisObject    *obj,
                                        GCancellable        *cancellable,
                                        GError             **error);
 
+/* The transport table's entry for redis:// and rediss:// URIs. */
+extern const MprocManagerTransport mproc_redis_transport;
+gboolean      mproc_redis_uri_matches     (const char          *address);
+MprocManager *mproc_redis_manager_for_uri (const char          *uri,
+                                           GError             **error);
+
 G_END_DECLS

@@ -43,7 +43,7 @@ MPROC_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (MprocContext, mproc_context, MPROC, CONTEXT, GObject)
 
 MPROC_AVAILABLE_IN_1_0
-MprocContext     *mproc_context_new              (MprocStartMethod  start_method);
+MprocContext     *mproc_context_new              (MprocStartMethod  start_method) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 MprocContext     *mproc_context_get_default      (void);
 MPROC_AVAILABLE_IN_1_0

@@ -22,8 +22,6 @@
 #include "mproc-i18n-private.h"
 #include "mproc-main.h"
 #include "mproc-process-private.h"
-#include "mproc-pool-private.h"   /* pools (#7): the worker target */
-#include "mproc-manager-private.h"   /* managers (#6): the server target */
 #include "mproc-runtime-private.h"
 #include "mproc-wire-private.h"
 
@@ -302,22 +300,6 @@ mproc_runtime_fork (void)
   return pid;
 }
 
-/* The targets of the library's own processes (pool workers, manager
- * servers): known in every process, registered or not. */
-typedef struct
-{
-  const char      *name;
-  MprocTargetFunc  func;
-} BuiltinTarget;
-
-static const BuiltinTarget builtin_targets[] = {
-  /* pools (#7) */
-  { MPROC_POOL_WORKER_TARGET, mproc_pool_worker_main },
-  /* managers (#6) */
-  { MPROC_MANAGER_SERVER_TARGET, mproc_manager_server_main },
-  { NULL, NULL }
-};
-
 gboolean
 mproc_runtime_lookup_target (const char      *name,
                              MprocTargetFunc *func,
@@ -325,10 +307,10 @@ mproc_runtime_lookup_target (const char      *name,
 {
   Target *target = NULL;
 
-  for (guint i = 0; builtin_targets[i].name != NULL; i++)
-    if (g_str_equal (builtin_targets[i].name, name))
+  for (guint i = 0; mproc_builtin_targets[i].name != NULL; i++)
+    if (g_str_equal (mproc_builtin_targets[i].name, name))
       {
-        *func = builtin_targets[i].func;
+        *func = mproc_builtin_targets[i].func;
         *user_data = NULL;
         return TRUE;
       }
@@ -742,28 +724,6 @@ mproc_runtime_warn_if_threaded (void)
     g_warning ("This process is multi-threaded, use of the fork start method "
                "may lead to deadlocks in the child; call mproc_init() at the "
                "top of main() to use the forkserver start method instead");
-}
-
-static guint fork_generation;   /* atomic */
-
-static void
-fork_generation_child (void)
-{
-  g_atomic_int_inc (&fork_generation);
-}
-
-guint
-mproc_runtime_get_fork_generation (void)
-{
-  static gsize registered = 0;
-
-  if (g_once_init_enter (&registered))
-    {
-      pthread_atfork (NULL, NULL, fork_generation_child);
-      g_once_init_leave (&registered, 1);
-    }
-
-  return g_atomic_int_get (&fork_generation);
 }
 
 gboolean

@@ -47,7 +47,7 @@ MprocProcess *mproc_current_process  (void);
 MPROC_AVAILABLE_IN_1_0
 MprocProcess *mproc_parent_process   (void);
 MPROC_AVAILABLE_IN_1_0
-GList        *mproc_active_children  (void);
+GList        *mproc_active_children  (void) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 guint         mproc_cpu_count        (void);
 MPROC_AVAILABLE_IN_0_2

@@ -65,11 +65,11 @@ typedef int (*MprocTargetFunc) (MprocProcess *process,
 
 MPROC_AVAILABLE_IN_1_0
 MprocProcess   *mproc_process_new              (const char          *target,
-                                                GVariant            *args);
+                                                GVariant            *args) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 MprocProcess   *mproc_process_new_with_context (MprocContext        *context,
                                                 const char          *target,
-                                                GVariant            *args);
+                                                GVariant            *args) G_GNUC_WARN_UNUSED_RESULT;
 
 MPROC_AVAILABLE_IN_1_0
 MprocContext   *mproc_process_get_context      (MprocProcess        *self);

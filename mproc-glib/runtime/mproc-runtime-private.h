@@ -14,6 +14,18 @@ G_BEGIN_DECLS
  * "forkserver:<fd>:<lifeline fd>:<parent pid>". */
 #define MPROC_BOOTSTRAP_ENV "MPROC_BOOTSTRAP"
 
+/* The targets of the library's own processes (pool workers, manager
+ * servers), known in every process, registered or not: the table is
+ * defined on top of the layers (mproc-builtins.c), so that the runtime
+ * starts them without knowing them. */
+typedef struct
+{
+  const char      *name;
+  MprocTargetFunc  func;
+} MprocBuiltinTarget;
+
+extern const MprocBuiltinTarget mproc_builtin_targets[];
+
 gboolean         mproc_runtime_is_initialized   (void);
 gboolean         mproc_runtime_is_gjs           (void);
 char            *mproc_runtime_next_name        (GType            type);
@@ -36,7 +48,6 @@ const char      *mproc_runtime_get_init_dir     (void);
  * whose per-process state (wait-point handles, mappings' bookkeeping) was
  * made under another generation was inherited through fork and must make
  * its own. Cheap: one atomic load. */
-guint            mproc_runtime_get_fork_generation (void);
 
 /* fork(), or the function given to mproc_set_fork_func(). */
 GPid             mproc_runtime_fork             (void);

@@ -26,7 +26,7 @@ MPROC_AVAILABLE_IN_1_0
 MprocArray     *mproc_array_new              (MprocValueType   value_type,
                                               guint            length,
                                               gboolean         with_lock,
-                                              GError         **error);
+                                              GError         **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 guint           mproc_array_get_length       (MprocArray      *self);
 MPROC_AVAILABLE_IN_1_0
@@ -55,7 +55,7 @@ void            mproc_array_set_boolean      (MprocArray      *self,
                                               guint            index_,
                                               gboolean         value);
 MPROC_AVAILABLE_IN_1_0
-GVariant       *mproc_array_get_values       (MprocArray      *self);
+GVariant       *mproc_array_get_values       (MprocArray      *self) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void            mproc_array_set_values       (MprocArray      *self,
                                               GVariant        *values);

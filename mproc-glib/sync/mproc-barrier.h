@@ -22,7 +22,7 @@ G_DECLARE_FINAL_TYPE (MprocBarrier, mproc_barrier, MPROC, BARRIER, GObject)
 
 MPROC_AVAILABLE_IN_1_0
 MprocBarrier *mproc_barrier_new           (guint                 parties,
-                                           GError              **error);
+                                           GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 guint         mproc_barrier_get_parties   (MprocBarrier         *self);
 MPROC_AVAILABLE_IN_1_0

@@ -37,7 +37,7 @@ typedef gboolean (*MprocConditionPredicate) (gpointer user_data);
 
 MPROC_AVAILABLE_IN_1_0
 MprocCondition *mproc_condition_new            (MprocLock               *lock,
-                                                GError                 **error);
+                                                GError                 **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 MprocLock      *mproc_condition_get_lock       (MprocCondition          *self);
 MPROC_AVAILABLE_IN_1_0

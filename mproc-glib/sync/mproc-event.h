@@ -21,7 +21,7 @@ MPROC_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (MprocEvent, mproc_event, MPROC, EVENT, GObject)
 
 MPROC_AVAILABLE_IN_1_0
-MprocEvent *mproc_event_new         (GError              **error);
+MprocEvent *mproc_event_new         (GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 void        mproc_event_set         (MprocEvent           *self);
 MPROC_AVAILABLE_IN_1_0

@@ -85,7 +85,7 @@ struct _MprocLockClass
 };
 
 MPROC_AVAILABLE_IN_1_0
-MprocLock *mproc_lock_new             (GError              **error);
+MprocLock *mproc_lock_new             (GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean   mproc_lock_acquire         (MprocLock            *self,
                                        gint64                timeout_usec,
@@ -156,7 +156,7 @@ _mproc_lock_release_inline (MprocLock  *self,
 #endif
 
 /**
- * MprocLockLocker:
+ * MprocLockLocker: (skip)
  *
  * Opaque type: a lock held for the rest of a C scope. See
  * mproc_lock_locker_new() and %MPROC_LOCK_AUTO_LOCK. Not for bindings.

@@ -22,7 +22,7 @@ MPROC_AVAILABLE_IN_1_0
 G_DECLARE_FINAL_TYPE (MprocRLock, mproc_rlock, MPROC, RLOCK, MprocLock)
 
 MPROC_AVAILABLE_IN_1_0
-MprocRLock *mproc_rlock_new (GError **error);
+MprocRLock *mproc_rlock_new (GError **error) G_GNUC_WARN_UNUSED_RESULT;
 
 /**
  * MPROC_RLOCK_AUTO_LOCK:

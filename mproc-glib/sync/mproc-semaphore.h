@@ -22,10 +22,10 @@ G_DECLARE_FINAL_TYPE (MprocSemaphore, mproc_semaphore, MPROC, SEMAPHORE, GObject
 
 MPROC_AVAILABLE_IN_1_0
 MprocSemaphore *mproc_semaphore_new            (guint                 value,
-                                                GError              **error);
+                                                GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 MprocSemaphore *mproc_semaphore_new_bounded    (guint                 value,
-                                                GError              **error);
+                                                GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 gboolean        mproc_semaphore_is_bounded     (MprocSemaphore       *self);
 MPROC_AVAILABLE_IN_1_0

@@ -21,7 +21,6 @@
 #include "mproc-i18n-private.h"
 #include "mproc-owner-private.h"
 #include "mproc-rlock.h"
-#include "mproc-runtime-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-sync-private.h"
 
@@ -57,7 +56,7 @@ sync_new_take (MprocShm  *shm,
   sync = g_new0 (MprocSync, 1);
   sync->shm = shm;
   sync->wp = wp;
-  sync->generation = mproc_runtime_get_fork_generation ();
+  sync->generation = mproc_fork_generation ();
   g_mutex_init (&sync->mutex);
 
   return sync;
@@ -176,7 +175,7 @@ mproc_sync_free (MprocSync *sync)
 MprocWaitPoint *
 mproc_sync_get_wait_point (MprocSync *sync)
 {
-  guint generation = mproc_runtime_get_fork_generation ();
+  guint generation = mproc_fork_generation ();
   MprocWaitPoint *wp;
 
   if (G_LIKELY ((guint) g_atomic_int_get (&sync->generation) == generation))

@@ -46,7 +46,7 @@ G_DECLARE_FINAL_TYPE (MprocValue, mproc_value, MPROC, VALUE, GObject)
 MPROC_AVAILABLE_IN_1_0
 MprocValue     *mproc_value_new              (MprocValueType   value_type,
                                               gboolean         with_lock,
-                                              GError         **error);
+                                              GError         **error) G_GNUC_WARN_UNUSED_RESULT;
 MPROC_AVAILABLE_IN_1_0
 MprocValueType  mproc_value_get_value_type   (MprocValue      *self);
 MPROC_AVAILABLE_IN_1_0

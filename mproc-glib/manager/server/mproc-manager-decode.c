@@ -17,7 +17,7 @@
 
 #include <string.h>
 
-#include "mproc-manager-private.h"
+#include "mproc-manager-protocol-private.h"
 #include "mproc-wire-private.h"
 
 #define REQUEST_TYPE       "(utttv)"

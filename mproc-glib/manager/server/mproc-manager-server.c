@@ -35,7 +35,7 @@
 #include "mproc-error.h"
 #include "mproc-fd-private.h"
 #include "mproc-i18n-private.h"
-#include "mproc-manager-private.h"
+#include "mproc-manager-protocol-private.h"
 #include "mproc-manager-table-private.h"
 #include "mproc-manager-view-private.h"
 #include "mproc-process.h"
@@ -2232,7 +2232,8 @@ mproc_manager_server_main (MprocProcess *process,
 {
   g_autoptr(GMainContext) context = NULL;
   g_autoptr(GSource) source = NULL;
-  MprocManager *carrier;
+  GObject *carrier;
+  const char *address = NULL;
   MprocManagerDBus *dbus;
   g_autoptr(GError) error = NULL;
   Server server = { 0, };
@@ -2241,10 +2242,8 @@ mproc_manager_server_main (MprocProcess *process,
   if (mproc_process_get_n_objects (process) < 1)
     return 2;
   carrier = mproc_process_get_object (process, 0);
-  if (!MPROC_IS_MANAGER (carrier))
+  if (!mproc_manager_carrier_steal (carrier, &listen_fd, &dbus_fd, &address))
     return 2;
-  listen_fd = mproc_manager_steal_listen_fd (carrier);
-  dbus_fd = mproc_manager_steal_dbus_listen_fd (carrier);
   if (listen_fd < 0 || dbus_fd < 0)
     {
       mproc_clear_fd (&listen_fd);
@@ -2270,7 +2269,7 @@ mproc_manager_server_main (MprocProcess *process,
   g_source_attach (source, context);
   /* the D-Bus plane is up before the first client is accepted; without
    * it the server does not serve at all */
-  dbus = mproc_manager_dbus_start (&server, mproc_manager_get_address (carrier), dbus_fd, &error);
+  dbus = mproc_manager_dbus_start (&server, address, dbus_fd, &error);
   if (dbus == NULL)
     {
       g_printerr ("%s\n", error->message);
