@@ -555,6 +555,27 @@ test_manager_uri_env (void)
   g_assert_cmpint (g_variant_get_int32 (value), ==, 5);
   g_clear_pointer (&value, g_variant_unref);
 
+  /* start_async connects without a thread, on the caller's context */
+  {
+    g_autoptr(MprocManager) later = mproc_manager_new ();
+    g_autoptr(MprocDict) again = NULL;
+    GAsyncResult *result = NULL;
+
+    mproc_manager_start_async (later, NULL, store_result, &result);
+    g_assert_true (mproc_manager_start_finish (later, wait_result (&result), &error));
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    again = mproc_dict_new (later, "env", NULL, &error);
+    g_assert_no_error (error);
+    value = mproc_dict_get (again, g_variant_new_string ("k"), NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (g_variant_get_int32 (value), ==, 5);
+    g_clear_pointer (&value, g_variant_unref);
+    mproc_manager_shutdown_async (later, NULL, store_result, &result);
+    g_assert_true (mproc_manager_shutdown_finish (later, wait_result (&result), &error));
+    g_clear_object (&result);
+  }
+
   /* shut down, the objects stay */
   g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
   g_assert_no_error (error);

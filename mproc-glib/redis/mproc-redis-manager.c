@@ -135,10 +135,10 @@ env_connected_cb (GObject      *source,
 
   if (!mproc_redis_client_connect_finish (backend->client, result, &error))
     {
+      backend_free (backend);
       g_task_return_error (task, error);
       return;
     }
-  g_task_set_task_data (task, NULL, NULL);
   bind_backend (g_task_get_source_object (task), backend);
   g_task_return_boolean (task, TRUE);
 }
@@ -158,7 +158,8 @@ mproc_redis_manager_start_for_uri_async (MprocManager  *manager,
       g_object_unref (task);
       return;
     }
-  g_task_set_task_data (task, backend, backend_free);
+  /* freed or bound by env_connected_cb, which always runs */
+  g_task_set_task_data (task, backend, NULL);
   mproc_redis_client_connect_async (backend->client, g_task_get_cancellable (task), env_connected_cb, task);
 }
 
