@@ -46,7 +46,8 @@ G_BEGIN_DECLS
  * The name of the symbol mproc-worker-service looks up in a module:
  * a #MprocWorkerModuleInitFunc.
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_WORKER_MODULE_INIT_SYMBOL "mproc_worker_module_init"
 
@@ -60,7 +61,8 @@ G_BEGIN_DECLS
  *
  * Returns: %TRUE, or %FALSE with @error set if the module cannot work
  *
- * Since: 1.0
+ * Since: 0.1
+ * Stability: Unstable
  */
 typedef gboolean (*MprocWorkerModuleInitFunc) (GError **error);
 

@@ -561,6 +561,79 @@ test_bad_uri (void)
     }
 }
 
+static void
+test_manager_uri_env (void)
+{
+  g_autofree char *uri = unique_uri (redis->uri);
+  g_autoptr(MprocManager) manager = NULL;
+  g_autoptr(MprocManager) bad = NULL;
+  g_autoptr(MprocManager) other = NULL;
+  g_autoptr(MprocDict) dict = NULL;
+  g_autoptr(MprocDict) seen = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("With MPROC_MANAGER_URI set, a plain manager's start() connects to Redis "
+                  "instead of starting a server");
+  g_setenv ("MPROC_MANAGER_URI", uri, TRUE);
+  manager = mproc_manager_new ();
+  g_assert_true (mproc_manager_start (manager, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (mproc_manager_start (manager, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_STILL_RUNNING);
+  g_clear_error (&error);
+  dict = mproc_dict_new (manager, "env", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_dict_set (dict, g_variant_new_string ("k"), g_variant_new_int32 (5), NULL, &error));
+
+  /* in Redis: another manager for the URI sees it */
+  other = open_manager (uri);
+  seen = mproc_dict_new (other, "env", NULL, &error);
+  g_assert_no_error (error);
+  value = mproc_dict_get (seen, g_variant_new_string ("k"), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 5);
+  g_clear_pointer (&value, g_variant_unref);
+
+  /* start_async connects without a thread, on the caller's context */
+  {
+    g_autoptr(MprocManager) later = mproc_manager_new ();
+    g_autoptr(MprocDict) again = NULL;
+    GAsyncResult *result = NULL;
+
+    mproc_manager_start_async (later, NULL, store_result, &result);
+    g_assert_true (mproc_manager_start_finish (later, wait_result (&result), &error));
+    g_assert_no_error (error);
+    g_clear_object (&result);
+    again = mproc_dict_new (later, "env", NULL, &error);
+    g_assert_no_error (error);
+    value = mproc_dict_get (again, g_variant_new_string ("k"), NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (g_variant_get_int32 (value), ==, 5);
+    g_clear_pointer (&value, g_variant_unref);
+    mproc_manager_shutdown_async (later, NULL, store_result, &result);
+    g_assert_true (mproc_manager_shutdown_finish (later, wait_result (&result), &error));
+    g_clear_object (&result);
+  }
+
+  /* shut down, the objects stay */
+  g_assert_true (mproc_manager_shutdown (manager, NULL, &error));
+  g_assert_no_error (error);
+  value = mproc_dict_get (seen, g_variant_new_string ("k"), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 5);
+
+  /* not a Redis URI: an error, and no server started either */
+  g_setenv ("MPROC_MANAGER_URI", "http://example.org/", TRUE);
+  bad = mproc_manager_new ();
+  g_assert_false (mproc_manager_start (bad, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "MPROC_MANAGER_URI"));
+  g_clear_error (&error);
+  g_assert_null (mproc_manager_get_address (bad));
+  g_unsetenv ("MPROC_MANAGER_URI");
+}
+
 /* --- Queues and locks --------------------------------------------------------------- */
 
 static int
@@ -604,6 +677,19 @@ target_getter (MprocProcess *process,
         g_error ("%s", error->message);
       g_usleep (200 * 1000);
       mproc_event_set (event);
+      return 0;
+    }
+  else if (g_str_equal (mode, "simple-put"))
+    {
+      g_autoptr(MprocSimpleQueue) sq = mproc_manager_new_simple_queue (manager, "sq", NULL, &error);
+
+      if (sq == NULL)
+        g_error ("%s", error->message);
+      g_usleep (200 * 1000);
+      if (!mproc_simple_queue_put (sq, g_variant_new_string ("from the child"), NULL, &error))
+        g_error ("%s", error->message);
+      /* the put is pipelined: a round trip makes sure it reached the server */
+      (void) mproc_simple_queue_is_empty (sq);
       return 0;
     }
   else if (g_str_equal (mode, "lock-and-die"))
@@ -670,14 +756,131 @@ test_queue (void)
   g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
   /* what a remote queue does not do is an error, not a crash */
   g_assert_null (mproc_queue_create_source (queue));
-  {
-    g_autoptr(GAsyncResult) result = NULL;
+}
 
-    mproc_queue_get_async (queue, 0, NULL, store_result, &result);
-    g_assert_null (mproc_queue_get_finish (queue, wait_result (&result), &error));
-    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
-    g_clear_error (&error);
-  }
+static gboolean
+cancel_later (gpointer data)
+{
+  g_cancellable_cancel (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_queue_async (void)
+{
+  g_autofree char *uri = unique_uri (redis->uri);
+  g_autoptr(MprocManager) manager = open_manager (uri);
+  g_autoptr(MprocQueue) queue = NULL;
+  g_autoptr(MprocJoinableQueue) jobs = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *results[2] = { NULL, NULL };
+  GAsyncResult *result = NULL;
+  guint threads;
+  gint64 start;
+  int sum = 0;
+
+  g_test_summary ("put_async and get_async of a queue in Redis: on the caller's main context, "
+                  "no thread, a waiting get woken by a put, timeouts and cancellation");
+  queue = mproc_manager_new_queue (manager, "qa", NULL, &error);
+  g_assert_no_error (error);
+  /* connected, so that only the calls below could add a thread */
+  g_assert_cmpuint (mproc_queue_get_qsize (queue), ==, 0);
+  threads = test_count_threads ();
+
+  for (int i = 0; i < 3; i++)
+    {
+      mproc_queue_put_async (queue, g_variant_new_int32 (i), -1, NULL, store_result, &result);
+      g_assert_true (mproc_queue_put_finish (queue, wait_result (&result), &error));
+      g_assert_no_error (error);
+      g_clear_object (&result);
+    }
+  g_assert_cmpuint (mproc_queue_get_qsize (queue), ==, 3);
+  for (int i = 0; i < 3; i++)
+    {
+      mproc_queue_get_async (queue, i == 0 ? 0 : -1, NULL, store_result, &result);
+      value = mproc_queue_get_finish (queue, wait_result (&result), &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int32 (value), ==, i);
+      g_clear_pointer (&value, g_variant_unref);
+      g_clear_object (&result);
+    }
+
+  /* two gets waiting on an empty queue, each on its own connection, both
+   * woken by puts made meanwhile */
+  mproc_queue_get_async (queue, -1, NULL, store_result, &results[0]);
+  mproc_queue_get_async (queue, -1, NULL, store_result, &results[1]);
+  for (int i = 0; i < 20; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_null (results[0]);
+  g_assert_null (results[1]);
+  g_assert_true (mproc_queue_put (queue, g_variant_new_int32 (10), -1, NULL, &error));
+  g_assert_true (mproc_queue_put (queue, g_variant_new_int32 (20), -1, NULL, &error));
+  for (int i = 0; i < 2; i++)
+    {
+      value = mproc_queue_get_finish (queue, wait_result (&results[i]), &error);
+      g_assert_no_error (error);
+      sum += g_variant_get_int32 (value);
+      g_clear_pointer (&value, g_variant_unref);
+      g_clear_object (&results[i]);
+    }
+  g_assert_cmpint (sum, ==, 30);
+  g_assert_cmpuint (test_count_threads (), ==, threads);
+
+  /* nothing there: Empty at once without waiting, or after the timeout */
+  mproc_queue_get_async (queue, 0, NULL, store_result, &result);
+  g_assert_null (mproc_queue_get_finish (queue, wait_result (&result), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_EMPTY);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  start = g_get_monotonic_time ();
+  mproc_queue_get_async (queue, 300 * 1000, NULL, store_result, &result);
+  g_assert_null (mproc_queue_get_finish (queue, wait_result (&result), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_EMPTY);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 250 * 1000);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+
+  /* cancelled while waiting: returns at once, and its connection is
+   * closed, so it takes nothing put later */
+  start = g_get_monotonic_time ();
+  mproc_queue_get_async (queue, -1, cancellable, store_result, &result);
+  g_timeout_add (100, cancel_later, cancellable);
+  g_assert_null (mproc_queue_get_finish (queue, wait_result (&result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+  g_assert_true (mproc_queue_put (queue, g_variant_new_int32 (7), -1, NULL, &error));
+  value = mproc_queue_get (queue, 5 * G_USEC_PER_SEC, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_variant_get_int32 (value), ==, 7);
+  g_clear_pointer (&value, g_variant_unref);
+
+  /* a JoinableQueue's put_async counts the item before it returns */
+  jobs = mproc_manager_new_joinable_queue (manager, "ja", NULL, &error);
+  g_assert_no_error (error);
+  mproc_queue_put_async (MPROC_QUEUE (jobs), g_variant_new_string ("job"), -1, NULL, store_result, &result);
+  g_assert_true (mproc_queue_put_finish (MPROC_QUEUE (jobs), wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_false (mproc_joinable_queue_join (jobs, 100 * 1000, NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  value = mproc_queue_get (MPROC_QUEUE (jobs), 5 * G_USEC_PER_SEC, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "job");
+  g_assert_true (mproc_joinable_queue_task_done (jobs, &error));
+  g_assert_true (mproc_joinable_queue_join (jobs, 5 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_no_error (error);
+  /* what it does not do asynchronously is an error, not a crash */
+  mproc_queue_get_async (MPROC_QUEUE (jobs), 0, NULL, store_result, &result);
+  g_assert_null (mproc_queue_get_finish (MPROC_QUEUE (jobs), wait_result (&result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  g_clear_error (&error);
+  g_clear_object (&result);
 }
 
 static void
@@ -941,6 +1144,192 @@ test_event (void)
   g_assert_false (mproc_event_is_set (event));
 }
 
+static void
+test_lock_async (void)
+{
+  g_autofree char *base = unique_uri (redis->uri);
+  g_autofree char *uri = g_strdup_printf ("%s&lease=0.5", base);
+  g_autoptr(MprocManager) manager = open_manager (uri);
+  g_autoptr(MprocLock) lock = NULL;
+  g_autoptr(MprocLock) other = NULL;
+  g_autoptr(MprocLock) dead = NULL;
+  g_autoptr(MprocProcess) holder = NULL;
+  g_autoptr(GVariant) got = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+  guint threads;
+  gint64 start;
+
+  g_test_summary ("acquire_async of a lease lock in Redis: woken by a release, times out, is "
+                  "cancelled, and gets OWNER_DIED after its holder is SIGKILLed, with no thread");
+  lock = mproc_manager_new_lock (manager, "la", NULL, &error);
+  g_assert_no_error (error);
+  other = mproc_manager_new_lock (manager, "la", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_lock_acquire (lock, -1, NULL, &error));
+  threads = test_count_threads ();
+
+  /* held: a timed acquire_async times out, a cancelled one returns at once */
+  start = g_get_monotonic_time ();
+  mproc_lock_acquire_async (other, 200 * 1000, NULL, store_result, &result);
+  g_assert_false (mproc_lock_acquire_finish (other, wait_result (&result), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 150 * 1000);
+  start = g_get_monotonic_time ();
+  mproc_lock_acquire_async (other, -1, cancellable, store_result, &result);
+  g_timeout_add (100, cancel_later, cancellable);
+  g_assert_false (mproc_lock_acquire_finish (other, wait_result (&result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+  g_assert_false (mproc_lock_is_owned (other));
+
+  /* a release wakes a waiting acquire_async, well before any lease runs out */
+  mproc_lock_acquire_async (other, -1, NULL, store_result, &result);
+  for (int i = 0; i < 20; i++)
+    g_main_context_iteration (NULL, FALSE);
+  g_assert_null (result);
+  start = g_get_monotonic_time ();
+  g_assert_true (mproc_lock_release (lock, &error));
+  g_assert_true (mproc_lock_acquire_finish (other, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 400 * 1000);
+  g_assert_true (mproc_lock_is_owned (other));
+  /* the same object, held: an error, not a wait */
+  mproc_lock_acquire_async (other, -1, NULL, store_result, &result);
+  g_assert_false (mproc_lock_acquire_finish (other, wait_result (&result), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_INVALID_STATE);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  g_assert_true (mproc_lock_release (other, &error));
+  g_assert_cmpuint (test_count_threads (), ==, threads);
+
+  /* its holder killed: OWNER_DIED after the lease, and held */
+  dead = mproc_manager_new_lock (manager, "l", NULL, &error);
+  g_assert_no_error (error);
+  holder = mproc_process_new ("getter", g_variant_new ("(ss)", uri, "lock-and-die"));
+  g_assert_true (mproc_process_start (holder, &error));
+  got = wait_got (manager);
+  kill (mproc_process_get_pid (holder), SIGKILL);
+  mproc_process_join (holder, 10 * G_USEC_PER_SEC, NULL, NULL);
+  start = g_get_monotonic_time ();
+  mproc_lock_acquire_async (dead, 5 * G_USEC_PER_SEC, NULL, store_result, &result);
+  g_assert_false (mproc_lock_acquire_finish (dead, wait_result (&result), &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_OWNER_DIED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+  g_assert_true (mproc_lock_is_owned (dead));
+  g_assert_true (mproc_lock_release (dead, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_simple_queue (void)
+{
+  g_autofree char *uri = unique_uri (redis->uri);
+  g_autoptr(MprocManager) manager = open_manager (uri);
+  g_autoptr(MprocSimpleQueue) sq = NULL;
+  g_autoptr(MprocQueue) same = NULL;
+  g_autoptr(MprocProcess) child = NULL;
+  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+
+  g_test_summary ("A SimpleQueue in Redis: FIFO put and get, get_async woken by another process's put");
+  sq = mproc_manager_new_simple_queue (manager, "sq", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (mproc_simple_queue_is_empty (sq));
+  g_assert_true (mproc_simple_queue_put (sq, g_variant_new_int32 (1), NULL, &error));
+  g_assert_true (mproc_simple_queue_put (sq, g_variant_new_int32 (2), NULL, &error));
+  g_assert_no_error (error);
+  g_assert_false (mproc_simple_queue_is_empty (sq));
+  /* the same LIST as the Queue of that name */
+  same = mproc_manager_new_queue (manager, "sq", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (mproc_queue_get_qsize (same), ==, 2);
+  for (int i = 1; i <= 2; i++)
+    {
+      value = mproc_simple_queue_get (sq, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (g_variant_get_int32 (value), ==, i);
+      g_clear_pointer (&value, g_variant_unref);
+    }
+  g_assert_true (mproc_simple_queue_is_empty (sq));
+
+  mproc_simple_queue_get_async (sq, NULL, store_result, &result);
+  child = mproc_process_new ("getter", g_variant_new ("(ss)", uri, "simple-put"));
+  g_assert_true (mproc_process_start (child, &error));
+  value = mproc_simple_queue_get_finish (sq, wait_result (&result), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "from the child");
+  g_clear_object (&result);
+  join_ok (child);
+
+  /* closed: as locally */
+  mproc_simple_queue_close (sq);
+  g_assert_false (mproc_simple_queue_put (sq, g_variant_new_int32 (3), NULL, &error));
+  g_assert_error (error, MPROC_ERROR, MPROC_ERROR_CLOSED);
+  g_clear_error (&error);
+}
+
+static void
+test_event_async (void)
+{
+  g_autofree char *uri = unique_uri (redis->uri);
+  g_autoptr(MprocManager) manager = open_manager (uri);
+  g_autoptr(MprocEvent) event = NULL;
+  g_autoptr(MprocProcess) setter = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  GAsyncResult *result = NULL;
+  guint threads;
+  gint64 start;
+
+  g_test_summary ("wait_async of an event in Redis: times out with FALSE, is woken by a set in "
+                  "another process, is cancelled at once, with no thread");
+  event = mproc_manager_new_event (manager, "e", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_false (mproc_event_is_set (event));
+  threads = test_count_threads ();
+
+  start = g_get_monotonic_time ();
+  mproc_event_wait_async (event, 200 * 1000, NULL, store_result, &result);
+  g_assert_false (mproc_event_wait_finish (event, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 150 * 1000);
+
+  start = g_get_monotonic_time ();
+  mproc_event_wait_async (event, -1, cancellable, store_result, &result);
+  g_timeout_add (100, cancel_later, cancellable);
+  g_assert_false (mproc_event_wait_finish (event, wait_result (&result), &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, G_USEC_PER_SEC);
+
+  mproc_event_wait_async (event, 10 * G_USEC_PER_SEC, NULL, store_result, &result);
+  setter = mproc_process_new ("getter", g_variant_new ("(ss)", uri, "set-event"));
+  g_assert_true (mproc_process_start (setter, &error));
+  g_assert_true (mproc_event_wait_finish (event, wait_result (&result), &error));
+  g_assert_no_error (error);
+  g_clear_object (&result);
+  join_ok (setter);
+  g_assert_cmpuint (test_count_threads (), ==, threads);
+
+  /* already set: at once */
+  mproc_event_wait_async (event, 0, NULL, store_result, &result);
+  g_assert_true (mproc_event_wait_finish (event, wait_result (&result), &error));
+  g_clear_object (&result);
+  mproc_event_clear (event);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -964,12 +1353,17 @@ main (int argc, char *argv[])
   g_test_add_func ("/mproc/redis/malformed", test_malformed);
   g_test_add_func ("/mproc/redis/auth", test_auth);
   g_test_add_func ("/mproc/redis/bad-uri", test_bad_uri);
+  g_test_add_func ("/mproc/redis/manager-uri-env", test_manager_uri_env);
   g_test_add_func ("/mproc/redis/queue", test_queue);
+  g_test_add_func ("/mproc/redis/queue-async", test_queue_async);
+  g_test_add_func ("/mproc/redis/simple-queue", test_simple_queue);
   g_test_add_func ("/mproc/redis/joinable-getter-killed", test_joinable_getter_killed);
   g_test_add_func ("/mproc/redis/lock-holder-killed", test_lock_holder_killed);
   g_test_add_func ("/mproc/redis/joinable-restart", test_joinable_restart);
   g_test_add_func ("/mproc/redis/tls", test_tls);
   g_test_add_func ("/mproc/redis/event", test_event);
+  g_test_add_func ("/mproc/redis/event-async", test_event_async);
+  g_test_add_func ("/mproc/redis/lock-async", test_lock_async);
 
   if (!g_test_subprocess ())
     redis = test_redis_start (FALSE, NULL);

@@ -52,6 +52,7 @@ G_STATIC_ASSERT (G_N_ELEMENTS (mproc_dbus_error_entries) == MPROC_ERROR_INVALID_
  * Returns: the quark of the domain
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GQuark
 mproc_error_quark (void)

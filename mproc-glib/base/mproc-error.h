@@ -21,6 +21,7 @@ G_BEGIN_DECLS
  * The error domain of mproc-glib.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_ERROR (mproc_error_quark ())
 
@@ -53,12 +54,14 @@ G_BEGIN_DECLS
  *   call (a process started twice or used after close(), a pool joined
  *   while still open);
  *   Python raises `ValueError`, `AssertionError` or `RuntimeError` there.
- *   Since: 0.2
+ *   Since: 0.1
+ *   Stability: Unstable
  *
  * Error codes in the %MPROC_ERROR domain. Cancellation is always reported as
  * %G_IO_ERROR_CANCELLED.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 typedef enum
 {

@@ -37,6 +37,16 @@ typedef struct
                           gint64         timeout_usec,
                           GCancellable  *cancellable,
                           GError       **error);
+  /* Their asynchronous forms, with no thread behind them: they return
+   * @task (taken; the object is its source, its cancellable the call's)
+   * from the task's context, a boolean for put, the message for get. */
+  void      (*put_async) (MprocRemote   *remote,
+                          GVariant      *value,
+                          gint64         timeout_usec,
+                          GTask         *task);
+  void      (*get_async) (MprocRemote   *remote,
+                          gint64         timeout_usec,
+                          GTask         *task);
   /* locks */
   gboolean  (*acquire)   (MprocRemote   *remote,
                           gint64         timeout_usec,
@@ -45,6 +55,10 @@ typedef struct
   gboolean  (*release)   (MprocRemote   *remote,
                           GError       **error);
   gboolean  (*is_owned)  (MprocRemote   *remote);
+  /* returns @task (taken) with acquire's boolean and error */
+  void      (*acquire_async) (MprocRemote *remote,
+                              gint64       timeout_usec,
+                              GTask       *task);
   /* events: set (TRUE) or clear; wait() is FALSE without @error on timeout */
   void      (*event_set) (MprocRemote   *remote,
                           gboolean       value);
@@ -53,6 +67,10 @@ typedef struct
                           gint64         timeout_usec,
                           GCancellable  *cancellable,
                           GError       **error);
+  /* returns @task (taken) with event_wait's boolean, as put_async does */
+  void      (*event_wait_async) (MprocRemote *remote,
+                                 gint64       timeout_usec,
+                                 GTask       *task);
   void      (*free)      (MprocRemote   *remote);
 } MprocRemoteClass;
 

@@ -29,6 +29,7 @@
  * The interface has no public methods: the library's classes implement it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 G_DEFINE_INTERFACE (MprocShareable, mproc_shareable, G_TYPE_OBJECT)

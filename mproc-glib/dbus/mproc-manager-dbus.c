@@ -88,6 +88,7 @@ static GPtrArray *registry;   /* Registered*, never freed */
  * their default flags: their methods run in the server's main loop.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_register_dbus_object (const char                 *object_path,
@@ -622,6 +623,7 @@ G_LOCK_DEFINE_STATIC (address_data);
  *   address yet or is reached over another transport than a local socket
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 const char *
 mproc_manager_get_dbus_address (MprocManager *self)
@@ -723,6 +725,7 @@ check_plane_peer (GSocketConnection  *stream,
  * Returns: (transfer full): a new connection, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GDBusConnection *
 mproc_manager_dup_dbus_connection (MprocManager  *self,
@@ -798,6 +801,7 @@ plane_connected_cb (GObject      *source,
  * [method@Mproc.Manager.dup_dbus_connection_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_dup_dbus_connection_async (MprocManager        *self,
@@ -841,6 +845,7 @@ mproc_manager_dup_dbus_connection_async (MprocManager        *self,
  * Returns: (transfer full): a new connection, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GDBusConnection *
 mproc_manager_dup_dbus_connection_finish (MprocManager  *self,

@@ -24,6 +24,7 @@ G_BEGIN_DECLS
  * and `org.gnome.Mproc.Namespace` interfaces on its D-Bus address.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_MANAGER_DBUS_OBJECT_PATH "/org/gnome/Mproc/Manager"
 
@@ -38,6 +39,7 @@ G_BEGIN_DECLS
  * Returns: (transfer full): a new interface skeleton
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 typedef GDBusInterfaceSkeleton *(*MprocManagerDBusObjectFunc) (gpointer user_data);
 

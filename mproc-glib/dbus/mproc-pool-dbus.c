@@ -705,6 +705,7 @@ return_gerror (GDBusMethodInvocation *invocation,
  *   @error with its message stripped
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GError *
 mproc_dbus_error_decode (const GError *error)
@@ -1465,6 +1466,7 @@ pool_interface_info (GError **error)
  *   @object_path)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_pool_export (MprocPool        *self,
@@ -1549,6 +1551,7 @@ lookup_export (MprocPool *pool,
  * the export lets go of the pool and the connection once they are over.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_unexport (MprocPool *self,
@@ -1589,6 +1592,7 @@ mproc_pool_unexport (MprocPool *self,
  * session bus by default).
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_set_export_limits (MprocPool *self,

@@ -23,6 +23,7 @@ G_BEGIN_DECLS
  * `$datadir/dbus-1/interfaces/org.gnome.Mproc.Pool1.xml`.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_POOL_DBUS_INTERFACE "org.gnome.Mproc.Pool1"
 
@@ -33,6 +34,7 @@ G_BEGIN_DECLS
  * default (an item of a map counts as one).
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_POOL_EXPORT_DEFAULT_MAX_QUEUED 1000000
 
@@ -43,6 +45,7 @@ G_BEGIN_DECLS
  * arguments of the call, or the memory of a `MapFd` call).
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_POOL_EXPORT_DEFAULT_MAX_MESSAGE_SIZE (64 * 1024 * 1024)
 

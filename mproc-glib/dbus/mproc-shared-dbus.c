@@ -447,6 +447,7 @@ shared_export (GObject          *object,
  *   @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_shared_export_dict (MprocDict        *dict,
@@ -483,6 +484,7 @@ mproc_shared_export_dict (MprocDict        *dict,
  *   @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_shared_export_namespace (MprocNamespace   *ns,
@@ -510,6 +512,7 @@ mproc_shared_export_namespace (MprocNamespace   *ns,
  * they are over.  The proxy stays watched (see [method@Mproc.Dict.unwatch]).
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_shared_unexport (guint export_id)

@@ -56,6 +56,7 @@
  * its end open until it completes: cancel it before relying on the close.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 #define PIPE_CAPACITY (256 * 1024)
@@ -165,7 +166,8 @@ mproc_connection_class_init (MprocConnectionClass *klass)
    * Whether both ends send and receive. A one-way end made alone
    * receives, and its peer ([method@Mproc.Connection.take_peer]) sends.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_DUPLEX] =
     g_param_spec_boolean ("duplex", NULL, NULL,
@@ -404,6 +406,7 @@ mproc_connection_initable_init (GInitableIface *iface)
  * Returns: (skip): %TRUE on success, else %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_pipe_new (gboolean           duplex,
@@ -437,7 +440,8 @@ mproc_pipe_new (gboolean           duplex,
  *
  * Returns: (transfer full) (nullable): the other end, or %NULL
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 MprocConnection *
 mproc_connection_take_peer (MprocConnection *self)
@@ -458,6 +462,7 @@ mproc_connection_take_peer (MprocConnection *self)
  * Returns: whether this end can receive
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_get_readable (MprocConnection *self)
@@ -477,6 +482,7 @@ mproc_connection_get_readable (MprocConnection *self)
  * Returns: whether this end can send
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_get_writable (MprocConnection *self)
@@ -529,6 +535,7 @@ check_ring (MprocConnection  *self,
  *   %G_IO_ERROR_CANCELLED)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_send_with_fds (MprocConnection  *self,
@@ -575,6 +582,7 @@ mproc_connection_send_with_fds (MprocConnection  *self,
  * Returns: %TRUE once sent, else %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_send (MprocConnection  *self,
@@ -596,6 +604,7 @@ mproc_connection_send (MprocConnection  *self,
  * Sends @value without blocking the calling thread.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_connection_send_async (MprocConnection     *self,
@@ -632,6 +641,7 @@ mproc_connection_send_async (MprocConnection     *self,
  * Returns: %TRUE if sent, else %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_send_finish (MprocConnection  *self,
@@ -660,6 +670,7 @@ mproc_connection_send_finish (MprocConnection  *self,
  * Returns: %TRUE once sent, else %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_send_bytes (MprocConnection  *self,
@@ -710,6 +721,7 @@ mproc_connection_send_bytes (MprocConnection  *self,
  *   %MPROC_ERROR_BROKEN when the other end is closed and nothing is left
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GBytes *
 mproc_connection_recv_bytes (MprocConnection  *self,
@@ -743,6 +755,7 @@ mproc_connection_recv_bytes (MprocConnection  *self,
  *   %MPROC_ERROR_INVALID_MESSAGE when the bytes are not a valid value
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_connection_recv_with_fds (MprocConnection  *self,
@@ -789,6 +802,7 @@ mproc_connection_recv_with_fds (MprocConnection  *self,
  * Returns: (transfer full): the value, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_connection_recv (MprocConnection  *self,
@@ -810,6 +824,7 @@ mproc_connection_recv (MprocConnection  *self,
  * thread; call [method@Mproc.Connection.recv_finish] from @callback.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_connection_recv_async (MprocConnection     *self,
@@ -831,6 +846,7 @@ mproc_connection_recv_async (MprocConnection     *self,
  * Returns: (transfer full): the value, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_connection_recv_finish (MprocConnection  *self,
@@ -853,6 +869,7 @@ mproc_connection_recv_finish (MprocConnection  *self,
  * Receives the next message as bytes without blocking the calling thread.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_connection_recv_bytes_async (MprocConnection     *self,
@@ -886,6 +903,7 @@ mproc_connection_recv_bytes_async (MprocConnection     *self,
  * Returns: (transfer full): the message, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GBytes *
 mproc_connection_recv_bytes_finish (MprocConnection  *self,
@@ -912,6 +930,7 @@ mproc_connection_recv_bytes_finish (MprocConnection  *self,
  *   %MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, %MPROC_ERROR_CLOSED
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_poll (MprocConnection  *self,
@@ -942,6 +961,7 @@ mproc_connection_poll (MprocConnection  *self,
  * Waits like [method@Mproc.Connection.poll] without blocking the calling thread.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_connection_poll_async (MprocConnection     *self,
@@ -975,6 +995,7 @@ mproc_connection_poll_async (MprocConnection     *self,
  * Returns: %TRUE when a receive would not block, else %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_poll_finish (MprocConnection  *self,
@@ -996,6 +1017,7 @@ mproc_connection_poll_finish (MprocConnection  *self,
  * end's receives report end-of-file (%MPROC_ERROR_BROKEN).
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_connection_close (MprocConnection *self)
@@ -1015,6 +1037,7 @@ mproc_connection_close (MprocConnection *self)
  * Returns: whether [method@Mproc.Connection.close] was called
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_connection_is_closed (MprocConnection *self)

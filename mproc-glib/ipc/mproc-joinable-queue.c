@@ -25,6 +25,7 @@
  * it done, so join() then waits (Python does the same): use a timeout.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 struct _MprocJoinableQueue
@@ -55,6 +56,7 @@ mproc_joinable_queue_init (MprocJoinableQueue *self)
  * Returns: (transfer full): a new queue, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocJoinableQueue *
 mproc_joinable_queue_new (guint    maxsize,
@@ -77,6 +79,7 @@ mproc_joinable_queue_new (guint    maxsize,
  *   %MPROC_ERROR_CLOSED
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_joinable_queue_task_done (MprocJoinableQueue  *self,
@@ -110,6 +113,7 @@ mproc_joinable_queue_task_done (MprocJoinableQueue  *self,
  *   (%MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, %MPROC_ERROR_CLOSED)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_joinable_queue_join (MprocJoinableQueue  *self,
@@ -145,6 +149,7 @@ mproc_joinable_queue_join (MprocJoinableQueue  *self,
  * main context, without blocking it and without a thread.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_joinable_queue_join_async (MprocJoinableQueue  *self,
@@ -181,6 +186,7 @@ mproc_joinable_queue_join_async (MprocJoinableQueue  *self,
  * Returns: %TRUE when no item is unfinished, else %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_joinable_queue_join_finish (MprocJoinableQueue  *self,

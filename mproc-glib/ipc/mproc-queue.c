@@ -28,12 +28,30 @@
  * queue to a child with [method@Mproc.Process.add_object] (or as a property of an
  * #MprocProcess subclass).
  *
+ * **C**
+ *
  * |[<!-- language="C" -->
  * g_autoptr(MprocQueue) queue = mproc_queue_new (0, NULL);
  *
  * mproc_queue_put (queue, g_variant_new ("(ii)", 6, 7), -1, NULL, &error);
  * value = mproc_queue_get (queue, -1, NULL, &error);
  * ]|
+ *
+ * **Python**
+ *
+ * ```python
+ * queue = Mproc.Queue()              # the Mproc override's forms
+ * queue.put((6, 7))                  # a (xx)
+ * value = queue.get()                # (6, 7)
+ * ```
+ *
+ * **GJS**
+ *
+ * ```js
+ * const queue = Mproc.Queue.new(0);
+ * queue.put([6, 7], -1, null);       // an ax, converted by the GJS override
+ * const value = queue.get(-1, null).deepUnpack();   // [6, 7]
+ * ```
  *
  * The queue is a ring of bytes in shared memory (#MprocQueue:capacity bytes,
  * 4 MiB by default): a message is serialised straight into it by
@@ -65,6 +83,7 @@
  * caller.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 typedef struct
@@ -407,6 +426,7 @@ mproc_queue_class_init (MprocQueueClass *klass)
    * number (the byte capacity still applies: a put waits for room).
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_MAXSIZE] =
     g_param_spec_uint ("maxsize", NULL, NULL, 0, G_MAXUINT, 0,
@@ -421,6 +441,7 @@ mproc_queue_class_init (MprocQueueClass *klass)
    * 0 at construction means %MPROC_QUEUE_DEFAULT_CAPACITY.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_CAPACITY] =
     g_param_spec_uint64 ("capacity", NULL, NULL, 0, G_MAXUINT32 / 2 + 1, MPROC_QUEUE_DEFAULT_CAPACITY,
@@ -454,6 +475,7 @@ mproc_queue_init (MprocQueue *self)
  *   shared memory cannot be created
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocQueue *
 mproc_queue_new (guint    maxsize,
@@ -475,6 +497,7 @@ mproc_queue_new (guint    maxsize,
  * Returns: (transfer full): a new queue, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocQueue *
 mproc_queue_new_full (guint    maxsize,
@@ -499,6 +522,7 @@ mproc_queue_new_full (guint    maxsize,
  * Returns: the most messages @self holds, 0 for no limit
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_queue_get_maxsize (MprocQueue *self)
@@ -521,6 +545,7 @@ mproc_queue_get_maxsize (MprocQueue *self)
  * Returns: the byte size of the shared ring of @self
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gsize
 mproc_queue_get_capacity (MprocQueue *self)
@@ -555,6 +580,7 @@ mproc_queue_get_capacity (MprocQueue *self)
  *   %MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED or %MPROC_ERROR_CLOSED
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_put (MprocQueue    *self,
@@ -601,6 +627,7 @@ mproc_queue_put (MprocQueue    *self,
  * Returns: %TRUE once @value is in the queue, else %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_put_nowait (MprocQueue  *self,
@@ -628,6 +655,7 @@ mproc_queue_put_nowait (MprocQueue  *self,
  *   as [method@Mproc.Queue.put]
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_put_int64 (MprocQueue    *self,
@@ -663,6 +691,7 @@ mproc_queue_put_int64 (MprocQueue    *self,
  * Call [method@Mproc.Queue.put_finish] from @callback.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_queue_put_async (MprocQueue          *self,
@@ -674,6 +703,7 @@ mproc_queue_put_async (MprocQueue          *self,
 {
   g_autoptr(GVariant) sunk = NULL;
   g_autoptr(GError) error = NULL;
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_if_fail (MPROC_IS_QUEUE (self));
@@ -681,6 +711,15 @@ mproc_queue_put_async (MprocQueue          *self,
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   sunk = g_variant_ref_sink (value);
+  remote = mproc_remote_get (self);
+  if (remote != NULL && remote->klass->put_async != NULL)
+    {
+      GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, mproc_queue_put_async);
+      remote->klass->put_async (remote, sunk, timeout_usec, task);
+      return;
+    }
   ring = mproc_queue_get_ring (self, &error);
   if (ring == NULL)
     {
@@ -702,6 +741,7 @@ mproc_queue_put_async (MprocQueue          *self,
  * Returns: %TRUE if the message was put, else %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_put_finish (MprocQueue    *self,
@@ -711,6 +751,8 @@ mproc_queue_put_finish (MprocQueue    *self,
   g_return_val_if_fail (MPROC_IS_QUEUE (self), FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
 
+  if (g_async_result_is_tagged (result, mproc_queue_put_async))
+    return g_task_propagate_boolean (G_TASK (result), error);
   return mproc_ring_put_finish (result, error);
 }
 
@@ -741,6 +783,7 @@ decode_or_null (GBytes  *bytes,
  *   dropped: the next get goes on with the next message)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_queue_get (MprocQueue    *self,
@@ -776,6 +819,7 @@ mproc_queue_get (MprocQueue    *self,
  * Returns: (transfer full): the message, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_queue_get_nowait (MprocQueue  *self,
@@ -803,6 +847,7 @@ mproc_queue_get_nowait (MprocQueue  *self,
  *   message that is not an `int64`
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_get_int64 (MprocQueue    *self,
@@ -840,6 +885,7 @@ mproc_queue_get_int64 (MprocQueue    *self,
  * context; call [method@Mproc.Queue.get_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_queue_get_async (MprocQueue          *self,
@@ -849,11 +895,21 @@ mproc_queue_get_async (MprocQueue          *self,
                        gpointer             user_data)
 {
   g_autoptr(GError) error = NULL;
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_if_fail (MPROC_IS_QUEUE (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
+  remote = mproc_remote_get (self);
+  if (remote != NULL && remote->klass->get_async != NULL)
+    {
+      GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, mproc_queue_get_async);
+      remote->klass->get_async (remote, timeout_usec, task);
+      return;
+    }
   ring = mproc_queue_get_ring (self, &error);
   if (ring == NULL)
     {
@@ -874,6 +930,7 @@ mproc_queue_get_async (MprocQueue          *self,
  * Returns: (transfer full): the message, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_queue_get_finish (MprocQueue    *self,
@@ -885,6 +942,8 @@ mproc_queue_get_finish (MprocQueue    *self,
   g_return_val_if_fail (MPROC_IS_QUEUE (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
+  if (g_async_result_is_tagged (result, mproc_queue_get_async))
+    return g_task_propagate_pointer (G_TASK (result), error);
   bytes = mproc_ring_get_finish (result, NULL, error);
   return decode_or_null (bytes, error);
 }
@@ -900,6 +959,7 @@ mproc_queue_get_finish (MprocQueue    *self,
  * Returns: the approximate number of messages
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_queue_get_qsize (MprocQueue *self)
@@ -929,6 +989,7 @@ mproc_queue_get_qsize (MprocQueue *self)
  * Returns: %TRUE if empty
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_is_empty (MprocQueue *self)
@@ -946,6 +1007,7 @@ mproc_queue_is_empty (MprocQueue *self)
  * Returns: %TRUE if full
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_is_full (MprocQueue *self)
@@ -968,6 +1030,7 @@ mproc_queue_is_full (MprocQueue *self)
  * shared memory is released with the last reference.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_queue_close (MprocQueue *self)
@@ -989,6 +1052,7 @@ mproc_queue_close (MprocQueue *self)
  * Returns: whether [method@Mproc.Queue.close] was called in this process
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_queue_is_closed (MprocQueue *self)
@@ -1013,6 +1077,7 @@ mproc_queue_is_closed (MprocQueue *self)
  * exit, and nothing put is dropped when the process exits.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_queue_join_thread (MprocQueue *self)
@@ -1031,6 +1096,7 @@ mproc_queue_join_thread (MprocQueue *self)
  * or a signal): readers never see a partial message.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_queue_cancel_join_thread (MprocQueue *self)
@@ -1051,6 +1117,7 @@ mproc_queue_cancel_join_thread (MprocQueue *self)
  * Returns: (transfer full): a new #GSource
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GSource *
 mproc_queue_create_source (MprocQueue *self)

@@ -22,6 +22,7 @@ G_BEGIN_DECLS
  * (pages are only allocated as they are used).
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_QUEUE_DEFAULT_CAPACITY (4 * 1024 * 1024)
 
@@ -38,6 +39,7 @@ G_DECLARE_DERIVABLE_TYPE (MprocQueue, mproc_queue, MPROC, QUEUE, GObject)
  * derives from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 struct _MprocQueueClass
 {

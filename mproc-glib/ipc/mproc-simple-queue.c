@@ -8,6 +8,7 @@
 #include "mproc-error.h"
 #include "mproc-initable-private.h"
 #include "mproc-queue-private.h"
+#include "mproc-remote-private.h"
 #include "mproc-shareable-private.h"
 #include "mproc-simple-queue.h"
 #include "mproc-wire-private.h"
@@ -32,6 +33,7 @@
  * queue.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 struct _MprocSimpleQueue
@@ -91,6 +93,12 @@ mproc_simple_queue_serialize (MprocShareable *shareable,
 {
   MprocSimpleQueue *self = MPROC_SIMPLE_QUEUE (shareable);
 
+  if (mproc_remote_get (self) != NULL)
+    {
+      /* one in Redis is opened by name in the other process */
+      mproc_remote_set_unsupported (error);
+      return NULL;
+    }
   if (!READY (self, error))
     return NULL;
   return mproc_queue_store_serialize (&self->store, fds, error);
@@ -149,6 +157,12 @@ get_ring (MprocSimpleQueue  *self,
       mproc_queue_set_error_closed (error);
       return NULL;
     }
+  if (mproc_remote_get (self) != NULL)
+    {
+      /* what a remote queue does not do goes through here */
+      mproc_remote_set_unsupported (error);
+      return NULL;
+    }
   /* Made with g_object_new() alone (a binding's `new`): make the ring now. */
   if (!READY (self, error))
     return NULL;
@@ -165,6 +179,7 @@ get_ring (MprocSimpleQueue  *self,
  *   shared memory cannot be created
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocSimpleQueue *
 mproc_simple_queue_new (GError **error)
@@ -187,6 +202,7 @@ mproc_simple_queue_new (GError **error)
  * Returns: %TRUE once @value is in the queue, else %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_simple_queue_put (MprocSimpleQueue  *self,
@@ -194,12 +210,19 @@ mproc_simple_queue_put (MprocSimpleQueue  *self,
                         GCancellable      *cancellable,
                         GError           **error)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_SIMPLE_QUEUE (self), FALSE);
   g_return_val_if_fail (value != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (!self->closed && (remote = mproc_remote_get (self)) != NULL)
+    {
+      g_autoptr(GVariant) sunk = g_variant_ref_sink (value);
+
+      return remote->klass->put (remote, sunk, -1, cancellable, error);
+    }
   ring = get_ring (self, error);
   if (ring == NULL)
     {
@@ -222,17 +245,21 @@ mproc_simple_queue_put (MprocSimpleQueue  *self,
  *   (%MPROC_ERROR_INVALID_MESSAGE for a malformed message, which is dropped)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_simple_queue_get (MprocSimpleQueue  *self,
                         GCancellable      *cancellable,
                         GError           **error)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_SIMPLE_QUEUE (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if (!self->closed && (remote = mproc_remote_get (self)) != NULL)
+    return remote->klass->get (remote, -1, cancellable, error);
   ring = get_ring (self, error);
   if (ring == NULL)
     return NULL;
@@ -252,6 +279,7 @@ mproc_simple_queue_get (MprocSimpleQueue  *self,
  * @callback.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_simple_queue_get_async (MprocSimpleQueue    *self,
@@ -260,10 +288,19 @@ mproc_simple_queue_get_async (MprocSimpleQueue    *self,
                               gpointer             user_data)
 {
   g_autoptr(GError) error = NULL;
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_if_fail (MPROC_IS_SIMPLE_QUEUE (self));
 
+  if (!self->closed && (remote = mproc_remote_get (self)) != NULL && remote->klass->get_async != NULL)
+    {
+      GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, mproc_simple_queue_get_async);
+      remote->klass->get_async (remote, -1, task);
+      return;
+    }
   ring = get_ring (self, &error);
   if (ring == NULL)
     {
@@ -284,6 +321,7 @@ mproc_simple_queue_get_async (MprocSimpleQueue    *self,
  * Returns: (transfer full): the message, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_simple_queue_get_finish (MprocSimpleQueue  *self,
@@ -295,6 +333,8 @@ mproc_simple_queue_get_finish (MprocSimpleQueue  *self,
   g_return_val_if_fail (MPROC_IS_SIMPLE_QUEUE (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 
+  if (g_async_result_is_tagged (result, mproc_simple_queue_get_async))
+    return g_task_propagate_pointer (G_TASK (result), error);
   bytes = mproc_ring_get_finish (result, NULL, error);
   return bytes != NULL ? mproc_wire_decode (bytes, error) : NULL;
 }
@@ -309,14 +349,18 @@ mproc_simple_queue_get_finish (MprocSimpleQueue  *self,
  * Returns: whether the queue holds no message (approximate)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_simple_queue_is_empty (MprocSimpleQueue *self)
 {
+  MprocRemote *remote;
   MprocRing *ring;
 
   g_return_val_if_fail (MPROC_IS_SIMPLE_QUEUE (self), TRUE);
 
+  if (!self->closed && (remote = mproc_remote_get (self)) != NULL)
+    return remote->klass->qsize (remote, NULL) <= 0;
   ring = get_ring (self, NULL);
   return ring == NULL || mproc_ring_get_qsize (ring) == 0;
 }
@@ -329,6 +373,7 @@ mproc_simple_queue_is_empty (MprocSimpleQueue *self)
  * %MPROC_ERROR_CLOSED. Other processes are not affected.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_simple_queue_close (MprocSimpleQueue *self)

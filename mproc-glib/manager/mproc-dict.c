@@ -20,12 +20,30 @@
  * every process that has the dictionary sees the same contents, and each
  * operation is atomic.
  *
+ * **C**
+ *
  * |[<!-- language="C" -->
  * g_autoptr(MprocDict) dict = mproc_dict_new (manager, NULL, NULL, &error);
  *
  * mproc_dict_set (dict, g_variant_new_int32 (1), g_variant_new_int32 (2), NULL, &error);
  * value = mproc_dict_get (dict, g_variant_new_int32 (1), NULL, &error);
  * ]|
+ *
+ * **Python**
+ *
+ * ```python
+ * d = manager.dict()                 # the Mproc override's forms
+ * d[1] = 2
+ * value = d[1]                       # 2
+ * ```
+ *
+ * **GJS**
+ *
+ * ```js
+ * const d = Mproc.Dict.new(manager, null, null);
+ * d.set(1, 2, null);                 // plain values: see the GJS override
+ * const value = d.get(1, null).unpack();   // 2
+ * ```
  *
  * Keys are compared by type and value: `1` as an `int32` and `1` as an
  * `int64` are different keys. Snapshots ([method@Mproc.Dict.keys],
@@ -48,6 +66,7 @@
  * emitted in the one of [method@Mproc.Dict.watch]'s caller.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 struct _MprocDict
@@ -143,6 +162,7 @@ mproc_dict_class_init (MprocDictClass *klass)
    * value again to know it.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   signals[SIGNAL_CHANGED] =
     g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -196,6 +216,7 @@ mproc_dict_shareable_init (MprocShareableInterface *iface)
  * Returns: (transfer full): the dictionary, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocDict *
 mproc_dict_new (MprocManager  *manager,
@@ -218,6 +239,7 @@ mproc_dict_new (MprocManager  *manager,
  * Returns: (transfer none): the manager
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_dict_get_manager (MprocDict *self)
@@ -261,6 +283,7 @@ dict_event (GObject  *proxy,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_watch (MprocDict     *self,
@@ -282,6 +305,7 @@ mproc_dict_watch (MprocDict     *self,
  * Stops what [method@Mproc.Dict.watch] started.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_unwatch (MprocDict *self)
@@ -355,6 +379,7 @@ dict_lookup (MprocDict     *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_set (MprocDict     *self,
@@ -389,6 +414,7 @@ mproc_dict_set (MprocDict     *self,
  * [method@Mproc.Dict.set_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_set_async (MprocDict           *self,
@@ -418,6 +444,7 @@ mproc_dict_set_async (MprocDict           *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_set_finish (MprocDict     *self,
@@ -445,6 +472,7 @@ mproc_dict_set_finish (MprocDict     *self,
  * Returns: (transfer full): the value of @key, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_get (MprocDict     *self,
@@ -472,6 +500,7 @@ mproc_dict_get (MprocDict     *self,
  * [method@Mproc.Dict.get_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_get_async (MprocDict           *self,
@@ -499,6 +528,7 @@ mproc_dict_get_async (MprocDict           *self,
  * Returns: (transfer full): the value of @key, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_get_finish (MprocDict     *self,
@@ -527,6 +557,7 @@ mproc_dict_get_finish (MprocDict     *self,
  * Returns: (transfer full): the value of @key or @default_value, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_get_default (MprocDict     *self,
@@ -557,6 +588,7 @@ mproc_dict_get_default (MprocDict     *self,
  * [method@Mproc.Dict.get_default_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_get_default_async (MprocDict           *self,
@@ -586,6 +618,7 @@ mproc_dict_get_default_async (MprocDict           *self,
  * Returns: (transfer full): the value of @key or @default_value, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_get_default_finish (MprocDict     *self,
@@ -614,6 +647,7 @@ mproc_dict_get_default_finish (MprocDict     *self,
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_contains (MprocDict     *self,
@@ -657,6 +691,7 @@ mproc_dict_contains (MprocDict     *self,
  * [method@Mproc.Dict.contains_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_contains_async (MprocDict           *self,
@@ -685,6 +720,7 @@ mproc_dict_contains_async (MprocDict           *self,
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_contains_finish (MprocDict     *self,
@@ -714,6 +750,7 @@ mproc_dict_contains_finish (MprocDict     *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_remove (MprocDict     *self,
@@ -745,6 +782,7 @@ mproc_dict_remove (MprocDict     *self,
  * [method@Mproc.Dict.remove_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_remove_async (MprocDict           *self,
@@ -772,6 +810,7 @@ mproc_dict_remove_async (MprocDict           *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_remove_finish (MprocDict     *self,
@@ -801,6 +840,7 @@ mproc_dict_remove_finish (MprocDict     *self,
  * Returns: (transfer full): the value removed, or @default_value, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_pop (MprocDict     *self,
@@ -834,6 +874,7 @@ mproc_dict_pop (MprocDict     *self,
  * [method@Mproc.Dict.pop_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_pop_async (MprocDict           *self,
@@ -862,6 +903,7 @@ mproc_dict_pop_async (MprocDict           *self,
  * Returns: (transfer full): the value removed, or @default_value, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_pop_finish (MprocDict     *self,
@@ -890,6 +932,7 @@ mproc_dict_pop_finish (MprocDict     *self,
  * Returns: (transfer full): the value @key now has, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_setdefault (MprocDict     *self,
@@ -924,6 +967,7 @@ mproc_dict_setdefault (MprocDict     *self,
  * [method@Mproc.Dict.setdefault_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_setdefault_async (MprocDict           *self,
@@ -953,6 +997,7 @@ mproc_dict_setdefault_async (MprocDict           *self,
  * Returns: (transfer full): the value @key now has, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_setdefault_finish (MprocDict     *self,
@@ -985,6 +1030,7 @@ mproc_dict_setdefault_finish (MprocDict     *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_update (MprocDict     *self,
@@ -1016,6 +1062,7 @@ mproc_dict_update (MprocDict     *self,
  * [method@Mproc.Dict.update_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_update_async (MprocDict           *self,
@@ -1043,6 +1090,7 @@ mproc_dict_update_async (MprocDict           *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_update_finish (MprocDict     *self,
@@ -1068,6 +1116,7 @@ mproc_dict_update_finish (MprocDict     *self,
  * Returns: (transfer full): the keys, in insertion order (type `av`), or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_keys (MprocDict     *self,
@@ -1096,6 +1145,7 @@ mproc_dict_keys (MprocDict     *self,
  * [method@Mproc.Dict.keys_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_keys_async (MprocDict           *self,
@@ -1121,6 +1171,7 @@ mproc_dict_keys_async (MprocDict           *self,
  * Returns: (transfer full): the keys, in insertion order (type `av`), or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_keys_finish (MprocDict     *self,
@@ -1146,6 +1197,7 @@ mproc_dict_keys_finish (MprocDict     *self,
  * Returns: (transfer full): the values, in insertion order (type `av`), or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_values (MprocDict     *self,
@@ -1174,6 +1226,7 @@ mproc_dict_values (MprocDict     *self,
  * [method@Mproc.Dict.values_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_values_async (MprocDict           *self,
@@ -1199,6 +1252,7 @@ mproc_dict_values_async (MprocDict           *self,
  * Returns: (transfer full): the values, in insertion order (type `av`), or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_values_finish (MprocDict     *self,
@@ -1224,6 +1278,7 @@ mproc_dict_values_finish (MprocDict     *self,
  * Returns: (transfer full): the (key, value) pairs, in insertion order (type `a(vv)`), or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_items (MprocDict     *self,
@@ -1252,6 +1307,7 @@ mproc_dict_items (MprocDict     *self,
  * [method@Mproc.Dict.items_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_items_async (MprocDict           *self,
@@ -1277,6 +1333,7 @@ mproc_dict_items_async (MprocDict           *self,
  * Returns: (transfer full): the (key, value) pairs, in insertion order (type `a(vv)`), or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_dict_items_finish (MprocDict     *self,
@@ -1302,6 +1359,7 @@ mproc_dict_items_finish (MprocDict     *self,
  * Returns: the number of keys, or -1 with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_dict_len (MprocDict     *self,
@@ -1335,6 +1393,7 @@ mproc_dict_len (MprocDict     *self,
  * [method@Mproc.Dict.len_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_len_async (MprocDict           *self,
@@ -1360,6 +1419,7 @@ mproc_dict_len_async (MprocDict           *self,
  * Returns: the number of keys, or -1 with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_dict_len_finish (MprocDict     *self,
@@ -1385,6 +1445,7 @@ mproc_dict_len_finish (MprocDict     *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_clear (MprocDict     *self,
@@ -1413,6 +1474,7 @@ mproc_dict_clear (MprocDict     *self,
  * [method@Mproc.Dict.clear_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_dict_clear_async (MprocDict           *self,
@@ -1438,6 +1500,7 @@ mproc_dict_clear_async (MprocDict           *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_dict_clear_finish (MprocDict     *self,

@@ -18,6 +18,7 @@
  * #GVariant, and never changes (a changed item is replaced by a new one).
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 struct _MprocListItem
@@ -94,6 +95,7 @@ mproc_list_item_class_init (MprocListItemClass *klass)
    * The item's value.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   item_properties[ITEM_PROP_VALUE] =
     g_param_spec_variant ("value", NULL, NULL, G_VARIANT_TYPE_ANY, NULL,
@@ -116,6 +118,7 @@ mproc_list_item_init (MprocListItem *self)
  * Returns: (transfer full): a new `MprocListItem`
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocListItem *
 mproc_list_item_new (GVariant *value)
@@ -134,6 +137,7 @@ mproc_list_item_new (GVariant *value)
  * Returns: (transfer none): the value
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_item_get_value (MprocListItem *self)
@@ -149,6 +153,8 @@ mproc_list_item_get_value (MprocListItem *self)
  * A list that lives in a manager's server process, like the proxy Python's
  * `Manager().list()` returns: items are #GVariant values, every process that
  * has the list sees the same items, and each operation is atomic.
+ *
+ * **C**
  *
  * |[<!-- language="C" -->
  * g_autoptr(MprocList) list = mproc_list_new (manager, NULL, NULL, &error);
@@ -184,6 +190,7 @@ mproc_list_item_get_value (MprocListItem *self)
  * the main context of [method@Mproc.List.watch]'s caller.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 struct _MprocList
@@ -432,6 +439,7 @@ mproc_list_model_init (GListModelInterface *iface)
  * Returns: (transfer full): the list, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocList *
 mproc_list_new (MprocManager  *manager,
@@ -454,6 +462,7 @@ mproc_list_new (MprocManager  *manager,
  * Returns: (transfer none): the manager
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_list_get_manager (MprocList *self)
@@ -478,6 +487,7 @@ mproc_list_get_manager (MprocList *self)
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_watch (MprocList     *self,
@@ -512,6 +522,7 @@ mproc_list_watch (MprocList     *self,
  * Stops what [method@Mproc.List.watch] started: the model becomes empty.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_unwatch (MprocList *self)
@@ -564,6 +575,7 @@ list_values_to_av (GVariant *values)
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_append (MprocList     *self,
@@ -595,6 +607,7 @@ mproc_list_append (MprocList     *self,
  * [method@Mproc.List.append_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_append_async (MprocList           *self,
@@ -622,6 +635,7 @@ mproc_list_append_async (MprocList           *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_append_finish (MprocList     *self,
@@ -649,6 +663,7 @@ mproc_list_append_finish (MprocList     *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_extend (MprocList     *self,
@@ -680,6 +695,7 @@ mproc_list_extend (MprocList     *self,
  * [method@Mproc.List.extend_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_extend_async (MprocList           *self,
@@ -707,6 +723,7 @@ mproc_list_extend_async (MprocList           *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_extend_finish (MprocList     *self,
@@ -735,6 +752,7 @@ mproc_list_extend_finish (MprocList     *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_insert (MprocList     *self,
@@ -768,6 +786,7 @@ mproc_list_insert (MprocList     *self,
  * [method@Mproc.List.insert_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_insert_async (MprocList           *self,
@@ -796,6 +815,7 @@ mproc_list_insert_async (MprocList           *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_insert_finish (MprocList     *self,
@@ -823,6 +843,7 @@ mproc_list_insert_finish (MprocList     *self,
  * Returns: (transfer full): the item, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_get (MprocList     *self,
@@ -853,6 +874,7 @@ mproc_list_get (MprocList     *self,
  * [method@Mproc.List.get_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_get_async (MprocList           *self,
@@ -879,6 +901,7 @@ mproc_list_get_async (MprocList           *self,
  * Returns: (transfer full): the item, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_get_finish (MprocList     *self,
@@ -907,6 +930,7 @@ mproc_list_get_finish (MprocList     *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_set (MprocList     *self,
@@ -940,6 +964,7 @@ mproc_list_set (MprocList     *self,
  * [method@Mproc.List.set_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_set_async (MprocList           *self,
@@ -968,6 +993,7 @@ mproc_list_set_async (MprocList           *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_set_finish (MprocList     *self,
@@ -995,6 +1021,7 @@ mproc_list_set_finish (MprocList     *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_remove (MprocList     *self,
@@ -1026,6 +1053,7 @@ mproc_list_remove (MprocList     *self,
  * [method@Mproc.List.remove_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_remove_async (MprocList           *self,
@@ -1053,6 +1081,7 @@ mproc_list_remove_async (MprocList           *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_remove_finish (MprocList     *self,
@@ -1080,6 +1109,7 @@ mproc_list_remove_finish (MprocList     *self,
  * Returns: (transfer full): the item removed, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_pop (MprocList     *self,
@@ -1110,6 +1140,7 @@ mproc_list_pop (MprocList     *self,
  * [method@Mproc.List.pop_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_pop_async (MprocList           *self,
@@ -1136,6 +1167,7 @@ mproc_list_pop_async (MprocList           *self,
  * Returns: (transfer full): the item removed, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_pop_finish (MprocList     *self,
@@ -1163,6 +1195,7 @@ mproc_list_pop_finish (MprocList     *self,
  * Returns: the position, or -1 with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_list_index (MprocList     *self,
@@ -1194,6 +1227,7 @@ mproc_list_index (MprocList     *self,
  * [method@Mproc.List.index_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_index_async (MprocList           *self,
@@ -1221,6 +1255,7 @@ mproc_list_index_async (MprocList           *self,
  * Returns: the position, or -1 with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_list_index_finish (MprocList     *self,
@@ -1247,6 +1282,7 @@ mproc_list_index_finish (MprocList     *self,
  * Returns: the number of items equal to @value, or -1 with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_list_count (MprocList     *self,
@@ -1278,6 +1314,7 @@ mproc_list_count (MprocList     *self,
  * [method@Mproc.List.count_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_count_async (MprocList           *self,
@@ -1305,6 +1342,7 @@ mproc_list_count_async (MprocList           *self,
  * Returns: the number of items equal to @value, or -1 with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_list_count_finish (MprocList     *self,
@@ -1330,6 +1368,7 @@ mproc_list_count_finish (MprocList     *self,
  * Returns: the number of items, or -1 with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_list_len (MprocList     *self,
@@ -1358,6 +1397,7 @@ mproc_list_len (MprocList     *self,
  * [method@Mproc.List.len_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_len_async (MprocList           *self,
@@ -1383,6 +1423,7 @@ mproc_list_len_async (MprocList           *self,
  * Returns: the number of items, or -1 with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gssize
 mproc_list_len_finish (MprocList     *self,
@@ -1411,6 +1452,7 @@ mproc_list_len_finish (MprocList     *self,
  * Returns: (transfer full): the items from @start to @stop (type `av`), or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_slice (MprocList     *self,
@@ -1443,6 +1485,7 @@ mproc_list_slice (MprocList     *self,
  * [method@Mproc.List.slice_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_slice_async (MprocList           *self,
@@ -1470,6 +1513,7 @@ mproc_list_slice_async (MprocList           *self,
  * Returns: (transfer full): the items from @start to @stop (type `av`), or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_list_slice_finish (MprocList     *self,
@@ -1495,6 +1539,7 @@ mproc_list_slice_finish (MprocList     *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_clear (MprocList     *self,
@@ -1523,6 +1568,7 @@ mproc_list_clear (MprocList     *self,
  * [method@Mproc.List.clear_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_list_clear_async (MprocList           *self,
@@ -1548,6 +1594,7 @@ mproc_list_clear_async (MprocList           *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_list_clear_finish (MprocList     *self,

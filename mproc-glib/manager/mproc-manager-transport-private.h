@@ -86,4 +86,18 @@ void                         mproc_manager_set_transport      (MprocManager     
 MprocManager                *mproc_manager_transport_for_address (const char           *address,
                                                                   GError              **error);
 
+/* Set, it makes mproc_manager_start() connect to this URI instead of
+ * starting a server: programs written for a local manager run on Redis. */
+#define MPROC_MANAGER_URI_ENV "MPROC_MANAGER_URI"
+/* Binds @manager, not started, to the Redis server at @uri and connects;
+ * the async form returns @task (taken, @manager its source) with a
+ * boolean, from the task's context. */
+gboolean                     mproc_redis_manager_start_for_uri (MprocManager              *manager,
+                                                                const char                *uri,
+                                                                GCancellable              *cancellable,
+                                                                GError                   **error);
+void                         mproc_redis_manager_start_for_uri_async (MprocManager        *manager,
+                                                                      const char          *uri,
+                                                                      GTask               *task);
+
 G_END_DECLS

@@ -35,6 +35,8 @@
  * published under a name, so that processes that only know the manager's
  * address can find it.
  *
+ * **C**
+ *
  * |[<!-- language="C" -->
  * g_autoptr(MprocManager) manager = mproc_manager_new ();
  * g_autoptr(MprocDict) dict = NULL;
@@ -151,6 +153,7 @@
  * complete in the thread-default main context of the caller.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 #define SHUTDOWN_TIMEOUT_USEC  (5 * G_USEC_PER_SEC)
@@ -638,6 +641,7 @@ mproc_manager_class_init (MprocManagerClass *klass)
    * has been started.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_ADDRESS] =
     g_param_spec_string ("address", NULL, NULL, NULL,
@@ -651,6 +655,7 @@ mproc_manager_class_init (MprocManagerClass *klass)
    * default context.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_CONTEXT] =
     g_param_spec_object ("context", NULL, NULL, MPROC_TYPE_CONTEXT,
@@ -809,6 +814,7 @@ mproc_manager_carrier_steal (GObject     *carrier,
  * Returns: (transfer full): a new `MprocManager`
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_new (void)
@@ -825,6 +831,7 @@ mproc_manager_new (void)
  * Returns: (transfer full): a new `MprocManager`
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_new_with_context (MprocContext *context)
@@ -903,7 +910,7 @@ start_server (MprocManager  *self,
   g_autofree char *address = NULL;
   int fd, dbus_fd;
 
-  if (self->address != NULL || self->process != NULL)
+  if (self->address != NULL || self->process != NULL || mproc_manager_get_transport (self) != NULL)
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_STILL_RUNNING,
                            _("The manager has already been started"));
@@ -943,6 +950,43 @@ start_server (MprocManager  *self,
   return TRUE;
 }
 
+/* $MPROC_MANAGER_URI, if set and @self is to use it; "" (with @error)
+ * when @self is started already; NULL: start a server. */
+static const char *
+start_uri (MprocManager  *self,
+           GError       **error)
+{
+  const char *uri = g_getenv (MPROC_MANAGER_URI_ENV);
+
+  if (uri == NULL || uri[0] == '\0')
+    return NULL;
+  if (self->address != NULL || self->process != NULL || mproc_manager_get_transport (self) != NULL)
+    {
+      g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_STILL_RUNNING,
+                           _("The manager has already been started"));
+      return "";
+    }
+  return uri;
+}
+
+static void
+start_uri_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MprocManager *self = MPROC_MANAGER (source);
+  GError *error = NULL;
+
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  self->starter_pid = getpid ();
+  g_task_return_boolean (task, TRUE);
+}
+
 /**
  * mproc_manager_start:
  * @self: a `MprocManager`
@@ -954,9 +998,17 @@ start_server (MprocManager  *self,
  * reference to @self is dropped in this process, or until this process
  * exits, whichever comes first. Blocks for the server's start-up.
  *
+ * When the environment variable `MPROC_MANAGER_URI` is set (to a URI that
+ * [ctor@Mproc.Manager.new_for_uri] takes, `redis://…` or `unix:/…`), no
+ * server starts: @self connects to that Redis server and its dicts, lists
+ * and namespaces live there, so a program written for a local manager runs
+ * unchanged against Redis. Objects handed to children then reach them
+ * through Redis too; [method@Mproc.Manager.shutdown] leaves them in Redis.
+ *
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_start (MprocManager  *self,
@@ -964,11 +1016,20 @@ mproc_manager_start (MprocManager  *self,
                      GError       **error)
 {
   MprocManagerConn *conn;
+  const char *uri;
 
   g_return_val_if_fail (MPROC_IS_MANAGER (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  /* Run unchanged against Redis: the objects live there, no server starts */
+  if ((uri = start_uri (self, error)) != NULL)
+    {
+      if (uri[0] == '\0' || !mproc_redis_manager_start_for_uri (self, uri, cancellable, error))
+        return FALSE;
+      self->starter_pid = getpid ();
+      return TRUE;
+    }
   if (!start_server (self, error))
     return FALSE;
   conn = mproc_manager_get_conn (self, cancellable, error);
@@ -1034,6 +1095,7 @@ start_connected_cb (GObject      *source,
  * context; call [method@Mproc.Manager.start_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_start_async (MprocManager        *self,
@@ -1043,12 +1105,23 @@ mproc_manager_start_async (MprocManager        *self,
 {
   g_autoptr(GTask) task = NULL;
   GError *error = NULL;
+  const char *uri;
 
   g_return_if_fail (MPROC_IS_MANAGER (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_start_async);
+  if ((uri = start_uri (self, &error)) != NULL)
+    {
+      if (uri[0] == '\0')
+        g_task_return_error (task, error);
+      else
+        mproc_redis_manager_start_for_uri_async (self, uri,
+                                                 g_task_new (self, cancellable, start_uri_cb,
+                                                             g_steal_pointer (&task)));
+      return;
+    }
   if (!start_server (self, &error))
     {
       g_task_return_error (task, error);
@@ -1198,6 +1271,7 @@ mproc_manager_get_timeout (MprocManager *self)
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_start_finish (MprocManager  *self,
@@ -1208,6 +1282,14 @@ mproc_manager_start_finish (MprocManager  *self,
   g_return_val_if_fail (g_async_result_is_tagged (result, mproc_manager_start_async), FALSE);
 
   return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* Started by this process for $MPROC_MANAGER_URI: the objects stay in Redis */
+static gboolean
+started_for_uri (MprocManager *self)
+{
+  return self->process == NULL && self->starter_pid == getpid () &&
+         mproc_manager_get_transport (self) != NULL;
 }
 
 /* The server is gone: this process's connection fails every call. */
@@ -1242,11 +1324,14 @@ shutdown_drop_conn (MprocManager *self)
  * and every client's later calls fail with %MPROC_ERROR_BROKEN. Waits (at
  * most 5 s, then kills it) for the server process to exit. Only the process
  * that started the server may stop it. Does nothing if the server has
- * already been stopped.
+ * already been stopped. A manager that [method@Mproc.Manager.start]
+ * connected to `MPROC_MANAGER_URI` has no server: its objects stay in
+ * Redis.
  *
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_shutdown (MprocManager  *self,
@@ -1260,6 +1345,11 @@ mproc_manager_shutdown (MprocManager  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (started_for_uri (self))
+    {
+      self->shut_down = TRUE;
+      return TRUE;
+    }
   if (self->process == NULL || self->starter_pid != getpid ())
     {
       g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_NOT_OWNER,
@@ -1339,6 +1429,7 @@ shutdown_replied_cb (GObject      *source,
  * context, without a thread; see [method@Mproc.Manager.shutdown].
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_shutdown_async (MprocManager        *self,
@@ -1353,6 +1444,12 @@ mproc_manager_shutdown_async (MprocManager        *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_manager_shutdown_async);
+  if (started_for_uri (self))
+    {
+      self->shut_down = TRUE;
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
   if (self->process == NULL || self->starter_pid != getpid ())
     {
       g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_NOT_OWNER, "%s",
@@ -1380,6 +1477,7 @@ mproc_manager_shutdown_async (MprocManager        *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_shutdown_finish (MprocManager  *self,
@@ -1407,6 +1505,7 @@ mproc_manager_shutdown_finish (MprocManager  *self,
  *   with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_connect (const char    *address,
@@ -1459,6 +1558,7 @@ connect_done_cb (GObject      *source,
  * main context, without a thread; see [func@Mproc.Manager.connect].
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_connect_async (const char          *address,
@@ -1488,6 +1588,7 @@ mproc_manager_connect_async (const char          *address,
  * Returns: (transfer full): the connected manager, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_connect_finish (GAsyncResult  *result,
@@ -1519,6 +1620,7 @@ mproc_manager_connect_finish (GAsyncResult  *result,
  * it was opened with.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_set_authkey (MprocManager *self,
@@ -1569,6 +1671,7 @@ mproc_manager_set_authkey (MprocManager *self,
  * Returns: %TRUE once the server listens, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_listen_tcp (MprocManager  *self,
@@ -1703,6 +1806,7 @@ listen_tcp_bound_cb (GObject      *source,
  * “Async calls without a thread” in #MprocManager.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_listen_tcp_async (MprocManager        *self,
@@ -1755,6 +1859,7 @@ mproc_manager_listen_tcp_async (MprocManager        *self,
  * Returns: %TRUE once the server listens, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_listen_tcp_finish (MprocManager  *self,
@@ -1778,6 +1883,7 @@ mproc_manager_listen_tcp_finish (MprocManager  *self,
  * Returns: (nullable): the TCP address, or %NULL when not listening on TCP
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 const char *
 mproc_manager_get_tcp_address (MprocManager *self)
@@ -1815,6 +1921,7 @@ mproc_manager_get_tcp_address (MprocManager *self)
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_connect_with_authkey (const char    *address,
@@ -1855,6 +1962,7 @@ mproc_manager_connect_with_authkey (const char    *address,
  * main context, without a thread.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_connect_with_authkey_async (const char          *address,
@@ -1892,6 +2000,7 @@ mproc_manager_connect_with_authkey_async (const char          *address,
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_connect_with_authkey_finish (GAsyncResult  *result,
@@ -1912,6 +2021,7 @@ mproc_manager_connect_with_authkey_finish (GAsyncResult  *result,
  * Returns: (nullable): the address, or %NULL before [method@Mproc.Manager.start]
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 const char *
 mproc_manager_get_address (MprocManager *self)
@@ -1930,6 +2040,7 @@ mproc_manager_get_address (MprocManager *self)
  * Returns: the server's pid, or 0 if this process has not connected
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GPid
 mproc_manager_get_server_pid (MprocManager *self)
@@ -1958,6 +2069,7 @@ mproc_manager_get_server_pid (MprocManager *self)
  *   if the server is gone)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_ping (MprocManager  *self,
@@ -1998,6 +2110,7 @@ ping_replied_cb (GObject      *source,
  * and without a thread (on the rings or over TCP).
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_ping_async (MprocManager        *self,
@@ -2026,6 +2139,7 @@ mproc_manager_ping_async (MprocManager        *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_ping_finish (MprocManager  *self,
@@ -2079,6 +2193,7 @@ publish_serialize (MprocShareable  *object,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_publish (MprocManager    *self,
@@ -2134,6 +2249,7 @@ publish_reply_cb (GObject      *source,
  * [method@Mproc.Manager.publish].
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_publish_async (MprocManager        *self,
@@ -2177,6 +2293,7 @@ mproc_manager_publish_async (MprocManager        *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_publish_finish (MprocManager  *self,
@@ -2203,6 +2320,7 @@ mproc_manager_publish_finish (MprocManager  *self,
  *   (%MPROC_ERROR_NOT_FOUND if nothing is published under @name)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocShareable *
 mproc_manager_lookup (MprocManager  *self,
@@ -2266,6 +2384,7 @@ lookup_reply_cb (GObject      *source,
  * [method@Mproc.Manager.lookup].
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_lookup_async (MprocManager        *self,
@@ -2296,6 +2415,7 @@ mproc_manager_lookup_async (MprocManager        *self,
  * Returns: (transfer full): the object, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocShareable *
 mproc_manager_lookup_finish (MprocManager  *self,
@@ -2322,6 +2442,7 @@ mproc_manager_lookup_finish (MprocManager  *self,
  *   (%MPROC_ERROR_NOT_FOUND if nothing is published under @name)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_manager_unpublish (MprocManager  *self,

@@ -17,6 +17,7 @@
 #include "mproc-lock.h"
 #include "mproc-queue.h"
 #include "mproc-shareable.h"
+#include "mproc-simple-queue.h"
 #include "mproc-version-macros.h"
 
 G_BEGIN_DECLS
@@ -50,6 +51,11 @@ MprocQueue         *mproc_manager_new_queue          (MprocManager   *self,
                                                       GError        **error);
 MPROC_AVAILABLE_IN_1_0
 MprocJoinableQueue *mproc_manager_new_joinable_queue (MprocManager   *self,
+                                                      const char     *name,
+                                                      GCancellable   *cancellable,
+                                                      GError        **error);
+MPROC_AVAILABLE_IN_1_0
+MprocSimpleQueue   *mproc_manager_new_simple_queue   (MprocManager   *self,
                                                       const char     *name,
                                                       GCancellable   *cancellable,
                                                       GError        **error);

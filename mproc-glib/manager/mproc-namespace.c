@@ -19,6 +19,8 @@
  * proxy Python's `Manager().Namespace()` returns: every process that has
  * the namespace sees the attributes that any of them set.
  *
+ * **C**
+ *
  * |[<!-- language="C" -->
  * g_autoptr(MprocNamespace) ns = mproc_namespace_new (manager, NULL, NULL, &error);
  *
@@ -43,6 +45,7 @@
  * emitted in the one of [method@Mproc.Namespace.watch]'s caller.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 struct _MprocNamespace
@@ -137,6 +140,7 @@ mproc_namespace_class_init (MprocNamespaceClass *klass)
    * [method@Mproc.Namespace.watch]'s caller.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   signals[SIGNAL_CHANGED] =
     g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
@@ -190,6 +194,7 @@ mproc_namespace_shareable_init (MprocShareableInterface *iface)
  * Returns: (transfer full): the namespace, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocNamespace *
 mproc_namespace_new (MprocManager  *manager,
@@ -212,6 +217,7 @@ mproc_namespace_new (MprocManager  *manager,
  * Returns: (transfer none): the manager
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_namespace_get_manager (MprocNamespace *self)
@@ -252,6 +258,7 @@ namespace_event (GObject  *proxy,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_watch (MprocNamespace     *self,
@@ -273,6 +280,7 @@ mproc_namespace_watch (MprocNamespace     *self,
  * Stops what [method@Mproc.Namespace.watch] started.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_namespace_unwatch (MprocNamespace *self)
@@ -302,6 +310,7 @@ mproc_namespace_unwatch (MprocNamespace *self)
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_set (MprocNamespace  *self,
@@ -336,6 +345,7 @@ mproc_namespace_set (MprocNamespace  *self,
  * [method@Mproc.Namespace.set_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_namespace_set_async (MprocNamespace      *self,
@@ -365,6 +375,7 @@ mproc_namespace_set_async (MprocNamespace      *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_set_finish (MprocNamespace  *self,
@@ -394,6 +405,7 @@ mproc_namespace_set_finish (MprocNamespace  *self,
  * Returns: (transfer full): a copy of the value, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_namespace_get (MprocNamespace  *self,
@@ -439,6 +451,7 @@ mproc_namespace_get (MprocNamespace  *self,
  * [method@Mproc.Namespace.get_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_namespace_get_async (MprocNamespace      *self,
@@ -466,6 +479,7 @@ mproc_namespace_get_async (MprocNamespace      *self,
  * Returns: (transfer full): a copy of the value, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_namespace_get_finish (MprocNamespace  *self,
@@ -494,6 +508,7 @@ mproc_namespace_get_finish (MprocNamespace  *self,
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_has (MprocNamespace  *self,
@@ -537,6 +552,7 @@ mproc_namespace_has (MprocNamespace  *self,
  * [method@Mproc.Namespace.has_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_namespace_has_async (MprocNamespace      *self,
@@ -565,6 +581,7 @@ mproc_namespace_has_async (MprocNamespace      *self,
  * Returns: (skip): %TRUE on success (with @out_value set), %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_has_finish (MprocNamespace  *self,
@@ -594,6 +611,7 @@ mproc_namespace_has_finish (MprocNamespace  *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_delete (MprocNamespace  *self,
@@ -625,6 +643,7 @@ mproc_namespace_delete (MprocNamespace  *self,
  * [method@Mproc.Namespace.delete_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_namespace_delete_async (MprocNamespace      *self,
@@ -652,6 +671,7 @@ mproc_namespace_delete_async (MprocNamespace      *self,
  * Returns: %TRUE on success, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_namespace_delete_finish (MprocNamespace  *self,
@@ -677,6 +697,7 @@ mproc_namespace_delete_finish (MprocNamespace  *self,
  * Returns: (transfer full) (array zero-terminated=1): the names of the attributes set, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 char **
 mproc_namespace_list_names (MprocNamespace  *self,
@@ -705,6 +726,7 @@ mproc_namespace_list_names (MprocNamespace  *self,
  * [method@Mproc.Namespace.list_names_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_namespace_list_names_async (MprocNamespace      *self,
@@ -730,6 +752,7 @@ mproc_namespace_list_names_async (MprocNamespace      *self,
  * Returns: (transfer full) (array zero-terminated=1): the names of the attributes set, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 char **
 mproc_namespace_list_names_finish (MprocNamespace  *self,

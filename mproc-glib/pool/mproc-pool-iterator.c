@@ -26,6 +26,7 @@
  * Use an iterator from the thread of its pool only.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 typedef struct
@@ -219,6 +220,7 @@ mproc_pool_iterator_class_init (MprocPoolIteratorClass *klass)
    * [method@Mproc.Pool.imap_unordered].
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   iter_signals[ITER_ITEM] =
     g_signal_new ("item", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -234,6 +236,7 @@ mproc_pool_iterator_class_init (MprocPoolIteratorClass *klass)
    * [signal@Mproc.PoolIterator::item].
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   iter_signals[ITER_FINISHED] =
     g_signal_new ("finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
@@ -311,6 +314,7 @@ pool_imap (MprocPool    *self,
  * Returns: (transfer full): an iterator over the results
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocPoolIterator *
 mproc_pool_imap (MprocPool    *self,
@@ -344,6 +348,7 @@ mproc_pool_imap (MprocPool    *self,
  * Returns: (transfer full): an iterator over the results
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocPoolIterator *
 mproc_pool_imap_unordered (MprocPool    *self,
@@ -386,6 +391,7 @@ iter_has_next (gpointer data)
  * Returns: (transfer full) (nullable): the next result, or %NULL
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_iterator_next (MprocPoolIterator  *self,
@@ -434,6 +440,7 @@ mproc_pool_iterator_next (MprocPoolIterator  *self,
  * main context.  Call [method@Mproc.PoolIterator.next_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_iterator_next_async (MprocPoolIterator   *self,
@@ -472,6 +479,7 @@ mproc_pool_iterator_next_async (MprocPoolIterator   *self,
  *   end (no error) or for a failed item (@error set)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_iterator_next_finish (MprocPoolIterator  *self,
@@ -497,6 +505,7 @@ mproc_pool_iterator_next_finish (MprocPoolIterator  *self,
  * Returns: the number of items of the call
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_pool_iterator_get_n_items (MprocPoolIterator *self)
@@ -514,6 +523,7 @@ mproc_pool_iterator_get_n_items (MprocPoolIterator *self)
  * Returns: how many items the workers have finished (taken or not)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_pool_iterator_get_n_done (MprocPoolIterator *self)
@@ -532,6 +542,7 @@ mproc_pool_iterator_get_n_done (MprocPoolIterator *self)
  *   [method@Mproc.Pool.imap_unordered]
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_pool_iterator_is_ordered (MprocPoolIterator *self)

@@ -20,6 +20,7 @@
  * them.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_close (MprocPool *self)
@@ -41,6 +42,7 @@ mproc_pool_close (MprocPool *self)
  * never complete).  Call [method@Mproc.Pool.join] to reap the workers.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_terminate (MprocPool *self)
@@ -101,6 +103,7 @@ pool_check_joinable (MprocPool  *self,
  *   %MPROC_ERROR_INVALID_STATE if the pool is still running
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_pool_join (MprocPool     *self,
@@ -216,7 +219,8 @@ join_timeout_cb (gpointer data)
  * still running (neither closed nor terminated) with
  * %MPROC_ERROR_INVALID_STATE.
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_join_async (MprocPool           *self,
@@ -267,6 +271,7 @@ mproc_pool_join_async (MprocPool           *self,
  * Returns: %TRUE once the workers are gone, %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_pool_join_finish (MprocPool     *self,

@@ -76,6 +76,7 @@ register_task (const char     *name,
  * target too.  Registering a name again replaces the target.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_register_task (const char     *name,
@@ -105,6 +106,7 @@ mproc_register_task (const char     *name,
  * Call it before [func@Mproc.init], as [func@Mproc.register_task].
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_register_chunk_task (const char     *name,

@@ -230,6 +230,7 @@ mproc_pool_async_initable_init (GAsyncInitableIface *iface)
  * g_async_initable_new_async() with %MPROC_TYPE_POOL.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_new_async (MprocContext        *context,
@@ -259,6 +260,7 @@ mproc_pool_new_async (MprocContext        *context,
  * Returns: (transfer full): the new pool, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocPool *
 mproc_pool_new_finish (GAsyncResult  *result,

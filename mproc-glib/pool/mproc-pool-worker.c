@@ -312,6 +312,7 @@ cancel_start_watch (int fd)
  *   %NULL outside a pool worker
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GCancellable *
 mproc_pool_task_get_cancellable (void)

@@ -29,6 +29,8 @@
  * past [property@Mproc.Pool:cancel-grace], their workers are killed and
  * replaced.
  *
+ * **C**
+ *
  * ```c
  * static GVariant *
  * do_calculation (GVariant *arg, gpointer user_data, GError **error)
@@ -76,6 +78,7 @@
  * main context.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 enum {
@@ -320,6 +323,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * How the workers are started; %NULL for the default context.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_CONTEXT] =
     g_param_spec_object ("context", NULL, NULL, MPROC_TYPE_CONTEXT,
@@ -331,6 +335,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * The number of workers; 0 at construction means [func@Mproc.cpu_count].
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_PROCESSES] =
     g_param_spec_uint ("processes", NULL, NULL, 0, 4096, 0,
@@ -344,6 +349,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * task; its result is ignored.  A worker whose initializer fails exits.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_INITIALIZER] =
     g_param_spec_string ("initializer", NULL, NULL, NULL,
@@ -355,6 +361,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * The argument of the initializer; %NULL means an empty tuple.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_INITARGS] =
     g_param_spec_variant ("initargs", NULL, NULL, G_VARIANT_TYPE_ANY, NULL,
@@ -367,6 +374,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * chunk of a map counts as one task, as in Python); 0 for no limit.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_MAXTASKSPERCHILD] =
     g_param_spec_uint ("maxtasksperchild", NULL, NULL, 0, G_MAXUINT, 0,
@@ -380,6 +388,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * notified when the main loop runs again).
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_BUSY] =
     g_param_spec_uint ("busy", NULL, NULL, 0, G_MAXUINT, 0,
@@ -392,6 +401,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * as in Python).  Notified as [property@Mproc.Pool:busy] is.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_QUEUED] =
     g_param_spec_uint ("queued", NULL, NULL, 0, G_MAXUINT, 0,
@@ -412,6 +422,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * (or from its next blocking call, after a blocking call was cancelled).
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_CANCEL_GRACE] =
     g_param_spec_int ("cancel-grace", NULL, NULL, -1, G_MAXINT, 100,
@@ -426,6 +437,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * threads; 0 leaves it as the parent's.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_NICE] =
     g_param_spec_int ("nice", NULL, NULL, 0, 19, 0,
@@ -438,6 +450,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * the CPU time nothing else wants.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_SCHED_IDLE] =
     g_param_spec_boolean ("sched-idle", NULL, NULL, FALSE,
@@ -454,6 +467,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * method.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_MEMORY_LIMIT] =
     g_param_spec_uint64 ("memory-limit", NULL, NULL, 0, G_MAXUINT64, 0,
@@ -470,6 +484,7 @@ mproc_pool_class_init (MprocPoolClass *klass)
    * another start method fails to start.  %NULL runs the application.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_EXECUTABLE] =
     g_param_spec_string ("executable", NULL, NULL, NULL,
@@ -498,6 +513,7 @@ mproc_pool_init (MprocPool *self)
  * Returns: (transfer full): a new pool, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocPool *
 mproc_pool_new (guint    processes,
@@ -525,6 +541,7 @@ mproc_pool_new (guint    processes,
  * Returns: (transfer full): a new pool, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocPool *
 mproc_pool_new_full (MprocContext *context,
@@ -555,6 +572,7 @@ mproc_pool_new_full (MprocContext *context,
  * Returns: the grace period in milliseconds, or -1
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 int
 mproc_pool_get_cancel_grace (MprocPool *self)
@@ -572,6 +590,7 @@ mproc_pool_get_cancel_grace (MprocPool *self)
  * afterwards.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_set_cancel_grace (MprocPool *self,
@@ -595,6 +614,7 @@ mproc_pool_set_cancel_grace (MprocPool *self,
  * Returns: the number of workers the pool keeps
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_pool_get_processes (MprocPool *self)
@@ -613,6 +633,7 @@ mproc_pool_get_processes (MprocPool *self)
  * Returns: the number of tasks after which a worker is replaced, or 0
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_pool_get_maxtasksperchild (MprocPool *self)
@@ -630,6 +651,7 @@ mproc_pool_get_maxtasksperchild (MprocPool *self)
  * Returns: (transfer none): the context that starts the workers
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocContext *
 mproc_pool_get_context (MprocPool *self)
@@ -648,6 +670,7 @@ mproc_pool_get_context (MprocPool *self)
  * Returns: (nullable): the name of the initializer, or %NULL
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 const char *
 mproc_pool_get_initializer (MprocPool *self)
@@ -667,6 +690,7 @@ mproc_pool_get_initializer (MprocPool *self)
  * Returns: the number of live workers
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_pool_get_n_workers (MprocPool *self)
@@ -685,6 +709,7 @@ mproc_pool_get_n_workers (MprocPool *self)
  * Returns: (transfer full) (array length=n_pids): the pids
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 int *
 mproc_pool_dup_worker_pids (MprocPool *self,
@@ -725,6 +750,7 @@ mproc_pool_dup_worker_pids (MprocPool *self,
  * Returns: (transfer full): the result, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_apply (MprocPool     *self,
@@ -803,6 +829,7 @@ pool_start_async (MprocPool     *self,
  * worker takes the task removes it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_apply_async (MprocPool           *self,
@@ -835,6 +862,7 @@ mproc_pool_apply_async (MprocPool           *self,
  * Returns: (transfer full): the result, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_apply_finish (MprocPool     *self,
@@ -884,6 +912,7 @@ mproc_pool_check_items (GVariant  *items,
  * Returns: (transfer full): the results, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_map (MprocPool     *self,
@@ -932,6 +961,7 @@ mproc_pool_map (MprocPool     *self,
  * chunks no worker has started and reports %G_IO_ERROR_CANCELLED.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_map_async (MprocPool             *self,
@@ -972,6 +1002,7 @@ mproc_pool_map_async (MprocPool             *self,
  *   @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_map_finish (MprocPool     *self,
@@ -1003,6 +1034,7 @@ mproc_pool_map_finish (MprocPool     *self,
  * Returns: (transfer full): the results, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_starmap (MprocPool     *self,
@@ -1032,6 +1064,7 @@ mproc_pool_starmap (MprocPool     *self,
  * The asynchronous form of [method@Mproc.Pool.starmap].
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_starmap_async (MprocPool           *self,
@@ -1066,6 +1099,7 @@ mproc_pool_starmap_async (MprocPool           *self,
  *   @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_starmap_finish (MprocPool     *self,

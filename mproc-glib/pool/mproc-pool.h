@@ -28,6 +28,7 @@ G_BEGIN_DECLS
  *   sunk), or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 typedef GVariant *(*MprocTaskFunc) (GVariant  *arg,
                                     gpointer   user_data,
@@ -48,6 +49,7 @@ typedef GVariant *(*MprocTaskFunc) (GVariant  *arg,
  *   of @items, in the same order, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 typedef GVariant *(*MprocChunkFunc) (GVariant  *items,
                                      gpointer   user_data,
@@ -62,6 +64,7 @@ typedef GVariant *(*MprocChunkFunc) (GVariant  *items,
  * Follows the progress of a map call, in the pool's main context.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 typedef void (*MprocPoolProgressFunc) (guint    n_done,
                                        guint    n_items,

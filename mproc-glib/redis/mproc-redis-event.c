@@ -125,6 +125,125 @@ event_wait (MprocRemote   *remote,
     }
 }
 
+/* --- wait_async: the same two steps on the client's async path ---------------- */
+
+typedef struct
+{
+  RedisEvent       *e;          /* owned by the event, the task's source */
+  MprocRedisClient *blocking;   /* this wait's own connection */
+  gint64            deadline;   /* -1: none */
+} EventWait;
+
+static void
+event_wait_free (gpointer data)
+{
+  EventWait *w = data;
+
+  mproc_redis_client_unref (w->blocking);
+  g_free (w);
+}
+
+static void event_wait_next (GTask *task);
+
+static void
+event_woken_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EventWait *w = g_task_get_task_data (task);
+  g_autoptr(redisReply) woken = NULL;
+  GError *error = NULL;
+
+  woken = mproc_redis_client_call_finish (w->blocking, result, &error);
+  if (woken == NULL)
+    g_task_return_error (task, error);
+  else
+    event_wait_next (g_steal_pointer (&task));
+}
+
+static void
+event_state_cb (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  EventWait *w = g_task_get_task_data (task);
+  RedisEvent *e = w->e;
+  g_autoptr(redisReply) reply = NULL;
+  g_autoptr(MprocRedisCmd) wait = NULL;
+  GCancellable *cancellable;
+  GError *error = NULL;
+  gint64 msec = BLOCK_SLICE_MSEC;
+
+  reply = mproc_redis_client_call_finish (e->backend->client, result, &error);
+  if (reply == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+      reply->element[0]->type != REDIS_REPLY_INTEGER || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
+      mproc_redis_set_malformed (&error);
+      g_task_return_error (task, error);
+      return;
+    }
+  if (reply->element[0]->integer == 1)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (w->deadline >= 0)
+    {
+      gint64 left = (w->deadline - g_get_monotonic_time ()) / 1000;
+
+      if (left <= 0)
+        {
+          /* a timeout is no error, as for the sync wait */
+          g_task_return_boolean (task, FALSE);
+          return;
+        }
+      msec = MIN (msec, left);
+    }
+  wait = mproc_redis_cmd_new ("XREAD");
+  mproc_redis_cmd_add_str (wait, "BLOCK");
+  mproc_redis_cmd_add_int (wait, msec);
+  mproc_redis_cmd_add_str (wait, "STREAMS");
+  mproc_redis_cmd_add_str (wait, e->chg_key);
+  mproc_redis_cmd_add_str (wait, reply->element[1]->str);
+  /* the cancellable read before the task is handed on */
+  cancellable = g_task_get_cancellable (task);
+  mproc_redis_client_call_async (w->blocking, wait, msec * 1000 + e->backend->config->timeout_usec,
+                                 cancellable, event_woken_cb, g_steal_pointer (&task));
+}
+
+static void
+event_wait_next (GTask *task)
+{
+  EventWait *w = g_task_get_task_data (task);
+  g_autoptr(MprocRedisCmd) state = mproc_redis_eval (w->e->backend->client, SCRIPT_EVENT_STATE,
+                                                     w->e->flag_key, w->e->chg_key, NULL);
+
+  mproc_redis_client_call_async (w->e->backend->client, state, -1, g_task_get_cancellable (task),
+                                 event_state_cb, task);
+}
+
+static void
+event_wait_async (MprocRemote *remote,
+                  gint64       timeout_usec,
+                  GTask       *task)
+{
+  EventWait *w = g_new0 (EventWait, 1);
+
+  w->e = (RedisEvent *) remote;
+  w->deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
+  /* a connection per waiting call: cancelling one closes only its own */
+  w->blocking = mproc_redis_client_new_blocking (w->e->backend->config);
+  g_task_set_task_data (task, w, event_wait_free);
+  event_wait_next (task);
+}
+
 static void
 event_free (MprocRemote *remote)
 {
@@ -143,6 +262,7 @@ static const MprocRemoteClass event_class = {
   .event_set = event_set,
   .event_is_set = event_is_set,
   .event_wait = event_wait,
+  .event_wait_async = event_wait_async,
   .free = event_free,
 };
 
@@ -160,6 +280,7 @@ static const MprocRemoteClass event_class = {
  * Returns: (transfer full): the event, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocEvent *
 mproc_manager_new_event (MprocManager  *self,

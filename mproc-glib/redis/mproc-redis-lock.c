@@ -153,18 +153,12 @@ try_once (RedisLock     *l,
   return TRUE;
 }
 
+/* FALSE with @error when this process holds the lock already. */
 static gboolean
-lock_acquire (MprocRemote   *remote,
-              gint64         timeout_usec,
-              GCancellable  *cancellable,
-              GError       **error)
+check_not_held (RedisLock  *l,
+                gint64      timeout_usec,
+                GError    **error)
 {
-  RedisLock *l = (RedisLock *) remote;
-  gint64 deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
-  g_autofree char *token = NULL;
-  g_autoptr(MprocRedisClient) blocking = NULL;
-  gboolean acquired = FALSE, died = FALSE;
-
   g_mutex_lock (&l->lock);
   reset_process_locked (l);
   if (l->token != NULL)
@@ -180,62 +174,63 @@ lock_acquire (MprocRemote   *remote,
                            _("This process already holds the lock"));
       return FALSE;
     }
-  if (l->blocking == NULL)
-    l->blocking = mproc_redis_client_new_blocking (l->backend->config);
-  blocking = mproc_redis_client_ref (l->blocking);
   g_mutex_unlock (&l->lock);
+  return TRUE;
+}
 
-  token = g_strdup_printf ("%s:%d:%08x%08x", g_get_host_name (), (int) getpid (), g_random_int (), g_random_int ());
-  for (;;)
+static char *
+token_new (void)
+{
+  return g_strdup_printf ("%s:%d:%08x%08x", g_get_host_name (), (int) getpid (), g_random_int (), g_random_int ());
+}
+
+/* The BLPOP that waits for a release, for at most the holder's lease
+ * (@wait_msec), the deadline's time left, and one second. */
+static MprocRedisCmd *
+wake_cmd (RedisLock *l,
+          gint64     deadline,
+          gint64    *wait_msec)
+{
+  MprocRedisCmd *wait;
+  char seconds[32];
+
+  if (*wait_msec <= 0)
+    *wait_msec = 1;
+  if (deadline >= 0)
     {
-      g_autoptr(MprocRedisCmd) wait = NULL;
-      g_autoptr(redisReply) woken = NULL;
-      gint64 wait_msec = 0, left;
-      char seconds[32];
+      gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
 
-      if (!try_once (l, token, &acquired, &died, &wait_msec, cancellable, error))
-        return FALSE;
-      if (acquired)
-        break;
-      if (deadline >= 0 && g_get_monotonic_time () >= deadline)
-        {
-          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT, _("The lock is held"));
-          return FALSE;
-        }
-      /* until a release wakes us, or the holder's lease runs out */
-      if (wait_msec <= 0)
-        wait_msec = 1;
-      if (deadline >= 0)
-        {
-          left = (deadline - g_get_monotonic_time ()) / 1000;
-          wait_msec = MIN (wait_msec, MAX (left, 1));
-        }
-      wait_msec = MIN (wait_msec, 1000);
-      wait = mproc_redis_cmd_new ("BLPOP");
-      mproc_redis_cmd_add_str (wait, l->wake_key);
-      g_ascii_formatd (seconds, sizeof seconds, "%.3f", wait_msec / 1000.0);
-      mproc_redis_cmd_add_str (wait, seconds);
-      woken = mproc_redis_client_call (blocking, wait, wait_msec * 1000 + l->backend->config->timeout_usec,
-                                       cancellable, error);
-      if (woken == NULL)
-        return FALSE;
+      *wait_msec = MIN (*wait_msec, MAX (left, 1));
     }
+  *wait_msec = MIN (*wait_msec, 1000);
+  wait = mproc_redis_cmd_new ("BLPOP");
+  mproc_redis_cmd_add_str (wait, l->wake_key);
+  g_ascii_formatd (seconds, sizeof seconds, "%.3f", *wait_msec / 1000.0);
+  mproc_redis_cmd_add_str (wait, seconds);
+  return wait;
+}
+
+/* Held by @token from now, in the calling thread: renews the lease from
+ * its thread-default main context. */
+static gboolean
+take_hold (RedisLock   *l,
+           const char  *token,
+           gboolean     died,
+           GError     **error)
+{
+  Renewal *r = g_new0 (Renewal, 1);
 
   g_mutex_lock (&l->lock);
   l->token = g_strdup (token);
   l->thread = g_thread_self ();
-  {
-    Renewal *r = g_new0 (Renewal, 1);
-
-    r->remote = remote;
-    r->manager = g_object_ref (l->manager);
-    r->token = g_strdup (token);
-    stop_renewing_locked (l);
-    l->renew = g_timeout_source_new (MAX (1, l->backend->config->lease_usec / 3000));
-    g_source_set_callback (l->renew, renew_cb, r, renewal_free);
-    g_source_set_static_name (l->renew, "[mproc] redis lock lease");
-    g_source_attach (l->renew, g_main_context_get_thread_default ());
-  }
+  r->remote = &l->parent;
+  r->manager = g_object_ref (l->manager);
+  r->token = g_strdup (token);
+  stop_renewing_locked (l);
+  l->renew = g_timeout_source_new (MAX (1, l->backend->config->lease_usec / 3000));
+  g_source_set_callback (l->renew, renew_cb, r, renewal_free);
+  g_source_set_static_name (l->renew, "[mproc] redis lock lease");
+  g_source_attach (l->renew, g_main_context_get_thread_default ());
   g_mutex_unlock (&l->lock);
 
   if (died)
@@ -246,6 +241,180 @@ lock_acquire (MprocRemote   *remote,
       return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+lock_acquire (MprocRemote   *remote,
+              gint64         timeout_usec,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  RedisLock *l = (RedisLock *) remote;
+  gint64 deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
+  g_autofree char *token = NULL;
+  g_autoptr(MprocRedisClient) blocking = NULL;
+  gboolean acquired_now = FALSE, died = FALSE;
+
+  if (!check_not_held (l, timeout_usec, error))
+    return FALSE;
+  g_mutex_lock (&l->lock);
+  if (l->blocking == NULL)
+    l->blocking = mproc_redis_client_new_blocking (l->backend->config);
+  blocking = mproc_redis_client_ref (l->blocking);
+  g_mutex_unlock (&l->lock);
+
+  token = token_new ();
+  for (;;)
+    {
+      g_autoptr(MprocRedisCmd) wait = NULL;
+      g_autoptr(redisReply) woken = NULL;
+      gint64 wait_msec = 0;
+
+      if (!try_once (l, token, &acquired_now, &died, &wait_msec, cancellable, error))
+        return FALSE;
+      if (acquired_now)
+        break;
+      if (deadline >= 0 && g_get_monotonic_time () >= deadline)
+        {
+          g_set_error_literal (error, MPROC_ERROR, MPROC_ERROR_TIMED_OUT, _("The lock is held"));
+          return FALSE;
+        }
+      /* until a release wakes us, or the holder's lease runs out */
+      wait = wake_cmd (l, deadline, &wait_msec);
+      woken = mproc_redis_client_call (blocking, wait, wait_msec * 1000 + l->backend->config->timeout_usec,
+                                       cancellable, error);
+      if (woken == NULL)
+        return FALSE;
+    }
+  return take_hold (l, token, died, error);
+}
+
+/* --- acquire_async: the same steps on the client's async path -------------- */
+
+typedef struct
+{
+  RedisLock        *l;          /* owned by the lock, the task's source */
+  MprocRedisClient *blocking;   /* this call's own connection */
+  char             *token;
+  gint64            deadline;
+} Acquire;
+
+static void
+acquire_free (gpointer data)
+{
+  Acquire *a = data;
+
+  mproc_redis_client_unref (a->blocking);
+  g_free (a->token);
+  g_free (a);
+}
+
+static void acquire_try (GTask *task);
+
+static void
+acquire_woken_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Acquire *a = g_task_get_task_data (task);
+  g_autoptr(redisReply) woken = NULL;
+  GError *error = NULL;
+
+  woken = mproc_redis_client_call_finish (a->blocking, result, &error);
+  if (woken == NULL)
+    g_task_return_error (task, error);
+  else
+    acquire_try (g_steal_pointer (&task));
+}
+
+static void
+acquire_tried_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Acquire *a = g_task_get_task_data (task);
+  RedisLock *l = a->l;
+  g_autoptr(redisReply) reply = NULL;
+  g_autoptr(MprocRedisCmd) wait = NULL;
+  GCancellable *cancellable;
+  GError *error = NULL;
+  gint64 wait_msec;
+
+  reply = mproc_redis_client_call_finish (l->backend->client, result, &error);
+  if (reply == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2 ||
+      reply->element[0]->type != REDIS_REPLY_INTEGER || reply->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+      mproc_redis_set_malformed (&error);
+      g_task_return_error (task, error);
+      return;
+    }
+  if (reply->element[0]->integer == 1)
+    {
+      /* held by the thread that runs this callback: the task's context's */
+      l->fence = reply->elements > 2 && reply->element[2]->type == REDIS_REPLY_INTEGER ?
+                 reply->element[2]->integer : 0;
+      if (take_hold (l, a->token, reply->element[1]->integer == 1, &error))
+        g_task_return_boolean (task, TRUE);
+      else
+        g_task_return_error (task, error);
+      return;
+    }
+  if (a->deadline >= 0 && g_get_monotonic_time () >= a->deadline)
+    {
+      g_task_return_new_error (task, MPROC_ERROR, MPROC_ERROR_TIMED_OUT, _("The lock is held"));
+      return;
+    }
+  wait_msec = reply->element[1]->integer;
+  wait = wake_cmd (l, a->deadline, &wait_msec);
+  /* the cancellable read before the task is handed on */
+  cancellable = g_task_get_cancellable (task);
+  mproc_redis_client_call_async (a->blocking, wait, wait_msec * 1000 + l->backend->config->timeout_usec,
+                                 cancellable, acquire_woken_cb, g_steal_pointer (&task));
+}
+
+static void
+acquire_try (GTask *task)
+{
+  Acquire *a = g_task_get_task_data (task);
+  g_autoptr(MprocRedisCmd) cmd = mproc_redis_eval (a->l->backend->client, SCRIPT_LOCK_ACQUIRE,
+                                                   a->l->owner_key, a->l->held_key, a->l->fence_key, NULL);
+
+  mproc_redis_cmd_add_str (cmd, a->token);
+  mproc_redis_cmd_add_int (cmd, a->l->backend->config->lease_usec / 1000);
+  mproc_redis_client_call_async (a->l->backend->client, cmd, -1, g_task_get_cancellable (task),
+                                 acquire_tried_cb, task);
+}
+
+static void
+lock_acquire_async (MprocRemote *remote,
+                    gint64       timeout_usec,
+                    GTask       *task)
+{
+  RedisLock *l = (RedisLock *) remote;
+  GError *error = NULL;
+  Acquire *a;
+
+  if (!check_not_held (l, timeout_usec, &error))
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  a = g_new0 (Acquire, 1);
+  a->l = l;
+  a->deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
+  a->token = token_new ();
+  /* a connection per waiting call: cancelling one closes only its own */
+  a->blocking = mproc_redis_client_new_blocking (l->backend->config);
+  g_task_set_task_data (task, a, acquire_free);
+  acquire_try (task);
 }
 
 static gboolean
@@ -321,6 +490,7 @@ lock_free (MprocRemote *remote)
 
 static const MprocRemoteClass lock_class = {
   .acquire = lock_acquire,
+  .acquire_async = lock_acquire_async,
   .release = lock_release,
   .is_owned = lock_is_owned,
   .free = lock_free,
@@ -345,6 +515,7 @@ static const MprocRemoteClass lock_class = {
  * Returns: (transfer full): the lock, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocLock *
 mproc_manager_new_lock (MprocManager  *self,

@@ -51,6 +51,23 @@ manager_gone (gpointer  data,
   g_free (uri);
 }
 
+/* Makes @manager the one handles for @uri find in this process, unless
+ * there is one already. */
+static void
+remember_manager (MprocManager *manager,
+                  const char   *uri)
+{
+  G_LOCK (managers);
+  if (managers == NULL)
+    managers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (!g_hash_table_contains (managers, uri))
+    {
+      g_hash_table_insert (managers, g_strdup (uri), manager);
+      g_object_weak_ref (G_OBJECT (manager), manager_gone, g_strdup (uri));
+    }
+  G_UNLOCK (managers);
+}
+
 static MprocManager *
 manager_new (MprocRedisConfig *config)
 {
@@ -58,16 +75,93 @@ manager_new (MprocRedisConfig *config)
   MprocRedisBackend *backend = backend_new (config);
 
   mproc_manager_set_transport (manager, &mproc_redis_transport, backend, backend_free);
-  G_LOCK (managers);
-  if (managers == NULL)
-    managers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  if (!g_hash_table_contains (managers, config->uri))
-    {
-      g_hash_table_insert (managers, g_strdup (config->uri), manager);
-      g_object_weak_ref (G_OBJECT (manager), manager_gone, g_strdup (config->uri));
-    }
-  G_UNLOCK (managers);
+  remember_manager (manager, config->uri);
   return manager;
+}
+
+/* The backend for @uri (the value of MPROC_MANAGER_URI), not connected. */
+static MprocRedisBackend *
+env_backend_new (const char  *uri,
+                 GError     **error)
+{
+  MprocRedisConfig *config;
+
+  if (!mproc_redis_uri_is_redis (uri))
+    {
+      /* the variable's value may hold a password: it is not repeated */
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   _("%s is not a Redis address (redis://, rediss://, valkey://, valkeys:// or unix:/)"),
+                   MPROC_MANAGER_URI_ENV);
+      return NULL;
+    }
+  config = mproc_redis_config_parse (uri, error);
+  return config != NULL ? backend_new (config) : NULL;
+}
+
+static void
+bind_backend (MprocManager      *manager,
+              MprocRedisBackend *backend)
+{
+  mproc_manager_set_transport (manager, &mproc_redis_transport, backend, backend_free);
+  remember_manager (manager, backend->config->uri);
+}
+
+gboolean
+mproc_redis_manager_start_for_uri (MprocManager  *manager,
+                                   const char    *uri,
+                                   GCancellable  *cancellable,
+                                   GError       **error)
+{
+  MprocRedisBackend *backend = env_backend_new (uri, error);
+
+  if (backend == NULL)
+    return FALSE;
+  if (!mproc_redis_client_connect (backend->client, cancellable, error))
+    {
+      backend_free (backend);
+      return FALSE;
+    }
+  bind_backend (manager, backend);
+  return TRUE;
+}
+
+static void
+env_connected_cb (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  MprocRedisBackend *backend = g_task_get_task_data (task);
+  GError *error = NULL;
+
+  if (!mproc_redis_client_connect_finish (backend->client, result, &error))
+    {
+      backend_free (backend);
+      g_task_return_error (task, error);
+      return;
+    }
+  bind_backend (g_task_get_source_object (task), backend);
+  g_task_return_boolean (task, TRUE);
+}
+
+void
+mproc_redis_manager_start_for_uri_async (MprocManager  *manager,
+                                         const char    *uri,
+                                         GTask         *task)
+{
+  MprocRedisBackend *backend;
+  GError *error = NULL;
+
+  backend = env_backend_new (uri, &error);
+  if (backend == NULL)
+    {
+      g_task_return_error (task, error);
+      g_object_unref (task);
+      return;
+    }
+  /* freed or bound by env_connected_cb, which always runs */
+  g_task_set_task_data (task, backend, NULL);
+  mproc_redis_client_connect_async (backend->client, g_task_get_cancellable (task), env_connected_cb, task);
 }
 
 gboolean
@@ -123,6 +217,7 @@ mproc_redis_manager_for_uri (const char  *uri,
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_new_for_uri (const char    *uri,
@@ -178,6 +273,7 @@ connected_cb (GObject      *source,
  * thread-default main context of the caller.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_new_for_uri_async (const char          *uri,
@@ -220,6 +316,7 @@ mproc_manager_new_for_uri_async (const char          *uri,
  * Returns: (transfer full): a connected manager, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocManager *
 mproc_manager_new_for_uri_finish (GAsyncResult  *result,

@@ -35,6 +35,7 @@
 #include "mproc-queue.h"
 #include "mproc-redis-private.h"
 #include "mproc-remote-private.h"
+#include "mproc-simple-queue.h"
 
 /* how often a getter looks for the entries of dead getters */
 #define RECLAIM_EVERY_USEC  (200 * 1000)
@@ -205,6 +206,160 @@ list_get (MprocRemote   *remote,
       if (timed_out (deadline, error))
         return NULL;
     }
+}
+
+/* --- Queue: asynchronous forms, on the client's async path ------------------- */
+
+static void
+put_async_cb (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  RedisQueue *q = g_task_get_task_data (task);
+  g_autoptr(redisReply) reply = NULL;
+  GError *error = NULL;
+
+  reply = mproc_redis_client_call_finish (q->backend->client, result, &error);
+  if (reply == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/* Unlike the pipelined put, waits for the server's answer: that is what
+ * the caller awaits. */
+static void
+queue_put_async (MprocRemote *remote,
+                 GVariant    *value,
+                 gint64       timeout_usec,
+                 GTask       *task)
+{
+  RedisQueue *q = (RedisQueue *) remote;
+  g_autoptr(MprocRedisCmd) cmd = NULL;
+
+  if (q->joinable)
+    cmd = mproc_redis_eval (q->backend->client, SCRIPT_JQ_PUT, q->key, q->ukey, NULL);
+  else
+    {
+      cmd = mproc_redis_cmd_new ("RPUSH");
+      mproc_redis_cmd_add_str (cmd, q->key);
+    }
+  mproc_redis_cmd_add_boxed (cmd, value);
+  /* the queue (the task's source) owns @q */
+  g_task_set_task_data (task, q, NULL);
+  mproc_redis_client_call_async (q->backend->client, cmd, -1, g_task_get_cancellable (task),
+                                 put_async_cb, task);
+}
+
+typedef struct
+{
+  RedisQueue       *q;
+  MprocRedisClient *client;     /* the queue's for LPOP, else one of its own */
+  gint64            deadline;   /* -1: none */
+  gboolean          once;       /* LPOP, no wait */
+} ListGet;
+
+static void
+list_get_free (gpointer data)
+{
+  ListGet *lg = data;
+
+  mproc_redis_client_unref (lg->client);
+  g_free (lg);
+}
+
+static void list_get_next (GTask *task);
+
+static void
+list_get_cb (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ListGet *lg = g_task_get_task_data (task);
+  g_autoptr(redisReply) reply = NULL;
+  GVariant *value;
+  GError *error = NULL;
+
+  reply = mproc_redis_client_call_finish (lg->client, result, &error);
+  if (reply == NULL)
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  if (lg->once && reply->type == REDIS_REPLY_NIL)
+    {
+      set_empty (&error);
+      g_task_return_error (task, error);
+      return;
+    }
+  if (lg->once || (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2))
+    {
+      value = boxed_unbox (lg->once ? reply : reply->element[1], &error);
+      if (value == NULL)
+        g_task_return_error (task, error);
+      else
+        g_task_return_pointer (task, value, (GDestroyNotify) g_variant_unref);
+      return;
+    }
+  if (reply->type != REDIS_REPLY_NIL)
+    {
+      mproc_redis_set_malformed (&error);
+      g_task_return_error (task, error);
+      return;
+    }
+  if (timed_out (lg->deadline, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  list_get_next (g_steal_pointer (&task));
+}
+
+/* One BLPOP slice on the task's own connection; cancelling the task
+ * closes that connection, so nothing stays blocked on the server. */
+static void
+list_get_next (GTask *task)
+{
+  ListGet *lg = g_task_get_task_data (task);
+  g_autoptr(MprocRedisCmd) cmd = mproc_redis_cmd_new ("BLPOP");
+  gint64 wait = block_msec (lg->deadline);
+  char seconds[32];
+
+  mproc_redis_cmd_add_str (cmd, lg->q->key);
+  g_ascii_formatd (seconds, sizeof seconds, "%.3f", wait / 1000.0);
+  mproc_redis_cmd_add_str (cmd, seconds);
+  mproc_redis_client_call_async (lg->client, cmd, wait * 1000 + lg->q->backend->config->timeout_usec,
+                                 g_task_get_cancellable (task), list_get_cb, task);
+}
+
+static void
+list_get_async (MprocRemote *remote,
+                gint64       timeout_usec,
+                GTask       *task)
+{
+  RedisQueue *q = (RedisQueue *) remote;
+  ListGet *lg = g_new0 (ListGet, 1);
+
+  lg->q = q;
+  lg->deadline = timeout_usec < 0 ? -1 : g_get_monotonic_time () + timeout_usec;
+  lg->once = timeout_usec == 0;
+  g_task_set_task_data (task, lg, list_get_free);
+  if (lg->once)
+    {
+      g_autoptr(MprocRedisCmd) cmd = mproc_redis_cmd_new ("LPOP");
+
+      lg->client = mproc_redis_client_ref (q->backend->client);
+      mproc_redis_cmd_add_str (cmd, q->key);
+      mproc_redis_client_call_async (lg->client, cmd, -1, g_task_get_cancellable (task),
+                                     list_get_cb, task);
+      return;
+    }
+  /* a connection per waiting get: concurrent gets do not queue behind one
+   * another, and cancelling one does not fail the others */
+  lg->client = mproc_redis_client_new_blocking (q->backend->config);
+  list_get_next (task);
 }
 
 static gssize
@@ -651,6 +806,8 @@ static const MprocRemoteClass list_class = {
   .qsize = list_qsize,
   .task_done = plain_task_done,
   .join = plain_join,
+  .put_async = queue_put_async,
+  .get_async = list_get_async,
   .free = queue_free,
 };
 
@@ -660,6 +817,7 @@ static const MprocRemoteClass stream_class = {
   .qsize = stream_qsize,
   .task_done = stream_task_done,
   .join = stream_join,
+  .put_async = queue_put_async,
   .free = queue_free,
 };
 
@@ -676,13 +834,15 @@ check_name (const char  *name,
   return TRUE;
 }
 
+/* @type: MPROC_TYPE_QUEUE, MPROC_TYPE_JOINABLE_QUEUE or MPROC_TYPE_SIMPLE_QUEUE */
 static gpointer
 queue_new (MprocManager  *manager,
            const char    *name,
-           gboolean       joinable,
+           GType          type,
            GCancellable  *cancellable,
            GError       **error)
 {
+  gboolean joinable = type == MPROC_TYPE_JOINABLE_QUEUE;
   MprocRedisBackend *backend = mproc_redis_backend_for (manager, error);
   const char *prefix;
   RedisQueue *q;
@@ -738,7 +898,7 @@ queue_new (MprocManager  *manager,
           return NULL;
         }
     }
-  object = g_object_new (joinable ? MPROC_TYPE_JOINABLE_QUEUE : MPROC_TYPE_QUEUE, NULL);
+  object = g_object_new (type, NULL);
   mproc_remote_set (object, &q->parent);
   return object;
 }
@@ -753,9 +913,10 @@ queue_new (MprocManager  *manager,
  * A queue that lives where the manager's objects do (a Redis LIST):
  * put() appends (pipelined: an error shows at the next call), get()
  * takes the oldest message, each delivered to one getter only.  Unbounded
- * (#MprocQueue:maxsize is not enforced); get_async(), put_async() and
- * passing the queue to a process are not available: open it by name
- * there.  A getter that dies after get() loses its message, as with a
+ * (#MprocQueue:maxsize is not enforced); passing the queue to a process
+ * is not available: open it by name there.  put_async() and get_async()
+ * use no thread; a waiting get_async() has a connection of its own,
+ * which cancelling it closes.  A getter that dies after get() loses its message, as with a
  * local queue; see [method@Mproc.Manager.new_joinable_queue] for delivery that
  * survives it.
  *
@@ -763,6 +924,7 @@ queue_new (MprocManager  *manager,
  *   (%G_IO_ERROR_NOT_SUPPORTED for a manager of its own server process)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocQueue *
 mproc_manager_new_queue (MprocManager  *self,
@@ -773,7 +935,7 @@ mproc_manager_new_queue (MprocManager  *self,
   g_return_val_if_fail (MPROC_IS_MANAGER (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return queue_new (self, name, FALSE, cancellable, error);
+  return queue_new (self, name, MPROC_TYPE_QUEUE, cancellable, error);
 }
 
 /**
@@ -795,6 +957,7 @@ mproc_manager_new_queue (MprocManager  *self,
  * Returns: (transfer full): the queue, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocJoinableQueue *
 mproc_manager_new_joinable_queue (MprocManager  *self,
@@ -805,5 +968,37 @@ mproc_manager_new_joinable_queue (MprocManager  *self,
   g_return_val_if_fail (MPROC_IS_MANAGER (self), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return queue_new (self, name, TRUE, cancellable, error);
+  return queue_new (self, name, MPROC_TYPE_JOINABLE_QUEUE, cancellable, error);
+}
+
+/**
+ * mproc_manager_new_simple_queue:
+ * @self: a manager made by [ctor@Mproc.Manager.new_for_uri]
+ * @name: the queue's name: processes that use the same name share it
+ * @cancellable: (nullable): a `GCancellable`
+ * @error: return location for a #GError
+ *
+ * A simple queue that lives where the manager's objects do: the same
+ * Redis LIST as the [method@Mproc.Manager.new_queue] of that name, behind
+ * the smaller API of #MprocSimpleQueue.  put() is pipelined (an error
+ * shows at the next call); get() and get_async() wait for a message,
+ * get_async() with no thread; passing the queue to a process is not
+ * available: open it by name there.
+ *
+ * Returns: (transfer full): the queue, or %NULL with @error set
+ *   (%G_IO_ERROR_NOT_SUPPORTED for a manager of its own server process)
+ *
+ * Since: 0.1
+ * Stability: Unstable
+ */
+MprocSimpleQueue *
+mproc_manager_new_simple_queue (MprocManager  *self,
+                                const char    *name,
+                                GCancellable  *cancellable,
+                                GError       **error)
+{
+  g_return_val_if_fail (MPROC_IS_MANAGER (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return queue_new (self, name, MPROC_TYPE_SIMPLE_QUEUE, cancellable, error);
 }

@@ -183,6 +183,7 @@ wait_all_attach (WaitAll      *wa,
  * context, without blocking it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_connection_wait_async (GObject             **objects,
@@ -260,6 +261,7 @@ mproc_connection_wait_async (GObject             **objects,
  *   (empty after a timeout), or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GPtrArray *
 mproc_connection_wait_finish (GAsyncResult  *result,
@@ -299,6 +301,7 @@ store_result_cb (GObject      *source,
  *   cancelled
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GPtrArray *
 mproc_connection_wait (GObject      **objects,

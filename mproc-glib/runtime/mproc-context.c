@@ -37,6 +37,7 @@
  * Contexts are immutable and can be used from any thread.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 struct _MprocContext
 {
@@ -107,6 +108,7 @@ mproc_context_class_init (MprocContextClass *klass)
    * How the processes of this context are started.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_START_METHOD] =
     g_param_spec_enum ("start-method", NULL, NULL,
@@ -134,6 +136,7 @@ mproc_context_init (MprocContext *self)
  * Returns: (transfer full): a new context
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocContext *
 mproc_context_new (MprocStartMethod start_method)
@@ -158,6 +161,7 @@ mproc_context_new (MprocStartMethod start_method)
  * Returns: (transfer none): the default context
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocContext *
 mproc_context_get_default (void)
@@ -192,6 +196,7 @@ mproc_context_get_default (void)
  * Returns: how the processes of @self are started
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocStartMethod
 mproc_context_get_start_method (MprocContext *self)

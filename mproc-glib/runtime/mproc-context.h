@@ -28,6 +28,7 @@ G_BEGIN_DECLS
  * How a [class@Mproc.Process] is started, as in Python's `multiprocessing`.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 typedef enum
 {

@@ -91,6 +91,7 @@ target_free (gpointer data)
  * the subprocesses of `g_test_trap_subprocess()`.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_init (int    *argc,
@@ -178,6 +179,7 @@ mproc_runtime_is_gjs (void)
  * This function is thread-safe.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_register_target (const char      *name,
@@ -243,6 +245,7 @@ fork_hook_unref (ForkHook *hook)
  * function it started with.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_set_fork_func (MprocForkFunc  func,
@@ -428,6 +431,7 @@ dup_children (void)
  * Returns: (transfer full) (element-type MprocProcess): the running children
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GList *
 mproc_active_children (void)
@@ -458,6 +462,7 @@ mproc_active_children (void)
  * This function blocks until the non-daemon children have exited.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_shutdown (void)
@@ -493,6 +498,7 @@ mproc_shutdown (void)
  * Returns: (transfer none): the current process
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocProcess *
 mproc_current_process (void)
@@ -527,6 +533,7 @@ mproc_current_process (void)
  * Returns: (transfer none) (nullable): the parent process
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocProcess *
 mproc_parent_process (void)
@@ -561,6 +568,7 @@ mproc_parent_process (void)
  * Returns: the number of CPUs, at least 1
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_cpu_count (void)
@@ -832,7 +840,8 @@ mproc_runtime_dup_self_argv (GError **error)
  *
  * Thread-safe; takes effect for the messages that start after it.
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_set_max_message_size (gsize size)
@@ -849,7 +858,8 @@ mproc_set_max_message_size (gsize size)
  *
  * Returns: the largest message, in bytes, this process accepts
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 gsize
 mproc_get_max_message_size (void)

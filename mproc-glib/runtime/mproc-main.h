@@ -24,6 +24,7 @@ G_BEGIN_DECLS
  *   (with `errno` set, if possible) when no child was made
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 typedef GPid (*MprocForkFunc) (gpointer user_data);
 

@@ -37,6 +37,8 @@
  * ([iface@Mproc.Shareable]: queues, locks, events…). Or it runs the
  * [vfunc@Mproc.Process.run] of a subclass.
  *
+ * **C**
+ *
  * |[<!-- language="C" -->
  * static int
  * worker (MprocProcess *process, GVariant *args, gpointer user_data)
@@ -86,6 +88,7 @@
  * The methods of a process can be called from any thread.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 typedef struct
@@ -328,6 +331,7 @@ mproc_process_class_init (MprocProcessClass *klass)
    * when %NULL is given.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_CONTEXT] =
     g_param_spec_object ("context", NULL, NULL,
@@ -341,6 +345,7 @@ mproc_process_class_init (MprocProcessClass *klass)
    * [vfunc@Mproc.Process.run] calls, or %NULL to do nothing.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_TARGET] =
     g_param_spec_string ("target", NULL, NULL,
@@ -353,6 +358,7 @@ mproc_process_class_init (MprocProcessClass *klass)
    * The arguments passed to the target.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_ARGS] =
     g_param_spec_variant ("args", NULL, NULL,
@@ -368,6 +374,7 @@ mproc_process_class_init (MprocProcessClass *klass)
    * subclass named "Consumer" gives "Consumer-1".
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_NAME] =
     g_param_spec_string ("name", NULL, NULL,
@@ -381,6 +388,7 @@ mproc_process_class_init (MprocProcessClass *klass)
    * their parent exits, the others are waited for. Set it before starting.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_DAEMON] =
     g_param_spec_boolean ("daemon", NULL, NULL,
@@ -393,6 +401,7 @@ mproc_process_class_init (MprocProcessClass *klass)
    * The process id, or 0 before the process is started.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_PID] =
     g_param_spec_int ("pid", NULL, NULL,
@@ -406,6 +415,7 @@ mproc_process_class_init (MprocProcessClass *klass)
    * minus the number of the signal that killed it (as Python). 0 before.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_EXIT_CODE] =
     g_param_spec_int ("exit-code", NULL, NULL,
@@ -424,6 +434,7 @@ mproc_process_class_init (MprocProcessClass *klass)
    * reaped.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   signals[EXITED] =
     g_signal_new ("exited",
@@ -456,6 +467,7 @@ mproc_process_init (MprocProcess *self)
  * Returns: (transfer full): a new process
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocProcess *
 mproc_process_new (const char *target,
@@ -475,6 +487,7 @@ mproc_process_new (const char *target,
  * Returns: (transfer full): a new process
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocProcess *
 mproc_process_new_with_context (MprocContext *context,
@@ -523,6 +536,7 @@ mproc_process_new_for_pid (const char *name,
  * Returns: (transfer none): the context of @self
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocContext *
 mproc_process_get_context (MprocProcess *self)
@@ -541,6 +555,7 @@ mproc_process_get_context (MprocProcess *self)
  * Returns: (nullable): the name of the target of @self
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 const char *
 mproc_process_get_target (MprocProcess *self)
@@ -559,6 +574,7 @@ mproc_process_get_target (MprocProcess *self)
  * Returns: (transfer none) (nullable): the arguments of @self's target
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_process_get_args (MprocProcess *self)
@@ -577,6 +593,7 @@ mproc_process_get_args (MprocProcess *self)
  * Returns: the name of @self (see [property@Mproc.Process:name])
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 const char *
 mproc_process_get_name (MprocProcess *self)
@@ -595,6 +612,7 @@ mproc_process_get_name (MprocProcess *self)
  * afterwards changes only this object.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_process_set_name (MprocProcess *self,
@@ -631,6 +649,7 @@ mproc_process_set_name (MprocProcess *self,
  * Returns: whether @self is a daemon process
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_get_daemon (MprocProcess *self)
@@ -648,6 +667,7 @@ mproc_process_get_daemon (MprocProcess *self)
  * Makes @self a daemon process (see [property@Mproc.Process:daemon]).
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_process_set_daemon (MprocProcess *self,
@@ -676,6 +696,7 @@ mproc_process_set_daemon (MprocProcess *self,
  * Returns: the process id of @self, or 0 if it was not started
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GPid
 mproc_process_get_pid (MprocProcess *self)
@@ -701,6 +722,7 @@ mproc_process_get_pid (MprocProcess *self)
  * Returns: %TRUE if the exit code of @self is known
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_has_exited (MprocProcess *self)
@@ -729,6 +751,7 @@ mproc_process_has_exited (MprocProcess *self)
  * Returns: the exit code
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 int
 mproc_process_get_exit_code (MprocProcess *self)
@@ -861,6 +884,7 @@ watch_cb (gint         fd,
  * Returns: %TRUE if the process is running
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_is_alive (MprocProcess *self)
@@ -891,6 +915,7 @@ mproc_process_is_alive (MprocProcess *self)
  * the index of the order of the calls.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_process_add_object (MprocProcess   *self,
@@ -912,6 +937,7 @@ mproc_process_add_object (MprocProcess   *self,
  * Returns: the number of shared objects handed to @self
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_process_get_n_objects (MprocProcess *self)
@@ -933,6 +959,7 @@ mproc_process_get_n_objects (MprocProcess *self)
  *   @index is out of range
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gpointer
 mproc_process_get_object (MprocProcess *self,
@@ -1583,6 +1610,7 @@ start_spawn (MprocProcess  *self,
  * Returns: %TRUE if the process was started
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_start (MprocProcess  *self,
@@ -1778,6 +1806,7 @@ join_set_state_error (MprocProcess  *self,
  * Returns: %TRUE once @self has exited
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_join (MprocProcess  *self,
@@ -1924,7 +1953,8 @@ join_timeout_cb (gpointer data)
  * %MPROC_ERROR_TIMED_OUT, and joining a process that was never started or
  * was closed fails with %MPROC_ERROR_INVALID_STATE.
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_process_join_async (MprocProcess        *self,
@@ -2006,6 +2036,7 @@ mproc_process_join_async (MprocProcess        *self,
  *   timed out or was cancelled, or @self cannot be joined
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_join_finish (MprocProcess  *self,
@@ -2057,6 +2088,7 @@ send_signal (MprocProcess *self,
  * it handles the signal. Does nothing if it has exited.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_process_terminate (MprocProcess *self)
@@ -2074,6 +2106,7 @@ mproc_process_terminate (MprocProcess *self)
  * Called on [func@Mproc.current_process], it kills the calling process.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_process_kill (MprocProcess *self)
@@ -2095,6 +2128,7 @@ mproc_process_kill (MprocProcess *self)
  * Returns: %TRUE if @self is closed
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_process_close (MprocProcess  *self,

@@ -32,6 +32,7 @@ G_DECLARE_DERIVABLE_TYPE (MprocProcess, mproc_process, MPROC, PROCESS, GObject)
  * process its own behaviour, as a Python program subclasses `Process`.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 struct _MprocProcessClass
 {
@@ -56,6 +57,7 @@ struct _MprocProcessClass
  * Returns: the exit code of the child process
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 typedef int (*MprocTargetFunc) (MprocProcess *process,
                                 GVariant     *args,

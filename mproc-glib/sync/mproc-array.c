@@ -52,6 +52,7 @@
  * All methods may be called from any thread.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 /* The state of the MprocSync: the header, then the elements (8-aligned,
@@ -193,7 +194,8 @@ mproc_array_class_init (MprocArrayClass *klass)
    *
    * The type of the elements.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_VALUE_TYPE] = mproc_element_value_type_pspec ();
 
@@ -202,7 +204,8 @@ mproc_array_class_init (MprocArrayClass *klass)
    *
    * The number of elements, fixed when the array is made.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_LENGTH] =
     g_param_spec_uint ("length", NULL, NULL,
@@ -216,7 +219,8 @@ mproc_array_class_init (MprocArrayClass *klass)
    * Whether a [class@Mproc.RLock] goes with it ([method@Mproc.Array.get_lock]),
    * as Python's `lock=True`.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_WITH_LOCK] = mproc_element_with_lock_pspec ();
 
@@ -369,6 +373,7 @@ mproc_array_shareable_init (MprocShareableInterface *iface)
  * Returns: (transfer full): a new `MprocArray`, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocArray *
 mproc_array_new (MprocValueType   value_type,
@@ -392,6 +397,7 @@ mproc_array_new (MprocValueType   value_type,
  * Returns: the number of elements of @self
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_array_get_length (MprocArray *self)
@@ -410,6 +416,7 @@ mproc_array_get_length (MprocArray *self)
  * Returns: the type of the elements of @self
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocValueType
 mproc_array_get_value_type (MprocArray *self)
@@ -430,6 +437,7 @@ mproc_array_get_value_type (MprocArray *self)
  *   if it was made without one
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocRLock *
 mproc_array_get_lock (MprocArray *self)
@@ -455,6 +463,7 @@ mproc_array_get_lock (MprocArray *self)
  * Returns: the element at @index_
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gint64
 mproc_array_get_int (MprocArray *self,
@@ -479,6 +488,7 @@ mproc_array_get_int (MprocArray *self,
  * Stores @value at @index_.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_array_set_int (MprocArray *self,
@@ -505,6 +515,7 @@ mproc_array_set_int (MprocArray *self,
  * Returns: the element at @index_
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gdouble
 mproc_array_get_double (MprocArray *self,
@@ -529,6 +540,7 @@ mproc_array_get_double (MprocArray *self,
  * Stores @value at @index_.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_array_set_double (MprocArray *self,
@@ -555,6 +567,7 @@ mproc_array_set_double (MprocArray *self,
  * Returns: whether the element at @index_ is non-zero
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_array_get_boolean (MprocArray *self,
@@ -572,6 +585,7 @@ mproc_array_get_boolean (MprocArray *self,
  * Stores @value (1 or 0) at @index_.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_array_set_boolean (MprocArray *self,
@@ -620,6 +634,7 @@ element_variant_size (MprocValueType value_type)
  *   `GVariant` array of [method@Mproc.Array.get_length] elements
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_array_get_values (MprocArray *self)
@@ -672,6 +687,7 @@ mproc_array_get_values (MprocArray *self)
  * of @self to store them all at one moment.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_array_set_values (MprocArray *self,
@@ -725,6 +741,7 @@ mproc_array_set_values (MprocArray *self,
  * Returns: the new value of the element
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gint64
 mproc_array_add (MprocArray *self,
@@ -754,6 +771,7 @@ mproc_array_add (MprocArray *self,
  * Returns: %TRUE when @new_value was stored
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_array_compare_and_swap (MprocArray *self,

@@ -49,6 +49,7 @@
  * All methods may be called from any thread.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 #define MAX_PARTIES 256
@@ -150,7 +151,8 @@ mproc_barrier_class_init (MprocBarrierClass *klass)
    *
    * How many must wait before all are released (1 to 256).
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_PARTIES] =
     g_param_spec_uint ("parties", NULL, NULL,
@@ -248,6 +250,7 @@ mproc_barrier_shareable_init (MprocShareableInterface *iface)
  * Returns: (transfer full): a new `MprocBarrier`, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocBarrier *
 mproc_barrier_new (guint    parties,
@@ -282,6 +285,7 @@ guard_unlock (MprocBarrier *self)
  * Returns: the number of parties
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_barrier_get_parties (MprocBarrier *self)
@@ -304,6 +308,7 @@ mproc_barrier_get_parties (MprocBarrier *self)
  * Returns: how many are waiting now
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_barrier_get_n_waiting (MprocBarrier *self)
@@ -326,6 +331,7 @@ mproc_barrier_get_n_waiting (MprocBarrier *self)
  * Returns: %TRUE when the barrier is broken
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_barrier_is_broken (MprocBarrier *self)
@@ -371,6 +377,7 @@ break_generation (MprocBarrier *self,
  * %MPROC_ERROR_BROKEN_BARRIER until [method@Mproc.Barrier.reset].
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_barrier_abort (MprocBarrier *self)
@@ -394,6 +401,7 @@ mproc_barrier_abort (MprocBarrier *self)
  * fail with %MPROC_ERROR_BROKEN_BARRIER.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_barrier_reset (MprocBarrier *self)
@@ -523,6 +531,7 @@ wait_done (gpointer  user_data,
  * [method@Mproc.Barrier.wait_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_barrier_wait_async (MprocBarrier        *self,
@@ -602,6 +611,7 @@ mproc_barrier_wait_async (MprocBarrier        *self,
  * Returns: as [method@Mproc.Barrier.wait]
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gint
 mproc_barrier_wait_finish (MprocBarrier  *self,
@@ -631,6 +641,7 @@ mproc_barrier_wait_finish (MprocBarrier  *self,
  *   barrier for the others)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gint
 mproc_barrier_wait (MprocBarrier  *self,

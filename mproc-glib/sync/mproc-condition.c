@@ -39,6 +39,8 @@
  * [method@Mproc.Condition.wait] releases it, sleeps until notified and
  * takes it back.
  *
+ * **C**
+ *
  * ```c
  * mproc_condition_acquire (cond, -1, NULL, NULL);
  * while (!ready)
@@ -65,6 +67,7 @@
  * All methods may be called from any thread.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 #define MAX_WAITERS 256
@@ -174,7 +177,8 @@ mproc_condition_class_init (MprocConditionClass *klass)
    * [class@Mproc.Lock] or an [class@Mproc.RLock]; when none is given at
    * construction, the condition makes an [class@Mproc.RLock] of its own.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_LOCK] =
     g_param_spec_object ("lock", NULL, NULL,
@@ -309,6 +313,7 @@ mproc_condition_shareable_init (MprocShareableInterface *iface)
  * Returns: (transfer full): a new `MprocCondition`, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocCondition *
 mproc_condition_new (MprocLock  *lock,
@@ -330,6 +335,7 @@ mproc_condition_new (MprocLock  *lock,
  *   [class@Mproc.RLock]
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocLock *
 mproc_condition_get_lock (MprocCondition *self)
@@ -355,6 +361,7 @@ mproc_condition_get_lock (MprocCondition *self)
  *   %MPROC_ERROR_OWNER_DIED the lock is held)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_condition_acquire (MprocCondition  *self,
@@ -380,6 +387,7 @@ mproc_condition_acquire (MprocCondition  *self,
  * Returns: %TRUE, or %FALSE with %MPROC_ERROR_NOT_OWNER
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_condition_release (MprocCondition  *self,
@@ -510,6 +518,7 @@ wait_end (MprocCondition  *self,
  *   in every case but %MPROC_ERROR_NOT_OWNER.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_condition_wait (MprocCondition  *self,
@@ -610,6 +619,7 @@ wait_done (gpointer  user_data,
  * [method@Mproc.Condition.wait_finish] from @callback.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_condition_wait_async (MprocCondition      *self,
@@ -657,6 +667,7 @@ mproc_condition_wait_async (MprocCondition      *self,
  * Returns: as [method@Mproc.Condition.wait]
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_condition_wait_finish (MprocCondition  *self,
@@ -688,6 +699,7 @@ mproc_condition_wait_finish (MprocCondition  *self,
  *   %MPROC_ERROR_NOT_OWNER)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_condition_wait_for (MprocCondition           *self,
@@ -737,7 +749,8 @@ mproc_condition_wait_for (MprocCondition           *self,
  *
  * Returns: how many waiters were woken; 0 with @error set on failure
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_condition_notify (MprocCondition  *self,
@@ -801,7 +814,8 @@ mproc_condition_notify (MprocCondition  *self,
  *
  * Returns: how many waiters were woken; 0 with @error set on failure
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_condition_notify_all (MprocCondition  *self,

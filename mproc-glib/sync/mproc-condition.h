@@ -31,6 +31,7 @@ G_DECLARE_FINAL_TYPE (MprocCondition, mproc_condition, MPROC, CONDITION, GObject
  * Returns: %TRUE when the condition holds
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 typedef gboolean (*MprocConditionPredicate) (gpointer user_data);
 

@@ -22,9 +22,25 @@
  * that expires is not an error: [method@Mproc.Event.wait] then returns
  * %FALSE with no error set, as Python's `wait()` returns `False`.
  *
+ * **C**
+ *
  * ```c
  * if (mproc_event_wait (event, 2 * G_USEC_PER_SEC, NULL, NULL))
  *   g_print ("set\n");
+ * ```
+ *
+ * **Python**
+ *
+ * ```python
+ * if event.wait(2):                  # seconds, with the Mproc override
+ *     print('set')
+ * ```
+ *
+ * **GJS**
+ *
+ * ```js
+ * if (event.wait(2 * GLib.USEC_PER_SEC, null))
+ *     print('set');
  * ```
  *
  * Setting, clearing and testing cost no system call when nobody waits.
@@ -43,6 +59,7 @@
  * first use when nobody called it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 struct _MprocEvent
 {
@@ -176,6 +193,7 @@ mproc_event_shareable_init (MprocShareableInterface *iface)
  * Returns: (transfer full): a new `MprocEvent`, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocEvent *
 mproc_event_new (GError **error)
@@ -192,6 +210,7 @@ mproc_event_new (GError **error)
  * Sets the flag and wakes every waiter, in every process.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_event_set (MprocEvent *self)
@@ -219,6 +238,7 @@ mproc_event_set (MprocEvent *self)
  * Resets the flag.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_event_clear (MprocEvent *self)
@@ -247,6 +267,7 @@ mproc_event_clear (MprocEvent *self)
  * Returns: %TRUE when the flag is set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_event_is_set (MprocEvent *self)
@@ -287,6 +308,7 @@ event_check (gpointer   user_data,
  *   %G_IO_ERROR_CANCELLED)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_event_wait (MprocEvent    *self,
@@ -349,6 +371,7 @@ event_wait_done (gpointer  user_data,
  * [method@Mproc.Event.wait_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_event_wait_async (MprocEvent          *self,
@@ -357,6 +380,7 @@ mproc_event_wait_async (MprocEvent          *self,
                         GAsyncReadyCallback  callback,
                         gpointer             user_data)
 {
+  MprocRemote *remote;
   GTask *task;
 
   g_return_if_fail (MPROC_IS_EVENT (self));
@@ -364,6 +388,11 @@ mproc_event_wait_async (MprocEvent          *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, mproc_event_wait_async);
+  if ((remote = REMOTE (self)) != NULL && remote->klass->event_wait_async != NULL)
+    {
+      remote->klass->event_wait_async (remote, timeout_usec, task);
+      return;
+    }
   if (!mproc_init_once_ensure_task (&self->once, G_INITABLE (self), task))
     return;
   mproc_wait_point_wait_async (mproc_sync_get_wait_point (self->sync),
@@ -383,6 +412,7 @@ mproc_event_wait_async (MprocEvent          *self,
  *   error on timeout, %FALSE with @error set on failure
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_event_wait_finish (MprocEvent    *self,

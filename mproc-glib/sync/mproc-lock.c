@@ -28,6 +28,8 @@
  * Hand it to a child with [method@Mproc.Process.add_object]; every copy
  * refers to the same lock. Only the thread that acquired it may release it.
  *
+ * **C**
+ *
  * ```c
  * g_autoptr(GError) error = NULL;
  *
@@ -36,6 +38,24 @@
  *   return FALSE;
  * ... critical section ...
  * mproc_lock_release (lock, NULL);
+ * ```
+ *
+ * **Python**
+ *
+ * ```python
+ * with lock:                         # the Mproc override's context manager
+ *     ...  # critical section
+ * ```
+ *
+ * **GJS**
+ *
+ * ```js
+ * lock.acquire(-1, null);
+ * try {
+ *     // critical section
+ * } finally {
+ *     lock.release();
+ * }
  * ```
  *
  * In C, `MPROC_LOCK_AUTO_LOCK (lock, locker);` holds it until the end of
@@ -64,6 +84,7 @@
  * All methods may be called from any thread; ownership is per thread.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 typedef struct
@@ -263,6 +284,7 @@ mproc_lock_new_internal (gboolean   recursive,
  *   (shared memory could not be created)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocLock *
 mproc_lock_new (GError **error)
@@ -294,6 +316,7 @@ mproc_lock_new (GError **error)
  *   caller, who must release it, and its previous holder died holding it
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_lock_acquire (MprocLock     *self,
@@ -340,6 +363,7 @@ mproc_lock_acquire (MprocLock     *self,
  *   caller)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_lock_try_acquire (MprocLock  *self,
@@ -374,6 +398,7 @@ mproc_lock_try_acquire (MprocLock  *self,
  * belongs to the thread that iterates that context.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_lock_acquire_async (MprocLock           *self,
@@ -383,10 +408,19 @@ mproc_lock_acquire_async (MprocLock           *self,
                           gpointer             user_data)
 {
   GError *error = NULL;
+  MprocRemote *remote;
 
   g_return_if_fail (MPROC_IS_LOCK (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
+  if ((remote = mproc_remote_get (self)) != NULL && remote->klass->acquire_async != NULL)
+    {
+      GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+      g_task_set_source_tag (task, mproc_lock_acquire_async);
+      remote->klass->acquire_async (remote, timeout_usec, task);
+      return;
+    }
   if (!READY (self, &error))
     {
       g_task_report_error (self, callback, user_data, mproc_lock_acquire_async, error);
@@ -409,6 +443,7 @@ mproc_lock_acquire_async (MprocLock           *self,
  *   lock is held
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_lock_acquire_finish (MprocLock     *self,
@@ -434,6 +469,7 @@ mproc_lock_acquire_finish (MprocLock     *self,
  *   thread does not hold the lock (Python raises here too)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_lock_release (MprocLock  *self,
@@ -476,6 +512,7 @@ mproc_lock_release (MprocLock  *self,
  * Returns: %TRUE when the calling thread holds the lock
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_lock_is_owned (MprocLock *self)

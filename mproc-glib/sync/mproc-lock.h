@@ -74,6 +74,7 @@ G_GNUC_END_IGNORE_DEPRECATIONS
  * derivable so that [class@Mproc.RLock] can share its implementation.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 struct _MprocLockClass
 {
@@ -161,6 +162,7 @@ _mproc_lock_release_inline (MprocLock  *self,
  * mproc_lock_locker_new() and %MPROC_LOCK_AUTO_LOCK. Not for bindings.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 typedef void MprocLockLocker;
 
@@ -177,6 +179,7 @@ typedef void MprocLockLocker;
  * Returns: a locker for @lock
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 static inline MprocLockLocker *
 mproc_lock_locker_new (MprocLock *lock)
@@ -193,6 +196,7 @@ mproc_lock_locker_new (MprocLock *lock)
  * Releases the lock that @locker holds.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 static inline void
 mproc_lock_locker_free (MprocLockLocker *locker)
@@ -211,6 +215,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MprocLockLocker, mproc_lock_locker_free)
  * does for a #GMutex; the seed's `with lock:`.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_LOCK_AUTO_LOCK(lock, var) \
   G_GNUC_UNUSED g_autoptr(MprocLockLocker) var = mproc_lock_locker_new (lock)

@@ -28,6 +28,8 @@
  * too. When its holder dies, the next acquirer gets it with
  * %MPROC_ERROR_OWNER_DIED, held once.
  *
+ * **C**
+ *
  * ```c
  * g_autoptr(MprocRLock) rlock = mproc_rlock_new (NULL);
  *
@@ -41,6 +43,7 @@
  * the scope, as `MPROC_LOCK_AUTO_LOCK` does for a lock.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 struct _MprocRLock
 {
@@ -70,6 +73,7 @@ mproc_rlock_init (MprocRLock *self)
  *   (shared memory could not be created)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocRLock *
 mproc_rlock_new (GError **error)

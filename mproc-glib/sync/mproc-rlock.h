@@ -32,6 +32,7 @@ MprocRLock *mproc_rlock_new (GError **error) G_GNUC_WARN_UNUSED_RESULT;
  * %MPROC_LOCK_AUTO_LOCK for an #MprocRLock, without the cast.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 #define MPROC_RLOCK_AUTO_LOCK(rlock, var) MPROC_LOCK_AUTO_LOCK (MPROC_LOCK (rlock), var)
 

@@ -38,6 +38,7 @@
  * [method@Gio.Initable.init], or on first use when nobody called it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 typedef struct
@@ -144,7 +145,8 @@ mproc_semaphore_class_init (MprocSemaphoreClass *klass)
    * a bounded semaphore (it must then be at least 1). Read the current
    * value with [method@Mproc.Semaphore.get_value].
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_INITIAL_VALUE] =
     g_param_spec_uint ("initial-value", NULL, NULL,
@@ -158,7 +160,8 @@ mproc_semaphore_class_init (MprocSemaphoreClass *klass)
    * Whether releasing the semaphore above its initial value fails with
    * %MPROC_ERROR_TOO_MANY_RELEASES (Python's `BoundedSemaphore`).
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_BOUNDED] =
     g_param_spec_boolean ("bounded", NULL, NULL,
@@ -263,6 +266,7 @@ mproc_semaphore_shareable_init (MprocShareableInterface *iface)
  * Returns: (transfer full): a new `MprocSemaphore`, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocSemaphore *
 mproc_semaphore_new (guint    value,
@@ -285,6 +289,7 @@ mproc_semaphore_new (guint    value,
  * Returns: (transfer full): a new `MprocSemaphore`, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocSemaphore *
 mproc_semaphore_new_bounded (guint    value,
@@ -306,6 +311,7 @@ mproc_semaphore_new_bounded (guint    value,
  * Returns: %TRUE when @self was made with [ctor@Mproc.Semaphore.new_bounded]
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_semaphore_is_bounded (MprocSemaphore *self)
@@ -327,6 +333,7 @@ mproc_semaphore_is_bounded (MprocSemaphore *self)
  * Returns: the current value (already stale when other processes use it)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 guint
 mproc_semaphore_get_value (MprocSemaphore *self)
@@ -363,6 +370,7 @@ semaphore_take (gpointer   user_data,
  * Returns: %TRUE when a unit was taken
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_semaphore_try_acquire (MprocSemaphore *self)
@@ -390,6 +398,7 @@ mproc_semaphore_try_acquire (MprocSemaphore *self)
  *   (%MPROC_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED)
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_semaphore_acquire (MprocSemaphore  *self,
@@ -438,6 +447,7 @@ semaphore_acquire_done (gpointer  user_data,
  * context; call [method@Mproc.Semaphore.acquire_finish] from it.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_semaphore_acquire_async (MprocSemaphore      *self,
@@ -473,6 +483,7 @@ mproc_semaphore_acquire_async (MprocSemaphore      *self,
  * Returns: %TRUE when a unit was taken; %FALSE with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_semaphore_acquire_finish (MprocSemaphore  *self,
@@ -496,6 +507,7 @@ mproc_semaphore_acquire_finish (MprocSemaphore  *self,
  *   bounded semaphore is already at its initial value
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_semaphore_release (MprocSemaphore  *self,

@@ -43,6 +43,7 @@
  * All methods may be called from any thread.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 
 typedef struct
@@ -154,7 +155,8 @@ mproc_value_class_init (MprocValueClass *klass)
    *
    * The type of the value.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_VALUE_TYPE] = mproc_element_value_type_pspec ();
 
@@ -164,7 +166,8 @@ mproc_value_class_init (MprocValueClass *klass)
    * Whether a [class@Mproc.RLock] goes with it ([method@Mproc.Value.get_lock]),
    * as Python's `lock=True`.
    *
-   * Since: 0.2
+   * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_WITH_LOCK] = mproc_element_with_lock_pspec ();
 
@@ -291,6 +294,7 @@ mproc_value_shareable_init (MprocShareableInterface *iface)
  * Returns: (transfer full): a new `MprocValue`, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocValue *
 mproc_value_new (MprocValueType   value_type,
@@ -313,6 +317,7 @@ mproc_value_new (MprocValueType   value_type,
  * Returns: the type of @self
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocValueType
 mproc_value_get_value_type (MprocValue *self)
@@ -333,6 +338,7 @@ mproc_value_get_value_type (MprocValue *self)
  *   if it was made without one
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocRLock *
 mproc_value_get_lock (MprocValue *self)
@@ -354,6 +360,7 @@ mproc_value_get_lock (MprocValue *self)
  * Returns: the value
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gint64
 mproc_value_get_int (MprocValue *self)
@@ -375,6 +382,7 @@ mproc_value_get_int (MprocValue *self)
  * Stores @value.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_value_set_int (MprocValue *self,
@@ -399,6 +407,7 @@ mproc_value_set_int (MprocValue *self,
  * Returns: the value
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gdouble
 mproc_value_get_double (MprocValue *self)
@@ -420,6 +429,7 @@ mproc_value_get_double (MprocValue *self)
  * Stores @value.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_value_set_double (MprocValue *self,
@@ -443,6 +453,7 @@ mproc_value_set_double (MprocValue *self,
  * Returns: whether the value is non-zero
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_value_get_boolean (MprocValue *self)
@@ -458,6 +469,7 @@ mproc_value_get_boolean (MprocValue *self)
  * Stores @value (1 or 0).
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_value_set_boolean (MprocValue *self,
@@ -476,6 +488,7 @@ mproc_value_set_boolean (MprocValue *self,
  * Returns: the new value
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gint64
 mproc_value_add (MprocValue *self,
@@ -501,6 +514,7 @@ mproc_value_add (MprocValue *self,
  * Returns: %TRUE when @new_value was stored
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_value_compare_and_swap (MprocValue *self,

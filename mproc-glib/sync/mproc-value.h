@@ -27,6 +27,7 @@ G_BEGIN_DECLS
  * The type of a [class@Mproc.Value].
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 typedef enum
 {

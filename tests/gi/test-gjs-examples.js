@@ -181,8 +181,13 @@ const checks = {
     'pool': checkPool,
 };
 
+// test-gjs-examples.js DIR [NAME…]: only the examples named, if any
+const only = ARGV.slice(1);
+
 run(async tap => {
     for (const [name, checkLines] of Object.entries(checks)) {
+        if (only.length > 0 && !only.includes(name))
+            continue;
         await tap.test(`examples/gjs/${name}.js`, async () => {
             checkLines(await runExample(name));
         });

@@ -68,6 +68,7 @@ check lib/systemd/user/mproc-worker-service.service
 check libexec/mproc-worker-service
 if [ "$gir" = true ]; then
   check lib/python3/dist-packages/gi/overrides/Mproc.py
+  check share/gjs-1.0/overrides/Mproc.js
   check share/gir-1.0/Mproc-1.gir
   check lib/girepository-1.0/Mproc-1.typelib
 fi
@@ -180,6 +181,15 @@ if [ "$gir" = true ]; then
         /usr/bin/python3 "$here/installed-override.py")
   expect "Python override" "map: [0, 2, 4, 6]" "$got"
   expect "Python override, LANGUAGE=ja" "error: キューは空です" "$got"
+  # The GJS override, found by GJS in $XDG_DATA_DIRS/gjs-1.0/overrides.
+  if command -v gjs >/dev/null; then
+    got=$(env -i PATH=/usr/bin:/bin LC_ALL=C.UTF-8 XDG_DATA_DIRS="$prefix/share:/usr/share" \
+          GI_TYPELIB_PATH="$prefix/lib/girepository-1.0" LD_LIBRARY_PATH="$prefix/lib" \
+          gjs -c "const {Mproc} = imports.gi; print(Mproc.toVariant({a: [1, 2]}).print(true))")
+    expect "GJS override" "{'a': <[int64 1, 2]>}" "$got"
+  else
+    echo "skip: gjs is not installed"
+  fi
 fi
 
 exit $fail
