@@ -21,6 +21,14 @@
  *     n = 20000; msgs/s.
  *   redis_lock_rtt: acquire of a free lease lock (one script round
  *     trip), then its release, n = 5000; the median acquire in us.
+ *   redis_pool_apply_rtt: a pool on Redis (mproc_pool_new_for_uri) with one
+ *     worker process (mproc_pool_serve_for_uri, one local process);
+ *     apply() of an int64 echo, one at a time, n = 2000; the median in us.
+ *   redis_pool_map_tiny: map() of 100 000 int64 items (x + 1 per item),
+ *     default chunks, one worker with 2 local processes; items/s.
+ *   redis_pool_failover: one worker runs a long task; SIGKILL of the
+ *     worker to the call's MPROC_ERROR_WORKER_DIED, with the default
+ *     lease (5 s) and heartbeat (1 s); in s, 3 repetitions.
  */
 
 #include <signal.h>
@@ -282,6 +290,12 @@ redis_queue_small (void)
 }
 BENCH_REGISTER (redis_queue_small, "redis_queue_small")
 
+static void
+bench_store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
 static int
 compare_double (gconstpointer a,
                 gconstpointer b)
@@ -327,3 +341,208 @@ redis_lock_rtt (void)
   server_stop (s);
 }
 BENCH_REGISTER (redis_lock_rtt, "redis_lock_rtt")
+
+/* --- The pool on Redis ---------------------------------------------------- */
+
+static GVariant *
+pool_echo (GVariant *arg, gpointer user_data, GError **error)
+{
+  return g_variant_ref (arg);
+}
+
+static GVariant *
+pool_inc (GVariant *arg, gpointer user_data, GError **error)
+{
+  return g_variant_new_int64 (g_variant_get_int64 (arg) + 1);
+}
+
+/* Creates the file it is given (a flag: it runs), then sleeps long.  A
+ * file, as the worker's processes may come from a fork server. */
+static GVariant *
+pool_flag_sleep (GVariant *arg, gpointer user_data, GError **error)
+{
+  if (!g_file_set_contents (g_variant_get_string (arg, NULL), "", 0, error))
+    return NULL;
+  g_usleep (60 * G_USEC_PER_SEC);
+  return g_variant_new_boolean (TRUE);
+}
+
+static int
+pool_worker_main (MprocProcess *process,
+                  GVariant     *args,
+                  gpointer      user_data)
+{
+  g_autoptr(GError) error = NULL;
+  const char *uri, *name;
+  guint32 n;
+
+  g_variant_get (args, "(&s&su)", &uri, &name, &n);
+  mproc_pool_serve_for_uri (uri, name, n, NULL, &error);
+  return 1;
+}
+
+static void __attribute__((constructor))
+register_pool_targets (void)
+{
+  mproc_register_task ("bench-rp-echo", pool_echo, NULL, NULL);
+  mproc_register_task ("bench-rp-inc", pool_inc, NULL, NULL);
+  mproc_register_task ("bench-rp-flag-sleep", pool_flag_sleep, NULL, NULL);
+  mproc_register_target ("bench-redis-pool-worker", pool_worker_main, NULL, NULL);
+}
+
+static MprocProcess *
+pool_worker_start (Server *s, const char *name, guint n)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MprocContext) context = mproc_context_new (MPROC_START_METHOD_FORK);
+  MprocProcess *worker = mproc_process_new_with_context (context, "bench-redis-pool-worker",
+                                                         g_variant_new ("(ssu)", s->uri, name, n));
+
+  if (!mproc_process_start (worker, &error))
+    g_error ("%s", error->message);
+  return worker;
+}
+
+static void
+pool_worker_stop (MprocProcess *worker)
+{
+  mproc_process_kill (worker);
+  mproc_process_join (worker, -1, NULL, NULL);
+  g_object_unref (worker);
+}
+
+static MprocPool *
+pool_for (Server *s, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  MprocPool *pool = mproc_pool_new_for_uri (s->uri, name, NULL, &error);
+
+  if (pool == NULL)
+    g_error ("%s", error->message);
+  return pool;
+}
+
+static void
+redis_pool_apply_rtt (void)
+{
+  Server *s = server_start ();
+  MprocProcess *worker = pool_worker_start (s, "rtt", 1);
+  g_autoptr(MprocPool) pool = pool_for (s, "rtt");
+  guint64 n = bench_scale (2000, 200);
+  guint reps = bench_reps ();
+  g_autofree double *samples = g_new0 (double, reps);
+  g_autofree double *each = g_new0 (double, n);
+
+  for (guint r = 0; r <= reps; r++)
+    {
+      for (guint64 i = 0; i < n; i++)
+        {
+          g_autoptr(GError) error = NULL;
+          g_autoptr(GVariant) v = NULL;
+          double t0 = bench_now ();
+
+          v = mproc_pool_apply (pool, "bench-rp-echo", g_variant_new_int64 (i), -1, NULL, &error);
+          if (v == NULL)
+            g_error ("%s", error->message);
+          each[i] = (bench_now () - t0) * 1e6;
+          if (g_variant_get_int64 (v) != (gint64) i)
+            g_error ("redis_pool_apply_rtt: wrong value");
+        }
+      qsort (each, n, sizeof (double), compare_double);
+      if (r > 0)
+        samples[r - 1] = each[n / 2];
+    }
+  bench_emit ("redis_pool_apply_rtt", "us", n, samples, reps);
+  g_clear_object (&pool);
+  pool_worker_stop (worker);
+  server_stop (s);
+}
+BENCH_REGISTER (redis_pool_apply_rtt, "redis_pool_apply_rtt")
+
+static void
+redis_pool_map_tiny (void)
+{
+  Server *s = server_start ();
+  MprocProcess *worker = pool_worker_start (s, "tiny", 2);
+  g_autoptr(MprocPool) pool = NULL;
+  guint64 n = bench_scale (100000, 10000);
+  guint reps = bench_reps ();
+  g_autofree double *samples = g_new0 (double, reps);
+  g_autofree gint64 *items = g_new (gint64, n);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) ready = NULL;
+
+  for (guint64 i = 0; i < n; i++)
+    items[i] = i;
+  /* opened once the worker is listed: default chunks count its processes */
+  pool = pool_for (s, "tiny");
+  ready = mproc_pool_apply (pool, "bench-rp-echo", g_variant_new_int64 (0), -1, NULL, &error);
+  if (ready == NULL)
+    g_error ("%s", error->message);
+  g_clear_object (&pool);
+  pool = pool_for (s, "tiny");
+  for (guint r = 0; r <= reps; r++)
+    {
+      g_autoptr(GVariant) out = NULL;
+      const gint64 *v;
+      gsize len;
+      double t0 = bench_now ();
+
+      out = mproc_pool_map (pool, "bench-rp-inc",
+                            g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, items, n, sizeof (gint64)),
+                            0, -1, NULL, &error);
+      if (out == NULL)
+        g_error ("%s", error->message);
+      if (r > 0)
+        samples[r - 1] = n / (bench_now () - t0);
+      v = g_variant_get_fixed_array (out, &len, sizeof (gint64));
+      if (len != n || v[n - 1] != (gint64) n)
+        g_error ("redis_pool_map_tiny: wrong results");
+    }
+  bench_emit ("redis_pool_map_tiny", "items/s", n, samples, reps);
+  g_clear_object (&pool);
+  pool_worker_stop (worker);
+  server_stop (s);
+}
+BENCH_REGISTER (redis_pool_map_tiny, "redis_pool_map_tiny")
+
+static void
+redis_pool_failover (void)
+{
+  Server *s = server_start ();
+  g_autoptr(MprocPool) pool = pool_for (s, "failover");
+  guint reps = MIN (bench_reps (), 3);
+  g_autofree double *samples = g_new0 (double, reps);
+  g_autofree char *flag = g_build_filename (s->dir, "running", NULL);
+
+  /* no warm-up: each repetition is a new worker's death */
+  for (guint r = 0; r < reps; r++)
+    {
+      MprocProcess *worker = pool_worker_start (s, "failover", 1);
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) out = NULL;
+      double killed;
+
+      unlink (flag);
+      mproc_pool_apply_async (pool, "bench-rp-flag-sleep", g_variant_new_string (flag),
+                              -1, NULL, bench_store_result, &result);
+      while (!g_file_test (flag, G_FILE_TEST_EXISTS))
+        g_main_context_iteration (NULL, FALSE), g_usleep (1000);
+      kill (mproc_process_get_pid (worker), SIGKILL);
+      killed = bench_now ();
+      while (result == NULL)
+        g_main_context_iteration (NULL, TRUE);
+      samples[r] = bench_now () - killed;
+      out = mproc_pool_apply_finish (pool, result, &error);
+      if (out != NULL || !g_error_matches (error, MPROC_ERROR, MPROC_ERROR_WORKER_DIED))
+        g_error ("redis_pool_failover: expected WORKER_DIED");
+      mproc_process_join (worker, -1, NULL, NULL);
+      g_object_unref (worker);
+    }
+  unlink (flag);
+  bench_emit ("redis_pool_failover", "s", 1, samples, reps);
+  g_clear_object (&pool);
+  server_stop (s);
+}
+BENCH_REGISTER (redis_pool_failover, "redis_pool_failover")

@@ -22,6 +22,12 @@
  *   print('Pool    :', pool_outputs)
  *
  * Choose the start method with MPROC_START_METHOD=fork|spawn|forkserver.
+ *
+ * With MPROC_POOL_URI set (redis://host:6379/0, unix:/path…), the tasks go
+ * to the pool "pool-example" on that Redis server instead, served by
+ * workers on any host: mproc-worker with examples/pool-worker's module
+ * ("Work on many machines" in the guide).  Those workers are started on
+ * their own, so no "Starting" line is printed here.
  */
 
 #include <stdio.h>
@@ -97,7 +103,10 @@ main (int argc, char *argv[])
   builtin_outputs = g_variant_ref_sink (g_variant_builder_end (&builder));
   print_list ("Built-in: ", builtin_outputs);
 
-  pool = mproc_pool_new_full (NULL, mproc_cpu_count () * 2, "start_process", NULL, 0, &error);
+  if (g_getenv ("MPROC_POOL_URI") != NULL)
+    pool = mproc_pool_new_for_uri (g_getenv ("MPROC_POOL_URI"), "pool-example", NULL, &error);
+  else
+    pool = mproc_pool_new_full (NULL, mproc_cpu_count () * 2, "start_process", NULL, 0, &error);
   if (pool == NULL)
     {
       fprintf (stderr, "%s\n", error->message);

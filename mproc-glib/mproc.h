@@ -33,6 +33,7 @@
 # include "mproc-pool.h"
 /* D-Bus worker services (#9) */
 # include "mproc-pool-dbus.h"
+# include "mproc-redis-pool.h"
 # include "mproc-shared-dbus.h"
 /* synchronisation (#5) */
 # include "mproc-event.h"

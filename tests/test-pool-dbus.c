@@ -273,6 +273,94 @@ test_map (Fixture *f, gconstpointer data)
   g_assert_cmpstr (g_variant_get_type_string (reply), ==, "(av)");
 }
 
+/* Map over av of numbers of each type (packed on the way in and boxed
+ * from the packed results on the way out): what comes back is what went
+ * in, in order, with 1-, 2- and 4-byte framing offsets in the reply. */
+static void
+test_map_numbers (Fixture *f, gconstpointer data)
+{
+  static const char types[] = "ynqiuxtd";
+  static const guint counts[] = { 3, 300, 5000 };
+
+  g_test_summary ("Map over av of numbers of one type returns them in order, of their type");
+  for (const char *t = types; *t != '\0'; t++)
+    for (guint c = 0; c < G_N_ELEMENTS (counts); c++)
+      {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+        g_autoptr(GVariant) results = NULL;
+        g_autoptr(GVariant) sent = NULL;
+        GVariantBuilder items;
+        char type[2] = { *t, '\0' };
+
+        g_variant_builder_init (&items, G_VARIANT_TYPE ("av"));
+        for (guint i = 0; i < counts[c]; i++)
+          {
+            GVariant *v;
+
+            switch (*t)
+              {
+              case 'y': v = g_variant_new_byte ((guint8) (i * 7)); break;
+              case 'n': v = g_variant_new_int16 ((gint16) (-(gint) i * 3)); break;
+              case 'q': v = g_variant_new_uint16 ((guint16) (i * 13)); break;
+              case 'i': v = g_variant_new_int32 (-(gint32) i * 100003); break;
+              case 'u': v = g_variant_new_uint32 (i * 2654435761u); break;
+              case 'x': v = g_variant_new_int64 (-(gint64) i * G_GINT64_CONSTANT (1000000007)); break;
+              case 't': v = g_variant_new_uint64 ((guint64) i << 40 | i); break;
+              default: v = g_variant_new_double (i * 0.5 - 7.25); break;
+              }
+            g_variant_builder_add (&items, "v", v);
+          }
+        sent = g_variant_ref_sink (g_variant_builder_end (&items));
+        reply = call (f->client, "Map", g_variant_new ("(s@av)", "test.echo", sent), &error);
+        g_assert_no_error (error);
+        g_variant_get (reply, "(@av)", &results);
+        g_assert_true (g_variant_is_normal_form (results));
+        g_assert_cmpuint (g_variant_n_children (results), ==, counts[c]);
+        for (guint i = 0; i < counts[c]; i++)
+          {
+            g_autoptr(GVariant) got_box = g_variant_get_child_value (results, i);
+            g_autoptr(GVariant) got = g_variant_get_variant (got_box);
+            g_autoptr(GVariant) want_box = g_variant_get_child_value (sent, i);
+            g_autoptr(GVariant) want = g_variant_get_variant (want_box);
+
+            g_assert_cmpstr (g_variant_get_type_string (got), ==, type);
+            g_assert_true (g_variant_equal (got, want));
+          }
+      }
+}
+
+/* Items of several types are refused; items that are not numbers, and
+ * numbers mapped to other types, take the general path. */
+static void
+test_map_mixed (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) results = NULL;
+  g_autoptr(GVariant) v = NULL;
+  GVariantBuilder items;
+
+  g_test_summary ("Map over av of mixed numbers is refused; strings are mapped as before");
+  g_variant_builder_init (&items, G_VARIANT_TYPE ("av"));
+  g_variant_builder_add (&items, "v", g_variant_new_int64 (1));
+  g_variant_builder_add (&items, "v", g_variant_new_int32 (2));
+  reply = call (f->client, "Map", g_variant_new ("(sav)", "test.echo", &items), &error);
+  g_assert_error (error, G_DBUS_ERROR, G_DBUS_ERROR_INVALID_ARGS);
+  g_assert_null (reply);
+  g_clear_error (&error);
+
+  g_variant_builder_init (&items, G_VARIANT_TYPE ("av"));
+  g_variant_builder_add (&items, "v", g_variant_new_string ("a"));
+  g_variant_builder_add (&items, "v", g_variant_new_string ("bc"));
+  reply = call (f->client, "Map", g_variant_new ("(sav)", "test.echo", &items), &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(@av)", &results);
+  g_assert_cmpuint (g_variant_n_children (results), ==, 2);
+  g_variant_get_child (results, 1, "v", &v);
+  g_assert_cmpstr (g_variant_get_string (v, NULL), ==, "bc");
+}
+
 static void
 test_map_array (Fixture *f, gconstpointer data)
 {
@@ -1055,6 +1143,8 @@ main (int argc, char *argv[])
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("/mproc/pool-dbus/submit", test_submit);
   ADD ("/mproc/pool-dbus/map", test_map);
+  ADD ("/mproc/pool-dbus/map-numbers", test_map_numbers);
+  ADD ("/mproc/pool-dbus/map-mixed", test_map_mixed);
   ADD ("/mproc/pool-dbus/map-array", test_map_array);
   ADD ("/mproc/pool-dbus/map-fd", test_map_fd);
   ADD ("/mproc/pool-dbus/map-into", test_map_into);

@@ -20,6 +20,8 @@ packages+=(redis-server redis-tools libhiredis-dev glib-networking)
 # bench/run's peers (opt-in)
 if [ "${1:-}" = --bench ]; then
   packages+=(python3-zmq python3-joblib libzmq3-dev)
+  # the redis_pool_* rows' anchors: RQ and Celery on the same redis-server
+  packages+=(python3-rq python3-celery)
 fi
 # the GTK 4 example and its test under Xvfb; systemd-analyze for the unit
 packages+=(libgtk-4-dev gir1.2-gtk-4.0 xvfb xauth systemd)

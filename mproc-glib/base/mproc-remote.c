@@ -8,10 +8,21 @@
 #include "mproc-i18n-private.h"
 #include "mproc-remote-private.h"
 
+/* Looked up once: g_quark_from_static_string() takes a global lock and
+ * hashes the name, which the hot paths of queues and locks would pay on
+ * every call. */
 static GQuark
 remote_quark (void)
 {
-  return g_quark_from_static_string ("mproc-remote");
+  static GQuark quark;
+  GQuark q = (GQuark) g_atomic_int_get ((gint *) &quark);
+
+  if (G_UNLIKELY (q == 0))
+    {
+      q = g_quark_from_static_string ("mproc-remote");
+      g_atomic_int_set ((gint *) &quark, (gint) q);
+    }
+  return q;
 }
 
 static void

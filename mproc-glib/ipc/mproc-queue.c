@@ -222,12 +222,28 @@ mproc_queue_set_error_closed (GError **error)
 
 /* --- GObject ------------------------------------------------------------ */
 
+/* The ring of an open local queue made ready, else NULL.  A queue that
+ * lives elsewhere (mproc_remote_get()) never makes a ring, so the hot
+ * paths skip the object-data lookup when this finds one. */
+static inline MprocRing *
+queue_local_ring (MprocQueue *self)
+{
+  MprocQueuePrivate *priv = mproc_queue_get_instance_private (self);
+
+  if (!priv->closed && MPROC_INIT_ONCE_READY (&priv->once))
+    return priv->store.ring;
+  return NULL;
+}
+
 MprocRing *
 mproc_queue_get_ring (MprocQueue  *self,
                       GError     **error)
 {
   MprocQueuePrivate *priv = mproc_queue_get_instance_private (self);
+  MprocRing *ring;
 
+  if ((ring = queue_local_ring (self)) != NULL)
+    return ring;
   if (priv->closed)
     {
       mproc_queue_set_error_closed (error);
@@ -581,6 +597,8 @@ mproc_queue_put (MprocQueue    *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if ((ring = queue_local_ring (self)) != NULL)
+    return mproc_ring_put (ring, value, NULL, -1, NULL, 0, timeout_usec, cancellable, error);
   if ((remote = mproc_remote_get (self)) != NULL)
     {
       g_autoptr(GVariant) sunk = g_variant_ref_sink (value);
@@ -780,6 +798,8 @@ mproc_queue_get (MprocQueue    *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
+  if ((ring = queue_local_ring (self)) != NULL)
+    return mproc_ring_get_value (ring, timeout_usec, cancellable, error);
   if ((remote = mproc_remote_get (self)) != NULL)
     return remote->klass->get (remote, timeout_usec, cancellable, error);
   ring = mproc_queue_get_ring (self, error);

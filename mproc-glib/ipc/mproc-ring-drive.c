@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <string.h>
 
 #include "mproc-error.h"
@@ -263,6 +264,12 @@ op_spin (MprocRing *ring,
             }
           if (i < 64)
             break;
+          /* No progress for a while: the peer may be waiting for this
+           * CPU (a loaded machine, or pinned together).  Letting it run
+           * now, rather than sleeping and being woken for its next
+           * message, is what keeps the two from trading the CPU once
+           * per message. */
+          sched_yield ();
           if (g_get_monotonic_time () >= end)
             return FALSE;
         }

@@ -55,6 +55,8 @@ mproc_pool_terminate (MprocPool *self)
 
   mproc_pool_kill_all (self);
   mproc_pool_fail_chunks (&self->pending, MPROC_ERROR_CLOSED, _("The pool was terminated"));
+  if (self->backend != NULL)
+    self->backend->terminate (self);
   for (guint i = 0; i < self->workers->len; i++)
     {
       Worker *w = g_ptr_array_index (self->workers, i);
@@ -67,7 +69,9 @@ mproc_pool_terminate (MprocPool *self)
 static gboolean
 pool_has_no_workers (gpointer data)
 {
-  return ((MprocPool *) data)->workers->len == 0;
+  MprocPool *self = data;
+
+  return self->workers->len == 0 && (self->backend == NULL || !self->backend->is_busy (self));
 }
 
 static gboolean
@@ -120,7 +124,7 @@ mproc_pool_join_check_cb (MprocPool *self)
 {
   GList *tasks;
 
-  if (self->workers->len > 0)
+  if (!pool_has_no_workers (self))
     return;
   tasks = g_steal_pointer (&self->join_tasks);
   for (GList *l = tasks; l != NULL; l = l->next)

@@ -23,6 +23,7 @@
 #include <gio/gio.h>
 
 #include "mproc-error.h"
+#include "mproc-pool-backend-private.h"
 #include "mproc-pool-private.h"
 #include "mproc-process.h"
 
@@ -166,6 +167,11 @@ struct _MprocPool
   guint         quick_deaths;
   guint         n_busy;        /* as last notified */
   guint         n_queued;
+
+  /* NULL: chunks run on the workers above */
+  const MprocPoolBackend *backend;
+  gpointer      backend_data;
+  GDestroyNotify backend_destroy;
 };
 
 #define CHUNK_DONE   1

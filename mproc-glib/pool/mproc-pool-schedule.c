@@ -79,6 +79,12 @@ pool_check_load (MprocPool *self)
 void
 mproc_pool_dispatch (MprocPool *self)
 {
+  if (self->backend != NULL)
+    {
+      self->backend->dispatch (self);
+      pool_check_load (self);
+      return;
+    }
   while (!g_queue_is_empty (&self->pending))
     {
       Chunk *chunk = g_queue_peek_head (&self->pending);

@@ -264,3 +264,27 @@ mproc_pool_new_finish (GAsyncResult  *result,
   pool = g_async_initable_new_finish (G_ASYNC_INITABLE (source), result, error);
   return pool != NULL ? MPROC_POOL (pool) : NULL;
 }
+
+/* --- Another backend ----------------------------------------------------- */
+
+void
+mproc_pool_set_backend (MprocPool              *self,
+                        const MprocPoolBackend *backend,
+                        gpointer                data,
+                        GDestroyNotify          destroy)
+{
+  g_return_if_fail (self->backend == NULL && self->notify_source == NULL);
+
+  self->backend = backend;
+  self->backend_data = data;
+  self->backend_destroy = destroy;
+  /* no worker of its own to start: only the reporting */
+  if (!pool_prepare (self, NULL))
+    g_assert_not_reached ();
+}
+
+gpointer
+mproc_pool_get_backend_data (MprocPool *self)
+{
+  return self->backend_data;
+}

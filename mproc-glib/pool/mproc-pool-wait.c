@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 
 #include "mproc-error.h"
 #include "mproc-i18n-private.h"
@@ -32,6 +33,9 @@ mproc_pool_wait (MprocPool     *self,
   gboolean have_cancel_fd = FALSE;
   gboolean ret = FALSE;
   gint64 spin_until = 0;
+
+  if (self->backend != NULL)
+    return self->backend->wait (self, done, data, timeout_usec, cancellable, error);
 
   g_object_ref (self);
   if (cancellable != NULL)
@@ -77,6 +81,9 @@ mproc_pool_wait (MprocPool     *self,
                 }
               mproc_pool_dispatch (self);
               mproc_pool_check_idle (self);
+              /* A worker that shares this CPU runs now rather than
+               * after we sleep (as the workers' own spin does). */
+              sched_yield ();
               continue;
             }
         }

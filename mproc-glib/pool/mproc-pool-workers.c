@@ -352,6 +352,11 @@ mproc_pool_cancel_running (MprocPool *self,
     return;
   call->cancelled = TRUE;
   call->cancelled_at = g_get_monotonic_time ();
+  if (self->backend != NULL)
+    {
+      self->backend->cancel_running (self, call);
+      return;
+    }
 
   for (guint i = 0; i < self->workers->len; i++)
     {

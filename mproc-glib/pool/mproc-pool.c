@@ -165,6 +165,8 @@ mproc_pool_dispose (GObject *object)
           mproc_pool_remove_worker (self, w);
         }
     }
+  if (self->backend != NULL)
+    self->backend->dispose (self);
   g_queue_clear_full (&self->pending, (GDestroyNotify) mproc_pool_chunk_free);
   g_queue_clear_full (&self->dirty, (GDestroyNotify) mproc_pool_call_unref);
 
@@ -187,6 +189,8 @@ mproc_pool_finalize (GObject *object)
 {
   MprocPool *self = MPROC_POOL (object);
 
+  if (self->backend_destroy != NULL)
+    self->backend_destroy (self->backend_data);
   g_clear_pointer (&self->workers, g_ptr_array_unref);
   g_clear_object (&self->context);
   g_free (self->initializer);

@@ -47,11 +47,14 @@ typedef struct
   char    *prefix;        /* key prefix, "mproc" by default */
   gint64   timeout_usec;  /* per call */
   gint64   lease_usec;    /* of locks */
+  gint64   worker_lease_usec;  /* of pool workers' heartbeats */
+  guint    max_redeliveries;   /* of a dead pool worker's chunks */
 } MprocRedisConfig;
 
 /* Accepts redis://, rediss://, valkey://, valkeys:// ([user[:password]@]host[:port][/db])
  * and unix:/path, each with ?prefix=, ?db=, ?password-file=, ?tls-ca=,
- * ?timeout= (seconds), ?lease= (seconds, of locks). */
+ * ?timeout= (seconds), ?lease= (seconds, of locks), ?worker-lease= (seconds,
+ * of pool workers), ?max-redeliveries= (of a dead pool worker's chunks). */
 MprocRedisConfig *mproc_redis_config_parse  (const char        *uri,
                                              GError           **error);
 void              mproc_redis_config_free   (MprocRedisConfig  *config);

@@ -195,6 +195,8 @@ config_copy (const MprocRedisConfig *c)
   copy->prefix = g_strdup (c->prefix);
   copy->timeout_usec = c->timeout_usec;
   copy->lease_usec = c->lease_usec;
+  copy->worker_lease_usec = c->worker_lease_usec;
+  copy->max_redeliveries = c->max_redeliveries;
   return copy;
 }
 
@@ -543,9 +545,13 @@ write_locked (MprocRedisClient  *client,
               GPtrArray         *done,
               GError           **error)
 {
+  g_autoptr(GError) own_error = NULL;
   gsize size;
   const guint8 *data = g_bytes_get_data (bytes, &size);
 
+  /* the pending calls fail with it even when the caller ignores it */
+  if (error == NULL)
+    error = &own_error;
   while (size > 0)
     {
       g_autoptr(GError) local_error = NULL;
@@ -813,16 +819,17 @@ wait_locked (MprocRedisClient  *client,
       guint generation;
       gboolean ready;
 
-      if (g_cancellable_set_error_if_cancelled (cancellable, error) || left == 0)
+      if (g_cancellable_set_error_if_cancelled (cancellable, &local_error) || left == 0)
         {
-          if (left == 0 && (error == NULL || *error == NULL))
-            set_timed_out (error);
+          if (local_error == NULL)
+            set_timed_out (&local_error);
           p->kind = PENDING_ABANDONED;
           if (client->blocking)
             {
               /* the server would still be blocked on it */
-              fail_locked (client, *error, done);
+              fail_locked (client, local_error, done);
             }
+          g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
         }
       if (client->reading)

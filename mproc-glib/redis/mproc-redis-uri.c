@@ -14,6 +14,7 @@
 #define DEFAULT_PREFIX        "mproc"
 #define DEFAULT_TIMEOUT_USEC  (10 * G_USEC_PER_SEC)
 #define DEFAULT_LEASE_USEC    (10 * G_USEC_PER_SEC)
+#define DEFAULT_WORKER_LEASE_USEC (5 * G_USEC_PER_SEC)
 #define MAX_PASSWORD_FILE     4096
 
 void
@@ -135,6 +136,30 @@ parse_query (MprocRedisConfig  *config,
           g_free (config->tls_ca);
           config->tls_ca = g_strdup (text);
         }
+      else if (strcmp (name, "worker-lease") == 0)
+        {
+          double seconds;
+          char *end = NULL;
+
+          seconds = g_ascii_strtod (text, &end);
+          if (end == text || *end != '\0' || !(seconds >= 0.5) || seconds > 3600)
+            {
+              set_bad_uri (error, _("the worker lease is not a number of seconds (0.5 to 3600)"));
+              return FALSE;
+            }
+          config->worker_lease_usec = (gint64) (seconds * G_USEC_PER_SEC);
+        }
+      else if (strcmp (name, "max-redeliveries") == 0)
+        {
+          guint64 n;
+
+          if (!g_ascii_string_to_unsigned (text, 10, 0, 100, &n, NULL))
+            {
+              set_bad_uri (error, _("max-redeliveries is not a number from 0 to 100"));
+              return FALSE;
+            }
+          config->max_redeliveries = (guint) n;
+        }
       else if (strcmp (name, "timeout") == 0 || strcmp (name, "lease") == 0)
         {
           double seconds;
@@ -177,6 +202,7 @@ mproc_redis_config_parse (const char  *uri,
   config->prefix = g_strdup (DEFAULT_PREFIX);
   config->timeout_usec = DEFAULT_TIMEOUT_USEC;
   config->lease_usec = DEFAULT_LEASE_USEC;
+  config->worker_lease_usec = DEFAULT_WORKER_LEASE_USEC;
 
   if (g_str_has_prefix (uri, "unix:"))
     {
