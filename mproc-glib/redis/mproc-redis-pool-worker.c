@@ -550,6 +550,7 @@ server_clear (Server *s)
  *   could not start
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 gboolean
 mproc_pool_serve_for_uri (const char    *uri,

@@ -753,6 +753,7 @@ rpool_make (RedisPool  *rp,
  * Returns: (transfer full): the pool, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocPool *
 mproc_pool_new_for_uri (const char    *uri,
@@ -837,6 +838,7 @@ connected_cb (GObject      *source,
  * the caller, which the pool then belongs to.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_pool_new_for_uri_async (const char          *uri,
@@ -874,6 +876,7 @@ mproc_pool_new_for_uri_async (const char          *uri,
  * Returns: (transfer full): the pool, or %NULL with @error set
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 MprocPool *
 mproc_pool_new_for_uri_finish (GAsyncResult  *result,
@@ -903,6 +906,7 @@ mproc_pool_new_for_uri_finish (GAsyncResult  *result,
  *   %MPROC_ERROR_BROKEN when Redis cannot be reached
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 GVariant *
 mproc_pool_list_workers (MprocPool     *self,
