@@ -139,6 +139,7 @@ mproc_dict_class_init (MprocDictClass *klass)
    * The manager whose server holds the dictionary; set it at construction.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   /**
    * MprocDict:name:
@@ -147,6 +148,7 @@ mproc_dict_class_init (MprocDictClass *klass)
    * or %NULL for a new anonymous one; set it at construction.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   mproc_proxy_install_properties (object_class, PROP_MANAGER, PROP_NAME, "dictionary");
 

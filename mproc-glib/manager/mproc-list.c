@@ -260,6 +260,7 @@ mproc_list_class_init (MprocListClass *klass)
    * The manager whose server holds the list; set it at construction.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   /**
    * MprocList:name:
@@ -268,6 +269,7 @@ mproc_list_class_init (MprocListClass *klass)
    * %NULL for a new anonymous one; set it at construction.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   mproc_proxy_install_properties (object_class, PROP_MANAGER, PROP_NAME, "list");
 }

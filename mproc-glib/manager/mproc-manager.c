@@ -678,6 +678,7 @@ mproc_manager_class_init (MprocManagerClass *klass)
    * timeout) is not cut short by it.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   properties[PROP_TIMEOUT] =
     g_param_spec_int ("timeout", NULL, NULL, -1, G_MAXINT, -1,
@@ -1220,6 +1221,7 @@ mproc_manager_async_initable_init (GAsyncInitableIface *iface)
  * server has not answered within @timeout_ms.
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_manager_set_timeout (MprocManager *self,
@@ -1251,6 +1253,7 @@ mproc_manager_set_timeout (MprocManager *self,
  * Returns: the limit of each call in milliseconds, or -1 for none
  *
  * Since: 0.1
+ * Stability: Unstable
  */
 int
 mproc_manager_get_timeout (MprocManager *self)

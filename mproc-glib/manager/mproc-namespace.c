@@ -118,6 +118,7 @@ mproc_namespace_class_init (MprocNamespaceClass *klass)
    * The manager whose server holds the namespace; set it at construction.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   /**
    * MprocNamespace:name:
@@ -126,6 +127,7 @@ mproc_namespace_class_init (MprocNamespaceClass *klass)
    * or %NULL for a new anonymous one; set it at construction.
    *
    * Since: 0.1
+   * Stability: Unstable
    */
   mproc_proxy_install_properties (object_class, PROP_MANAGER, PROP_NAME, "namespace");
 

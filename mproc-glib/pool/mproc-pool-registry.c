@@ -140,7 +140,8 @@ mproc_register_chunk_task (const char     *name,
  * This function is thread-safe; the resolver is called without the
  * registry's lock held, possibly from several threads.
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_set_task_resolver (MprocTaskResolver func,

@@ -90,7 +90,8 @@ void mproc_register_chunk_task (const char     *name,
  *
  * Returns: %TRUE if @name is registered now
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 typedef gboolean (*MprocTaskResolver) (const char *name,
                                        gpointer    user_data);

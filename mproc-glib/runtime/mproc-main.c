@@ -769,7 +769,8 @@ mproc_runtime_get_init_dir (void)
  * This function is thread-safe; a start already under way uses the command
  * line it began with.
  *
- * Since: 0.2
+ * Since: 0.1
+ * Stability: Unstable
  */
 void
 mproc_set_child_argv (const char * const *argv)
