@@ -2567,7 +2567,12 @@ class Manager(_ManagerMethods, Mproc.Manager):
         try:
             Mproc.Manager.start(self, cancellable)
         except GLib.Error as e:
-            _raise(e, {int(_E.INVALID_STATE): ProcessError})
+            # started already with no server of its own (on Redis, through
+            # MPROC_MANAGER_URI): as above
+            if e.matches(Mproc.error_quark(), int(_E.STILL_RUNNING)) and initializer is None:
+                return None
+            _raise(e, {int(_E.INVALID_STATE): ProcessError,
+                       int(_E.STILL_RUNNING): ProcessError})
 
     def shutdown(self, cancellable=None):
         if self.get_server_pid() <= 0:
