@@ -346,19 +346,59 @@ class Hasher(Gtk.Application):
         width, height = self.window.get_width(), self.window.get_height()
         snapshot = Gtk.Snapshot()
         Gtk.WidgetPaintable.new(self.window).snapshot(snapshot, width, height)
-        try:
-            node = snapshot.to_node()
-        except TypeError as e:
-            # older PyGObject (3.42 in Debian 12) cannot pass render nodes (GskRenderNode)
-            print(f'hasher: no screenshot: {e}', file=sys.stderr)
+        renderer = self.window.get_native().get_renderer()
+        if gi.version_info < (3, 46):
+            # an older PyGObject (Debian 12 has 3.42) cannot hold a
+            # GskRenderNode, and finds out only after GTK made it: do the
+            # same three calls on GTK's C functions instead
+            render_to_png(snapshot, renderer, width, height, self.opts['screenshot'])
             return
+        node = snapshot.to_node()
         if node is None:
             return
         from gi.repository import Graphene
         rect = Graphene.Rect().init(0, 0, width, height)
-        texture = self.window.get_native().get_renderer().render_texture(node, rect)
+        texture = renderer.render_texture(node, rect)
         texture.save_to_png(self.opts['screenshot'])
 
+
+def render_to_png(snapshot, renderer, width, height, path):
+    """gtk_snapshot_to_node() + gsk_renderer_render_texture() +
+    gdk_texture_save_to_png() through ctypes, for a PyGObject that cannot
+    pass render nodes."""
+    import ctypes
+
+    def pointer(obj):
+        get = ctypes.pythonapi.PyCapsule_GetPointer
+        get.restype = ctypes.c_void_p
+        get.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        return get(obj.__gpointer__, None)
+
+    class Rect(ctypes.Structure):
+        _fields_ = [('x', ctypes.c_float), ('y', ctypes.c_float),
+                    ('width', ctypes.c_float), ('height', ctypes.c_float)]
+
+    gtk = ctypes.CDLL('libgtk-4.so.1')
+    gtk.gtk_snapshot_to_node.restype = ctypes.c_void_p
+    gtk.gtk_snapshot_to_node.argtypes = [ctypes.c_void_p]
+    gtk.gsk_renderer_render_texture.restype = ctypes.c_void_p
+    gtk.gsk_renderer_render_texture.argtypes = [ctypes.c_void_p, ctypes.c_void_p,
+                                                ctypes.POINTER(Rect)]
+    gtk.gdk_texture_save_to_png.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    gtk.gsk_render_node_unref.argtypes = [ctypes.c_void_p]
+    gtk.g_object_unref.argtypes = [ctypes.c_void_p]
+
+    node = gtk.gtk_snapshot_to_node(pointer(snapshot))
+    if not node:
+        return
+    rect = Rect(0, 0, width, height)
+    texture = gtk.gsk_renderer_render_texture(pointer(renderer), node, ctypes.byref(rect))
+    gtk.gsk_render_node_unref(node)
+    if not texture:
+        return
+    if not gtk.gdk_texture_save_to_png(texture, os.fsencode(path)):
+        print(f'hasher: cannot write {path}', file=sys.stderr)
+    gtk.g_object_unref(texture)
 
 if __name__ == '__main__':
     sys.exit(Hasher().run(sys.argv))
